@@ -1,0 +1,38 @@
+/* common/dataset.h: the view of a (shard, split) that the model trains and is
+ * evaluated on.
+ *
+ * Built on the rank that owns the shard. Adds domain-agnostic behaviour tokens
+ * computed from the TRAIN part only (item popularity band, user activity band),
+ * so that a model can transfer across industries whose catalogues do not
+ * overlap. Tokens stay 32-bit hashes; the model buckets them. */
+#ifndef FEDMETA_DATASET_H
+#define FEDMETA_DATASET_H
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/shard.h"
+#include "common/split.h"
+
+typedef struct dataset {
+  uint32_t n_users, n_items;
+  uint32_t *utok_ptr, *utok; /* (n_users+1), user tokens: shard features + behaviour */
+  uint32_t *itok_ptr, *itok; /* (n_items+1), item tokens: shard features + behaviour */
+  uint32_t *hist_ptr, *hist; /* (n_users+1), TRAIN items of each user in time order */
+  uint32_t n_pairs;          /* training examples: every TRAIN interaction */
+  uint32_t *pair_user, *pair_item; /* (n_pairs) */
+  float *item_pop;           /* (n_items) TRAIN count of each item (popularity baseline) */
+  /* Evaluation target (VALID or TEST, chosen at build): for each evaluated user
+   * the items to find and the items to exclude from the ranking. */
+  uint32_t n_eval;           /* number of evaluated users */
+  uint32_t *eval_user;       /* (n_eval) local user id */
+  uint32_t *truth_ptr, *truth; /* (n_eval+1) CSR of relevant items */
+  uint32_t *excl_ptr, *excl;   /* (n_eval+1) CSR of items excluded from ranking */
+} dataset_t;
+
+/* eval_tag is SPLIT_VALID or SPLIT_TEST. For SPLIT_TEST the history used for
+ * ranking (hist) and the exclusions are TRAIN + VALID; for SPLIT_VALID, TRAIN only.
+ * Training pairs are always the TRAIN interactions. */
+int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_tag, fm_err *err);
+void dataset_free(dataset_t *d);
+
+#endif

@@ -1,0 +1,122 @@
+/* common/model.h: the recommender: a two-tower model over hashed features,
+ * with a user-history encoder, scored by a dot product so that full-ranking
+ * evaluation is one sgemm.
+ *
+ *   item i:  x_i = mean_{t in tokens(i)} E[h(t)] + Q_i            (D)
+ *            v_i = W_i2 relu(W_i1 x_i + b_i1) + b_i2               (D)
+ *   user u:  f_u = mean_{t in tokens(u)} E[h(t)]                    (D)
+ *            g_u = mean of x_j over the user's last L history items,
+ *                  leaving out the target item when training        (D)
+ *            z_u = [f_u ; g_u ; P_u]                                (3D)
+ *            w_u = W_u2 relu(W_u1 z_u + b_u1) + b_u2                (D)
+ *   score(u, i) = w_u . v_i
+ *
+ * Shared parameters theta (one contiguous float buffer, the meta-model):
+ *   E (H, D) hashed feature embeddings, W_i1 (Hd, D), b_i1 (Hd), W_i2 (D, Hd),
+ *   b_i2 (D), W_u1 (Hd, 3D), b_u1 (Hd), W_u2 (D, Hd), b_u2 (D).
+ * Local parameters (never leave the rank): Q (n_items, D) item-ID and
+ * P (n_users, D) user-ID embeddings of one platform.
+ *
+ * Loss: sampled softmax. A step takes B (user, positive item) pairs and N
+ * negatives drawn uniformly from the platform's catalogue, shared by the
+ * batch; each row is a softmax over [positive, N negatives] (a negative equal
+ * to the row's positive is masked out). Sampled softmax rather than BPR
+ * because it ranks against many negatives per example for the cost of one
+ * gemm, which matches the full-ranking metrics we report. */
+#ifndef FEDMETA_MODEL_H
+#define FEDMETA_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/dataset.h"
+#include "common/error.h"
+
+typedef struct model_cfg {
+  uint32_t dim;       /* D: embedding and output width */
+  uint32_t hidden;    /* Hd: hidden width of both towers */
+  uint32_t n_buckets; /* H: rows of the hashed feature table */
+  uint32_t hist_len;  /* L: most recent history items pooled by the user encoder */
+} model_cfg_t;
+
+/* A named view into theta (llm.c style): offset and shape. */
+typedef struct model_view {
+  const char *name;
+  size_t offset;
+  uint32_t rows, cols;
+} model_view_t;
+
+enum { MODEL_E, MODEL_WI1, MODEL_BI1, MODEL_WI2, MODEL_BI2,
+       MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_N_VIEWS };
+
+/* Checks the settings (dims > 0, sizes that fit) with a message naming the value. */
+int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
+/* Number of floats in theta. */
+size_t model_n_shared(const model_cfg_t *cfg);
+/* The views of theta, in order; v must hold MODEL_N_VIEWS entries. */
+void model_views(const model_cfg_t *cfg, model_view_t *v);
+/* Deterministic initialisation from seed (stream RNG_INIT_SHARED). */
+void model_shared_init(float *theta, const model_cfg_t *cfg, uint64_t seed);
+
+typedef struct model_local {
+  uint32_t n_users, n_items, dim;
+  float *user_id; /* (n_users, D) P */
+  float *item_id; /* (n_items, D) Q */
+} model_local_t;
+
+/* Allocates and initialises local parameters from (seed, RNG_INIT_LOCAL, platform). */
+int model_local_init(model_local_t *l, const model_cfg_t *cfg, uint32_t n_users,
+                     uint32_t n_items, uint64_t seed, uint32_t platform, fm_err *err);
+void model_local_free(model_local_t *l);
+
+/* Inference: user vectors w_u for users[0..n) (history = dataset hist, nothing
+ * left out) into out (n, D); item vectors v_i for every item into out (n_items, D). */
+void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
+                        const dataset_t *ds, const uint32_t *users, uint32_t n, float *out);
+void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
+                        const dataset_t *ds, float *out);
+
+/* --- training ------------------------------------------------------------ */
+
+enum { OPT_SGD = 0, OPT_ADAM = 1 };
+
+typedef struct train_cfg {
+  int opt;           /* OPT_SGD or OPT_ADAM (inner optimiser) */
+  float lr;          /* learning rate for shared parameters */
+  float lr_local;    /* learning rate for local ID embeddings */
+  float l2;          /* L2 penalty on the embeddings touched by a step (0 = none) */
+  uint32_t batch;    /* B */
+  uint32_t n_neg;    /* N */
+  float beta1, beta2, adam_eps;
+} train_cfg_t;
+
+/* A trainer owns everything one platform's training step needs: the workspace,
+ * gradient buffers and optimiser state (allocated once; a step allocates
+ * nothing), and the sampler stream (seed, RNG_SAMPLE, platform) that persists
+ * across rounds. It borrows cfg, ds and local, which must outlive it. */
+typedef struct trainer trainer_t;
+
+int trainer_init(trainer_t **t, const model_cfg_t *cfg, const train_cfg_t *tc,
+                 const dataset_t *ds, model_local_t *local, uint64_t seed,
+                 uint32_t platform, fm_err *err);
+void trainer_free(trainer_t *t);
+/* Clears optimiser state (moments, step count) of shared and local parameters. */
+void trainer_reset_opt(trainer_t *t);
+/* One minibatch step: samples a batch, computes the loss and gradients and
+ * updates theta (shared, in place) and the local embeddings. Returns the batch loss. */
+float trainer_step(trainer_t *t, float *theta);
+/* FOMAML: samples a fresh batch, returns its loss and writes the gradient with
+ * respect to theta (dense, model_n_shared floats) into grad without updating. */
+float trainer_grad(trainer_t *t, const float *theta, float *grad);
+
+/* --- exposed for the gradient checks ------------------------------------- */
+
+/* Loss of an explicit batch: users/pos (B), neg (N). If grad_theta is not NULL
+ * it receives d loss / d theta (dense, overwritten); if grad_user / grad_item
+ * are not NULL they receive dense gradients of P and Q (n_users*D, n_items*D,
+ * overwritten). Allocates its own workspace; for tests, not for the hot loop. */
+float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
+                      const dataset_t *ds, const uint32_t *users, const uint32_t *pos,
+                      uint32_t B, const uint32_t *neg, uint32_t N, float *grad_theta,
+                      float *grad_user, float *grad_item);
+
+#endif

@@ -1,0 +1,27 @@
+/* common/split.h: train / validation / test and support / query splits of a shard.
+ *
+ * Splits are per user in time order, so nothing from the future reaches
+ * training: for a training platform the last n_test interactions of a user are
+ * TEST, the n_valid before them VALID, the rest TRAIN (users with too few
+ * interactions keep them all in TRAIN). For a held-out platform (protocol P1)
+ * the first K interactions of each user with at least K+1 are the support set
+ * (TRAIN) and the rest the query set (TEST); other users are NONE. */
+#ifndef FEDMETA_SPLIT_H
+#define FEDMETA_SPLIT_H
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/shard.h"
+
+enum { SPLIT_TRAIN = 0, SPLIT_VALID = 1, SPLIT_TEST = 2, SPLIT_NONE = 3 };
+
+typedef struct split {
+  uint8_t *tag; /* (n_inter) SPLIT_* of each interaction of the shard */
+  uint32_t n_train, n_valid, n_test;
+} split_t;
+
+int split_temporal(split_t *sp, const shard_t *s, uint32_t n_valid, uint32_t n_test, fm_err *err);
+int split_kshot(split_t *sp, const shard_t *s, uint32_t k, fm_err *err);
+void split_free(split_t *sp);
+
+#endif

@@ -1,0 +1,19 @@
+# Every tests/unit/test_*.c is one program and one ctest test (label "unit").
+file(GLOB FEDMETA_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/unit/test_*.c)
+foreach(src ${FEDMETA_UNIT_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE fedmeta_core)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300
+    ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+endforeach()
+
+# MPI integration tests are shell scripts run against build/fedmeta (label "mpi").
+file(GLOB FEDMETA_MPI_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/mpi/test_*.sh)
+foreach(src ${FEDMETA_MPI_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME mpi_${name} COMMAND bash ${src} $<TARGET_FILE:fedmeta> ${MPIEXEC_EXECUTABLE})
+  set_tests_properties(mpi_${name} PROPERTIES LABELS mpi TIMEOUT 600
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1")
+endforeach()
