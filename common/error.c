@@ -22,6 +22,13 @@ int fm_wrap(fm_err *e, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, e->msg, sizeof old);
-  snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+  size_t n = strlen(prefix);
+  if (n > FM_ERRLEN - 3) n = FM_ERRLEN - 3;
+  memcpy(e->msg, prefix, n);
+  memcpy(e->msg + n, ": ", 2);
+  size_t m = strlen(old);
+  if (m > FM_ERRLEN - 1 - n - 2) m = FM_ERRLEN - 1 - n - 2;
+  memcpy(e->msg + n + 2, old, m);
+  e->msg[n + 2 + m] = '\0';
   return -1;
 }
