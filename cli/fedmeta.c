@@ -1,3 +1,216 @@
-/* cli/fedmeta.c: placeholder main (being written). */
+/* cli/fedmeta.c: the fedmeta program: subcommand dispatch, --help, exit codes.
+ *
+ *   fedmeta synth   write the synthetic market to a folder
+ *   fedmeta train   the MPI job (rank 0 coordinator, ranks 1..N platforms)
+ *   fedmeta eval    adapt a meta-model to one industry and score it
+ *
+ * Exit codes: 0 success, 1 runtime error (data, I/O, a platform failed),
+ * 2 usage error (unknown flag, bad value, too few MPI ranks). */
+#include <cblas.h>
+#include <mpi.h>
 #include <stdio.h>
-int main(void) { fprintf(stderr, "fedmeta: not built yet\n"); return 2; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/checkpoint.h"
+#include "common/config.h"
+#include "common/dataset.h"
+#include "common/market.h"
+#include "common/metrics.h"
+#include "common/source.h"
+#include "common/split.h"
+#include "coordinator/round.h"
+#include "worker/adapt.h"
+#include "worker/worker.h"
+
+/* OpenBLAS (Debian's pthread build) exports this; not in every cblas.h. */
+void openblas_set_num_threads(int);
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "fedmeta: federated meta-learning for cross-industry recommendation\n\n"
+          "usage:\n"
+          "  fedmeta synth --out DIR [options]          write the synthetic market (shards + manifest)\n"
+          "  mpirun -n N fedmeta train [options]        train a meta-model (N >= 2: rank 0 coordinates,\n"
+          "                                             ranks 1..N-1 host the platforms)\n"
+          "  fedmeta eval --model FILE --platform NAME  adapt a meta-model to an industry and score it\n"
+          "  fedmeta COMMAND --help                     the options of a command\n\n"
+          "exit codes: 0 success, 1 runtime error (data, I/O, a platform failed), 2 usage error\n");
+}
+
+static int little_endian(void) {
+  uint32_t x = 1;
+  unsigned char b;
+  memcpy(&b, &x, 1);
+  return b == 1;
+}
+
+static int parse(fm_config *c, int cmd, int argc, char **argv, int quiet) {
+  fm_err err = {{0}};
+  config_defaults(c);
+  int r = config_parse(c, cmd, argc, argv, 2, quiet ? NULL : stdout, &err);
+  if (r == 1) return 1;
+  if (r == 0) r = config_check(c, cmd, &err);
+  if (r) {
+    if (!quiet) fprintf(stderr, "fedmeta %s: %s\n", argv[1], err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int cmd_synth(int argc, char **argv) {
+  fm_config c;
+  int r = parse(&c, CFG_SYNTH, argc, argv, 0);
+  if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+  market_cfg_t mc;
+  market_cfg_default(&mc);
+  mc.seed = c.market_seed;
+  mc.n_industries = c.industries;
+  mc.n_users = c.users;
+  mc.scale = c.scale;
+  fm_err err = {{0}};
+  if (market_cfg_validate(&mc, &err)) {
+    fprintf(stderr, "fedmeta synth: %s\n", err.msg);
+    return EXIT_USAGE;
+  }
+  if (market_write(&mc, c.out, &err)) {
+    fprintf(stderr, "fedmeta synth: %s\n", err.msg);
+    return EXIT_RUNTIME;
+  }
+  printf("wrote %u platforms to %s (manifest.txt + one shard each)\n", mc.n_industries, c.out);
+  return EXIT_OK;
+}
+
+static void print_metrics_row(const char *method, const metrics_t *m) {
+  printf("%-18s %9.4f %10.4f %8.4f %8.4f %7u\n", method, m->ndcg10, m->recall20, m->hr10, m->mrr, m->n_users);
+}
+
+static int cmd_eval(int argc, char **argv) {
+  fm_config c;
+  int r = parse(&c, CFG_EVAL, argc, argv, 0);
+  if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+  fm_err err = {{0}};
+  checkpoint_t ck;
+  source_t src;
+  shard_t sh = {0};
+  split_t sp = {0};
+  dataset_t ds = {0};
+  int code = EXIT_RUNTIME;
+  memset(&src, 0, sizeof src);
+  if (checkpoint_read(&ck, c.model_path, &err)) {
+    fprintf(stderr, "fedmeta eval: %s\n", err.msg);
+    return EXIT_RUNTIME;
+  }
+  if (source_open(&src, &c, &err)) goto fail;
+  if (!c.platform[0]) {
+    uint8_t *mask = calloc(src.n_platforms, 1);
+    if (!mask || source_heldout(&src, "", mask, &err)) {
+      free(mask);
+      fm_fail(&err, "--platform NAME is required (the industry to adapt to)");
+      code = EXIT_USAGE;
+      goto fail;
+    }
+    for (uint32_t p = 0; p < src.n_platforms; p++)
+      if (mask[p]) snprintf(c.platform, sizeof c.platform, "%s", src.names[p]);
+    free(mask);
+  }
+  int p = source_find(&src, c.platform);
+  if (p < 0) {
+    fm_fail(&err, "--platform: no industry called '%s'", c.platform);
+    code = EXIT_USAGE;
+    goto fail;
+  }
+  if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
+      dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err))
+    goto fail;
+  /* The model's shape comes from the file, not from the flags. */
+  c.dim = ck.model.dim;
+  c.hidden = ck.model.hidden;
+  c.hist_len = ck.model.hist_len;
+  train_cfg_t ft = worker_ft_cfg(&c);
+  metrics_t mm, pop, loc;
+  if (adapt_eval(&mm, NULL, &ck.model, &ft, ck.theta, &ds, c.ft_steps, c.seed, (uint32_t)p, &err) ||
+      metrics_rank_popularity(&pop, NULL, &ds, &err))
+    goto fail;
+  int has_local = c.local_steps > 0;
+  if (has_local && adapt_local_only(&loc, &ck.model, &ft, &ds, c.local_steps, c.seed, (uint32_t)p, &err))
+    goto fail;
+  printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps\n",
+         c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps);
+  printf("%-18s %9s %10s %8s %8s %7s\n", "method", "NDCG@10", "Recall@20", "HR@10", "MRR", "users");
+  print_metrics_row("popularity", &pop);
+  if (has_local) print_metrics_row("local-only", &loc);
+  char name[40];
+  snprintf(name, sizeof name, "%s+ft", ck.algo);
+  print_metrics_row(name, &mm);
+  printf("{\"platform\":\"%s\",\"k\":%u,\"ft_steps\":%u,\"model\":{\"ndcg10\":%.6f,\"recall20\":%.6f},"
+         "\"popularity\":{\"ndcg10\":%.6f,\"recall20\":%.6f},\"users\":%u}\n",
+         c.platform, c.kshot, c.ft_steps, mm.ndcg10, mm.recall20, pop.ndcg10, pop.recall20, mm.n_users);
+  code = EXIT_OK;
+fail:
+  if (code != EXIT_OK) fprintf(stderr, "fedmeta eval: %s\n", err.msg);
+  dataset_free(&ds);
+  split_free(&sp);
+  shard_free(&sh);
+  source_close(&src);
+  checkpoint_free(&ck);
+  return code;
+}
+
+static int cmd_train(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  fm_config c;
+  /* Every rank parses the same command line; only rank 0 speaks. */
+  int r = parse(&c, CFG_TRAIN, argc, argv, rank != 0);
+  if (r) {
+    MPI_Finalize();
+    return r > 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  if (size < 2) {
+    if (rank == 0)
+      fprintf(stderr, "fedmeta train: needs at least 2 MPI ranks (rank 0 coordinates, the others host the "
+                      "platforms): run  mpirun -n 3 %s train ...\n", argv[0]);
+    MPI_Finalize();
+    return EXIT_USAGE;
+  }
+  /* One OpenBLAS thread per rank unless the user says otherwise, so that
+   * ranks x threads does not exceed the cores and results do not depend on it. */
+  const char *env = getenv("OPENBLAS_NUM_THREADS");
+  int threads = env ? atoi(env) : 1;
+  if (threads < 1) threads = 1;
+  openblas_set_num_threads(threads);
+  if (rank == 0 && c.verbose > 0)
+    printf("fedmeta train: %d MPI ranks, %d OpenBLAS thread%s per rank%s\n", size, threads,
+           threads == 1 ? "" : "s", env ? " (OPENBLAS_NUM_THREADS)" : "");
+  uint64_t job = config_hash(&c) ^ (c.seed * 0x9e3779b97f4a7c15ULL);
+  int code = rank == 0 ? coord_run(&c, job, size) : worker_run(&c, job, rank, size);
+  int all = code;
+  MPI_Allreduce(&code, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return all;
+}
+
+int main(int argc, char **argv) {
+  if (!little_endian()) {
+    fprintf(stderr, "fedmeta: this build supports little-endian hosts only\n");
+    return EXIT_RUNTIME;
+  }
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (!strcmp(argv[1], "synth")) return cmd_synth(argc, argv);
+  if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
+  if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
+  if (!strcmp(argv[1], "--version")) {
+    printf("fedmeta 0.1.0\n");
+    return EXIT_OK;
+  }
+  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval; see fedmeta --help)\n", argv[1]);
+  return EXIT_USAGE;
+}

@@ -35,4 +35,12 @@ typedef struct dataset {
 int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_tag, fm_err *err);
 void dataset_free(dataset_t *d);
 
+/* Behaviour bands (see dataset.c): band(c) = min(floor(log2(1 + c)), DATASET_BAND_MAX)
+ * of a TRAIN count c; the item token is fm_hash_feature("ipop", "<band>") and the
+ * user token fm_hash_feature("uact", "<band>"). Exposed for tests and baselines. */
+#define DATASET_BAND_MAX 12
+uint32_t dataset_band(uint32_t count);
+uint32_t dataset_pop_token(uint32_t train_count);
+uint32_t dataset_act_token(uint32_t train_count);
+
 #endif

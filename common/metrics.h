@@ -33,9 +33,10 @@ void metrics_user_from_scores(metrics_user_t *out, const float *scores, uint32_t
                               const uint32_t *excl, uint32_t n_excl);
 
 /* Full ranking of the dataset's evaluation users: U (n_eval, D) row i is the
- * vector of ds->eval_user[i]; I (n_items, D). per_user (n_eval) may be NULL.
+ * vector of ds->eval_user[i]; V (n_items, D) the item matrix (not named I:
+ * <complex.h>, which cblas.h includes, defines I). per_user (n_eval) may be NULL.
  * Works through users in blocks so memory stays O(block * n_items). */
-int metrics_rank_dot(metrics_t *out, metrics_user_t *per_user, const float *U, const float *I,
+int metrics_rank_dot(metrics_t *out, metrics_user_t *per_user, const float *U, const float *V,
                      uint32_t dim, const dataset_t *ds, fm_err *err);
 
 /* Popularity baseline: every user gets score = ds->item_pop (TRAIN counts). */
@@ -47,5 +48,53 @@ int metrics_rank_popularity(metrics_t *out, metrics_user_t *per_user, const data
 void metrics_mean(metrics_t *out, const metrics_user_t *per_user, uint32_t n);
 void metrics_bootstrap_ndcg(double *lo, double *hi, const metrics_user_t *per_user, uint32_t n,
                             uint32_t n_boot, uint64_t seed);
+
+/* ---- additions (evaluation helpers shared with the baselines) ----
+ *
+ * Conventions of every ranking function below and above:
+ *  - order: higher score first; equal scores by lower column first (column =
+ *    item id unless an item_col permutation is given); NaN ranks as -INFINITY;
+ *  - a user whose truth list is empty is skipped: not counted in n_users, and
+ *    its per_user entry is set to NaN in every field; metrics_mean and
+ *    metrics_bootstrap_ndcg skip NaN entries, so metrics_mean(per_user, n_eval)
+ *    equals the driver's own means exactly;
+ *  - a truth item that is also excluded counts in |truth| but can never be hit;
+ *    duplicate ids in truth / excl count once;
+ *  - with no counted user the means are 0 and n_users is 0;
+ *  - metrics_bootstrap_ndcg: resamples the counted users with replacement
+ *    (stream RNG_EVAL, id 0x626f6f74 "boot", of the given seed), takes the
+ *    2.5 / 97.5 percentiles of the n_boot means (linear interpolation between
+ *    order statistics); *lo = *hi = NaN when there is no counted user, n_boot
+ *    is 0 or memory runs out. */
+
+#define METRICS_TOPK 20       /* longest cut-off (Recall@20) */
+#define METRICS_MAX_BLOCK 256 /* most users scored per block by default */
+
+/* Fills S (n, n_cols = ds->n_items), row r = the scores of evaluation user
+ * first + r (ds->eval_user[first + r]); column c holds the score of the item
+ * whose item_col is c (item c itself when item_col is NULL). Returns 0, or
+ * negative with err set. The ranking code overwrites S afterwards. */
+typedef int (*metrics_score_fn)(float *S, uint32_t first, uint32_t n, void *ctx, fm_err *err);
+
+/* Generic driver: scores the evaluation users in blocks of `block` rows
+ * (0 = metrics_default_block) with fn and ranks each row. item_col (n_items,
+ * a permutation) may be NULL; when given, ties are broken by lower item_col
+ * instead of lower item id (e.g. a popularity tie-break for baselines whose
+ * scores are mostly 0). per_user (n_eval) may be NULL. Results do not depend
+ * on `block` as long as fn gives the same row whatever the block. Validates
+ * the dataset's truth / excl CSR first. Memory: block * n_items floats. */
+int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_t *ds,
+                        metrics_score_fn fn, void *ctx, const uint32_t *item_col,
+                        uint32_t block, fm_err *err);
+
+/* metrics_rank_dot with an explicit block height (0 = default); for tests
+ * and tuning. The result is the same for every block height. */
+int metrics_rank_dot_block(metrics_t *out, metrics_user_t *per_user, const float *U,
+                           const float *V, uint32_t dim, const dataset_t *ds, uint32_t block,
+                           fm_err *err);
+
+/* The default block height for a catalogue of n_items (about 2 MiB of
+ * scores, between 8 and METRICS_MAX_BLOCK rows). */
+uint32_t metrics_default_block(uint32_t n_items);
 
 #endif

@@ -119,4 +119,10 @@ float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_lo
                       uint32_t B, const uint32_t *neg, uint32_t N, float *grad_theta,
                       float *grad_user, float *grad_item);
 
+/* The batch that the last trainer_step or trainer_grad sampled: users and pos
+ * (B = tc->batch), neg (N = tc->n_neg). The arrays belong to the trainer and
+ * are overwritten by the next step; for tests and diagnostics. */
+void trainer_last_batch(const trainer_t *t, const uint32_t **users, const uint32_t **pos,
+                        const uint32_t **neg);
+
 #endif

@@ -1,0 +1,340 @@
+/* common/config.c: the option table and its parser (see config.h). */
+#include "common/config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+
+typedef enum { T_STR, T_U32, T_U64, T_F32, T_F64, T_FLAG, T_CHOICE } opt_type;
+
+typedef struct opt {
+  const char *name;   /* flag without the leading "--", also the config-file key */
+  opt_type type;
+  size_t off;         /* offset in fm_config */
+  size_t size;        /* for strings: buffer size */
+  double min, max;    /* numeric range (inclusive) */
+  const char *choices;/* for T_CHOICE: "a|b|c" */
+  int cmds;           /* CFG_* mask */
+  int results;        /* 1 if the value changes the trained model (config_hash) */
+  const char *help;
+} opt;
+
+#define F(field) offsetof(fm_config, field), sizeof(((fm_config *)0)->field)
+#define ALL (CFG_SYNTH | CFG_TRAIN | CFG_EVAL)
+#define TE (CFG_TRAIN | CFG_EVAL)
+
+static const opt OPTS[] = {
+  /* data */
+  {"synthetic", T_FLAG, F(synthetic), 0, 1, NULL, TE, 1, "use the embedded synthetic market (default)"},
+  {"data", T_STR, F(data), 0, 0, NULL, TE, 1, "prepared data folder (manifest + shards) instead of --synthetic"},
+  {"market-seed", T_U64, F(market_seed), 0, 1.8e19, NULL, ALL, 1, "seed of the synthetic market"},
+  {"industries", T_U32, F(industries), 2, 64, NULL, ALL, 1, "industries in the synthetic market"},
+  {"users", T_U32, F(users), 50, 5000000, NULL, ALL, 1, "user population of the synthetic market"},
+  {"scale", T_F64, F(scale), 0.05, 100, NULL, ALL, 1, "size multiplier of the synthetic catalogues"},
+  {"heldout", T_STR, F(heldout), 0, 0, NULL, CFG_TRAIN, 1, "held-out industries, comma-separated (default: the market's)"},
+  {"kshot", T_U32, F(kshot), 1, 1000, NULL, TE, 1, "K: support interactions per held-out user"},
+  {"platform", T_STR, F(platform), 0, 0, NULL, CFG_EVAL, 0, "eval: the industry to adapt to"},
+  {"model", T_STR, F(model_path), 0, 0, NULL, CFG_EVAL, 0, "eval: meta-model file (meta-model.pb)"},
+  /* job */
+  {"algo", T_CHOICE, F(algo), 0, 0, "reptile|fedavg|fomaml|local", CFG_TRAIN, 1, "federated algorithm"},
+  {"seed", T_U64, F(seed), 0, 1.8e19, NULL, TE, 1, "training seed"},
+  {"rounds", T_U32, F(rounds), 1, 1000000, NULL, CFG_TRAIN, 1, "federated rounds"},
+  {"out", T_STR, F(out), 0, 0, NULL, CFG_SYNTH | CFG_TRAIN, 0, "output folder"},
+  {"eval-every", T_U32, F(eval_every), 0, 1000000, NULL, CFG_TRAIN, 0, "evaluate every n rounds (0 = only at the end)"},
+  {"round-timeout", T_F64, F(round_timeout), 0.1, 86400, NULL, CFG_TRAIN, 0, "seconds to wait for a round's messages"},
+  {"verbose", T_U32, F(verbose), 0, 3, NULL, ALL, 0, "log level 0..3"},
+  /* model */
+  {"dim", T_U32, F(dim), 2, 1024, NULL, TE, 1, "D: embedding width"},
+  {"hidden", T_U32, F(hidden), 2, 8192, NULL, TE, 1, "hidden width of the towers"},
+  {"buckets-log2", T_U32, F(buckets_log2), 4, 24, NULL, TE, 1, "log2 of the hashed feature buckets"},
+  {"hist-len", T_U32, F(hist_len), 1, 1024, NULL, TE, 1, "history items pooled by the user encoder"},
+  /* inner */
+  {"inner-steps", T_U32, F(inner_steps), 1, 100000, NULL, CFG_TRAIN, 1, "k: inner steps per round"},
+  {"inner-opt", T_CHOICE, F(inner_opt), 0, 0, "sgd|adam", TE, 1, "inner optimiser"},
+  {"inner-lr", T_F32, F(inner_lr), 1e-7, 10, NULL, CFG_TRAIN, 1, "inner learning rate (shared parameters)"},
+  {"local-lr", T_F32, F(local_lr), 1e-7, 10, NULL, TE, 1, "learning rate of local ID embeddings"},
+  {"l2", T_F32, F(l2), 0, 1, NULL, TE, 1, "L2 penalty on touched embedding rows"},
+  {"batch", T_U32, F(batch), 1, 65536, NULL, TE, 1, "B: examples per step"},
+  {"negatives", T_U32, F(n_neg), 1, 65536, NULL, TE, 1, "N: sampled negatives per step"},
+  /* outer */
+  {"outer-opt", T_CHOICE, F(outer_opt), 0, 0, "sgd|momentum|adam", CFG_TRAIN, 1, "outer optimiser (coordinator)"},
+  {"outer-lr", T_F32, F(outer_lr), 1e-6, 10, NULL, CFG_TRAIN, 1, "epsilon: outer step size (fedavg uses 1)"},
+  {"schedule", T_CHOICE, F(schedule), 0, 0, "constant|linear", CFG_TRAIN, 1, "outer step schedule"},
+  {"clip", T_F32, F(clip), 1e-6, 1e6, NULL, CFG_TRAIN, 1, "L2 bound C on a platform's delta"},
+  {"per-round", T_U32, F(per_round), 0, 1000000, NULL, CFG_TRAIN, 1, "platforms sampled per round (0 = all)"},
+  /* evaluation */
+  {"ft-steps", T_U32, F(ft_steps), 0, 1000000, NULL, TE, 1, "fine-tune steps on the support split"},
+  {"ft-lr", T_F32, F(ft_lr), 1e-7, 10, NULL, TE, 1, "fine-tune learning rate"},
+  {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
+  {"config", T_STR, F(config_file), 0, 0, NULL, ALL, 0, "read settings from FILE (key = value); flags override"},
+};
+#define N_OPTS (sizeof OPTS / sizeof OPTS[0])
+
+void config_defaults(fm_config *c) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->algo, sizeof c->algo, "reptile");
+  c->seed = 1;
+  c->rounds = 40;
+  snprintf(c->out, sizeof c->out, "out");
+  c->eval_every = 10;
+  c->round_timeout = 600;
+  c->verbose = 1;
+  c->synthetic = 0;
+  c->market_seed = 42;
+  c->industries = 8;
+  c->users = 4000;
+  c->scale = 1.0;
+  c->kshot = 5;
+  c->dim = 32;
+  c->hidden = 64;
+  c->buckets_log2 = 14;
+  c->hist_len = 20;
+  c->inner_steps = 20;
+  snprintf(c->inner_opt, sizeof c->inner_opt, "adam");
+  c->inner_lr = 0.003f;
+  c->local_lr = 0.01f;
+  c->l2 = 0;
+  c->batch = 128;
+  c->n_neg = 128;
+  snprintf(c->outer_opt, sizeof c->outer_opt, "sgd");
+  c->outer_lr = 0.5f;
+  snprintf(c->schedule, sizeof c->schedule, "linear");
+  c->clip = 10.0f;
+  c->per_round = 0;
+  c->ft_steps = 40;
+  c->ft_lr = 0.003f;
+  c->local_steps = 200;
+}
+
+static const opt *find_opt(const char *name, int cmd) {
+  for (size_t i = 0; i < N_OPTS; i++)
+    if (strcmp(OPTS[i].name, name) == 0 && (OPTS[i].cmds & cmd)) return &OPTS[i];
+  return NULL;
+}
+
+static int set_value(fm_config *c, const opt *o, const char *val, const char *where, fm_err *err) {
+  char *base = (char *)c + o->off;
+  char *end = NULL;
+  errno = 0;
+  switch (o->type) {
+  case T_FLAG:
+    if (val && strcmp(val, "1") && strcmp(val, "true") && strcmp(val, "0") && strcmp(val, "false"))
+      return fm_fail(err, "%s--%s: expected true or false, got '%s'", where, o->name, val);
+    *(int *)base = (!val || !strcmp(val, "1") || !strcmp(val, "true"));
+    return 0;
+  case T_STR:
+    if (strlen(val) >= o->size)
+      return fm_fail(err, "%s--%s: value longer than %zu characters", where, o->name, o->size - 1);
+    snprintf(base, o->size, "%s", val);
+    return 0;
+  case T_CHOICE: {
+    size_t n = strlen(val);
+    const char *p = o->choices;
+    while (p && *p) {
+      const char *bar = strchr(p, '|');
+      size_t len = bar ? (size_t)(bar - p) : strlen(p);
+      if (len == n && strncmp(p, val, n) == 0) {
+        snprintf(base, o->size, "%s", val);
+        return 0;
+      }
+      p = bar ? bar + 1 : NULL;
+    }
+    return fm_fail(err, "%s--%s: '%s' is not one of %s", where, o->name, val, o->choices);
+  }
+  case T_U32:
+  case T_U64: {
+    if (val[0] == '-' || val[0] == '\0')
+      return fm_fail(err, "%s--%s: expected a non-negative integer in [%.0f, %.0f], got '%s'", where,
+                     o->name, o->min, o->max, val);
+    unsigned long long v = strtoull(val, &end, 10);
+    if (errno || !end || *end)
+      return fm_fail(err, "%s--%s: expected an integer in [%.0f, %.0f], got '%s'", where, o->name,
+                     o->min, o->max, val);
+    if ((double)v < o->min || (double)v > o->max)
+      return fm_fail(err, "%s--%s: %llu is out of range [%.0f, %.0f]", where, o->name, v, o->min,
+                     o->max);
+    if (o->type == T_U32) *(uint32_t *)base = (uint32_t)v;
+    else *(uint64_t *)base = (uint64_t)v;
+    return 0;
+  }
+  case T_F32:
+  case T_F64: {
+    double v = strtod(val, &end);
+    if (errno || !end || *end || end == val || !isfinite(v))
+      return fm_fail(err, "%s--%s: expected a number in [%g, %g], got '%s'", where, o->name, o->min,
+                     o->max, val);
+    if (v < o->min || v > o->max)
+      return fm_fail(err, "%s--%s: %g is out of range [%g, %g]", where, o->name, v, o->min, o->max);
+    if (o->type == T_F32) *(float *)base = (float)v;
+    else *(double *)base = v;
+    return 0;
+  }
+  }
+  return fm_fail(err, "internal: unknown option type");
+}
+
+static void print_value(const fm_config *c, const opt *o, FILE *f) {
+  const char *base = (const char *)c + o->off;
+  switch (o->type) {
+  case T_FLAG: fprintf(f, "%s", *(const int *)base ? "true" : "false"); break;
+  case T_STR:
+  case T_CHOICE: fprintf(f, "%s", base); break;
+  case T_U32: fprintf(f, "%" PRIu32, *(const uint32_t *)base); break;
+  case T_U64: fprintf(f, "%" PRIu64, *(const uint64_t *)base); break;
+  case T_F32: fprintf(f, "%.9g", (double)*(const float *)base); break;
+  case T_F64: fprintf(f, "%.17g", *(const double *)base); break;
+  }
+}
+
+static void print_help(const fm_config *defaults, int cmd, FILE *f) {
+  for (size_t i = 0; i < N_OPTS; i++) {
+    const opt *o = &OPTS[i];
+    if (!(o->cmds & cmd)) continue;
+    char name[64];
+    const char *arg = o->type == T_FLAG ? "" : o->type == T_STR ? " S" : o->type == T_CHOICE ? " C" : " N";
+    snprintf(name, sizeof name, "--%s%s", o->name, arg);
+    fprintf(f, "  %-22s %s", name, o->help);
+    if (o->type == T_CHOICE) fprintf(f, " {%s}", o->choices);
+    if (o->type == T_U32 || o->type == T_U64) fprintf(f, " [%.0f..%.0f]", o->min, o->max);
+    if (o->type == T_F32 || o->type == T_F64) fprintf(f, " [%g..%g]", o->min, o->max);
+    if (o->type != T_FLAG) {
+      fprintf(f, " (default ");
+      print_value(defaults, o, f);
+      fprintf(f, ")");
+    }
+    fprintf(f, "\n");
+  }
+}
+
+static char *trim(char *s) {
+  while (*s == ' ' || *s == '\t') s++;
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
+  return s;
+}
+
+static int read_config_file(fm_config *c, int cmd, const char *path, fm_err *err) {
+  FILE *f = fopen(path, "r");
+  if (!f) return fm_fail(err, "--config %s: cannot open (%s)", path, strerror(errno));
+  char line[1024];
+  int ln = 0, rc = 0;
+  while (fgets(line, sizeof line, f)) {
+    ln++;
+    if (!strchr(line, '\n') && !feof(f)) {
+      rc = fm_fail(err, "%s:%d: line longer than %zu characters", path, ln, sizeof line - 2);
+      break;
+    }
+    char *s = trim(line);
+    if (!*s || *s == '#') continue;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+      rc = fm_fail(err, "%s:%d: expected 'key = value', got '%s'", path, ln, s);
+      break;
+    }
+    *eq = 0;
+    char *key = trim(s), *val = trim(eq + 1);
+    const opt *o = find_opt(key, cmd);
+    if (!o || strcmp(key, "config") == 0) {
+      rc = fm_fail(err, "%s:%d: unknown setting '%s' for this command (see --help)", path, ln, key);
+      break;
+    }
+    char where[CFG_PATH_MAX + 32];
+    snprintf(where, sizeof where, "%s:%d: ", path, ln);
+    if (set_value(c, o, val, where, err)) {
+      rc = -1;
+      break;
+    }
+  }
+  fclose(f);
+  return rc;
+}
+
+int config_parse(fm_config *c, int cmd, int argc, char **argv, int first, FILE *help_out,
+                 fm_err *err) {
+  /* --help wins, and --config is applied before the other flags. */
+  for (int i = first; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fm_config d;
+      config_defaults(&d);
+      if (help_out) print_help(&d, cmd, help_out);
+      return 1;
+    }
+  }
+  for (int i = first; i < argc; i++) {
+    if (!strcmp(argv[i], "--config")) {
+      if (i + 1 >= argc) return fm_fail(err, "--config: missing file name");
+      snprintf(c->config_file, sizeof c->config_file, "%s", argv[i + 1]);
+      if (read_config_file(c, cmd, argv[i + 1], err)) return -1;
+    }
+  }
+  for (int i = first; i < argc; i++) {
+    const char *a = argv[i];
+    if (strncmp(a, "--", 2) != 0)
+      return fm_fail(err, "unexpected argument '%s' (options start with --; see --help)", a);
+    char name[64];
+    const char *eq = strchr(a + 2, '=');
+    size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    if (n >= sizeof name) return fm_fail(err, "unknown option '%s' (see --help)", a);
+    memcpy(name, a + 2, n);
+    name[n] = 0;
+    const opt *o = find_opt(name, cmd);
+    if (!o) return fm_fail(err, "unknown option '--%s' for this command (see --help)", name);
+    const char *val = NULL;
+    if (eq) val = eq + 1;
+    else if (o->type != T_FLAG) {
+      if (i + 1 >= argc) return fm_fail(err, "--%s: missing value", name);
+      val = argv[++i];
+    }
+    if (!strcmp(name, "config")) continue; /* already applied */
+    if (set_value(c, o, val, "", err)) return -1;
+  }
+  return 0;
+}
+
+int config_check(const fm_config *c, int cmd, fm_err *err) {
+  if ((cmd & (CFG_TRAIN | CFG_EVAL)) && c->synthetic && c->data[0])
+    return fm_fail(err, "--synthetic and --data are exclusive: choose one data source");
+  if ((cmd & (CFG_SYNTH | CFG_TRAIN)) && !c->out[0]) return fm_fail(err, "--out: empty folder name");
+  if (cmd & CFG_EVAL) {
+    if (!c->model_path[0]) return fm_fail(err, "--model FILE is required (a meta-model.pb written by fedmeta train)");
+  }
+  if (c->hist_len > 0 && c->dim * 3ull * c->hidden > (1ull << 31))
+    return fm_fail(err, "--dim %u with --hidden %u gives a layer too large", c->dim, c->hidden);
+  return 0;
+}
+
+void config_write(const fm_config *c, int cmd, FILE *f) {
+  for (size_t i = 0; i < N_OPTS; i++) {
+    const opt *o = &OPTS[i];
+    if (!(o->cmds & cmd) || !strcmp(o->name, "config")) continue;
+    fprintf(f, "%s = ", o->name);
+    print_value(c, o, f);
+    fprintf(f, "\n");
+  }
+}
+
+uint64_t config_hash(const fm_config *c) {
+  /* FNV-1a over the printed values of the settings that change results. */
+  uint64_t h = 1469598103934665603ULL;
+  char buf[CFG_PATH_MAX + 64];
+  for (size_t i = 0; i < N_OPTS; i++) {
+    const opt *o = &OPTS[i];
+    if (!o->results) continue;
+    FILE *m = fmemopen(buf, sizeof buf, "w");
+    if (!m) continue;
+    fprintf(m, "%s=", o->name);
+    print_value(c, o, m);
+    fputc(0, m);
+    fclose(m);
+    for (const char *p = buf; *p; p++) {
+      h ^= (uint8_t)*p;
+      h *= 1099511628211ULL;
+    }
+  }
+  return h;
+}

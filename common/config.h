@@ -1,0 +1,75 @@
+/* common/config.h: every setting of fedmeta in one struct, and one table that
+ * describes them (name, type, allowed range, help). The same table parses the
+ * command line, reads a --config file (key = value lines, the command line
+ * overrides), validates every value with a message naming it and the allowed
+ * range, prints --help, and writes the effective configuration. */
+#ifndef FEDMETA_CONFIG_H
+#define FEDMETA_CONFIG_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+
+#define CFG_PATH_MAX 512
+
+typedef struct fm_config {
+  /* job */
+  char algo[16];          /* reptile | fedavg | fomaml | local */
+  uint64_t seed;          /* training seed: init, sampling, participants */
+  uint32_t rounds;
+  char out[CFG_PATH_MAX]; /* output folder */
+  uint32_t eval_every;    /* evaluate every n rounds (and after the last) */
+  double round_timeout;   /* seconds the coordinator waits for a round's messages */
+  uint32_t verbose;
+  /* data */
+  int synthetic;                /* the embedded synthetic market (default) */
+  char data[CFG_PATH_MAX];      /* or a prepared folder (manifest + shards) */
+  uint64_t market_seed;
+  uint32_t industries, users;
+  double scale;
+  char heldout[256];            /* comma-separated held-out industries; "" = market default */
+  uint32_t kshot;               /* K: support interactions per held-out user */
+  char platform[64];            /* eval: the platform to adapt to */
+  char model_path[CFG_PATH_MAX];/* eval: meta-model file */
+  /* model */
+  uint32_t dim, hidden, buckets_log2, hist_len;
+  /* inner loop (platforms) */
+  uint32_t inner_steps;
+  char inner_opt[8];            /* sgd | adam */
+  float inner_lr, local_lr, l2;
+  uint32_t batch, n_neg;
+  /* outer loop (coordinator) */
+  char outer_opt[12];           /* sgd | momentum | adam */
+  float outer_lr;               /* epsilon */
+  char schedule[12];            /* constant | linear */
+  float clip;                   /* L2 bound on a platform's delta */
+  uint32_t per_round;           /* platforms sampled per round, 0 = all */
+  /* evaluation */
+  uint32_t ft_steps;            /* fine-tune steps on the support split */
+  float ft_lr;
+  uint32_t local_steps;         /* steps of the local-only baseline (from scratch) */
+  char config_file[CFG_PATH_MAX];
+} fm_config;
+
+/* Which subcommand a setting belongs to (bit mask). */
+enum { CFG_SYNTH = 1, CFG_TRAIN = 2, CFG_EVAL = 4 };
+
+void config_defaults(fm_config *c);
+
+/* Parses argv[first..argc) for subcommand `cmd` (CFG_*): reads --config FILE
+ * first if given, then the flags. Returns 0, 1 if --help was asked (help
+ * printed to `help_out`), or -1 with a message naming the flag, the value and
+ * what is allowed. */
+int config_parse(fm_config *c, int cmd, int argc, char **argv, int first, FILE *help_out,
+                 fm_err *err);
+
+/* Cross-field checks (e.g. --data and --synthetic together). */
+int config_check(const fm_config *c, int cmd, fm_err *err);
+
+/* Writes every setting of `cmd` as "key = value" lines (the config file format). */
+void config_write(const fm_config *c, int cmd, FILE *f);
+
+/* A short stable hash of the settings that change results (for checkpoints). */
+uint64_t config_hash(const fm_config *c);
+
+#endif

@@ -1,0 +1,201 @@
+/* common/dataset.c: the training / evaluation view of a (shard, split); see
+ * dataset.h.
+ *
+ * Behaviour tokens come from the TRAIN part only, so nothing about the
+ * evaluation interactions leaks into the inputs:
+ *   item popularity band  ipop = min(floor(log2(1 + train count of the item)), 12)
+ *   user activity band    uact = min(floor(log2(1 + train count of the user)), 12)
+ * These words mean the same in every industry, which is what lets a model
+ * trained on some platforms say something about items of a platform it has
+ * never seen.
+ *
+ * Evaluated users: every user with at least one interaction carrying the
+ * evaluation tag that is not already excluded (a user whose held-out items
+ * all repeat items of their history has nothing to find and is skipped).
+ * A user may have an empty history (K-shot with K = 0). */
+#include "common/dataset.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+
+uint32_t dataset_band(uint32_t count) {
+  uint64_t c = (uint64_t)count + 1;
+  uint32_t b = 0;
+  while (c > 1) {
+    c >>= 1;
+    b++;
+  }
+  return b > DATASET_BAND_MAX ? DATASET_BAND_MAX : b;
+}
+
+static uint32_t band_token(const char *field, uint32_t count) {
+  char v[16];
+  snprintf(v, sizeof v, "%u", dataset_band(count));
+  return fm_hash_feature(field, v);
+}
+uint32_t dataset_pop_token(uint32_t train_count) { return band_token("ipop", train_count); }
+uint32_t dataset_act_token(uint32_t train_count) { return band_token("uact", train_count); }
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Sorts a[0..n) and removes duplicates; returns the new length. */
+static uint32_t sort_unique(uint32_t *a, uint32_t n) {
+  if (n < 2) return n;
+  qsort(a, n, sizeof *a, cmp_u32);
+  uint32_t m = 1;
+  for (uint32_t i = 1; i < n; i++)
+    if (a[i] != a[m - 1]) a[m++] = a[i];
+  return m;
+}
+
+static int in_sorted(const uint32_t *a, uint32_t n, uint32_t x) {
+  return bsearch(&x, a, n, sizeof *a, cmp_u32) != NULL;
+}
+
+static void *xcalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
+
+int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_tag, fm_err *err) {
+  memset(d, 0, sizeof *d);
+  if (eval_tag != SPLIT_VALID && eval_tag != SPLIT_TEST)
+    return fm_fail(err, "dataset_build: eval_tag %d, expected SPLIT_VALID (%d) or SPLIT_TEST (%d)",
+                   eval_tag, SPLIT_VALID, SPLIT_TEST);
+  uint32_t nu = s->n_users, ni = s->n_items, nx = s->n_inter;
+  /* In the history and excluded from ranking: TRAIN, plus VALID when testing. */
+#define IN_HIST(t) ((t) == SPLIT_TRAIN || (eval_tag == SPLIT_TEST && (t) == SPLIT_VALID))
+
+  uint32_t *icnt = xcalloc(ni, sizeof *icnt), *ucnt = xcalloc(nu, sizeof *ucnt);
+  uint32_t *scratch = NULL;
+  if (!icnt || !ucnt) goto oom;
+  uint32_t n_pairs = 0, n_hist = 0, n_evalx = 0, max_user = 0;
+  for (uint32_t u = 0; u < nu; u++) {
+    uint32_t b = s->user_ptr[u], e = s->user_ptr[u + 1];
+    if (e - b > max_user) max_user = e - b;
+    for (uint32_t j = b; j < e; j++) {
+      uint8_t t = sp->tag[j];
+      if (t > SPLIT_NONE) {
+        free(icnt);
+        free(ucnt);
+        return fm_fail(err, "dataset_build: interaction %u has split tag %u, expected 0..%d", j,
+                       t, SPLIT_NONE);
+      }
+      if (t == SPLIT_TRAIN) {
+        icnt[s->inter_item[j]]++;
+        ucnt[u]++;
+        n_pairs++;
+      }
+      if (IN_HIST(t)) n_hist++;
+      if (t == eval_tag) n_evalx++;
+    }
+  }
+
+  d->n_users = nu;
+  d->n_items = ni;
+  d->n_pairs = n_pairs;
+  uint32_t n_ufeat = s->ufeat_ptr[nu], n_ifeat = s->ifeat_ptr[ni];
+  d->utok_ptr = xcalloc((size_t)nu + 1, sizeof(uint32_t));
+  d->utok = xcalloc((size_t)n_ufeat + nu, sizeof(uint32_t));
+  d->itok_ptr = xcalloc((size_t)ni + 1, sizeof(uint32_t));
+  d->itok = xcalloc((size_t)n_ifeat + ni, sizeof(uint32_t));
+  d->hist_ptr = xcalloc((size_t)nu + 1, sizeof(uint32_t));
+  d->hist = xcalloc(n_hist, sizeof(uint32_t));
+  d->pair_user = xcalloc(n_pairs, sizeof(uint32_t));
+  d->pair_item = xcalloc(n_pairs, sizeof(uint32_t));
+  d->item_pop = xcalloc(ni, sizeof(float));
+  d->eval_user = xcalloc(nu, sizeof(uint32_t));
+  d->truth_ptr = xcalloc((size_t)nu + 1, sizeof(uint32_t));
+  d->truth = xcalloc(n_evalx, sizeof(uint32_t));
+  d->excl_ptr = xcalloc((size_t)nu + 1, sizeof(uint32_t));
+  d->excl = xcalloc(n_hist, sizeof(uint32_t));
+  scratch = xcalloc(max_user, sizeof(uint32_t));
+  if (!d->utok_ptr || !d->utok || !d->itok_ptr || !d->itok || !d->hist_ptr || !d->hist ||
+      !d->pair_user || !d->pair_item || !d->item_pop || !d->eval_user || !d->truth_ptr ||
+      !d->truth || !d->excl_ptr || !d->excl || !scratch)
+    goto oom;
+
+  /* Tokens: the shard's own features, then the behaviour band. */
+  uint32_t k = 0;
+  for (uint32_t u = 0; u < nu; u++) {
+    for (uint32_t j = s->ufeat_ptr[u]; j < s->ufeat_ptr[u + 1]; j++) d->utok[k++] = s->ufeat[j];
+    d->utok[k++] = dataset_act_token(ucnt[u]);
+    d->utok_ptr[u + 1] = k;
+  }
+  k = 0;
+  for (uint32_t i = 0; i < ni; i++) {
+    for (uint32_t j = s->ifeat_ptr[i]; j < s->ifeat_ptr[i + 1]; j++) d->itok[k++] = s->ifeat[j];
+    d->itok[k++] = dataset_pop_token(icnt[i]);
+    d->itok_ptr[i + 1] = k;
+    d->item_pop[i] = (float)icnt[i];
+  }
+
+  /* History, training pairs, and the evaluation target of each user. */
+  uint32_t nh = 0, np = 0, ne = 0, nt = 0, nex = 0;
+  for (uint32_t u = 0; u < nu; u++) {
+    uint32_t b = s->user_ptr[u], e = s->user_ptr[u + 1];
+    uint32_t h0 = nh, n_eval_u = 0;
+    for (uint32_t j = b; j < e; j++) {
+      uint8_t t = sp->tag[j];
+      if (IN_HIST(t)) d->hist[nh++] = s->inter_item[j];
+      if (t == SPLIT_TRAIN) {
+        d->pair_user[np] = u;
+        d->pair_item[np++] = s->inter_item[j];
+      }
+      if (t == eval_tag) scratch[n_eval_u++] = s->inter_item[j];
+    }
+    d->hist_ptr[u + 1] = nh;
+    if (!n_eval_u) continue;
+    /* Exclusions: the history's distinct items, sorted. */
+    memcpy(d->excl + nex, d->hist + h0, (size_t)(nh - h0) * sizeof(uint32_t));
+    uint32_t n_ex = sort_unique(d->excl + nex, nh - h0);
+    /* Truth: distinct held-out items that are not excluded, sorted. */
+    n_eval_u = sort_unique(scratch, n_eval_u);
+    uint32_t n_tr = 0;
+    for (uint32_t j = 0; j < n_eval_u; j++)
+      if (!in_sorted(d->excl + nex, n_ex, scratch[j])) d->truth[nt + n_tr++] = scratch[j];
+    if (!n_tr) continue;
+    d->eval_user[ne] = u;
+    nt += n_tr;
+    nex += n_ex;
+    d->truth_ptr[ne + 1] = nt;
+    d->excl_ptr[ne + 1] = nex;
+    ne++;
+  }
+#undef IN_HIST
+  d->n_eval = ne;
+  free(icnt);
+  free(ucnt);
+  free(scratch);
+  return 0;
+
+oom:
+  free(icnt);
+  free(ucnt);
+  free(scratch);
+  dataset_free(d);
+  return fm_fail(err, "dataset_build: out of memory (%u users, %u items, %u interactions)", nu,
+                 ni, nx);
+}
+
+void dataset_free(dataset_t *d) {
+  if (!d) return;
+  free(d->utok_ptr);
+  free(d->utok);
+  free(d->itok_ptr);
+  free(d->itok);
+  free(d->hist_ptr);
+  free(d->hist);
+  free(d->pair_user);
+  free(d->pair_item);
+  free(d->item_pop);
+  free(d->eval_user);
+  free(d->truth_ptr);
+  free(d->truth);
+  free(d->excl_ptr);
+  free(d->excl);
+  memset(d, 0, sizeof *d);
+}

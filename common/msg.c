@@ -1,0 +1,272 @@
+/* common/msg.c: pack and unpack of the wire messages (see msg.h). */
+#include "common/msg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedmeta.pb-c.h"
+
+static int grow(wire_buf *b, size_t n, fm_err *err) {
+  if (n <= b->cap) return 0;
+  uint8_t *p = realloc(b->data, n);
+  if (!p) return fm_fail(err, "out of memory for a %zu-byte message", n);
+  b->data = p;
+  b->cap = n;
+  return 0;
+}
+
+static const char *OPT_NAMES[] = {"sgd", "adam"};
+
+int msg_plan_pack(wire_buf *out, const plan_t *p, const float *theta, size_t d, fm_err *err) {
+  Fedmeta__AlgoSettings a;
+  fedmeta__algo_settings__init(&a);
+  a.algo = (char *)p->rs.algo;
+  a.inner_steps = p->rs.inner_steps;
+  a.inner_opt = (char *)OPT_NAMES[p->rs.train.opt == OPT_ADAM];
+  a.inner_lr = p->rs.train.lr;
+  a.local_lr = p->rs.train.lr_local;
+  a.batch = p->rs.train.batch;
+  a.n_neg = p->rs.train.n_neg;
+  a.clip = p->rs.clip;
+  a.ft_steps = p->rs.ft_steps;
+  a.l2 = p->rs.train.l2;
+  Fedmeta__Participant *parts = calloc(p->n_part ? p->n_part : 1, sizeof *parts);
+  Fedmeta__Participant **pp = calloc(p->n_part ? p->n_part : 1, sizeof *pp);
+  if (!parts || !pp) {
+    free(parts);
+    free(pp);
+    return fm_fail(err, "out of memory");
+  }
+  for (uint32_t i = 0; i < p->n_part; i++) {
+    fedmeta__participant__init(&parts[i]);
+    parts[i].platform = p->part_platform[i];
+    parts[i].weight = p->part_weight[i];
+    pp[i] = &parts[i];
+  }
+  Fedmeta__RoundPlan m;
+  fedmeta__round_plan__init(&m);
+  m.job = p->job;
+  m.round = p->round;
+  m.stage = (Fedmeta__Stage)p->stage;
+  m.algo = &a;
+  m.n_participants = p->n_part;
+  m.participants = pp;
+  m.theta.data = (uint8_t *)theta;
+  m.theta.len = theta ? d * sizeof(float) : 0;
+  m.eval_split = p->final;
+  m.fixed_scale = p->scale;
+  size_t n = fedmeta__round_plan__get_packed_size(&m);
+  int rc = grow(out, n, err);
+  if (!rc) out->len = fedmeta__round_plan__pack(&m, out->data);
+  free(parts);
+  free(pp);
+  return rc;
+}
+
+void msg_plan_free(plan_t *p) {
+  if (!p) return;
+  free(p->part_platform);
+  free(p->part_weight);
+  p->part_platform = NULL;
+  p->part_weight = NULL;
+  p->n_part = 0;
+}
+
+int msg_plan_unpack(plan_t *p, float *theta_out, size_t d, const uint8_t *buf, size_t len, fm_err *err) {
+  memset(p, 0, sizeof *p);
+  Fedmeta__RoundPlan *m = fedmeta__round_plan__unpack(NULL, len, buf);
+  if (!m) return fm_fail(err, "RoundPlan: message does not decode");
+  int rc = 0;
+  p->job = m->job;
+  p->round = m->round;
+  p->stage = (int)m->stage;
+  p->scale = m->fixed_scale;
+  p->final = m->eval_split != 0;
+  if (p->stage < MSG_STAGE_TRAIN || p->stage > MSG_STAGE_STOP) {
+    rc = fm_fail(err, "RoundPlan: unknown stage %d", p->stage);
+    goto done;
+  }
+  if (p->stage == MSG_STAGE_STOP) goto done;
+  if (!m->algo) {
+    rc = fm_fail(err, "RoundPlan: algorithm settings missing");
+    goto done;
+  }
+  snprintf(p->rs.algo, sizeof p->rs.algo, "%s", m->algo->algo);
+  p->rs.inner_steps = m->algo->inner_steps;
+  p->rs.train.opt = strcmp(m->algo->inner_opt, "adam") == 0 ? OPT_ADAM : OPT_SGD;
+  p->rs.train.lr = m->algo->inner_lr;
+  p->rs.train.lr_local = m->algo->local_lr;
+  p->rs.train.batch = m->algo->batch;
+  p->rs.train.n_neg = m->algo->n_neg;
+  p->rs.train.l2 = m->algo->l2;
+  p->rs.train.beta1 = 0.9f;
+  p->rs.train.beta2 = 0.999f;
+  p->rs.train.adam_eps = 1e-8f;
+  p->rs.clip = m->algo->clip;
+  p->rs.ft_steps = m->algo->ft_steps;
+  if (p->rs.train.batch == 0 || p->rs.train.n_neg == 0 || !(p->rs.clip > 0)) {
+    rc = fm_fail(err, "RoundPlan: batch, negatives and clip must be positive");
+    goto done;
+  }
+  if (m->theta.len != d * sizeof(float)) {
+    rc = fm_fail(err, "RoundPlan: theta has %zu bytes, expected %zu (same --dim/--hidden/--buckets-log2 on every rank?)",
+                 m->theta.len, d * sizeof(float));
+    goto done;
+  }
+  memcpy(theta_out, m->theta.data, d * sizeof(float));
+  p->n_part = (uint32_t)m->n_participants;
+  p->part_platform = malloc(sizeof(uint32_t) * (p->n_part ? p->n_part : 1));
+  p->part_weight = malloc(sizeof(double) * (p->n_part ? p->n_part : 1));
+  if (!p->part_platform || !p->part_weight) {
+    rc = fm_fail(err, "out of memory");
+    goto done;
+  }
+  for (uint32_t i = 0; i < p->n_part; i++) {
+    p->part_platform[i] = m->participants[i]->platform;
+    p->part_weight[i] = m->participants[i]->weight;
+  }
+done:
+  fedmeta__round_plan__free_unpacked(m, NULL);
+  if (rc) msg_plan_free(p);
+  return rc;
+}
+
+int msg_hello_pack(wire_buf *out, const hello_t *h, fm_err *err) {
+  Fedmeta__Hello m;
+  fedmeta__hello__init(&m);
+  m.job = h->job;
+  m.platform = h->platform;
+  m.name = (char *)h->name;
+  m.heldout = h->heldout;
+  m.n_train = h->n_train;
+  m.n_users = h->n_users;
+  m.n_items = h->n_items;
+  m.n_eval_users = h->n_eval_users;
+  m.error = (char *)h->error;
+  size_t n = fedmeta__hello__get_packed_size(&m);
+  if (grow(out, n, err)) return -1;
+  out->len = fedmeta__hello__pack(&m, out->data);
+  return 0;
+}
+
+int msg_hello_unpack(hello_t *h, const uint8_t *buf, size_t len, fm_err *err) {
+  memset(h, 0, sizeof *h);
+  Fedmeta__Hello *m = fedmeta__hello__unpack(NULL, len, buf);
+  if (!m) return fm_fail(err, "Hello: message does not decode");
+  h->job = m->job;
+  h->platform = m->platform;
+  snprintf(h->name, sizeof h->name, "%s", m->name);
+  h->heldout = m->heldout;
+  h->n_train = m->n_train;
+  h->n_users = m->n_users;
+  h->n_items = m->n_items;
+  h->n_eval_users = m->n_eval_users;
+  snprintf(h->error, sizeof h->error, "%s", m->error);
+  fedmeta__hello__free_unpacked(m, NULL);
+  return 0;
+}
+
+int msg_delta_pack(wire_buf *out, const delta_msg_t *dm, fm_err *err) {
+  Fedmeta__Delta m;
+  fedmeta__delta__init(&m);
+  m.job = dm->job;
+  m.round = dm->round;
+  m.platform = dm->platform;
+  m.n_examples = dm->n_examples;
+  m.loss = dm->loss;
+  m.norm = dm->norm;
+  m.clipped = dm->clipped;
+  m.compute_seconds = dm->seconds;
+  m.fixed.data = (uint8_t *)dm->fixed; /* little-endian hosts only (checked at start-up) */
+  m.fixed.len = dm->fixed ? dm->n_fixed * sizeof(uint32_t) : 0;
+  size_t n = fedmeta__delta__get_packed_size(&m);
+  if (grow(out, n, err)) return -1;
+  out->len = fedmeta__delta__pack(&m, out->data);
+  return 0;
+}
+
+int msg_delta_unpack(delta_msg_t *dm, const uint8_t *buf, size_t len, fm_err *err) {
+  memset(dm, 0, sizeof *dm);
+  Fedmeta__Delta *m = fedmeta__delta__unpack(NULL, len, buf);
+  if (!m) return fm_fail(err, "Delta: message does not decode");
+  if (m->fixed.len % sizeof(uint32_t)) {
+    fedmeta__delta__free_unpacked(m, NULL);
+    return fm_fail(err, "Delta: payload of %zu bytes is not whole 32-bit words", m->fixed.len);
+  }
+  dm->job = m->job;
+  dm->round = m->round;
+  dm->platform = m->platform;
+  dm->n_examples = m->n_examples;
+  dm->loss = m->loss;
+  dm->norm = m->norm;
+  dm->clipped = m->clipped;
+  dm->seconds = m->compute_seconds;
+  /* protobuf-c's bytes are byte-aligned; the words are read with memcpy by users
+   * of fixed (fixed_add_bytes), so no alignment is assumed. */
+  dm->fixed = m->fixed.len ? (const uint32_t *)m->fixed.data : NULL;
+  dm->n_fixed = m->fixed.len / sizeof(uint32_t);
+  dm->impl = m;
+  return 0;
+}
+
+void msg_delta_release(delta_msg_t *dm) {
+  if (dm && dm->impl) fedmeta__delta__free_unpacked(dm->impl, NULL);
+  if (dm) dm->impl = NULL;
+}
+
+static void metrics_to(Fedmeta__Metrics *o, const metrics_t *m) {
+  fedmeta__metrics__init(o);
+  o->ndcg10 = m->ndcg10;
+  o->recall20 = m->recall20;
+  o->hr10 = m->hr10;
+  o->mrr = m->mrr;
+  o->n_users = m->n_users;
+}
+
+static void metrics_from(metrics_t *m, const Fedmeta__Metrics *o) {
+  memset(m, 0, sizeof *m);
+  if (!o) return;
+  m->ndcg10 = o->ndcg10;
+  m->recall20 = o->recall20;
+  m->hr10 = o->hr10;
+  m->mrr = o->mrr;
+  m->n_users = o->n_users;
+}
+
+int msg_eval_pack(wire_buf *out, const eval_msg_t *em, fm_err *err) {
+  Fedmeta__EvalReport m;
+  Fedmeta__Metrics a, b, c;
+  fedmeta__eval_report__init(&m);
+  m.job = em->job;
+  m.round = em->round;
+  m.platform = em->platform;
+  m.heldout = em->heldout;
+  metrics_to(&a, &em->model);
+  metrics_to(&b, &em->popularity);
+  metrics_to(&c, &em->local_only);
+  m.model = &a;
+  m.popularity = &b;
+  m.local_only = em->has_local_only ? &c : NULL;
+  m.has_local_only = em->has_local_only;
+  size_t n = fedmeta__eval_report__get_packed_size(&m);
+  if (grow(out, n, err)) return -1;
+  out->len = fedmeta__eval_report__pack(&m, out->data);
+  return 0;
+}
+
+int msg_eval_unpack(eval_msg_t *em, const uint8_t *buf, size_t len, fm_err *err) {
+  memset(em, 0, sizeof *em);
+  Fedmeta__EvalReport *m = fedmeta__eval_report__unpack(NULL, len, buf);
+  if (!m) return fm_fail(err, "EvalReport: message does not decode");
+  em->job = m->job;
+  em->round = m->round;
+  em->platform = m->platform;
+  em->heldout = m->heldout;
+  metrics_from(&em->model, m->model);
+  metrics_from(&em->popularity, m->popularity);
+  metrics_from(&em->local_only, m->local_only);
+  em->has_local_only = m->has_local_only && m->local_only;
+  fedmeta__eval_report__free_unpacked(m, NULL);
+  return 0;
+}

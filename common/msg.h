@@ -1,0 +1,84 @@
+/* common/msg.h: the wire boundary. Plain C structs <-> protobuf-c messages of
+ * proto/fedmeta.proto. protobuf-c structs live only inside msg.c; an unpack
+ * that fails (NULL from protobuf-c, or a field out of range) is a rejection
+ * with a message, never a crash. */
+#ifndef FEDMETA_MSG_H
+#define FEDMETA_MSG_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/metrics.h"
+#include "common/model.h"
+#include "common/wire.h"
+
+/* What the coordinator asks of a round (RoundPlan.AlgoSettings). */
+typedef struct round_settings {
+  char algo[16];
+  uint32_t inner_steps;
+  train_cfg_t train; /* inner optimiser, rates, batch, negatives */
+  float clip;
+  uint32_t ft_steps;
+} round_settings_t;
+
+enum { MSG_STAGE_TRAIN = 1, MSG_STAGE_EVAL = 2, MSG_STAGE_STOP = 3 };
+
+typedef struct plan {
+  uint64_t job;
+  uint32_t round;
+  int stage;
+  round_settings_t rs;
+  uint32_t n_part;
+  uint32_t *part_platform; /* (n_part) */
+  double *part_weight;     /* (n_part) */
+  double scale;            /* fixed-point scale */
+  int final;               /* last evaluation: also run the local-only baseline */
+} plan_t;
+
+/* Packs plan + theta (d floats, may be NULL for STOP) into out (grown as needed). */
+int msg_plan_pack(wire_buf *out, const plan_t *p, const float *theta, size_t d, fm_err *err);
+/* Unpacks into p (arrays malloc'd; free with msg_plan_free) and theta_out (d floats). */
+int msg_plan_unpack(plan_t *p, float *theta_out, size_t d, const uint8_t *buf, size_t len, fm_err *err);
+void msg_plan_free(plan_t *p);
+
+typedef struct hello {
+  uint64_t job;
+  uint32_t platform;
+  char name[64];
+  int heldout;
+  uint64_t n_train;
+  uint32_t n_users, n_items, n_eval_users;
+  char error[FM_ERRLEN]; /* non-empty: the platform could not start */
+} hello_t;
+
+int msg_hello_pack(wire_buf *out, const hello_t *h, fm_err *err);
+int msg_hello_unpack(hello_t *h, const uint8_t *buf, size_t len, fm_err *err);
+
+typedef struct delta_msg {
+  uint64_t job;
+  uint32_t round, platform;
+  uint64_t n_examples;
+  float loss, norm;
+  int clipped;
+  double seconds;
+  const uint32_t *fixed; /* d words, valid until msg_delta_release; NULL if empty */
+  size_t n_fixed;
+  void *impl;
+} delta_msg_t;
+
+int msg_delta_pack(wire_buf *out, const delta_msg_t *m, fm_err *err);
+int msg_delta_unpack(delta_msg_t *m, const uint8_t *buf, size_t len, fm_err *err);
+void msg_delta_release(delta_msg_t *m);
+
+typedef struct eval_msg {
+  uint64_t job;
+  uint32_t round, platform;
+  int heldout;
+  metrics_t model, popularity, local_only;
+  int has_local_only;
+} eval_msg_t;
+
+int msg_eval_pack(wire_buf *out, const eval_msg_t *m, fm_err *err);
+int msg_eval_unpack(eval_msg_t *m, const uint8_t *buf, size_t len, fm_err *err);
+
+#endif

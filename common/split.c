@@ -1,0 +1,67 @@
+/* common/split.c: per-user temporal splits of a shard (see split.h).
+ *
+ * A user's interactions are already in time order in the shard, so a split is
+ * a matter of positions: no randomness, the same shard always splits the same
+ * way. Ties in timestamp keep the shard's order. */
+#include "common/split.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int split_alloc(split_t *sp, const shard_t *s, fm_err *err) {
+  memset(sp, 0, sizeof *sp);
+  sp->tag = malloc(s->n_inter ? s->n_inter : 1);
+  if (!sp->tag) return fm_fail(err, "split: out of memory for %u interactions", s->n_inter);
+  return 0;
+}
+
+/* Users with at least n_valid + n_test + 1 interactions: the last n_test are
+ * TEST, the n_valid before them VALID, the rest (at least one) TRAIN. Users
+ * with fewer keep everything in TRAIN: they still teach the model but are not
+ * evaluated. */
+int split_temporal(split_t *sp, const shard_t *s, uint32_t n_valid, uint32_t n_test,
+                   fm_err *err) {
+  if (split_alloc(sp, s, err)) return -1;
+  uint64_t need = (uint64_t)n_valid + n_test + 1;
+  for (uint32_t u = 0; u < s->n_users; u++) {
+    uint32_t b = s->user_ptr[u], e = s->user_ptr[u + 1], n = e - b;
+    if (n < need) {
+      memset(sp->tag + b, SPLIT_TRAIN, n);
+      sp->n_train += n;
+      continue;
+    }
+    uint32_t n_tr = n - n_valid - n_test;
+    memset(sp->tag + b, SPLIT_TRAIN, n_tr);
+    memset(sp->tag + b + n_tr, SPLIT_VALID, n_valid);
+    memset(sp->tag + b + n_tr + n_valid, SPLIT_TEST, n_test);
+    sp->n_train += n_tr;
+    sp->n_valid += n_valid;
+    sp->n_test += n_test;
+  }
+  return 0;
+}
+
+/* Held-out platform: users with at least k+1 interactions give their first k
+ * as support (TRAIN) and the rest as query (TEST); other users are NONE, so
+ * that every evaluated user has exactly k support interactions. */
+int split_kshot(split_t *sp, const shard_t *s, uint32_t k, fm_err *err) {
+  if (split_alloc(sp, s, err)) return -1;
+  for (uint32_t u = 0; u < s->n_users; u++) {
+    uint32_t b = s->user_ptr[u], e = s->user_ptr[u + 1], n = e - b;
+    if ((uint64_t)n < (uint64_t)k + 1) {
+      memset(sp->tag + b, SPLIT_NONE, n);
+      continue;
+    }
+    memset(sp->tag + b, SPLIT_TRAIN, k);
+    memset(sp->tag + b + k, SPLIT_TEST, n - k);
+    sp->n_train += k;
+    sp->n_test += n - k;
+  }
+  return 0;
+}
+
+void split_free(split_t *sp) {
+  if (!sp) return;
+  free(sp->tag);
+  memset(sp, 0, sizeof *sp);
+}

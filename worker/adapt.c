@@ -1,0 +1,67 @@
+/* worker/adapt.c: few-shot adaptation and full-ranking evaluation (see adapt.h). */
+#include "worker/adapt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+
+int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
+                const float *theta, const model_local_t *local, const dataset_t *ds, fm_err *err) {
+  memset(out, 0, sizeof *out);
+  if (ds->n_eval == 0) return 0;
+  size_t D = mc->dim;
+  float *U = malloc(sizeof(float) * D * ds->n_eval);
+  float *I = malloc(sizeof(float) * D * (ds->n_items ? ds->n_items : 1));
+  if (!U || !I) {
+    free(U);
+    free(I);
+    return fm_fail(err, "out of memory for %u user and %u item vectors", ds->n_eval, ds->n_items);
+  }
+  model_user_vectors(mc, theta, local, ds, ds->eval_user, ds->n_eval, U);
+  model_item_vectors(mc, theta, local, ds, I);
+  int rc = metrics_rank_dot(out, per_user, U, I, mc->dim, ds, err);
+  free(U);
+  free(I);
+  return rc;
+}
+
+static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
+                      const train_cfg_t *tc, float *phi, const dataset_t *ds, uint32_t steps,
+                      uint64_t seed, uint32_t platform, fm_err *err) {
+  model_local_t local = {0};
+  trainer_t *tr = NULL;
+  int rc = model_local_init(&local, mc, ds->n_users, ds->n_items, seed, platform, err);
+  if (!rc && steps > 0 && ds->n_pairs > 0)
+    rc = trainer_init(&tr, mc, tc, ds, &local, seed, platform, err);
+  for (uint32_t s = 0; !rc && tr && s < steps; s++) trainer_step(tr, phi);
+  if (!rc) rc = adapt_score(out, per_user, mc, phi, &local, ds, err);
+  trainer_free(tr);
+  model_local_free(&local);
+  return rc;
+}
+
+int adapt_eval(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
+               const train_cfg_t *tc, const float *theta, const dataset_t *ds, uint32_t steps,
+               uint64_t seed, uint32_t platform, fm_err *err) {
+  size_t d = model_n_shared(mc);
+  float *phi = malloc(sizeof(float) * d);
+  if (!phi) return fm_fail(err, "out of memory for a copy of theta (%zu floats)", d);
+  memcpy(phi, theta, sizeof(float) * d);
+  int rc = adapt_from(out, per_user, mc, tc, phi, ds, steps, seed, platform, err);
+  free(phi);
+  return rc;
+}
+
+int adapt_local_only(metrics_t *out, const model_cfg_t *mc, const train_cfg_t *tc,
+                     const dataset_t *ds, uint32_t steps, uint64_t seed, uint32_t platform,
+                     fm_err *err) {
+  size_t d = model_n_shared(mc);
+  float *phi = malloc(sizeof(float) * d);
+  if (!phi) return fm_fail(err, "out of memory for a model (%zu floats)", d);
+  /* A fresh initialisation that depends on the platform, not on any training. */
+  model_shared_init(phi, mc, seed ^ (0x10ca1ULL + platform * 0x9e3779b97f4a7c15ULL));
+  int rc = adapt_from(out, NULL, mc, tc, phi, ds, steps, seed, platform, err);
+  free(phi);
+  return rc;
+}

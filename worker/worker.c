@@ -1,0 +1,207 @@
+/* worker/worker.c: a worker rank's loop (see worker.h).
+ *
+ * Start-up: open (or generate) the platforms this rank hosts and say Hello for
+ * each (with the error if one cannot start). Then: receive a RoundPlan with
+ * theta; TRAIN: every hosted participant adapts and sends its Delta; EVAL:
+ * every hosted platform sends an EvalReport; STOP: leave. */
+#include "worker/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/msg.h"
+#include "common/source.h"
+#include "common/wire.h"
+#include "worker/adapt.h"
+#include "worker/platform.h"
+
+train_cfg_t worker_ft_cfg(const fm_config *c) {
+  train_cfg_t t;
+  memset(&t, 0, sizeof t);
+  t.opt = strcmp(c->inner_opt, "adam") == 0 ? OPT_ADAM : OPT_SGD;
+  t.lr = c->ft_lr;
+  t.lr_local = c->local_lr;
+  t.l2 = c->l2;
+  t.batch = c->batch;
+  t.n_neg = c->n_neg;
+  t.beta1 = 0.9f;
+  t.beta2 = 0.999f;
+  t.adam_eps = 1e-8f;
+  return t;
+}
+
+static int send_eval(platform_t *p, const fm_config *c, const model_cfg_t *mc, const plan_t *plan,
+                     const float *theta, wire_buf *out, fm_err *err) {
+  eval_msg_t em;
+  memset(&em, 0, sizeof em);
+  em.job = plan->job;
+  em.round = plan->round;
+  em.platform = p->id;
+  em.heldout = p->heldout;
+  if (p->heldout) {
+    train_cfg_t ft = worker_ft_cfg(c);
+    uint64_t seed = c->seed;
+    if (strcmp(plan->rs.algo, "local") == 0) {
+      /* No meta-model exists without federation: the model is local-only. */
+      if (adapt_local_only(&em.model, mc, &ft, &p->ds, c->local_steps, seed, p->id, err)) return -1;
+    } else if (adapt_eval(&em.model, NULL, mc, &ft, theta, &p->ds, plan->rs.ft_steps, seed, p->id, err)) {
+      return -1;
+    }
+    if (metrics_rank_popularity(&em.popularity, NULL, &p->ds, err)) return -1;
+    if (plan->final) {
+      if (adapt_local_only(&em.local_only, mc, &ft, &p->ds, c->local_steps, seed, p->id, err)) return -1;
+      em.has_local_only = 1;
+    }
+  } else if (platform_eval(p, mc, plan->rs.algo, theta, &em.model, &em.popularity, err)) {
+    return -1;
+  }
+  if (msg_eval_pack(out, &em, err)) return -1;
+  return wire_send(out->data, out->len, 0, WIRE_TAG_EVAL, err);
+}
+
+int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
+  fm_err err = {{0}};
+  source_t src;
+  model_cfg_t mc = {c->dim, c->hidden, 1u << c->buckets_log2, c->hist_len};
+  size_t d = model_n_shared(&mc);
+  int rc = 0;
+  wire_buf in = {0}, out = {0};
+  platform_t *plat = NULL;
+  uint32_t n_host = 0;
+  float *theta = NULL;
+  platform_scratch_t scratch = {0};
+  uint8_t *heldout = NULL;
+
+  int src_ok = source_open(&src, c, &err) == 0;
+  uint32_t np = src_ok ? src.n_platforms : 0;
+  if (src_ok) {
+    heldout = calloc(np ? np : 1, 1);
+    plat = calloc(np ? np : 1, sizeof *plat);
+    theta = malloc(sizeof(float) * d);
+    if (!heldout || !plat || !theta || platform_scratch_init(&scratch, d, &err)) {
+      fm_fail(&err, "rank %d: out of memory", rank);
+      src_ok = 0;
+    } else if (source_heldout(&src, c->heldout, heldout, &err)) {
+      src_ok = 0;
+    }
+  }
+  if (!src_ok) {
+    /* Tell the coordinator why; it stops the job for everyone. */
+    hello_t h;
+    memset(&h, 0, sizeof h);
+    h.job = job;
+    fm_wrap(&err, "rank %d", rank);
+    memcpy(h.error, err.msg, sizeof h.error);
+    if (!msg_hello_pack(&out, &h, &err)) wire_send(out.data, out.len, 0, WIRE_TAG_HELLO, &err);
+    rc = 1;
+  } else {
+    for (uint32_t p = 0; p < np; p++) {
+      if (worker_rank_of(p, size) != rank) continue;
+      hello_t h;
+      memset(&h, 0, sizeof h);
+      h.job = job;
+      h.platform = p;
+      snprintf(h.name, sizeof h.name, "%s", src.names[p]);
+      h.heldout = heldout[p];
+      platform_t *pl = &plat[n_host];
+      if (platform_open(pl, &src, c, &mc, p, heldout[p], &err)) {
+        memcpy(h.error, err.msg, sizeof h.error);
+        rc = 1;
+      } else {
+        n_host++;
+        h.n_train = pl->n_train;
+        h.n_users = pl->ds.n_users;
+        h.n_items = pl->ds.n_items;
+        h.n_eval_users = pl->ds.n_eval;
+      }
+      if (msg_hello_pack(&out, &h, &err) || wire_send(out.data, out.len, 0, WIRE_TAG_HELLO, &err)) {
+        rc = 1;
+        break;
+      }
+    }
+  }
+
+  /* Round loop: runs until STOP, even after a start-up error (the coordinator
+   * sends STOP once it has heard every Hello). */
+  for (;;) {
+    int from = 0;
+    int r = wire_recv(&in, &from, 0, WIRE_TAG_PLAN, 1e9, &err);
+    if (r != 0) {
+      fprintf(stderr, "fedmeta: rank %d: %s\n", rank, r > 0 ? "no plan from the coordinator" : err.msg);
+      rc = 1;
+      break;
+    }
+    plan_t plan;
+    if (!theta) {
+      /* start-up failed: only STOP can be understood */
+      break;
+    }
+    if (msg_plan_unpack(&plan, theta, d, in.data, in.len, &err)) {
+      if (plan.stage == MSG_STAGE_STOP) break;
+      fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
+      rc = 1;
+      break;
+    }
+    if (plan.job != job) {
+      fprintf(stderr, "fedmeta: rank %d: plan from another job ignored\n", rank);
+      msg_plan_free(&plan);
+      continue;
+    }
+    if (plan.stage == MSG_STAGE_STOP) {
+      msg_plan_free(&plan);
+      break;
+    }
+    int failed = 0;
+    if (plan.stage == MSG_STAGE_TRAIN) {
+      for (uint32_t i = 0; i < plan.n_part && !failed; i++) {
+        uint32_t pid = plan.part_platform[i];
+        if (pid >= np || worker_rank_of(pid, size) != rank) continue;
+        platform_t *pl = NULL;
+        for (uint32_t j = 0; j < n_host; j++)
+          if (plat[j].id == pid) pl = &plat[j];
+        if (!pl) continue;
+        delta_out_t dout;
+        if (platform_train_round(pl, c, &mc, &plan.rs, theta, plan.part_weight[i], plan.scale,
+                                 &scratch, &dout, &err)) {
+          failed = 1;
+          break;
+        }
+        delta_msg_t dm;
+        memset(&dm, 0, sizeof dm);
+        dm.job = job;
+        dm.round = plan.round;
+        dm.platform = pid;
+        dm.n_examples = pl->n_train;
+        dm.loss = dout.loss;
+        dm.norm = dout.norm;
+        dm.clipped = dout.clipped;
+        dm.seconds = dout.seconds;
+        dm.fixed = strcmp(plan.rs.algo, "local") ? scratch.fixed : NULL;
+        dm.n_fixed = d;
+        if (msg_delta_pack(&out, &dm, &err) || wire_send(out.data, out.len, 0, WIRE_TAG_DELTA, &err))
+          failed = 1;
+      }
+    } else if (plan.stage == MSG_STAGE_EVAL) {
+      for (uint32_t j = 0; j < n_host && !failed; j++)
+        if (send_eval(&plat[j], c, &mc, &plan, theta, &out, &err)) failed = 1;
+    }
+    msg_plan_free(&plan);
+    if (failed) {
+      /* Open MPI 4.1 cannot survive a rank leaving; end the job with the cause. */
+      fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
+      fflush(stderr);
+      wire_abort(1);
+    }
+  }
+
+  for (uint32_t j = 0; j < n_host; j++) platform_close(&plat[j]);
+  free(plat);
+  free(heldout);
+  free(theta);
+  platform_scratch_free(&scratch);
+  wire_buf_free(&in);
+  wire_buf_free(&out);
+  if (src_ok || src.names) source_close(&src);
+  return rc;
+}
