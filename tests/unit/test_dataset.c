@@ -1,0 +1,175 @@
+/* tests/unit/test_dataset.c: dataset_build on a hand-made shard: tokens,
+ * behaviour bands from TRAIN only, history, training pairs, exclusions and
+ * truth for VALID and TEST evaluation, and K-shot with K = 0. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/dataset.h"
+#include "common/rng.h"
+#include "tests/check.h"
+
+static void expect_u32(const uint32_t *got, uint32_t n_got, const uint32_t *want, uint32_t n_want,
+                       const char *what) {
+  int same = n_got == n_want;
+  for (uint32_t i = 0; same && i < n_got; i++) same = got[i] == want[i];
+  if (!same) {
+    fprintf(stderr, "%s: got [", what);
+    for (uint32_t i = 0; i < n_got; i++) fprintf(stderr, " %u", got[i]);
+    fprintf(stderr, " ], want [");
+    for (uint32_t i = 0; i < n_want; i++) fprintf(stderr, " %u", want[i]);
+    fprintf(stderr, " ]\n");
+    CHECK(0);
+  }
+}
+#define ROW(d, arr, r) ((d)->arr + (d)->arr##_ptr[r]), ((d)->arr##_ptr[(r) + 1] - (d)->arr##_ptr[r])
+#define LIST(...) ((const uint32_t[]){__VA_ARGS__}), \
+                  (uint32_t)(sizeof((const uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t))
+#define EMPTY NULL, 0
+
+/* user 0: 0 1 0 2 3 2   user 1: 4 5 4 4   user 2: 5 1   user 3: none */
+static void make_shard(shard_t *s) {
+  CHECK_OK(shard_alloc(s, 4, 6, 12, 4, 5, NULL));
+  snprintf(s->name, sizeof s->name, "ds");
+  uint32_t up[] = {0, 6, 10, 12, 12}, it[] = {0, 1, 0, 2, 3, 2, 4, 5, 4, 4, 5, 1};
+  memcpy(s->user_ptr, up, sizeof up);
+  memcpy(s->inter_item, it, sizeof it);
+  for (uint32_t j = 0; j < 12; j++) s->inter_ts[j] = 10 * j;
+  uint32_t ufp[] = {0, 1, 3, 3, 4}, uf[] = {100, 101, 102, 103};
+  memcpy(s->ufeat_ptr, ufp, sizeof ufp);
+  memcpy(s->ufeat, uf, sizeof uf);
+  uint32_t ifp[] = {0, 1, 2, 3, 3, 4, 5}, ifs[] = {200, 201, 202, 204, 205};
+  memcpy(s->ifeat_ptr, ifp, sizeof ifp);
+  memcpy(s->ifeat, ifs, sizeof ifs);
+  CHECK_OK(shard_validate(s, NULL));
+}
+
+static void test_bands(void) {
+  CHECK_EQ_INT(dataset_band(0), 0);
+  CHECK_EQ_INT(dataset_band(1), 1);
+  CHECK_EQ_INT(dataset_band(2), 1);
+  CHECK_EQ_INT(dataset_band(3), 2);
+  CHECK_EQ_INT(dataset_band(6), 2);
+  CHECK_EQ_INT(dataset_band(7), 3);
+  CHECK_EQ_INT(dataset_band(1000), 9);
+  CHECK_EQ_INT(dataset_band(0xffffffffu), DATASET_BAND_MAX);
+  CHECK_EQ_INT(dataset_pop_token(2), fm_hash_feature("ipop", "1"));
+  CHECK_EQ_INT(dataset_act_token(3), fm_hash_feature("uact", "2"));
+  CHECK(dataset_pop_token(5) != dataset_act_token(5));
+}
+
+static void test_temporal(void) {
+  shard_t s;
+  make_shard(&s);
+  split_t sp;
+  CHECK_OK(split_temporal(&sp, &s, 1, 2, NULL));
+  /* user 0: T T T V E E; user 1: T V E E; user 2: T T. */
+  dataset_t d;
+  fm_err err;
+  CHECK_OK(dataset_build(&d, &s, &sp, SPLIT_TEST, &err));
+  CHECK_EQ_INT(d.n_users, 4);
+  CHECK_EQ_INT(d.n_items, 6);
+
+  /* Tokens: shard features, then the band of the TRAIN count. */
+  uint32_t a3 = fm_hash_feature("uact", "2"), a1 = fm_hash_feature("uact", "1"),
+           a0 = fm_hash_feature("uact", "0");
+  expect_u32(ROW(&d, utok, 0), LIST(100, a3), "utok 0");
+  expect_u32(ROW(&d, utok, 1), LIST(101, 102, a1), "utok 1");
+  expect_u32(ROW(&d, utok, 2), LIST(a1), "utok 2");
+  expect_u32(ROW(&d, utok, 3), LIST(103, a0), "utok 3");
+  /* TRAIN counts per item: 2 2 0 0 1 1 (VALID/TEST items do not count). */
+  uint32_t p1 = fm_hash_feature("ipop", "1"), p0 = fm_hash_feature("ipop", "0");
+  expect_u32(ROW(&d, itok, 0), LIST(200, p1), "itok 0");
+  expect_u32(ROW(&d, itok, 2), LIST(202, p0), "itok 2");
+  expect_u32(ROW(&d, itok, 3), LIST(p0), "itok 3");
+  expect_u32(ROW(&d, itok, 5), LIST(205, p1), "itok 5");
+  float pop[] = {2, 2, 0, 0, 1, 1};
+  for (int i = 0; i < 6; i++) CHECK_NEAR(d.item_pop[i], pop[i], 0);
+
+  /* Training pairs: every TRAIN interaction in shard order. */
+  CHECK_EQ_INT(d.n_pairs, 6);
+  expect_u32(d.pair_user, d.n_pairs, LIST(0, 0, 0, 1, 2, 2), "pair_user");
+  expect_u32(d.pair_item, d.n_pairs, LIST(0, 1, 0, 4, 5, 1), "pair_item");
+
+  /* For TEST the history is TRAIN + VALID, in time order, repeats kept. */
+  expect_u32(ROW(&d, hist, 0), LIST(0, 1, 0, 2), "hist 0");
+  expect_u32(ROW(&d, hist, 1), LIST(4, 5), "hist 1");
+  expect_u32(ROW(&d, hist, 2), LIST(5, 1), "hist 2");
+  expect_u32(ROW(&d, hist, 3), EMPTY, "hist 3");
+
+  /* User 0: test items {3, 2}, 2 already seen -> truth {3}, excl {0, 1, 2}.
+   * User 1: test items {4, 4}, all seen -> not evaluated. */
+  CHECK_EQ_INT(d.n_eval, 1);
+  CHECK_EQ_INT(d.eval_user[0], 0);
+  expect_u32(ROW(&d, truth, 0), LIST(3), "truth 0");
+  expect_u32(ROW(&d, excl, 0), LIST(0, 1, 2), "excl 0");
+  dataset_free(&d);
+
+  /* For VALID: history and exclusions are TRAIN only. */
+  CHECK_OK(dataset_build(&d, &s, &sp, SPLIT_VALID, &err));
+  expect_u32(ROW(&d, hist, 0), LIST(0, 1, 0), "valid hist 0");
+  expect_u32(ROW(&d, hist, 1), LIST(4), "valid hist 1");
+  CHECK_EQ_INT(d.n_eval, 2);
+  expect_u32(d.eval_user, d.n_eval, LIST(0, 1), "valid eval users");
+  expect_u32(ROW(&d, truth, 0), LIST(2), "valid truth 0");
+  expect_u32(ROW(&d, excl, 0), LIST(0, 1), "valid excl 0");
+  expect_u32(ROW(&d, truth, 1), LIST(5), "valid truth 1");
+  expect_u32(ROW(&d, excl, 1), LIST(4), "valid excl 1");
+  CHECK_EQ_INT(d.n_pairs, 6);
+  dataset_free(&d);
+  dataset_free(&d); /* twice is fine */
+  dataset_free(NULL);
+
+  /* Bad arguments. */
+  CHECK(dataset_build(&d, &s, &sp, SPLIT_TRAIN, &err) != 0 && strstr(err.msg, "eval_tag"));
+  sp.tag[3] = 9;
+  CHECK(dataset_build(&d, &s, &sp, SPLIT_TEST, &err) != 0 && strstr(err.msg, "split tag 9"));
+  split_free(&sp);
+  shard_free(&s);
+}
+
+static void test_kshot(void) {
+  shard_t s;
+  make_shard(&s);
+  split_t sp;
+  dataset_t d;
+  /* K = 0: nothing to learn from, every interaction is a query. */
+  CHECK_OK(split_kshot(&sp, &s, 0, NULL));
+  CHECK_OK(dataset_build(&d, &s, &sp, SPLIT_TEST, NULL));
+  CHECK_EQ_INT(d.n_pairs, 0);
+  CHECK_EQ_INT(d.n_eval, 3);
+  expect_u32(d.eval_user, d.n_eval, LIST(0, 1, 2), "k0 eval users");
+  expect_u32(ROW(&d, hist, 0), EMPTY, "k0 hist 0");
+  expect_u32(ROW(&d, excl, 0), EMPTY, "k0 excl 0");
+  expect_u32(ROW(&d, truth, 0), LIST(0, 1, 2, 3), "k0 truth 0");
+  expect_u32(ROW(&d, truth, 1), LIST(4, 5), "k0 truth 1");
+  expect_u32(ROW(&d, truth, 2), LIST(1, 5), "k0 truth 2");
+  for (int i = 0; i < 6; i++) CHECK_NEAR(d.item_pop[i], 0, 0);
+  expect_u32(ROW(&d, utok, 0), LIST(100, fm_hash_feature("uact", "0")), "k0 utok 0");
+  dataset_free(&d);
+  split_free(&sp);
+
+  /* K = 3: users 0 (6) and 1 (4) qualify; user 2 (2 interactions) is NONE
+   * and contributes nothing, not even popularity. */
+  CHECK_OK(split_kshot(&sp, &s, 3, NULL));
+  CHECK_OK(dataset_build(&d, &s, &sp, SPLIT_TEST, NULL));
+  CHECK_EQ_INT(d.n_pairs, 6);
+  expect_u32(d.pair_item, d.n_pairs, LIST(0, 1, 0, 4, 5, 4), "k3 pairs");
+  float pop[] = {2, 1, 0, 0, 2, 1};
+  for (int i = 0; i < 6; i++) CHECK_NEAR(d.item_pop[i], pop[i], 0);
+  expect_u32(ROW(&d, hist, 2), EMPTY, "k3 hist 2");
+  /* user 0 query {2, 3, 2} -> truth {2, 3}; user 1 query {4} seen -> not evaluated. */
+  CHECK_EQ_INT(d.n_eval, 1);
+  expect_u32(ROW(&d, truth, 0), LIST(2, 3), "k3 truth 0");
+  expect_u32(ROW(&d, excl, 0), LIST(0, 1), "k3 excl 0");
+  dataset_free(&d);
+  split_free(&sp);
+  shard_free(&s);
+}
+
+int main(void) {
+  test_bands();
+  test_temporal();
+  test_kshot();
+  printf("test_dataset: ok\n");
+  return 0;
+}
