@@ -8,23 +8,53 @@
  *   - bag, gather and pool forwards ADD into their output rows, so that
  *     x = bag(E) + Q is two calls; linear, relu and softmax forwards overwrite;
  *   - layer_relu_backward is the exception: it masks its buffer in place.
- * A gradient pointer that is NULL is skipped.
+ * The linear and softmax backwards skip a gradient pointer that is NULL; the
+ * embedding backwards skip a NULL touched-row set.
  *
  * Outputs of the row-wise layers take a leading dimension (ldo: floats from one
  * row to the next) so that they can write straight into a column block of a
  * wider matrix, e.g. the user tower input z = [f ; g ; P_u].
  *
- * Determinism: every reduction written here runs in a fixed order. The dense
- * products go through cblas_sgemm; OpenBLAS splits a gemm over threads by
- * output blocks, so each output element keeps its own summation order, but
- * that is OpenBLAS behaviour, not a BLAS guarantee: run with
- * OPENBLAS_NUM_THREADS=1 where bit-identity across machines matters. */
+ * Determinism: every reduction written here runs in a fixed order, and for a
+ * given OpenBLAS thread count cblas_sgemm is deterministic too. But the thread
+ * count itself changes sgemm results in the last bits (measured with OpenBLAS
+ * 0.3.21: every gemm shape of a training step, e.g. 256x64x96, differs
+ * between 1 and 2 threads, by ~1e-6, presumably because another kernel or
+ * blocking is chosen). Bit-identical results therefore need the same thread
+ * count everywhere: run with OPENBLAS_NUM_THREADS=1 (one MPI rank per core). */
 #ifndef FEDMETA_LAYERS_H
 #define FEDMETA_LAYERS_H
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+/* --- row kernels ------------------------------------------------------------ */
+
+/* y (n) += a * x (n). At -O2 GCC does not vectorise loops of run-time length,
+ * so this uses SSE where the target has it. Each element gets the same two
+ * roundings on either path (a multiply, then an add; never an FMA), so the
+ * result does not depend on the path, the alignment or where the tail starts. */
+static inline void layer_axpy_row(float *restrict y, float a, const float *restrict x,
+                                  uint32_t n) {
+  uint32_t i = 0;
+#if defined(__SSE__)
+  const __m128 va = _mm_set1_ps(a);
+  for (; i + 4 <= n; i += 4)
+    _mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(y + i), _mm_mul_ps(va, _mm_loadu_ps(x + i))));
+#endif
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* The bucket of a token: t % H, with a mask when H is a power of two (the
+ * same value; a division per token is a visible cost in the bag layers). */
+static inline uint32_t layer_bucket(uint32_t t, uint32_t H) {
+  return (H & (H - 1)) == 0 ? (t & (H - 1)) : t % H;
+}
 
 /* --- touched-row sets, for sparse embedding gradients ------------------- */
 

@@ -118,6 +118,8 @@ const char *market_industry_name(uint32_t p) {
   return p < MARKET_MAX_INDUSTRIES ? PROFILES[p].name : "?";
 }
 
+const char *market_style_name(uint32_t s) { return s < MARKET_N_STYLES ? STYLES[s] : "?"; }
+
 uint32_t market_default_heldout(const market_cfg_t *cfg) {
   uint32_t n = cfg->n_industries, best = 0;
   if (n > MARKET_MAX_INDUSTRIES) n = MARKET_MAX_INDUSTRIES;

@@ -44,6 +44,9 @@ int market_cfg_validate(const market_cfg_t *cfg, fm_err *err);
 
 /* Name of industry p ("beauty", "books", ...); "?" if p is out of range. */
 const char *market_industry_name(uint32_t platform);
+/* Name of shared style tag s (0..MARKET_N_STYLES-1); "?" if out of range.
+ * Item tokens are fm_hash_feature("style", name). */
+const char *market_style_name(uint32_t s);
 /* The default held-out industry: the one with the fewest expected
  * interactions among the first n_industries (toys at the defaults). */
 uint32_t market_default_heldout(const market_cfg_t *cfg);

@@ -13,10 +13,20 @@
  *      beat the best relevant one (for MRR).
  * Excluded items are set to -INFINITY in the score buffer so they rarely reach
  * the heap; a per-item mask keeps the result exact even when real scores are
- * -INFINITY. Per-user results depend on the score row alone, so they are the
- * same for every block size as long as the score producer gives bitwise equal
- * rows (OpenBLAS sgemm does for row blocks of any height: each output element
- * is one dot product over D in a fixed order). */
+ * -INFINITY.
+ *
+ * Dot-product scores and determinism. OpenBLAS sgemm does not give a row the
+ * same bits for every block height (its edge kernels and thread split sum in
+ * other orders), so ranking its output directly would make near-ties, and so
+ * the metrics, depend on the block size and the thread count. The ranking is
+ * therefore defined on the canonical score metrics_dot_exact(u, v) (products
+ * summed in double in a fixed order, rounded once). sgemm only prunes: its
+ * score is within margin m = (D + 2) 2^-23 |u| max_i |v_i| of the canonical
+ * one (any summation order of D float products errs by at most
+ * D 2^-24 sum |u_k v_k|), so only items within 2m of a decision are rescored
+ * canonically: the ~20 top-K candidates, and for MRR the few items whose
+ * sgemm score is within m of the best relevant item's. Results are then
+ * bit-identical for every block height, thread count and BLAS. */
 #include "common/metrics.h"
 
 #include <math.h>
@@ -168,11 +178,165 @@ static uint64_t rank_of(const float *s, uint32_t n, uint32_t r, float v, const r
   return cnt + 1;
 }
 
+/* ---------------- canonical dot products (dot path) ---------------- */
+
+float metrics_dot_exact(const float *u, const float *v, uint32_t dim) {
+  /* float x float is exact in double; four partial sums in a fixed order. */
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  uint32_t k = 0;
+  for (; k + 4 <= dim; k += 4) {
+    a0 += (double)u[k] * v[k];
+    a1 += (double)u[k + 1] * v[k + 1];
+    a2 += (double)u[k + 2] * v[k + 2];
+    a3 += (double)u[k + 3] * v[k + 3];
+  }
+  for (; k < dim; k++) a0 += (double)u[k] * v[k];
+  return (float)((a0 + a1) + (a2 + a3));
+}
+
+/* One row of the dot path: canonical scores on demand, and the margin. */
+typedef struct exact {
+  const float *u, *V; /* user vector (dim), item matrix (n_items, dim) */
+  uint32_t dim;
+  double m; /* |sgemm score - canonical score| <= m for every item */
+} exact_t;
+
+static inline float ex_score(const exact_t *e, uint32_t i) {
+  return metrics_dot_exact(e->u, e->V + (size_t)i * e->dim, e->dim);
+}
+
+/* Float bounds of a double: largest float <= x, smallest float >= x. */
+static float round_down(double x) {
+  float f = (float)x;
+  return (double)f > x ? nextafterf(f, -INFINITY) : f;
+}
+static float round_up(double x) {
+  float f = (float)x;
+  return (double)f < x ? nextafterf(f, INFINITY) : f;
+}
+
+/* Candidate in any order: keep it if it beats the worst kept. */
+static void heap_offer(topk_t *h, float v, uint32_t id) {
+  if (h->n < TOPK) {
+    heap_push(h, v, id);
+  } else if (worse(h->v[0], h->id[0], v, id)) {
+    h->v[0] = v;
+    h->id[0] = id;
+    heap_sift_down(h, 0);
+  }
+}
+
+typedef struct band {
+  topk_t a; /* top-K by sgemm score */
+  float thr, lo; /* a's root score; round_down(thr - 2m) */
+  double m2;
+  uint32_t *side, ns; /* items within 2m below the root when passed over or evicted */
+} band_t;
+
+static inline void band_visit(band_t *b, float x, uint32_t i) {
+  if (x > b->thr) {
+    float ov = b->a.v[0];
+    uint32_t oid = b->a.id[0];
+    b->a.v[0] = x;
+    b->a.id[0] = i;
+    heap_sift_down(&b->a, 0);
+    b->thr = b->a.v[0];
+    b->lo = round_down((double)b->thr - b->m2);
+    if (ov >= b->lo) b->side[b->ns++] = oid;
+  } else {
+    b->side[b->ns++] = i; /* thr - 2m <= x <= thr */
+  }
+}
+
+/* Canonical top-K from sgemm scores s (non-excluded entries finite). Every
+ * item of the canonical top-K has s >= s_K - 2m, s_K the K-th best s (K items
+ * have s >= s_K, so canonical >= s_K - m, so the K-th best canonical score is
+ * >= s_K - m); each such item ends in the heap or in side, since the root
+ * only rises. side (n) is scratch; no item enters it twice. */
+static void topk_select_band(topk_t *h, const float *s, uint32_t n, const rowsets_t *r,
+                             const exact_t *e, uint32_t *side) {
+  band_t b;
+  b.a.n = 0;
+  b.side = side;
+  b.ns = 0;
+  b.m2 = 2 * e->m;
+  uint32_t i = 0;
+  for (; i < n && b.a.n < TOPK; i++)
+    if (!is_excl(r, i)) heap_push(&b.a, s[i], i);
+  float lo_final = -INFINITY;
+  if (b.a.n == TOPK) {
+    b.thr = b.a.v[0];
+    b.lo = round_down((double)b.thr - b.m2);
+    for (; i + CHUNK <= n; i += CHUNK) {
+      const float *c = s + i;
+      int any = 0;
+      for (int j = 0; j < CHUNK; j++) any |= c[j] >= b.lo;
+      if (!any) continue;
+      for (uint32_t j = 0; j < CHUNK; j++)
+        if (c[j] >= b.lo && !is_excl(r, i + j)) band_visit(&b, c[j], i + j);
+    }
+    for (; i < n; i++)
+      if (s[i] >= b.lo && !is_excl(r, i)) band_visit(&b, s[i], i);
+    lo_final = b.lo;
+  }
+  h->n = 0;
+  for (uint32_t k = 0; k < b.a.n; k++) heap_offer(h, ex_score(e, b.a.id[k]), b.a.id[k]);
+  for (uint32_t k = 0; k < b.ns; k++)
+    if (s[side[k]] >= lo_final) heap_offer(h, ex_score(e, side[k]), side[k]);
+}
+
+/* 1 + number of non-excluded items whose canonical score beats item r's (v).
+ * Items with s > v + m surely do, s < v - m surely not; the rest are rescored. */
+static uint64_t rank_of_band(const float *s, uint32_t n, uint32_t r, float v,
+                             const rowsets_t *rs, const exact_t *e) {
+  const float hi = round_up((double)v + e->m), lo = round_down((double)v - e->m);
+  uint64_t cnt = 0;
+  uint32_t i = 0;
+  for (;;) {
+    uint32_t len = n - i < CHUNK ? n - i : CHUNK;
+    if (len == 0) break;
+    const float *c = s + i;
+    uint32_t above = 0;
+    int any = 0;
+    if (len == CHUNK) {
+      for (int j = 0; j < CHUNK; j++) {
+        above += c[j] > hi;
+        any |= (c[j] >= lo) & (c[j] <= hi);
+      }
+    } else {
+      for (uint32_t j = 0; j < len; j++) {
+        above += c[j] > hi;
+        any |= (c[j] >= lo) & (c[j] <= hi);
+      }
+    }
+    cnt += above;
+    if (any)
+      for (uint32_t j = 0; j < len; j++) {
+        uint32_t t = i + j;
+        if (!(c[j] >= lo && c[j] <= hi) || t == r || is_excl(rs, t)) continue;
+        float x = ex_score(e, t);
+        cnt += x > v || (x == v && t < r);
+      }
+    i += len;
+  }
+  for (uint32_t k = 0; k < rs->n_excl; k++) /* normally -inf: none counted */
+    cnt -= s[rs->excl[k]] > hi;
+  return cnt + 1;
+}
+
+/* ---------------- one row: metrics ---------------- */
+
 static double discount(uint32_t p) { return 1.0 / log2((double)p + 2.0); }
 
-static void rank_row(metrics_user_t *out, const float *s, uint32_t n, const rowsets_t *rs) {
+/* ex == NULL: s is the score itself. Otherwise s is an sgemm row and the
+ * ranking uses ex's canonical scores; side (n) is scratch. */
+static void rank_row(metrics_user_t *out, const float *s, uint32_t n, const rowsets_t *rs,
+                     const exact_t *ex, uint32_t *side) {
   topk_t h;
-  topk_select(&h, s, n, rs);
+  if (ex)
+    topk_select_band(&h, s, n, rs, ex, side);
+  else
+    topk_select(&h, s, n, rs);
   /* heap -> rank order, best first (insertion sort of <= 20) */
   for (uint32_t a = 1; a < h.n; a++) {
     float v = h.v[a];
@@ -209,13 +373,18 @@ static void rank_row(metrics_user_t *out, const float *s, uint32_t n, const rows
   for (uint32_t k = 0; k < rs->n_truth; k++) {
     uint32_t t = rs->truth[k];
     if (t >= n || is_excl(rs, t)) continue;
-    float v = canon(s[t]);
+    float v = ex ? ex_score(ex, t) : canon(s[t]);
     if (best == UINT32_MAX || worse(bv, best, v, t)) {
       best = t;
       bv = v;
     }
   }
-  out->mrr = best == UINT32_MAX ? 0.0f : (float)(1.0 / (double)rank_of(s, n, best, bv, rs));
+  if (best == UINT32_MAX) {
+    out->mrr = 0.0f;
+    return;
+  }
+  uint64_t rank = ex ? rank_of_band(s, n, best, bv, rs, ex) : rank_of(s, n, best, bv, rs);
+  out->mrr = (float)(1.0 / (double)rank);
 }
 
 void metrics_user_from_scores(metrics_user_t *out, const float *scores, uint32_t n_items,
@@ -224,7 +393,7 @@ void metrics_user_from_scores(metrics_user_t *out, const float *scores, uint32_t
   rowsets_t rs = {NULL, truth, n_truth, excl, n_excl, 0};
   for (uint32_t k = 0; k < n_truth; k++)
     rs.n_rel += !in_list(truth, k, truth[k]);
-  rank_row(out, scores, n_items, &rs);
+  rank_row(out, scores, n_items, &rs, NULL, NULL);
 }
 
 /* ---------------- the driver over evaluation users ---------------- */
@@ -254,9 +423,19 @@ uint32_t metrics_default_block(uint32_t n_items) {
   return b;
 }
 
-int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_t *ds,
-                        metrics_score_fn fn, void *ctx, const uint32_t *item_col,
-                        uint32_t block, fm_err *err) {
+/* The dot path's data; also the ctx of its score function. */
+typedef struct dot_ctx {
+  const float *U, *V; /* (n_eval, dim), (n_items, dim) */
+  uint32_t dim, n_items;
+  double vmax; /* max_i |v_i| (2-norm), or inf / NaN if V is not finite */
+} dot_ctx_t;
+
+/* Shared by metrics_rank_scores (dot == NULL: the scores are the ranking
+ * scores) and the dot path (dot != NULL: rows from sgemm, ranked on the
+ * canonical scores). */
+static int rank_driver(metrics_t *out, metrics_user_t *per_user, const dataset_t *ds,
+                       metrics_score_fn fn, void *ctx, const uint32_t *item_col, uint32_t block,
+                       const dot_ctx_t *dot, fm_err *err) {
   memset(out, 0, sizeof *out);
   const uint32_t n_items = ds->n_items, n_eval = ds->n_eval;
   if (check_csr(ds->truth_ptr, ds->truth, n_eval, n_items, "truth", err) ||
@@ -276,8 +455,9 @@ int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_
   float *S = malloc((size_t)block * n_items * sizeof *S);
   uint8_t *mask = calloc(n_items, 1);
   uint32_t *lists = malloc(((size_t)max_truth + max_excl + 1) * sizeof *lists);
-  if (!S || !mask || !lists) {
-    free(S), free(mask), free(lists);
+  uint32_t *side = dot ? malloc((size_t)n_items * sizeof *side) : NULL;
+  if (!S || !mask || !lists || (dot && !side)) {
+    free(S), free(mask), free(lists), free(side);
     return fm_fail(err, "metrics: out of memory for a %u x %u score block", block, n_items);
   }
   uint32_t *tl = lists, *el = lists + max_truth;
@@ -302,6 +482,20 @@ int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_
         continue;
       }
       float *s = S + (size_t)r * n_items;
+      exact_t exs, *exact = NULL;
+      if (dot) {
+        exs = (exact_t){dot->U + (size_t)u * dot->dim, dot->V, dot->dim, 0};
+        double nu = 0;
+        for (uint32_t k = 0; k < dot->dim; k++) nu += (double)exs.u[k] * exs.u[k];
+        double bound = sqrt(nu) * dot->vmax;
+        if (bound <= 1e30) { /* finite, and sgemm cannot overflow */
+          /* relative bound, plus an absolute term for subnormal (or flushed) ops */
+          exs.m = (dot->dim + 2.0) * 0x1p-23 * bound + (2.0 * dot->dim + 4.0) * 0x1p-126;
+          exact = &exs;
+        } else { /* non-finite vectors: rank the canonical scores themselves */
+          for (uint32_t i = 0; i < n_items; i++) s[i] = ex_score(&exs, i);
+        }
+      }
       rowsets_t rs = {mask, tl, 0, el, 0, 0};
       for (uint32_t k = 0; k < nex; k++) {
         uint32_t c = item_col ? item_col[ex[k]] : ex[k];
@@ -319,7 +513,7 @@ int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_
         }
       }
       rs.n_rel = rs.n_truth;
-      rank_row(&mu, s, n_items, &rs);
+      rank_row(&mu, s, n_items, &rs, exact, side);
       for (uint32_t k = 0; k < rs.n_excl; k++) mask[el[k]] = 0;
       for (uint32_t k = 0; k < rs.n_truth; k++) mask[tl[k]] = 0;
       if (per_user) per_user[u] = mu;
@@ -328,7 +522,7 @@ int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_
       n_users++;
     }
   }
-  free(S), free(mask), free(lists);
+  free(S), free(mask), free(lists), free(side);
   if (rc) return rc;
   out->n_users = n_users;
   if (n_users) {
@@ -338,12 +532,13 @@ int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_
   return 0;
 }
 
-/* ---------------- dot-product and popularity scorers ---------------- */
+int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_t *ds,
+                        metrics_score_fn fn, void *ctx, const uint32_t *item_col,
+                        uint32_t block, fm_err *err) {
+  return rank_driver(out, per_user, ds, fn, ctx, item_col, block, NULL, err);
+}
 
-typedef struct dot_ctx {
-  const float *U, *V;
-  uint32_t dim, n_items;
-} dot_ctx_t;
+/* ---------------- dot-product and popularity scorers ---------------- */
 
 static int dot_scores(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *err) {
   const dot_ctx_t *c = vctx;
@@ -357,11 +552,19 @@ static int dot_scores(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *
 int metrics_rank_dot_block(metrics_t *out, metrics_user_t *per_user, const float *U,
                            const float *V, uint32_t dim, const dataset_t *ds, uint32_t block,
                            fm_err *err) {
+  memset(out, 0, sizeof *out);
   if (dim == 0 || dim > INT32_MAX || ds->n_items > INT32_MAX)
     return fm_fail(err, "metrics: bad dimensions (dim %u, n_items %u)", dim, ds->n_items);
   if (ds->n_eval > 0 && (!U || !V)) return fm_fail(err, "metrics: NULL user or item matrix");
-  dot_ctx_t c = {U, V, dim, ds->n_items};
-  return metrics_rank_scores(out, per_user, ds, dot_scores, &c, NULL, block, err);
+  double vmax = 0;
+  for (uint32_t i = 0; i < ds->n_items && ds->n_eval > 0; i++) {
+    double nv = 0;
+    for (uint32_t k = 0; k < dim; k++) nv += (double)V[(size_t)i * dim + k] * V[(size_t)i * dim + k];
+    if (!(nv <= vmax * vmax)) vmax = sqrt(nv); /* NaN propagates */
+    if (isnan(nv)) break;
+  }
+  dot_ctx_t c = {U, V, dim, ds->n_items, vmax};
+  return rank_driver(out, per_user, ds, dot_scores, &c, NULL, block, &c, err);
 }
 
 int metrics_rank_dot(metrics_t *out, metrics_user_t *per_user, const float *U, const float *V,

@@ -88,10 +88,17 @@ int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_
                         uint32_t block, fm_err *err);
 
 /* metrics_rank_dot with an explicit block height (0 = default); for tests
- * and tuning. The result is the same for every block height. */
+ * and tuning. The dot path ranks on the canonical score metrics_dot_exact(u_i,
+ * v_j), using sgemm only to prune, so the result is bit-identical for every
+ * block height and BLAS thread count (sgemm's own bits are not). */
 int metrics_rank_dot_block(metrics_t *out, metrics_user_t *per_user, const float *U,
                            const float *V, uint32_t dim, const dataset_t *ds, uint32_t block,
                            fm_err *err);
+
+/* The canonical score of the dot path: sum of the products in double (four
+ * partial sums over k mod 4, combined as (s0 + s1) + (s2 + s3)), rounded to
+ * float once. A test reproducing metrics_rank_dot ranks rows of these. */
+float metrics_dot_exact(const float *u, const float *v, uint32_t dim);
 
 /* The default block height for a catalogue of n_items (about 2 MiB of
  * scores, between 8 and METRICS_MAX_BLOCK rows). */

@@ -1,0 +1,660 @@
+/* common/model.c: the two-tower recommender of model.h: parameter layout and
+ * initialisation, inference (user and item vectors), the batch loss and its
+ * gradient, and the trainer (sampler + sparse/dense optimiser steps).
+ *
+ * One batch, top to bottom (shapes with B users, N negatives, R = B + N
+ * item-tower rows, S distinct items whose input x is needed):
+ *   slots     every item of the batch (history, positives, negatives) gets one
+ *             slot, so x_j is computed and back-propagated once per item;
+ *   X (S, D)  = bag(E, item tokens) + Q[item]
+ *   Z (B, 3D) = [bag(E, user tokens) ; pool(X, history slots) ; P[user]]
+ *   wu (B, D) = W_u2 relu(W_u1 Z + b_u1) + b_u2
+ *   vi (R, D) = W_i2 relu(W_i1 X[row slots] + b_i1) + b_i2
+ *   loss      = sampled softmax(wu, vi[0..B), vi[B..R))
+ * and the backward pass in reverse. The embedding gradients (E, P, Q) are
+ * scattered into full-size buffers whose rows are zero except the ones
+ * recorded in the touched-row sets, which the optimiser consumes and zeroes.
+ *
+ * Determinism: the same inputs, seed and OpenBLAS thread count give
+ * bit-identical results; a different thread count changes sgemm in the last
+ * bits (see layers.h), so run with OPENBLAS_NUM_THREADS=1. */
+#include "common/model.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/layers.h"
+#include "common/optim.h"
+#include "common/rng.h"
+
+/* Initial scale of the embedding tables E, P and Q. */
+#define MODEL_EMB_STD 0.05
+/* Rows per block in the inference functions. */
+#define MODEL_INFER_CHUNK 256u
+/* Limits that keep every size an int for cblas and catch unit mistakes. */
+#define MODEL_MAX_DIM 4096u
+#define MODEL_MAX_HIDDEN 65536u
+#define MODEL_MAX_BUCKETS (1u << 26)
+#define MODEL_MAX_HIST 4096u
+#define MODEL_MAX_BATCH (1u << 20)
+
+#define NO_ITEM UINT32_MAX
+#define NO_SLOT UINT32_MAX
+
+/* --- parameters ------------------------------------------------------------- */
+
+int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
+  if (cfg->dim == 0 || cfg->dim > MODEL_MAX_DIM)
+    return fm_fail(err, "model dim = %u: expected 1..%u", cfg->dim, MODEL_MAX_DIM);
+  if (cfg->hidden == 0 || cfg->hidden > MODEL_MAX_HIDDEN)
+    return fm_fail(err, "model hidden = %u: expected 1..%u", cfg->hidden, MODEL_MAX_HIDDEN);
+  if (cfg->n_buckets == 0 || cfg->n_buckets > MODEL_MAX_BUCKETS)
+    return fm_fail(err, "model n_buckets = %u: expected 1..%u", cfg->n_buckets,
+                   MODEL_MAX_BUCKETS);
+  if (cfg->hist_len > MODEL_MAX_HIST)
+    return fm_fail(err, "model hist_len = %u: expected 0..%u", cfg->hist_len, MODEL_MAX_HIST);
+  /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
+  size_t n = model_n_shared(cfg);
+  if (n > (size_t)INT_MAX)
+    return fm_fail(err, "model has %zu shared parameters (n_buckets %u x dim %u ...): at most "
+                   "%d; lower n_buckets or dim", n, cfg->n_buckets, cfg->dim, INT_MAX);
+  return 0;
+}
+
+void model_views(const model_cfg_t *cfg, model_view_t *v) {
+  const uint32_t D = cfg->dim, Hd = cfg->hidden;
+  const model_view_t shape[MODEL_N_VIEWS] = {
+      [MODEL_E] = {"E", 0, cfg->n_buckets, D},
+      [MODEL_WI1] = {"W_i1", 0, Hd, D},
+      [MODEL_BI1] = {"b_i1", 0, 1, Hd},
+      [MODEL_WI2] = {"W_i2", 0, D, Hd},
+      [MODEL_BI2] = {"b_i2", 0, 1, D},
+      [MODEL_WU1] = {"W_u1", 0, Hd, 3 * D},
+      [MODEL_BU1] = {"b_u1", 0, 1, Hd},
+      [MODEL_WU2] = {"W_u2", 0, D, Hd},
+      [MODEL_BU2] = {"b_u2", 0, 1, D},
+  };
+  size_t off = 0;
+  for (int k = 0; k < MODEL_N_VIEWS; k++) {
+    v[k] = shape[k];
+    v[k].offset = off;
+    off += (size_t)v[k].rows * v[k].cols;
+  }
+}
+
+size_t model_n_shared(const model_cfg_t *cfg) {
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(cfg, v);
+  return v[MODEL_N_VIEWS - 1].offset + (size_t)v[MODEL_N_VIEWS - 1].rows * v[MODEL_N_VIEWS - 1].cols;
+}
+
+static void fill_normal(float *x, size_t n, double std, rng_t *r) {
+  for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(r));
+}
+
+void model_shared_init(float *theta, const model_cfg_t *cfg, uint64_t seed) {
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(cfg, v);
+  rng_t r;
+  rng_seed(&r, seed, RNG_INIT_SHARED, 0);
+  /* First layers feed a relu: He, N(0, 2/fan_in). Output layers are linear:
+   * N(0, 1/fan_in). Biases start at zero. Drawn view by view, in order. */
+  for (int k = 0; k < MODEL_N_VIEWS; k++) {
+    float *p = theta + v[k].offset;
+    size_t n = (size_t)v[k].rows * v[k].cols;
+    double fan_in = v[k].cols;
+    switch (k) {
+      case MODEL_E: fill_normal(p, n, MODEL_EMB_STD, &r); break;
+      case MODEL_WI1:
+      case MODEL_WU1: fill_normal(p, n, sqrt(2.0 / fan_in), &r); break;
+      case MODEL_WI2:
+      case MODEL_WU2: fill_normal(p, n, sqrt(1.0 / fan_in), &r); break;
+      default: memset(p, 0, n * sizeof *p); break;
+    }
+  }
+}
+
+int model_local_init(model_local_t *l, const model_cfg_t *cfg, uint32_t n_users,
+                     uint32_t n_items, uint64_t seed, uint32_t platform, fm_err *err) {
+  memset(l, 0, sizeof *l);
+  const size_t D = cfg->dim;
+  l->user_id = malloc(((size_t)n_users * D + 1) * sizeof *l->user_id);
+  l->item_id = malloc(((size_t)n_items * D + 1) * sizeof *l->item_id);
+  if (!l->user_id || !l->item_id) {
+    model_local_free(l);
+    return fm_fail(err, "out of memory for the ID embeddings of platform %u (%u users, %u "
+                   "items, dim %u)", platform, n_users, n_items, cfg->dim);
+  }
+  l->n_users = n_users;
+  l->n_items = n_items;
+  l->dim = cfg->dim;
+  rng_t r;
+  rng_seed(&r, seed, RNG_INIT_LOCAL, platform);
+  fill_normal(l->user_id, (size_t)n_users * D, MODEL_EMB_STD, &r);
+  fill_normal(l->item_id, (size_t)n_items * D, MODEL_EMB_STD, &r);
+  return 0;
+}
+
+void model_local_free(model_local_t *l) {
+  if (!l) return;
+  free(l->user_id);
+  free(l->item_id);
+  memset(l, 0, sizeof *l);
+}
+
+/* Pointers into theta (or into a gradient laid out like theta), llm.c style. */
+typedef struct params {
+  float *E;   /* (H, D) */
+  float *wi1; /* (Hd, D) */
+  float *bi1; /* (Hd) */
+  float *wi2; /* (D, Hd) */
+  float *bi2; /* (D) */
+  float *wu1; /* (Hd, 3D) */
+  float *bu1; /* (Hd) */
+  float *wu2; /* (D, Hd) */
+  float *bu2; /* (D) */
+} params_t;
+
+/* Read-only use of theta goes through the same struct; nothing writes through
+ * a params_t built from a const theta. */
+static params_t params_of(const model_cfg_t *cfg, const float *theta) {
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(cfg, v);
+  float *t = (float *)theta;
+  return (params_t){t + v[MODEL_E].offset,   t + v[MODEL_WI1].offset, t + v[MODEL_BI1].offset,
+                    t + v[MODEL_WI2].offset, t + v[MODEL_BI2].offset, t + v[MODEL_WU1].offset,
+                    t + v[MODEL_BU1].offset, t + v[MODEL_WU2].offset, t + v[MODEL_BU2].offset};
+}
+
+/* --- batch workspace ------------------------------------------------------------ */
+
+typedef struct ws {
+  uint32_t D, Hd, H, L;
+  uint32_t bmax, nmax, smax;
+  uint32_t n_slots;
+  uint32_t *slot_of;   /* (n_items) slot of an item, NO_SLOT if none */
+  uint32_t *slot_item; /* (smax) item of each slot */
+  uint32_t *hslot;     /* (bmax, L) slots of each user's pooled history */
+  uint32_t *hcnt;      /* (bmax) history length used */
+  uint32_t *rowslot;   /* (bmax + nmax) slot of each item-tower row */
+  float *X;            /* (smax, D) item inputs x */
+  float *Z;            /* (bmax, 3D) user tower input */
+  float *hu;           /* (bmax, Hd) user hidden, after relu */
+  float *wu;           /* (bmax, D) user vectors */
+  float *xin;          /* (R, D) item tower input rows */
+  float *hi;           /* (R, Hd) item hidden, after relu */
+  float *vi;           /* (R, D) item vectors: positives then negatives */
+  float *ppos;         /* (bmax) */
+  float *pneg;         /* (bmax, nmax) */
+  /* gradients, same shapes; NULL in a forward-only workspace */
+  float *dX, *dZ, *dhu, *dwu, *dxin, *dhi, *dvi;
+} ws_t;
+
+static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
+
+static void ws_free(ws_t *w) {
+  if (!w) return;
+  free(w->slot_of); free(w->slot_item); free(w->hslot); free(w->hcnt); free(w->rowslot);
+  free(w->X); free(w->Z); free(w->hu); free(w->wu); free(w->xin); free(w->hi); free(w->vi);
+  free(w->ppos); free(w->pneg);
+  free(w->dX); free(w->dZ); free(w->dhu); free(w->dwu); free(w->dxin); free(w->dhi);
+  free(w->dvi);
+  memset(w, 0, sizeof *w);
+}
+
+static int ws_init(ws_t *w, const model_cfg_t *cfg, uint32_t n_items, uint32_t bmax,
+                   uint32_t nmax, int with_grad, fm_err *err) {
+  memset(w, 0, sizeof *w);
+  w->D = cfg->dim; w->Hd = cfg->hidden; w->H = cfg->n_buckets; w->L = cfg->hist_len;
+  w->bmax = bmax; w->nmax = nmax;
+  size_t s = (size_t)bmax * w->L + bmax + nmax;
+  w->smax = (uint32_t)(s < n_items ? s : n_items);
+  const size_t D = w->D, Hd = w->Hd, R = (size_t)bmax + nmax;
+  w->slot_of = alloc_n(n_items, sizeof *w->slot_of);
+  w->slot_item = alloc_n(w->smax, sizeof *w->slot_item);
+  w->hslot = alloc_n((size_t)bmax * w->L, sizeof *w->hslot);
+  w->hcnt = alloc_n(bmax, sizeof *w->hcnt);
+  w->rowslot = alloc_n(R, sizeof *w->rowslot);
+  w->X = alloc_n(w->smax * D, sizeof(float));
+  w->Z = alloc_n(bmax * 3 * D, sizeof(float));
+  w->hu = alloc_n(bmax * Hd, sizeof(float));
+  w->wu = alloc_n(bmax * D, sizeof(float));
+  w->xin = alloc_n(R * D, sizeof(float));
+  w->hi = alloc_n(R * Hd, sizeof(float));
+  w->vi = alloc_n(R * D, sizeof(float));
+  w->ppos = alloc_n(bmax, sizeof(float));
+  w->pneg = alloc_n((size_t)bmax * nmax, sizeof(float));
+  int ok = w->slot_of && w->slot_item && w->hslot && w->hcnt && w->rowslot && w->X && w->Z &&
+           w->hu && w->wu && w->xin && w->hi && w->vi && w->ppos && w->pneg;
+  if (with_grad) {
+    w->dX = alloc_n(w->smax * D, sizeof(float));
+    w->dZ = alloc_n(bmax * 3 * D, sizeof(float));
+    w->dhu = alloc_n(bmax * Hd, sizeof(float));
+    w->dwu = alloc_n(bmax * D, sizeof(float));
+    w->dxin = alloc_n(R * D, sizeof(float));
+    w->dhi = alloc_n(R * Hd, sizeof(float));
+    w->dvi = alloc_n(R * D, sizeof(float));
+    ok = ok && w->dX && w->dZ && w->dhu && w->dwu && w->dxin && w->dhi && w->dvi;
+  }
+  if (!ok) {
+    ws_free(w);
+    return fm_fail(err, "out of memory for a batch workspace (batch %u, negatives %u, dim %zu, "
+                   "hidden %zu)", bmax, nmax, D, Hd);
+  }
+  for (uint32_t i = 0; i < n_items; i++) w->slot_of[i] = NO_SLOT;
+  return 0;
+}
+
+static void ws_slots_reset(ws_t *w) {
+  for (uint32_t s = 0; s < w->n_slots; s++) w->slot_of[w->slot_item[s]] = NO_SLOT;
+  w->n_slots = 0;
+}
+
+static inline uint32_t ws_slot(ws_t *w, uint32_t item) {
+  uint32_t s = w->slot_of[item];
+  if (s == NO_SLOT) {
+    s = w->n_slots++;
+    w->slot_of[item] = s;
+    w->slot_item[s] = item;
+  }
+  return s;
+}
+
+/* The user's last L history items, most recent first, skipping every
+ * occurrence of target (NO_ITEM at inference). Returns how many. */
+static uint32_t hist_collect(const dataset_t *ds, uint32_t u, uint32_t target, uint32_t L,
+                             uint32_t *items) {
+  uint32_t a = ds->hist_ptr[u], c = 0;
+  for (uint32_t k = ds->hist_ptr[u + 1]; k > a && c < L; k--) {
+    uint32_t it = ds->hist[k - 1];
+    if (it != target) items[c++] = it;
+  }
+  return c;
+}
+
+/* Registers the history slots of users[0..B); targets (B) or NULL. */
+static void ws_register_users(ws_t *w, const dataset_t *ds, const uint32_t *users,
+                              const uint32_t *targets, uint32_t B) {
+  for (uint32_t b = 0; b < B; b++) {
+    uint32_t *hs = w->hslot + (size_t)b * w->L;
+    uint32_t c = hist_collect(ds, users[b], targets ? targets[b] : NO_ITEM, w->L, hs);
+    for (uint32_t k = 0; k < c; k++) hs[k] = ws_slot(w, hs[k]);
+    w->hcnt[b] = c;
+  }
+}
+
+/* X (S, D) = bag(E, item tokens) + Q for every registered slot. */
+static void ws_items_x(ws_t *w, const params_t *p, const model_local_t *l,
+                       const dataset_t *ds) {
+  const uint32_t D = w->D, S = w->n_slots;
+  memset(w->X, 0, (size_t)S * D * sizeof(float));
+  layer_bag_forward(w->X, D, p->E, w->H, D, ds->itok_ptr, ds->itok, w->slot_item, S);
+  layer_gather_forward(w->X, D, l->item_id, D, w->slot_item, S);
+}
+
+/* wu (B, D) from Z = [f ; g ; P]; needs ws_items_x done. */
+static void ws_user_forward(ws_t *w, const params_t *p, const model_local_t *l,
+                            const dataset_t *ds, const uint32_t *users, uint32_t B) {
+  const uint32_t D = w->D, Hd = w->Hd;
+  float *Z = w->Z;
+  memset(Z, 0, (size_t)B * 3 * D * sizeof(float));
+  layer_bag_forward(Z, 3 * (size_t)D, p->E, w->H, D, ds->utok_ptr, ds->utok, users, B);
+  layer_pool_forward(Z + D, 3 * (size_t)D, w->X, D, w->hslot, w->hcnt, B, w->L);
+  layer_gather_forward(Z + 2 * D, 3 * (size_t)D, l->user_id, D, users, B);
+  layer_linear_forward(w->hu, Z, p->wu1, p->bu1, (int)B, 3 * (int)D, (int)Hd);
+  layer_relu_forward(w->hu, w->hu, (size_t)B * Hd);
+  layer_linear_forward(w->wu, w->hu, p->wu2, p->bu2, (int)B, (int)Hd, (int)D);
+}
+
+/* vi (R, D) for the R item rows whose slots are in rowslot; needs ws_items_x. */
+static void ws_item_forward(ws_t *w, const params_t *p, uint32_t R) {
+  const uint32_t D = w->D, Hd = w->Hd;
+  for (uint32_t r = 0; r < R; r++)
+    memcpy(w->xin + (size_t)r * D, w->X + (size_t)w->rowslot[r] * D, D * sizeof(float));
+  layer_linear_forward(w->hi, w->xin, p->wi1, p->bi1, (int)R, (int)D, (int)Hd);
+  layer_relu_forward(w->hi, w->hi, (size_t)R * Hd);
+  layer_linear_forward(w->vi, w->hi, p->wi2, p->bi2, (int)R, (int)Hd, (int)D);
+}
+
+/* The loss of one batch and, if g is not NULL, its gradient: g laid out like
+ * theta, its tower part zeroed by the caller and its E rows accumulated (and
+ * recorded in tE if not NULL); gP / gQ (may be NULL) likewise for P and Q.
+ * B <= w->bmax, N <= w->nmax. */
+static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
+                           const model_local_t *l, const dataset_t *ds, const uint32_t *users,
+                           const uint32_t *pos, uint32_t B, const uint32_t *neg, uint32_t N,
+                           float *g, float *gP, float *gQ, layer_rowset_t *tE,
+                           layer_rowset_t *tP, layer_rowset_t *tQ) {
+  const uint32_t D = w->D, Hd = w->Hd, R = B + N;
+  const size_t ldz = 3 * (size_t)D;
+  params_t p = params_of(cfg, theta);
+
+  /* forward */
+  ws_slots_reset(w);
+  ws_register_users(w, ds, users, pos, B);
+  for (uint32_t b = 0; b < B; b++) w->rowslot[b] = ws_slot(w, pos[b]);
+  for (uint32_t n = 0; n < N; n++) w->rowslot[B + n] = ws_slot(w, neg[n]);
+  ws_items_x(w, &p, l, ds);
+  ws_user_forward(w, &p, l, ds, users, B);
+  ws_item_forward(w, &p, R);
+  float *vpos = w->vi, *vneg = w->vi + (size_t)B * D;
+  double loss = layer_ssm_forward(w->ppos, w->pneg, w->wu, vpos, vneg, pos, neg, (int)B,
+                                  (int)N, (int)D);
+  if (!g) return loss;
+
+  /* backward */
+  params_t q = params_of(cfg, g);
+  const uint32_t S = w->n_slots;
+  memset(w->dwu, 0, (size_t)B * D * sizeof(float));
+  memset(w->dvi, 0, (size_t)R * D * sizeof(float));
+  memset(w->dhu, 0, (size_t)B * Hd * sizeof(float));
+  memset(w->dhi, 0, (size_t)R * Hd * sizeof(float));
+  memset(w->dZ, 0, (size_t)B * ldz * sizeof(float));
+  memset(w->dxin, 0, (size_t)R * D * sizeof(float));
+  memset(w->dX, 0, (size_t)S * D * sizeof(float));
+  layer_ssm_backward(w->dwu, w->dvi, w->dvi + (size_t)B * D, w->pneg, w->ppos, w->wu, vpos,
+                     vneg, (int)B, (int)N, (int)D);
+  /* item tower */
+  layer_linear_backward(w->dhi, q.wi2, q.bi2, w->dvi, w->hi, p.wi2, (int)R, (int)Hd, (int)D);
+  layer_relu_backward(w->dhi, w->hi, (size_t)R * Hd);
+  layer_linear_backward(w->dxin, q.wi1, q.bi1, w->dhi, w->xin, p.wi1, (int)R, (int)D, (int)Hd);
+  /* user tower */
+  layer_linear_backward(w->dhu, q.wu2, q.bu2, w->dwu, w->hu, p.wu2, (int)B, (int)Hd, (int)D);
+  layer_relu_backward(w->dhu, w->hu, (size_t)B * Hd);
+  layer_linear_backward(w->dZ, q.wu1, q.bu1, w->dhu, w->Z, p.wu1, (int)B, 3 * (int)D, (int)Hd);
+  /* back to the item slots: tower rows, then the pooled histories */
+  for (uint32_t r = 0; r < R; r++)
+    layer_axpy_row(w->dX + (size_t)w->rowslot[r] * D, 1.0f, w->dxin + (size_t)r * D, D);
+  layer_pool_backward(w->dX, w->dZ + D, ldz, D, w->hslot, w->hcnt, B, w->L);
+  /* embedding tables: E through user tokens and item tokens, P, Q */
+  layer_bag_backward(q.E, tE, w->dZ, ldz, w->H, D, ds->utok_ptr, ds->utok, users, B);
+  layer_bag_backward(q.E, tE, w->dX, D, w->H, D, ds->itok_ptr, ds->itok, w->slot_item, S);
+  if (gP) layer_gather_backward(gP, tP, w->dZ + 2 * D, ldz, D, users, B);
+  if (gQ) layer_gather_backward(gQ, tQ, w->dX, D, D, w->slot_item, S);
+  return loss;
+}
+
+/* --- inference --------------------------------------------------------------------- */
+
+/* Both functions return void (model.h); if their scratch cannot be allocated
+ * they fill out with NaN so that the failure shows in every metric. */
+void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
+                        const dataset_t *ds, const uint32_t *users, uint32_t n, float *out) {
+  const uint32_t D = cfg->dim;
+  ws_t w;
+  if (ws_init(&w, cfg, ds->n_items, MODEL_INFER_CHUNK, 0, 0, NULL) != 0) {
+    for (size_t i = 0; i < (size_t)n * D; i++) out[i] = NAN;
+    return;
+  }
+  params_t p = params_of(cfg, theta);
+  for (uint32_t c = 0; c < n; c += MODEL_INFER_CHUNK) {
+    uint32_t m = n - c < MODEL_INFER_CHUNK ? n - c : MODEL_INFER_CHUNK;
+    ws_slots_reset(&w);
+    ws_register_users(&w, ds, users + c, NULL, m);
+    ws_items_x(&w, &p, l, ds);
+    ws_user_forward(&w, &p, l, ds, users + c, m);
+    memcpy(out + (size_t)c * D, w.wu, (size_t)m * D * sizeof(float));
+  }
+  ws_free(&w);
+}
+
+void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
+                        const dataset_t *ds, float *out) {
+  const uint32_t D = cfg->dim, Hd = cfg->hidden, n = ds->n_items;
+  float *x = malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *x);
+  float *h = malloc((size_t)MODEL_INFER_CHUNK * Hd * sizeof *h);
+  uint32_t *ids = malloc(MODEL_INFER_CHUNK * sizeof *ids);
+  if (!x || !h || !ids) {
+    for (size_t i = 0; i < (size_t)n * D; i++) out[i] = NAN;
+    free(x); free(h); free(ids);
+    return;
+  }
+  params_t p = params_of(cfg, theta);
+  for (uint32_t c = 0; c < n; c += MODEL_INFER_CHUNK) {
+    uint32_t m = n - c < MODEL_INFER_CHUNK ? n - c : MODEL_INFER_CHUNK;
+    for (uint32_t r = 0; r < m; r++) ids[r] = c + r;
+    memset(x, 0, (size_t)m * D * sizeof *x);
+    layer_bag_forward(x, D, p.E, cfg->n_buckets, D, ds->itok_ptr, ds->itok, ids, m);
+    layer_gather_forward(x, D, l->item_id, D, ids, m);
+    layer_linear_forward(h, x, p.wi1, p.bi1, (int)m, (int)D, (int)Hd);
+    layer_relu_forward(h, h, (size_t)m * Hd);
+    layer_linear_forward(out + (size_t)c * D, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
+  }
+  free(x); free(h); free(ids);
+}
+
+float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
+                      const dataset_t *ds, const uint32_t *users, const uint32_t *pos,
+                      uint32_t B, const uint32_t *neg, uint32_t N, float *grad_theta,
+                      float *grad_user, float *grad_item) {
+  const size_t D = cfg->dim, n_shared = model_n_shared(cfg);
+  int want = grad_theta || grad_user || grad_item;
+  ws_t w;
+  float *g = grad_theta;
+  if (want && !g) g = malloc(n_shared * sizeof *g);
+  if ((want && !g) || ws_init(&w, cfg, ds->n_items, B, N, want, NULL) != 0) {
+    if (g != grad_theta) free(g);
+    return NAN;
+  }
+  if (g) memset(g, 0, n_shared * sizeof *g);
+  if (grad_user) memset(grad_user, 0, (size_t)l->n_users * D * sizeof *grad_user);
+  if (grad_item) memset(grad_item, 0, (size_t)l->n_items * D * sizeof *grad_item);
+  double loss = ws_loss_grad(&w, cfg, theta, l, ds, users, pos, B, neg, N, g, grad_user,
+                             grad_item, NULL, NULL, NULL);
+  if (g != grad_theta) free(g);
+  ws_free(&w);
+  return (float)loss;
+}
+
+/* --- trainer ------------------------------------------------------------------------ */
+
+struct trainer {
+  model_cfg_t cfg;
+  train_cfg_t tc;
+  const dataset_t *ds;
+  model_local_t *local;
+  rng_t rng;          /* (seed, RNG_SAMPLE, platform) */
+  size_t n_shared;
+  size_t n_emb;       /* H * D: the sparse part of theta, at offset 0 */
+  ws_t ws;
+  uint32_t *bu, *bp;  /* (B) sampled users and positives */
+  uint32_t *bn;       /* (N) sampled negatives */
+  float *g;           /* (n_shared) gradient; E rows zero unless in tE */
+  float *gP, *gQ;     /* (n_users, D), (n_items, D); zero unless in tP / tQ */
+  layer_rowset_t tE, tP, tQ;
+  float *m, *v;       /* (n_shared) Adam moments of theta */
+  float *mP, *vP;     /* (n_users, D) */
+  float *mQ, *vQ;     /* (n_items, D) */
+  uint64_t step;      /* optimiser steps since the last reset */
+};
+
+static int dataset_check(const dataset_t *ds, const model_local_t *l, const model_cfg_t *cfg,
+                         fm_err *err) {
+  if (ds->n_pairs == 0) return fm_fail(err, "dataset has no training pairs: nothing to sample");
+  if (ds->n_items == 0) return fm_fail(err, "dataset has no items: no negatives to sample");
+  if (l->n_users != ds->n_users || l->n_items != ds->n_items || l->dim != cfg->dim)
+    return fm_fail(err, "local embeddings (%u users, %u items, dim %u) do not match the "
+                   "dataset (%u users, %u items) and model (dim %u)", l->n_users, l->n_items,
+                   l->dim, ds->n_users, ds->n_items, cfg->dim);
+  for (uint32_t k = 0; k < ds->n_pairs; k++)
+    if (ds->pair_user[k] >= ds->n_users || ds->pair_item[k] >= ds->n_items)
+      return fm_fail(err, "training pair %u = (user %u, item %u) is out of range (%u users, "
+                     "%u items)", k, ds->pair_user[k], ds->pair_item[k], ds->n_users,
+                     ds->n_items);
+  for (uint32_t k = 0; k < ds->hist_ptr[ds->n_users]; k++)
+    if (ds->hist[k] >= ds->n_items)
+      return fm_fail(err, "history entry %u = item %u is out of range (%u items)", k,
+                     ds->hist[k], ds->n_items);
+  return 0;
+}
+
+static int train_cfg_check(const train_cfg_t *tc, fm_err *err) {
+  if (tc->opt != OPT_SGD && tc->opt != OPT_ADAM)
+    return fm_fail(err, "optimiser %d: expected OPT_SGD (0) or OPT_ADAM (1)", tc->opt);
+  if (tc->batch == 0 || tc->batch > MODEL_MAX_BATCH)
+    return fm_fail(err, "batch = %u: expected 1..%u", tc->batch, MODEL_MAX_BATCH);
+  if (tc->n_neg == 0 || tc->n_neg > MODEL_MAX_BATCH)
+    return fm_fail(err, "n_neg = %u: expected 1..%u", tc->n_neg, MODEL_MAX_BATCH);
+  if ((uint64_t)tc->batch * tc->n_neg > (uint64_t)INT_MAX)
+    return fm_fail(err, "batch x n_neg = %u x %u is too large (at most %d logits)", tc->batch,
+                   tc->n_neg, INT_MAX);
+  if (!(tc->lr >= 0.0f) || !isfinite(tc->lr) || !(tc->lr_local >= 0.0f) ||
+      !isfinite(tc->lr_local))
+    return fm_fail(err, "learning rates lr = %g, lr_local = %g: expected finite and >= 0",
+                   (double)tc->lr, (double)tc->lr_local);
+  if (!(tc->l2 >= 0.0f) || !isfinite(tc->l2))
+    return fm_fail(err, "l2 = %g: expected finite and >= 0", (double)tc->l2);
+  if (tc->opt == OPT_ADAM &&
+      (!(tc->beta1 >= 0.0f && tc->beta1 < 1.0f) || !(tc->beta2 >= 0.0f && tc->beta2 < 1.0f) ||
+       !(tc->adam_eps > 0.0f)))
+    return fm_fail(err, "Adam beta1 = %g, beta2 = %g, eps = %g: expected betas in [0, 1) and "
+                   "eps > 0 (e.g. 0.9, 0.999, 1e-8)", (double)tc->beta1, (double)tc->beta2,
+                   (double)tc->adam_eps);
+  return 0;
+}
+
+int trainer_init(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
+                 const dataset_t *ds, model_local_t *local, uint64_t seed, uint32_t platform,
+                 fm_err *err) {
+  *out = NULL;
+  if (model_cfg_validate(cfg, err) || train_cfg_check(tc, err) ||
+      dataset_check(ds, local, cfg, err))
+    return fm_wrap(err, "trainer of platform %u", platform);
+  trainer_t *t = calloc(1, sizeof *t);
+  if (!t) return fm_fail(err, "out of memory for the trainer of platform %u", platform);
+  t->cfg = *cfg;
+  t->tc = *tc;
+  t->ds = ds;
+  t->local = local;
+  rng_seed(&t->rng, seed, RNG_SAMPLE, platform);
+  t->n_shared = model_n_shared(cfg);
+  t->n_emb = (size_t)cfg->n_buckets * cfg->dim;
+  const size_t D = cfg->dim, nu = ds->n_users, ni = ds->n_items;
+  if (ws_init(&t->ws, cfg, ds->n_items, tc->batch, tc->n_neg, 1, err) ||
+      layer_rowset_init(&t->tE, cfg->n_buckets, err) ||
+      layer_rowset_init(&t->tP, ds->n_users, err) ||
+      layer_rowset_init(&t->tQ, ds->n_items, err))
+    goto fail;
+  t->bu = alloc_n(tc->batch, sizeof *t->bu);
+  t->bp = alloc_n(tc->batch, sizeof *t->bp);
+  t->bn = alloc_n(tc->n_neg, sizeof *t->bn);
+  t->g = calloc(t->n_shared, sizeof *t->g);
+  t->gP = calloc(nu * D + 1, sizeof *t->gP);
+  t->gQ = calloc(ni * D + 1, sizeof *t->gQ);
+  if (!t->bu || !t->bp || !t->bn || !t->g || !t->gP || !t->gQ) goto oom;
+  if (tc->opt == OPT_ADAM) {
+    t->m = calloc(t->n_shared, sizeof *t->m);
+    t->v = calloc(t->n_shared, sizeof *t->v);
+    t->mP = calloc(nu * D + 1, sizeof *t->mP);
+    t->vP = calloc(nu * D + 1, sizeof *t->vP);
+    t->mQ = calloc(ni * D + 1, sizeof *t->mQ);
+    t->vQ = calloc(ni * D + 1, sizeof *t->vQ);
+    if (!t->m || !t->v || !t->mP || !t->vP || !t->mQ || !t->vQ) goto oom;
+  }
+  *out = t;
+  return 0;
+oom:
+  fm_fail(err, "out of memory for gradients and optimiser state");
+fail:
+  trainer_free(t);
+  return fm_wrap(err, "trainer of platform %u", platform);
+}
+
+void trainer_free(trainer_t *t) {
+  if (!t) return;
+  ws_free(&t->ws);
+  layer_rowset_free(&t->tE);
+  layer_rowset_free(&t->tP);
+  layer_rowset_free(&t->tQ);
+  free(t->bu); free(t->bp); free(t->bn);
+  free(t->g); free(t->gP); free(t->gQ);
+  free(t->m); free(t->v); free(t->mP); free(t->vP); free(t->mQ); free(t->vQ);
+  free(t);
+}
+
+void trainer_reset_opt(trainer_t *t) {
+  t->step = 0;
+  if (t->tc.opt != OPT_ADAM) return;
+  const size_t D = t->cfg.dim, nu = t->ds->n_users, ni = t->ds->n_items;
+  memset(t->m, 0, t->n_shared * sizeof *t->m);
+  memset(t->v, 0, t->n_shared * sizeof *t->v);
+  memset(t->mP, 0, nu * D * sizeof *t->mP);
+  memset(t->vP, 0, nu * D * sizeof *t->vP);
+  memset(t->mQ, 0, ni * D * sizeof *t->mQ);
+  memset(t->vQ, 0, ni * D * sizeof *t->vQ);
+}
+
+/* B pairs uniformly with replacement, then N negatives uniform over the items. */
+static void trainer_sample(trainer_t *t) {
+  const dataset_t *ds = t->ds;
+  for (uint32_t b = 0; b < t->tc.batch; b++) {
+    uint32_t k = rng_below(&t->rng, ds->n_pairs);
+    t->bu[b] = ds->pair_user[k];
+    t->bp[b] = ds->pair_item[k];
+  }
+  for (uint32_t n = 0; n < t->tc.n_neg; n++) t->bn[n] = rng_below(&t->rng, ds->n_items);
+}
+
+/* Samples a batch and leaves its gradient in t->g (tower part dense, E rows
+ * in tE) and, if local, in gP / gQ (rows in tP / tQ). */
+static double trainer_batch_grad(trainer_t *t, const float *theta, int local) {
+  trainer_sample(t);
+  memset(t->g + t->n_emb, 0, (t->n_shared - t->n_emb) * sizeof *t->g);
+  return ws_loss_grad(&t->ws, &t->cfg, theta, t->local, t->ds, t->bu, t->bp, t->tc.batch,
+                      t->bn, t->tc.n_neg, t->g, local ? t->gP : NULL, local ? t->gQ : NULL,
+                      &t->tE, local ? &t->tP : NULL, local ? &t->tQ : NULL);
+}
+
+float trainer_step(trainer_t *t, float *theta) {
+  double loss = trainer_batch_grad(t, theta, 1);
+  const train_cfg_t *tc = &t->tc;
+  const uint32_t D = t->cfg.dim;
+  model_local_t *l = t->local;
+  float *tower = theta + t->n_emb, *gtower = t->g + t->n_emb;
+  size_t n_tower = t->n_shared - t->n_emb;
+  t->step++;
+  if (tc->opt == OPT_SGD) {
+    optim_sgd_rows(theta, t->g, t->tE.rows, t->tE.n, D, tc->lr, tc->l2);
+    optim_sgd(tower, gtower, n_tower, tc->lr);
+    optim_sgd_rows(l->user_id, t->gP, t->tP.rows, t->tP.n, D, tc->lr_local, tc->l2);
+    optim_sgd_rows(l->item_id, t->gQ, t->tQ.rows, t->tQ.n, D, tc->lr_local, tc->l2);
+  } else {
+    optim_adam_t as, al;
+    optim_adam_prepare(&as, tc->lr, tc->beta1, tc->beta2, tc->adam_eps, t->step);
+    optim_adam_prepare(&al, tc->lr_local, tc->beta1, tc->beta2, tc->adam_eps, t->step);
+    optim_adam_rows(theta, t->m, t->v, t->g, t->tE.rows, t->tE.n, D, tc->l2, &as);
+    optim_adam(tower, t->m + t->n_emb, t->v + t->n_emb, gtower, n_tower, &as);
+    optim_adam_rows(l->user_id, t->mP, t->vP, t->gP, t->tP.rows, t->tP.n, D, tc->l2, &al);
+    optim_adam_rows(l->item_id, t->mQ, t->vQ, t->gQ, t->tQ.rows, t->tQ.n, D, tc->l2, &al);
+  }
+  layer_rowset_clear(&t->tE);
+  layer_rowset_clear(&t->tP);
+  layer_rowset_clear(&t->tQ);
+  return (float)loss;
+}
+
+/* The gradient includes the L2 term l2 * E[row] of the touched E rows, so that
+ * it is the gradient of the objective trainer_step descends. */
+float trainer_grad(trainer_t *t, const float *theta, float *grad) {
+  double loss = trainer_batch_grad(t, theta, 0);
+  const uint32_t D = t->cfg.dim;
+  const float l2 = t->tc.l2;
+  memset(grad, 0, t->n_emb * sizeof *grad);
+  for (uint32_t k = 0; k < t->tE.n; k++) {
+    size_t off = (size_t)t->tE.rows[k] * D;
+    for (uint32_t d = 0; d < D; d++) grad[off + d] = t->g[off + d] + l2 * theta[off + d];
+    memset(t->g + off, 0, D * sizeof *t->g);
+  }
+  memcpy(grad + t->n_emb, t->g + t->n_emb, (t->n_shared - t->n_emb) * sizeof *grad);
+  layer_rowset_clear(&t->tE);
+  return (float)loss;
+}
+
+void trainer_last_batch(const trainer_t *t, const uint32_t **users, const uint32_t **pos,
+                        const uint32_t **neg) {
+  if (users) *users = t->bu;
+  if (pos) *pos = t->bp;
+  if (neg) *neg = t->bn;
+}

@@ -1,0 +1,659 @@
+/* tests/unit/test_model.c: the recommender of common/model.h on a dataset
+ * built by hand (6 users, 9 items, tokens, histories).
+ *
+ *   - forward: loss, user and item vectors against a direct double-precision
+ *     implementation of the formulas in model.h (history leave-out included);
+ *   - gradients: every coordinate of theta, P and Q by central differences;
+ *   - trainer: SGD and Adam lower the loss, same seed gives bit-identical
+ *     parameters, trainer_grad matches model_loss_grad on the sampled batch
+ *     and descends it, trainer_reset_opt restores a fresh optimiser. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/model.h"
+#include "common/rng.h"
+#include "tests/check.h"
+
+#define NU 6
+#define NI 9
+
+static const model_cfg_t CFG = {.dim = 6, .hidden = 10, .n_buckets = 64, .hist_len = 3};
+
+static uint32_t *copy_u32(const uint32_t *src, size_t n) {
+  uint32_t *p = malloc((n ? n : 1) * sizeof *p);
+  CHECK(p != NULL);
+  if (n) memcpy(p, src, n * sizeof *p);
+  return p;
+}
+
+/* Item i: a token of its own (row i + 1), a category token (rows 20..22);
+ * item 0 also a raw 32-bit hash (bucket 57), item 8 has no token at all.
+ * User u: own token (rows 30..35) and a group token (40, 41); user 5 none.
+ * Histories in time order; user 2 has none. Pairs: every history entry. */
+static void make_dataset(dataset_t *d) {
+  memset(d, 0, sizeof *d);
+  d->n_users = NU;
+  d->n_items = NI;
+  const uint32_t itok_ptr[NI + 1] = {0, 3, 5, 7, 9, 11, 13, 15, 17, 17};
+  const uint32_t itok[17] = {1, 20, 0x9e3779b9u, 2, 21, 3, 22, 4, 20, 5, 21, 6, 22, 7, 20, 8, 21};
+  const uint32_t utok_ptr[NU + 1] = {0, 2, 4, 6, 8, 10, 10};
+  const uint32_t utok[10] = {30, 40, 31, 41, 32, 40, 33, 41, 34, 40};
+  const uint32_t hist_ptr[NU + 1] = {0, 4, 6, 6, 10, 11, 15};
+  const uint32_t hist[15] = {0, 1, 2, 3, 3, 4, 5, 6, 7, 5, 1, 2, 8, 0, 6};
+  d->itok_ptr = copy_u32(itok_ptr, NI + 1);
+  d->itok = copy_u32(itok, 17);
+  d->utok_ptr = copy_u32(utok_ptr, NU + 1);
+  d->utok = copy_u32(utok, 10);
+  d->hist_ptr = copy_u32(hist_ptr, NU + 1);
+  d->hist = copy_u32(hist, 15);
+  d->n_pairs = 15;
+  d->pair_user = malloc(15 * sizeof(uint32_t));
+  d->pair_item = copy_u32(hist, 15);
+  for (uint32_t u = 0; u < NU; u++)
+    for (uint32_t k = hist_ptr[u]; k < hist_ptr[u + 1]; k++) d->pair_user[k] = u;
+  d->item_pop = calloc(NI, sizeof(float));
+  for (uint32_t k = 0; k < 15; k++) d->item_pop[hist[k]] += 1.0f;
+}
+
+static void free_dataset(dataset_t *d) {
+  free(d->itok_ptr); free(d->itok); free(d->utok_ptr); free(d->utok);
+  free(d->hist_ptr); free(d->hist); free(d->pair_user); free(d->pair_item); free(d->item_pop);
+}
+
+static void fill_normal(float *x, size_t n, double std, rng_t *r) {
+  for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(r));
+}
+
+/* --- the model written out directly, in double ---------------------------------- */
+
+typedef struct {
+  const float *theta;
+  const model_local_t *l;
+  const dataset_t *ds;
+  model_view_t v[MODEL_N_VIEWS];
+} ref_t;
+
+static const float *view(const ref_t *r, int k) { return r->theta + r->v[k].offset; }
+
+static void ref_bag(const ref_t *r, const uint32_t *ptr, const uint32_t *tok, uint32_t e,
+                    double *out) {
+  const uint32_t D = CFG.dim;
+  for (uint32_t d = 0; d < D; d++) out[d] = 0;
+  uint32_t n = ptr[e + 1] - ptr[e];
+  for (uint32_t k = ptr[e]; k < ptr[e + 1]; k++)
+    for (uint32_t d = 0; d < D; d++)
+      out[d] += view(r, MODEL_E)[(tok[k] % CFG.n_buckets) * D + d] / (double)n;
+}
+
+static void ref_x(const ref_t *r, uint32_t i, double *x) {
+  ref_bag(r, r->ds->itok_ptr, r->ds->itok, i, x);
+  for (uint32_t d = 0; d < CFG.dim; d++) x[d] += r->l->item_id[i * CFG.dim + d];
+}
+
+/* y (D) = W2 relu(W1 in + b1) + b2, in of width n_in */
+static void ref_tower(const float *W1, const float *b1, const float *W2, const float *b2,
+                      const double *in, uint32_t n_in, double *y) {
+  double h[64];
+  for (uint32_t o = 0; o < CFG.hidden; o++) {
+    double a = b1[o];
+    for (uint32_t k = 0; k < n_in; k++) a += W1[o * n_in + k] * in[k];
+    h[o] = a > 0 ? a : 0;
+  }
+  for (uint32_t o = 0; o < CFG.dim; o++) {
+    double a = b2[o];
+    for (uint32_t k = 0; k < CFG.hidden; k++) a += W2[o * CFG.hidden + k] * h[k];
+    y[o] = a;
+  }
+}
+
+static void ref_item(const ref_t *r, uint32_t i, double *v) {
+  double x[16];
+  ref_x(r, i, x);
+  ref_tower(view(r, MODEL_WI1), view(r, MODEL_BI1), view(r, MODEL_WI2), view(r, MODEL_BI2), x,
+            CFG.dim, v);
+}
+
+/* target: the item left out of the history (UINT32_MAX: none) */
+static void ref_user(const ref_t *r, uint32_t u, uint32_t target, double *w) {
+  const uint32_t D = CFG.dim;
+  double z[48] = {0}, x[16];
+  ref_bag(r, r->ds->utok_ptr, r->ds->utok, u, z);
+  uint32_t c = 0;
+  for (uint32_t k = r->ds->hist_ptr[u + 1]; k > r->ds->hist_ptr[u] && c < CFG.hist_len; k--) {
+    uint32_t j = r->ds->hist[k - 1];
+    if (j == target) continue;
+    ref_x(r, j, x);
+    for (uint32_t d = 0; d < D; d++) z[D + d] += x[d];
+    c++;
+  }
+  for (uint32_t d = 0; d < D; d++) {
+    if (c) z[D + d] /= c;
+    z[2 * D + d] = r->l->user_id[u * D + d];
+  }
+  ref_tower(view(r, MODEL_WU1), view(r, MODEL_BU1), view(r, MODEL_WU2), view(r, MODEL_BU2), z,
+            3 * D, w);
+}
+
+static double dot(const double *a, const double *b) {
+  double s = 0;
+  for (uint32_t d = 0; d < CFG.dim; d++) s += a[d] * b[d];
+  return s;
+}
+
+static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *pos, uint32_t B,
+                       const uint32_t *neg, uint32_t N) {
+  double loss = 0, w[16], v[16];
+  for (uint32_t b = 0; b < B; b++) {
+    ref_user(r, users[b], pos[b], w);
+    ref_item(r, pos[b], v);
+    double sp = dot(w, v), sum = exp(sp);
+    for (uint32_t n = 0; n < N; n++) {
+      if (neg[n] == pos[b]) continue;
+      ref_item(r, neg[n], v);
+      sum += exp(dot(w, v));
+    }
+    loss += log(sum) - sp;
+  }
+  return loss / B;
+}
+
+/* --- fixtures ------------------------------------------------------------------------ */
+
+static dataset_t g_ds;
+static size_t g_ns;
+
+/* A batch that exercises every path: user 0 pools [3, 2, 0] (target 1 left
+ * out; items 0 and 3 only reach the loss through history); user 3's target 5
+ * occurs twice in its history and is also negative 0 (an accidental hit);
+ * user 5 has no tokens and a token-less target; user 4's only history item
+ * is its target (g = 0); user 2 has no history. */
+static const uint32_t B_USERS[5] = {0, 3, 5, 4, 2};
+static const uint32_t B_POS[5] = {1, 5, 8, 1, 7};
+static const uint32_t B_NEG[4] = {5, 2, 4, 6};
+
+/* theta and local drawn wider than the real init, biases non-zero, so that
+ * logits are O(1) and gradients are well above the float noise. */
+static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
+  rng_t r;
+  rng_seed(&r, seed, 1000, 0);
+  fill_normal(theta, g_ns, 0.4, &r);
+  CHECK_OK(model_local_init(l, &CFG, NU, NI, seed, 0, NULL));
+  fill_normal(l->user_id, NU * CFG.dim, 0.4, &r);
+  fill_normal(l->item_id, NI * CFG.dim, 0.4, &r);
+}
+
+static void test_layout(void) {
+  fm_err err;
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(&CFG, v);
+  const uint32_t D = CFG.dim, Hd = CFG.hidden;
+  size_t expect = (size_t)CFG.n_buckets * D + Hd * D + Hd + D * Hd + D + Hd * 3 * D + Hd +
+                  D * Hd + D;
+  CHECK_EQ_INT(g_ns, expect);
+  CHECK_EQ_INT(v[MODEL_E].offset, 0);
+  CHECK_EQ_INT(v[MODEL_WU1].rows, Hd);
+  CHECK_EQ_INT(v[MODEL_WU1].cols, 3 * D);
+  for (int k = 1; k < MODEL_N_VIEWS; k++)
+    CHECK_EQ_INT(v[k].offset, v[k - 1].offset + (size_t)v[k - 1].rows * v[k - 1].cols);
+  CHECK_OK(model_cfg_validate(&CFG, &err));
+  model_cfg_t bad = CFG;
+  bad.dim = 0;
+  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "dim") != NULL);
+  bad = CFG;
+  bad.n_buckets = 1u << 30;
+  CHECK(model_cfg_validate(&bad, &err) < 0);
+
+  /* init: deterministic, zero biases, finite, seeds differ */
+  float *a = malloc(g_ns * sizeof *a), *b = malloc(g_ns * sizeof *b);
+  model_shared_init(a, &CFG, 7);
+  model_shared_init(b, &CFG, 7);
+  CHECK(memcmp(a, b, g_ns * sizeof *a) == 0);
+  for (size_t i = 0; i < D; i++) CHECK(a[v[MODEL_BU2].offset + i] == 0.0f);
+  for (size_t i = 0; i < Hd; i++) CHECK(a[v[MODEL_BI1].offset + i] == 0.0f);
+  model_shared_init(b, &CFG, 8);
+  CHECK(memcmp(a, b, g_ns * sizeof *a) != 0);
+  model_local_t l1, l2;
+  CHECK_OK(model_local_init(&l1, &CFG, NU, NI, 7, 3, NULL));
+  CHECK_OK(model_local_init(&l2, &CFG, NU, NI, 7, 4, NULL));
+  CHECK(memcmp(l1.item_id, l2.item_id, NI * D * sizeof(float)) != 0);
+  model_local_free(&l1);
+  model_local_free(&l2);
+  model_local_free(&l2);
+  model_local_free(NULL);
+  free(a);
+  free(b);
+}
+
+static void test_forward(void) {
+  float *theta = malloc(g_ns * sizeof *theta);
+  model_local_t l;
+  wide_params(theta, &l, 11);
+  ref_t r = {theta, &l, &g_ds, {{0}}};
+  model_views(&CFG, r.v);
+  const uint32_t D = CFG.dim;
+
+  float loss = model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, B_NEG, 4, NULL, NULL,
+                               NULL);
+  double ref = ref_loss(&r, B_USERS, B_POS, 5, B_NEG, 4);
+  printf("  loss %.7f, reference %.7f\n", (double)loss, ref);
+  CHECK_NEAR(loss, ref, 1e-5 * fabs(ref));
+
+  /* inference vectors against the reference (nothing left out) */
+  uint32_t all[NU];
+  for (uint32_t u = 0; u < NU; u++) all[u] = u;
+  float U[NU * 16], V[NI * 16];
+  model_user_vectors(&CFG, theta, &l, &g_ds, all, NU, U);
+  model_item_vectors(&CFG, theta, &l, &g_ds, V);
+  double w[16], v[16];
+  for (uint32_t u = 0; u < NU; u++) {
+    ref_user(&r, u, UINT32_MAX, w);
+    for (uint32_t d = 0; d < D; d++) CHECK_NEAR(U[u * D + d], w[d], 1e-5 * (1 + fabs(w[d])));
+  }
+  for (uint32_t i = 0; i < NI; i++) {
+    ref_item(&r, i, v);
+    for (uint32_t d = 0; d < D; d++) CHECK_NEAR(V[i * D + d], v[d], 1e-5 * (1 + fabs(v[d])));
+  }
+  /* A subset of users, in another order, gives the same rows. */
+  const uint32_t some[3] = {5, 0, 2};
+  float U3[3 * 16];
+  model_user_vectors(&CFG, theta, &l, &g_ds, some, 3, U3);
+  for (uint32_t k = 0; k < 3; k++)
+    for (uint32_t d = 0; d < D; d++) CHECK_NEAR(U3[k * D + d], U[some[k] * D + d], 1e-6);
+
+  /* The scores the loss uses are the dot products of those vectors: with one
+   * negative the loss is log(1 + exp(s_neg - s_pos)). The positive is not in
+   * the user's history, so nothing is left out. */
+  const uint32_t cases[4][3] = {{0, 5, 7}, {3, 0, 2}, {2, 4, 8}, {4, 6, 3}};
+  for (int c = 0; c < 4; c++) {
+    uint32_t u = cases[c][0], i = cases[c][1], j = cases[c][2];
+    double l1 = model_loss_grad(&CFG, theta, &l, &g_ds, &u, &i, 1, &j, 1, NULL, NULL, NULL);
+    double diff = 0;
+    for (uint32_t d = 0; d < D; d++) diff += (double)U[u * D + d] * (V[j * D + d] - V[i * D + d]);
+    CHECK_NEAR(l1, log1p(exp(diff)), 1e-5 * (1 + l1));
+  }
+  model_local_free(&l);
+  free(theta);
+}
+
+/* --- gradient check of model_loss_grad ------------------------------------------------ */
+
+typedef struct {
+  float *theta;
+  model_local_t *l;
+} gc_ctx;
+
+static double gc_loss(const gc_ctx *c) {
+  return model_loss_grad(&CFG, c->theta, c->l, &g_ds, B_USERS, B_POS, 5, B_NEG, 4, NULL, NULL,
+                         NULL);
+}
+
+static double fd(const gc_ctx *c, float *x, double h) {
+  float save = *x, xp = (float)(save + h), xm = (float)(save - h);
+  *x = xp;
+  double fp = gc_loss(c);
+  *x = xm;
+  double fm = gc_loss(c);
+  *x = save;
+  return (fp - fm) / ((double)xp - (double)xm);
+}
+
+#define GC_RTOL 5e-3
+#define GC_ATOL 5e-5
+
+/* Central differences for n coordinates x[0..n) (stride 1). The loss is
+ * float, so h is large (1e-2); where the differences with h and h/2 disagree
+ * the step crossed a relu kink: num[i] = NAN (skipped, and counted). */
+static size_t gc_numeric(const gc_ctx *c, float *x, size_t n, double *num) {
+  size_t skipped = 0;
+  for (size_t i = 0; i < n; i++) {
+    double n1 = fd(c, x + i, 1e-2), n2 = fd(c, x + i, 5e-3);
+    num[i] = n1;
+    if (fabs(n1 - n2) > GC_ATOL + GC_RTOL * fabs(n1)) num[i] = NAN, skipped++;
+  }
+  return skipped;
+}
+
+/* Coordinates where scale * ana disagrees with num; worst = largest error as
+ * a fraction of the tolerance. */
+static size_t gc_compare(const float *ana, const double *num, size_t n, float scale,
+                         const char *what, double *worst) {
+  size_t bad = 0;
+  *worst = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (isnan(num[i])) continue;
+    double a = scale * ana[i], tol = GC_ATOL + GC_RTOL * fmax(fabs(a), fabs(num[i]));
+    *worst = fmax(*worst, fabs(a - num[i]) / tol);
+    if (!(fabs(a - num[i]) <= tol)) {
+      if (what) fprintf(stderr, "  %s[%zu]: analytic %.7g numeric %.7g\n", what, i, a, num[i]);
+      bad++;
+    }
+  }
+  return bad;
+}
+
+/* zero_expected: b_i2 adds the same w_u . b_i2 to every logit of row u, which
+ * the softmax cancels: its gradient is exactly zero (up to rounding). */
+static void gc_block(const gc_ctx *c, const char *what, float *x, const float *ana, size_t n,
+                     int zero_expected) {
+  double *num = calloc(n, sizeof *num), worst, ignore;
+  CHECK(num != NULL);
+  size_t skipped = gc_numeric(c, x, n, num);
+  size_t bad = gc_compare(ana, num, n, 1.0f, what, &worst);
+  double max_g = 0;
+  for (size_t i = 0; i < n; i++) max_g = fmax(max_g, fabs(ana[i]));
+  printf("  grad %-5s %4zu coordinates, %zu skipped at a kink, max |g| %.3g, worst error %.2f "
+         "of tolerance\n", what, n, skipped, max_g, worst);
+  CHECK_EQ_INT(bad, 0);
+  CHECK(skipped <= 2 + n / 10);
+  if (zero_expected) {
+    CHECK(max_g < 1e-5);
+  } else {
+    CHECK(max_g > 1e-3); /* the gradient reaches this block */
+    /* teeth: a 2% error in the gradient would not pass */
+    CHECK(gc_compare(ana, num, n, 1.02f, NULL, &ignore) > 0);
+  }
+  free(num);
+}
+
+static void test_gradients(void) {
+  float *theta = malloc(g_ns * sizeof *theta), *g = malloc(g_ns * sizeof *g);
+  model_local_t l;
+  wide_params(theta, &l, 23);
+  const uint32_t D = CFG.dim;
+  float gP[NU * 16], gQ[NI * 16];
+  float loss = model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, B_NEG, 4, g, gP, gQ);
+  CHECK(isfinite(loss));
+  /* the same gradient of theta without asking for P and Q */
+  float *g2 = malloc(g_ns * sizeof *g2);
+  model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, B_NEG, 4, g2, NULL, NULL);
+  CHECK(memcmp(g, g2, g_ns * sizeof *g) == 0);
+  free(g2);
+
+  gc_ctx c = {theta, &l};
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(&CFG, v);
+  for (int k = 0; k < MODEL_N_VIEWS; k++)
+    gc_block(&c, v[k].name, theta + v[k].offset, g + v[k].offset,
+             (size_t)v[k].rows * v[k].cols, k == MODEL_BI2);
+  gc_block(&c, "P", l.user_id, gP, NU * D, 0);
+  gc_block(&c, "Q", l.item_id, gQ, NI * D, 0);
+
+  /* Where the gradient must and must not reach. */
+  /* P: rows of the batch users only (user 1 is not in the batch) */
+  for (uint32_t u = 0; u < NU; u++) {
+    double s = 0;
+    for (uint32_t d = 0; d < D; d++) s += fabs(gP[u * D + d]);
+    CHECK(u == 1 ? s == 0 : s > 0);
+  }
+  /* Q: every item is in the batch, items 0 and 3 only through user 0's history */
+  for (uint32_t i = 0; i < NI; i++) {
+    double s = 0;
+    for (uint32_t d = 0; d < D; d++) s += fabs(gQ[i * D + d]);
+    CHECK(s > 0);
+  }
+  /* E: user tokens of batch users (30, 33, 34; 32 for user 2) and the bucket of
+   * item 0's hash token (57); nothing on user 1's own token (31) or unused rows. */
+  const uint32_t hit[] = {30, 32, 33, 34, 40, 41, 57, 1, 4, 20, 21, 22};
+  const uint32_t miss[] = {31, 35, 10, 63};
+  for (size_t k = 0; k < sizeof hit / sizeof *hit; k++) {
+    double s = 0;
+    for (uint32_t d = 0; d < D; d++) s += fabs(g[hit[k] * D + d]);
+    CHECK(s > 0);
+  }
+  for (size_t k = 0; k < sizeof miss / sizeof *miss; k++)
+    for (uint32_t d = 0; d < D; d++) CHECK(g[miss[k] * D + d] == 0.0f);
+  model_local_free(&l);
+  free(theta);
+  free(g);
+}
+
+/* --- trainer ------------------------------------------------------------------------------ */
+
+static train_cfg_t tcfg(int opt) {
+  train_cfg_t tc = {.opt = opt, .batch = 8, .n_neg = 5, .beta1 = 0.9f, .beta2 = 0.999f,
+                    .adam_eps = 1e-8f};
+  if (opt == OPT_SGD) tc.lr = tc.lr_local = 0.1f;
+  else tc.lr = tc.lr_local = 0.02f;
+  return tc;
+}
+
+/* Every training pair against every item as a negative: a fixed objective. */
+static double full_loss(const float *theta, const model_local_t *l) {
+  uint32_t neg[NI];
+  for (uint32_t i = 0; i < NI; i++) neg[i] = i;
+  return model_loss_grad(&CFG, theta, l, &g_ds, g_ds.pair_user, g_ds.pair_item, g_ds.n_pairs,
+                         neg, NI, NULL, NULL, NULL);
+}
+
+static void test_training(int opt) {
+  fm_err err;
+  float *theta = malloc(g_ns * sizeof *theta);
+  model_shared_init(theta, &CFG, 5);
+  model_local_t l;
+  CHECK_OK(model_local_init(&l, &CFG, NU, NI, 5, 0, &err));
+  train_cfg_t tc = tcfg(opt);
+  trainer_t *t;
+  if (trainer_init(&t, &CFG, &tc, &g_ds, &l, 5, 0, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    CHECK(0);
+  }
+  double before = full_loss(theta, &l), first = 0, last = 0;
+  for (int s = 0; s < 200; s++) {
+    float bl = trainer_step(t, theta);
+    CHECK(isfinite(bl));
+    if (s < 20) first += bl / 20;
+    if (s >= 180) last += bl / 20;
+  }
+  double after = full_loss(theta, &l);
+  printf("  %s: full loss %.4f -> %.4f, batch loss %.4f -> %.4f over 200 steps\n",
+         opt == OPT_SGD ? "SGD " : "Adam", before, after, first, last);
+  CHECK(after < 0.8 * before);
+  CHECK(last < 0.8 * first);
+  trainer_free(t);
+  model_local_free(&l);
+  free(theta);
+}
+
+static void test_determinism(void) {
+  fm_err err;
+  float *th[2];
+  model_local_t l[2];
+  trainer_t *t[2];
+  train_cfg_t tc = tcfg(OPT_ADAM);
+  tc.l2 = 1e-3f;
+  for (int k = 0; k < 2; k++) {
+    th[k] = malloc(g_ns * sizeof(float));
+    model_shared_init(th[k], &CFG, 3);
+    CHECK_OK(model_local_init(&l[k], &CFG, NU, NI, 3, 1, &err));
+    CHECK_OK(trainer_init(&t[k], &CFG, &tc, &g_ds, &l[k], 3, 1, &err));
+  }
+  for (int s = 0; s < 20; s++) {
+    float a = trainer_step(t[0], th[0]), b = trainer_step(t[1], th[1]);
+    CHECK(memcmp(&a, &b, sizeof a) == 0);
+  }
+  CHECK(memcmp(th[0], th[1], g_ns * sizeof(float)) == 0);
+  CHECK(memcmp(l[0].user_id, l[1].user_id, NU * CFG.dim * sizeof(float)) == 0);
+  CHECK(memcmp(l[0].item_id, l[1].item_id, NI * CFG.dim * sizeof(float)) == 0);
+  /* another platform id samples another stream */
+  trainer_t *t2;
+  model_local_t l2;
+  float *th2 = malloc(g_ns * sizeof(float));
+  model_shared_init(th2, &CFG, 3);
+  CHECK_OK(model_local_init(&l2, &CFG, NU, NI, 3, 1, &err));
+  CHECK_OK(trainer_init(&t2, &CFG, &tc, &g_ds, &l2, 3, 2, &err));
+  for (int s = 0; s < 20; s++) trainer_step(t2, th2);
+  CHECK(memcmp(th[0], th2, g_ns * sizeof(float)) != 0);
+  trainer_free(t2);
+  model_local_free(&l2);
+  free(th2);
+  for (int k = 0; k < 2; k++) {
+    trainer_free(t[k]);
+    model_local_free(&l[k]);
+    free(th[k]);
+  }
+  trainer_free(NULL);
+  printf("  determinism: two trainers, 20 Adam steps, bit-identical\n");
+}
+
+static void test_trainer_grad(void) {
+  fm_err err;
+  float *theta = malloc(g_ns * sizeof *theta), *g = malloc(g_ns * sizeof *g);
+  float *ref = malloc(g_ns * sizeof *ref), *th2 = malloc(g_ns * sizeof *th2);
+  model_local_t l;
+  wide_params(theta, &l, 31);
+  train_cfg_t tc = tcfg(OPT_ADAM);
+  trainer_t *t;
+  CHECK_OK(trainer_init(&t, &CFG, &tc, &g_ds, &l, 9, 0, &err));
+  for (int rep = 0; rep < 3; rep++) {
+    memset(g, 0xff, g_ns * sizeof *g); /* NaN everywhere: every entry must be written */
+    float loss = trainer_grad(t, theta, g);
+    const uint32_t *bu, *bp, *bn;
+    trainer_last_batch(t, &bu, &bp, &bn);
+    float rl = model_loss_grad(&CFG, theta, &l, &g_ds, bu, bp, tc.batch, bn, tc.n_neg, ref, NULL,
+                               NULL);
+    CHECK(memcmp(&loss, &rl, sizeof loss) == 0);
+    double norm = 0;
+    for (size_t i = 0; i < g_ns; i++) {
+      CHECK(isfinite(g[i]));
+      CHECK_NEAR(g[i], ref[i], 1e-6);
+      norm += (double)g[i] * g[i];
+    }
+    norm = sqrt(norm);
+    CHECK(norm > 0);
+    /* a small step along -grad lowers that batch's loss */
+    for (size_t i = 0; i < g_ns; i++) th2[i] = theta[i] - (float)(1e-2 / norm) * g[i];
+    float after = model_loss_grad(&CFG, th2, &l, &g_ds, bu, bp, tc.batch, bn, tc.n_neg, NULL,
+                                  NULL, NULL);
+    CHECK(after < loss);
+  }
+  /* trainer_grad updates nothing */
+  float *keep = malloc(g_ns * sizeof *keep), P0[NU * 16], Q0[NI * 16];
+  memcpy(keep, theta, g_ns * sizeof *keep);
+  memcpy(P0, l.user_id, NU * CFG.dim * sizeof(float));
+  memcpy(Q0, l.item_id, NI * CFG.dim * sizeof(float));
+  trainer_grad(t, theta, g);
+  CHECK(memcmp(keep, theta, g_ns * sizeof *keep) == 0);
+  CHECK(memcmp(P0, l.user_id, NU * CFG.dim * sizeof(float)) == 0);
+  CHECK(memcmp(Q0, l.item_id, NI * CFG.dim * sizeof(float)) == 0);
+  trainer_free(t);
+
+  /* with l2, the touched E rows (and only they) get + l2 * E */
+  tc.l2 = 0.5f;
+  CHECK_OK(trainer_init(&t, &CFG, &tc, &g_ds, &l, 9, 0, &err));
+  trainer_grad(t, theta, g);
+  const uint32_t *bu, *bp, *bn;
+  trainer_last_batch(t, &bu, &bp, &bn);
+  model_loss_grad(&CFG, theta, &l, &g_ds, bu, bp, tc.batch, bn, tc.n_neg, ref, NULL, NULL);
+  size_t n_emb = (size_t)CFG.n_buckets * CFG.dim, n_touched = 0;
+  for (size_t row = 0; row < CFG.n_buckets; row++) {
+    int touched = 0;
+    for (uint32_t d = 0; d < CFG.dim; d++) touched |= ref[row * CFG.dim + d] != 0.0f;
+    n_touched += touched;
+    for (uint32_t d = 0; d < CFG.dim; d++) {
+      size_t i = row * CFG.dim + d;
+      CHECK_NEAR(g[i], ref[i] + (touched ? 0.5 * theta[i] : 0.0), 1e-6);
+    }
+  }
+  CHECK(n_touched > 0 && n_touched < CFG.n_buckets);
+  for (size_t i = n_emb; i < g_ns; i++) CHECK(g[i] == ref[i]);
+  trainer_free(t);
+  free(keep);
+  model_local_free(&l);
+  free(theta);
+  free(g);
+  free(ref);
+  free(th2);
+  printf("  trainer_grad: equals model_loss_grad on the sampled batch, descends it\n");
+}
+
+/* T1 takes 3 Adam steps (then gets its parameters restored and its optimiser
+ * reset); T2 draws the same 3 batches through trainer_grad. Their next steps
+ * from the same parameters must be bit-identical: the reset clears the
+ * moments and the step count, and trainer_grad leaves no gradient behind. */
+static void test_reset(void) {
+  fm_err err;
+  train_cfg_t tc = tcfg(OPT_ADAM);
+  tc.l2 = 1e-3f;
+  float *th1 = malloc(g_ns * sizeof(float)), *th2 = malloc(g_ns * sizeof(float));
+  float *g = malloc(g_ns * sizeof(float));
+  model_local_t l1, l2;
+  model_shared_init(th1, &CFG, 4);
+  memcpy(th2, th1, g_ns * sizeof(float));
+  CHECK_OK(model_local_init(&l1, &CFG, NU, NI, 4, 0, &err));
+  CHECK_OK(model_local_init(&l2, &CFG, NU, NI, 4, 0, &err));
+  trainer_t *t1, *t2;
+  CHECK_OK(trainer_init(&t1, &CFG, &tc, &g_ds, &l1, 4, 0, &err));
+  CHECK_OK(trainer_init(&t2, &CFG, &tc, &g_ds, &l2, 4, 0, &err));
+  for (int s = 0; s < 3; s++) {
+    trainer_step(t1, th1);
+    trainer_grad(t2, th2, g);
+  }
+  memcpy(th1, th2, g_ns * sizeof(float));
+  memcpy(l1.user_id, l2.user_id, NU * CFG.dim * sizeof(float));
+  memcpy(l1.item_id, l2.item_id, NI * CFG.dim * sizeof(float));
+  trainer_reset_opt(t1);
+  for (int s = 0; s < 3; s++) {
+    trainer_step(t1, th1);
+    trainer_step(t2, th2);
+  }
+  CHECK(memcmp(th1, th2, g_ns * sizeof(float)) == 0);
+  CHECK(memcmp(l1.item_id, l2.item_id, NI * CFG.dim * sizeof(float)) == 0);
+  CHECK(memcmp(l1.user_id, l2.user_id, NU * CFG.dim * sizeof(float)) == 0);
+  trainer_free(t1);
+  trainer_free(t2);
+  model_local_free(&l1);
+  model_local_free(&l2);
+  free(th1);
+  free(th2);
+  free(g);
+  printf("  trainer_reset_opt: a reset trainer steps like a fresh one\n");
+}
+
+static void test_trainer_errors(void) {
+  fm_err err;
+  float *theta = malloc(g_ns * sizeof *theta);
+  model_local_t l;
+  CHECK_OK(model_local_init(&l, &CFG, NU, NI, 1, 0, &err));
+  trainer_t *t = (trainer_t *)&err; /* must be set to NULL on failure */
+  train_cfg_t tc = tcfg(OPT_ADAM);
+  tc.beta2 = 1.0f;
+  CHECK(trainer_init(&t, &CFG, &tc, &g_ds, &l, 1, 0, &err) < 0 && t == NULL);
+  CHECK(strstr(err.msg, "beta") != NULL);
+  tc = tcfg(OPT_SGD);
+  tc.batch = 0;
+  CHECK(trainer_init(&t, &CFG, &tc, &g_ds, &l, 1, 0, &err) < 0);
+  tc = tcfg(OPT_SGD);
+  model_local_t small;
+  CHECK_OK(model_local_init(&small, &CFG, NU, NI - 1, 1, 0, &err));
+  CHECK(trainer_init(&t, &CFG, &tc, &g_ds, &small, 1, 0, &err) < 0);
+  CHECK(strstr(err.msg, "do not match") != NULL);
+  dataset_t empty = g_ds;
+  empty.n_pairs = 0;
+  CHECK(trainer_init(&t, &CFG, &tc, &g_ds, &l, 1, 0, &err) == 0);
+  trainer_free(t);
+  CHECK(trainer_init(&t, &CFG, &tc, &empty, &l, 1, 0, &err) < 0);
+  CHECK(strstr(err.msg, "no training pairs") != NULL);
+  model_local_free(&small);
+  model_local_free(&l);
+  free(theta);
+}
+
+int main(void) {
+  printf("test_model\n");
+  make_dataset(&g_ds);
+  g_ns = model_n_shared(&CFG);
+  test_layout();
+  test_forward();
+  test_gradients();
+  test_training(OPT_SGD);
+  test_training(OPT_ADAM);
+  test_determinism();
+  test_trainer_grad();
+  test_reset();
+  test_trainer_errors();
+  free_dataset(&g_ds);
+  printf("test_model: all checks passed\n");
+  return 0;
+}
