@@ -87,10 +87,22 @@ static void print_metrics_row(const char *method, const metrics_t *m) {
   printf("%-18s %9.4f %10.4f %8.4f %8.4f %7u\n", method, m->ndcg10, m->recall20, m->hr10, m->mrr, m->n_users);
 }
 
+/* One OpenBLAS thread unless OPENBLAS_NUM_THREADS says otherwise: results
+ * differ in the last bits between thread counts (OpenBLAS 0.3.21), and every
+ * command must agree with the evaluation inside `fedmeta train`. */
+static int blas_threads(void) {
+  const char *env = getenv("OPENBLAS_NUM_THREADS");
+  int threads = env ? atoi(env) : 1;
+  if (threads < 1) threads = 1;
+  openblas_set_num_threads(threads);
+  return threads;
+}
+
 static int cmd_eval(int argc, char **argv) {
   fm_config c;
   int r = parse(&c, CFG_EVAL, argc, argv, 0);
   if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+  blas_threads();
   fm_err err = {{0}};
   checkpoint_t ck;
   source_t src;
@@ -99,10 +111,7 @@ static int cmd_eval(int argc, char **argv) {
   dataset_t ds = {0};
   int code = EXIT_RUNTIME;
   memset(&src, 0, sizeof src);
-  if (checkpoint_read(&ck, c.model_path, &err)) {
-    fprintf(stderr, "fedmeta eval: %s\n", err.msg);
-    return EXIT_RUNTIME;
-  }
+  memset(&ck, 0, sizeof ck);
   if (source_open(&src, &c, &err)) goto fail;
   if (!c.platform[0]) {
     uint8_t *mask = calloc(src.n_platforms, 1);
@@ -122,6 +131,7 @@ static int cmd_eval(int argc, char **argv) {
     code = EXIT_USAGE;
     goto fail;
   }
+  if (checkpoint_read(&ck, c.model_path, &err)) goto fail;
   if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
       dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err))
     goto fail;
@@ -181,9 +191,7 @@ static int cmd_train(int argc, char **argv) {
   /* One OpenBLAS thread per rank unless the user says otherwise, so that
    * ranks x threads does not exceed the cores and results do not depend on it. */
   const char *env = getenv("OPENBLAS_NUM_THREADS");
-  int threads = env ? atoi(env) : 1;
-  if (threads < 1) threads = 1;
-  openblas_set_num_threads(threads);
+  int threads = blas_threads();
   if (rank == 0 && c.verbose > 0)
     printf("fedmeta train: %d MPI ranks, %d OpenBLAS thread%s per rank%s\n", size, threads,
            threads == 1 ? "" : "s", env ? " (OPENBLAS_NUM_THREADS)" : "");

@@ -30,8 +30,8 @@ typedef struct opt {
 
 static const opt OPTS[] = {
   /* data */
-  {"synthetic", T_FLAG, F(synthetic), 0, 1, NULL, TE, 1, "use the embedded synthetic market (default)"},
-  {"data", T_STR, F(data), 0, 0, NULL, TE, 1, "prepared data folder (manifest + shards) instead of --synthetic"},
+  {"synthetic", T_FLAG, F(synthetic), 0, 1, NULL, TE, 0, "use the embedded synthetic market (default)"},
+  {"data", T_STR, F(data), 0, 0, NULL, TE, 0, "prepared data folder (manifest + shards) instead of --synthetic"},
   {"market-seed", T_U64, F(market_seed), 0, 1.8e19, NULL, ALL, 1, "seed of the synthetic market"},
   {"industries", T_U32, F(industries), 2, 64, NULL, ALL, 1, "industries in the synthetic market"},
   {"users", T_U32, F(users), 50, 5000000, NULL, ALL, 1, "user population of the synthetic market"},
@@ -308,10 +308,11 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
   return 0;
 }
 
-void config_write(const fm_config *c, int cmd, FILE *f) {
+void config_write(const fm_config *c, int cmd, int results_only, FILE *f) {
   for (size_t i = 0; i < N_OPTS; i++) {
     const opt *o = &OPTS[i];
     if (!(o->cmds & cmd) || !strcmp(o->name, "config")) continue;
+    if (results_only && !o->results) continue;
     fprintf(f, "%s = ", o->name);
     print_value(c, o, f);
     fprintf(f, "\n");

@@ -66,8 +66,10 @@ int config_parse(fm_config *c, int cmd, int argc, char **argv, int first, FILE *
 /* Cross-field checks (e.g. --data and --synthetic together). */
 int config_check(const fm_config *c, int cmd, fm_err *err);
 
-/* Writes every setting of `cmd` as "key = value" lines (the config file format). */
-void config_write(const fm_config *c, int cmd, FILE *f);
+/* Writes every setting of `cmd` as "key = value" lines (the config file format);
+ * with results_only, only those that change the trained model (not --out,
+ * --verbose, ...), so that a model file does not depend on where it was written. */
+void config_write(const fm_config *c, int cmd, int results_only, FILE *f);
 
 /* A short stable hash of the settings that change results (for checkpoints). */
 uint64_t config_hash(const fm_config *c);

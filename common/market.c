@@ -85,8 +85,8 @@ void market_cfg_default(market_cfg_t *cfg) {
   cfg->activity = 1.0;
   cfg->taste_gain = 3.0;
   cfg->beta_pop = 1.0;
-  cfg->twist = 0.5;
-  cfg->demo_share = 0.4;
+  cfg->twist = 0.3;
+  cfg->demo_share = 0.6;
 }
 
 int market_cfg_validate(const market_cfg_t *c, fm_err *err) {

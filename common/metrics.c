@@ -4,16 +4,17 @@
  * column (item id, or the caller's tie-break column order) first. NaN scores
  * rank as -INFINITY. Excluded items are not ranked at all.
  *
- * Per user the work is two streaming passes over the score row at most:
- *   1. a top-20 selection with a min-heap whose root is the worst kept item;
- *      the row is scanned in increasing column order, so a later item with a
- *      score equal to the root loses the tie and only "score > threshold"
- *      needs the heap. Chunks of 16 scores are tested at once.
- *   2. only when no relevant item made the top 20: the count of items that
- *      beat the best relevant one (for MRR).
- * Excluded items are set to -INFINITY in the score buffer so they rarely reach
- * the heap; a per-item mask keeps the result exact even when real scores are
- * -INFINITY.
+ * Two implementations of one definition, checked against each other (and
+ * against a full sort) by tests/unit/test_metrics.c:
+ *  - the reference (metrics_user_from_scores): a top-20 min-heap pass over the
+ *    row, and a counting pass for MRR when no relevant item made the top 20;
+ *  - the driver's fast path (metrics_rank_*): one SSE pass per row gives the
+ *    maximum of every 16-item chunk and the MRR count (the best relevant item
+ *    is found first); the 20th largest of ~40 group maxima bounds the 20th
+ *    best score from below, so only the few items above it are selected
+ *    exactly. No per-item heap work; the row is read once. The driver sets
+ *    excluded items to -INFINITY in its buffer and keeps a per-item mask, so
+ *    results stay exact when real scores are -INFINITY too.
  *
  * Dot-product scores and determinism. OpenBLAS sgemm does not give a row the
  * same bits for every block height (its edge kernels and thread split sum in
@@ -34,6 +35,9 @@
 #include <string.h>
 
 #include <cblas.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/rng.h"
 
@@ -226,133 +230,28 @@ static void heap_offer(topk_t *h, float v, uint32_t id) {
   }
 }
 
-typedef struct band {
-  topk_t a; /* top-K by sgemm score */
-  float thr, lo; /* a's root score; round_down(thr - 2m) */
-  double m2;
-  uint32_t *side, ns; /* items within 2m below the root when passed over or evicted */
-} band_t;
-
-static inline void band_visit(band_t *b, float x, uint32_t i) {
-  if (x > b->thr) {
-    float ov = b->a.v[0];
-    uint32_t oid = b->a.id[0];
-    b->a.v[0] = x;
-    b->a.id[0] = i;
-    heap_sift_down(&b->a, 0);
-    b->thr = b->a.v[0];
-    b->lo = round_down((double)b->thr - b->m2);
-    if (ov >= b->lo) b->side[b->ns++] = oid;
-  } else {
-    b->side[b->ns++] = i; /* thr - 2m <= x <= thr */
-  }
-}
-
-/* Canonical top-K from sgemm scores s (non-excluded entries finite). Every
- * item of the canonical top-K has s >= s_K - 2m, s_K the K-th best s (K items
- * have s >= s_K, so canonical >= s_K - m, so the K-th best canonical score is
- * >= s_K - m); each such item ends in the heap or in side, since the root
- * only rises. side (n) is scratch; no item enters it twice. */
-static void topk_select_band(topk_t *h, const float *s, uint32_t n, const rowsets_t *r,
-                             const exact_t *e, uint32_t *side) {
-  band_t b;
-  b.a.n = 0;
-  b.side = side;
-  b.ns = 0;
-  b.m2 = 2 * e->m;
-  uint32_t i = 0;
-  for (; i < n && b.a.n < TOPK; i++)
-    if (!is_excl(r, i)) heap_push(&b.a, s[i], i);
-  float lo_final = -INFINITY;
-  if (b.a.n == TOPK) {
-    b.thr = b.a.v[0];
-    b.lo = round_down((double)b.thr - b.m2);
-    for (; i + CHUNK <= n; i += CHUNK) {
-      const float *c = s + i;
-      int any = 0;
-      for (int j = 0; j < CHUNK; j++) any |= c[j] >= b.lo;
-      if (!any) continue;
-      for (uint32_t j = 0; j < CHUNK; j++)
-        if (c[j] >= b.lo && !is_excl(r, i + j)) band_visit(&b, c[j], i + j);
-    }
-    for (; i < n; i++)
-      if (s[i] >= b.lo && !is_excl(r, i)) band_visit(&b, s[i], i);
-    lo_final = b.lo;
-  }
-  h->n = 0;
-  for (uint32_t k = 0; k < b.a.n; k++) heap_offer(h, ex_score(e, b.a.id[k]), b.a.id[k]);
-  for (uint32_t k = 0; k < b.ns; k++)
-    if (s[side[k]] >= lo_final) heap_offer(h, ex_score(e, side[k]), side[k]);
-}
-
-/* 1 + number of non-excluded items whose canonical score beats item r's (v).
- * Items with s > v + m surely do, s < v - m surely not; the rest are rescored. */
-static uint64_t rank_of_band(const float *s, uint32_t n, uint32_t r, float v,
-                             const rowsets_t *rs, const exact_t *e) {
-  const float hi = round_up((double)v + e->m), lo = round_down((double)v - e->m);
-  uint64_t cnt = 0;
-  uint32_t i = 0;
-  for (;;) {
-    uint32_t len = n - i < CHUNK ? n - i : CHUNK;
-    if (len == 0) break;
-    const float *c = s + i;
-    uint32_t above = 0;
-    int any = 0;
-    if (len == CHUNK) {
-      for (int j = 0; j < CHUNK; j++) {
-        above += c[j] > hi;
-        any |= (c[j] >= lo) & (c[j] <= hi);
-      }
-    } else {
-      for (uint32_t j = 0; j < len; j++) {
-        above += c[j] > hi;
-        any |= (c[j] >= lo) & (c[j] <= hi);
-      }
-    }
-    cnt += above;
-    if (any)
-      for (uint32_t j = 0; j < len; j++) {
-        uint32_t t = i + j;
-        if (!(c[j] >= lo && c[j] <= hi) || t == r || is_excl(rs, t)) continue;
-        float x = ex_score(e, t);
-        cnt += x > v || (x == v && t < r);
-      }
-    i += len;
-  }
-  for (uint32_t k = 0; k < rs->n_excl; k++) /* normally -inf: none counted */
-    cnt -= s[rs->excl[k]] > hi;
-  return cnt + 1;
-}
-
 /* ---------------- one row: metrics ---------------- */
 
 static double discount(uint32_t p) { return 1.0 / log2((double)p + 2.0); }
 
-/* ex == NULL: s is the score itself. Otherwise s is an sgemm row and the
- * ranking uses ex's canonical scores; side (n) is scratch. */
-static void rank_row(metrics_user_t *out, const float *s, uint32_t n, const rowsets_t *rs,
-                     const exact_t *ex, uint32_t *side) {
-  topk_t h;
-  if (ex)
-    topk_select_band(&h, s, n, rs, ex, side);
-  else
-    topk_select(&h, s, n, rs);
-  /* heap -> rank order, best first (insertion sort of <= 20) */
-  for (uint32_t a = 1; a < h.n; a++) {
-    float v = h.v[a];
-    uint32_t id = h.id[a];
+/* Sorts the kept items into rank order and fills NDCG, Recall and HR.
+ * Returns the position of the first relevant item, or UINT32_MAX. */
+static uint32_t finish_topk(metrics_user_t *out, topk_t *h, const rowsets_t *rs) {
+  for (uint32_t a = 1; a < h->n; a++) { /* insertion sort of <= 20, best first */
+    float v = h->v[a];
+    uint32_t id = h->id[a];
     uint32_t b = a;
-    for (; b > 0 && worse(h.v[b - 1], h.id[b - 1], v, id); b--) {
-      h.v[b] = h.v[b - 1];
-      h.id[b] = h.id[b - 1];
+    for (; b > 0 && worse(h->v[b - 1], h->id[b - 1], v, id); b--) {
+      h->v[b] = h->v[b - 1];
+      h->id[b] = h->id[b - 1];
     }
-    h.v[b] = v;
-    h.id[b] = id;
+    h->v[b] = v;
+    h->id[b] = id;
   }
   double dcg = 0, idcg = 0;
   uint32_t hits20 = 0, first = UINT32_MAX;
-  for (uint32_t p = 0; p < h.n; p++) {
-    if (!is_rel(rs, h.id[p])) continue;
+  for (uint32_t p = 0; p < h->n; p++) {
+    if (!is_rel(rs, h->id[p])) continue;
     if (first == UINT32_MAX) first = p;
     if (p < 10) dcg += discount(p);
     hits20++;
@@ -363,27 +262,222 @@ static void rank_row(metrics_user_t *out, const float *s, uint32_t n, const rows
   out->ndcg10 = idcg > 0 ? (float)(dcg / idcg) : 0.0f;
   out->recall20 = nr > 0 ? (float)((double)hits20 / nr) : 0.0f;
   out->hr10 = first < 10 ? 1.0f : 0.0f;
-  if (first != UINT32_MAX) {
-    out->mrr = (float)(1.0 / (first + 1.0));
-    return;
-  }
-  /* No relevant item in the top 20: find the best relevant one and count. */
+  out->mrr = first != UINT32_MAX ? (float)(1.0 / (first + 1.0)) : 0.0f;
+  return first;
+}
+
+/* The reference path (metrics_user_from_scores): one heap pass, and a count
+ * pass only when no relevant item made the top 20. */
+static void rank_row(metrics_user_t *out, const float *s, uint32_t n, const rowsets_t *rs) {
+  topk_t h;
+  topk_select(&h, s, n, rs);
+  if (finish_topk(out, &h, rs) != UINT32_MAX) return;
   uint32_t best = UINT32_MAX;
   float bv = -INFINITY;
   for (uint32_t k = 0; k < rs->n_truth; k++) {
     uint32_t t = rs->truth[k];
     if (t >= n || is_excl(rs, t)) continue;
-    float v = ex ? ex_score(ex, t) : canon(s[t]);
+    float v = canon(s[t]);
     if (best == UINT32_MAX || worse(bv, best, v, t)) {
       best = t;
       bv = v;
     }
   }
-  if (best == UINT32_MAX) {
-    out->mrr = 0.0f;
-    return;
+  if (best != UINT32_MAX) out->mrr = (float)(1.0 / (double)rank_of(s, n, best, bv, rs));
+}
+
+/* ---------------- the driver's fast path ----------------
+ *
+ * One vectorised pass over the row computes (a) the maximum of every chunk
+ * of CHUNK items and (b) the MRR count against the best relevant item, known
+ * beforehand. From the chunk maxima, T = the K-th largest maximum of
+ * about 2K groups of chunks is a lower bound of the K-th best score (K
+ * distinct items reach it), so only items with score >= T (- 2m on the dot
+ * path) are candidates; the exact top K is selected among those few. No
+ * per-item heap work, and the row is read once. Excluded items must already
+ * be -INFINITY in s. */
+
+typedef struct scratch {
+  float *cmax;    /* (n / CHUNK + 1) */
+  float *gmax;    /* (n + 4 * TOPK + 2) */
+  uint32_t *cand; /* (n) */
+} scratch_t;
+
+typedef struct mrr_q {
+  uint32_t r; /* best relevant item, or UINT32_MAX */
+  float v;    /* its ranking (canonical) score */
+  float lo, hi; /* s > hi surely beats r; lo <= s <= hi is rescored */
+} mrr_q_t;
+
+/* Items of one chunk inside [lo, hi]: rescore and count those beating r. */
+static uint64_t band_chunk(const float *c, uint32_t base, uint32_t len, const mrr_q_t *q,
+                           const rowsets_t *rs, const exact_t *ex) {
+  uint64_t cnt = 0;
+  if (q->r == UINT32_MAX) return 0;
+  for (uint32_t j = 0; j < len; j++) {
+    uint32_t t = base + j;
+    if (!(c[j] >= q->lo && c[j] <= q->hi) || t == q->r || is_excl(rs, t)) continue;
+    float y = ex ? ex_score(ex, t) : c[j];
+    cnt += y > q->v || (y == q->v && t < q->r);
   }
-  uint64_t rank = ex ? rank_of_band(s, n, best, bv, rs, ex) : rank_of(s, n, best, bv, rs);
+  return cnt;
+}
+
+/* g > 0: also gmax[k] = max of cmax over chunks [k g, (k+1) g). */
+static uint64_t scan_row(float *cmax, float *gmax, uint32_t g, const float *s, uint32_t n,
+                         const mrr_q_t *q, const rowsets_t *rs, const exact_t *ex) {
+  uint64_t cnt = 0;
+  uint32_t nfull = n / CHUNK, ci = 0;
+  uint32_t gi = 0, gleft = g; /* current group and chunks left in it */
+  float gm = -INFINITY;
+#if defined(__SSE2__)
+  const __m128 vlo = _mm_set1_ps(q->lo), vhi = _mm_set1_ps(q->hi), ninf = _mm_set1_ps(-INFINITY);
+  __m128i vcnt = _mm_setzero_si128();
+  for (; ci < nfull; ci++) {
+    const float *c = s + (size_t)ci * CHUNK;
+    __m128 x0 = _mm_loadu_ps(c), x1 = _mm_loadu_ps(c + 4);
+    __m128 x2 = _mm_loadu_ps(c + 8), x3 = _mm_loadu_ps(c + 12);
+    /* _mm_max_ps(x, acc) returns acc when x is NaN: NaN is never a maximum */
+    __m128 mx = _mm_max_ps(_mm_max_ps(x1, _mm_max_ps(x0, ninf)),
+                           _mm_max_ps(x3, _mm_max_ps(x2, ninf)));
+    mx = _mm_max_ps(mx, _mm_movehl_ps(mx, mx));
+    mx = _mm_max_ss(mx, _mm_shuffle_ps(mx, mx, 1));
+    float cm = _mm_cvtss_f32(mx);
+    cmax[ci] = cm;
+    gm = cm > gm ? cm : gm;
+    if (g && --gleft == 0) gmax[gi++] = gm, gm = -INFINITY, gleft = g;
+    __m128 a0 = _mm_cmpgt_ps(x0, vhi), a1 = _mm_cmpgt_ps(x1, vhi);
+    __m128 a2 = _mm_cmpgt_ps(x2, vhi), a3 = _mm_cmpgt_ps(x3, vhi);
+    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a0));
+    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a1));
+    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a2));
+    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a3));
+    __m128 b0 = _mm_andnot_ps(a0, _mm_cmpge_ps(x0, vlo)), b1 = _mm_andnot_ps(a1, _mm_cmpge_ps(x1, vlo));
+    __m128 b2 = _mm_andnot_ps(a2, _mm_cmpge_ps(x2, vlo)), b3 = _mm_andnot_ps(a3, _mm_cmpge_ps(x3, vlo));
+    if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(b0, b1), _mm_or_ps(b2, b3))))
+      cnt += band_chunk(c, ci * CHUNK, CHUNK, q, rs, ex);
+  }
+  uint32_t lanes[4];
+  _mm_storeu_si128((__m128i *)lanes, vcnt);
+  cnt += (uint64_t)lanes[0] + lanes[1] + lanes[2] + lanes[3];
+#endif
+  /* the rest (all of it without SSE2), chunk by chunk, the same way */
+  for (; ci * CHUNK < n; ci++) {
+    const float *c = s + (size_t)ci * CHUNK;
+    uint32_t len = n - ci * CHUNK < CHUNK ? n - ci * CHUNK : CHUNK;
+    float mx = -INFINITY;
+    int band = 0;
+    for (uint32_t j = 0; j < len; j++) {
+      mx = c[j] > mx ? c[j] : mx;
+      cnt += c[j] > q->hi;
+      band |= c[j] >= q->lo && c[j] <= q->hi;
+    }
+    cmax[ci] = mx;
+    gm = mx > gm ? mx : gm;
+    if (g && --gleft == 0) gmax[gi++] = gm, gm = -INFINITY, gleft = g;
+    if (band) cnt += band_chunk(c, ci * CHUNK, len, q, rs, ex);
+  }
+  if (g > 0 && gleft != g) gmax[gi] = gm; /* the last, partial group */
+  return cnt;
+}
+
+/* K-th largest of x (G >= K values, no NaN) with a min-heap of K floats. */
+static float kth_largest(const float *x, uint32_t G) {
+  float h[TOPK];
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < G; i++) {
+    float v = x[i];
+    if (n < TOPK) {
+      uint32_t k = n++;
+      for (; k > 0 && h[(k - 1) / 2] > v; k = (k - 1) / 2) h[k] = h[(k - 1) / 2];
+      h[k] = v;
+    } else if (v > h[0]) {
+      uint32_t k = 0;
+      for (;;) {
+        uint32_t c = 2 * k + 1;
+        if (c >= TOPK) break;
+        if (c + 1 < TOPK && h[c + 1] < h[c]) c++;
+        if (!(h[c] < v)) break;
+        h[k] = h[c];
+        k = c;
+      }
+      h[k] = v;
+    }
+  }
+  return h[0];
+}
+
+static void rank_row_fast(metrics_user_t *out, const float *s, uint32_t n, const rowsets_t *rs,
+                          const exact_t *ex, scratch_t *w) {
+  const double m = ex ? ex->m : 0;
+  /* the best relevant item, for MRR (on the dot path: rescore the few
+   * relevant items whose sgemm score is within 2m of the best one) */
+  mrr_q_t q = {UINT32_MAX, 0, INFINITY, INFINITY};
+  float smax = -INFINITY;
+  for (uint32_t k = 0; k < rs->n_truth; k++)
+    if (!is_excl(rs, rs->truth[k]) && canon(s[rs->truth[k]]) >= smax) smax = canon(s[rs->truth[k]]);
+  const float sfloor = ex ? round_down((double)smax - 2 * m) : smax;
+  for (uint32_t k = 0; k < rs->n_truth; k++) {
+    uint32_t t = rs->truth[k];
+    if (is_excl(rs, t) || !(canon(s[t]) >= sfloor)) continue;
+    float v = ex ? ex_score(ex, t) : canon(s[t]);
+    if (q.r == UINT32_MAX || worse(q.v, q.r, v, t)) q.r = t, q.v = v;
+  }
+  int slow_mrr = 0;
+  if (q.r != UINT32_MAX) {
+    if (q.v == -INFINITY) { /* ties with NaN items: the reference count */
+      slow_mrr = 1;
+    } else {
+      q.lo = ex ? round_down((double)q.v - m) : q.v;
+      q.hi = ex ? round_up((double)q.v + m) : q.v;
+    }
+  }
+  mrr_q_t qs = q;
+  if (slow_mrr) qs.r = UINT32_MAX;
+  /* T: K-th largest of about 2K group maxima (or of the scores, when short) */
+  const uint32_t nc = (n + CHUNK - 1) / CHUNK;
+  const uint32_t g = nc >= 2 * TOPK ? nc / (2 * TOPK) : 0;
+  uint32_t G = g ? (nc + g - 1) / g : n;
+  uint64_t above = scan_row(w->cmax, w->gmax, g, s, n, &qs, rs, ex);
+  if (!g)
+    for (uint32_t i = 0; i < n; i++) w->gmax[i] = canon(s[i]);
+  float T = G >= TOPK ? kth_largest(w->gmax, G) : -INFINITY;
+  uint32_t nk = 0;
+  if (T == -INFINITY) { /* fewer than K finite scores: every item competes */
+    for (uint32_t i = 0; i < n; i++)
+      if (!is_excl(rs, i)) w->cand[nk++] = i;
+  } else {
+    float lo = ex ? round_down((double)T - 2 * m) : T;
+    for (uint32_t c = 0; c < nc; c++) {
+      if (!(w->cmax[c] >= lo)) continue;
+      uint32_t i0 = c * CHUNK, end = i0 + CHUNK < n ? i0 + CHUNK : n;
+#if defined(__SSE2__)
+      if (end - i0 == CHUNK) { /* which of the 16 pass, as a bit mask */
+        const __m128 vl = _mm_set1_ps(lo);
+        unsigned bits = (unsigned)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(s + i0), vl)) |
+                        (unsigned)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(s + i0 + 4), vl)) << 4 |
+                        (unsigned)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(s + i0 + 8), vl)) << 8 |
+                        (unsigned)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(s + i0 + 12), vl)) << 12;
+        for (; bits; bits &= bits - 1) {
+          uint32_t i = i0 + (uint32_t)__builtin_ctz(bits);
+          if (!is_excl(rs, i)) w->cand[nk++] = i;
+        }
+        continue;
+      }
+#endif
+      for (uint32_t i = i0; i < end; i++)
+        if (s[i] >= lo && !is_excl(rs, i)) w->cand[nk++] = i;
+    }
+  }
+  topk_t h;
+  h.n = 0;
+  for (uint32_t k = 0; k < nk; k++) {
+    uint32_t i = w->cand[k];
+    heap_offer(&h, ex ? ex_score(ex, i) : canon(s[i]), i);
+  }
+  if (finish_topk(out, &h, rs) != UINT32_MAX || q.r == UINT32_MAX) return;
+  /* excluded items are -inf here, so `above` never counted one */
+  uint64_t rank = slow_mrr ? rank_of(s, n, q.r, q.v, rs) : above + 1;
   out->mrr = (float)(1.0 / (double)rank);
 }
 
@@ -393,7 +487,7 @@ void metrics_user_from_scores(metrics_user_t *out, const float *scores, uint32_t
   rowsets_t rs = {NULL, truth, n_truth, excl, n_excl, 0};
   for (uint32_t k = 0; k < n_truth; k++)
     rs.n_rel += !in_list(truth, k, truth[k]);
-  rank_row(out, scores, n_items, &rs, NULL, NULL);
+  rank_row(out, scores, n_items, &rs);
 }
 
 /* ---------------- the driver over evaluation users ---------------- */
@@ -455,9 +549,12 @@ static int rank_driver(metrics_t *out, metrics_user_t *per_user, const dataset_t
   float *S = malloc((size_t)block * n_items * sizeof *S);
   uint8_t *mask = calloc(n_items, 1);
   uint32_t *lists = malloc(((size_t)max_truth + max_excl + 1) * sizeof *lists);
-  uint32_t *side = dot ? malloc((size_t)n_items * sizeof *side) : NULL;
-  if (!S || !mask || !lists || (dot && !side)) {
-    free(S), free(mask), free(lists), free(side);
+  scratch_t w;
+  w.cmax = malloc(((size_t)n_items / CHUNK + 1) * sizeof *w.cmax);
+  w.gmax = malloc(((size_t)n_items + 4 * TOPK + 2) * sizeof *w.gmax);
+  w.cand = malloc((size_t)n_items * sizeof *w.cand);
+  if (!S || !mask || !lists || !w.cmax || !w.gmax || !w.cand) {
+    free(S), free(mask), free(lists), free(w.cmax), free(w.gmax), free(w.cand);
     return fm_fail(err, "metrics: out of memory for a %u x %u score block", block, n_items);
   }
   uint32_t *tl = lists, *el = lists + max_truth;
@@ -513,7 +610,7 @@ static int rank_driver(metrics_t *out, metrics_user_t *per_user, const dataset_t
         }
       }
       rs.n_rel = rs.n_truth;
-      rank_row(&mu, s, n_items, &rs, exact, side);
+      rank_row_fast(&mu, s, n_items, &rs, exact, &w);
       for (uint32_t k = 0; k < rs.n_excl; k++) mask[el[k]] = 0;
       for (uint32_t k = 0; k < rs.n_truth; k++) mask[tl[k]] = 0;
       if (per_user) per_user[u] = mu;
@@ -522,7 +619,7 @@ static int rank_driver(metrics_t *out, metrics_user_t *per_user, const dataset_t
       n_users++;
     }
   }
-  free(S), free(mask), free(lists), free(side);
+  free(S), free(mask), free(lists), free(w.cmax), free(w.gmax), free(w.cand);
   if (rc) return rc;
   out->n_users = n_users;
   if (n_users) {

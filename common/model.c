@@ -31,6 +31,9 @@
 
 /* Initial scale of the embedding tables E, P and Q. */
 #define MODEL_EMB_STD 0.05
+#ifndef MODEL_LOCAL_STD
+#define MODEL_LOCAL_STD 0.0
+#endif
 /* Rows per block in the inference functions. */
 #define MODEL_INFER_CHUNK 256u
 /* Limits that keep every size an int for cblas and catch unit mistakes. */
@@ -132,8 +135,8 @@ int model_local_init(model_local_t *l, const model_cfg_t *cfg, uint32_t n_users,
   l->dim = cfg->dim;
   rng_t r;
   rng_seed(&r, seed, RNG_INIT_LOCAL, platform);
-  fill_normal(l->user_id, (size_t)n_users * D, MODEL_EMB_STD, &r);
-  fill_normal(l->item_id, (size_t)n_items * D, MODEL_EMB_STD, &r);
+  fill_normal(l->user_id, (size_t)n_users * D, MODEL_LOCAL_STD, &r);
+  fill_normal(l->item_id, (size_t)n_items * D, MODEL_LOCAL_STD, &r);
   return 0;
 }
 

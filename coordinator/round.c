@@ -350,11 +350,16 @@ static int write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es) {
   const fm_config *c = co->c;
   char path[CFG_PATH_MAX + 64];
   /* meta-model.pb */
-  char *cfgtext = NULL;
-  size_t cfglen = 0;
+  char *cfgtext = NULL, *fulltext = NULL;
+  size_t cfglen = 0, fulllen = 0;
   FILE *m = open_memstream(&cfgtext, &cfglen);
   if (m) {
-    config_write(c, CFG_TRAIN, m);
+    config_write(c, CFG_TRAIN, 1, m);
+    fclose(m);
+  }
+  m = open_memstream(&fulltext, &fulllen);
+  if (m) {
+    config_write(c, CFG_TRAIN, 0, m);
     fclose(m);
   }
   checkpoint_t ck;
@@ -369,8 +374,9 @@ static int write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es) {
   snprintf(path, sizeof path, "%s/meta-model.pb", c->out);
   int rc = checkpoint_write(path, &ck, &co->err);
   snprintf(path, sizeof path, "%s/config.txt", c->out);
-  if (!rc && cfgtext) rc = fm_write_atomic(path, cfgtext, cfglen, &co->err);
+  if (!rc && fulltext) rc = fm_write_atomic(path, fulltext, fulllen, &co->err);
   free(cfgtext);
+  free(fulltext);
   if (rc) return -1;
 
   /* heldout.csv: one row per held-out platform and method */

@@ -6,7 +6,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 TMP=$(mktemp -d /tmp/fedmeta-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 # A small market so each run takes seconds on 2 cores.
-SMALL="--industries 6 --users 800 --scale 0.3 --dim 16 --hidden 32 --buckets-log2 12 --batch 64 --negatives 64 --verbose 0"
+MARKET="--industries 6 --users 800 --scale 0.3"
+SMALL="$MARKET --dim 16 --hidden 32 --buckets-log2 12 --batch 64 --negatives 64 --verbose 0"
 run() { # run NRANKS fedmeta-args...
   local n=$1; shift
   timeout 300 "$MPIEXEC" -n "$n" --oversubscribe --bind-to none --mca mpi_yield_when_idle 1 "$BIN" "$@"

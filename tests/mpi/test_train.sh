@@ -34,6 +34,7 @@ for algo in fedavg fomaml local; do
 done
 
 # fedmeta eval reads the meta-model and adapts to the held-out industry
-"$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --platform toys --ft-steps 5 --local-steps 0 > "$TMP/eval.txt"
-grep -q '"platform":"toys"' "$TMP/eval.txt" || fail "fedmeta eval printed no result"
+# (no --platform: the market's default held-out industry)
+"$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 > "$TMP/eval.txt"
+grep -q '"platform":"' "$TMP/eval.txt" || fail "fedmeta eval printed no result"
 echo "test_train: ok"

@@ -89,7 +89,7 @@ int main(void) {
     const char *a[] = {"--rounds", "5", "--clip", "2.5", "--heldout", "toys,food"};
     CHECK_OK(parse(&c, CFG_TRAIN, a, 6, &e));
     f = fopen(path, "w");
-    config_write(&c, CFG_TRAIN, f);
+    config_write(&c, CFG_TRAIN, 0, f);
     fclose(f);
     fm_config c2;
     const char *b[] = {"--config", path};

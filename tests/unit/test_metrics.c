@@ -208,6 +208,34 @@ static void test_known_answers(void) {
   uint32_t t1010[] = {10, 10};
   row_case_t r2 = {desc, 40, t1010, 2, NULL, 0};
   CASE(r2, 0, 1, 0, 1.0 / 11);
+
+  /* Long rows (the driver then works from chunk maxima). */
+  enum { NL = 1000 };
+  static float big[NL];
+  /* All equal: item 500 with 3 and 900 excluded has 499 items before it. */
+  for (int i = 0; i < NL; i++) big[i] = 0.5f;
+  uint32_t t500[] = {500}, x3_900[] = {900, 3};
+  row_case_t l1 = {big, NL, t500, 1, x3_900, 2};
+  CASE(l1, 0, 0, 0, 1.0 / 500);
+  /* Ten finite scores (items 0, 10, ..., 90 score 0..9), the rest NaN: the 10
+   * finite ones lead, then NaN items by id. Item 7 with item 1 excluded comes
+   * after the 10 and the NaN items 2..6: rank 16 (Recall 1, NDCG 0). */
+  for (int i = 0; i < NL; i++) big[i] = i % 10 == 0 && i < 100 ? (float)(i / 10) : NAN;
+  uint32_t t7[] = {7}, x1[] = {1};
+  row_case_t l2 = {big, NL, t7, 1, x1, 1};
+  CASE(l2, 0, 1, 0, 1.0 / 16);
+  /* A relevant item at -inf: items 0..989 descending, 990..999 = -inf; item
+   * 995 with item 0 excluded: 989 finite + 990..994 before it, rank 995. */
+  for (int i = 0; i < NL; i++) big[i] = i < 990 ? (float)(NL - i) : -INFINITY;
+  uint32_t t995[] = {995}, x0b[] = {0};
+  row_case_t l3 = {big, NL, t995, 1, x0b, 1};
+  CASE(l3, 0, 0, 0, 1.0 / 995);
+  /* Descending with the relevant items at ranks 1 and 600 and exclusions
+   * scattered: item 0 rank 1, NDCG 1 / (d(1) + d(2)) = 0.613147193, Recall 1/2. */
+  for (int i = 0; i < NL; i++) big[i] = (float)(NL - i);
+  uint32_t t0_600[] = {600, 0}, x_sc[] = {5, 50, 500, 999};
+  row_case_t l4 = {big, NL, t0_600, 2, x_sc, 4};
+  CASE(l4, 1.0 / (1.0 + 1.0 / log2(3.0)), 0.5, 1, 1);
 }
 
 /* Empty truth: the user is skipped (NaN per-user, not counted). */
@@ -387,6 +415,27 @@ static void test_random_blocks(void) {
   CHECK_OK(metrics_rank_dot(&out, NULL, U, V, dim, &ds, &err));
   CHECK(memcmp(&out, &first, sizeof out) == 0);
 
+  /* Non-finite vectors (a diverged model): an item vector with a NaN and a
+   * user vector with an infinity take the exact path and still agree. */
+  float *V2 = malloc((size_t)n_items * dim * sizeof(float));
+  float *U2 = malloc((size_t)n_eval * dim * sizeof(float));
+  memcpy(V2, V, (size_t)n_items * dim * sizeof(float));
+  memcpy(U2, U, (size_t)n_eval * dim * sizeof(float));
+  V2[17 * dim + 3] = NAN;
+  U2[5 * dim] = INFINITY;
+  metrics_user_t *pu2 = malloc(n_eval * sizeof *pu2);
+  CHECK_OK(metrics_rank_dot_block(&out, pu2, U2, V2, dim, &ds, 7, &err));
+  for (uint32_t u = 0; u < n_eval; u++) {
+    if (c[u].n_truth == 0) continue;
+    float *row = S; /* reuse row 0 of S as scratch */
+    for (uint32_t i = 0; i < n_items; i++)
+      row[i] = metrics_dot_exact(U2 + (size_t)u * dim, V2 + (size_t)i * dim, dim);
+    metrics_user_t m;
+    metrics_user_from_scores(&m, row, n_items, c[u].truth, c[u].n_truth, c[u].excl, c[u].n_excl);
+    CHECK(memcmp(&m, &pu2[u], sizeof m) == 0);
+  }
+  free(V2), free(U2), free(pu2);
+
   /* bootstrap on these users */
   double lo, hi, lo2, hi2, lo3, hi3;
   metrics_bootstrap_ndcg(&lo, &hi, pu, n_eval, 1000, 7);
@@ -404,6 +453,102 @@ static void test_random_blocks(void) {
 
   free(U), free(V), free(c), free(lists), free(S), free(ref), free(pu);
   fixture_free(&ds);
+}
+
+/* Scores by cancellation: u = (w, 2^24, -2^24, 0), v_i = (a_i, b_i, b_i, 0)
+ * with b_i in {0, 1, 2, 4}, so u.v_i = w a_i exactly, but a float sum in k
+ * order first rounds w a_i + 2^24 b_i to a multiple of 2 b_i: sgemm's scores
+ * are off by item-dependent amounts, not monotonically, and every ranking
+ * decision goes through the rescoring (margin m ~ 10^2 here); the result must
+ * still equal the reference on canonical rows. */
+static void test_cancellation(void) {
+  const uint32_t n_items = 2000, n_eval = 40, dim = 4;
+  rng_t r;
+  rng_seed(&r, 11, RNG_EVAL, 3);
+  float *U = malloc(n_eval * dim * sizeof(float)), *V = malloc(n_items * dim * sizeof(float));
+  for (uint32_t u = 0; u < n_eval; u++) {
+    U[u * dim] = 0.25f + rng_uniform(&r), U[u * dim + 1] = 0x1p24f;
+    U[u * dim + 2] = -0x1p24f, U[u * dim + 3] = 0;
+  }
+  for (uint32_t i = 0; i < n_items; i++) {
+    float b = (float)((1u << rng_below(&r, 4)) >> 1); /* 0, 1, 2, 4 */
+    V[i * dim] = 8 * rng_uniform(&r), V[i * dim + 1] = V[i * dim + 2] = b, V[i * dim + 3] = 0;
+  }
+  row_case_t *c = calloc(n_eval, sizeof *c);
+  uint32_t *lists = malloc(n_eval * 40 * sizeof(uint32_t));
+  for (uint32_t u = 0; u < n_eval; u++) {
+    uint32_t *t = lists + u * 40, *x = t + 20, nt = 1 + rng_below(&r, 20), nx = rng_below(&r, 20);
+    for (uint32_t k = 0; k < nt; k++) t[k] = rng_below(&r, n_items);
+    for (uint32_t k = 0; k < nx; k++) x[k] = rng_below(&r, n_items);
+    c[u] = (row_case_t){NULL, n_items, t, nt, x, nx};
+  }
+  dataset_t ds;
+  fixture(&ds, n_items, c, n_eval);
+  metrics_t out;
+  metrics_user_t *pu = malloc(n_eval * sizeof *pu);
+  float *row = malloc(n_items * sizeof(float));
+  fm_err err;
+  uint32_t blocks[] = {1, 3, 40};
+  for (int b = 0; b < 3; b++) {
+    CHECK_OK(metrics_rank_dot_block(&out, pu, U, V, dim, &ds, blocks[b], &err));
+    for (uint32_t u = 0; u < n_eval; u++) {
+      for (uint32_t i = 0; i < n_items; i++)
+        row[i] = metrics_dot_exact(U + u * dim, V + i * dim, dim);
+      metrics_user_t m;
+      metrics_user_from_scores(&m, row, n_items, c[u].truth, c[u].n_truth, c[u].excl,
+                               c[u].n_excl);
+      CHECK(memcmp(&m, &pu[u], sizeof m) == 0);
+    }
+  }
+  free(U), free(V), free(c), free(lists), free(pu), free(row);
+  fixture_free(&ds);
+}
+
+/* Random rows full of ties, NaN and infinities, of every length: the driver's
+ * fast path equals the reference row by row. */
+static void test_random_rows_ties(void) {
+  rng_t r;
+  rng_seed(&r, 5, RNG_EVAL, 2);
+  for (int trial = 0; trial < 200; trial++) {
+    uint32_t n = 1 + rng_below(&r, trial < 100 ? 80 : 2500), n_eval = 1 + rng_below(&r, 6);
+    float *rows = malloc((size_t)n_eval * n * sizeof(float));
+    uint32_t levels = 1 + rng_below(&r, 12);
+    for (size_t k = 0; k < (size_t)n_eval * n; k++) {
+      uint32_t z = rng_below(&r, 100);
+      rows[k] = z < 3 ? NAN : z < 5 ? INFINITY : z < 8 ? -INFINITY : (float)rng_below(&r, levels);
+    }
+    row_case_t *c = calloc(n_eval, sizeof *c);
+    uint32_t *lists = malloc((size_t)n_eval * 60 * sizeof(uint32_t));
+    for (uint32_t u = 0; u < n_eval; u++) {
+      uint32_t *t = lists + u * 60, *x = t + 30;
+      uint32_t nt = rng_below(&r, 30), nx = rng_below(&r, 30);
+      for (uint32_t k = 0; k < nt; k++) t[k] = rng_below(&r, n);
+      for (uint32_t k = 0; k < nx; k++) x[k] = rng_below(&r, n);
+      c[u] = (row_case_t){rows + (size_t)u * n, n, t, nt, x, nx};
+    }
+    dataset_t ds;
+    fixture(&ds, n, c, n_eval);
+    rows_ctx_t rc = {rows, n};
+    metrics_t out;
+    metrics_user_t *pu = malloc(n_eval * sizeof *pu);
+    fm_err err;
+    CHECK_OK(metrics_rank_scores(&out, pu, &ds, rows_fn, &rc, NULL, 1 + rng_below(&r, 4), &err));
+    for (uint32_t u = 0; u < n_eval; u++) {
+      if (c[u].n_truth == 0) continue;
+      metrics_user_t m, b;
+      metrics_user_from_scores(&m, c[u].s, n, c[u].truth, c[u].n_truth, c[u].excl, c[u].n_excl);
+      brute(&b, c[u].s, n, c[u].truth, c[u].n_truth, c[u].excl, c[u].n_excl);
+      if (memcmp(&m, &pu[u], sizeof m) != 0 || fabs(m.mrr - b.mrr) > 1e-9 ||
+          fabs(m.ndcg10 - b.ndcg10) > 1e-7 || fabs(m.recall20 - b.recall20) > 1e-7) {
+        fprintf(stderr, "trial %d n %u user %u: driver mrr %.9g ndcg %.9g, reference %.9g %.9g, "
+                "sort %.9g %.9g\n", trial, n, u, pu[u].mrr, pu[u].ndcg10, m.mrr, m.ndcg10,
+                b.mrr, b.ndcg10);
+        exit(1);
+      }
+    }
+    free(rows), free(c), free(lists), free(pu);
+    fixture_free(&ds);
+  }
 }
 
 static void test_bootstrap_small(void) {
@@ -430,6 +575,8 @@ int main(void) {
   test_empty_truth_skipped();
   test_item_col();
   test_random_blocks();
+  test_random_rows_ties();
+  test_cancellation();
   test_bootstrap_small();
   printf("test_metrics: ok\n");
   return 0;
