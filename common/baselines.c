@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 /* LAPACK from OpenBLAS (Fortran symbols; no header ships with it here). The
  * trailing size_t is the hidden length of the character argument that
  * gfortran-built routines may expect; passing it is harmless otherwise. */
@@ -209,11 +211,12 @@ int baseline_ease_fit_csr(baseline_ease_t *m, uint32_t n_users, uint32_t n_items
   m->n_items = n_items;
   uint32_t *slot = malloc(((size_t)n_items + 1) * sizeof *slot);
   if (!slot) goto oom;
+  /* gram rows for the items that occur, in id order */
   for (uint32_t i = 0; i < n_items; i++) slot[i] = UINT32_MAX;
-  for (uint32_t k = 0; k < b.uptr[n_users]; k++) slot[b.uitem[k]] = 0;
+  for (uint32_t k = 0; k < b.uptr[n_users]; k++) slot[b.uitem[k]] = 1; /* seen */
   uint32_t nm = 0;
   for (uint32_t i = 0; i < n_items; i++)
-    if (slot[i] == 0) slot[i] = nm++;
+    if (slot[i] != UINT32_MAX) slot[i] = nm++;
   if (nm > BASELINE_EASE_MAX_ITEMS) {
     free(slot);
     binmat_free(&b);
@@ -294,16 +297,28 @@ static uint32_t ease_slot(const baseline_ease_t *m, uint32_t i) {
 
 void baseline_ease_score(const baseline_ease_t *m, float *scores, const uint32_t *items,
                          uint32_t n) {
-  memset(scores, 0, (size_t)m->n_items * sizeof *scores);
+  /* Sum the history's rows of B into scores[0..M) (contiguous saxpy), then
+   * spread them out to item ids in place: active[] ascends and active[k] >= k,
+   * so walking down never overwrites an entry not yet moved. */
   const size_t M = m->n_active;
+  memset(scores, 0, (size_t)m->n_items * sizeof *scores);
   for (uint32_t k = 0; k < n; k++) {
     uint32_t j = items[k];
     if (j >= m->n_items || in_list(items, k, j)) continue;
     uint32_t s = ease_slot(m, j);
     if (s == UINT32_MAX) continue; /* unseen item: its row of B is 0 */
-    const float *row = m->B + s * M;
-    for (size_t i = 0; i < M; i++) scores[m->active[i]] += row[i];
+    cblas_saxpy((int)M, 1.0f, m->B + s * M, 1, scores, 1);
   }
+  if (M == m->n_items) return; /* active[k] == k */
+  uint32_t next = m->n_items; /* items >= next are final */
+  for (size_t k = M; k-- > 0;) {
+    uint32_t a = m->active[k];
+    float v = scores[k];
+    for (uint32_t i = a + 1; i < next; i++) scores[i] = 0.0f; /* inactive items */
+    scores[a] = v;
+    next = a;
+  }
+  for (uint32_t i = 0; i < next; i++) scores[i] = 0.0f;
 }
 
 /* ---------------- evaluation ---------------- */
@@ -340,7 +355,7 @@ typedef struct rank_ctx {
   score_row_fn score;
   const dataset_t *ds;
   const uint32_t *item_col;
-  float *tmp; /* (n_items) scores in item order */
+  float *tmp; /* (model's n_items) scores in item order; ids >= ds->n_items unranked */
 } rank_ctx_t;
 
 static int rank_scores(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *err) {
@@ -362,13 +377,13 @@ static int rank_model(metrics_t *out, metrics_user_t *per_user, const void *mode
                       uint32_t model_items, score_row_fn score, const dataset_t *ds,
                       const char *who, fm_err *err) {
   memset(out, 0, sizeof *out);
-  if (model_items != ds->n_items)
+  if (model_items < ds->n_items)
     return fm_fail(err, "%s: fitted on %u items but the dataset has %u", who, model_items,
                    ds->n_items);
   if (ds->n_eval > 0 && (!ds->eval_user || !ds->hist_ptr || !ds->item_pop))
     return fm_fail(err, "%s: dataset lacks eval_user, hist or item_pop", who);
   uint32_t *item_col = malloc(((size_t)ds->n_items + 1) * sizeof *item_col);
-  float *tmp = malloc(((size_t)ds->n_items + 1) * sizeof *tmp);
+  float *tmp = malloc(((size_t)model_items + 1) * sizeof *tmp);
   if (!item_col || !tmp) {
     free(item_col), free(tmp);
     return fm_fail(err, "%s: out of memory", who);

@@ -72,7 +72,9 @@ void baseline_ease_score(const baseline_ease_t *m, float *scores, const uint32_t
 
 /* Full-ranking evaluation of ds's evaluation users, each scored from its
  * ds->hist; ties by popularity then id (see above). The model must have been
- * fitted in ds's item id space (m->n_items == ds->n_items, checked). */
+ * fitted in an item id space whose first ds->n_items ids are ds's items
+ * (m->n_items >= ds->n_items, checked); higher ids (e.g. other industries'
+ * items of a pooled fit) are scored but not ranked. */
 int baseline_knn_rank(metrics_t *out, metrics_user_t *per_user, const baseline_knn_t *m,
                       const dataset_t *ds, fm_err *err);
 int baseline_ease_rank(metrics_t *out, metrics_user_t *per_user, const baseline_ease_t *m,

@@ -33,8 +33,8 @@ typedef struct market_cfg {
   double activity;       /* multiplies interactions per user (default 1) */
   double taste_gain;     /* gamma: weight of taste in the utility (default 3) */
   double beta_pop;       /* beta: weight of log popularity in the utility (default 1) */
-  double twist;          /* tau: size of each industry's twist of the shared map (default 0.5) */
-  double demo_share;     /* rho: share of taste variance explained by demographics (default 0.4) */
+  double twist;          /* tau: size of each industry's twist of the shared map (default 0.3) */
+  double demo_share;     /* rho: share of taste variance explained by demographics (default 0.6) */
 } market_cfg_t;
 
 /* The defaults above, seed 42. */

@@ -90,7 +90,9 @@ int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_
 /* metrics_rank_dot with an explicit block height (0 = default); for tests
  * and tuning. The dot path ranks on the canonical score metrics_dot_exact(u_i,
  * v_j), using sgemm only to prune, so the result is bit-identical for every
- * block height and BLAS thread count (sgemm's own bits are not). */
+ * block height and BLAS thread count (sgemm's own bits are not). A user or
+ * item vector that is not finite makes that user's row be scored canonically
+ * item by item (slow, but still exact). */
 int metrics_rank_dot_block(metrics_t *out, metrics_user_t *per_user, const float *U,
                            const float *V, uint32_t dim, const dataset_t *ds, uint32_t block,
                            fm_err *err);

@@ -118,11 +118,26 @@ static void test_knn(void) {
   baseline_knn_free(&m); /* twice is fine */
   baseline_knn_free(NULL);
 
-  /* A fitted model must match the dataset's catalogue. */
+  /* A fitted model must cover the dataset's catalogue. */
   uint32_t p2[] = {0, 1}, it2[] = {0};
   CHECK_OK(baseline_knn_fit_csr(&m, 1, 3, p2, it2, 0, &err));
   CHECK(baseline_knn_rank(&out, NULL, &m, &ds, &err) < 0);
   baseline_knn_free(&m);
+  /* A pooled fit may have more ids: here a ninth user holds item 6 and two
+   * items beyond the dataset's 7. Items 0..5 keep their similarities and the
+   * evaluated histories never touch 6, so the rankings are unchanged. */
+  {
+    uint32_t pp[NU + 2], hp[sizeof H / sizeof *H + 3];
+    memcpy(pp, H_PTR, sizeof H_PTR);
+    memcpy(hp, H, sizeof H);
+    hp[H_PTR[NU]] = 6, hp[H_PTR[NU] + 1] = NI, hp[H_PTR[NU] + 2] = NI + 1;
+    pp[NU + 1] = H_PTR[NU] + 3;
+    metrics_user_t pu2[4];
+    CHECK_OK(baseline_knn_fit_csr(&m, NU + 1, NI + 2, pp, hp, 0, &err));
+    CHECK_OK(baseline_knn_rank(&out, pu2, &m, &ds, &err));
+    CHECK(memcmp(pu, pu2, 3 * sizeof *pu) == 0);
+    baseline_knn_free(&m);
+  }
   /* An item id out of range is refused. */
   uint32_t bad[] = {9};
   CHECK(baseline_knn_fit_csr(&m, 1, 3, p2, bad, 0, &err) < 0);
@@ -189,6 +204,22 @@ static void test_ease(void) {
     uint32_t h6[] = {6};
     baseline_ease_score(&m, s, h6, 1); /* an item never seen contributes nothing */
     for (uint32_t i = 0; i < NI; i++) CHECK(s[i] == 0.0f);
+
+    /* The same data with an unused id in the middle (item i -> i + (i >= 3),
+     * 8 ids): the same model, with 3 and 7 scoring 0. */
+    uint32_t H2[sizeof H / sizeof *H];
+    for (size_t k = 0; k < sizeof H / sizeof *H; k++) H2[k] = H[k] + (H[k] >= 3);
+    baseline_ease_t m2;
+    CHECK_OK(baseline_ease_fit_csr(&m2, NU, NI + 1, H_PTR, H2, (float)lambdas[li], &err));
+    CHECK_EQ_INT(m2.n_active, 6);
+    CHECK(memcmp(m2.B, m.B, 36 * sizeof(float)) == 0);
+    float s1[NI], s2[NI + 1];
+    uint32_t h1[] = {1, 3}, h1b[] = {1, 4};
+    baseline_ease_score(&m, s1, h1, 2);
+    baseline_ease_score(&m2, s2, h1b, 2);
+    for (uint32_t i = 0; i < NI; i++) CHECK(s2[i + (i >= 3)] == s1[i]);
+    CHECK(s2[3] == 0.0f && s2[7] == 0.0f);
+    baseline_ease_free(&m2);
 
     /* Ranking plumbing: the rank function's per-user metrics equal those of
      * the score rows ranked under (score, popularity, id), built here by
