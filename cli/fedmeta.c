@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/commands.h"
 #include "common/checkpoint.h"
 #include "common/config.h"
 #include "common/dataset.h"
@@ -36,6 +37,8 @@ static void usage(FILE *f) {
           "  mpirun -n N fedmeta train [options]        train a meta-model (N >= 2: rank 0 coordinates,\n"
           "                                             ranks 1..N-1 host the platforms)\n"
           "  fedmeta eval --model FILE --platform NAME  adapt a meta-model to an industry and score it\n"
+          "  fedmeta prepare --format F --input PATH --out DIR   import a published data set\n"
+          "  fedmeta baselines --data DIR --heldout NAMES        popularity, ItemKNN, EASE (protocol P1)\n"
           "  fedmeta COMMAND --help                     the options of a command\n\n"
           "exit codes: 0 success, 1 runtime error (data, I/O, a platform failed), 2 usage error\n");
 }
@@ -215,10 +218,12 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "synth")) return cmd_synth(argc, argv);
   if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
   if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
+  if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc, argv);
+  if (!strcmp(argv[1], "baselines")) return cmd_baselines(argc, argv);
   if (!strcmp(argv[1], "--version")) {
     printf("fedmeta 0.1.0\n");
     return EXIT_OK;
   }
-  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval; see fedmeta --help)\n", argv[1]);
+  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, prepare, baselines; see fedmeta --help)\n", argv[1]);
   return EXIT_USAGE;
 }

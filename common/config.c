@@ -71,7 +71,29 @@ static const opt OPTS[] = {
   {"ft-steps", T_U32, F(ft_steps), 0, 1000000, NULL, TE, 1, "fine-tune steps on the support split"},
   {"ft-lr", T_F32, F(ft_lr), 1e-7, 10, NULL, TE, 1, "fine-tune learning rate"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
-  {"config", T_STR, F(config_file), 0, 0, NULL, ALL, 0, "read settings from FILE (key = value); flags override"},
+  {"config", T_STR, F(config_file), 0, 0, NULL, ALL | CFG_PREPARE | CFG_BASELINES, 0, "read settings from FILE (key = value); flags override"},
+  /* prepare */
+  {"format", T_CHOICE, F(format), 0, 0, "ciao|amazon|movielens|csv", CFG_PREPARE, 1, "format of the published data set"},
+  {"input", T_STR, F(input), 0, 0, NULL, CFG_PREPARE, 1, "the data set: a file (ciao, csv) or a folder (amazon, movielens)"},
+  {"columns", T_STR, F(columns), 0, 0, NULL, CFG_PREPARE, 1, "csv: 1-based columns, e.g. user=1,item=2,industry=3,time=4,rating=5"},
+  {"delimiter", T_STR, F(delimiter), 0, 0, NULL, CFG_PREPARE, 1, "csv: tab, comma or one character"},
+  {"header", T_U32, F(header), 0, 1000, NULL, CFG_PREPARE, 1, "csv: header lines to skip"},
+  {"min-rating", T_F32, F(min_rating), 0, 1e9, NULL, CFG_PREPARE, 1, "implicit feedback: keep ratings >= this (always > 0)"},
+  {"kcore", T_U32, F(kcore), 0, 1000, NULL, CFG_PREPARE, 1, "global k-core over all industries (0 = off)"},
+  {"min-platform", T_U32, F(min_platform), 0, 1000000000, NULL, CFG_PREPARE, 1, "drop industries with fewer interactions"},
+  {"strict", T_FLAG, F(strict), 0, 1, NULL, CFG_PREPARE, 0, "a malformed line is an error (default: skip it and count)"},
+  {"select", T_STR, F(industries_sel), 0, 0, NULL, CFG_PREPARE, 1, "keep only these industries (comma-separated names)"},
+  {"out", T_STR, F(out), 0, 0, NULL, CFG_PREPARE, 0, "output folder"},
+  {"verbose", T_U32, F(verbose), 0, 3, NULL, CFG_PREPARE | CFG_BASELINES, 0, "log level 0..3"},
+  /* baselines */
+  {"data", T_STR, F(data), 0, 0, NULL, CFG_BASELINES, 0, "prepared data folder (manifest + shards)"},
+  {"heldout", T_STR, F(heldout), 0, 0, NULL, CFG_BASELINES, 1, "held-out industries, comma-separated"},
+  {"ks", T_STR, F(ks), 0, 0, NULL, CFG_BASELINES, 1, "K values (support interactions per user), comma-separated"},
+  {"ease-lambda", T_F32, F(ease_lambda), 0, 1e9, NULL, CFG_BASELINES, 1, "EASE L2 penalty"},
+  {"knn-topk", T_U32, F(knn_topk), 0, 1000000, NULL, CFG_BASELINES, 1, "ItemKNN neighbours per item (0 = all)"},
+  {"boot", T_U32, F(boot), 0, 1000000, NULL, CFG_BASELINES, 1, "bootstrap resamples for the 95% intervals"},
+  {"seed", T_U64, F(seed), 0, 1.8e19, NULL, CFG_BASELINES, 1, "seed (bootstrap)"},
+  {"out", T_STR, F(out), 0, 0, NULL, CFG_BASELINES, 0, "output CSV file"},
 };
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -109,6 +131,14 @@ void config_defaults(fm_config *c) {
   c->ft_steps = 40;
   c->ft_lr = 0.003f;
   c->local_steps = 200;
+  snprintf(c->delimiter, sizeof c->delimiter, "tab");
+  c->min_rating = 1;
+  c->kcore = 5;
+  c->min_platform = 1;
+  snprintf(c->ks, sizeof c->ks, "1,5,10");
+  c->ease_lambda = 200;
+  c->knn_topk = 0;
+  c->boot = 1000;
 }
 
 static const opt *find_opt(const char *name, int cmd) {

@@ -49,10 +49,26 @@ typedef struct fm_config {
   float ft_lr;
   uint32_t local_steps;         /* steps of the local-only baseline (from scratch) */
   char config_file[CFG_PATH_MAX];
+  /* prepare (importers) */
+  char format[16];              /* ciao | amazon | movielens | csv */
+  char input[CFG_PATH_MAX];     /* file or folder of the published data set */
+  char columns[256];            /* csv: column mapping, e.g. "user=1,item=2,industry=3,time=4,rating=5" */
+  char delimiter[8];            /* csv: field separator ("tab", "comma" or one character) */
+  uint32_t header;              /* csv: header lines to skip */
+  float min_rating;             /* implicit feedback: keep rating >= this (and > 0) */
+  uint32_t kcore;               /* global k-core filter over all industries */
+  uint32_t min_platform;        /* drop industries with fewer interactions */
+  int strict;                   /* a malformed line is an error (default: skip and count) */
+  char industries_sel[256];     /* keep only these industries (comma-separated), "" = all */
+  /* baselines */
+  char ks[64];                  /* K values, comma-separated */
+  float ease_lambda;
+  uint32_t knn_topk;
+  uint32_t boot;                /* bootstrap resamples */
 } fm_config;
 
 /* Which subcommand a setting belongs to (bit mask). */
-enum { CFG_SYNTH = 1, CFG_TRAIN = 2, CFG_EVAL = 4 };
+enum { CFG_SYNTH = 1, CFG_TRAIN = 2, CFG_EVAL = 4, CFG_PREPARE = 8, CFG_BASELINES = 16 };
 
 void config_defaults(fm_config *c);
 
