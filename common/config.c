@@ -89,11 +89,12 @@ static const opt OPTS[] = {
   {"data", T_STR, F(data), 0, 0, NULL, CFG_BASELINES, 0, "prepared data folder (manifest + shards)"},
   {"heldout", T_STR, F(heldout), 0, 0, NULL, CFG_BASELINES, 1, "held-out industries, comma-separated"},
   {"ks", T_STR, F(ks), 0, 0, NULL, CFG_BASELINES, 1, "K values (support interactions per user), comma-separated"},
-  {"ease-lambda", T_F32, F(ease_lambda), 0, 1e9, NULL, CFG_BASELINES, 1, "EASE L2 penalty"},
+  {"ease-lambda", T_F32, F(ease_lambda), 1e-6, 1e9, NULL, CFG_BASELINES, 1, "EASE L2 penalty"},
   {"knn-topk", T_U32, F(knn_topk), 0, 1000000, NULL, CFG_BASELINES, 1, "ItemKNN neighbours per item (0 = all)"},
   {"boot", T_U32, F(boot), 0, 1000000, NULL, CFG_BASELINES, 1, "bootstrap resamples for the 95% intervals"},
   {"seed", T_U64, F(seed), 0, 1.8e19, NULL, CFG_BASELINES, 1, "seed (bootstrap)"},
-  {"out", T_STR, F(out), 0, 0, NULL, CFG_BASELINES, 0, "output CSV file"},
+  {"no-pooled", T_FLAG, F(no_pooled), 0, 1, NULL, CFG_BASELINES, 1, "skip the privacy-free pooled EASE (the slowest fit)"},
+  {"out", T_STR, F(out), 0, 0, NULL, CFG_BASELINES, 0, "CSV file of the results (a folder: FOLDER/p1-baselines.csv); not given: print only"},
 };
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 

@@ -65,6 +65,7 @@ typedef struct fm_config {
   float ease_lambda;
   uint32_t knn_topk;
   uint32_t boot;                /* bootstrap resamples */
+  int no_pooled;                /* skip the pooled (privacy-free) EASE reference */
 } fm_config;
 
 /* Which subcommand a setting belongs to (bit mask). */

@@ -42,5 +42,9 @@ void dataset_free(dataset_t *d);
 uint32_t dataset_band(uint32_t count);
 uint32_t dataset_pop_token(uint32_t train_count);
 uint32_t dataset_act_token(uint32_t train_count);
+/* The item token the dataset uses: the popularity rank band of an item with
+ * train_count TRAIN interactions when n_greater of the n_items items have more
+ * (fm_hash_feature("iprk", "0".."8"), or "none" for train_count 0). */
+uint32_t dataset_rank_token(uint32_t train_count, uint32_t n_greater, uint32_t n_items);
 
 #endif

@@ -77,11 +77,18 @@ static void test_temporal(void) {
   expect_u32(ROW(&d, utok, 2), LIST(a1), "utok 2");
   expect_u32(ROW(&d, utok, 3), LIST(103, a0), "utok 3");
   /* TRAIN counts per item: 2 2 0 0 1 1 (VALID/TEST items do not count). */
-  uint32_t p1 = fm_hash_feature("ipop", "1"), p0 = fm_hash_feature("ipop", "0");
-  expect_u32(ROW(&d, itok, 0), LIST(200, p1), "itok 0");
+  /* Rank bands: count 2 -> no item has more -> band 0; count 1 -> 2 of 6
+   * items have more (33 %) -> band 5 (20 %..35 %); count 0 -> "none". */
+  uint32_t p1 = fm_hash_feature("iprk", "5"), p2 = fm_hash_feature("iprk", "0"),
+           p0 = fm_hash_feature("iprk", "none");
+  expect_u32(ROW(&d, itok, 0), LIST(200, p2), "itok 0");
   expect_u32(ROW(&d, itok, 2), LIST(202, p0), "itok 2");
   expect_u32(ROW(&d, itok, 3), LIST(p0), "itok 3");
   expect_u32(ROW(&d, itok, 5), LIST(205, p1), "itok 5");
+  CHECK_EQ_INT(dataset_rank_token(5, 0, 100), fm_hash_feature("iprk", "0"));
+  CHECK_EQ_INT(dataset_rank_token(5, 1, 100), fm_hash_feature("iprk", "1"));
+  CHECK_EQ_INT(dataset_rank_token(5, 99, 100), fm_hash_feature("iprk", "8"));
+  CHECK_EQ_INT(dataset_rank_token(5, 74, 100), fm_hash_feature("iprk", "7"));
   float pop[] = {2, 2, 0, 0, 1, 1};
   for (int i = 0; i < 6; i++) CHECK_NEAR(d.item_pop[i], pop[i], 0);
 
