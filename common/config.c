@@ -57,7 +57,7 @@ static const opt OPTS[] = {
   {"inner-steps", T_U32, F(inner_steps), 1, 100000, NULL, CFG_TRAIN, 1, "k: inner steps per round"},
   {"inner-opt", T_CHOICE, F(inner_opt), 0, 0, "sgd|adam", TE, 1, "inner optimiser"},
   {"inner-lr", T_F32, F(inner_lr), 1e-7, 10, NULL, CFG_TRAIN, 1, "inner learning rate (shared parameters)"},
-  {"local-lr", T_F32, F(local_lr), 1e-7, 10, NULL, TE, 1, "learning rate of local ID embeddings"},
+  {"local-lr", T_F32, F(local_lr), 0, 10, NULL, TE, 1, "learning rate of local ID embeddings"},
   {"l2", T_F32, F(l2), 0, 1, NULL, TE, 1, "L2 penalty on touched embedding rows"},
   {"batch", T_U32, F(batch), 1, 65536, NULL, TE, 1, "B: examples per step"},
   {"negatives", T_U32, F(n_neg), 1, 65536, NULL, TE, 1, "N: sampled negatives per step"},
@@ -83,6 +83,10 @@ static const opt OPTS[] = {
   {"min-platform", T_U32, F(min_platform), 0, 1000000000, NULL, CFG_PREPARE, 1, "drop industries with fewer interactions"},
   {"strict", T_FLAG, F(strict), 0, 1, NULL, CFG_PREPARE, 0, "a malformed line is an error (default: skip it and count)"},
   {"select", T_STR, F(industries_sel), 0, 0, NULL, CFG_PREPARE, 1, "keep only these industries (comma-separated names)"},
+  /* names and items-per-industry do not enter config_hash (results = 0): adding them must
+   * not change the hash, and so the seeds, of existing train configurations. */
+  {"names", T_STR, F(names), 0, 0, NULL, CFG_PREPARE, 0, "industry names: a file of '<id> <name>' lines (e.g. ciao's catalog_ciao.txt)"},
+  {"items-per-industry", T_FLAG, F(items_per_industry), 0, 1, NULL, CFG_PREPARE, 0, "csv: item ids are numbered within each industry (default: one id is one item everywhere)"},
   {"out", T_STR, F(out), 0, 0, NULL, CFG_PREPARE, 0, "output folder"},
   {"verbose", T_U32, F(verbose), 0, 3, NULL, CFG_PREPARE | CFG_BASELINES, 0, "log level 0..3"},
   /* baselines */
@@ -93,7 +97,7 @@ static const opt OPTS[] = {
   {"knn-topk", T_U32, F(knn_topk), 0, 1000000, NULL, CFG_BASELINES, 1, "ItemKNN neighbours per item (0 = all)"},
   {"boot", T_U32, F(boot), 0, 1000000, NULL, CFG_BASELINES, 1, "bootstrap resamples for the 95% intervals"},
   {"seed", T_U64, F(seed), 0, 1.8e19, NULL, CFG_BASELINES, 1, "seed (bootstrap)"},
-  {"no-pooled", T_FLAG, F(no_pooled), 0, 1, NULL, CFG_BASELINES, 1, "skip the privacy-free pooled EASE (the slowest fit)"},
+  {"no-pooled", T_FLAG, F(no_pooled), 0, 1, NULL, CFG_BASELINES, 0, "skip the privacy-free pooled EASE (the slowest fit)"},
   {"out", T_STR, F(out), 0, 0, NULL, CFG_BASELINES, 0, "CSV file of the results (a folder: FOLDER/p1-baselines.csv); not given: print only"},
 };
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
@@ -102,9 +106,9 @@ void config_defaults(fm_config *c) {
   memset(c, 0, sizeof *c);
   snprintf(c->algo, sizeof c->algo, "reptile");
   c->seed = 1;
-  c->rounds = 40;
+  c->rounds = 100;
   snprintf(c->out, sizeof c->out, "out");
-  c->eval_every = 10;
+  c->eval_every = 20;
   c->round_timeout = 600;
   c->verbose = 1;
   c->synthetic = 0;
@@ -120,12 +124,12 @@ void config_defaults(fm_config *c) {
   c->inner_steps = 20;
   snprintf(c->inner_opt, sizeof c->inner_opt, "adam");
   c->inner_lr = 0.003f;
-  c->local_lr = 0.01f;
+  c->local_lr = 0.0f; /* ID embeddings off by default: see docs/BENCHMARKS.md */
   c->l2 = 0;
   c->batch = 128;
-  c->n_neg = 128;
+  c->n_neg = 512;
   snprintf(c->outer_opt, sizeof c->outer_opt, "sgd");
-  c->outer_lr = 0.5f;
+  c->outer_lr = 1.0f;
   snprintf(c->schedule, sizeof c->schedule, "linear");
   c->clip = 10.0f;
   c->per_round = 0;

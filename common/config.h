@@ -60,6 +60,8 @@ typedef struct fm_config {
   uint32_t min_platform;        /* drop industries with fewer interactions */
   int strict;                   /* a malformed line is an error (default: skip and count) */
   char industries_sel[256];     /* keep only these industries (comma-separated), "" = all */
+  char names[CFG_PATH_MAX];      /* industry names: file of "<raw id> <name>" lines, "" = none */
+  int items_per_industry;       /* csv: item ids are numbered within each industry */
   /* baselines */
   char ks[64];                  /* K values, comma-separated */
   float ease_lambda;

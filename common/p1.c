@@ -86,10 +86,13 @@ int p1_pooled_build(p1_pooled_t *pm, const shard_t *shards, uint32_t n_shards, u
                      shards[s].name, s);
 
   /* Item offsets and entry count, checked against 32-bit ids. */
+  uint64_t off = h->n_items, nnz = 0;
+  uint64_t *key = NULL;
+  uint32_t *tmp = NULL;
+  uint8_t *seen = NULL;
   pm->n_shards = n_shards;
   pm->item_off = malloc(((size_t)n_shards + 1) * sizeof *pm->item_off);
   if (!pm->item_off) goto oom;
-  uint64_t off = h->n_items, nnz = 0;
   for (uint32_t j = 0; j < h->n_inter; j++) nnz += sp->tag[j] == SPLIT_TRAIN;
   for (uint32_t s = 0; s < n_shards; s++) {
     pm->item_off[s] = UINT32_MAX;
@@ -108,10 +111,9 @@ int p1_pooled_build(p1_pooled_t *pm, const shard_t *shards, uint32_t n_shards, u
 
   /* Entries keyed (gid, sequence): sorting groups them by user and keeps the
    * platform-then-time order inside a user. */
-  uint64_t *key = malloc((nnz + 1) * sizeof *key);
-  uint32_t *tmp = malloc((nnz + 1) * sizeof *tmp);
-  uint8_t *seen = NULL;
-  if (!key || !tmp) goto oom_tmp;
+  key = malloc((nnz + 1) * sizeof *key);
+  tmp = malloc((nnz + 1) * sizeof *tmp);
+  if (!key || !tmp) goto oom;
   uint32_t q = 0;
   for (uint32_t s = 0; s < n_shards; s++) {
     const shard_t *sh = &shards[s];
@@ -131,7 +133,7 @@ int p1_pooled_build(p1_pooled_t *pm, const shard_t *shards, uint32_t n_shards, u
   pm->items = malloc(((size_t)q + 1) * sizeof *pm->items);
   pm->gid = malloc(((size_t)n_rows + 1) * sizeof *pm->gid);
   seen = calloc((size_t)pm->n_items + 1, 1);
-  if (!pm->ptr || !pm->items || !pm->gid || !seen) goto oom_tmp;
+  if (!pm->ptr || !pm->items || !pm->gid || !seen) goto oom;
   uint32_t r = 0;
   pm->ptr[0] = 0;
   for (uint32_t e = 0; e < q; e++) {
@@ -147,7 +149,7 @@ int p1_pooled_build(p1_pooled_t *pm, const shard_t *shards, uint32_t n_shards, u
   pm->ptr[n_rows] = q;
   pm->n_users = n_rows;
   free(key), free(tmp), free(seen);
-  key = NULL, tmp = NULL, seen = NULL;
+  key = NULL, tmp = NULL, seen = NULL; /* the error path below frees them again */
 
   /* Each held-out user's pooled row, copied out in local user order. */
   pm->n_heldout_users = h->n_users;
@@ -173,9 +175,8 @@ int p1_pooled_build(p1_pooled_t *pm, const shard_t *shards, uint32_t n_shards, u
            (size_t)(pm->ptr[row + 1] - pm->ptr[row]) * sizeof *pm->hist);
   }
   return 0;
-oom_tmp:
-  free(key), free(tmp), free(seen);
 oom:
+  free(key), free(tmp), free(seen);
   p1_pooled_free(pm);
   return fm_fail(err, "pooled matrix: out of memory (%llu interactions)", (unsigned long long)nnz);
 }
