@@ -277,11 +277,13 @@ int cmd_baselines(int argc, char **argv) {
   o.log = c.verbose > 0 ? stderr : NULL;
   char knn[32] = "all";
   if (c.knn_topk) snprintf(knn, sizeof knn, "top %u", c.knn_topk);
+  char boot[96] = "no bootstrap interval (--boot 0)";
+  if (c.boot)
+    snprintf(boot, sizeof boot, "NDCG@10 95%% interval from %u user-level bootstrap resamples (seed %llu)",
+             c.boot, (unsigned long long)c.seed);
   printf("fedmeta baselines: protocol P1 on %s (%u industries, %llu interactions); EASE lambda %g, "
-         "ItemKNN %s neighbours; NDCG@10 95%% interval from %u user-level bootstrap resamples "
-         "(seed %llu)\n",
-         c.data, src.n_platforms, (unsigned long long)n_inter, (double)c.ease_lambda, knn, c.boot,
-         (unsigned long long)c.seed);
+         "ItemKNN %s neighbours; %s\n",
+         c.data, src.n_platforms, (unsigned long long)n_inter, (double)c.ease_lambda, knn, boot);
   fflush(stdout);
   for (uint32_t h = 0; h < n_held; h++)
     for (uint32_t j = 0; j < n_ks; j++) {

@@ -153,6 +153,8 @@ static uint32_t drop_small(imp_data *d, uint32_t min, uint8_t *keep, uint64_t *p
                (unsigned long long)pcnt[p]);
   }
   if (!dropped) return 0;
+  if (st->n_notes == 0 || !strstr(st->notes[st->n_notes - 1], "k-core ran again"))
+    imp_note(d, "k-core ran again after dropping small industries (rounds listed in order)");
   for (size_t i = 0; i < d->n_rec; i++) keep[i] = pcnt[d->rec[i].ind] >= min;
   d->n_rec = compact(d->rec, d->n_rec, keep);
   return dropped;

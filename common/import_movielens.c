@@ -142,7 +142,7 @@ static int read_items(ml_state *s, const char *path, fm_err *err) {
     const char *date = f[2], *dash = strrchr(date, '-');
     uint64_t year;
     if (dash && !imp_parse_u64(dash + 1, &year) && year >= 1000 && year <= 9999) {
-      char v[16];
+      char v[24];
       snprintf(v, sizeof v, "%llus", (unsigned long long)(year / 10 * 10));
       if (imp_add_itok(d, item, fm_hash_feature("year", v), err)) goto done;
     }

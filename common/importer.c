@@ -67,8 +67,9 @@ int import_load(import_result_t *r, const fm_config *c, fm_err *err) {
   char sel[256], names[CFG_PATH_MAX];
   one_line(sel, sizeof sel, c->industries_sel);
   one_line(names, sizeof names, c->names);
+  /* at most ~480 characters: manifest_read accepts lines up to 510 */
   snprintf(r->comment, sizeof r->comment,
-           "fedmeta prepare: format=%s input=%s min_rating=%g kcore=%u min_platform=%u select=%s names=%s%s: "
+           "fedmeta prepare: format=%s input=%.120s min_rating=%g kcore=%u min_platform=%u select=%.60s names=%.80s%s: "
            "%llu interactions, %u users, %u items",
            c->format, r->input, (double)c->min_rating, c->kcore, c->min_platform, sel[0] ? sel : "all",
            names[0] ? names : "-", c->items_per_industry ? " items-per-industry" : "",

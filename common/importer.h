@@ -71,7 +71,7 @@ typedef struct import_result {
   char input[CFG_PATH_MAX];
   uint32_t kcore, min_platform;
   double min_rating;
-  char comment[CFG_PATH_MAX + 512]; /* one line for the manifest: format, input, settings */
+  char comment[512];         /* one line for the manifest: format, input, settings */
 } import_result_t;
 
 /* Parses and cleans the data set described by c (format, input, columns,

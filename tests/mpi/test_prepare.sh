@@ -1,0 +1,53 @@
+#!/bin/bash
+# tests/mpi/test_prepare.sh: fedmeta prepare end to end on a generated
+# fixture (never real data): the folder it writes trains over MPI; bad input
+# gives exit 1 and leaves --out untouched; usage errors give exit 2.
+source "$(dirname "$0")/common.sh"
+
+# 120 users x 3 industries x 10 interactions, items skewed towards low ids;
+# deterministic (an LCG in awk), with a header, a rating-0 row and a
+# malformed row.
+awk 'BEGIN {
+  s = 12345; print "user;item;industry;time;rating"
+  split("books games garden", ind, " ")
+  for (u = 1; u <= 120; u++) for (p = 1; p <= 3; p++) for (j = 0; j < 10; j++) {
+    s = (s * 1103515245 + 12345) % 2147483648; r = s / 2147483648
+    printf "user%d;%s-%d;%s;%d;%d\n", u, ind[p], int(40 * r * r), ind[p], 1000 * u + 37 * j, 1 + (u + j) % 5
+  }
+  print "user1;books-1;books;5;0"
+  print "user2;books-2"
+}' > "$TMP/f.csv"
+COLS="--format csv --input $TMP/f.csv --columns user=1,item=2,industry=3,time=4,rating=5 --delimiter ; --header 1"
+
+"$BIN" prepare $COLS --out "$TMP/data" > "$TMP/out.txt" || fail "prepare failed"
+grep -q '"malformed":1' "$TMP/out.txt" || fail "the malformed row was not counted"
+grep -q '"rating_dropped":1' "$TMP/out.txt" || fail "the rating-0 row was not dropped"
+head -1 "$TMP/data/manifest.txt" | grep -q 'fedmeta-manifest 1' || fail "no manifest"
+[ "$(grep -c '\.shard' "$TMP/data/manifest.txt")" = 3 ] || fail "expected 3 shards"
+run 3 train --data "$TMP/data" --heldout garden --rounds 2 --inner-steps 3 --dim 8 --hidden 16 \
+  --buckets-log2 10 --batch 32 --negatives 16 --ft-steps 2 --local-steps 2 --verbose 0 --out "$TMP/run" \
+  || fail "training on the prepared folder failed"
+[ -s "$TMP/run/meta-model.pb" ] || fail "no meta-model"
+
+expect() { # expect CODE PATTERN command...
+  local code=$1 pat=$2; shift 2
+  set +e
+  "$@" > "$TMP/o" 2> "$TMP/e"
+  local got=$?
+  set -e
+  [ "$got" = "$code" ] || { cat "$TMP/e"; fail "exit $got, expected $code: $*"; }
+  grep -q -- "$pat" "$TMP/e" || { cat "$TMP/e"; fail "stderr lacks '$pat': $*"; }
+}
+# --strict: the malformed row is an error with file:line, and nothing is written
+expect 1 "f.csv:3603:" "$BIN" prepare $COLS --strict --out "$TMP/strict"
+[ ! -e "$TMP/strict" ] || fail "--strict failure created the output folder"
+mkdir "$TMP/keep" && echo mine > "$TMP/keep/note.txt"
+expect 1 "f.csv:3603:" "$BIN" prepare $COLS --strict --out "$TMP/keep"
+[ "$(ls "$TMP/keep")" = "note.txt" ] || fail "--strict failure touched an existing folder"
+expect 1 "u.data is missing" "$BIN" prepare --format movielens --input "$TMP" --out "$TMP/ml"
+expect 2 "--out DIR is required" "$BIN" prepare $COLS
+expect 2 "--columns" "$BIN" prepare --format csv --input "$TMP/f.csv" --columns user=1 --out "$TMP/x"
+expect 2 "no industry called 'toys'" "$BIN" prepare $COLS --select toys --out "$TMP/x"
+expect 2 "not one of" "$BIN" prepare --format parquet --input "$TMP/f.csv" --out "$TMP/x"
+"$BIN" prepare --help | grep -q -- '--kcore' || fail "--help lacks --kcore"
+echo "test_prepare: ok"
