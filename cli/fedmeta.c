@@ -184,6 +184,7 @@ static int cmd_train(int argc, char **argv) {
     MPI_Finalize();
     return r > 0 ? EXIT_OK : EXIT_USAGE;
   }
+  if (!c.data[0]) c.synthetic = 1; /* the embedded market is the default */
   if (size < 2) {
     if (rank == 0)
       fprintf(stderr, "fedmeta train: needs at least 2 MPI ranks (rank 0 coordinates, the others host the "

@@ -28,7 +28,8 @@ static void usage_head(FILE *f) {
           "  csv        PATH = a delimited file; --columns user=1,item=2,industry=3[,time=4][,rating=5]\n\n"
           "Cleaning (protocol P1): rating > 0 and >= --min-rating, duplicates keep the earliest, global\n"
           "--kcore over all industries until stable, industries below --min-platform dropped.\n"
-          "Writes DIR/pNN-<name>.shard, users.tsv, items.tsv and manifest.txt (each atomically).\n"
+          "Writes DIR/pNN-<name>.shard, users.tsv, items.tsv and manifest.txt (each atomically);\n"
+          "--out is required (the default listed below does not apply); --header also applies to ciao.\n"
           "exit codes: 0 success, 1 data or I/O error, 2 usage error\n\noptions:\n");
 }
 
