@@ -98,7 +98,7 @@ static const opt OPTS[] = {
   {"boot", T_U32, F(boot), 0, 1000000, NULL, CFG_BASELINES, 1, "bootstrap resamples for the 95% intervals"},
   {"seed", T_U64, F(seed), 0, 1.8e19, NULL, CFG_BASELINES, 1, "seed (bootstrap)"},
   {"no-pooled", T_FLAG, F(no_pooled), 0, 1, NULL, CFG_BASELINES, 0, "skip the privacy-free pooled EASE (the slowest fit)"},
-  {"out", T_STR, F(out), 0, 0, NULL, CFG_BASELINES, 0, "CSV file of the results (a folder: FOLDER/p1-baselines.csv); not given: print only"},
+  {"out", T_STR, F(out), 0, 0, NULL, CFG_BASELINES, 0, "CSV file, or an existing folder for FOLDER/p1-baselines.csv; written only when --out is given"},
 };
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 

@@ -111,8 +111,8 @@ static int drop_duplicates(imp_data *d, fm_err *err) {
 
 /* --- 3-4. k-core and small industries --------------------------------------------- */
 
-/* One k-core pass to a fixed point; returns 0 or -1. */
-static int kcore(imp_data *d, uint32_t k, uint32_t *ucnt, uint32_t *icnt, uint8_t *keep) {
+/* The k-core to a fixed point (rounds of simultaneous removal). */
+static void kcore(imp_data *d, uint32_t k, uint32_t *ucnt, uint32_t *icnt, uint8_t *keep) {
   import_stats_t *st = d->st;
   for (;;) {
     memset(ucnt, 0, (size_t)d->users.n * sizeof *ucnt);
@@ -124,7 +124,7 @@ static int kcore(imp_data *d, uint32_t k, uint32_t *ucnt, uint32_t *icnt, uint8_
     import_round_t round = {0, 0, 0};
     for (uint32_t u = 0; u < d->users.n; u++) round.users += ucnt[u] && ucnt[u] < k;
     for (uint32_t i = 0; i < d->items.n; i++) round.items += icnt[i] && icnt[i] < k;
-    if (!round.users && !round.items) return 0;
+    if (!round.users && !round.items) return;
     for (size_t i = 0; i < d->n_rec; i++) keep[i] = ucnt[d->rec[i].user] >= k && icnt[d->rec[i].item] >= k;
     size_t m = compact(d->rec, d->n_rec, keep);
     round.inter = d->n_rec - m;

@@ -253,11 +253,11 @@ int imp_split(char *line, char delim, int quotes, char **fields, int max) {
       if (*p) *p++ = '\0';
     }
   }
-  int tabs = delim != '\t';
+  int tabs = delim != '\t', spaces = delim != ' '; /* white space that is not the delimiter */
   for (;;) {
     if (n == max) return max + 1;
     char *q = p;
-    while (*q == ' ' || (tabs && *q == '\t')) q++;
+    while ((spaces && *q == ' ') || (tabs && *q == '\t')) q++;
     if (quotes && *q == '"') {
       /* a quoted field: unescape "" in place, then expect delim or the end */
       char *w = q, *s = q + 1;
@@ -275,7 +275,7 @@ int imp_split(char *line, char delim, int quotes, char **fields, int max) {
         *w++ = *s++;
       }
       *w = '\0';
-      while (*s == ' ' || (tabs && *s == '\t')) s++;
+      while ((spaces && *s == ' ') || (tabs && *s == '\t')) s++;
       if (*s && *s != delim) return -1;
       fields[n++] = q;
       if (!*s) return n;

@@ -149,7 +149,7 @@ int p1_pooled_build(p1_pooled_t *pm, const shard_t *shards, uint32_t n_shards, u
   pm->ptr[n_rows] = q;
   pm->n_users = n_rows;
   free(key), free(tmp), free(seen);
-  key = NULL, tmp = NULL, seen = NULL; /* the error path below frees them again */
+  key = NULL, tmp = NULL, seen = NULL; /* not freed twice by the error path below */
 
   /* Each held-out user's pooled row, copied out in local user order. */
   pm->n_heldout_users = h->n_users;

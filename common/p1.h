@@ -113,7 +113,8 @@ typedef struct p1_info {
  * BASELINE_EASE_MAX_ITEMS items, shards without user_gid for pooling) is
  * skipped with a note and the others still run; any other failure (memory,
  * bad data) returns -1 with err set. The results depend only on the shards
- * and options (not on threads or timing). */
+ * and options, with one BLAS thread (fedmeta baselines' default): with more,
+ * OpenBLAS's Cholesky may round EASE's weights differently in the last bits. */
 int p1_baselines(p1_result_t res[P1_N_METHODS], p1_info_t *info, const shard_t *shards,
                  uint32_t n_shards, uint32_t heldout, uint32_t k, const p1_opts_t *o,
                  fm_err *err) __attribute__((warn_unused_result));

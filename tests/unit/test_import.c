@@ -585,6 +585,9 @@ static void test_json(void) {
   CHECK(!strcmp(f[0], "a") && !strcmp(f[1], "b,\"c\"") && !strcmp(f[2], "d"));
   char line2[] = "x,\"open";
   CHECK_EQ_INT(imp_split(line2, ',', 1, f, 4), -1);
+  char line4[] = "\"a b\" c";
+  CHECK_EQ_INT(imp_split(line4, ' ', 1, f, 4), 2);
+  CHECK(!strcmp(f[0], "a b") && !strcmp(f[1], "c"));
   char line3[] = "1,2,3,4,5";
   CHECK_EQ_INT(imp_split(line3, ',', 0, f, 4), 5);
   printf("json and tools: ok\n");
