@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "common/baselines.h"
 #include "common/config.h"
+#include "common/fileio.h"
 #include "common/p1.h"
 #include "common/source.h"
 
@@ -183,11 +184,9 @@ static void csv_str(FILE *f, const char *s) {
  * and its reason in note. No timings, so the file is reproducible. */
 static int csv_write(const char *path, const source_t *src, const bl_block_t *b, uint32_t n,
                      fm_err *err) {
-  char tmp[CFG_PATH_MAX + 8];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-    return fm_fail(err, "--out %s: path too long", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return fm_fail(err, "--out: cannot create %s (%s)", tmp, strerror(errno));
+  fm_atomic a;
+  if (fm_atomic_open(&a, path, err)) return fm_wrap(err, "--out");
+  FILE *f = a.f;
   fprintf(f, "industry,k,method,users,items,ndcg10,recall20,hr10,mrr,ndcg10_lo,ndcg10_hi,status,note\n");
   for (uint32_t i = 0; i < n; i++)
     for (int m = 0; m < P1_N_METHODS; m++) {
@@ -205,15 +204,7 @@ static int csv_write(const char *path, const source_t *src, const bl_block_t *b,
       csv_str(f, r->note);
       fputc('\n', f);
     }
-  int e = 0;
-  if (ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0) e = errno ? errno : EIO;
-  if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
-  if (!e && rename(tmp, path) != 0) e = errno;
-  if (e) {
-    remove(tmp);
-    return fm_fail(err, "--out: cannot write %s (%s)", path, strerror(e));
-  }
-  return 0;
+  return fm_atomic_commit(&a, err) ? fm_wrap(err, "--out") : 0;
 }
 
 /* ---------------- the command ---------------- */

@@ -1,79 +1,13 @@
 /* common/checkpoint.c: meta-model files (see checkpoint.h). */
 #include "common/checkpoint.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "common/fileio.h"
 #include "fedmeta.pb-c.h"
-
-int fm_write_atomic(const char *path, const void *data, size_t len, fm_err *err) {
-  char tmp[4096];
-  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-    return fm_fail(err, "%s: path too long", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return fm_fail(err, "%s: cannot create (%s)", tmp, strerror(errno));
-  const uint8_t *p = data;
-  size_t left = len;
-  while (left) {
-    ssize_t w = write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      close(fd);
-      unlink(tmp);
-      return fm_fail(err, "%s: write failed (%s)", tmp, strerror(e));
-    }
-    p += w;
-    left -= (size_t)w;
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return fm_fail(err, "%s: fsync/close failed (%s)", tmp, strerror(e));
-  }
-  if (rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return fm_fail(err, "%s: rename to %s failed (%s)", tmp, path, strerror(e));
-  }
-  return 0;
-}
-
-int fm_read_file(const char *path, uint8_t **data, size_t *len, size_t max_len, fm_err *err) {
-  *data = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return fm_fail(err, "%s: cannot open (%s)", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return fm_fail(err, "%s: not a regular file", path);
-  }
-  if ((size_t)st.st_size > max_len) {
-    fclose(f);
-    return fm_fail(err, "%s: %lld bytes is larger than the %zu allowed", path, (long long)st.st_size, max_len);
-  }
-  uint8_t *buf = malloc((size_t)st.st_size + 1);
-  if (!buf) {
-    fclose(f);
-    return fm_fail(err, "%s: out of memory", path);
-  }
-  size_t got = fread(buf, 1, (size_t)st.st_size, f);
-  fclose(f);
-  if (got != (size_t)st.st_size) {
-    free(buf);
-    return fm_fail(err, "%s: short read", path);
-  }
-  *data = buf;
-  *len = got;
-  return 0;
-}
 
 int checkpoint_write(const char *path, const checkpoint_t *ck, fm_err *err) {
   model_view_t views[MODEL_N_VIEWS];

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "common/model.h"
 
 #define CHECKPOINT_VERSION 1
@@ -24,10 +25,5 @@ int checkpoint_write(const char *path, const checkpoint_t *ck, fm_err *err);
 /* Reads and validates (version, shapes match the views, finite values). */
 int checkpoint_read(checkpoint_t *ck, const char *path, fm_err *err);
 void checkpoint_free(checkpoint_t *ck);
-
-/* Writes len bytes to path atomically (tmp + fsync + rename). */
-int fm_write_atomic(const char *path, const void *data, size_t len, fm_err *err);
-/* Reads a whole file (at most max_len bytes). *data is malloc'd. */
-int fm_read_file(const char *path, uint8_t **data, size_t *len, size_t max_len, fm_err *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/import_build.h"
+#include "common/fileio.h"
 #include "common/manifest.h"
 
 void import_free(import_result_t *r) {
@@ -79,60 +80,26 @@ int import_load(import_result_t *r, const fm_config *c, fm_err *err) {
 
 /* --- writing --------------------------------------------------------------------- */
 
-/* mkdir -p */
-static int make_dirs(const char *dir, fm_err *err) {
-  char p[CFG_PATH_MAX + 64];
-  int w = snprintf(p, sizeof p, "%s", dir);
-  if (w < 0 || (size_t)w >= sizeof p) return fm_fail(err, "--out %s: path too long", dir);
-  for (char *s = p + 1;; s++) {
-    if (*s != '/' && *s != '\0') continue;
-    char c = *s;
-    *s = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-      int e = errno;
-      return fm_fail(err, "cannot create folder %s: %s", p, strerror(e));
-    }
-    *s = c;
-    if (!c) break;
-  }
-  if (!imp_is_dir(dir)) return fm_fail(err, "--out %s exists and is not a folder", dir);
-  return 0;
-}
-
 /* Writes path atomically: PATH.tmp, fsync, rename. kind 0 = users.tsv, 1 = items.tsv. */
 static int write_ids(const import_result_t *r, const char *path, int kind, fm_err *err) {
-  char tmp[CFG_PATH_MAX + 128];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    int e = errno;
-    return fm_fail(err, "cannot create %s: %s", tmp, strerror(e));
-  }
-  int bad = 0;
+  fm_atomic a;
+  if (fm_atomic_open(&a, path, err)) return -1;
+  FILE *f = a.f;
   if (kind == 0) {
-    bad |= fprintf(f, "# user_gid\traw_user_id\n") < 0;
-    for (uint32_t g = 0; g < r->st.n_users && !bad; g++)
-      bad |= fprintf(f, "%u\t%s\n", g, r->ids + r->user_raw[g]) < 0;
+    fprintf(f, "# user_gid\traw_user_id\n");
+    for (uint32_t g = 0; g < r->st.n_users; g++) fprintf(f, "%u\t%s\n", g, r->ids + r->user_raw[g]);
   } else {
-    bad |= fprintf(f, "# platform\tlocal_item\traw_item_id\n") < 0;
-    for (uint32_t p = 0; p < r->n && !bad; p++)
-      for (uint32_t i = 0; i < r->shards[p].n_items && !bad; i++)
-        bad |= fprintf(f, "%u\t%u\t%s\n", p, i, r->ids + r->item_raw[p][i]) < 0;
+    fprintf(f, "# platform\tlocal_item\traw_item_id\n");
+    for (uint32_t p = 0; p < r->n; p++)
+      for (uint32_t i = 0; i < r->shards[p].n_items; i++)
+        fprintf(f, "%u\t%u\t%s\n", p, i, r->ids + r->item_raw[p][i]);
   }
-  int e = 0;
-  if (bad || fflush(f) != 0 || fsync(fileno(f)) != 0) e = errno ? errno : EIO;
-  if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
-  if (!e && rename(tmp, path) != 0) e = errno;
-  if (e) {
-    remove(tmp);
-    return fm_fail(err, "writing %s: %s", path, strerror(e));
-  }
-  return 0;
+  return fm_atomic_commit(&a, err); /* reports any write error (ferror) */
 }
 
 int import_write(const import_result_t *r, const char *dir, fm_err *err) {
   if (!r->n) return fm_fail(err, "import_write: nothing to write");
-  if (make_dirs(dir, err)) return -1;
+  if (fm_mkdir_p(dir, err)) return fm_wrap(err, "--out");
   manifest_t m;
   if (manifest_init(&m, r->n, err)) return -1;
   char path[CFG_PATH_MAX + 256];

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
+
 int manifest_init(manifest_t *m, uint32_t n, fm_err *err) {
   memset(m, 0, sizeof *m);
   if (n > MANIFEST_MAX_PLATFORMS)
@@ -62,38 +64,18 @@ int manifest_write(const manifest_t *m, const char *path, const char *comment, f
   }
   if (comment && strchr(comment, '\n'))
     return fm_fail(err, "writing manifest %s: the comment must be one line", path);
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 5);
-  if (!tmp) return fm_fail(err, "writing manifest %s: out of memory", path);
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp", 5);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    int e = errno;
-    fm_fail(err, "writing manifest: cannot create %s: %s", tmp, strerror(e));
-    free(tmp);
-    return -1;
-  }
-  int bad = fprintf(f, "%s %d\n", MANIFEST_MAGIC, MANIFEST_VERSION) < 0;
-  if (comment) bad |= fprintf(f, "# %s\n", comment) < 0;
-  bad |= fprintf(f, "# platform name file n_users n_items n_inter\n") < 0;
+  fm_atomic a;
+  if (fm_atomic_open(&a, path, err)) return fm_wrap(err, "writing manifest");
+  FILE *f = a.f;
+  fprintf(f, "%s %d\n", MANIFEST_MAGIC, MANIFEST_VERSION);
+  if (comment) fprintf(f, "# %s\n", comment);
+  fprintf(f, "# platform name file n_users n_items n_inter\n");
   for (uint32_t i = 0; i < m->n; i++) {
     const manifest_entry_t *e = &m->e[i];
-    bad |= fprintf(f, "%u %s %s %u %u %u\n", e->platform, e->name, e->file, e->n_users,
-                   e->n_items, e->n_inter) < 0;
+    fprintf(f, "%u %s %s %u %u %u\n", e->platform, e->name, e->file, e->n_users, e->n_items,
+            e->n_inter);
   }
-  int e = 0;
-  if (bad || fflush(f) != 0 || fsync(fileno(f)) != 0) e = errno ? errno : EIO;
-  if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
-  if (!e && rename(tmp, path) != 0) e = errno;
-  if (e) {
-    fm_fail(err, "writing manifest %s: %s", path, strerror(e));
-    remove(tmp);
-    free(tmp);
-    return -1;
-  }
-  free(tmp);
-  return 0;
+  return fm_atomic_commit(&a, err) ? fm_wrap(err, "writing manifest") : 0;
 }
 
 /* Parses a decimal u32 token; 0 or -1. */

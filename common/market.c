@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fileio.h"
 #include "common/manifest.h"
 #include "common/rng.h"
 
@@ -610,10 +611,7 @@ void market_true_scores(float *out, const market_truth_t *t, uint32_t user) {
 
 int market_write(const market_cfg_t *cfg, const char *dir, fm_err *err) {
   if (market_cfg_validate(cfg, err)) return -1;
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-    int e = errno;
-    return fm_fail(err, "market: cannot create directory %s: %s", dir, strerror(e));
-  }
+  if (fm_mkdir_p(dir, err)) return fm_wrap(err, "market");
   manifest_t m;
   if (manifest_init(&m, cfg->n_industries, err)) return -1;
   char path[4096];

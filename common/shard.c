@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
+
 #define SHARD_MAGIC "FMSHARD1"
 #define SHARD_MAGIC_LEN 8
 #define SHARD_FORMAT_VERSION 1u
@@ -159,26 +161,16 @@ static void wb_u32s(wbuf_t *w, const uint32_t *a, uint64_t n) {
 int shard_write(const shard_t *s, const char *path, fm_err *err) {
   if (shard_validate(s, err)) return fm_wrap(err, "writing shard %s", path);
   if (sodium_init() < 0) return fm_fail(err, "writing shard %s: libsodium failed to initialise", path);
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 5);
-  if (!tmp) return fm_fail(err, "writing shard %s: out of memory", path);
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp", 5);
   wbuf_t *w = malloc(sizeof *w);
-  if (!w) {
-    free(tmp);
-    return fm_fail(err, "writing shard %s: out of memory", path);
+  if (!w) return fm_fail(err, "writing shard %s: out of memory", path);
+  fm_atomic a;
+  if (fm_atomic_open(&a, path, err)) {
+    free(w);
+    return fm_wrap(err, "writing shard");
   }
   w->n = 0;
   w->failed = 0;
-  w->f = fopen(tmp, "wb");
-  if (!w->f) {
-    int e = errno;
-    fm_fail(err, "writing shard: cannot create %s: %s", tmp, strerror(e));
-    free(w);
-    free(tmp);
-    return -1;
-  }
+  w->f = a.f;
   crypto_generichash_init(&w->h, NULL, 0, SHARD_SUM_BYTES);
 
   uint32_t n_ufeat = s->ufeat_ptr[s->n_users], n_ifeat = s->ifeat_ptr[s->n_items];
@@ -207,25 +199,13 @@ int shard_write(const shard_t *s, const char *path, fm_err *err) {
   uint8_t sum[SHARD_SUM_BYTES];
   crypto_generichash_final(&w->h, sum, sizeof sum);
   if (!w->failed && fwrite(sum, 1, sizeof sum, w->f) != sizeof sum) w->failed = 1;
-  int e = 0;
-  if (w->failed || fflush(w->f) != 0 || fsync(fileno(w->f)) != 0) e = errno ? errno : EIO;
-  if (fclose(w->f) != 0 && !e) e = errno ? errno : EIO;
+  int failed = w->failed;
   free(w);
-  if (e) {
-    fm_fail(err, "writing shard %s: %s", tmp, strerror(e));
-    remove(tmp);
-    free(tmp);
-    return -1;
+  if (failed) {
+    fm_atomic_abort(&a);
+    return fm_fail(err, "writing shard %s: write failed (%s)", path, strerror(errno ? errno : EIO));
   }
-  if (rename(tmp, path) != 0) {
-    e = errno;
-    fm_fail(err, "writing shard: cannot rename %s to %s: %s", tmp, path, strerror(e));
-    remove(tmp);
-    free(tmp);
-    return -1;
-  }
-  free(tmp);
-  return 0;
+  return fm_atomic_commit(&a, err) ? fm_wrap(err, "writing shard") : 0;
 }
 
 /* --- reading ------------------------------------------------------------ */

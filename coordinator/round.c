@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/checkpoint.h"
 #include "common/fixed.h"
@@ -61,21 +60,6 @@ typedef struct coord {
   double t_start;
   fm_err err;
 } coord_t;
-
-static int mkdir_p(const char *path, fm_err *err) {
-  char buf[CFG_PATH_MAX];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *q = buf + 1; *q; q++) {
-    if (*q != '/') continue;
-    *q = 0;
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return fm_fail(err, "cannot create folder %s (%s)", buf, strerror(errno));
-    *q = '/';
-  }
-  if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-    return fm_fail(err, "cannot create output folder %s (%s); choose another with --out", buf, strerror(errno));
-  return 0;
-}
 
 static void send_stop(coord_t *co) {
   plan_t plan;
@@ -471,7 +455,10 @@ int coord_run(const fm_config *c, uint64_t job, int size) {
     fm_fail(&co.err, "every platform is held out: nothing to train on (check --heldout)");
     goto stop;
   }
-  if (mkdir_p(c->out, &co.err)) goto stop;
+  if (fm_mkdir_p(c->out, &co.err)) {
+    fm_wrap(&co.err, "--out");
+    goto stop;
+  }
   char path[CFG_PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/metrics.jsonl", c->out);
   co.jsonl = fopen(path, "w");
