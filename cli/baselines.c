@@ -61,16 +61,7 @@ static int parse(fm_config *c, int argc, char **argv) {
       usage_header(stdout);
       break;
     }
-  fm_err err = {{0}};
-  config_defaults(c);
-  int r = config_parse(c, CFG_BASELINES, argc, argv, 2, stdout, &err);
-  if (r == 1) return 1;
-  if (r == 0) r = config_check(c, CFG_BASELINES, &err);
-  if (r) {
-    fprintf(stderr, "fedmeta baselines: %s\n", err.msg);
-    return -1;
-  }
-  return 0;
+  return cli_parse(c, CFG_BASELINES, argc, argv, 0);
 }
 
 /* Whether --out was given on the command line (a config file's value differs

@@ -4,6 +4,13 @@
 #ifndef FEDMETA_COMMANDS_H
 #define FEDMETA_COMMANDS_H
 
+#include "common/config.h"
+
+/* Defaults, then --config and the flags of subcommand cmd (CFG_*), then the
+ * cross-field checks. Returns 0, 1 if --help was printed, -1 after printing
+ * "fedmeta COMMAND: cause" to stderr (unless quiet). cli/fedmeta.c. */
+int cli_parse(fm_config *c, int cmd, int argc, char **argv, int quiet);
+
 int cmd_prepare(int argc, char **argv);   /* cli/prepare.c */
 int cmd_baselines(int argc, char **argv); /* cli/baselines.c */
 

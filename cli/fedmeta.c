@@ -50,7 +50,7 @@ static int little_endian(void) {
   return b == 1;
 }
 
-static int parse(fm_config *c, int cmd, int argc, char **argv, int quiet) {
+int cli_parse(fm_config *c, int cmd, int argc, char **argv, int quiet) {
   fm_err err = {{0}};
   config_defaults(c);
   int r = config_parse(c, cmd, argc, argv, 2, quiet ? NULL : stdout, &err);
@@ -65,7 +65,7 @@ static int parse(fm_config *c, int cmd, int argc, char **argv, int quiet) {
 
 static int cmd_synth(int argc, char **argv) {
   fm_config c;
-  int r = parse(&c, CFG_SYNTH, argc, argv, 0);
+  int r = cli_parse(&c, CFG_SYNTH, argc, argv, 0);
   if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
   market_cfg_t mc;
   market_cfg_default(&mc);
@@ -103,7 +103,7 @@ static int blas_threads(void) {
 
 static int cmd_eval(int argc, char **argv) {
   fm_config c;
-  int r = parse(&c, CFG_EVAL, argc, argv, 0);
+  int r = cli_parse(&c, CFG_EVAL, argc, argv, 0);
   if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
   blas_threads();
   fm_err err = {{0}};
@@ -179,7 +179,7 @@ static int cmd_train(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   fm_config c;
   /* Every rank parses the same command line; only rank 0 speaks. */
-  int r = parse(&c, CFG_TRAIN, argc, argv, rank != 0);
+  int r = cli_parse(&c, CFG_TRAIN, argc, argv, rank != 0);
   if (r) {
     MPI_Finalize();
     return r > 0 ? EXIT_OK : EXIT_USAGE;
