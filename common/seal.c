@@ -1,0 +1,332 @@
+/* common/seal.c: identities, handshake, session keys and sealed messages with
+ * libsodium (see seal.h for the formats and the replay rules). */
+#include "common/seal.h"
+
+#include <sodium.h>
+#include <string.h>
+
+struct seal_secret {
+  uint8_t sign_sk[crypto_sign_SECRETKEYBYTES]; /* seed || pk, as libsodium keeps it */
+  uint8_t kx_sk[crypto_kx_SECRETKEYBYTES];
+};
+
+struct seal_keys {
+  uint8_t rx[SEAL_KEYBYTES], tx[SEAL_KEYBYTES];
+};
+
+_Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == SEAL_NONCEBYTES, "nonce size");
+_Static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == SEAL_MACBYTES, "tag size");
+_Static_assert(crypto_kx_SESSIONKEYBYTES == SEAL_KEYBYTES, "kx key size");
+_Static_assert(crypto_sign_PUBLICKEYBYTES == SEAL_SIGN_PKBYTES, "sign pk size");
+_Static_assert(crypto_sign_SEEDBYTES == SEAL_SIGN_SEEDBYTES, "sign seed size");
+_Static_assert(crypto_sign_BYTES == SEAL_SIGBYTES, "signature size");
+_Static_assert(crypto_kx_PUBLICKEYBYTES == SEAL_KX_PKBYTES, "kx pk size");
+
+static const char SEAL_KDF_TAG[] = "fedmeta-seal-v1 session key";
+static const char SEAL_HS_DOMAIN[] = "fedmeta-handshake-v1";
+
+const char *seal_strerror(int code) {
+  switch (code) {
+  case SEAL_OK: return "ok";
+  case SEAL_ETRUNC: return "truncated";
+  case SEAL_EHEADER: return "header";
+  case SEAL_ESTAGE: return "stage";
+  case SEAL_EROUND: return "round";
+  case SEAL_EREPLAY: return "replay";
+  case SEAL_EAUTH: return "auth";
+  case SEAL_EKEY: return "key";
+  default: return "error";
+  }
+}
+
+int seal_init(fm_err *err) {
+  if (sodium_init() < 0) return fm_fail(err, "libsodium failed to initialise");
+  return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+static uint64_t get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+/* --- identities ----------------------------------------------------------- */
+
+static int identity_alloc(seal_identity_t *id, fm_err *err) {
+  memset(id, 0, sizeof *id);
+  if (seal_init(err)) return -1;
+  id->sk = sodium_malloc(sizeof *id->sk);
+  if (!id->sk) return fm_fail(err, "cannot allocate protected memory for a secret key");
+  return 0;
+}
+
+int seal_identity_from_secret(seal_identity_t *id, const uint8_t sign_seed[SEAL_SIGN_SEEDBYTES],
+                              const uint8_t kx_sk[SEAL_KX_SKBYTES], fm_err *err) {
+  if (identity_alloc(id, err)) return -1;
+  if (crypto_sign_seed_keypair(id->sign_pk, id->sk->sign_sk, sign_seed) != 0) {
+    seal_identity_free(id);
+    return fm_fail(err, "cannot derive the signing key");
+  }
+  memcpy(id->sk->kx_sk, kx_sk, SEAL_KX_SKBYTES);
+  if (crypto_scalarmult_base(id->kx_pk, id->sk->kx_sk) != 0) {
+    seal_identity_free(id);
+    return fm_fail(err, "cannot derive the key-exchange public key");
+  }
+  sodium_mprotect_readonly(id->sk);
+  return 0;
+}
+
+int seal_identity_generate(seal_identity_t *id, fm_err *err) {
+  if (seal_init(err)) return -1;
+  uint8_t seed[SEAL_SIGN_SEEDBYTES], kx[SEAL_KX_SKBYTES];
+  randombytes_buf(seed, sizeof seed);
+  randombytes_buf(kx, sizeof kx);
+  int rc = seal_identity_from_secret(id, seed, kx, err);
+  sodium_memzero(seed, sizeof seed);
+  sodium_memzero(kx, sizeof kx);
+  return rc;
+}
+
+void seal_identity_export(uint8_t sign_seed[SEAL_SIGN_SEEDBYTES], uint8_t kx_sk[SEAL_KX_SKBYTES],
+                          const seal_identity_t *id) {
+  crypto_sign_ed25519_sk_to_seed(sign_seed, id->sk->sign_sk);
+  memcpy(kx_sk, id->sk->kx_sk, SEAL_KX_SKBYTES);
+}
+
+void seal_identity_free(seal_identity_t *id) {
+  if (!id) return;
+  if (id->sk) sodium_free(id->sk); /* sodium_free wipes before unmapping */
+  memset(id, 0, sizeof *id);
+}
+
+/* The signed bytes: domain (with its NUL) || msg, hashed first so the message
+ * need not be copied (Ed25519 signs the 64-byte BLAKE2b digest). */
+static void sign_digest(uint8_t h[64], const char *domain, const uint8_t *msg, size_t msg_len) {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, NULL, 0, 64);
+  crypto_generichash_update(&st, (const uint8_t *)domain, strlen(domain) + 1);
+  crypto_generichash_update(&st, msg, msg_len);
+  crypto_generichash_final(&st, h, 64);
+}
+
+int seal_sign(uint8_t sig[SEAL_SIGBYTES], const seal_identity_t *id, const char *domain,
+              const uint8_t *msg, size_t msg_len, fm_err *err) {
+  if (!id || !id->sk) return fm_fail(err, "signing needs a secret key");
+  uint8_t h[64];
+  sign_digest(h, domain, msg, msg_len);
+  int rc = crypto_sign_detached(sig, NULL, h, sizeof h, id->sk->sign_sk);
+  return rc == 0 ? 0 : fm_fail(err, "signing failed");
+}
+
+int seal_verify(const uint8_t sig[SEAL_SIGBYTES], const uint8_t sign_pk[SEAL_SIGN_PKBYTES],
+                const char *domain, const uint8_t *msg, size_t msg_len, fm_err *err) {
+  uint8_t h[64];
+  sign_digest(h, domain, msg, msg_len);
+  if (crypto_sign_verify_detached(sig, h, sizeof h, sign_pk) != 0) {
+    fm_fail(err, "signature does not verify");
+    return SEAL_EAUTH;
+  }
+  return 0;
+}
+
+/* --- handshake ------------------------------------------------------------ */
+
+#define HS_SIGNED (SEAL_HSBYTES - SEAL_SIGBYTES)
+
+int seal_handshake_make(uint8_t out[SEAL_HSBYTES], const seal_identity_t *id, uint64_t job,
+                        uint32_t party, fm_err *err) {
+  memcpy(out, "FMHS", 4);
+  put32(out + 4, SEAL_HS_VERSION);
+  put64(out + 8, job);
+  put32(out + 16, party);
+  memcpy(out + 20, id->sign_pk, SEAL_SIGN_PKBYTES);
+  memcpy(out + 20 + SEAL_SIGN_PKBYTES, id->kx_pk, SEAL_KX_PKBYTES);
+  return seal_sign(out + HS_SIGNED, id, SEAL_HS_DOMAIN, out, HS_SIGNED, err);
+}
+
+int seal_handshake_verify(uint8_t peer_sign_pk[SEAL_SIGN_PKBYTES], uint8_t peer_kx_pk[SEAL_KX_PKBYTES],
+                          const uint8_t *blob, size_t blob_len, uint64_t job, uint32_t party,
+                          const uint8_t *pinned_sign_pk, const uint8_t *pinned_kx_pk,
+                          fm_err *err) {
+  if (blob_len != SEAL_HSBYTES) {
+    fm_fail(err, "party %u: handshake of %zu bytes, expected %u", party, blob_len, SEAL_HSBYTES);
+    return SEAL_ETRUNC;
+  }
+  if (memcmp(blob, "FMHS", 4) != 0 || get32(blob + 4) != SEAL_HS_VERSION) {
+    fm_fail(err, "party %u: not a fedmeta handshake of version %u", party, SEAL_HS_VERSION);
+    return SEAL_EHEADER;
+  }
+  if (get64(blob + 8) != job || get32(blob + 16) != party) {
+    fm_fail(err, "party %u: handshake is for job %016llx party %u, expected job %016llx", party,
+            (unsigned long long)get64(blob + 8), get32(blob + 16), (unsigned long long)job);
+    return SEAL_EHEADER;
+  }
+  const uint8_t *spk = blob + 20, *kpk = blob + 20 + SEAL_SIGN_PKBYTES;
+  if (pinned_sign_pk && sodium_memcmp(spk, pinned_sign_pk, SEAL_SIGN_PKBYTES) != 0) {
+    fm_fail(err, "party %u: signing key is not the one in the keyring (refused)", party);
+    return SEAL_EKEY;
+  }
+  if (pinned_kx_pk && sodium_memcmp(kpk, pinned_kx_pk, SEAL_KX_PKBYTES) != 0) {
+    fm_fail(err, "party %u: key-exchange key is not the one in the keyring (refused)", party);
+    return SEAL_EKEY;
+  }
+  if (seal_verify(blob + HS_SIGNED, spk, SEAL_HS_DOMAIN, blob, HS_SIGNED, err) != 0) {
+    fm_fail(err, "party %u: handshake signature does not verify (refused)", party);
+    return SEAL_EAUTH;
+  }
+  memcpy(peer_sign_pk, spk, SEAL_SIGN_PKBYTES);
+  memcpy(peer_kx_pk, kpk, SEAL_KX_PKBYTES);
+  return 0;
+}
+
+/* --- sessions ------------------------------------------------------------- */
+
+/* k := BLAKE2b-256(key = k, "fedmeta-seal-v1 session key" || job). */
+static void bind_job(uint8_t k[SEAL_KEYBYTES], uint64_t job) {
+  uint8_t msg[sizeof SEAL_KDF_TAG + 8];
+  memcpy(msg, SEAL_KDF_TAG, sizeof SEAL_KDF_TAG);
+  put64(msg + sizeof SEAL_KDF_TAG, job);
+  uint8_t out[SEAL_KEYBYTES];
+  crypto_generichash(out, sizeof out, msg, sizeof msg, k, SEAL_KEYBYTES);
+  memcpy(k, out, SEAL_KEYBYTES);
+  sodium_memzero(out, sizeof out);
+}
+
+int seal_session_init(seal_session_t *s, const seal_identity_t *id, uint32_t self,
+                      const uint8_t peer_kx_pk[SEAL_KX_PKBYTES], uint32_t peer, uint64_t job,
+                      fm_err *err) {
+  memset(s, 0, sizeof *s);
+  if (seal_init(err)) return -1;
+  if (!id || !id->sk) return fm_fail(err, "session %u->%u: no secret key", self, peer);
+  if (self == peer) return fm_fail(err, "session %u->%u: a party has no session with itself", self, peer);
+  s->keys = sodium_malloc(sizeof *s->keys);
+  if (!s->keys) return fm_fail(err, "cannot allocate protected memory for session keys");
+  int rc;
+  if (self < peer) /* lower index plays the kx client */
+    rc = crypto_kx_client_session_keys(s->keys->rx, s->keys->tx, id->kx_pk, id->sk->kx_sk, peer_kx_pk);
+  else
+    rc = crypto_kx_server_session_keys(s->keys->rx, s->keys->tx, id->kx_pk, id->sk->kx_sk, peer_kx_pk);
+  if (rc != 0) {
+    seal_session_free(s);
+    return fm_fail(err, "session %u->%u: the peer's key-exchange key is invalid", self, peer);
+  }
+  bind_job(s->keys->rx, job);
+  bind_job(s->keys->tx, job);
+  s->job = job;
+  s->self = self;
+  s->peer = peer;
+  s->round_policy = SEAL_ROUND_EXACT;
+  return 0;
+}
+
+void seal_session_free(seal_session_t *s) {
+  if (!s) return;
+  if (s->keys) sodium_free(s->keys);
+  memset(s, 0, sizeof *s);
+}
+
+void seal_session_set_round(seal_session_t *s, uint32_t round, int policy) {
+  s->rx_round = round;
+  s->round_policy = policy;
+}
+
+void seal_hdr_encode(uint8_t out[SEAL_HDRBYTES], const seal_hdr_t *h) {
+  put64(out, h->job);
+  put32(out + 8, h->round);
+  put32(out + 12, h->stage);
+  put32(out + 16, h->sender);
+  put32(out + 20, h->receiver);
+  put64(out + 24, h->seq);
+}
+
+void seal_hdr_decode(seal_hdr_t *h, const uint8_t in[SEAL_HDRBYTES]) {
+  h->job = get64(in);
+  h->round = get32(in + 8);
+  h->stage = get32(in + 12);
+  h->sender = get32(in + 16);
+  h->receiver = get32(in + 20);
+  h->seq = get64(in + 24);
+}
+
+int seal_seal(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, uint32_t stage,
+              const uint8_t *plain, size_t plain_len, fm_err *err) {
+  if (!s || !s->keys) return fm_fail(err, "sealing without a session");
+  if (plain_len > SIZE_MAX - SEAL_OVERHEAD || out_cap < seal_sealed_len(plain_len))
+    return fm_fail(err, "seal %u->%u: output buffer of %zu bytes is too small", s->self, s->peer, out_cap);
+  if (s->tx_seq == UINT64_MAX) return fm_fail(err, "seal %u->%u: sequence numbers exhausted", s->self, s->peer);
+  seal_hdr_t h = {s->job, round, stage, s->self, s->peer, s->tx_seq + 1};
+  seal_hdr_encode(out, &h);
+  uint8_t *nonce = out + SEAL_HDRBYTES;
+  randombytes_buf(nonce, SEAL_NONCEBYTES);
+  unsigned long long clen = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + SEAL_NONCEBYTES, &clen, plain, plain_len, out,
+                                                 SEAL_HDRBYTES, NULL, nonce, s->keys->tx) != 0)
+    return fm_fail(err, "seal %u->%u: encryption failed", s->self, s->peer);
+  s->tx_seq++;
+  return 0;
+}
+
+int seal_open(uint8_t *plain, size_t plain_cap, size_t *plain_len, seal_hdr_t *hdr,
+              seal_session_t *s, uint32_t expected_stage, const uint8_t *msg, size_t msg_len,
+              fm_err *err) {
+  *plain_len = 0;
+  if (!s || !s->keys) {
+    fm_fail(err, "opening without a session");
+    return SEAL_EFAIL;
+  }
+  if (msg_len < SEAL_OVERHEAD) {
+    fm_fail(err, "message from %u: %zu bytes, shorter than the %u of an empty sealed message", s->peer,
+            msg_len, SEAL_OVERHEAD);
+    return SEAL_ETRUNC;
+  }
+  size_t n = msg_len - SEAL_OVERHEAD;
+  if (plain_cap < n) {
+    fm_fail(err, "message from %u: %zu bytes of plaintext, buffer holds %zu", s->peer, n, plain_cap);
+    return SEAL_EFAIL;
+  }
+  seal_hdr_t h;
+  seal_hdr_decode(&h, msg);
+  if (h.job != s->job || h.sender != s->peer || h.receiver != s->self) {
+    fm_fail(err, "message from %u: header says job %016llx, %u->%u; expected job %016llx, %u->%u", s->peer,
+            (unsigned long long)h.job, h.sender, h.receiver, (unsigned long long)s->job, s->peer, s->self);
+    return SEAL_EHEADER;
+  }
+  if (expected_stage != SEAL_ANY_STAGE && h.stage != expected_stage) {
+    fm_fail(err, "message from %u: stage %u, expected %u", s->peer, h.stage, expected_stage);
+    return SEAL_ESTAGE;
+  }
+  int round_ok = s->round_policy == SEAL_ROUND_FORWARD ? h.round >= s->rx_round : h.round == s->rx_round;
+  if (!round_ok) {
+    fm_fail(err, "message from %u: round %u, receiver is in round %u", s->peer, h.round, s->rx_round);
+    return SEAL_EROUND;
+  }
+  if (h.seq <= s->rx_seq) {
+    fm_fail(err, "message from %u: sequence number %llu, already accepted up to %llu (replay or reorder)",
+            s->peer, (unsigned long long)h.seq, (unsigned long long)s->rx_seq);
+    return SEAL_EREPLAY;
+  }
+  unsigned long long mlen = 0;
+  const uint8_t *nonce = msg + SEAL_HDRBYTES;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, nonce + SEAL_NONCEBYTES,
+                                                 msg_len - SEAL_HDRBYTES - SEAL_NONCEBYTES, msg, SEAL_HDRBYTES,
+                                                 nonce, s->keys->rx) != 0) {
+    fm_fail(err, "message from %u: authentication failed (tampered, truncated or forged)", s->peer);
+    return SEAL_EAUTH;
+  }
+  s->rx_seq = h.seq;
+  if (s->round_policy == SEAL_ROUND_FORWARD) s->rx_round = h.round;
+  *plain_len = (size_t)mlen;
+  if (hdr) *hdr = h;
+  return 0;
+}
