@@ -1,0 +1,648 @@
+/* common/secagg.c: secure aggregation building blocks (see secagg.h for the
+ * protocol): ChaCha20 mask generator, X25519 pairwise seeds, Shamir sharing
+ * over GF(2^8), the neighbour graph, recovery, and client/server state. */
+#include "common/secagg.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(crypto_stream_chacha20_KEYBYTES == SECAGG_SEEDBYTES, "chacha20 key size");
+_Static_assert(crypto_stream_chacha20_NONCEBYTES == 8, "chacha20 nonce size");
+_Static_assert(crypto_scalarmult_BYTES == SECAGG_PKBYTES, "x25519 size");
+
+static const uint8_t PRG_NONCE[8] = {0};
+static const char PAIR_TAG[] = "fedmeta-secagg-pair-v1";
+static const char GRAPH_TAG[] = "fedmeta-secagg-graph-v1";
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* --- (a) mask generator -------------------------------------------------- */
+
+#define PRG_CHUNK_WORDS 4096u /* 16 KiB = 256 ChaCha20 blocks */
+static const uint8_t PRG_ZEROS[PRG_CHUNK_WORDS * 4];
+
+/* Keystream bytes [64*ic, 64*ic + 4*n) as words; n <= PRG_CHUNK_WORDS. */
+static void prg_chunk(uint32_t *out, size_t n, uint64_t ic, const uint8_t seed[32]) {
+  uint8_t *b = (uint8_t *)out;
+  crypto_stream_chacha20_xor_ic(b, PRG_ZEROS, 4 * n, PRG_NONCE, ic, seed);
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  for (size_t i = 0; i < n; i++) out[i] = get32(b + 4 * i); /* words are little-endian by definition */
+#endif
+}
+
+void secagg_mask_expand(uint32_t *out, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) {
+  for (size_t off = 0; off < n; off += PRG_CHUNK_WORDS) {
+    size_t m = n - off < PRG_CHUNK_WORDS ? n - off : PRG_CHUNK_WORDS;
+    prg_chunk(out + off, m, (uint64_t)(off / 16), seed); /* 16 words per block */
+  }
+}
+
+static void mask_apply(uint32_t *acc, size_t n, const uint8_t seed[32], int sub) {
+  uint32_t buf[PRG_CHUNK_WORDS];
+  for (size_t off = 0; off < n; off += PRG_CHUNK_WORDS) {
+    size_t m = n - off < PRG_CHUNK_WORDS ? n - off : PRG_CHUNK_WORDS;
+    prg_chunk(buf, m, (uint64_t)(off / 16), seed);
+    if (sub)
+      for (size_t i = 0; i < m; i++) acc[off + i] -= buf[i];
+    else
+      for (size_t i = 0; i < m; i++) acc[off + i] += buf[i];
+  }
+  sodium_memzero(buf, sizeof buf);
+}
+
+void secagg_mask_add(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) { mask_apply(acc, n, seed, 0); }
+void secagg_mask_sub(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) { mask_apply(acc, n, seed, 1); }
+
+void secagg_vec_add(uint32_t *acc, const uint32_t *x, size_t n) {
+  for (size_t i = 0; i < n; i++) acc[i] += x[i];
+}
+void secagg_vec_sub(uint32_t *acc, const uint32_t *x, size_t n) {
+  for (size_t i = 0; i < n; i++) acc[i] -= x[i];
+}
+
+/* --- (b) pairwise seeds -------------------------------------------------- */
+
+int secagg_pair_seed(uint8_t seed[SECAGG_SEEDBYTES], const uint8_t my_sk[SECAGG_SKBYTES],
+                     const uint8_t my_pk[SECAGG_PKBYTES], const uint8_t peer_pk[SECAGG_PKBYTES],
+                     uint64_t job, uint32_t round, uint32_t me, uint32_t peer, fm_err *err) {
+  if (me == peer) return fm_fail(err, "secagg: slot %u has no pairwise mask with itself", me);
+  uint8_t shared[crypto_scalarmult_BYTES];
+  if (crypto_scalarmult(shared, my_sk, peer_pk) != 0) {
+    sodium_memzero(shared, sizeof shared);
+    return fm_fail(err, "secagg: slot %u's mask public key is invalid (low order)", peer);
+  }
+  uint32_t lo = me < peer ? me : peer, hi = me < peer ? peer : me;
+  const uint8_t *pk_lo = me < peer ? my_pk : peer_pk, *pk_hi = me < peer ? peer_pk : my_pk;
+  uint8_t ctx[8 + 4 + 4 + 4];
+  put64(ctx, job);
+  put32(ctx + 8, round);
+  put32(ctx + 12, lo);
+  put32(ctx + 16, hi);
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, NULL, 0, SECAGG_SEEDBYTES);
+  crypto_generichash_update(&st, (const uint8_t *)PAIR_TAG, sizeof PAIR_TAG);
+  crypto_generichash_update(&st, ctx, sizeof ctx);
+  crypto_generichash_update(&st, pk_lo, SECAGG_PKBYTES);
+  crypto_generichash_update(&st, pk_hi, SECAGG_PKBYTES);
+  crypto_generichash_update(&st, shared, sizeof shared);
+  crypto_generichash_final(&st, seed, SECAGG_SEEDBYTES);
+  sodium_memzero(shared, sizeof shared);
+  sodium_memzero(&st, sizeof st);
+  return 0;
+}
+
+void secagg_advertise_bytes(uint8_t out[SECAGG_ADVBYTES], uint64_t job, uint32_t round, uint32_t slot,
+                            const uint8_t mask_pk[SECAGG_PKBYTES]) {
+  put64(out, job);
+  put32(out + 8, round);
+  put32(out + 12, slot);
+  memcpy(out + 16, mask_pk, SECAGG_PKBYTES);
+}
+
+/* --- (d) Shamir over GF(2^8) --------------------------------------------- */
+
+/* Russian-peasant multiplication modulo x^8+x^4+x^3+x+1; every branch is a
+ * mask, so the time does not depend on the (secret) operands. */
+uint8_t secagg_gf256_mul(uint8_t a, uint8_t b) {
+  unsigned r = 0, x = a, y = b;
+  for (int i = 0; i < 8; i++) {
+    r ^= (0u - (y & 1u)) & x;
+    y >>= 1;
+    x = ((x << 1) ^ ((0u - (x >> 7)) & 0x11bu)) & 0xffu;
+  }
+  return (uint8_t)r;
+}
+
+/* a^254 = a^-1 (a != 0); only ever applied to public x-coordinates. */
+static uint8_t gf_inv(uint8_t a) {
+  uint8_t r = 1, p = a;
+  for (int e = 254; e; e >>= 1) {
+    if (e & 1) r = secagg_gf256_mul(r, p);
+    p = secagg_gf256_mul(p, p);
+  }
+  return r;
+}
+
+int secagg_shamir_split_with(secagg_share_t *out, uint32_t n, uint32_t t, const uint8_t secret[32],
+                             const uint8_t *coeffs, fm_err *err) {
+  if (t < 1 || t > n || n > SECAGG_MAX_HOLDERS)
+    return fm_fail(err, "shamir: need 1 <= t <= n <= %u, got t = %u, n = %u", SECAGG_MAX_HOLDERS, t, n);
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t x = (uint8_t)(i + 1);
+    out[i].x = x;
+    for (int j = 0; j < 32; j++) { /* Horner from the top coefficient */
+      uint8_t acc = 0;
+      for (uint32_t k = t - 1; k >= 1; k--) acc = secagg_gf256_mul(acc, x) ^ coeffs[(size_t)(k - 1) * 32 + j];
+      out[i].y[j] = secagg_gf256_mul(acc, x) ^ secret[j];
+    }
+  }
+  return 0;
+}
+
+int secagg_shamir_split(secagg_share_t *out, uint32_t n, uint32_t t, const uint8_t secret[32], fm_err *err) {
+  if (t < 1 || t > n || n > SECAGG_MAX_HOLDERS)
+    return fm_fail(err, "shamir: need 1 <= t <= n <= %u, got t = %u, n = %u", SECAGG_MAX_HOLDERS, t, n);
+  uint8_t coeffs[(SECAGG_MAX_HOLDERS - 1) * 32];
+  size_t len = (size_t)(t - 1) * 32;
+  randombytes_buf(coeffs, len);
+  int rc = secagg_shamir_split_with(out, n, t, secret, coeffs, err);
+  sodium_memzero(coeffs, len);
+  return rc;
+}
+
+int secagg_shamir_combine(uint8_t secret[32], const secagg_share_t *shares, size_t k, fm_err *err) {
+  if (k < 1 || k > SECAGG_MAX_HOLDERS) return fm_fail(err, "shamir: %zu shares", k);
+  for (size_t i = 0; i < k; i++) {
+    if (shares[i].x == 0) return fm_fail(err, "shamir: share %zu has x = 0", i);
+    for (size_t j = 0; j < i; j++)
+      if (shares[i].x == shares[j].x) return fm_fail(err, "shamir: two shares with x = %u", shares[i].x);
+  }
+  memset(secret, 0, 32);
+  for (size_t i = 0; i < k; i++) {
+    /* lambda_i = prod_{j != i} x_j / (x_j - x_i); subtraction is xor */
+    uint8_t num = 1, den = 1;
+    for (size_t j = 0; j < k; j++) {
+      if (j == i) continue;
+      num = secagg_gf256_mul(num, shares[j].x);
+      den = secagg_gf256_mul(den, shares[j].x ^ shares[i].x);
+    }
+    uint8_t lam = secagg_gf256_mul(num, gf_inv(den));
+    for (int b = 0; b < 32; b++) secret[b] ^= secagg_gf256_mul(lam, shares[i].y[b]);
+  }
+  return 0;
+}
+
+/* --- (f) neighbour graph ------------------------------------------------- */
+
+void secagg_graph_seed(uint8_t seed[32], uint64_t job, uint32_t round) {
+  uint8_t m[sizeof GRAPH_TAG + 12];
+  memcpy(m, GRAPH_TAG, sizeof GRAPH_TAG);
+  put64(m + sizeof GRAPH_TAG, job);
+  put32(m + sizeof GRAPH_TAG + 8, round);
+  crypto_generichash(seed, 32, m, sizeof m, NULL, 0);
+}
+
+int secagg_graph_init(secagg_graph_t *g, uint32_t n, uint32_t k, const uint8_t seed[32], fm_err *err) {
+  memset(g, 0, sizeof *g);
+  if (n < 2) return fm_fail(err, "secagg: a round needs at least 2 parties, got %u", n);
+  g->n = n;
+  if (k == 0 || k >= n - 1) {
+    if (n > SECAGG_MAX_HOLDERS)
+      return fm_fail(err, "secagg: the complete graph allows at most %u parties, got %u; set a neighbour "
+                          "count k (SecAgg+)", SECAGG_MAX_HOLDERS, n);
+    g->deg = n - 1;
+    return 0;
+  }
+  if (k % 2 != 0 || k < 2 || k + 1 > SECAGG_MAX_HOLDERS)
+    return fm_fail(err, "secagg: neighbour count k = %u must be even and in 2..%u", k, SECAGG_MAX_HOLDERS - 1);
+  g->deg = k;
+  g->pos = malloc(n * sizeof *g->pos);
+  g->at = malloc(n * sizeof *g->at);
+  uint32_t *r = malloc(n * sizeof *r);
+  if (!g->pos || !g->at || !r) {
+    free(r);
+    secagg_graph_free(g);
+    return fm_fail(err, "secagg: out of memory");
+  }
+  /* Fisher-Yates with public randomness; multiply-shift bias <= n / 2^32 is
+   * irrelevant for a public graph. */
+  randombytes_buf_deterministic(r, n * sizeof *r, seed);
+  for (uint32_t i = 0; i < n; i++) g->at[i] = i;
+  for (uint32_t i = n - 1; i > 0; i--) {
+    uint32_t j = (uint32_t)(((uint64_t)get32((const uint8_t *)&r[i]) * (i + 1)) >> 32);
+    uint32_t tmp = g->at[i];
+    g->at[i] = g->at[j];
+    g->at[j] = tmp;
+  }
+  for (uint32_t i = 0; i < n; i++) g->pos[g->at[i]] = i;
+  free(r);
+  return 0;
+}
+
+void secagg_graph_free(secagg_graph_t *g) {
+  if (!g) return;
+  free(g->pos);
+  free(g->at);
+  memset(g, 0, sizeof *g);
+}
+
+int secagg_graph_adjacent(const secagg_graph_t *g, uint32_t u, uint32_t v) {
+  if (u == v || u >= g->n || v >= g->n) return 0;
+  if (!g->pos) return 1;
+  uint32_t d = (g->pos[u] + g->n - g->pos[v]) % g->n;
+  if (g->n - d < d) d = g->n - d;
+  return d >= 1 && d <= g->deg / 2;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+uint32_t secagg_graph_holders(const secagg_graph_t *g, uint32_t u, uint32_t *out) {
+  if (!g->pos) {
+    for (uint32_t i = 0; i < g->n; i++) out[i] = i;
+    return g->n;
+  }
+  uint32_t m = 0, h = g->deg / 2;
+  for (uint32_t d = 0; d <= 2 * h; d++) out[m++] = g->at[(g->pos[u] + g->n - h + d) % g->n];
+  qsort(out, m, sizeof *out, cmp_u32);
+  return m;
+}
+
+uint32_t secagg_graph_x(const secagg_graph_t *g, uint32_t owner, uint32_t holder) {
+  if (owner >= g->n || holder >= g->n) return 0;
+  if (owner != holder && !secagg_graph_adjacent(g, owner, holder)) return 0;
+  uint32_t hs[SECAGG_MAX_HOLDERS];
+  uint32_t m = secagg_graph_holders(g, owner, hs);
+  for (uint32_t i = 0; i < m; i++)
+    if (hs[i] == holder) return i + 1;
+  return 0;
+}
+
+/* --- (e) recovery -------------------------------------------------------- */
+
+int secagg_unmask(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64_t job, uint32_t round,
+                  const uint8_t *state, const uint8_t (*pk)[SECAGG_PKBYTES],
+                  const uint8_t (*b)[SECAGG_SEEDBYTES], const uint8_t (*sk)[SECAGG_SKBYTES], fm_err *err) {
+  for (uint32_t u = 0; u < g->n; u++)
+    if (state[u] == SECAGG_SURVIVED) secagg_mask_sub(sum, n_words, b[u]);
+  uint8_t seed[SECAGG_SEEDBYTES];
+  for (uint32_t d = 0; d < g->n; d++) {
+    if (state[d] != SECAGG_DROPPED) continue;
+    for (uint32_t v = 0; v < g->n; v++) {
+      if (state[v] != SECAGG_SURVIVED || !secagg_graph_adjacent(g, d, v)) continue;
+      if (secagg_pair_seed(seed, sk[d], pk[d], pk[v], job, round, d, v, err)) {
+        sodium_memzero(seed, sizeof seed);
+        return fm_wrap(err, "secagg: unmasking dropped slot %u", d);
+      }
+      /* v added +PRG(s_vd) when d > v and -PRG(s_vd) when d < v: undo it */
+      if (d > v)
+        secagg_mask_sub(sum, n_words, seed);
+      else
+        secagg_mask_add(sum, n_words, seed);
+    }
+  }
+  sodium_memzero(seed, sizeof seed);
+  return 0;
+}
+
+/* --- wire forms ---------------------------------------------------------- */
+
+void secagg_keyshare_pack(uint8_t out[SECAGG_KEYSHAREBYTES], const secagg_keyshare_t *s) {
+  put32(out, s->owner);
+  put32(out + 4, s->holder);
+  out[8] = s->x;
+  memcpy(out + 9, s->sk, 32);
+  memcpy(out + 41, s->b, 32);
+}
+
+int secagg_keyshare_unpack(secagg_keyshare_t *s, const uint8_t *in, size_t len, fm_err *err) {
+  if (len != SECAGG_KEYSHAREBYTES) return fm_fail(err, "secagg: key share of %zu bytes, expected %u", len, SECAGG_KEYSHAREBYTES);
+  s->owner = get32(in);
+  s->holder = get32(in + 4);
+  s->x = in[8];
+  memcpy(s->sk, in + 9, 32);
+  memcpy(s->b, in + 41, 32);
+  return 0;
+}
+
+void secagg_reveal_pack(uint8_t out[SECAGG_REVEALBYTES], const secagg_reveal_t *r) {
+  put32(out, r->owner);
+  out[4] = r->kind;
+  out[5] = r->x;
+  memcpy(out + 6, r->y, 32);
+}
+
+int secagg_reveal_unpack(secagg_reveal_t *r, const uint8_t *in, size_t len, fm_err *err) {
+  if (len != SECAGG_REVEALBYTES) return fm_fail(err, "secagg: reveal of %zu bytes, expected %u", len, SECAGG_REVEALBYTES);
+  r->owner = get32(in);
+  r->kind = in[4];
+  r->x = in[5];
+  memcpy(r->y, in + 6, 32);
+  if (r->kind != SECAGG_REVEAL_B && r->kind != SECAGG_REVEAL_SK) return fm_fail(err, "secagg: reveal of unknown kind %u", r->kind);
+  return 0;
+}
+
+/* --- client -------------------------------------------------------------- */
+
+struct secagg_client_secret {
+  uint8_t sk[SECAGG_SKBYTES];
+  uint8_t b[SECAGG_SEEDBYTES];
+  secagg_keyshare_t held[SECAGG_MAX_HOLDERS];
+};
+
+static int check_t(const secagg_graph_t *g, uint32_t t, fm_err *err) {
+  uint32_t h = g->deg + 1;
+  if (t < 1 || t > h || 2 * t <= h)
+    return fm_fail(err, "secagg: threshold t = %u must be a majority of the %u holders (%u..%u)", t, h, h / 2 + 1, h);
+  return 0;
+}
+
+int secagg_client_init(secagg_client_t *c, const secagg_graph_t *g, uint64_t job, uint32_t round,
+                       uint32_t slot, uint32_t t, fm_err *err) {
+  memset(c, 0, sizeof *c);
+  if (sodium_init() < 0) return fm_fail(err, "libsodium failed to initialise");
+  if (slot >= g->n) return fm_fail(err, "secagg: slot %u of %u", slot, g->n);
+  if (check_t(g, t, err)) return -1;
+  c->sec = sodium_malloc(sizeof *c->sec);
+  if (!c->sec) return fm_fail(err, "secagg: cannot allocate protected memory");
+  randombytes_buf(c->sec->sk, sizeof c->sec->sk);
+  randombytes_buf(c->sec->b, sizeof c->sec->b);
+  crypto_scalarmult_base(c->mask_pk, c->sec->sk);
+  c->g = g;
+  c->job = job;
+  c->round = round;
+  c->slot = slot;
+  c->t = t;
+  return 0;
+}
+
+void secagg_client_free(secagg_client_t *c) {
+  if (!c) return;
+  if (c->sec) sodium_free(c->sec);
+  memset(c, 0, sizeof *c);
+}
+
+int secagg_client_share(secagg_keyshare_t *out, size_t cap, size_t *n_out, secagg_client_t *c, fm_err *err) {
+  *n_out = 0;
+  uint32_t hs[SECAGG_MAX_HOLDERS];
+  uint32_t m = secagg_graph_holders(c->g, c->slot, hs);
+  if (cap < m) return fm_fail(err, "secagg: room for %zu key shares, need %u", cap, m);
+  secagg_share_t *s = sodium_malloc(2 * (size_t)m * sizeof *s);
+  if (!s) return fm_fail(err, "secagg: cannot allocate protected memory");
+  if (secagg_shamir_split(s, m, c->t, c->sec->sk, err) || secagg_shamir_split(s + m, m, c->t, c->sec->b, err)) {
+    sodium_free(s);
+    return -1;
+  }
+  for (uint32_t i = 0; i < m; i++) {
+    out[i].owner = c->slot;
+    out[i].holder = hs[i];
+    out[i].x = s[i].x;
+    memcpy(out[i].sk, s[i].y, 32);
+    memcpy(out[i].b, s[m + i].y, 32);
+  }
+  sodium_free(s);
+  *n_out = m;
+  return 0;
+}
+
+int secagg_client_hold(secagg_client_t *c, const secagg_keyshare_t *s, fm_err *err) {
+  if (c->masked) return fm_fail(err, "secagg: slot %u got a key share after masking", c->slot);
+  if (s->holder != c->slot) return fm_fail(err, "secagg: key share for slot %u delivered to slot %u", s->holder, c->slot);
+  uint32_t x = secagg_graph_x(c->g, s->owner, c->slot);
+  if (x == 0) return fm_fail(err, "secagg: slot %u is not a neighbour of slot %u", s->owner, c->slot);
+  if (s->x != x) return fm_fail(err, "secagg: key share from slot %u has x = %u, expected %u", s->owner, s->x, x);
+  for (uint32_t i = 0; i < c->n_held; i++)
+    if (c->sec->held[i].owner == s->owner) return fm_fail(err, "secagg: second key share from slot %u", s->owner);
+  c->sec->held[c->n_held++] = *s;
+  return 0;
+}
+
+int secagg_client_mask(uint32_t *y, size_t n, secagg_client_t *c, const uint8_t (*pk)[SECAGG_PKBYTES], fm_err *err) {
+  if (c->masked) return fm_fail(err, "secagg: slot %u masks once per round", c->slot);
+  if (c->n_held < c->t) {
+    fm_fail(err, "secagg: slot %u holds %u key shares, fewer than t = %u: round aborted", c->slot, c->n_held, c->t);
+    return SECAGG_ETHRESHOLD;
+  }
+  uint8_t seed[SECAGG_SEEDBYTES];
+  for (uint32_t i = 0; i < c->n_held; i++) {
+    uint32_t v = c->sec->held[i].owner;
+    if (v == c->slot) continue;
+    if (secagg_pair_seed(seed, c->sec->sk, c->mask_pk, pk[v], c->job, c->round, c->slot, v, err)) {
+      sodium_memzero(seed, sizeof seed);
+      return -1;
+    }
+    if (v > c->slot)
+      secagg_mask_add(y, n, seed);
+    else
+      secagg_mask_sub(y, n, seed);
+  }
+  sodium_memzero(seed, sizeof seed);
+  secagg_mask_add(y, n, c->sec->b);
+  c->masked = 1;
+  return 0;
+}
+
+int secagg_client_reveal(secagg_reveal_t *out, size_t cap, size_t *n_out, secagg_client_t *c,
+                         const uint8_t *state, fm_err *err) {
+  *n_out = 0;
+  if (c->revealed) {
+    fm_fail(err, "secagg: slot %u already revealed its shares this round (refused)", c->slot);
+    return SECAGG_EINCONSISTENT;
+  }
+  if (!c->masked || state[c->slot] != SECAGG_SURVIVED) {
+    fm_fail(err, "secagg: slot %u is not a survivor of this round (refused)", c->slot);
+    return SECAGG_EINCONSISTENT;
+  }
+  if (cap < c->n_held) return fm_fail(err, "secagg: room for %zu reveals, need %u", cap, c->n_held);
+  uint32_t hs[SECAGG_MAX_HOLDERS];
+  uint32_t m = secagg_graph_holders(c->g, c->slot, hs), alive = 0;
+  for (uint32_t i = 0; i < m; i++) alive += state[hs[i]] == SECAGG_SURVIVED;
+  if (alive < c->t) {
+    fm_fail(err, "secagg: %u of slot %u's holders survived, fewer than t = %u: round aborted", alive, c->slot, c->t);
+    return SECAGG_ETHRESHOLD;
+  }
+  for (uint32_t i = 0; i < c->n_held; i++) {
+    uint8_t st = state[c->sec->held[i].owner];
+    if (st != SECAGG_SURVIVED && st != SECAGG_DROPPED) {
+      fm_fail(err, "secagg: slot %u shared keys but is marked %s (refused)", c->sec->held[i].owner,
+              st == SECAGG_ABSENT ? "absent" : "undecided");
+      return SECAGG_EINCONSISTENT;
+    }
+  }
+  c->revealed = 1; /* from here on, never a second answer this round */
+  for (uint32_t i = 0; i < c->n_held; i++) {
+    const secagg_keyshare_t *h = &c->sec->held[i];
+    int dropped = state[h->owner] == SECAGG_DROPPED;
+    out[i].owner = h->owner;
+    out[i].kind = dropped ? SECAGG_REVEAL_SK : SECAGG_REVEAL_B;
+    out[i].x = h->x;
+    memcpy(out[i].y, dropped ? h->sk : h->b, 32);
+  }
+  *n_out = c->n_held;
+  return 0;
+}
+
+/* --- server -------------------------------------------------------------- */
+
+int secagg_server_init(secagg_server_t *s, const secagg_graph_t *g, uint64_t job, uint32_t round,
+                       uint32_t t, size_t n_words, fm_err *err) {
+  memset(s, 0, sizeof *s);
+  if (sodium_init() < 0) return fm_fail(err, "libsodium failed to initialise");
+  if (check_t(g, t, err)) return -1;
+  s->g = g;
+  s->job = job;
+  s->round = round;
+  s->t = t;
+  s->n_words = n_words;
+  s->pk = calloc(g->n, sizeof *s->pk);
+  s->has_pk = calloc(g->n, 1);
+  s->state = calloc(g->n, 1);
+  s->acc = calloc(n_words ? n_words : 1, sizeof *s->acc);
+  s->cap_rv = (size_t)g->n * (g->deg + 1);
+  s->rv = calloc(s->cap_rv, sizeof *s->rv);
+  s->rv_from = calloc(s->cap_rv, sizeof *s->rv_from);
+  if (!s->pk || !s->has_pk || !s->state || !s->acc || !s->rv || !s->rv_from) {
+    secagg_server_free(s);
+    return fm_fail(err, "secagg: out of memory");
+  }
+  return 0;
+}
+
+void secagg_server_free(secagg_server_t *s) {
+  if (!s) return;
+  free(s->pk);
+  free(s->has_pk);
+  free(s->state);
+  free(s->acc);
+  if (s->rv) sodium_memzero(s->rv, s->cap_rv * sizeof *s->rv);
+  free(s->rv);
+  free(s->rv_from);
+  memset(s, 0, sizeof *s);
+}
+
+static int bad_slot(const secagg_server_t *s, uint32_t slot, fm_err *err) {
+  if (slot < s->g->n) return 0;
+  return fm_fail(err, "secagg: slot %u of %u", slot, s->g->n);
+}
+
+int secagg_server_set_pk(secagg_server_t *s, uint32_t slot, const uint8_t pk[SECAGG_PKBYTES], fm_err *err) {
+  if (bad_slot(s, slot, err)) return -1;
+  if (s->has_pk[slot]) return fm_fail(err, "secagg: slot %u advertised twice", slot);
+  memcpy(s->pk[slot], pk, SECAGG_PKBYTES);
+  s->has_pk[slot] = 1;
+  return 0;
+}
+
+int secagg_server_mark_shared(secagg_server_t *s, uint32_t slot, fm_err *err) {
+  if (bad_slot(s, slot, err)) return -1;
+  if (!s->has_pk[slot]) return fm_fail(err, "secagg: slot %u shared without advertising a key", slot);
+  if (s->state[slot] != SECAGG_ABSENT) return fm_fail(err, "secagg: slot %u shared twice", slot);
+  s->state[slot] = SECAGG_SHARED;
+  return 0;
+}
+
+int secagg_server_add_masked(secagg_server_t *s, uint32_t slot, const uint32_t *y, fm_err *err) {
+  if (bad_slot(s, slot, err)) return -1;
+  if (s->closed) return fm_fail(err, "secagg: masked input of slot %u after the deadline", slot);
+  if (s->state[slot] != SECAGG_SHARED) {
+    fm_fail(err, "secagg: masked input of slot %u, which %s", slot,
+            s->state[slot] == SECAGG_SURVIVED ? "already sent one" : "did not share its keys");
+    return SECAGG_EINCONSISTENT;
+  }
+  secagg_vec_add(s->acc, y, s->n_words);
+  s->state[slot] = SECAGG_SURVIVED;
+  return 0;
+}
+
+int secagg_server_close_inputs(uint8_t *state_out, secagg_server_t *s, fm_err *err) {
+  const secagg_graph_t *g = s->g;
+  s->closed = 1;
+  uint32_t n_surv = 0;
+  for (uint32_t u = 0; u < g->n; u++) {
+    if (s->state[u] == SECAGG_SHARED) s->state[u] = SECAGG_DROPPED;
+    n_surv += s->state[u] == SECAGG_SURVIVED;
+  }
+  memcpy(state_out, s->state, g->n);
+  if (n_surv == 0) {
+    fm_fail(err, "secagg: no masked input arrived: round aborted");
+    return SECAGG_ETHRESHOLD;
+  }
+  uint32_t hs[SECAGG_MAX_HOLDERS];
+  for (uint32_t u = 0; u < g->n; u++) {
+    if (s->state[u] == SECAGG_ABSENT) continue;
+    uint32_t m = secagg_graph_holders(g, u, hs), alive = 0;
+    for (uint32_t i = 0; i < m; i++) alive += s->state[hs[i]] == SECAGG_SURVIVED;
+    if (alive < s->t) {
+      fm_fail(err, "secagg: %u of slot %u's %u holders survived, fewer than t = %u: round aborted", alive, u, m, s->t);
+      return SECAGG_ETHRESHOLD;
+    }
+  }
+  return 0;
+}
+
+int secagg_server_add_reveal(secagg_server_t *s, uint32_t from, const secagg_reveal_t *r, size_t n, fm_err *err) {
+  if (bad_slot(s, from, err)) return -1;
+  if (!s->closed || s->state[from] != SECAGG_SURVIVED) {
+    fm_fail(err, "secagg: reveals from slot %u, which is not a survivor", from);
+    return SECAGG_EINCONSISTENT;
+  }
+  for (size_t i = 0; i < s->n_rv; i++)
+    if (s->rv_from[i] == from) return fm_fail(err, "secagg: slot %u revealed twice", from);
+  if (s->n_rv + n > s->cap_rv) return fm_fail(err, "secagg: too many reveals from slot %u", from);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t o = r[i].owner;
+    if (bad_slot(s, o, err)) return -1;
+    uint8_t want = s->state[o] == SECAGG_SURVIVED ? SECAGG_REVEAL_B : s->state[o] == SECAGG_DROPPED ? SECAGG_REVEAL_SK : 0;
+    uint32_t x = secagg_graph_x(s->g, o, from);
+    if (!want || r[i].kind != want || x == 0 || r[i].x != x) {
+      fm_fail(err, "secagg: slot %u's reveal for slot %u does not fit (kind %u, x %u)", from, o, r[i].kind, r[i].x);
+      return SECAGG_EINCONSISTENT;
+    }
+    for (size_t j = 0; j < i; j++)
+      if (r[j].owner == o) return fm_fail(err, "secagg: slot %u revealed two shares of slot %u", from, o);
+  }
+  for (size_t i = 0; i < n; i++) {
+    s->rv[s->n_rv] = r[i];
+    s->rv_from[s->n_rv++] = from;
+  }
+  return 0;
+}
+
+int secagg_server_finish(uint32_t *sum, secagg_server_t *s, fm_err *err) {
+  const secagg_graph_t *g = s->g;
+  int rc = -1;
+  uint8_t (*b)[32] = sodium_malloc((size_t)g->n * 32);
+  uint8_t (*sk)[32] = sodium_malloc((size_t)g->n * 32);
+  secagg_share_t *sh = sodium_malloc(SECAGG_MAX_HOLDERS * sizeof *sh);
+  if (!b || !sk || !sh) {
+    fm_fail(err, "secagg: cannot allocate protected memory");
+    goto done;
+  }
+  for (uint32_t u = 0; u < g->n; u++) {
+    if (s->state[u] != SECAGG_SURVIVED && s->state[u] != SECAGG_DROPPED) continue;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_rv && k < s->t; i++) {
+      if (s->rv[i].owner != u) continue;
+      sh[k].x = s->rv[i].x;
+      memcpy(sh[k].y, s->rv[i].y, 32);
+      k++;
+    }
+    if (k < s->t) {
+      fm_fail(err, "secagg: %zu shares of slot %u arrived, fewer than t = %u: round aborted", k, u, s->t);
+      rc = SECAGG_ETHRESHOLD;
+      goto done;
+    }
+    int dropped = s->state[u] == SECAGG_DROPPED;
+    if (secagg_shamir_combine(dropped ? sk[u] : b[u], sh, k, err)) goto done;
+    if (dropped) {
+      uint8_t pk[32];
+      crypto_scalarmult_base(pk, sk[u]);
+      if (sodium_memcmp(pk, s->pk[u], 32) != 0) {
+        fm_fail(err, "secagg: the mask key of dropped slot %u did not reconstruct (bad shares)", u);
+        rc = SECAGG_EINCONSISTENT;
+        goto done;
+      }
+    }
+  }
+  memcpy(sum, s->acc, s->n_words * sizeof *sum);
+  if (secagg_unmask(sum, s->n_words, g, s->job, s->round, s->state, (const uint8_t (*)[32])s->pk,
+                    (const uint8_t (*)[32])b, (const uint8_t (*)[32])sk, err))
+    goto done;
+  rc = 0;
+done:
+  sodium_free(b); /* sodium_free wipes and accepts NULL */
+  sodium_free(sk);
+  sodium_free(sh);
+  return rc;
+}

@@ -1,0 +1,281 @@
+/* common/secagg.h: secure aggregation of fixed-point deltas in Z_2^32
+ * (Bonawitz et al., CCS 2017, with the SecAgg+ neighbour graph of Bell et al.,
+ * CCS 2020, as an option). The coordinator learns the sum of the survivors'
+ * deltas and nothing about an individual delta.
+ *
+ * Parties of a round are slots 0..n-1 (the round's participants in plan
+ * order; the caller maps slots to platforms). A public graph over the slots
+ * says who masks with whom: the complete graph (plain SecAgg) or a Harary graph
+ * of even degree k on a permutation drawn from a public per-round seed
+ * (SecAgg+). holders(u) = neighbours(u) + u, sorted by slot; u's secrets are
+ * Shamir-shared among holders(u), holder number i (0-based) getting x = i + 1.
+ *
+ * Stages of one round (message contents in brackets; every client->client
+ * message goes through the coordinator sealed under the pair's seal session,
+ * so the coordinator cannot read shares):
+ *
+ *  0 ADVERTISE  client u: secagg_client_init makes a fresh X25519 mask keypair
+ *               (s_sk_u, s_pk_u) and a fresh self-mask seed b_u.
+ *               u -> coordinator: [s_pk_u, signed with u's identity over
+ *               secagg_advertise_bytes]. Coordinator: secagg_server_set_pk,
+ *               then broadcasts all mask public keys.
+ *  1 SHARE      u: secagg_client_share: t-of-|holders(u)| Shamir shares of
+ *               s_sk_u and of b_u; u -> v (via coordinator, sealed u->v) for
+ *               each holder v: [secagg_keyshare_pack]; v: secagg_client_hold.
+ *               Coordinator: secagg_server_mark_shared(u) when u's shares came.
+ *               (U2 = the parties that shared.)
+ *  2 MASK       u: secagg_client_mask(y = x_u):
+ *                 y = x_u + PRG(b_u) + sum_{v in N(u), v shared, v > u} PRG(s_uv)
+ *                                    - sum_{v in N(u), v shared, v < u} PRG(s_uv)
+ *               with s_uv = H(X25519(s_sk_u, s_pk_v), job, round, u, v, pks).
+ *               "v shared" = u holds a share from v. u -> coordinator: [y].
+ *               Coordinator: secagg_server_add_masked (acc += y mod 2^32).
+ *  3 (deadline) Coordinator: secagg_server_close_inputs: parties of U2 that sent
+ *               no y are DROPPED; fewer than t surviving holders for any party
+ *               aborts the round (SECAGG_ETHRESHOLD). Broadcast the state array.
+ *  4 UNMASK     v: secagg_client_reveal(state): for each share v holds of u,
+ *               the share of b_u if u SURVIVED, of s_sk_u if u DROPPED, never
+ *               both (one reveal per round). v -> coordinator: [reveals].
+ *               Coordinator: secagg_server_add_reveal, then secagg_server_finish:
+ *               reconstructs b_u of survivors and s_sk_d of dropped parties
+ *               (checked against s_pk_d), removes PRG(b_u) and the masks between
+ *               dropped and surviving neighbours, and gets the exact sum of the
+ *               survivors' x. A party that drops during stage 4 is fine as
+ *               long as t holders answer for everyone.
+ *
+ * Recovery choice: a dropped party's pairwise seeds are recomputed from its
+ * reconstructed per-round mask secret s_sk_d (as in the paper), not shared
+ * seed by seed: one 32-byte secret per party instead of one per pair. Because
+ * the mask keys are fresh every round, revealing s_sk_d exposes nothing of
+ * other rounds.
+ *
+ * Threat model: honest-but-curious coordinator colluding with fewer than t
+ * clients. The threshold must be a majority of holders (2t > |holders|), so
+ * that no two disjoint sets of t holders exist that could be asked for both
+ * kinds of share of one party. Shares of b_u are not verifiable (a malicious
+ * holder can spoil the sum, not learn a delta); shares of s_sk_d are checked.
+ *
+ * All randomness (keys, b, Shamir coefficients) comes from randombytes_buf;
+ * the graph permutation is public and derived from (job, round). */
+#ifndef FEDMETA_SECAGG_H
+#define FEDMETA_SECAGG_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define SECAGG_SEEDBYTES 32u
+#define SECAGG_PKBYTES 32u
+#define SECAGG_SKBYTES 32u
+#define SECAGG_MAX_HOLDERS 255u /* Shamir over GF(2^8): x in 1..255 */
+/* ChaCha20 (original, 64-bit nonce) nonce of the mask generator: 8 zero
+ * bytes. Every seed is fresh per round and pair, so one nonce suffices. */
+#define SECAGG_PRG_NONCE "\0\0\0\0\0\0\0\0"
+#define SECAGG_ADV_DOMAIN "fedmeta-secagg-advertise-v1"
+#define SECAGG_ADVBYTES (8u + 4u + 4u + SECAGG_PKBYTES)
+#define SECAGG_KEYSHAREBYTES (4u + 4u + 1u + 2u * 32u)
+#define SECAGG_REVEALBYTES (4u + 1u + 1u + 32u)
+
+#define SECAGG_WUR __attribute__((warn_unused_result))
+
+/* Error codes beyond -1 that a round may want to tell apart. */
+enum {
+  SECAGG_ETHRESHOLD = -2, /* fewer than t survivors / shares: abort the round */
+  SECAGG_EINCONSISTENT = -3, /* a message contradicts the protocol state */
+};
+
+/* Party state in a round, one byte per slot. */
+enum {
+  SECAGG_ABSENT = 0,   /* did not share (never advertised, or dropped before sharing) */
+  SECAGG_SHARED = 1,   /* shared its secrets (U2), masked input not yet received */
+  SECAGG_SURVIVED = 2, /* its masked input is in the sum */
+  SECAGG_DROPPED = 3,  /* shared, but sent no masked input in time */
+};
+
+enum { SECAGG_REVEAL_B = 1, SECAGG_REVEAL_SK = 2 };
+
+/* --- (a) mask generator and Z_2^32 helpers ------------------------------- */
+
+/* out[i] = little-endian uint32 word i of the ChaCha20 keystream under key
+ * seed, nonce SECAGG_PRG_NONCE, block counter from 0 (DJB ChaCha20, 20 rounds). */
+void secagg_mask_expand(uint32_t *out, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]);
+/* acc[i] += PRG(seed)[i] (mod 2^32), streaming (no n-word temporary). */
+void secagg_mask_add(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]);
+/* acc[i] -= PRG(seed)[i] (mod 2^32). */
+void secagg_mask_sub(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]);
+/* acc[i] += x[i], acc[i] -= x[i] (mod 2^32). */
+void secagg_vec_add(uint32_t *acc, const uint32_t *x, size_t n);
+void secagg_vec_sub(uint32_t *acc, const uint32_t *x, size_t n);
+
+/* --- (b) pairwise seeds -------------------------------------------------- */
+
+/* s_uv = BLAKE2b-256("fedmeta-secagg-pair-v1" || job || round || lo || hi ||
+ * pk_lo || pk_hi || X25519(my_sk, peer_pk)) with lo < hi the two slots; both
+ * parties get the same seed. Fails on an all-zero shared secret (low-order pk). */
+int secagg_pair_seed(uint8_t seed[SECAGG_SEEDBYTES], const uint8_t my_sk[SECAGG_SKBYTES],
+                     const uint8_t my_pk[SECAGG_PKBYTES], const uint8_t peer_pk[SECAGG_PKBYTES],
+                     uint64_t job, uint32_t round, uint32_t me, uint32_t peer, fm_err *err) SECAGG_WUR;
+
+/* The bytes a client signs with its identity when advertising its mask key. */
+void secagg_advertise_bytes(uint8_t out[SECAGG_ADVBYTES], uint64_t job, uint32_t round, uint32_t slot,
+                            const uint8_t mask_pk[SECAGG_PKBYTES]);
+
+/* --- (d) Shamir secret sharing of 32-byte secrets over GF(2^8) ------------ */
+
+/* Byte-wise sharing over GF(2^8) with the AES polynomial x^8+x^4+x^3+x+1;
+ * multiplication is bitwise constant-time (no tables). */
+typedef struct secagg_share {
+  uint8_t x;     /* 1..255 */
+  uint8_t y[32];
+} secagg_share_t;
+
+/* n shares (x = 1..n) of secret, any t of which recover it; t <= n <= 255, t >= 1.
+ * Coefficients from randombytes_buf. */
+int secagg_shamir_split(secagg_share_t *out, uint32_t n, uint32_t t, const uint8_t secret[32],
+                        fm_err *err) SECAGG_WUR;
+/* The same with given coefficients (for known-answer tests): coeffs holds t-1
+ * rows of 32 bytes, row k the coefficient of x^(k+1) for each byte. */
+int secagg_shamir_split_with(secagg_share_t *out, uint32_t n, uint32_t t, const uint8_t secret[32],
+                             const uint8_t *coeffs, fm_err *err) SECAGG_WUR;
+/* Lagrange interpolation at 0 through all k shares (distinct non-zero x).
+ * With fewer than t shares the result is an unrelated value (no error is
+ * possible: the caller must know t). */
+int secagg_shamir_combine(uint8_t secret[32], const secagg_share_t *shares, size_t k,
+                          fm_err *err) SECAGG_WUR;
+/* GF(2^8) product (exposed for tests). */
+uint8_t secagg_gf256_mul(uint8_t a, uint8_t b);
+
+/* --- (f) the neighbour graph --------------------------------------------- */
+
+typedef struct secagg_graph {
+  uint32_t n;    /* slots */
+  uint32_t deg;  /* neighbours per slot: n-1 (complete) or k */
+  uint32_t *pos; /* pos[slot]: place on the Harary ring (NULL when complete) */
+  uint32_t *at;  /* at[place]: the slot there */
+} secagg_graph_t;
+
+/* Public per-round graph seed: BLAKE2b-256("fedmeta-secagg-graph-v1" || job || round). */
+void secagg_graph_seed(uint8_t seed[32], uint64_t job, uint32_t round);
+/* k = 0 or k >= n-1: complete graph (requires n <= 255). Otherwise k even, 2..254:
+ * Harary graph H(k, n) on a permutation drawn from seed (every slot has exactly
+ * k neighbours). n >= 2. */
+int secagg_graph_init(secagg_graph_t *g, uint32_t n, uint32_t k, const uint8_t seed[32], fm_err *err) SECAGG_WUR;
+void secagg_graph_free(secagg_graph_t *g);
+int secagg_graph_adjacent(const secagg_graph_t *g, uint32_t u, uint32_t v);
+/* holders(u) = neighbours(u) + u sorted by slot, into out (deg + 1 entries); returns deg + 1. */
+uint32_t secagg_graph_holders(const secagg_graph_t *g, uint32_t u, uint32_t *out);
+/* The x-coordinate of holder's share of owner's secrets (1..deg+1), 0 if not a holder. */
+uint32_t secagg_graph_x(const secagg_graph_t *g, uint32_t owner, uint32_t holder);
+
+/* --- (e) recovery computation -------------------------------------------- */
+
+/* Turns the masked sum of the SURVIVED slots into their exact plain sum:
+ * subtracts PRG(b[u]) for each SURVIVED u and, for each DROPPED d and each
+ * SURVIVED neighbour v, removes the mask v applied for the pair (v, d), with
+ * s_vd recomputed from sk[d] and pk[v]. b is read for SURVIVED slots, sk for
+ * DROPPED slots (other rows may be anything); pk for all SURVIVED and DROPPED. */
+int secagg_unmask(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64_t job, uint32_t round,
+                  const uint8_t *state, const uint8_t (*pk)[SECAGG_PKBYTES],
+                  const uint8_t (*b)[SECAGG_SEEDBYTES], const uint8_t (*sk)[SECAGG_SKBYTES],
+                  fm_err *err) SECAGG_WUR;
+
+/* --- client -------------------------------------------------------------- */
+
+/* A share of u's two secrets, for one holder. Secret: seal it to the holder. */
+typedef struct secagg_keyshare {
+  uint32_t owner, holder;
+  uint8_t x;
+  uint8_t sk[32], b[32];
+} secagg_keyshare_t;
+
+/* A share a holder reveals to the coordinator in stage 4. */
+typedef struct secagg_reveal {
+  uint32_t owner;
+  uint8_t kind; /* SECAGG_REVEAL_B or SECAGG_REVEAL_SK */
+  uint8_t x;
+  uint8_t y[32];
+} secagg_reveal_t;
+
+void secagg_keyshare_pack(uint8_t out[SECAGG_KEYSHAREBYTES], const secagg_keyshare_t *s);
+int secagg_keyshare_unpack(secagg_keyshare_t *s, const uint8_t *in, size_t len, fm_err *err) SECAGG_WUR;
+void secagg_reveal_pack(uint8_t out[SECAGG_REVEALBYTES], const secagg_reveal_t *r);
+int secagg_reveal_unpack(secagg_reveal_t *r, const uint8_t *in, size_t len, fm_err *err) SECAGG_WUR;
+
+typedef struct secagg_client_secret secagg_client_secret_t; /* sodium_malloc'd */
+
+typedef struct secagg_client {
+  const secagg_graph_t *g; /* borrowed; must outlive the client */
+  uint64_t job;
+  uint32_t round, slot, t;
+  uint8_t mask_pk[SECAGG_PKBYTES];
+  secagg_client_secret_t *sec; /* owned: s_sk, b, the shares held */
+  uint32_t n_held;
+  int masked, revealed;
+} secagg_client_t;
+
+/* Stage 0: fresh mask keypair and self-mask seed. t: 2t > deg+1, t <= deg+1. */
+int secagg_client_init(secagg_client_t *c, const secagg_graph_t *g, uint64_t job, uint32_t round,
+                       uint32_t slot, uint32_t t, fm_err *err) SECAGG_WUR;
+/* Wipes and frees; accepts NULL and a half-built client. */
+void secagg_client_free(secagg_client_t *c);
+/* Stage 1: one keyshare per holder (deg + 1, including c's own, which the
+ * caller passes back to secagg_client_hold). cap >= g->deg + 1. The caller
+ * wipes out (sodium_memzero) after sealing. */
+int secagg_client_share(secagg_keyshare_t *out, size_t cap, size_t *n_out, secagg_client_t *c,
+                        fm_err *err) SECAGG_WUR;
+/* Stage 1, receiving side: keeps a share addressed to c (checks holder, owner
+ * adjacency, x, duplicates). */
+int secagg_client_hold(secagg_client_t *c, const secagg_keyshare_t *s, fm_err *err) SECAGG_WUR;
+/* Stage 2: y (n words, holding x_u) += self mask + pairwise masks with every
+ * neighbour whose share c holds. pk: the mask public keys of all g->n slots.
+ * Fails with SECAGG_ETHRESHOLD if c holds fewer than t shares. */
+int secagg_client_mask(uint32_t *y, size_t n, secagg_client_t *c, const uint8_t (*pk)[SECAGG_PKBYTES],
+                       fm_err *err) SECAGG_WUR;
+/* Stage 4: the shares to reveal for the coordinator's state array (g->n bytes).
+ * Once per round; refuses a state that contradicts what c saw (a party c holds
+ * a share of marked ABSENT, c itself not SURVIVED) and fewer than t surviving
+ * holders of c's own secrets. cap >= c->n_held. */
+int secagg_client_reveal(secagg_reveal_t *out, size_t cap, size_t *n_out, secagg_client_t *c,
+                         const uint8_t *state, fm_err *err) SECAGG_WUR;
+
+/* --- server (coordinator) ------------------------------------------------ */
+
+typedef struct secagg_server {
+  const secagg_graph_t *g; /* borrowed */
+  uint64_t job;
+  uint32_t round, t;
+  size_t n_words;
+  uint8_t (*pk)[SECAGG_PKBYTES]; /* per slot */
+  uint8_t *has_pk;               /* per slot */
+  uint8_t *state;                /* per slot, SECAGG_* */
+  uint32_t *acc;                 /* the masked sum */
+  secagg_reveal_t *rv;           /* reveals received */
+  uint32_t *rv_from;             /* their senders */
+  size_t n_rv, cap_rv;
+  int closed;
+} secagg_server_t;
+
+int secagg_server_init(secagg_server_t *s, const secagg_graph_t *g, uint64_t job, uint32_t round,
+                       uint32_t t, size_t n_words, fm_err *err) SECAGG_WUR;
+void secagg_server_free(secagg_server_t *s);
+/* Stage 0: slot's advertised mask public key (after checking its signature). */
+int secagg_server_set_pk(secagg_server_t *s, uint32_t slot, const uint8_t pk[SECAGG_PKBYTES],
+                         fm_err *err) SECAGG_WUR;
+/* Stage 1: slot's shares arrived (and were forwarded). */
+int secagg_server_mark_shared(secagg_server_t *s, uint32_t slot, fm_err *err) SECAGG_WUR;
+/* Stage 2: slot's masked input (n_words words); added to the sum. */
+int secagg_server_add_masked(secagg_server_t *s, uint32_t slot, const uint32_t *y, fm_err *err) SECAGG_WUR;
+/* Stage 3: no more inputs. SHARED slots become DROPPED; copies the state array
+ * (g->n bytes) to send to the survivors. SECAGG_ETHRESHOLD if some party has
+ * fewer than t surviving holders: the round cannot be unmasked, abort it. */
+int secagg_server_close_inputs(uint8_t *state_out, secagg_server_t *s, fm_err *err) SECAGG_WUR;
+/* Stage 4: the reveals of one surviving slot (checked: sender is a holder of
+ * the owner, kind matches the owner's state, x is the sender's, no repeats). */
+int secagg_server_add_reveal(secagg_server_t *s, uint32_t from, const secagg_reveal_t *r, size_t n,
+                             fm_err *err) SECAGG_WUR;
+/* Reconstructs the seeds and writes the exact sum of the survivors' inputs to
+ * sum (n_words). SECAGG_ETHRESHOLD if fewer than t reveals for some party;
+ * SECAGG_EINCONSISTENT if a reconstructed s_sk does not match its public key. */
+int secagg_server_finish(uint32_t *sum, secagg_server_t *s, fm_err *err) SECAGG_WUR;
+
+#endif
