@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan clean
+.PHONY: all deps build demo test test-asan fuzz-build test-fuzz fuzz-seeds fuzz-long clean
 
 all: build
 
@@ -25,5 +25,29 @@ test: build
 test-asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan CMAKE_FLAGS="-DFEDMETA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
+# libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/; docs/TESTING.md.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 15
+FUZZ_TIME ?= 600
+
+fuzz-build:
+	@sh .ci/deps.sh fuzz
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFEDMETA_FUZZ=ON \
+	  -DFEDMETA_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_FLAGS) > /dev/null
+	@cmake --build $(FUZZ_BUILD) --target fuzz -j $(JOBS)
+
+# Each harness fuzzes FUZZ_SECONDS (default 15) and replays its kept crash inputs.
+test-fuzz: fuzz-build
+	@cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure -j 1
+
+# Regenerates the committed seed corpora tests/fuzz/corpus/ from the unit-test fixtures.
+fuzz-seeds: fuzz-build
+	@rm -rf tests/fuzz/corpus
+	@OPENBLAS_NUM_THREADS=1 $(FUZZ_BUILD)/fuzz_seeds tests/fuzz/corpus
+
+# A long session of one harness: make fuzz-long FUZZ=import_csv FUZZ_TIME=3600
+fuzz-long: fuzz-build
+	@bash tests/fuzz/long.sh $(FUZZ) $(FUZZ_TIME) $(FUZZ_BUILD)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

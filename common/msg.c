@@ -114,7 +114,8 @@ int msg_plan_unpack(plan_t *p, float *theta_out, size_t d, const uint8_t *buf, s
                  m->theta.len, d * sizeof(float));
     goto done;
   }
-  memcpy(theta_out, m->theta.data, d * sizeof(float));
+  /* an empty theta arrives as data == NULL: memcpy(dst, NULL, 0) is undefined */
+  if (d) memcpy(theta_out, m->theta.data, d * sizeof(float));
   p->n_part = (uint32_t)m->n_participants;
   p->part_platform = malloc(sizeof(uint32_t) * (p->n_part ? p->n_part : 1));
   p->part_weight = malloc(sizeof(double) * (p->n_part ? p->n_part : 1));
@@ -191,8 +192,9 @@ int msg_delta_unpack(delta_msg_t *dm, const uint8_t *buf, size_t len, fm_err *er
   Fedmeta__Delta *m = fedmeta__delta__unpack(NULL, len, buf);
   if (!m) return fm_fail(err, "Delta: message does not decode");
   if (m->fixed.len % sizeof(uint32_t)) {
+    size_t bytes = m->fixed.len; /* read before the free below */
     fedmeta__delta__free_unpacked(m, NULL);
-    return fm_fail(err, "Delta: payload of %zu bytes is not whole 32-bit words", m->fixed.len);
+    return fm_fail(err, "Delta: payload of %zu bytes is not whole 32-bit words", bytes);
   }
   dm->job = m->job;
   dm->round = m->round;
