@@ -159,6 +159,7 @@ static void test_graph(void) {
   CHECK_OK(secagg_graph_init(&full, 5, 0, seed, &err));
   CHECK_EQ_INT(full.deg, 4);
   CHECK(secagg_graph_adjacent(&full, 0, 4) && !secagg_graph_adjacent(&full, 2, 2));
+  secagg_graph_free(&g2);
   CHECK(secagg_graph_init(&g2, 50, 5, seed, &err) == -1); /* odd k */
   CHECK(strstr(err.msg, "even") != NULL);
   CHECK(secagg_graph_init(&g2, 300, 0, seed, &err) == -1); /* complete graph too big */
