@@ -22,8 +22,10 @@
  *  1 SHARE      u: secagg_client_share: t-of-|holders(u)| Shamir shares of
  *               s_sk_u and of b_u; u -> v (via coordinator, sealed u->v) for
  *               each holder v: [secagg_keyshare_pack]; v: secagg_client_hold.
- *               Coordinator: secagg_server_mark_shared(u) when u's shares came.
- *               (U2 = the parties that shared.)
+ *               Coordinator: forwards u's shares only once all of them came,
+ *               then secagg_server_mark_shared(u) (U2 = the parties that
+ *               shared); so u holds v's share exactly when v is in U2 and a
+ *               neighbour, and the masks of stage 2 agree on both sides.
  *  2 MASK       u: secagg_client_mask(y = x_u):
  *                 y = x_u + PRG(b_u) + sum_{v in N(u), v shared, v > u} PRG(s_uv)
  *                                    - sum_{v in N(u), v shared, v < u} PRG(s_uv)
