@@ -38,6 +38,7 @@ add_link_options(-fsanitize=address,undefined)
 # NAME  max_len (bytes)
 set(FEDMETA_FUZZ_HARNESSES
   msg 4096
+  seal 4096
   checkpoint 16384
   shard 4096
   manifest 4096

@@ -19,6 +19,7 @@
 #include "common/fileio.h"
 #include "common/manifest.h"
 #include "common/msg.h"
+#include "common/seal.h"
 #include "common/shard.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -65,8 +66,21 @@ static void seed_sections(const char *harness, const char *name, int settings, c
 
 /* --- messages (test_msg.c fixtures) ------------------------------------------- */
 
+/* The packed messages, kept for the sealed-message seeds: kind 0..3 (plan d=7, hello, delta, eval). */
+static uint8_t *g_plain[4];
+static size_t g_plain_len[4];
+
+static void keep_plain(int kind, const wire_buf *b) {
+  if (g_plain[kind]) return;
+  g_plain[kind] = malloc(b->len ? b->len : 1);
+  if (!g_plain[kind]) die("out of memory", NULL);
+  memcpy(g_plain[kind], b->data, b->len);
+  g_plain_len[kind] = b->len;
+}
+
 static void seed_msg(const char *name, uint8_t sel, const wire_buf *b) {
   seed("msg", name, &sel, 1, b->data, b->len);
+  if ((sel & 3) != 0 || ((sel >> 2) & 3) == 2) keep_plain(sel & 3, b);
 }
 
 static void seeds_msg(void) {
@@ -164,6 +178,68 @@ static void seeds_msg(void) {
   if (msg_eval_pack(&b, &e, &err)) die("eval", &err);
   seed_msg("eval", 3, &b);
   wire_buf_free(&b);
+}
+
+/* --- sealed messages (the identities of fuzz_seal.c) ----------------------------- */
+
+#define SEAL_JOB 0x0123456789abcdefULL
+
+static void le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void seeds_seal(void) {
+  fm_err err;
+  seal_identity_t id[2];
+  seal_session_t sess[2];
+  if (seal_init(&err)) die("seal", &err);
+  for (int p = 0; p < 2; p++) {
+    uint8_t seed_b[SEAL_SIGN_SEEDBYTES], kx[SEAL_KX_SKBYTES];
+    for (unsigned i = 0; i < sizeof seed_b; i++) seed_b[i] = (uint8_t)(17 * p + i + 1);
+    for (unsigned i = 0; i < sizeof kx; i++) kx[i] = (uint8_t)(91 * p + 3 * i + 5);
+    if (seal_identity_from_secret(&id[p], seed_b, kx, &err)) die("seal", &err);
+  }
+  for (int p = 0; p < 2; p++)
+    if (seal_session_init(&sess[p], &id[p], (uint32_t)p, id[1 - p].kx_pk, (uint32_t)(1 - p), SEAL_JOB, &err))
+      die("seal", &err);
+  static const char *const KIND[4] = {"plan", "hello", "delta", "eval"};
+  /* mode 1: round, stage, plaintext (the harness seals it); both directions */
+  for (int k = 0; k < 4; k++) {
+    for (int dir = 0; dir < 2; dir++) {
+      uint8_t head[9];
+      head[0] = (uint8_t)(1 | dir << 2 | 2 << 4); /* plans carry 7 floats */
+      le32(head + 1, 3);
+      le32(head + 5, (uint32_t)k);
+      char name[64];
+      snprintf(name, sizeof name, "sealed-%s-%s", KIND[k], dir ? "to-platform" : "to-coordinator");
+      seed("seal", name, head, 9, g_plain[k], g_plain_len[k]);
+    }
+  }
+  /* mode 3: the same with a byte flipped */
+  uint8_t head[10];
+  head[0] = 3 | 2 << 4;
+  le32(head + 1, 3);
+  le32(head + 5, 2);
+  head[9] = 40;
+  seed("seal", "tampered-delta", head, 10, g_plain[2], g_plain_len[2]);
+  /* mode 0: a real sealed Delta from platform 1, round 0, seq 1 */
+  size_t n = seal_sealed_len(g_plain_len[2]);
+  uint8_t *msg = malloc(n);
+  if (!msg) die("out of memory", NULL);
+  if (seal_seal(msg, n, &sess[1], 0, 2, g_plain[2], g_plain_len[2], &err)) die("seal", &err);
+  uint8_t mode = 0;
+  seed("seal", "raw-delta-round0", &mode, 1, msg, n);
+  free(msg);
+  /* mode 2: party 1's handshake */
+  uint8_t hs[SEAL_HSBYTES];
+  if (seal_handshake_make(hs, &id[1], SEAL_JOB, 1, &err)) die("seal", &err);
+  mode = 2;
+  seed("seal", "handshake-party1", &mode, 1, hs, sizeof hs);
+  for (int p = 0; p < 2; p++) {
+    seal_session_free(&sess[p]);
+    seal_identity_free(&id[p]);
+  }
+  for (int k = 0; k < 4; k++) free(g_plain[k]);
 }
 
 /* --- checkpoint (test_msg.c fixture, and a smaller model) ------------------------ */
@@ -393,6 +469,7 @@ int main(int argc, char **argv) {
   }
   g_out = argv[1];
   seeds_msg();
+  seeds_seal();
   seeds_checkpoint();
   seeds_shard();
   seeds_manifest();
