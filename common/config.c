@@ -48,6 +48,14 @@ static const opt OPTS[] = {
   {"eval-every", T_U32, F(eval_every), 0, 1000000, NULL, CFG_TRAIN, 0, "evaluate every n rounds (0 = only at the end)"},
   {"round-timeout", T_F64, F(round_timeout), 0.1, 86400, NULL, CFG_TRAIN, 0, "seconds to wait for a round's messages"},
   {"verbose", T_U32, F(verbose), 0, 3, NULL, ALL, 0, "log level 0..3"},
+  {"min-platforms", T_U32, F(min_platforms), 1, 1000000, NULL, CFG_TRAIN, 0, "a round goes on at its deadline when at least this many deltas arrived"},
+  {"checkpoint-every", T_U32, F(checkpoint_every), 0, 1000000, NULL, CFG_TRAIN, 0, "write OUT/checkpoint.fmck every n rounds (0 = never)"},
+  {"resume", T_STR, F(resume), 0, 0, NULL, CFG_TRAIN, 0, "continue the run in DIR from its checkpoint (reads DIR/config.txt first; flags override)"},
+  {"aggregate", T_CHOICE, F(aggregate), 0, 0, "mean|median|trimmed", CFG_TRAIN, 1, "how deltas combine: (weighted) mean, coordinate-wise median or trimmed mean"},
+  {"trim", T_F32, F(trim), 0, 0.49, NULL, CFG_TRAIN, 1, "trimmed mean: fraction cut at each end per coordinate"},
+  {"inject-stall", T_STR, F(inject_stall), 0, 0, NULL, CFG_TRAIN, 0, "testing only: PLATFORM:ROUND:SECONDS, the platform's rank sleeps before that round's delta"},
+  {"inject-poison", T_STR, F(inject_poison), 0, 0, NULL, CFG_TRAIN, 1, "testing only: PLATFORM:FACTOR, the platform sends FACTOR x its clipped delta"},
+  {"inject-crash", T_U32, F(inject_crash), 0, 1000000, NULL, CFG_TRAIN, 0, "testing only: the coordinator dies in the middle of this round unless --resume is given"},
   /* model */
   {"dim", T_U32, F(dim), 2, 1024, NULL, TE, 1, "D: embedding width"},
   {"hidden", T_U32, F(hidden), 2, 8192, NULL, TE, 1, "hidden width of the towers"},
@@ -110,6 +118,10 @@ void config_defaults(fm_config *c) {
   snprintf(c->out, sizeof c->out, "out");
   c->eval_every = 20;
   c->round_timeout = 600;
+  c->min_platforms = 1;
+  c->checkpoint_every = 1;
+  snprintf(c->aggregate, sizeof c->aggregate, "mean");
+  c->trim = 0.1f;
   c->verbose = 1;
   c->synthetic = 0;
   c->market_seed = 42;
@@ -300,6 +312,24 @@ int config_parse(fm_config *c, int cmd, int argc, char **argv, int first, FILE *
       return 1;
     }
   }
+  /* --resume DIR: the run's own settings (DIR/config.txt) come first. */
+  if (cmd & CFG_TRAIN)
+    for (int i = first; i < argc; i++) {
+      const char *dir = NULL;
+      if (!strcmp(argv[i], "--resume")) {
+        if (i + 1 >= argc) return fm_fail(err, "--resume: missing folder name");
+        dir = argv[i + 1];
+      } else if (!strncmp(argv[i], "--resume=", 9)) {
+        dir = argv[i] + 9;
+      }
+      if (!dir) continue;
+      char path[CFG_PATH_MAX + 16];
+      snprintf(path, sizeof path, "%s/config.txt", dir);
+      if (read_config_file(c, cmd, path, err)) return fm_wrap(err, "--resume %s", dir);
+      /* the folder may have moved since: outputs go where the checkpoint is */
+      if (strlen(dir) >= sizeof c->out) return fm_fail(err, "--resume: folder name too long");
+      snprintf(c->out, sizeof c->out, "%s", dir);
+    }
   for (int i = first; i < argc; i++) {
     if (!strcmp(argv[i], "--config")) {
       if (i + 1 >= argc) return fm_fail(err, "--config: missing file name");
@@ -335,6 +365,9 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
   if ((cmd & (CFG_TRAIN | CFG_EVAL)) && c->synthetic && c->data[0])
     return fm_fail(err, "--synthetic and --data are exclusive: choose one data source");
   if ((cmd & (CFG_SYNTH | CFG_TRAIN)) && !c->out[0]) return fm_fail(err, "--out: empty folder name");
+  if ((cmd & CFG_TRAIN) && c->resume[0] && (c->local_lr > 0 || !strcmp(c->algo, "local")))
+    return fm_fail(err, "--resume: runs whose platforms keep private state between rounds (--local-lr > 0, "
+                        "--algo local) cannot be resumed yet: their local parameters are not checkpointed");
   if (cmd & CFG_EVAL) {
     if (!c->model_path[0]) return fm_fail(err, "--model FILE is required (a meta-model.pb written by fedmeta train)");
   }

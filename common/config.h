@@ -21,6 +21,14 @@ typedef struct fm_config {
   uint32_t eval_every;    /* evaluate every n rounds (and after the last) */
   double round_timeout;   /* seconds the coordinator waits for a round's messages */
   uint32_t verbose;
+  uint32_t min_platforms;       /* deltas needed for a round to go on at its deadline */
+  uint32_t checkpoint_every;    /* rounds between checkpoints (0 = none) */
+  char resume[CFG_PATH_MAX];    /* resume the run in this folder */
+  char aggregate[12];           /* mean | median | trimmed */
+  float trim;                   /* trimmed mean: fraction cut at each end */
+  char inject_stall[64];        /* testing: "PLATFORM:ROUND:SECONDS" */
+  char inject_poison[64];       /* testing: "PLATFORM:FACTOR" */
+  uint32_t inject_crash;        /* testing: coordinator dies mid-round (first launch only) */
   /* data */
   int synthetic;                /* the embedded synthetic market (default) */
   char data[CFG_PATH_MAX];      /* or a prepared folder (manifest + shards) */

@@ -577,6 +577,10 @@ void trainer_free(trainer_t *t) {
   free(t);
 }
 
+void trainer_seed_round(trainer_t *t, uint64_t seed, uint32_t platform, uint32_t round) {
+  rng_seed(&t->rng, seed, RNG_SAMPLE, (uint64_t)round << 32 | platform);
+}
+
 void trainer_reset_opt(trainer_t *t) {
   t->step = 0;
   if (t->tc.opt != OPT_ADAM) return;

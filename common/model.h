@@ -99,6 +99,10 @@ int trainer_init(trainer_t **t, const model_cfg_t *cfg, const train_cfg_t *tc,
                  const dataset_t *ds, model_local_t *local, uint64_t seed,
                  uint32_t platform, fm_err *err);
 void trainer_free(trainer_t *t);
+/* Restarts the sampler on the stream of (seed, platform, round), so a round's
+ * batches do not depend on earlier rounds: a resumed run or a platform that
+ * missed rounds samples exactly what an uninterrupted one does. */
+void trainer_seed_round(trainer_t *t, uint64_t seed, uint32_t platform, uint32_t round);
 /* Clears optimiser state (moments, step count) of shared and local parameters. */
 void trainer_reset_opt(trainer_t *t);
 /* One minibatch step: samples a batch, computes the loss and gradients and

@@ -3,12 +3,21 @@
 
 #include <mpi.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 double wire_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void wire_sleep(double seconds) {
+  double until = wire_now() + seconds;
+  for (double left = seconds; left > 0; left = until - wire_now()) {
+    struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+    nanosleep(&ts, NULL);
+  }
 }
 
 void wire_abort(int code) {
@@ -30,26 +39,81 @@ int wire_send(const void *buf, size_t len, int dest, int tag, fm_err *err) {
   return 0;
 }
 
-int wire_send_many(const void *buf, size_t len, const int *dests, int n, int tag, fm_err *err) {
+/* The outbox: messages posted with wire_post whose sends have not completed.
+ * Each holds its own copy of the bytes, so the sender can go on (and reuse
+ * its buffer) while a slow receiver has not yet taken the message. */
+typedef struct outmsg {
+  uint8_t *data;
+  int n;
+  MPI_Request *req;
+  struct outmsg *next;
+} outmsg_t;
+static outmsg_t *outbox;
+
+int wire_post(const void *buf, size_t len, const int *dests, int n, int tag, fm_err *err) {
   if (len > (size_t)2147483647) return fm_fail(err, "message of %zu bytes exceeds MPI's int count", len);
-  MPI_Request *req = malloc(sizeof(MPI_Request) * (size_t)(n > 0 ? n : 1));
-  if (!req) return fm_fail(err, "out of memory");
-  for (int i = 0; i < n; i++) {
-    req[i] = MPI_REQUEST_NULL;
-    MPI_Isend(buf, (int)len, MPI_BYTE, dests[i], tag, MPI_COMM_WORLD, &req[i]);
+  outmsg_t *m = calloc(1, sizeof *m);
+  if (m) m->data = malloc(len ? len : 1);
+  if (m) m->req = malloc(sizeof(MPI_Request) * (size_t)(n > 0 ? n : 1));
+  if (!m || !m->data || !m->req) {
+    if (m) free(m->data), free(m->req);
+    free(m);
+    return fm_fail(err, "out of memory for a %zu-byte message", len);
   }
-  /* Poll with back-off rather than MPI_Waitall's busy wait. */
-  long sleep_ns = 20000;
-  for (;;) {
+  memcpy(m->data, buf, len);
+  m->n = n;
+  for (int i = 0; i < n; i++) {
+    m->req[i] = MPI_REQUEST_NULL;
+    int rc = MPI_Isend(m->data, (int)len, MPI_BYTE, dests[i], tag, MPI_COMM_WORLD, &m->req[i]);
+    if (rc != MPI_SUCCESS) {
+      m->n = i;
+      m->next = outbox;
+      outbox = m;
+      return fm_fail(err, "MPI_Isend to rank %d failed (code %d)", dests[i], rc);
+    }
+  }
+  m->next = outbox;
+  outbox = m;
+  wire_progress();
+  return 0;
+}
+
+size_t wire_progress(void) {
+  size_t pending = 0;
+  for (outmsg_t **pp = &outbox; *pp;) {
+    outmsg_t *m = *pp;
     int done = 0;
-    MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE);
-    if (done) break;
+    MPI_Testall(m->n, m->req, &done, MPI_STATUSES_IGNORE);
+    if (done) {
+      *pp = m->next;
+      free(m->data);
+      free(m->req);
+      free(m);
+    } else {
+      pending++;
+      pp = &m->next;
+    }
+  }
+  return pending;
+}
+
+size_t wire_flush(double timeout_s) {
+  double deadline = wire_now() + timeout_s;
+  long sleep_ns = 20000;
+  size_t pending;
+  while ((pending = wire_progress()) > 0 && wire_now() < deadline) {
     struct timespec ts = {0, sleep_ns};
     nanosleep(&ts, NULL);
-    if (sleep_ns < 1000000) sleep_ns *= 2;
+    if (sleep_ns < 2000000) sleep_ns *= 2;
   }
-  free(req);
-  return 0;
+  return pending;
+}
+
+int wire_pending(int src, int tag) {
+  int flag = 0;
+  MPI_Status st;
+  MPI_Iprobe(src == WIRE_ANY_SOURCE ? MPI_ANY_SOURCE : src, tag, MPI_COMM_WORLD, &flag, &st);
+  return flag != 0;
 }
 
 int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err *err) {
@@ -60,7 +124,8 @@ int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err
     int flag = 0;
     MPI_Message msg;
     MPI_Status st;
-    MPI_Improbe(source, tag, MPI_COMM_WORLD, &flag, &msg, &st);
+    if (outbox) wire_progress();
+    MPI_Improbe(source, tag == WIRE_ANY_TAG ? MPI_ANY_TAG : tag, MPI_COMM_WORLD, &flag, &msg, &st);
     if (flag) {
       int count = 0;
       MPI_Get_count(&st, MPI_BYTE, &count);
@@ -73,6 +138,7 @@ int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err
       }
       MPI_Mrecv(b->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
       b->len = (size_t)count;
+      b->tag = st.MPI_TAG;
       if (from) *from = st.MPI_SOURCE;
       return 0;
     }

@@ -13,28 +13,44 @@
 
 #include "common/error.h"
 
-enum { WIRE_TAG_PLAN = 11, WIRE_TAG_HELLO = 12, WIRE_TAG_DELTA = 13, WIRE_TAG_EVAL = 14 };
+/* BYE: a worker's empty last message, after STOP (the coordinator drains until every BYE). */
+enum { WIRE_TAG_PLAN = 11, WIRE_TAG_HELLO = 12, WIRE_TAG_DELTA = 13, WIRE_TAG_EVAL = 14, WIRE_TAG_BYE = 15 };
 #define WIRE_ANY_SOURCE (-1)
+#define WIRE_ANY_TAG (-1)
 
 typedef struct wire_buf {
   uint8_t *data;
   size_t len, cap;
+  int tag; /* tag of the message last received into it */
 } wire_buf;
 
 void wire_buf_free(wire_buf *b);
 
 /* Sends len bytes to rank dest (blocking until the buffer can be reused). */
 int wire_send(const void *buf, size_t len, int dest, int tag, fm_err *err);
-/* Sends the same bytes to several ranks (non-blocking sends, then wait). */
-int wire_send_many(const void *buf, size_t len, const int *dests, int n, int tag, fm_err *err);
+/* Posts the same bytes to several ranks without waiting: the bytes are
+ * copied into the outbox and sent in the background (progressed by
+ * wire_recv, wire_progress and wire_flush), so a slow receiver never holds the
+ * sender up. Used by the coordinator, which must keep receiving. */
+int wire_post(const void *buf, size_t len, const int *dests, int n, int tag, fm_err *err);
+/* Completes what it can; returns the number of posted messages still in flight. */
+size_t wire_progress(void);
+/* Waits up to timeout_s for the outbox to empty; returns what is still in flight. */
+size_t wire_flush(double timeout_s);
 
-/* Waits up to timeout_s seconds for a message with `tag` from `src`
- * (WIRE_ANY_SOURCE for any). Returns 0 with the bytes in b and the sender in
+/* Waits up to timeout_s seconds for a message with `tag` (WIRE_ANY_TAG for
+ * any; the tag is left in b->tag) from `src` (WIRE_ANY_SOURCE for any). Returns 0 with the bytes in b and the sender in
  * *from, 1 on timeout, -1 on error. */
 int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err *err);
 
+/* 1 if a message with `tag` from `src` is waiting (does not receive it), else 0. */
+int wire_pending(int src, int tag);
+
 /* Ends the whole MPI job with this exit code (after printing the cause). */
 void wire_abort(int code) __attribute__((noreturn));
+
+/* Sleeps (nanosleep, restarted on signals). */
+void wire_sleep(double seconds);
 
 /* Monotonic seconds. */
 double wire_now(void);

@@ -57,3 +57,57 @@ float outer_lr_at(float lr, int linear, uint32_t r, uint32_t R) {
   if (!linear || R == 0) return lr;
   return lr * (float)(R - r + 1) / (float)R;
 }
+
+const char *outer_kind_name(int kind) {
+  return kind == OUTER_ADAM ? "adam" : kind == OUTER_MOMENTUM ? "momentum" : "sgd";
+}
+
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void column(int32_t *tmp, const uint32_t *rows, uint32_t m, size_t d, size_t j) {
+  for (uint32_t i = 0; i < m; i++) tmp[i] = (int32_t)rows[(size_t)i * d + j];
+  qsort(tmp, m, sizeof *tmp, cmp_i32);
+}
+
+void agg_median(float *out, const uint32_t *rows, uint32_t m, size_t d, double scale, int32_t *tmp) {
+  for (size_t j = 0; j < d; j++) {
+    if (m == 0) {
+      out[j] = 0;
+      continue;
+    }
+    column(tmp, rows, m, d, j);
+    double v = m % 2 ? (double)tmp[m / 2] : 0.5 * ((double)tmp[m / 2 - 1] + (double)tmp[m / 2]);
+    out[j] = (float)(v / scale);
+  }
+}
+
+void agg_trimmed(float *out, const uint32_t *rows, uint32_t m, size_t d, double scale, float trim,
+                 int32_t *tmp) {
+  uint32_t k = (uint32_t)floor((double)trim * m);
+  if (2 * k >= m) k = m ? (m - 1) / 2 : 0;
+  for (size_t j = 0; j < d; j++) {
+    if (m == 0) {
+      out[j] = 0;
+      continue;
+    }
+    column(tmp, rows, m, d, j);
+    int64_t s = 0; /* exact: at most 2^20 rows of 31-bit values */
+    for (uint32_t i = k; i < m - k; i++) s += tmp[i];
+    out[j] = (float)((double)s / (double)(m - 2 * k) / scale);
+  }
+}
+
+int agg_check_norm(const uint8_t *words, size_t d, double scale, double bound, double *norm) {
+  double sq = 0;
+  for (size_t j = 0; j < d; j++) {
+    const uint8_t *b = words + 4 * j;
+    int32_t q = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
+    double x = q / scale;
+    sq += x * x;
+  }
+  *norm = sqrt(sq);
+  return *norm <= bound ? 0 : 1;
+}

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,9 @@ typedef struct pinfo {
 typedef struct eval_sum {
   double valid_ndcg, valid_recall, valid_pop_ndcg; /* user-weighted over training platforms */
   uint32_t valid_users;
-  eval_msg_t *heldout; /* (np) per platform; valid for held-out ones */
+  eval_msg_t *heldout; /* (np) per platform; valid for held-out ones that reported */
+  uint8_t *reported;   /* (np) 1 if the platform's report arrived in time */
+  uint32_t missing;
 } eval_sum_t;
 
 typedef struct coord {
@@ -54,7 +57,10 @@ typedef struct coord {
   size_t d;
   float *theta, *mean;
   uint32_t *acc;
+  uint32_t *rows;     /* (np, d) the round's deltas, robust aggregation only */
+  int32_t *tmp;       /* (np) one coordinate's values, robust aggregation only */
   outer_t outer;
+  uint32_t late_carry; /* stale messages met outside a round's collection */
   wire_buf in, out;
   FILE *jsonl;
   double t_start;
@@ -68,7 +74,7 @@ static void send_stop(coord_t *co) {
   plan.stage = MSG_STAGE_STOP;
   fm_err e;
   if (!msg_plan_pack(&co->out, &plan, NULL, 0, &e))
-    wire_send_many(co->out.data, co->out.len, co->workers, co->n_workers, WIRE_TAG_PLAN, &e);
+    wire_post(co->out.data, co->out.len, co->workers, co->n_workers, WIRE_TAG_PLAN, &e);
 }
 
 static round_settings_t settings_of(const fm_config *c) {
@@ -140,18 +146,30 @@ static uint32_t choose(coord_t *co, uint32_t r, uint32_t *part) {
   return k;
 }
 
+/* Why a Delta was not aggregated (counted per round in metrics.jsonl). */
+enum { REJ_MALFORMED, REJ_FOREIGN, REJ_LATE, REJ_UNEXPECTED, REJ_NONFINITE, REJ_BOUND, REJ_N };
+static const char *const REJ_NAME[REJ_N] = {"malformed", "other_job", "late", "unexpected", "nonfinite",
+                                            "norm_bound"};
+
 typedef struct round_stats {
   double loss, delta_norm, max_compute, sum_compute;
-  uint32_t got, rejected, clipped;
+  uint32_t got, rejected, clipped, dropped;
+  uint32_t rej[REJ_N];
+  char dropped_names[256]; /* JSON array body: "a","b" */
 } round_stats_t;
+
+static int robust_mode(const fm_config *c) { return strcmp(c->aggregate, "mean") != 0; }
 
 static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weight, round_stats_t *st) {
   const fm_config *c = co->c;
   uint32_t m = choose(co, r, part);
+  int robust = robust_mode(c);
   double total = 0;
   for (uint32_t i = 0; i < m; i++) total += (double)co->p[part[i]].n_train;
+  /* Robust statistics compare the deltas themselves: every platform sends its
+   * clipped delta unweighted. */
   for (uint32_t i = 0; i < m; i++)
-    weight[i] = strcmp(c->algo, "fedavg") == 0 ? (double)co->p[part[i]].n_train / total : 1.0 / m;
+    weight[i] = robust ? 1.0 : strcmp(c->algo, "fedavg") == 0 ? (double)co->p[part[i]].n_train / total : 1.0 / m;
 
   plan_t plan;
   memset(&plan, 0, sizeof plan);
@@ -164,60 +182,115 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   plan.part_weight = weight;
   plan.scale = fixed_scale_for_clip(c->clip);
   if (msg_plan_pack(&co->out, &plan, co->theta, co->d, &co->err)) return -1;
-  if (wire_send_many(co->out.data, co->out.len, co->workers, co->n_workers, WIRE_TAG_PLAN, &co->err))
+  if (wire_post(co->out.data, co->out.len, co->workers, co->n_workers, WIRE_TAG_PLAN, &co->err))
     return -1;
+  if (c->inject_crash == r && !c->resume[0]) {
+    fprintf(stderr, "fedmeta: --inject-crash: the coordinator dies in round %u\n", r);
+    fflush(stderr);
+    raise(SIGKILL);
+  }
 
-  /* collect */
+  /* collect until every participant answered or the deadline passed */
   memset(st, 0, sizeof *st);
+  st->rej[REJ_LATE] = co->late_carry; /* late deltas that arrived during the last evaluation */
+  co->late_carry = 0;
   memset(co->acc, 0, sizeof(uint32_t) * co->d);
   uint8_t *got = calloc(co->np, 1);
   if (!got) return fm_fail(&co->err, "out of memory");
-  double deadline = wire_now() + c->round_timeout;
+  double deadline = wire_now() + c->round_timeout, wsum = 0;
   int local = strcmp(c->algo, "local") == 0;
-  while (st->got < m) {
+  uint32_t answered = 0; /* aggregated, or from a participant but rejected */
+  while (answered < m) {
     int from;
-    int rc = wire_recv(&co->in, &from, WIRE_ANY_SOURCE, WIRE_TAG_DELTA, deadline - wire_now(), &co->err);
-    if (rc > 0) {
-      char missing[256] = "";
-      size_t off = 0;
-      for (uint32_t i = 0; i < m && off < sizeof missing - 40; i++)
-        if (!got[part[i]]) off += (size_t)snprintf(missing + off, sizeof missing - off, " %s", co->p[part[i]].name);
-      free(got);
-      return fm_fail(&co->err, "round %u: no delta within %.0f s from:%s (raise --round-timeout?)", r,
-                     c->round_timeout, missing);
-    }
+    int rc = wire_recv(&co->in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &co->err);
     if (rc < 0) {
       free(got);
       return -1;
     }
-    delta_msg_t dm;
-    if (msg_delta_unpack(&dm, co->in.data, co->in.len, &co->err)) {
-      st->rejected++;
+    if (rc > 0) break; /* deadline */
+    if (co->in.tag != WIRE_TAG_DELTA) { /* an evaluation report that missed its deadline */
+      st->rej[REJ_LATE]++;
       continue;
     }
-    int ok = dm.job == co->job && dm.round == r && dm.platform < co->np && !got[dm.platform] &&
-             !co->p[dm.platform].heldout && (local ? 1 : dm.n_fixed == co->d);
-    int member = 0;
-    for (uint32_t i = 0; i < m; i++) member |= part[i] == dm.platform;
-    if (!ok || !member) {
-      st->rejected++;
+    delta_msg_t dm;
+    if (msg_delta_unpack(&dm, co->in.data, co->in.len, &co->err)) {
+      st->rej[REJ_MALFORMED]++;
+      continue;
+    }
+    int slot = -1;
+    for (uint32_t i = 0; i < m; i++)
+      if (part[i] == dm.platform) slot = (int)i;
+    int why = -1;
+    double norm = 0;
+    if (dm.job != co->job) why = REJ_FOREIGN;
+    else if (dm.round < r) why = REJ_LATE;
+    else if (dm.round > r || slot < 0 || got[dm.platform] || (!local && dm.n_fixed != co->d)) why = REJ_UNEXPECTED;
+    else if (!isfinite(dm.loss) || !isfinite(dm.norm) || !isfinite(dm.seconds)) why = REJ_NONFINITE;
+    else if (!local && agg_check_norm((const uint8_t *)dm.fixed, co->d, plan.scale,
+                                      weight[slot] * c->clip * (1 + 1e-5) + 0.5 * sqrt((double)co->d) / plan.scale,
+                                      &norm))
+      why = REJ_BOUND;
+    if (why >= 0) {
+      st->rej[why]++;
+      if (why == REJ_NONFINITE || why == REJ_BOUND) { /* the participant answered: do not wait for it */
+        got[dm.platform] = 2;
+        answered++;
+      }
+      if (why == REJ_BOUND && c->verbose)
+        fprintf(stderr, "fedmeta: round %u: delta of %s rejected: norm %.4g beyond the bound %.4g (--clip)\n", r,
+                co->p[dm.platform].name, norm, weight[slot] * c->clip);
       msg_delta_release(&dm);
       continue;
     }
     got[dm.platform] = 1;
-    if (!local) fixed_add_bytes(co->acc, dm.fixed, co->d);
+    answered++;
+    if (!local) {
+      if (robust) memcpy(co->rows + (size_t)st->got * co->d, dm.fixed, sizeof(uint32_t) * co->d);
+      else fixed_add_bytes(co->acc, dm.fixed, co->d);
+      wsum += weight[slot];
+    }
     st->got++;
-    st->loss += dm.loss / m;
+    st->loss += dm.loss;
     st->clipped += dm.clipped != 0;
     st->sum_compute += dm.seconds;
     if (dm.seconds > st->max_compute) st->max_compute = dm.seconds;
     msg_delta_release(&dm);
   }
+  for (int k = 0; k < REJ_N; k++) st->rejected += st->rej[k];
+  st->dropped = m - answered;
+  size_t off = 0;
+  for (uint32_t i = 0; i < m; i++)
+    if (!got[part[i]] && off < sizeof st->dropped_names - 70)
+      off += (size_t)snprintf(st->dropped_names + off, sizeof st->dropped_names - off, "%s\"%s\"", off ? "," : "",
+                              co->p[part[i]].name);
   free(got);
+  if (st->got) st->loss /= st->got;
+  uint32_t need = c->min_platforms < m ? c->min_platforms : m;
+  if (st->got < need)
+    return fm_fail(&co->err,
+                   "round %u: %u of %u platforms sent an acceptable delta within %.0f s (%u rejected), "
+                   "--min-platforms is %u; missing: %s (raise --round-timeout, or resume with --resume %s once "
+                   "they are back)",
+                   r, st->got, m, c->round_timeout, st->rejected, need, st->dropped_names[0] ? st->dropped_names : "none",
+                   c->out);
+  if (st->dropped && c->verbose)
+    fprintf(stderr, "fedmeta: round %u: going on without %u platform(s) that missed the %.0f s deadline: %s\n", r,
+            st->dropped, c->round_timeout, st->dropped_names);
 
-  /* aggregate and step: the weights sum to 1, so the decoded sum is the mean */
+  /* aggregate and step */
   if (!local) {
-    fixed_decode(co->mean, co->acc, co->d, plan.scale);
+    if (!strcmp(c->aggregate, "median")) {
+      agg_median(co->mean, co->rows, st->got, co->d, plan.scale, co->tmp);
+    } else if (!strcmp(c->aggregate, "trimmed")) {
+      agg_trimmed(co->mean, co->rows, st->got, co->d, plan.scale, c->trim, co->tmp);
+    } else {
+      /* The weights of a full round sum to 1, so the decoded sum is the mean;
+       * when deltas are missing (dropped or rejected), renormalise by the
+       * weight that was aggregated. */
+      fixed_decode(co->mean, co->acc, co->d, plan.scale);
+      if (st->got < m)
+        for (size_t i = 0; i < co->d; i++) co->mean[i] = (float)(co->mean[i] / wsum);
+    }
     double sq = 0;
     for (size_t i = 0; i < co->d; i++) sq += (double)co->mean[i] * co->mean[i];
     st->delta_norm = sqrt(sq);
@@ -239,23 +312,31 @@ static int run_eval(coord_t *co, uint32_t r, int final, eval_sum_t *es) {
   plan.scale = fixed_scale_for_clip(co->c->clip);
   plan.final = final;
   if (msg_plan_pack(&co->out, &plan, co->theta, co->d, &co->err)) return -1;
-  if (wire_send_many(co->out.data, co->out.len, co->workers, co->n_workers, WIRE_TAG_PLAN, &co->err))
+  if (wire_post(co->out.data, co->out.len, co->workers, co->n_workers, WIRE_TAG_PLAN, &co->err))
     return -1;
   es->valid_ndcg = es->valid_recall = es->valid_pop_ndcg = 0;
   es->valid_users = 0;
   uint32_t heard = 0;
-  uint8_t *got = calloc(co->np, 1);
-  if (!got) return fm_fail(&co->err, "out of memory");
+  uint8_t *got = es->reported;
+  memset(got, 0, co->np);
   /* Evaluation (fine-tuning, local-only baseline) takes longer than a round. */
   double deadline = wire_now() + 4 * co->c->round_timeout;
   while (heard < co->np) {
     int from;
-    int rc = wire_recv(&co->in, &from, WIRE_ANY_SOURCE, WIRE_TAG_EVAL, deadline - wire_now(), &co->err);
-    if (rc) {
-      free(got);
-      return rc > 0 ? fm_fail(&co->err, "evaluation after round %u: %u of %u platforms reported in time", r,
-                              heard, co->np)
-                    : -1;
+    int rc = wire_recv(&co->in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &co->err);
+    if (rc < 0) return -1;
+    if (rc == 0 && co->in.tag != WIRE_TAG_EVAL) { /* a delta that missed its round's deadline */
+      co->late_carry++;
+      continue;
+    }
+    if (rc > 0) {
+      /* A platform that misses the deadline is left out of this evaluation. */
+      fprintf(stderr, "fedmeta: evaluation after round %u: %u of %u platforms reported within %.0f s; going on "
+                      "without:", r, heard, co->np, 4 * co->c->round_timeout);
+      for (uint32_t p = 0; p < co->np; p++)
+        if (!got[p]) fprintf(stderr, " %s", co->p[p].name);
+      fprintf(stderr, "\n");
+      break;
     }
     eval_msg_t em;
     if (msg_eval_unpack(&em, co->in.data, co->in.len, &co->err)) continue;
@@ -272,7 +353,7 @@ static int run_eval(coord_t *co, uint32_t r, int final, eval_sum_t *es) {
       es->valid_users += em.model.n_users;
     }
   }
-  free(got);
+  es->missing = co->np - heard;
   if (es->valid_users) {
     es->valid_ndcg /= es->valid_users;
     es->valid_recall /= es->valid_users;
@@ -289,16 +370,28 @@ static void json_metrics(FILE *f, const char *key, const metrics_t *m) {
 static void record(coord_t *co, uint32_t r, const round_stats_t *st, double round_s, const eval_sum_t *es) {
   FILE *f = co->jsonl;
   fprintf(f, "{\"round\":%u,\"wall_s\":%.3f,\"round_s\":%.4f,\"loss\":%.6f,\"deltas\":%u,\"rejected\":%u,"
-             "\"clipped\":%u,\"delta_norm\":%.6g,\"max_compute_s\":%.4f",
+             "\"clipped\":%u,\"delta_norm\":%.6g,\"max_compute_s\":%.4f,\"dropped\":%u",
           r, wire_now() - co->t_start, round_s, st->loss, st->got, st->rejected, st->clipped,
-          st->delta_norm, st->max_compute);
+          st->delta_norm, st->max_compute, st->dropped);
+  if (st->dropped) fprintf(f, ",\"dropped_platforms\":[%s]", st->dropped_names);
+  if (st->rejected) {
+    fprintf(f, ",\"rejected_by\":{");
+    int first = 1;
+    for (int k = 0; k < REJ_N; k++)
+      if (st->rej[k]) {
+        fprintf(f, "%s\"%s\":%u", first ? "" : ",", REJ_NAME[k], st->rej[k]);
+        first = 0;
+      }
+    fputc('}', f);
+  }
+  if (es && es->missing) fprintf(f, ",\"eval_missing\":%u", es->missing);
   if (es) {
     fprintf(f, ",\"valid\":{\"ndcg10\":%.6f,\"recall20\":%.6f,\"pop_ndcg10\":%.6f,\"users\":%u}",
             es->valid_ndcg, es->valid_recall, es->valid_pop_ndcg, es->valid_users);
     fprintf(f, ",\"heldout\":{");
     int first = 1;
     for (uint32_t p = 0; p < co->np; p++) {
-      if (!co->p[p].heldout) continue;
+      if (!co->p[p].heldout || !es->reported[p]) continue;
       const eval_msg_t *em = &es->heldout[p];
       fprintf(f, "%s\"%s\":{", first ? "" : ",", co->p[p].name);
       json_metrics(f, "model", &em->model);
@@ -319,10 +412,11 @@ static void record(coord_t *co, uint32_t r, const round_stats_t *st, double roun
   if (co->c->verbose == 0) return;
   printf("round %4u/%u  loss %.4f  |delta| %.3g  %5.2fs", r, co->c->rounds, st->loss, st->delta_norm, round_s);
   if (st->rejected) printf("  rejected %u", st->rejected);
+  if (st->dropped) printf("  dropped %u", st->dropped);
   if (es) {
     printf("  valid ndcg@10 %.4f (pop %.4f)", es->valid_ndcg, es->valid_pop_ndcg);
     for (uint32_t p = 0; p < co->np; p++)
-      if (co->p[p].heldout)
+      if (co->p[p].heldout && es->reported[p])
         printf("  %s ndcg@10 %.4f (pop %.4f)", co->p[p].name, es->heldout[p].model.ndcg10,
                es->heldout[p].popularity.ndcg10);
   }
@@ -330,37 +424,148 @@ static void record(coord_t *co, uint32_t r, const round_stats_t *st, double roun
   fflush(stdout);
 }
 
-static int write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es) {
-  const fm_config *c = co->c;
-  char path[CFG_PATH_MAX + 64];
-  /* meta-model.pb */
-  char *cfgtext = NULL, *fulltext = NULL;
-  size_t cfglen = 0, fulllen = 0;
-  FILE *m = open_memstream(&cfgtext, &cfglen);
-  if (m) {
-    config_write(c, CFG_TRAIN, 1, m);
-    fclose(m);
-  }
-  m = open_memstream(&fulltext, &fulllen);
-  if (m) {
-    config_write(c, CFG_TRAIN, 0, m);
-    fclose(m);
-  }
+/* The settings as config-file text (malloc'd); results_only: those that change the model. */
+static char *config_text(const fm_config *c, int results_only) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&text, &len);
+  if (!m) return NULL;
+  config_write(c, CFG_TRAIN, results_only, m);
+  fclose(m);
+  return text;
+}
+
+static checkpoint_t checkpoint_of(coord_t *co, uint32_t r, char *cfgtext) {
   checkpoint_t ck;
   memset(&ck, 0, sizeof ck);
-  ck.round = rounds;
-  snprintf(ck.algo, sizeof ck.algo, "%s", c->algo);
-  ck.seed = c->seed;
+  ck.round = r;
+  snprintf(ck.algo, sizeof ck.algo, "%s", co->c->algo);
+  ck.seed = co->c->seed;
   ck.model = co->mc;
   ck.theta = co->theta;
   ck.n_theta = co->d;
   ck.config = cfgtext;
+  return ck;
+}
+
+/* OUT/checkpoint.fmck after round r: theta, the outer optimiser, the settings. */
+static int save_checkpoint(coord_t *co, uint32_t r, int complete) {
+  char *cfgtext = config_text(co->c, 1);
+  if (!cfgtext) return fm_fail(&co->err, "out of memory");
+  checkpoint_t ck = checkpoint_of(co, r, cfgtext);
+  snprintf(ck.outer_kind, sizeof ck.outer_kind, "%s", outer_kind_name(co->outer.kind));
+  ck.outer_steps = co->outer.t;
+  ck.outer_m = co->outer.m;
+  ck.outer_v = co->outer.v;
+  ck.config_hash = config_hash(co->c);
+  ck.complete = complete;
+  char path[CFG_PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/checkpoint.fmck", co->c->out);
+  int rc = checkpoint_save(path, &ck, &co->err);
+  free(cfgtext);
+  return rc;
+}
+
+/* Names the result settings that differ between a checkpoint and this run. */
+static void config_diff(char *out, size_t cap, const char *then, const char *now) {
+  size_t off = 0;
+  out[0] = 0;
+  const char *l = now;
+  while (l && *l && off + 80 < cap) {
+    const char *e = strchr(l, '\n');
+    size_t n = e ? (size_t)(e - l) : strlen(l);
+    int found = 0;
+    for (const char *t = then; t && *t;) {
+      const char *te = strchr(t, '\n');
+      size_t tn = te ? (size_t)(te - t) : strlen(t);
+      if (tn == n && !memcmp(t, l, n)) found = 1;
+      t = te ? te + 1 : NULL;
+    }
+    if (!found) off += (size_t)snprintf(out + off, cap - off, "%s%.*s", off ? "; " : "", (int)(n < 60 ? n : 60), l);
+    l = e ? e + 1 : NULL;
+  }
+}
+
+/* --resume: theta and the outer optimiser from OUT/checkpoint.fmck (or, if
+ * that one is damaged, OUT/checkpoint.fmck.prev). *next is the first round to run. */
+static int resume_load(coord_t *co, uint32_t *next, int *complete) {
+  const fm_config *c = co->c;
+  char path[CFG_PATH_MAX + 64], prev[CFG_PATH_MAX + 80];
+  snprintf(path, sizeof path, "%s/checkpoint.fmck", c->out);
+  snprintf(prev, sizeof prev, "%s.prev", path);
+  checkpoint_t ck;
+  fm_err e1 = {{0}};
+  if (checkpoint_load(&ck, path, &e1)) {
+    fm_err e2 = {{0}};
+    if (checkpoint_load(&ck, prev, &e2))
+      return fm_fail(&co->err, "--resume %s: no usable checkpoint: %s; %s", c->resume, e1.msg, e2.msg);
+    fprintf(stderr, "fedmeta: %s\nfedmeta: resuming from the previous checkpoint %s (round %u)\n", e1.msg, prev,
+            ck.round);
+  }
+  int rc = 0;
+  char *now = config_text(c, 1);
+  if (ck.config_hash != config_hash(c)) {
+    char diff[600];
+    config_diff(diff, sizeof diff, ck.config, now ? now : "");
+    rc = fm_fail(&co->err, "--resume %s: the checkpoint was made with other settings (now: %s); resume with the "
+                           "run's own settings", c->resume, diff[0] ? diff : "?");
+  } else if (ck.n_theta != co->d || strcmp(ck.outer_kind, outer_kind_name(co->outer.kind))) {
+    rc = fm_fail(&co->err, "--resume %s: the checkpoint's model or outer optimiser does not match", c->resume);
+  } else if (ck.round > c->rounds) {
+    rc = fm_fail(&co->err, "--resume %s: the checkpoint is at round %u of a %u-round run", c->resume, ck.round,
+                 c->rounds);
+  } else {
+    memcpy(co->theta, ck.theta, sizeof(float) * co->d);
+    if (co->outer.m) memcpy(co->outer.m, ck.outer_m, sizeof(float) * co->d);
+    if (co->outer.v) memcpy(co->outer.v, ck.outer_v, sizeof(float) * co->d);
+    co->outer.t = ck.outer_steps;
+    *next = ck.round + 1;
+    *complete = ck.complete;
+  }
+  free(now);
+  checkpoint_free(&ck);
+  return rc;
+}
+
+/* Opens OUT/metrics.jsonl for appending, keeping only the lines of rounds
+ * before `next` (a resumed run rewrites the rounds after its checkpoint). */
+static int jsonl_open(coord_t *co, uint32_t next) {
+  char path[CFG_PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/metrics.jsonl", co->c->out);
+  if (next > 1) {
+    uint8_t *data = NULL;
+    size_t len = 0;
+    fm_err e = {{0}};
+    if (fm_read_file(path, &data, &len, (size_t)1 << 32, &e) == 0) {
+      size_t keep = 0;
+      for (size_t i = 0; i < len;) {
+        uint8_t *nl = memchr(data + i, '\n', len - i);
+        if (!nl) break; /* a half-written last line */
+        unsigned rr = 0;
+        if (sscanf((const char *)data + i, "{\"round\":%u", &rr) != 1 || rr >= next) break;
+        i = (size_t)(nl - data) + 1;
+        keep = i;
+      }
+      int rc = fm_write_atomic(path, data, keep, &co->err);
+      free(data);
+      if (rc) return -1;
+    }
+  }
+  co->jsonl = fopen(path, next > 1 ? "a" : "w");
+  if (!co->jsonl) return fm_fail(&co->err, "cannot write %s (%s)", path, strerror(errno));
+  return 0;
+}
+
+static int write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es) {
+  const fm_config *c = co->c;
+  char path[CFG_PATH_MAX + 64];
+  /* meta-model.pb */
+  char *cfgtext = config_text(c, 1);
+  if (!cfgtext) return fm_fail(&co->err, "out of memory");
+  checkpoint_t ck = checkpoint_of(co, rounds, cfgtext);
   snprintf(path, sizeof path, "%s/meta-model.pb", c->out);
   int rc = checkpoint_write(path, &ck, &co->err);
-  snprintf(path, sizeof path, "%s/config.txt", c->out);
-  if (!rc && fulltext) rc = fm_write_atomic(path, fulltext, fulllen, &co->err);
   free(cfgtext);
-  free(fulltext);
   if (rc) return -1;
 
   /* heldout.csv: one row per held-out platform and method */
@@ -370,7 +575,7 @@ static int write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es) {
   if (!f) return fm_fail(&co->err, "out of memory");
   fprintf(f, "platform,k,method,ndcg10,recall20,hr10,mrr,users\n");
   for (uint32_t p = 0; p < co->np; p++) {
-    if (!co->p[p].heldout) continue;
+    if (!co->p[p].heldout || !es->reported[p]) continue;
     const eval_msg_t *em = &es->heldout[p];
     const metrics_t *rows[3] = {&em->popularity, em->has_local_only ? &em->local_only : NULL, &em->model};
     char method[40];
@@ -438,12 +643,19 @@ int coord_run(const fm_config *c, uint64_t job, int size) {
   co.np = src.n_platforms;
   co.p = calloc(co.np, sizeof *co.p);
   es.heldout = calloc(co.np, sizeof *es.heldout);
+  es.reported = calloc(co.np, 1);
   part = malloc(sizeof(uint32_t) * co.np);
   weight = malloc(sizeof(double) * co.np);
   co.theta = malloc(sizeof(float) * co.d);
   co.mean = malloc(sizeof(float) * co.d);
   co.acc = malloc(sizeof(uint32_t) * co.d);
-  if (!co.p || !es.heldout || !part || !weight || !co.theta || !co.mean || !co.acc) {
+  if (robust_mode(c)) {
+    /* median / trimmed mean need every delta of the round: np x d words */
+    co.rows = malloc(sizeof(uint32_t) * co.d * co.np);
+    co.tmp = malloc(sizeof(int32_t) * co.np);
+  }
+  if (!co.p || !es.heldout || !es.reported || !part || !weight || !co.theta || !co.mean || !co.acc ||
+      (robust_mode(c) && (!co.rows || !co.tmp))) {
     fm_fail(&co.err, "coordinator: out of memory (%zu shared parameters)", co.d);
     goto stop;
   }
@@ -459,24 +671,38 @@ int coord_run(const fm_config *c, uint64_t job, int size) {
     fm_wrap(&co.err, "--out");
     goto stop;
   }
-  char path[CFG_PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/metrics.jsonl", c->out);
-  co.jsonl = fopen(path, "w");
-  if (!co.jsonl) {
-    fm_fail(&co.err, "cannot write %s (%s)", path, strerror(errno));
-    goto stop;
-  }
   int kind = !strcmp(c->outer_opt, "adam") ? OUTER_ADAM : !strcmp(c->outer_opt, "momentum") ? OUTER_MOMENTUM : OUTER_SGD;
   if (outer_init(&co.outer, kind, co.d, &co.err)) goto stop;
   model_shared_init(co.theta, &co.mc, c->seed);
+  uint32_t next = 1;
+  int complete = 0;
+  if (c->resume[0] && resume_load(&co, &next, &complete)) goto stop;
+  if (complete) {
+    if (c->verbose) printf("fedmeta train: the run in %s is already complete (%u rounds)\n", c->out, c->rounds);
+    rc = 0;
+    goto stop;
+  }
+  {
+    /* the effective settings, first thing, so --resume can read them */
+    fm_config saved = *c;
+    saved.resume[0] = 0;
+    char *full = config_text(&saved, 0);
+    char path[CFG_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/config.txt", c->out);
+    int wrc = full ? fm_write_atomic(path, full, strlen(full), &co.err) : fm_fail(&co.err, "out of memory");
+    free(full);
+    if (wrc) goto stop;
+  }
+  if (jsonl_open(&co, next)) goto stop;
   if (c->verbose) {
     printf("fedmeta train: %s, %u platforms (%u training, %u held out) on %d worker ranks, "
            "%zu shared parameters, %u rounds\n",
            c->algo, co.np, n_train, co.np - n_train, co.n_workers, co.d, c->rounds);
+    if (next > 1) printf("resuming after round %u from %s/checkpoint.fmck\n", next - 1, c->out);
     fflush(stdout);
   }
 
-  for (uint32_t r = 1; r <= c->rounds; r++) {
+  for (uint32_t r = next; r <= c->rounds; r++) {
     double t0 = wire_now();
     round_stats_t st;
     if (run_train_round(&co, r, part, weight, &st)) goto stop;
@@ -485,20 +711,46 @@ int coord_run(const fm_config *c, uint64_t job, int size) {
     int do_eval = final || (c->eval_every && r % c->eval_every == 0);
     if (do_eval && run_eval(&co, r, final, &es)) goto stop;
     record(&co, r, &st, round_s, do_eval ? &es : NULL);
+    if (!final && c->checkpoint_every && r % c->checkpoint_every == 0 && save_checkpoint(&co, r, 0)) goto stop;
   }
   if (write_outputs(&co, c->rounds, &es)) goto stop;
+  /* the last checkpoint marks the run complete (a relaunch stops at once) */
+  if (c->checkpoint_every && save_checkpoint(&co, c->rounds, 1)) goto stop;
   rc = 0;
 
 stop:
   send_stop(&co);
+  /* A slow rank may still be sending a late delta (which it cannot finish
+   * until someone receives it) before it takes its last plans and STOP:
+   * receive and discard everything until every rank said BYE. */
+  {
+    int byes = 0;
+    double until = wire_now() + c->round_timeout;
+    while (byes < co.n_workers) {
+      int from, r = wire_recv(&co.in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, until - wire_now(), &co.err);
+      if (r) break;
+      byes += co.in.tag == WIRE_TAG_BYE;
+    }
+    wire_flush(1.0);
+    if (byes < co.n_workers) {
+      fprintf(stderr, "fedmeta: %d of %d worker ranks did not finish within %.0f s of the end; stopping them\n",
+              co.n_workers - byes, co.n_workers, c->round_timeout);
+      if (rc) fprintf(stderr, "fedmeta: %s\n", co.err.msg[0] ? co.err.msg : "coordinator failed");
+      fflush(NULL);
+      wire_abort(rc ? 1 : 3);
+    }
+  }
   if (rc) fprintf(stderr, "fedmeta: %s\n", co.err.msg[0] ? co.err.msg : "coordinator failed");
   if (co.jsonl) fclose(co.jsonl);
   outer_free(&co.outer);
   free(co.theta);
   free(co.mean);
   free(co.acc);
+  free(co.rows);
+  free(co.tmp);
   free(co.p);
   free(es.heldout);
+  free(es.reported);
   free(part);
   free(weight);
   free(co.workers);

@@ -64,7 +64,7 @@ void platform_close(platform_t *p) {
 }
 
 int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *mc,
-                         const round_settings_t *rs, const float *theta, double weight,
+                         const round_settings_t *rs, uint32_t round, const float *theta, double weight,
                          double scale, platform_scratch_t *s, delta_out_t *out, fm_err *err) {
   double t0 = wire_now();
   size_t d = s->d;
@@ -89,6 +89,7 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
   /* Inner optimiser state starts afresh each round (each round is a new task
    * visit from a new theta); for "local" it persists like any long training. */
   if (!local) trainer_reset_opt(p->tr);
+  trainer_seed_round(p->tr, c->seed, p->id, round);
   double loss = 0;
   for (uint32_t k = 0; k < rs->inner_steps; k++) loss += trainer_step(p->tr, phi);
   out->loss = (float)(loss / rs->inner_steps);

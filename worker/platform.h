@@ -53,9 +53,11 @@ typedef struct delta_out {
  * write weight * clip(delta) in fixed point into scratch->fixed (d words).
  * reptile / fedavg: delta = phi_k - theta; fomaml: delta = -grad at phi_k on a
  * fresh batch; local: trains the platform's own model, nothing to aggregate
- * (scratch->fixed is zeroed). */
+ * (scratch->fixed is zeroed). The minibatches of round `round` come from the
+ * stream (seed, platform, round), the same whichever rounds came before.
+ * scratch->delta keeps the clipped, weighted delta in floats. */
 int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *mc,
-                         const round_settings_t *rs, const float *theta, double weight,
+                         const round_settings_t *rs, uint32_t round, const float *theta, double weight,
                          double scale, platform_scratch_t *s, delta_out_t *out, fm_err *err);
 
 /* Evaluation of a training platform on its VALID split with theta (or its own

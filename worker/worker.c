@@ -6,10 +6,12 @@
  * every hosted platform sends an EvalReport; STOP: leave. */
 #include "worker/worker.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fixed.h"
 #include "common/msg.h"
 #include "common/source.h"
 #include "common/wire.h"
@@ -60,8 +62,33 @@ static int send_eval(platform_t *p, const fm_config *c, const model_cfg_t *mc, c
   return wire_send(out->data, out->len, 0, WIRE_TAG_EVAL, err);
 }
 
+/* Test-only faults (--inject-stall, --inject-poison), parsed once. */
+typedef struct inject {
+  uint32_t stall_platform, stall_round;
+  double stall_s;
+  int poison;
+  uint32_t poison_platform;
+  float poison_factor;
+} inject_t;
+
+static int inject_parse(inject_t *in, const fm_config *c, fm_err *err) {
+  memset(in, 0, sizeof *in);
+  char tail;
+  if (c->inject_stall[0] &&
+      sscanf(c->inject_stall, "%u:%u:%lf%c", &in->stall_platform, &in->stall_round, &in->stall_s, &tail) != 3)
+    return fm_fail(err, "--inject-stall '%s': expected PLATFORM:ROUND:SECONDS, e.g. 0:3:5", c->inject_stall);
+  if (c->inject_poison[0]) {
+    if (sscanf(c->inject_poison, "%u:%f%c", &in->poison_platform, &in->poison_factor, &tail) != 2 ||
+        !isfinite(in->poison_factor))
+      return fm_fail(err, "--inject-poison '%s': expected PLATFORM:FACTOR, e.g. 2:100", c->inject_poison);
+    in->poison = 1;
+  }
+  return 0;
+}
+
 int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   fm_err err = {{0}};
+  inject_t inj;
   source_t src;
   model_cfg_t mc = {c->dim, c->hidden, 1u << c->buckets_log2, c->hist_len};
   size_t d = model_n_shared(&mc);
@@ -73,7 +100,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   platform_scratch_t scratch = {0};
   uint8_t *heldout = NULL;
 
-  int src_ok = source_open(&src, c, &err) == 0;
+  int src_ok = inject_parse(&inj, c, &err) == 0 && source_open(&src, c, &err) == 0;
   uint32_t np = src_ok ? src.n_platforms : 0;
   if (src_ok) {
     heldout = calloc(np ? np : 1, 1);
@@ -143,6 +170,13 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
       rc = 1;
       break;
     }
+    if (plan.stage != MSG_STAGE_STOP && wire_pending(0, WIRE_TAG_PLAN)) {
+      /* A newer plan is waiting: the coordinator has gone on without this
+       * rank (it was too slow); skip to the newest plan. */
+      if (c->verbose > 1) fprintf(stderr, "fedmeta: rank %d: plan of round %u superseded, skipped\n", rank, plan.round);
+      msg_plan_free(&plan);
+      continue;
+    }
     if (plan.job != job) {
       fprintf(stderr, "fedmeta: rank %d: plan from another job ignored\n", rank);
       msg_plan_free(&plan);
@@ -162,10 +196,20 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
           if (plat[j].id == pid) pl = &plat[j];
         if (!pl) continue;
         delta_out_t dout;
-        if (platform_train_round(pl, c, &mc, &plan.rs, theta, plan.part_weight[i], plan.scale,
+        if (inj.stall_s > 0 && pid == inj.stall_platform && plan.round == inj.stall_round) {
+          fprintf(stderr, "fedmeta: rank %d: --inject-stall: platform %u sleeps %.1f s in round %u\n", rank,
+                  pid, inj.stall_s, plan.round);
+          wire_sleep(inj.stall_s);
+        }
+        if (platform_train_round(pl, c, &mc, &plan.rs, plan.round, theta, plan.part_weight[i], plan.scale,
                                  &scratch, &dout, &err)) {
           failed = 1;
           break;
+        }
+        if (inj.poison && pid == inj.poison_platform && strcmp(plan.rs.algo, "local")) {
+          /* a hostile platform: scales its clipped delta past the bound */
+          for (size_t j = 0; j < d; j++) scratch.delta[j] *= inj.poison_factor;
+          fixed_encode(scratch.fixed, scratch.delta, d, plan.scale);
         }
         delta_msg_t dm;
         memset(&dm, 0, sizeof dm);
@@ -195,6 +239,8 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
     }
   }
 
+  /* The coordinator drains late messages until every rank said BYE. */
+  if (wire_send("", 0, 0, WIRE_TAG_BYE, &err)) fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
   for (uint32_t j = 0; j < n_host; j++) platform_close(&plat[j]);
   free(plat);
   free(heldout);

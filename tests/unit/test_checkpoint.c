@@ -1,0 +1,137 @@
+/* tests/unit/test_checkpoint.c: the resumable checkpoint (checkpoint.fmck):
+ * round trip of theta and the outer optimiser state; a flipped bit anywhere,
+ * a truncated or extended file, a wrong magic and a meta-model without outer
+ * state are refused with a clear cause; saving keeps the previous checkpoint. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/checkpoint.h"
+#include "common/fileio.h"
+#include "tests/check.h"
+
+static checkpoint_t make(uint32_t round, float base, float *theta, float *m, float *v) {
+  checkpoint_t ck;
+  memset(&ck, 0, sizeof ck);
+  ck.round = round;
+  snprintf(ck.algo, sizeof ck.algo, "reptile");
+  ck.seed = 99;
+  ck.model = (model_cfg_t){4, 6, 16, 3};
+  ck.n_theta = model_n_shared(&ck.model);
+  for (size_t i = 0; i < ck.n_theta; i++) {
+    theta[i] = base + (float)i * 0.001f;
+    m[i] = -(float)i;
+    v[i] = (float)i * 0.5f;
+  }
+  ck.theta = theta;
+  ck.config = (char *)"algo = reptile\n";
+  snprintf(ck.outer_kind, sizeof ck.outer_kind, "adam");
+  ck.outer_steps = round;
+  ck.outer_m = m;
+  ck.outer_v = v;
+  ck.config_hash = 0xfeedfacecafebeefULL;
+  return ck;
+}
+
+static int expect_refused(const uint8_t *data, size_t len, const char *needle) {
+  checkpoint_t rd;
+  fm_err err = {{0}};
+  if (checkpoint_load_bytes(&rd, data, len, "ck", &err) == 0) {
+    checkpoint_free(&rd);
+    return 0;
+  }
+  if (needle && !strstr(err.msg, needle)) {
+    fprintf(stderr, "message '%s' lacks '%s'\n", err.msg, needle);
+    return 0;
+  }
+  return 1;
+}
+
+int main(void) {
+  char dir[] = "/tmp/fedmeta-ck.XXXXXX";
+  CHECK(mkdtemp(dir));
+  char path[256], prev[300];
+  snprintf(path, sizeof path, "%s/checkpoint.fmck", dir);
+  snprintf(prev, sizeof prev, "%s.prev", path);
+  model_cfg_t mc = {4, 6, 16, 3};
+  size_t n = model_n_shared(&mc);
+  float *t1 = malloc(n * 4), *m1 = malloc(n * 4), *v1 = malloc(n * 4);
+  float *t2 = malloc(n * 4), *m2 = malloc(n * 4), *v2 = malloc(n * 4);
+  fm_err err = {{0}};
+
+  /* round trip */
+  checkpoint_t a = make(3, 1.0f, t1, m1, v1);
+  CHECK_OK(checkpoint_save(path, &a, &err));
+  checkpoint_t rd;
+  CHECK_OK(checkpoint_load(&rd, path, &err));
+  CHECK_EQ_INT(rd.round, 3);
+  CHECK_EQ_INT(rd.n_theta, n);
+  CHECK(memcmp(rd.theta, t1, n * 4) == 0);
+  CHECK(memcmp(rd.outer_m, m1, n * 4) == 0);
+  CHECK(memcmp(rd.outer_v, v1, n * 4) == 0);
+  CHECK(!strcmp(rd.outer_kind, "adam"));
+  CHECK_EQ_INT(rd.outer_steps, 3);
+  CHECK(rd.config_hash == 0xfeedfacecafebeefULL);
+  CHECK(!strcmp(rd.config, "algo = reptile\n"));
+  checkpoint_free(&rd);
+
+  /* a second save keeps the first as .prev */
+  checkpoint_t b = make(4, 2.0f, t2, m2, v2);
+  CHECK_OK(checkpoint_save(path, &b, &err));
+  CHECK_OK(checkpoint_load(&rd, prev, &err));
+  CHECK_EQ_INT(rd.round, 3);
+  checkpoint_free(&rd);
+  CHECK_OK(checkpoint_load(&rd, path, &err));
+  CHECK_EQ_INT(rd.round, 4);
+  checkpoint_free(&rd);
+
+  uint8_t *data;
+  size_t len;
+  CHECK_OK(fm_read_file(path, &data, &len, 1 << 30, &err));
+  /* every single flipped bit (in a sample of positions, all bits) is refused */
+  size_t tested = 0;
+  for (size_t i = 0; i < len; i += (i < 64 ? 1 : 37)) {
+    for (int bit = 0; bit < 8; bit++) {
+      data[i] ^= (uint8_t)(1u << bit);
+      CHECK(expect_refused(data, len, NULL));
+      data[i] ^= (uint8_t)(1u << bit);
+      tested++;
+    }
+  }
+  CHECK(tested > 400);
+  CHECK(expect_refused(data, len - 1, "truncated"));
+  CHECK(expect_refused(data, len / 2, "truncated"));
+  CHECK(expect_refused(data, 10, "magic"));
+  uint8_t *longer = malloc(len + 1);
+  memcpy(longer, data, len);
+  longer[len] = 0;
+  CHECK(expect_refused(longer, len + 1, "trailing"));
+  free(longer);
+  data[CHECKPOINT_HEADER + 5] ^= 1;
+  CHECK(expect_refused(data, len, "checksum"));
+  data[CHECKPOINT_HEADER + 5] ^= 1;
+  checkpoint_t ok;
+  CHECK_OK(checkpoint_load_bytes(&ok, data, len, "ck", &err));
+  checkpoint_free(&ok);
+  free(data);
+
+  /* a meta-model file is not a resumable checkpoint */
+  char mm[256];
+  snprintf(mm, sizeof mm, "%s/meta-model.pb", dir);
+  CHECK_OK(checkpoint_write(mm, &a, &err));
+  CHECK(checkpoint_load(&rd, mm, &err) != 0);
+  CHECK(strstr(err.msg, "magic"));
+  CHECK_OK(checkpoint_read(&rd, mm, &err));
+  CHECK(memcmp(rd.theta, t1, n * 4) == 0);
+  CHECK(rd.outer_kind[0] == 0);
+  checkpoint_free(&rd);
+
+  unlink(path);
+  unlink(prev);
+  unlink(mm);
+  rmdir(dir);
+  free(t1); free(m1); free(v1); free(t2); free(m2); free(v2);
+  printf("test_checkpoint: ok\n");
+  return 0;
+}
