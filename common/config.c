@@ -41,7 +41,7 @@ static const opt OPTS[] = {
   {"platform", T_STR, F(platform), 0, 0, NULL, CFG_EVAL, 0, "eval: the industry to adapt to"},
   {"model", T_STR, F(model_path), 0, 0, NULL, CFG_EVAL, 0, "eval: meta-model file (meta-model.pb)"},
   /* job */
-  {"algo", T_CHOICE, F(algo), 0, 0, "reptile|fedavg|fomaml|local", CFG_TRAIN, 1, "federated algorithm"},
+  {"algo", T_CHOICE, F(algo), 0, 0, "reptile|fedavg|fomaml|local|central", CFG_TRAIN, 1, "federated algorithm (central: pooled data, the privacy-free reference)"},
   {"seed", T_U64, F(seed), 0, 1.8e19, NULL, TE, 1, "training seed"},
   {"rounds", T_U32, F(rounds), 1, 1000000, NULL, CFG_TRAIN, 1, "federated rounds"},
   {"out", T_STR, F(out), 0, 0, NULL, CFG_SYNTH | CFG_TRAIN, 0, "output folder"},
@@ -365,6 +365,8 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
   if ((cmd & (CFG_TRAIN | CFG_EVAL)) && c->synthetic && c->data[0])
     return fm_fail(err, "--synthetic and --data are exclusive: choose one data source");
   if ((cmd & (CFG_SYNTH | CFG_TRAIN)) && !c->out[0]) return fm_fail(err, "--out: empty folder name");
+  if ((cmd & CFG_TRAIN) && !strcmp(c->algo, "central"))
+    return fm_fail(err, "--algo central: pooling the training platforms' data is not implemented yet");
   if ((cmd & CFG_TRAIN) && c->resume[0] && (c->local_lr > 0 || !strcmp(c->algo, "local")))
     return fm_fail(err, "--resume: runs whose platforms keep private state between rounds (--local-lr > 0, "
                         "--algo local) cannot be resumed yet: their local parameters are not checkpointed");

@@ -159,6 +159,8 @@ typedef struct round_stats {
 } round_stats_t;
 
 static int robust_mode(const fm_config *c) { return strcmp(c->aggregate, "mean") != 0; }
+/* fedavg and central (one pooled platform) weight by examples and step with epsilon = 1. */
+static int fedavg_like(const fm_config *c) { return !strcmp(c->algo, "fedavg") || !strcmp(c->algo, "central"); }
 
 static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weight, round_stats_t *st) {
   const fm_config *c = co->c;
@@ -169,7 +171,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   /* Robust statistics compare the deltas themselves: every platform sends its
    * clipped delta unweighted. */
   for (uint32_t i = 0; i < m; i++)
-    weight[i] = robust ? 1.0 : strcmp(c->algo, "fedavg") == 0 ? (double)co->p[part[i]].n_train / total : 1.0 / m;
+    weight[i] = robust ? 1.0 : fedavg_like(c) ? (double)co->p[part[i]].n_train / total : 1.0 / m;
 
   plan_t plan;
   memset(&plan, 0, sizeof plan);
@@ -294,7 +296,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     double sq = 0;
     for (size_t i = 0; i < co->d; i++) sq += (double)co->mean[i] * co->mean[i];
     st->delta_norm = sqrt(sq);
-    float lr = strcmp(c->algo, "fedavg") == 0
+    float lr = fedavg_like(c)
                    ? 1.0f
                    : outer_lr_at(c->outer_lr, strcmp(c->schedule, "linear") == 0, r, c->rounds);
     outer_step(&co->outer, co->theta, co->mean, lr);
