@@ -13,5 +13,6 @@ int cli_parse(fm_config *c, int cmd, int argc, char **argv, int quiet);
 
 int cmd_prepare(int argc, char **argv);   /* cli/prepare.c */
 int cmd_baselines(int argc, char **argv); /* cli/baselines.c */
+int cmd_keygen(int argc, char **argv);    /* cli/keygen.c */
 
 #endif

@@ -39,6 +39,7 @@ static void usage(FILE *f) {
           "  fedmeta eval --model FILE --platform NAME  adapt a meta-model to an industry and score it\n"
           "  fedmeta prepare --format F --input PATH --out DIR   import a published data set\n"
           "  fedmeta baselines --data DIR --heldout NAMES        popularity, ItemKNN, EASE (protocol P1)\n"
+          "  fedmeta keygen --out NAME.key               a party's secret key (prints its public line)\n"
           "  fedmeta COMMAND --help                     the options of a command\n\n"
           "exit codes: 0 success, 1 runtime error (data, I/O, a platform failed), 2 usage error\n");
 }
@@ -221,10 +222,11 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
   if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc, argv);
   if (!strcmp(argv[1], "baselines")) return cmd_baselines(argc, argv);
+  if (!strcmp(argv[1], "keygen")) return cmd_keygen(argc, argv);
   if (!strcmp(argv[1], "--version")) {
     printf("fedmeta 0.1.0\n");
     return EXIT_OK;
   }
-  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, prepare, baselines; see fedmeta --help)\n", argv[1]);
+  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, prepare, baselines, keygen; see fedmeta --help)\n", argv[1]);
   return EXIT_USAGE;
 }

@@ -56,6 +56,13 @@ static const opt OPTS[] = {
   {"inject-stall", T_STR, F(inject_stall), 0, 0, NULL, CFG_TRAIN, 0, "testing only: PLATFORM:ROUND:SECONDS, the platform's rank sleeps before that round's delta"},
   {"inject-poison", T_STR, F(inject_poison), 0, 0, NULL, CFG_TRAIN, 1, "testing only: PLATFORM:FACTOR, the platform sends FACTOR x its clipped delta"},
   {"inject-crash", T_U32, F(inject_crash), 0, 1000000, NULL, CFG_TRAIN, 0, "testing only: the coordinator dies in the middle of this round unless --resume is given"},
+  {"inject-wire", T_STR, F(inject_wire), 0, 0, NULL, CFG_TRAIN, 0, "testing only: KIND:PLATFORM:ROUND, KIND tamper|truncate|replay|stale: the platform's sealed delta is damaged or repeated"},
+  /* security */
+  {"seal", T_CHOICE, F(seal), 0, 0, "on|off", CFG_TRAIN, 0, "seal every message between ranks (XChaCha20-Poly1305, per-pair keys); off only to measure the overhead"},
+  {"key", T_STR, F(key), 0, 0, NULL, CFG_TRAIN, 0, "this party's secret key file from fedmeta keygen ({rank} is replaced by the rank); default: a fresh key per run"},
+  {"keyring", T_STR, F(keyring), 0, 0, NULL, CFG_TRAIN, 0, "file of every party's public key line; a rank whose key is not in it is refused"},
+  {"out", T_STR, F(out), 0, 0, NULL, CFG_KEYGEN, 0, "secret key file to write (mode 0600; never overwritten)"},
+  {"name", T_STR, F(name), 0, 0, NULL, CFG_KEYGEN, 0, "party name in the public key line (default: the file name without .key)"},
   /* model */
   {"dim", T_U32, F(dim), 2, 1024, NULL, TE, 1, "D: embedding width"},
   {"hidden", T_U32, F(hidden), 2, 8192, NULL, TE, 1, "hidden width of the towers"},
@@ -121,6 +128,7 @@ void config_defaults(fm_config *c) {
   c->min_platforms = 1;
   c->checkpoint_every = 1;
   snprintf(c->aggregate, sizeof c->aggregate, "mean");
+  snprintf(c->seal, sizeof c->seal, "on");
   c->trim = 0.1f;
   c->verbose = 1;
   c->synthetic = 0;
@@ -365,8 +373,10 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
   if ((cmd & (CFG_TRAIN | CFG_EVAL)) && c->synthetic && c->data[0])
     return fm_fail(err, "--synthetic and --data are exclusive: choose one data source");
   if ((cmd & (CFG_SYNTH | CFG_TRAIN)) && !c->out[0]) return fm_fail(err, "--out: empty folder name");
-  if ((cmd & CFG_TRAIN) && !strcmp(c->algo, "central"))
-    return fm_fail(err, "--algo central: pooling the training platforms' data is not implemented yet");
+  if ((cmd & CFG_TRAIN) && c->keyring[0] && !c->key[0])
+    return fm_fail(err, "--keyring needs --key: a pinned federation identifies each party by its key file");
+  if ((cmd & CFG_TRAIN) && (c->key[0] || c->keyring[0]) && !strcmp(c->seal, "off"))
+    return fm_fail(err, "--key / --keyring with --seal off: keys are only used by sealed channels");
   if ((cmd & CFG_TRAIN) && c->resume[0] && (c->local_lr > 0 || !strcmp(c->algo, "local")))
     return fm_fail(err, "--resume: runs whose platforms keep private state between rounds (--local-lr > 0, "
                         "--algo local) cannot be resumed yet: their local parameters are not checkpointed");

@@ -29,6 +29,12 @@ typedef struct fm_config {
   char inject_stall[64];        /* testing: "PLATFORM:ROUND:SECONDS" */
   char inject_poison[64];       /* testing: "PLATFORM:FACTOR" */
   uint32_t inject_crash;        /* testing: coordinator dies mid-round (first launch only) */
+  char inject_wire[64];         /* testing: "KIND:PLATFORM:ROUND", KIND tamper|truncate|replay|stale */
+  /* security */
+  char seal[4];                 /* on | off: seal every message between ranks */
+  char key[CFG_PATH_MAX];       /* this party's secret key file ("{rank}" = the rank) */
+  char keyring[CFG_PATH_MAX];   /* every party's public keys; unknown keys are refused */
+  char name[64];                /* keygen: party name */
   /* data */
   int synthetic;                /* the embedded synthetic market (default) */
   char data[CFG_PATH_MAX];      /* or a prepared folder (manifest + shards) */
@@ -79,7 +85,7 @@ typedef struct fm_config {
 } fm_config;
 
 /* Which subcommand a setting belongs to (bit mask). */
-enum { CFG_SYNTH = 1, CFG_TRAIN = 2, CFG_EVAL = 4, CFG_PREPARE = 8, CFG_BASELINES = 16 };
+enum { CFG_SYNTH = 1, CFG_TRAIN = 2, CFG_EVAL = 4, CFG_PREPARE = 8, CFG_BASELINES = 16, CFG_KEYGEN = 32 };
 
 void config_defaults(fm_config *c);
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/channel.h"
 #include "common/checkpoint.h"
 #include "common/fixed.h"
 #include "common/model.h"
@@ -61,6 +62,8 @@ typedef struct coord {
   int32_t *tmp;       /* (np) one coordinate's values, robust aggregation only */
   outer_t outer;
   uint32_t late_carry; /* stale messages met outside a round's collection */
+  uint32_t round_now;  /* the round being run (sealed into the plans) */
+  chan_t ch;           /* sealed channels to the worker ranks */
   wire_buf in, out;
   FILE *jsonl;
   double t_start;
@@ -71,10 +74,11 @@ static void send_stop(coord_t *co) {
   plan_t plan;
   memset(&plan, 0, sizeof plan);
   plan.job = co->job;
+  plan.round = co->round_now;
   plan.stage = MSG_STAGE_STOP;
   fm_err e;
   if (!msg_plan_pack(&co->out, &plan, NULL, 0, &e))
-    wire_post(co->out.data, co->out.len, co->workers, co->n_workers, WIRE_TAG_PLAN, &e);
+    chan_post(&co->ch, co->workers, co->n_workers, WIRE_TAG_PLAN, co->round_now, co->out.data, co->out.len, &e);
 }
 
 static round_settings_t settings_of(const fm_config *c) {
@@ -96,7 +100,12 @@ static int hear_hellos(coord_t *co) {
   double deadline = wire_now() + co->c->round_timeout;
   while (heard < co->np && !failed) {
     int from;
-    int r = wire_recv(&co->in, &from, WIRE_ANY_SOURCE, WIRE_TAG_HELLO, deadline - wire_now(), &co->err);
+    int reject;
+    int r = chan_recv(&co->ch, &co->in, &from, WIRE_ANY_SOURCE, WIRE_TAG_HELLO, deadline - wire_now(), &reject, &co->err);
+    if (r == 2) {
+      fprintf(stderr, "fedmeta: a Hello from rank %d was rejected (%s): %s\n", from, seal_strerror(reject), co->err.msg);
+      continue;
+    }
     if (r > 0) return fm_fail(&co->err, "only %u of %u platforms started within %.0f s (--round-timeout)",
                               heard, co->np, co->c->round_timeout);
     if (r < 0) return -1;
@@ -147,9 +156,10 @@ static uint32_t choose(coord_t *co, uint32_t r, uint32_t *part) {
 }
 
 /* Why a Delta was not aggregated (counted per round in metrics.jsonl). */
-enum { REJ_MALFORMED, REJ_FOREIGN, REJ_LATE, REJ_UNEXPECTED, REJ_NONFINITE, REJ_BOUND, REJ_N };
-static const char *const REJ_NAME[REJ_N] = {"malformed", "other_job", "late", "unexpected", "nonfinite",
-                                            "norm_bound"};
+enum { REJ_AUTH, REJ_REPLAY, REJ_MALFORMED, REJ_FOREIGN, REJ_LATE, REJ_UNEXPECTED, REJ_NONFINITE, REJ_BOUND,
+       REJ_N };
+static const char *const REJ_NAME[REJ_N] = {"auth", "replay", "malformed", "other_job", "late",
+                                            "unexpected", "nonfinite", "norm_bound"};
 
 typedef struct round_stats {
   double loss, delta_norm, max_compute, sum_compute;
@@ -184,7 +194,9 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   plan.part_weight = weight;
   plan.scale = fixed_scale_for_clip(c->clip);
   if (msg_plan_pack(&co->out, &plan, co->theta, co->d, &co->err)) return -1;
-  if (wire_post(co->out.data, co->out.len, co->workers, co->n_workers, WIRE_TAG_PLAN, &co->err))
+  co->round_now = r;
+  chan_set_round(&co->ch, r); /* sealed messages of earlier rounds are rejected from now on */
+  if (chan_post(&co->ch, co->workers, co->n_workers, WIRE_TAG_PLAN, r, co->out.data, co->out.len, &co->err))
     return -1;
   if (c->inject_crash == r && !c->resume[0]) {
     fprintf(stderr, "fedmeta: --inject-crash: the coordinator dies in round %u\n", r);
@@ -204,12 +216,19 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   uint32_t answered = 0; /* aggregated, or from a participant but rejected */
   while (answered < m) {
     int from;
-    int rc = wire_recv(&co->in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &co->err);
+    int reject;
+    int rc = chan_recv(&co->ch, &co->in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &reject, &co->err);
     if (rc < 0) {
       free(got);
       return -1;
     }
-    if (rc > 0) break; /* deadline */
+    if (rc == 1) break; /* deadline */
+    if (rc == 2) { /* failed to open: tampered, truncated, replayed or of an earlier round */
+      int why = reject == SEAL_EROUND ? REJ_LATE : reject == SEAL_EREPLAY ? REJ_REPLAY : REJ_AUTH;
+      st->rej[why]++;
+      if (c->verbose > 1) fprintf(stderr, "fedmeta: round %u: message from rank %d rejected: %s\n", r, from, co->err.msg);
+      continue;
+    }
     if (co->in.tag != WIRE_TAG_DELTA) { /* an evaluation report that missed its deadline */
       st->rej[REJ_LATE]++;
       continue;
@@ -314,7 +333,7 @@ static int run_eval(coord_t *co, uint32_t r, int final, eval_sum_t *es) {
   plan.scale = fixed_scale_for_clip(co->c->clip);
   plan.final = final;
   if (msg_plan_pack(&co->out, &plan, co->theta, co->d, &co->err)) return -1;
-  if (wire_post(co->out.data, co->out.len, co->workers, co->n_workers, WIRE_TAG_PLAN, &co->err))
+  if (chan_post(&co->ch, co->workers, co->n_workers, WIRE_TAG_PLAN, r, co->out.data, co->out.len, &co->err))
     return -1;
   es->valid_ndcg = es->valid_recall = es->valid_pop_ndcg = 0;
   es->valid_users = 0;
@@ -325,9 +344,10 @@ static int run_eval(coord_t *co, uint32_t r, int final, eval_sum_t *es) {
   double deadline = wire_now() + 4 * co->c->round_timeout;
   while (heard < co->np) {
     int from;
-    int rc = wire_recv(&co->in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &co->err);
+    int reject;
+    int rc = chan_recv(&co->ch, &co->in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &reject, &co->err);
     if (rc < 0) return -1;
-    if (rc == 0 && co->in.tag != WIRE_TAG_EVAL) { /* a delta that missed its round's deadline */
+    if (rc == 2 || (rc == 0 && co->in.tag != WIRE_TAG_EVAL)) { /* rejected, or a delta that missed its deadline */
       co->late_carry++;
       continue;
     }
@@ -639,6 +659,13 @@ int coord_run(const fm_config *c, uint64_t job, int size) {
     return 1;
   }
   for (int i = 0; i < co.n_workers; i++) co.workers[i] = i + 1;
+  /* identities and sealed channels first: nothing else crosses before them */
+  if (chan_init(&co.ch, c, job, 0, size, &co.err) || chan_handshake(&co.ch, c, c->round_timeout, &co.err)) {
+    fprintf(stderr, "fedmeta: coordinator: %s\n", co.err.msg);
+    fflush(stderr);
+    wire_abort(1);
+  }
+  if (c->verbose > 1 && co.ch.sealed) printf("fedmeta train: sealed channels to %d worker ranks\n", co.n_workers);
   /* If the data cannot be opened here it cannot on the workers either: they
    * report it in their Hello and wait for the STOP that follows. */
   if (source_open(&src, c, &co.err)) goto stop;
@@ -729,8 +756,10 @@ stop:
     int byes = 0;
     double until = wire_now() + c->round_timeout;
     while (byes < co.n_workers) {
-      int from, r = wire_recv(&co.in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, until - wire_now(), &co.err);
-      if (r) break;
+      fm_err derr; /* keeps co.err, the cause of a failure, intact */
+      int from, reject, r = chan_recv(&co.ch, &co.in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, until - wire_now(),
+                                      &reject, &derr);
+      if (r == 1 || r < 0) break;
       byes += co.in.tag == WIRE_TAG_BYE;
     }
     wire_flush(1.0);
@@ -758,6 +787,7 @@ stop:
   free(co.workers);
   wire_buf_free(&co.in);
   wire_buf_free(&co.out);
+  chan_free(&co.ch);
   source_close(&src);
   return rc ? 1 : 0;
 }

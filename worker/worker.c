@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/channel.h"
 #include "common/fixed.h"
 #include "common/msg.h"
 #include "common/source.h"
@@ -33,7 +34,7 @@ train_cfg_t worker_ft_cfg(const fm_config *c) {
   return t;
 }
 
-static int send_eval(platform_t *p, const fm_config *c, const model_cfg_t *mc, const plan_t *plan,
+static int send_eval(chan_t *ch, platform_t *p, const fm_config *c, const model_cfg_t *mc, const plan_t *plan,
                      const float *theta, wire_buf *out, fm_err *err) {
   eval_msg_t em;
   memset(&em, 0, sizeof em);
@@ -59,7 +60,7 @@ static int send_eval(platform_t *p, const fm_config *c, const model_cfg_t *mc, c
     return -1;
   }
   if (msg_eval_pack(out, &em, err)) return -1;
-  return wire_send(out->data, out->len, 0, WIRE_TAG_EVAL, err);
+  return chan_send(ch, 0, WIRE_TAG_EVAL, plan->round, out->data, out->len, err);
 }
 
 /* Test-only faults (--inject-stall, --inject-poison), parsed once. */
@@ -69,6 +70,8 @@ typedef struct inject {
   int poison;
   uint32_t poison_platform;
   float poison_factor;
+  char wire_kind[16]; /* tamper | truncate | replay | stale, "" = none */
+  uint32_t wire_platform, wire_round;
 } inject_t;
 
 static int inject_parse(inject_t *in, const fm_config *c, fm_err *err) {
@@ -83,7 +86,56 @@ static int inject_parse(inject_t *in, const fm_config *c, fm_err *err) {
       return fm_fail(err, "--inject-poison '%s': expected PLATFORM:FACTOR, e.g. 2:100", c->inject_poison);
     in->poison = 1;
   }
+  if (c->inject_wire[0]) {
+    if (sscanf(c->inject_wire, "%15[a-z]:%u:%u%c", in->wire_kind, &in->wire_platform, &in->wire_round, &tail) != 3 ||
+        (strcmp(in->wire_kind, "tamper") && strcmp(in->wire_kind, "truncate") && strcmp(in->wire_kind, "replay") &&
+         strcmp(in->wire_kind, "stale")))
+      return fm_fail(err, "--inject-wire '%s': expected KIND:PLATFORM:ROUND with KIND tamper, truncate, replay or "
+                          "stale, e.g. tamper:1:3", c->inject_wire);
+  }
   return 0;
+}
+
+/* The sealed delta of the last round, kept only for --inject-wire stale. */
+typedef struct stale_copy {
+  uint8_t *data;
+  size_t len;
+} stale_copy_t;
+
+/* Sends a Delta; with --inject-wire the sealed bytes are damaged or repeated
+ * as a network attacker would (tests of the rejection paths). */
+static int send_delta(chan_t *ch, const inject_t *inj, uint32_t platform, uint32_t round, const wire_buf *msg,
+                      stale_copy_t *stale, fm_err *err) {
+  const uint8_t *sealed;
+  size_t n;
+  if (!inj->wire_kind[0] || inj->wire_platform != platform)
+    return chan_send(ch, 0, WIRE_TAG_DELTA, round, msg->data, msg->len, err);
+  if (chan_seal(ch, 0, WIRE_TAG_DELTA, round, msg->data, msg->len, &sealed, &n, err)) return -1;
+  int rc = 0;
+  if (round == inj->wire_round && !strcmp(inj->wire_kind, "tamper")) {
+    uint8_t *bad = malloc(n);
+    if (!bad) return fm_fail(err, "out of memory");
+    memcpy(bad, sealed, n);
+    bad[n / 2] ^= 0x10; /* one bit of the ciphertext */
+    rc = wire_send(bad, n, 0, WIRE_TAG_DELTA, err);
+    free(bad);
+    return rc; /* the real message is lost, as with an attacker in the path */
+  }
+  if (round == inj->wire_round && !strcmp(inj->wire_kind, "truncate"))
+    return wire_send(sealed, n > 40 ? n - 40 : 0, 0, WIRE_TAG_DELTA, err);
+  if (round == inj->wire_round && !strcmp(inj->wire_kind, "stale") && stale->data)
+    rc = wire_send(stale->data, stale->len, 0, WIRE_TAG_DELTA, err); /* last round's message again */
+  if (!rc) rc = wire_send(sealed, n, 0, WIRE_TAG_DELTA, err);
+  if (!rc && round == inj->wire_round && !strcmp(inj->wire_kind, "replay"))
+    rc = wire_send(sealed, n, 0, WIRE_TAG_DELTA, err); /* the same message twice */
+  if (!rc && !strcmp(inj->wire_kind, "stale")) {
+    uint8_t *copy = realloc(stale->data, n);
+    if (!copy) return fm_fail(err, "out of memory");
+    memcpy(copy, sealed, n);
+    stale->data = copy;
+    stale->len = n;
+  }
+  return rc;
 }
 
 int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
@@ -100,6 +152,15 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   platform_scratch_t scratch = {0};
   uint8_t *heldout = NULL;
 
+  chan_t ch;
+  stale_copy_t stale = {0};
+  uint32_t last_round = 0;
+  /* identities and sealed channels first: nothing else crosses before them */
+  if (chan_init(&ch, c, job, rank, size, &err) || chan_handshake(&ch, c, c->round_timeout, &err)) {
+    fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
+    fflush(stderr);
+    wire_abort(1);
+  }
   int src_ok = inject_parse(&inj, c, &err) == 0 && source_open(&src, c, &err) == 0;
   uint32_t np = src_ok ? src.n_platforms : 0;
   if (src_ok) {
@@ -120,7 +181,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
     h.job = job;
     fm_wrap(&err, "rank %d", rank);
     memcpy(h.error, err.msg, sizeof h.error);
-    if (!msg_hello_pack(&out, &h, &err)) wire_send(out.data, out.len, 0, WIRE_TAG_HELLO, &err);
+    if (!msg_hello_pack(&out, &h, &err)) chan_send(&ch, 0, WIRE_TAG_HELLO, 0, out.data, out.len, &err);
     rc = 1;
   } else {
     for (uint32_t p = 0; p < np; p++) {
@@ -142,7 +203,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
         h.n_items = pl->ds.n_items;
         h.n_eval_users = pl->ds.n_eval;
       }
-      if (msg_hello_pack(&out, &h, &err) || wire_send(out.data, out.len, 0, WIRE_TAG_HELLO, &err)) {
+      if (msg_hello_pack(&out, &h, &err) || chan_send(&ch, 0, WIRE_TAG_HELLO, 0, out.data, out.len, &err)) {
         rc = 1;
         break;
       }
@@ -153,7 +214,12 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
    * sends STOP once it has heard every Hello). */
   for (;;) {
     int from = 0;
-    int r = wire_recv(&in, &from, 0, WIRE_TAG_PLAN, 1e9, &err);
+    int reject;
+    int r = chan_recv(&ch, &in, &from, 0, WIRE_TAG_PLAN, 1e9, &reject, &err);
+    if (r == 2) { /* not from the coordinator as it sealed it: ignore, never act on it */
+      fprintf(stderr, "fedmeta: rank %d: a plan was rejected (%s): %s\n", rank, seal_strerror(reject), err.msg);
+      continue;
+    }
     if (r != 0) {
       fprintf(stderr, "fedmeta: rank %d: %s\n", rank, r > 0 ? "no plan from the coordinator" : err.msg);
       rc = 1;
@@ -170,6 +236,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
       rc = 1;
       break;
     }
+    last_round = plan.round;
     if (plan.stage != MSG_STAGE_STOP && wire_pending(0, WIRE_TAG_PLAN)) {
       /* A newer plan is waiting: the coordinator has gone on without this
        * rank (it was too slow); skip to the newest plan. */
@@ -223,12 +290,12 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
         dm.seconds = dout.seconds;
         dm.fixed = strcmp(plan.rs.algo, "local") ? scratch.fixed : NULL;
         dm.n_fixed = d;
-        if (msg_delta_pack(&out, &dm, &err) || wire_send(out.data, out.len, 0, WIRE_TAG_DELTA, &err))
+        if (msg_delta_pack(&out, &dm, &err) || send_delta(&ch, &inj, pid, plan.round, &out, &stale, &err))
           failed = 1;
       }
     } else if (plan.stage == MSG_STAGE_EVAL) {
       for (uint32_t j = 0; j < n_host && !failed; j++)
-        if (send_eval(&plat[j], c, &mc, &plan, theta, &out, &err)) failed = 1;
+        if (send_eval(&ch, &plat[j], c, &mc, &plan, theta, &out, &err)) failed = 1;
     }
     msg_plan_free(&plan);
     if (failed) {
@@ -240,7 +307,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   }
 
   /* The coordinator drains late messages until every rank said BYE. */
-  if (wire_send("", 0, 0, WIRE_TAG_BYE, &err)) fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
+  if (chan_send(&ch, 0, WIRE_TAG_BYE, last_round, "", 0, &err)) fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
   for (uint32_t j = 0; j < n_host; j++) platform_close(&plat[j]);
   free(plat);
   free(heldout);
@@ -248,6 +315,8 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   platform_scratch_free(&scratch);
   wire_buf_free(&in);
   wire_buf_free(&out);
+  chan_free(&ch);
+  free(stale.data);
   if (src_ok || src.names) source_close(&src);
   return rc;
 }

@@ -1,0 +1,73 @@
+/* common/channel.h: the sealed channel between ranks — identities, the
+ * start-up handshake, and every message after it sealed (authenticated and
+ * encrypted, common/seal.h) under a per-pair session key.
+ *
+ *   start-up   every rank has an identity: generated (simulation) or read from
+ *              --key FILE ("{rank}" in FILE is replaced by the rank). Worker
+ *              ranks send their signed handshake blob to rank 0; rank 0 checks
+ *              each (with --keyring: the signing key must be listed, refused
+ *              otherwise) and answers every worker with the directory: its own
+ *              blob and every worker's. Workers check the coordinator's the
+ *              same way. Then each pair has its session keys (crypto_kx).
+ *   after      chan_send / chan_post seal with the pair's session: associated
+ *              data = job, round, stage (= the MPI tag), sender, receiver and a
+ *              sequence number; chan_recv opens and rejects what is tampered,
+ *              truncated, replayed, reordered or of an earlier round, with a
+ *              reason the caller counts.
+ *
+ * With --seal off the same calls move plain bytes (benchmarks of the overhead). */
+#ifndef FEDMETA_CHANNEL_H
+#define FEDMETA_CHANNEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "common/seal.h"
+#include "common/wire.h"
+
+enum { WIRE_TAG_HANDSHAKE = 16, WIRE_TAG_DIRECTORY = 17 };
+
+typedef struct chan {
+  int rank, size;
+  int sealed;             /* --seal on */
+  int ready;              /* handshake done: messages are sealed from now on */
+  uint64_t job;
+  seal_identity_t id;
+  seal_session_t *sess;   /* (size) by peer rank; rank 0 <-> every worker, worker <-> every rank */
+  uint8_t (*peer_sign)[SEAL_SIGN_PKBYTES]; /* (size) verified signing keys */
+  uint8_t *box;           /* sealing buffer */
+  size_t box_cap;
+  wire_buf raw;           /* sealed bytes as received */
+} chan_t;
+
+/* Loads or makes this rank's identity (not yet any session). */
+int chan_init(chan_t *ch, const fm_config *c, uint64_t job, int rank, int size, fm_err *err);
+void chan_free(chan_t *ch);
+
+/* The start-up exchange described above; every rank calls it. On a refused
+ * key or signature it fails with a message naming the rank and the cause
+ * (the caller ends the job). */
+int chan_handshake(chan_t *ch, const fm_config *c, double timeout_s, fm_err *err);
+
+/* Seals buf for dest into the channel's buffer and points *out at it (valid
+ * until the next call); for fault-injection tests that damage or repeat it.
+ * Without sealing *out is buf itself. */
+int chan_seal(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, size_t len, const uint8_t **out,
+              size_t *out_len, fm_err *err);
+/* Seals buf for dest (stage = tag) and sends it (blocking, workers). */
+int chan_send(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, size_t len, fm_err *err);
+/* Seals buf for each of dests and posts the messages (wire_post: never blocks). */
+int chan_post(chan_t *ch, const int *dests, int n, int tag, uint32_t round, const void *buf, size_t len,
+              fm_err *err);
+
+/* Receives like wire_recv (tag may be WIRE_ANY_TAG; out->tag is set) and opens it.
+ * Returns 0 (plaintext in out), 1 timeout, -1 error, or 2: rejected, with the
+ * seal code in *reject (SEAL_E*) and the message in err. */
+int chan_recv(chan_t *ch, wire_buf *out, int *from, int src, int tag, double timeout_s, int *reject,
+              fm_err *err);
+
+/* From now on messages of rounds before `round` are rejected (SEAL_EROUND). */
+void chan_set_round(chan_t *ch, uint32_t round);
+
+#endif
