@@ -57,6 +57,12 @@ static const opt OPTS[] = {
   {"inject-poison", T_STR, F(inject_poison), 0, 0, NULL, CFG_TRAIN, 1, "testing only: PLATFORM:FACTOR, the platform sends FACTOR x its clipped delta"},
   {"inject-crash", T_U32, F(inject_crash), 0, 1000000, NULL, CFG_TRAIN, 0, "testing only: the coordinator dies in the middle of this round unless --resume is given"},
   {"inject-wire", T_STR, F(inject_wire), 0, 0, NULL, CFG_TRAIN, 0, "testing only: KIND:PLATFORM:ROUND, KIND tamper|truncate|replay|stale: the platform's sealed delta is damaged or repeated"},
+  /* differential privacy */
+  {"dp-noise", T_F64, F(dp_noise), 0, 1000, NULL, CFG_TRAIN, 1, "z: Gaussian noise multiplier of client-level DP (0 = off); noise std = z x clip on the sum"},
+  {"dp-delta", T_F64, F(dp_delta), 1e-15, 0.1, NULL, CFG_TRAIN, 1, "delta of the reported (epsilon, delta) guarantee"},
+  {"dp-target-epsilon", T_F64, F(dp_target_epsilon), 0, 1e6, NULL, CFG_TRAIN, 1, "stop training before epsilon would exceed this (0 = run every round)"},
+  {"dp-sample-rate", T_F64, F(dp_sample_rate), 0, 1, NULL, CFG_TRAIN, 1, "q: each training platform joins a round with probability q (Poisson sampling; 0 = all)"},
+  {"dp-test-seed", T_U64, F(dp_test_seed), 0, 1.8e19, NULL, CFG_TRAIN, 1, "testing only: noise from this seed, reproducible and with NO privacy (0 = from the OS)"},
   /* security */
   {"seal", T_CHOICE, F(seal), 0, 0, "on|off", CFG_TRAIN, 0, "seal every message between ranks (XChaCha20-Poly1305, per-pair keys); off only to measure the overhead"},
   {"key", T_STR, F(key), 0, 0, NULL, CFG_TRAIN, 0, "this party's secret key file from fedmeta keygen ({rank} is replaced by the rank); default: a fresh key per run"},
@@ -129,6 +135,7 @@ void config_defaults(fm_config *c) {
   c->checkpoint_every = 1;
   snprintf(c->aggregate, sizeof c->aggregate, "mean");
   snprintf(c->seal, sizeof c->seal, "on");
+  c->dp_delta = 1e-5;
   c->trim = 0.1f;
   c->verbose = 1;
   c->synthetic = 0;
@@ -377,6 +384,12 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
     return fm_fail(err, "--keyring needs --key: a pinned federation identifies each party by its key file");
   if ((cmd & CFG_TRAIN) && (c->key[0] || c->keyring[0]) && !strcmp(c->seal, "off"))
     return fm_fail(err, "--key / --keyring with --seal off: keys are only used by sealed channels");
+  if ((cmd & CFG_TRAIN) && c->dp_noise > 0 && (strcmp(c->aggregate, "mean") || !strcmp(c->algo, "local")))
+    return fm_fail(err, "--dp-noise works with --aggregate mean and a federated --algo (the noise calibrates a sum)");
+  if ((cmd & CFG_TRAIN) && (c->dp_sample_rate > 0 || c->dp_target_epsilon > 0) && !(c->dp_noise > 0))
+    return fm_fail(err, "--dp-sample-rate / --dp-target-epsilon need --dp-noise > 0");
+  if ((cmd & CFG_TRAIN) && c->dp_noise > 0 && c->per_round)
+    return fm_fail(err, "--dp-noise with --per-round: the accountant assumes Poisson sampling; use --dp-sample-rate");
   if ((cmd & CFG_TRAIN) && c->resume[0] && (c->local_lr > 0 || !strcmp(c->algo, "local")))
     return fm_fail(err, "--resume: runs whose platforms keep private state between rounds (--local-lr > 0, "
                         "--algo local) cannot be resumed yet: their local parameters are not checkpointed");

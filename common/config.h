@@ -30,6 +30,12 @@ typedef struct fm_config {
   char inject_poison[64];       /* testing: "PLATFORM:FACTOR" */
   uint32_t inject_crash;        /* testing: coordinator dies mid-round (first launch only) */
   char inject_wire[64];         /* testing: "KIND:PLATFORM:ROUND", KIND tamper|truncate|replay|stale */
+  /* differential privacy */
+  double dp_noise;              /* z: noise multiplier (0 = off) */
+  double dp_delta;              /* delta of the reported (epsilon, delta) */
+  double dp_target_epsilon;     /* stop before epsilon would exceed this (0 = never) */
+  double dp_sample_rate;        /* q: Poisson sampling of platforms per round (0 = every platform) */
+  uint64_t dp_test_seed;        /* nonzero: reproducible noise (no privacy; tests) */
   /* security */
   char seal[4];                 /* on | off: seal every message between ranks */
   char key[CFG_PATH_MAX];       /* this party's secret key file ("{rank}" = the rank) */

@@ -30,6 +30,8 @@ int msg_plan_pack(wire_buf *out, const plan_t *p, const float *theta, size_t d, 
   a.n_neg = p->rs.train.n_neg;
   a.clip = p->rs.clip;
   a.ft_steps = p->rs.ft_steps;
+  a.dp_sigma = p->rs.dp_sigma;
+  a.dp_test_seed = p->rs.dp_test_seed;
   a.l2 = p->rs.train.l2;
   Fedmeta__Participant *parts = calloc(p->n_part ? p->n_part : 1, sizeof *parts);
   Fedmeta__Participant **pp = calloc(p->n_part ? p->n_part : 1, sizeof *pp);
@@ -105,6 +107,12 @@ int msg_plan_unpack(plan_t *p, float *theta_out, size_t d, const uint8_t *buf, s
   p->rs.train.adam_eps = 1e-8f;
   p->rs.clip = m->algo->clip;
   p->rs.ft_steps = m->algo->ft_steps;
+  p->rs.dp_sigma = m->algo->dp_sigma;
+  p->rs.dp_test_seed = m->algo->dp_test_seed;
+  if (!(p->rs.dp_sigma >= 0) || p->rs.dp_sigma > 1e12) {
+    rc = fm_fail(err, "RoundPlan: dp_sigma %g is not a finite non-negative number", p->rs.dp_sigma);
+    goto done;
+  }
   if (p->rs.train.batch == 0 || p->rs.train.n_neg == 0 || !(p->rs.clip > 0)) {
     rc = fm_fail(err, "RoundPlan: batch, negatives and clip must be positive");
     goto done;

@@ -19,6 +19,8 @@ typedef struct round_settings {
   train_cfg_t train; /* inner optimiser, rates, batch, negatives */
   float clip;
   uint32_t ft_steps;
+  double dp_sigma;        /* per-platform noise std in fixed-point units (0 = none) */
+  uint64_t dp_test_seed;  /* nonzero: seeded, reproducible noise (no privacy) */
 } round_settings_t;
 
 enum { MSG_STAGE_TRAIN = 1, MSG_STAGE_EVAL = 2, MSG_STAGE_STOP = 3 };

@@ -22,6 +22,7 @@
 
 #include "common/channel.h"
 #include "common/checkpoint.h"
+#include "common/dp.h"
 #include "common/fixed.h"
 #include "common/model.h"
 #include "common/msg.h"
@@ -64,6 +65,14 @@ typedef struct coord {
   uint32_t late_carry; /* stale messages met outside a round's collection */
   uint32_t round_now;  /* the round being run (sealed into the plans) */
   chan_t ch;           /* sealed channels to the worker ranks */
+  double scale;        /* fixed-point scale of the run */
+  /* differential privacy (--dp-noise > 0) */
+  int dp;
+  double dp_q, dp_w;   /* sampling rate; the fixed weight 1 / (q N) of every delta */
+  double dp_sigma;     /* per-platform noise std, fixed-point units */
+  uint32_t dp_nmin;    /* the noise is calibrated for at least this many deltas */
+  dp_acct_t acct;
+  double dp_eps, dp_order;
   wire_buf in, out;
   FILE *jsonl;
   double t_start;
@@ -136,6 +145,14 @@ static uint32_t choose(coord_t *co, uint32_t r, uint32_t *part) {
   uint32_t m = 0;
   for (uint32_t p = 0; p < co->np; p++)
     if (!co->p[p].heldout) part[m++] = p;
+  if (co->dp && co->dp_q < 1) { /* Poisson sampling: each platform with probability q */
+    rng_t rng;
+    rng_seed(&rng, co->c->seed, RNG_ROUND, r);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < m; i++)
+      if (rng_double(&rng) < co->dp_q) part[k++] = part[i];
+    return k;
+  }
   uint32_t k = co->c->per_round;
   if (k == 0 || k >= m) return m;
   rng_t rng;
@@ -163,7 +180,7 @@ static const char *const REJ_NAME[REJ_N] = {"auth", "replay", "malformed", "othe
 
 typedef struct round_stats {
   double loss, delta_norm, max_compute, sum_compute;
-  uint32_t got, rejected, clipped, dropped;
+  uint32_t got, rejected, clipped, dropped, skipped;
   uint32_t rej[REJ_N];
   char dropped_names[256]; /* JSON array body: "a","b" */
 } round_stats_t;
@@ -181,7 +198,13 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   /* Robust statistics compare the deltas themselves: every platform sends its
    * clipped delta unweighted. */
   for (uint32_t i = 0; i < m; i++)
-    weight[i] = robust ? 1.0 : fedavg_like(c) ? (double)co->p[part[i]].n_train / total : 1.0 / m;
+    weight[i] = co->dp ? co->dp_w : robust ? 1.0 : fedavg_like(c) ? (double)co->p[part[i]].n_train / total : 1.0 / m;
+  memset(st, 0, sizeof *st);
+  if (co->dp && m < co->dp_nmin) {
+    /* too few sampled for the noise to carry its variance: no update this round */
+    st->skipped = 1;
+    return 0;
+  }
 
   plan_t plan;
   memset(&plan, 0, sizeof plan);
@@ -189,10 +212,12 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   plan.round = r;
   plan.stage = MSG_STAGE_TRAIN;
   plan.rs = settings_of(c);
+  plan.rs.dp_sigma = co->dp_sigma;
+  plan.rs.dp_test_seed = c->dp_test_seed;
   plan.n_part = m;
   plan.part_platform = part;
   plan.part_weight = weight;
-  plan.scale = fixed_scale_for_clip(c->clip);
+  plan.scale = co->scale;
   if (msg_plan_pack(&co->out, &plan, co->theta, co->d, &co->err)) return -1;
   co->round_now = r;
   chan_set_round(&co->ch, r); /* sealed messages of earlier rounds are rejected from now on */
@@ -205,7 +230,6 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   }
 
   /* collect until every participant answered or the deadline passed */
-  memset(st, 0, sizeof *st);
   st->rej[REJ_LATE] = co->late_carry; /* late deltas that arrived during the last evaluation */
   co->late_carry = 0;
   memset(co->acc, 0, sizeof(uint32_t) * co->d);
@@ -248,7 +272,8 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     else if (dm.round > r || slot < 0 || got[dm.platform] || (!local && dm.n_fixed != co->d)) why = REJ_UNEXPECTED;
     else if (!isfinite(dm.loss) || !isfinite(dm.norm) || !isfinite(dm.seconds)) why = REJ_NONFINITE;
     else if (!local && agg_check_norm((const uint8_t *)dm.fixed, co->d, plan.scale,
-                                      weight[slot] * c->clip * (1 + 1e-5) + 0.5 * sqrt((double)co->d) / plan.scale,
+                                      weight[slot] * c->clip * (1 + 1e-5) +
+                                          (0.5 + co->dp_sigma * 1.1) * sqrt((double)co->d) / plan.scale + 1e-3,
                                       &norm))
       why = REJ_BOUND;
     if (why >= 0) {
@@ -309,7 +334,8 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
        * when deltas are missing (dropped or rejected), renormalise by the
        * weight that was aggregated. */
       fixed_decode(co->mean, co->acc, co->d, plan.scale);
-      if (st->got < m)
+      /* Under DP every delta has the fixed weight 1 / (q N): the noisy sum is the estimate. */
+      if (st->got < m && !co->dp)
         for (size_t i = 0; i < co->d; i++) co->mean[i] = (float)(co->mean[i] / wsum);
     }
     double sq = 0;
@@ -330,7 +356,7 @@ static int run_eval(coord_t *co, uint32_t r, int final, eval_sum_t *es) {
   plan.round = r;
   plan.stage = MSG_STAGE_EVAL;
   plan.rs = settings_of(co->c);
-  plan.scale = fixed_scale_for_clip(co->c->clip);
+  plan.scale = co->scale;
   plan.final = final;
   if (msg_plan_pack(&co->out, &plan, co->theta, co->d, &co->err)) return -1;
   if (chan_post(&co->ch, co->workers, co->n_workers, WIRE_TAG_PLAN, r, co->out.data, co->out.len, &co->err))
@@ -396,6 +422,8 @@ static void record(coord_t *co, uint32_t r, const round_stats_t *st, double roun
           r, wire_now() - co->t_start, round_s, st->loss, st->got, st->rejected, st->clipped,
           st->delta_norm, st->max_compute, st->dropped);
   if (st->dropped) fprintf(f, ",\"dropped_platforms\":[%s]", st->dropped_names);
+  if (st->skipped) fprintf(f, ",\"skipped\":true");
+  if (co->dp) fprintf(f, ",\"dp_epsilon\":%.6g,\"dp_delta\":%g,\"dp_order\":%g", co->dp_eps, co->c->dp_delta, co->dp_order);
   if (st->rejected) {
     fprintf(f, ",\"rejected_by\":{");
     int first = 1;
@@ -703,9 +731,31 @@ int coord_run(const fm_config *c, uint64_t job, int size) {
   int kind = !strcmp(c->outer_opt, "adam") ? OUTER_ADAM : !strcmp(c->outer_opt, "momentum") ? OUTER_MOMENTUM : OUTER_SGD;
   if (outer_init(&co.outer, kind, co.d, &co.err)) goto stop;
   model_shared_init(co.theta, &co.mc, c->seed);
+  co.scale = fixed_scale_for_clip(c->clip);
+  dp_acct_init(&co.acct);
+  if (c->dp_noise > 0) {
+    /* Client-level DP of the released model (sampled Gaussian mechanism):
+     * every delta is clipped to C and weighted 1 / (q N), so one platform
+     * moves the sum by at most C / (q N); the platforms' noise shares add up
+     * to std z C / (q N) whenever at least dp_nmin deltas are summed. */
+    co.dp = 1;
+    co.dp_q = c->dp_sample_rate > 0 ? c->dp_sample_rate : 1.0;
+    co.dp_w = 1.0 / (co.dp_q * n_train);
+    co.dp_nmin = c->min_platforms > 0 ? c->min_platforms : 1;
+    double sigma_real = c->dp_noise * c->clip * co.dp_w; /* std of the noise on the sum */
+    /* the largest sum (every platform sampled) plus 8 std of noise stays inside int32 */
+    co.scale = dp_fixed_scale(c->clip * co.dp_w * n_train, sigma_real * sqrt((double)n_train / co.dp_nmin), 8);
+    co.dp_sigma = dp_sigma_per_party(sigma_real * co.scale, co.dp_nmin);
+    if (c->verbose)
+      printf("fedmeta train: differential privacy: z = %g, q = %g, delta = %g, noise std %.3g on the sum "
+             "(shares from >= %u platforms)%s\n",
+             c->dp_noise, co.dp_q, c->dp_delta, sigma_real, co.dp_nmin,
+             c->dp_test_seed ? "; TEST SEED: reproducible noise, NO privacy" : "");
+  }
   uint32_t next = 1;
   int complete = 0;
   if (c->resume[0] && resume_load(&co, &next, &complete)) goto stop;
+  if (co.dp && next > 1 && dp_acct_step(&co.acct, co.dp_q, c->dp_noise, next - 1, &co.err)) goto stop;
   if (complete) {
     if (c->verbose) printf("fedmeta train: the run in %s is already complete (%u rounds)\n", c->out, c->rounds);
     rc = 0;
@@ -731,20 +781,41 @@ int coord_run(const fm_config *c, uint64_t job, int size) {
     fflush(stdout);
   }
 
+  uint32_t last = c->rounds;
   for (uint32_t r = next; r <= c->rounds; r++) {
     double t0 = wire_now();
     round_stats_t st;
     if (run_train_round(&co, r, part, weight, &st)) goto stop;
     double round_s = wire_now() - t0;
     int final = r == c->rounds;
+    if (co.dp) {
+      /* every round counts, also a skipped one (conservative) */
+      if (dp_acct_step(&co.acct, co.dp_q, c->dp_noise, 1, &co.err) ||
+          dp_acct_epsilon(&co.dp_eps, &co.dp_order, &co.acct, c->dp_delta, &co.err))
+        goto stop;
+      double next_eps = 0;
+      if (!final && c->dp_target_epsilon > 0) {
+        if (dp_acct_epsilon_after(&next_eps, &co.acct, co.dp_q, c->dp_noise, 1, c->dp_delta, &co.err)) goto stop;
+        if (next_eps > c->dp_target_epsilon) {
+          final = 1;
+          if (c->verbose)
+            printf("fedmeta train: stopping after round %u: epsilon %.4g, another round would reach %.4g > "
+                   "--dp-target-epsilon %g\n", r, co.dp_eps, next_eps, c->dp_target_epsilon);
+        }
+      }
+    }
     int do_eval = final || (c->eval_every && r % c->eval_every == 0);
     if (do_eval && run_eval(&co, r, final, &es)) goto stop;
     record(&co, r, &st, round_s, do_eval ? &es : NULL);
-    if (!final && c->checkpoint_every && r % c->checkpoint_every == 0 && save_checkpoint(&co, r, 0)) goto stop;
+    if (final) {
+      last = r;
+      break;
+    }
+    if (c->checkpoint_every && r % c->checkpoint_every == 0 && save_checkpoint(&co, r, 0)) goto stop;
   }
-  if (write_outputs(&co, c->rounds, &es)) goto stop;
+  if (write_outputs(&co, last, &es)) goto stop;
   /* the last checkpoint marks the run complete (a relaunch stops at once) */
-  if (c->checkpoint_every && save_checkpoint(&co, c->rounds, 1)) goto stop;
+  if (c->checkpoint_every && save_checkpoint(&co, last, 1)) goto stop;
   rc = 0;
 
 stop:

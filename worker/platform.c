@@ -25,6 +25,7 @@ int platform_scratch_init(platform_scratch_t *s, size_t d, fm_err *err) {
 
 void platform_scratch_free(platform_scratch_t *s) {
   if (!s) return;
+  if (s->noise_ready) dp_rng_free(&s->noise);
   free(s->phi);
   free(s->delta);
   free(s->fixed);
@@ -119,6 +120,24 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
   }
   for (size_t i = 0; i < d; i++) delta[i] = (float)(delta[i] * f);
   fixed_encode(s->fixed, delta, d, scale);
+  if (rs->dp_sigma > 0) {
+    /* This platform's share of the Gaussian noise, as integers in Z_2^32, so
+     * the sum of the shares carries the intended variance. */
+    if (rs->dp_test_seed) {
+      if (s->noise_ready) dp_rng_free(&s->noise);
+      s->noise_ready = 0;
+      if (dp_rng_init_seeded(&s->noise, rs->dp_test_seed, (uint64_t)round << 32 | p->id, err)) return -1;
+      s->noise_ready = 1;
+    } else if (!s->noise_ready) {
+      if (dp_rng_init_secure(&s->noise, err)) return -1;
+      s->noise_ready = 1;
+    }
+    dp_dgauss_add(s->fixed, d, rs->dp_sigma, &s->noise);
+    /* per-platform statistics would leak around the noise: report none */
+    out->loss = 0;
+    out->norm = 0;
+    out->clipped = 0;
+  }
   out->seconds = wire_now() - t0;
   return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/dataset.h"
+#include "common/dp.h"
 #include "common/metrics.h"
 #include "common/model.h"
 #include "common/msg.h"
@@ -33,6 +34,8 @@ typedef struct platform_scratch {
   size_t d;
   float *phi, *delta;
   uint32_t *fixed;
+  dp_rng_t noise;   /* DP noise: from the OS (or a test seed, re-seeded per platform and round) */
+  int noise_ready;
 } platform_scratch_t;
 
 int platform_scratch_init(platform_scratch_t *s, size_t d, fm_err *err);
