@@ -183,6 +183,14 @@ int chan_seal(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, si
   return 0;
 }
 
+int chan_open(chan_t *ch, int peer, int tag, const uint8_t *msg, size_t len, uint8_t *plain, size_t cap,
+              size_t *plain_len, fm_err *err) {
+  if (!ch->ready || peer < 0 || peer >= ch->size || !ch->sess[peer].keys)
+    return fm_fail(err, "no sealed session with rank %d", peer) ? SEAL_EHEADER : SEAL_EHEADER;
+  seal_hdr_t h;
+  return seal_open(plain, cap, plain_len, &h, &ch->sess[peer], (uint32_t)tag, msg, len, err);
+}
+
 int chan_send(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, size_t len, fm_err *err) {
   if (!ch->ready) return wire_send(buf, len, dest, tag, err);
   if (seal_into_box(ch, dest, tag, round, buf, len, err)) return -1;

@@ -26,7 +26,7 @@
 #include "common/seal.h"
 #include "common/wire.h"
 
-enum { WIRE_TAG_HANDSHAKE = 16, WIRE_TAG_DIRECTORY = 17 };
+enum { WIRE_TAG_HANDSHAKE = 16, WIRE_TAG_DIRECTORY = 17, WIRE_TAG_SECAGG = 18 };
 
 typedef struct chan {
   int rank, size;
@@ -55,6 +55,11 @@ int chan_handshake(chan_t *ch, const fm_config *c, double timeout_s, fm_err *err
  * Without sealing *out is buf itself. */
 int chan_seal(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, size_t len, const uint8_t **out,
               size_t *out_len, fm_err *err);
+/* Opens a message sealed by rank `peer` for this rank (relayed by another,
+ * e.g. key shares through the coordinator). plain needs len bytes. Returns 0
+ * or a SEAL_E* code. */
+int chan_open(chan_t *ch, int peer, int tag, const uint8_t *msg, size_t len, uint8_t *plain, size_t cap,
+              size_t *plain_len, fm_err *err);
 /* Seals buf for dest (stage = tag) and sends it (blocking, workers). */
 int chan_send(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, size_t len, fm_err *err);
 /* Seals buf for each of dests and posts the messages (wire_post: never blocks). */

@@ -67,6 +67,9 @@ static const opt OPTS[] = {
   {"seal", T_CHOICE, F(seal), 0, 0, "on|off", CFG_TRAIN, 0, "seal every message between ranks (XChaCha20-Poly1305, per-pair keys); off only to measure the overhead"},
   {"key", T_STR, F(key), 0, 0, NULL, CFG_TRAIN, 0, "this party's secret key file from fedmeta keygen ({rank} is replaced by the rank); default: a fresh key per run"},
   {"keyring", T_STR, F(keyring), 0, 0, NULL, CFG_TRAIN, 0, "file of every party's public key line; a rank whose key is not in it is refused"},
+  {"secagg", T_CHOICE, F(secagg), 0, 0, "on|off", CFG_TRAIN, 0, "secure aggregation: the coordinator learns only the sum of the deltas (Bonawitz et al. 2017)"},
+  {"secagg-threshold", T_U32, F(secagg_threshold), 0, 255, NULL, CFG_TRAIN, 0, "t: shares needed to recover a party's masks (0 = the smallest majority of its holders)"},
+  {"secagg-neighbours", T_U32, F(secagg_neighbours), 0, 254, NULL, CFG_TRAIN, 0, "SecAgg+: each party masks with this many neighbours (even; 0 = with everyone)"},
   {"out", T_STR, F(out), 0, 0, NULL, CFG_KEYGEN, 0, "secret key file to write (mode 0600; never overwritten)"},
   {"name", T_STR, F(name), 0, 0, NULL, CFG_KEYGEN, 0, "party name in the public key line (default: the file name without .key)"},
   /* model */
@@ -135,6 +138,7 @@ void config_defaults(fm_config *c) {
   c->checkpoint_every = 1;
   snprintf(c->aggregate, sizeof c->aggregate, "mean");
   snprintf(c->seal, sizeof c->seal, "on");
+  snprintf(c->secagg, sizeof c->secagg, "off");
   c->dp_delta = 1e-5;
   c->trim = 0.1f;
   c->verbose = 1;
@@ -384,6 +388,17 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
     return fm_fail(err, "--keyring needs --key: a pinned federation identifies each party by its key file");
   if ((cmd & CFG_TRAIN) && (c->key[0] || c->keyring[0]) && !strcmp(c->seal, "off"))
     return fm_fail(err, "--key / --keyring with --seal off: keys are only used by sealed channels");
+  if ((cmd & CFG_TRAIN) && !strcmp(c->secagg, "on")) {
+    if (!strcmp(c->seal, "off"))
+      return fm_fail(err, "--secagg on needs --seal on: key shares travel sealed between the platforms");
+    if (strcmp(c->aggregate, "mean"))
+      return fm_fail(err, "--secagg on with --aggregate %s: median and trimmed mean need each delta, which secure "
+                          "aggregation hides; use --aggregate mean", c->aggregate);
+    if (!strcmp(c->algo, "local"))
+      return fm_fail(err, "--secagg on with --algo local: nothing is aggregated");
+    if (c->secagg_neighbours % 2)
+      return fm_fail(err, "--secagg-neighbours %u: must be even (a Harary graph), or 0 for everyone", c->secagg_neighbours);
+  }
   if ((cmd & CFG_TRAIN) && c->dp_noise > 0 && (strcmp(c->aggregate, "mean") || !strcmp(c->algo, "local")))
     return fm_fail(err, "--dp-noise works with --aggregate mean and a federated --algo (the noise calibrates a sum)");
   if ((cmd & CFG_TRAIN) && (c->dp_sample_rate > 0 || c->dp_target_epsilon > 0) && !(c->dp_noise > 0))

@@ -41,6 +41,9 @@ typedef struct fm_config {
   char key[CFG_PATH_MAX];       /* this party's secret key file ("{rank}" = the rank) */
   char keyring[CFG_PATH_MAX];   /* every party's public keys; unknown keys are refused */
   char name[64];                /* keygen: party name */
+  char secagg[4];               /* on | off: secure aggregation of the deltas */
+  uint32_t secagg_threshold;    /* t of Shamir's t-of-n (0 = the smallest majority of holders) */
+  uint32_t secagg_neighbours;   /* SecAgg+: neighbours per party (0 = everyone, at most 255 parties) */
   /* data */
   int synthetic;                /* the embedded synthetic market (default) */
   char data[CFG_PATH_MAX];      /* or a prepared folder (manifest + shards) */

@@ -280,3 +280,73 @@ int msg_eval_unpack(eval_msg_t *em, const uint8_t *buf, size_t len, fm_err *err)
   fedmeta__eval_report__free_unpacked(m, NULL);
   return 0;
 }
+
+int msg_secagg_pack(wire_buf *out, const sa_msg_t *m, fm_err *err) {
+  Fedmeta__SecaggMsg msg;
+  fedmeta__secagg_msg__init(&msg);
+  msg.job = m->job;
+  msg.round = m->round;
+  msg.stage = (Fedmeta__SecaggStage)m->stage;
+  Fedmeta__SecaggItem *it = calloc(m->n_items ? m->n_items : 1, sizeof *it);
+  Fedmeta__SecaggItem **ip = calloc(m->n_items ? m->n_items : 1, sizeof *ip);
+  if (!it || !ip) {
+    free(it);
+    free(ip);
+    return fm_fail(err, "out of memory");
+  }
+  for (size_t i = 0; i < m->n_items; i++) {
+    fedmeta__secagg_item__init(&it[i]);
+    it[i].from_slot = m->items[i].from;
+    it[i].to_slot = m->items[i].to;
+    it[i].data.data = (uint8_t *)m->items[i].data;
+    it[i].data.len = m->items[i].len;
+    ip[i] = &it[i];
+  }
+  msg.n_items = m->n_items;
+  msg.items = ip;
+  msg.state.data = (uint8_t *)m->state;
+  msg.state.len = m->n_state;
+  size_t n = fedmeta__secagg_msg__get_packed_size(&msg);
+  int rc = grow(out, n, err);
+  if (!rc) out->len = fedmeta__secagg_msg__pack(&msg, out->data);
+  free(it);
+  free(ip);
+  return rc;
+}
+
+int msg_secagg_unpack(sa_msg_t *m, const uint8_t *buf, size_t len, fm_err *err) {
+  memset(m, 0, sizeof *m);
+  Fedmeta__SecaggMsg *p = fedmeta__secagg_msg__unpack(NULL, len, buf);
+  if (!p) return fm_fail(err, "SecaggMsg: message does not decode");
+  if ((int)p->stage < MSG_SA_ADVERTISE || (int)p->stage > MSG_SA_REVEAL) {
+    fedmeta__secagg_msg__free_unpacked(p, NULL);
+    return fm_fail(err, "SecaggMsg: unknown stage %d", (int)p->stage);
+  }
+  m->items = calloc(p->n_items ? p->n_items : 1, sizeof *m->items);
+  if (!m->items) {
+    fedmeta__secagg_msg__free_unpacked(p, NULL);
+    return fm_fail(err, "out of memory");
+  }
+  m->job = p->job;
+  m->round = p->round;
+  m->stage = (uint32_t)p->stage;
+  m->n_items = p->n_items;
+  for (size_t i = 0; i < p->n_items; i++) {
+    m->items[i].from = p->items[i]->from_slot;
+    m->items[i].to = p->items[i]->to_slot;
+    m->items[i].data = p->items[i]->data.data;
+    m->items[i].len = p->items[i]->data.len;
+  }
+  m->state = p->state.data;
+  m->n_state = p->state.len;
+  m->impl = p;
+  return 0;
+}
+
+void msg_secagg_release(sa_msg_t *m) {
+  if (!m) return;
+  if (m->impl) fedmeta__secagg_msg__free_unpacked(m->impl, NULL);
+  free(m->items);
+  m->items = NULL;
+  m->impl = NULL;
+}

@@ -83,4 +83,30 @@ typedef struct eval_msg {
 int msg_eval_pack(wire_buf *out, const eval_msg_t *m, fm_err *err);
 int msg_eval_unpack(eval_msg_t *m, const uint8_t *buf, size_t len, fm_err *err);
 
+/* Secure-aggregation stage messages (one struct for every stage, see the
+ * SecaggMsg comments in proto/fedmeta.proto). Unpacked items point into the
+ * decoded message: valid until msg_secagg_release. */
+enum { MSG_SA_ADVERTISE = 1, MSG_SA_KEYS = 2, MSG_SA_SHARE = 3, MSG_SA_FORWARD = 4, MSG_SA_STATE = 5,
+       MSG_SA_REVEAL = 6 };
+
+typedef struct sa_item {
+  uint32_t from, to;
+  const uint8_t *data;
+  size_t len;
+} sa_item_t;
+
+typedef struct sa_msg {
+  uint64_t job;
+  uint32_t round, stage;
+  sa_item_t *items;
+  size_t n_items;
+  const uint8_t *state;
+  size_t n_state;
+  void *impl;
+} sa_msg_t;
+
+int msg_secagg_pack(wire_buf *out, const sa_msg_t *m, fm_err *err);
+int msg_secagg_unpack(sa_msg_t *m, const uint8_t *buf, size_t len, fm_err *err);
+void msg_secagg_release(sa_msg_t *m);
+
 #endif

@@ -181,6 +181,12 @@ int secagg_unmask(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64
                   const uint8_t (*b)[SECAGG_SEEDBYTES], const uint8_t (*sk)[SECAGG_SKBYTES],
                   fm_err *err) SECAGG_WUR;
 
+/* t for a party with `holders` holders: t_cfg (0 = the smallest majority), at most holders. */
+static inline uint32_t secagg_threshold_for(uint32_t t_cfg, uint32_t holders) {
+  uint32_t t = t_cfg ? t_cfg : holders / 2 + 1;
+  return t > holders ? holders : t;
+}
+
 /* --- client -------------------------------------------------------------- */
 
 /* A share of u's two secrets, for one holder. Secret: seal it to the holder. */

@@ -32,52 +32,7 @@
 #include "coordinator/aggregate.h"
 #include "worker/worker.h"
 
-typedef struct pinfo {
-  char name[64];
-  int heldout;
-  int heard;
-  uint64_t n_train;
-  uint32_t n_users, n_items, n_eval;
-} pinfo_t;
-
-typedef struct eval_sum {
-  double valid_ndcg, valid_recall, valid_pop_ndcg; /* user-weighted over training platforms */
-  uint32_t valid_users;
-  eval_msg_t *heldout; /* (np) per platform; valid for held-out ones that reported */
-  uint8_t *reported;   /* (np) 1 if the platform's report arrived in time */
-  uint32_t missing;
-} eval_sum_t;
-
-typedef struct coord {
-  const fm_config *c;
-  uint64_t job;
-  int size, n_workers;
-  int *workers;       /* ranks 1..size-1 */
-  uint32_t np;
-  pinfo_t *p;
-  model_cfg_t mc;
-  size_t d;
-  float *theta, *mean;
-  uint32_t *acc;
-  uint32_t *rows;     /* (np, d) the round's deltas, robust aggregation only */
-  int32_t *tmp;       /* (np) one coordinate's values, robust aggregation only */
-  outer_t outer;
-  uint32_t late_carry; /* stale messages met outside a round's collection */
-  uint32_t round_now;  /* the round being run (sealed into the plans) */
-  chan_t ch;           /* sealed channels to the worker ranks */
-  double scale;        /* fixed-point scale of the run */
-  /* differential privacy (--dp-noise > 0) */
-  int dp;
-  double dp_q, dp_w;   /* sampling rate; the fixed weight 1 / (q N) of every delta */
-  double dp_sigma;     /* per-platform noise std, fixed-point units */
-  uint32_t dp_nmin;    /* the noise is calibrated for at least this many deltas */
-  dp_acct_t acct;
-  double dp_eps, dp_order;
-  wire_buf in, out;
-  FILE *jsonl;
-  double t_start;
-  fm_err err;
-} coord_t;
+#include "coordinator/coord.h"
 
 static void send_stop(coord_t *co) {
   plan_t plan;
@@ -129,6 +84,7 @@ static int hear_hellos(coord_t *co) {
     if (h.platform >= co->np || co->p[h.platform].heard) continue;
     pinfo_t *pi = &co->p[h.platform];
     pi->heard = 1;
+    pi->rank = from;
     pi->heldout = h.heldout;
     pi->n_train = h.n_train;
     pi->n_users = h.n_users;
@@ -172,18 +128,17 @@ static uint32_t choose(coord_t *co, uint32_t r, uint32_t *part) {
   return k;
 }
 
-/* Why a Delta was not aggregated (counted per round in metrics.jsonl). */
-enum { REJ_AUTH, REJ_REPLAY, REJ_MALFORMED, REJ_FOREIGN, REJ_LATE, REJ_UNEXPECTED, REJ_NONFINITE, REJ_BOUND,
-       REJ_N };
 static const char *const REJ_NAME[REJ_N] = {"auth", "replay", "malformed", "other_job", "late",
                                             "unexpected", "nonfinite", "norm_bound"};
 
-typedef struct round_stats {
-  double loss, delta_norm, max_compute, sum_compute;
-  uint32_t got, rejected, clipped, dropped, skipped;
-  uint32_t rej[REJ_N];
-  char dropped_names[256]; /* JSON array body: "a","b" */
-} round_stats_t;
+/* A round that cannot be completed securely (too few parties to unmask):
+ * no update, the run goes on. */
+static int abandon(coord_t *co, uint32_t r, round_stats_t *st) {
+  fprintf(stderr, "fedmeta: round %u abandoned, no update: %s\n", r, co->err.msg);
+  st->skipped = 1;
+  st->abandoned = 1;
+  return 0;
+}
 
 static int robust_mode(const fm_config *c) { return strcmp(c->aggregate, "mean") != 0; }
 /* fedavg and central (one pooled platform) weight by examples and step with epsilon = 1. */
@@ -229,21 +184,39 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     raise(SIGKILL);
   }
 
+  /* secure aggregation: stages 0-1 (mask keys and key shares) come first */
+  sa_coord_t *sa = NULL;
+  uint32_t expect = m;
+  if (!strcmp(c->secagg, "on")) {
+    int src = sa_coord_start(&sa, co, r, part, m);
+    if (src) {
+      sa_coord_free(sa);
+      if (src < 0) return -1;
+      return abandon(co, r, st); /* too few parties: no update */
+    }
+    uint32_t dropped_sa, rejected_sa;
+    sa_coord_counts(sa, &expect, &dropped_sa, &rejected_sa);
+  }
+
   /* collect until every participant answered or the deadline passed */
-  st->rej[REJ_LATE] = co->late_carry; /* late deltas that arrived during the last evaluation */
+  st->rej[REJ_LATE] += co->late_carry; /* late messages met since the last collection */
   co->late_carry = 0;
   memset(co->acc, 0, sizeof(uint32_t) * co->d);
   uint8_t *got = calloc(co->np, 1);
-  if (!got) return fm_fail(&co->err, "out of memory");
+  if (!got) {
+    sa_coord_free(sa);
+    return fm_fail(&co->err, "out of memory");
+  }
   double deadline = wire_now() + c->round_timeout, wsum = 0;
   int local = strcmp(c->algo, "local") == 0;
   uint32_t answered = 0; /* aggregated, or from a participant but rejected */
-  while (answered < m) {
+  while (answered < expect) {
     int from;
     int reject;
     int rc = chan_recv(&co->ch, &co->in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &reject, &co->err);
     if (rc < 0) {
       free(got);
+      sa_coord_free(sa);
       return -1;
     }
     if (rc == 1) break; /* deadline */
@@ -271,7 +244,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     else if (dm.round < r) why = REJ_LATE;
     else if (dm.round > r || slot < 0 || got[dm.platform] || (!local && dm.n_fixed != co->d)) why = REJ_UNEXPECTED;
     else if (!isfinite(dm.loss) || !isfinite(dm.norm) || !isfinite(dm.seconds)) why = REJ_NONFINITE;
-    else if (!local && agg_check_norm((const uint8_t *)dm.fixed, co->d, plan.scale,
+    else if (!local && !sa && agg_check_norm((const uint8_t *)dm.fixed, co->d, plan.scale,
                                       weight[slot] * c->clip * (1 + 1e-5) +
                                           (0.5 + co->dp_sigma * 1.1) * sqrt((double)co->d) / plan.scale + 1e-3,
                                       &norm))
@@ -288,11 +261,19 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
       msg_delta_release(&dm);
       continue;
     }
+    if (sa) { /* a masked input: only the sum of all of them means anything */
+      fm_err e;
+      if (sa_coord_add(sa, (uint32_t)slot, dm.fixed, &e)) {
+        st->rej[REJ_UNEXPECTED]++;
+        msg_delta_release(&dm);
+        continue;
+      }
+    }
     got[dm.platform] = 1;
     answered++;
     if (!local) {
       if (robust) memcpy(co->rows + (size_t)st->got * co->d, dm.fixed, sizeof(uint32_t) * co->d);
-      else fixed_add_bytes(co->acc, dm.fixed, co->d);
+      else if (!sa) fixed_add_bytes(co->acc, dm.fixed, co->d);
       wsum += weight[slot];
     }
     st->got++;
@@ -301,6 +282,19 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     st->sum_compute += dm.seconds;
     if (dm.seconds > st->max_compute) st->max_compute = dm.seconds;
     msg_delta_release(&dm);
+  }
+  if (sa) {
+    /* stages 3-4: who survived, the reveals, the exact sum into co->acc */
+    uint8_t *survived = calloc(m, 1);
+    int frc = survived ? sa_coord_finish(sa, co, survived) : fm_fail(&co->err, "out of memory");
+    sa_coord_counts(sa, &st->sa_shared, &st->sa_dropped, &st->sa_rejected);
+    st->secagg = 1;
+    free(survived);
+    sa_coord_free(sa);
+    if (frc) {
+      free(got);
+      return frc < 0 ? -1 : abandon(co, r, st);
+    }
   }
   for (int k = 0; k < REJ_N; k++) st->rejected += st->rej[k];
   st->dropped = m - answered;
@@ -334,6 +328,22 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
        * when deltas are missing (dropped or rejected), renormalise by the
        * weight that was aggregated. */
       fixed_decode(co->mean, co->acc, co->d, plan.scale);
+      if (st->secagg) {
+        /* The coordinator cannot check a masked delta, but it can check the
+         * sum: the clipped deltas bound its norm by the weights it holds. */
+        double sq = 0;
+        for (size_t i = 0; i < co->d; i++) sq += (double)co->mean[i] * co->mean[i];
+        double bound = wsum * c->clip * (1 + 1e-5) +
+                       (0.5 * st->got + 1.1 * co->dp_sigma * sqrt((double)st->got)) * sqrt((double)co->d) / plan.scale + 1e-3;
+        if (sqrt(sq) > bound) {
+          fprintf(stderr, "fedmeta: round %u: the secure sum has norm %.4g beyond the clipping bound %.4g: some "
+                          "platform did not clip; no update this round\n", r, sqrt(sq), bound);
+          st->rej[REJ_BOUND]++;
+          st->rejected++;
+          st->abandoned = 1;
+          return 0;
+        }
+      }
       /* Under DP every delta has the fixed weight 1 / (q N): the noisy sum is the estimate. */
       if (st->got < m && !co->dp)
         for (size_t i = 0; i < co->d; i++) co->mean[i] = (float)(co->mean[i] / wsum);
@@ -423,6 +433,10 @@ static void record(coord_t *co, uint32_t r, const round_stats_t *st, double roun
           st->delta_norm, st->max_compute, st->dropped);
   if (st->dropped) fprintf(f, ",\"dropped_platforms\":[%s]", st->dropped_names);
   if (st->skipped) fprintf(f, ",\"skipped\":true");
+  if (st->abandoned) fprintf(f, ",\"abandoned\":true");
+  if (st->secagg)
+    fprintf(f, ",\"secagg\":{\"shared\":%u,\"dropped\":%u,\"rejected\":%u}", st->sa_shared, st->sa_dropped,
+            st->sa_rejected);
   if (co->dp) fprintf(f, ",\"dp_epsilon\":%.6g,\"dp_delta\":%g,\"dp_order\":%g", co->dp_eps, co->c->dp_delta, co->dp_order);
   if (st->rejected) {
     fprintf(f, ",\"rejected_by\":{");

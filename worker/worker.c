@@ -18,6 +18,7 @@
 #include "common/wire.h"
 #include "worker/adapt.h"
 #include "worker/platform.h"
+#include "worker/secagg_worker.h"
 
 train_cfg_t worker_ft_cfg(const fm_config *c) {
   train_cfg_t t;
@@ -138,6 +139,55 @@ static int send_delta(chan_t *ch, const inject_t *inj, uint32_t platform, uint32
   return rc;
 }
 
+/* What one training round of this rank needs (the sa_compute_fn context). */
+typedef struct train_ctx {
+  const fm_config *c;
+  const model_cfg_t *mc;
+  const plan_t *plan;
+  const float *theta;
+  platform_scratch_t *scratch;
+  const inject_t *inj;
+  uint64_t job;
+  int rank;
+  size_t d;
+} train_ctx_t;
+
+/* Trains one hosted participant: its Delta message fields and fixed-point words. */
+static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, uint32_t **fixed, fm_err *err) {
+  train_ctx_t *x = vctx;
+  const plan_t *plan = x->plan;
+  const inject_t *inj = x->inj;
+  platform_t *pl = party->pl;
+  uint32_t pid = pl->id;
+  if (inj->stall_s > 0 && pid == inj->stall_platform && plan->round == inj->stall_round) {
+    fprintf(stderr, "fedmeta: rank %d: --inject-stall: platform %u sleeps %.1f s in round %u\n", x->rank, pid,
+            inj->stall_s, plan->round);
+    wire_sleep(inj->stall_s);
+  }
+  delta_out_t dout;
+  if (platform_train_round(pl, x->c, x->mc, &plan->rs, plan->round, x->theta, plan->part_weight[party->slot],
+                           plan->scale, x->scratch, &dout, err))
+    return -1;
+  if (inj->poison && pid == inj->poison_platform && strcmp(plan->rs.algo, "local")) {
+    /* a hostile platform: scales its clipped delta past the bound */
+    for (size_t j = 0; j < x->d; j++) x->scratch->delta[j] *= inj->poison_factor;
+    fixed_encode(x->scratch->fixed, x->scratch->delta, x->d, plan->scale);
+  }
+  memset(dm, 0, sizeof *dm);
+  dm->job = x->job;
+  dm->round = plan->round;
+  dm->platform = pid;
+  dm->n_examples = pl->n_train;
+  dm->loss = dout.loss;
+  dm->norm = dout.norm;
+  dm->clipped = dout.clipped;
+  dm->seconds = dout.seconds;
+  dm->fixed = strcmp(plan->rs.algo, "local") ? x->scratch->fixed : NULL;
+  dm->n_fixed = x->d;
+  *fixed = x->scratch->fixed;
+  return 0;
+}
+
 int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   fm_err err = {{0}};
   inject_t inj;
@@ -150,6 +200,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   uint32_t n_host = 0;
   float *theta = NULL;
   platform_scratch_t scratch = {0};
+  sa_party_t *parties = NULL;
   uint8_t *heldout = NULL;
 
   chan_t ch;
@@ -166,8 +217,9 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   if (src_ok) {
     heldout = calloc(np ? np : 1, 1);
     plat = calloc(np ? np : 1, sizeof *plat);
+    parties = calloc(np ? np : 1, sizeof *parties);
     theta = malloc(sizeof(float) * d);
-    if (!heldout || !plat || !theta || platform_scratch_init(&scratch, d, &err)) {
+    if (!heldout || !plat || !parties || !theta || platform_scratch_init(&scratch, d, &err)) {
       fm_fail(&err, "rank %d: out of memory", rank);
       src_ok = 0;
     } else if (source_heldout(&src, c->heldout, heldout, &err)) {
@@ -255,43 +307,28 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
     }
     int failed = 0;
     if (plan.stage == MSG_STAGE_TRAIN) {
-      for (uint32_t i = 0; i < plan.n_part && !failed; i++) {
+      /* the participants this rank hosts, with their slots in the plan */
+      uint32_t n_par = 0;
+      for (uint32_t i = 0; i < plan.n_part; i++) {
         uint32_t pid = plan.part_platform[i];
         if (pid >= np || worker_rank_of(pid, size) != rank) continue;
-        platform_t *pl = NULL;
         for (uint32_t j = 0; j < n_host; j++)
-          if (plat[j].id == pid) pl = &plat[j];
-        if (!pl) continue;
-        delta_out_t dout;
-        if (inj.stall_s > 0 && pid == inj.stall_platform && plan.round == inj.stall_round) {
-          fprintf(stderr, "fedmeta: rank %d: --inject-stall: platform %u sleeps %.1f s in round %u\n", rank,
-                  pid, inj.stall_s, plan.round);
-          wire_sleep(inj.stall_s);
+          if (plat[j].id == pid) parties[n_par++] = (sa_party_t){i, &plat[j]};
+      }
+      train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d};
+      if (!strcmp(c->secagg, "on")) {
+        int sarc = sa_worker_round(&ch, c, &plan, job, size, parties, n_par, d, compute_delta, &tx, &err);
+        if (sarc < 0) failed = 1;
+        else if (sarc > 0 && c->verbose > 1)
+          fprintf(stderr, "fedmeta: rank %d: round %u abandoned (the coordinator moved on)\n", rank, plan.round);
+      } else {
+        for (uint32_t i = 0; i < n_par && !failed; i++) {
+          delta_msg_t dm;
+          uint32_t *fixed;
+          if (compute_delta(&tx, &parties[i], &dm, &fixed, &err) || msg_delta_pack(&out, &dm, &err) ||
+              send_delta(&ch, &inj, parties[i].pl->id, plan.round, &out, &stale, &err))
+            failed = 1;
         }
-        if (platform_train_round(pl, c, &mc, &plan.rs, plan.round, theta, plan.part_weight[i], plan.scale,
-                                 &scratch, &dout, &err)) {
-          failed = 1;
-          break;
-        }
-        if (inj.poison && pid == inj.poison_platform && strcmp(plan.rs.algo, "local")) {
-          /* a hostile platform: scales its clipped delta past the bound */
-          for (size_t j = 0; j < d; j++) scratch.delta[j] *= inj.poison_factor;
-          fixed_encode(scratch.fixed, scratch.delta, d, plan.scale);
-        }
-        delta_msg_t dm;
-        memset(&dm, 0, sizeof dm);
-        dm.job = job;
-        dm.round = plan.round;
-        dm.platform = pid;
-        dm.n_examples = pl->n_train;
-        dm.loss = dout.loss;
-        dm.norm = dout.norm;
-        dm.clipped = dout.clipped;
-        dm.seconds = dout.seconds;
-        dm.fixed = strcmp(plan.rs.algo, "local") ? scratch.fixed : NULL;
-        dm.n_fixed = d;
-        if (msg_delta_pack(&out, &dm, &err) || send_delta(&ch, &inj, pid, plan.round, &out, &stale, &err))
-          failed = 1;
       }
     } else if (plan.stage == MSG_STAGE_EVAL) {
       for (uint32_t j = 0; j < n_host && !failed; j++)
@@ -310,6 +347,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   if (chan_send(&ch, 0, WIRE_TAG_BYE, last_round, "", 0, &err)) fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
   for (uint32_t j = 0; j < n_host; j++) platform_close(&plat[j]);
   free(plat);
+  free(parties);
   free(heldout);
   free(theta);
   platform_scratch_free(&scratch);

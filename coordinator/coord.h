@@ -1,0 +1,94 @@
+/* coordinator/coord.h: the coordinator's state, shared by the round loop
+ * (round.c) and the secure-aggregation stages (secagg_round.c). Internal to
+ * coordinator/. */
+#ifndef FEDMETA_COORD_H
+#define FEDMETA_COORD_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/channel.h"
+#include "common/config.h"
+#include "common/dp.h"
+#include "common/model.h"
+#include "common/msg.h"
+#include "common/wire.h"
+#include "coordinator/aggregate.h"
+
+typedef struct pinfo {
+  char name[64];
+  int heldout;
+  int heard;
+  uint64_t n_train;
+  uint32_t n_users, n_items, n_eval;
+  int rank;            /* the worker rank hosting it */
+} pinfo_t;
+
+typedef struct eval_sum {
+  double valid_ndcg, valid_recall, valid_pop_ndcg; /* user-weighted over training platforms */
+  uint32_t valid_users;
+  eval_msg_t *heldout; /* (np) per platform; valid for held-out ones that reported */
+  uint8_t *reported;   /* (np) 1 if the platform's report arrived in time */
+  uint32_t missing;
+} eval_sum_t;
+
+typedef struct coord {
+  const fm_config *c;
+  uint64_t job;
+  int size, n_workers;
+  int *workers;       /* ranks 1..size-1 */
+  uint32_t np;
+  pinfo_t *p;
+  model_cfg_t mc;
+  size_t d;
+  float *theta, *mean;
+  uint32_t *acc;
+  uint32_t *rows;     /* (np, d) the round's deltas, robust aggregation only */
+  int32_t *tmp;       /* (np) one coordinate's values, robust aggregation only */
+  outer_t outer;
+  uint32_t late_carry; /* stale messages met outside a round's collection */
+  uint32_t round_now;  /* the round being run (sealed into the plans) */
+  chan_t ch;           /* sealed channels to the worker ranks */
+  double scale;        /* fixed-point scale of the run */
+  /* differential privacy (--dp-noise > 0) */
+  int dp;
+  double dp_q, dp_w;   /* sampling rate; the fixed weight 1 / (q N) of every delta */
+  double dp_sigma;     /* per-platform noise std, fixed-point units */
+  uint32_t dp_nmin;    /* the noise is calibrated for at least this many deltas */
+  dp_acct_t acct;
+  double dp_eps, dp_order;
+  wire_buf in, out;
+  FILE *jsonl;
+  double t_start;
+  fm_err err;
+} coord_t;
+
+/* Why a Delta was not aggregated (counted per round in metrics.jsonl). */
+enum { REJ_AUTH, REJ_REPLAY, REJ_MALFORMED, REJ_FOREIGN, REJ_LATE, REJ_UNEXPECTED, REJ_NONFINITE, REJ_BOUND,
+       REJ_N };
+
+typedef struct round_stats {
+  double loss, delta_norm, max_compute, sum_compute;
+  uint32_t got, rejected, clipped, dropped, skipped, abandoned;
+  int secagg;
+  uint32_t sa_shared, sa_dropped, sa_rejected;
+  uint32_t rej[REJ_N];
+  char dropped_names[256]; /* JSON array body: "a","b" */
+} round_stats_t;
+
+/* Secure aggregation of one round (coordinator side), see secagg_round.c. */
+typedef struct sa_coord sa_coord_t;
+/* Stages 0-1: mask keys advertised and signed, key shares forwarded. Returns
+ * 0, 1 if the round must be abandoned (too few parties; message in co->err),
+ * -1 on a fatal error. *out is set in every case (free with sa_coord_free). */
+int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *part, uint32_t m);
+/* Stage 2: slot's masked input (d words, any alignment). 0, or -1 if refused. */
+int sa_coord_add(sa_coord_t *sa, uint32_t slot, const void *words, fm_err *err);
+/* Stages 3-4: the survivors' state, the reveals, the exact sum into co->acc.
+ * survived[slot] is set for the slots in the sum. Returns 0, 1 if the round
+ * cannot be unmasked (too few survivors: abandoned), -1 fatal. */
+int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived);
+void sa_coord_free(sa_coord_t *sa);
+/* Counts of the last secure round, for metrics.jsonl. */
+void sa_coord_counts(const sa_coord_t *sa, uint32_t *shared, uint32_t *dropped, uint32_t *rejected);
+
+#endif

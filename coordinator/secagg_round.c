@@ -1,0 +1,325 @@
+/* coordinator/secagg_round.c: the coordinator's side of secure aggregation
+ * (--secagg on), around the ordinary collection of Deltas in round.c:
+ *
+ *   start   0 ADVERTISE  hear each slot's mask public key, signed by the rank
+ *                        that hosts it (Ed25519 identity of the handshake)
+ *             KEYS       send every advertised key to the ranks involved
+ *           1 SHARE      hear each owner's key shares, sealed rank to rank (the
+ *                        coordinator cannot open them); an owner whose shares
+ *                        all arrived is SHARED (U2)
+ *             FORWARD    send each rank the shares for the holders it hosts,
+ *                        and who shared
+ *   add     2            a Delta carries the masked input y; acc += y
+ *   finish  3 STATE      the deadline passed: who survived, who dropped
+ *           4 REVEAL     hear the survivors' shares (b of survivors, s_sk of
+ *                        the dropped), reconstruct, unmask: the exact sum
+ *
+ * The coordinator never holds an unmasked individual delta. A round with too
+ * few parties to unmask is abandoned (no update) and the run goes on. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/secagg.h"
+#include "common/seal.h"
+#include "coordinator/coord.h"
+
+struct sa_coord {
+  coord_t *co;
+  uint32_t r, m;
+  const uint32_t *part;
+  secagg_graph_t g;
+  secagg_server_t srv;
+  int g_ok, srv_ok;
+  uint8_t *involved;  /* (size) worker ranks hosting a slot */
+  uint8_t *shared;    /* (m) */
+  uint32_t n_shared, n_dropped, n_rejected;
+  uint32_t *words;    /* (d) an aligned copy of a masked input */
+};
+
+static int slot_rank(const sa_coord_t *sa, uint32_t slot) { return sa->co->p[sa->part[slot]].rank; }
+
+static int sa_send(sa_coord_t *sa, int rank, const sa_msg_t *m) {
+  coord_t *co = sa->co;
+  if (msg_secagg_pack(&co->out, m, &co->err)) return -1;
+  return chan_post(&co->ch, &rank, 1, WIRE_TAG_SECAGG, sa->r, co->out.data, co->out.len, &co->err);
+}
+
+/* Sends m to every involved rank. */
+static int sa_send_all(sa_coord_t *sa, const sa_msg_t *m) {
+  for (int w = 1; w < sa->co->size; w++)
+    if (sa->involved[w] && sa_send(sa, w, m)) return -1;
+  return 0;
+}
+
+/* Next secure-aggregation message of this round and stage, until deadline.
+ * Anything else that arrives is stale (late deltas, other rounds) and counted.
+ * Returns 0 (*m to release), 1 deadline, -1 error. */
+static int sa_recv(sa_coord_t *sa, uint32_t stage, double deadline, int *from, sa_msg_t *m) {
+  coord_t *co = sa->co;
+  for (;;) {
+    int reject;
+    int rc = chan_recv(&co->ch, &co->in, from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &reject, &co->err);
+    if (rc == 1 || rc < 0) return rc;
+    if (rc == 2 || co->in.tag != WIRE_TAG_SECAGG) {
+      co->late_carry++;
+      continue;
+    }
+    if (msg_secagg_unpack(m, co->in.data, co->in.len, &co->err)) {
+      sa->n_rejected++;
+      continue;
+    }
+    if (m->job == co->job && m->round == sa->r && m->stage == stage) return 0;
+    msg_secagg_release(m);
+    co->late_carry++;
+  }
+}
+
+int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *part, uint32_t m) {
+  sa_coord_t *sa = calloc(1, sizeof *sa);
+  *out = sa;
+  if (!sa) return fm_fail(&co->err, "out of memory");
+  sa->co = co;
+  sa->r = r;
+  sa->m = m;
+  sa->part = part;
+  sa->involved = calloc((size_t)co->size, 1);
+  sa->shared = calloc(m ? m : 1, 1);
+  sa->words = malloc(sizeof(uint32_t) * co->d);
+  if (!sa->involved || !sa->shared || !sa->words) return fm_fail(&co->err, "out of memory");
+  if (m < 2) return 1 + 0 * fm_fail(&co->err, "round %u: secure aggregation needs at least 2 participants, %u sampled", r, m);
+  for (uint32_t i = 0; i < m; i++) sa->involved[slot_rank(sa, i)] = 1;
+  uint8_t gseed[32];
+  secagg_graph_seed(gseed, co->job, r);
+  if (secagg_graph_init(&sa->g, m, co->c->secagg_neighbours, gseed, &co->err)) return -1;
+  sa->g_ok = 1;
+  uint32_t t = secagg_threshold_for(co->c->secagg_threshold, sa->g.deg + 1);
+  if (secagg_server_init(&sa->srv, &sa->g, co->job, r, t, co->d, &co->err)) return -1;
+  sa->srv_ok = 1;
+  double deadline = wire_now() + co->c->round_timeout;
+
+  /* stage 0: signed mask keys */
+  uint32_t advertised = 0;
+  uint8_t *has = calloc(m, 1);
+  if (!has) return fm_fail(&co->err, "out of memory");
+  while (advertised < m) {
+    int from;
+    sa_msg_t msg;
+    int rc = sa_recv(sa, MSG_SA_ADVERTISE, deadline, &from, &msg);
+    if (rc < 0) {
+      free(has);
+      return -1;
+    }
+    if (rc) break;
+    for (size_t i = 0; i < msg.n_items; i++) {
+      const sa_item_t *it = &msg.items[i];
+      uint8_t adv[SECAGG_ADVBYTES];
+      fm_err e;
+      if (it->from >= m || slot_rank(sa, it->from) != from || has[it->from] ||
+          it->len != SECAGG_PKBYTES + SEAL_SIGBYTES) {
+        sa->n_rejected++;
+        continue;
+      }
+      secagg_advertise_bytes(adv, co->job, r, it->from, it->data);
+      if (seal_verify(it->data + SECAGG_PKBYTES, co->ch.peer_sign[from], SECAGG_ADV_DOMAIN, adv, sizeof adv, &e) ||
+          secagg_server_set_pk(&sa->srv, it->from, it->data, &e)) {
+        sa->n_rejected++;
+        continue;
+      }
+      has[it->from] = 1;
+      advertised++;
+    }
+    msg_secagg_release(&msg);
+  }
+  sa_item_t *items = calloc(m, sizeof *items);
+  if (!items) {
+    free(has);
+    return fm_fail(&co->err, "out of memory");
+  }
+  size_t n = 0;
+  for (uint32_t s = 0; s < m; s++)
+    if (has[s]) items[n++] = (sa_item_t){s, 0, sa->srv.pk[s], SECAGG_PKBYTES};
+  sa_msg_t keys = {.job = co->job, .round = r, .stage = MSG_SA_KEYS, .items = items, .n_items = n};
+  int rc = sa_send_all(sa, &keys);
+  free(items);
+  free(has);
+  if (rc) return -1;
+
+  /* stage 1: key shares, forwarded once an owner's are all here */
+  typedef struct fwd {
+    sa_item_t *it;
+    size_t n, cap;
+  } fwd_t;
+  fwd_t *fw = calloc((size_t)co->size, sizeof *fw);
+  if (!fw) return fm_fail(&co->err, "out of memory");
+  uint32_t *holders = malloc(sizeof(uint32_t) * (sa->g.deg + 1));
+  rc = holders ? 0 : fm_fail(&co->err, "out of memory");
+  while (!rc && sa->n_shared < advertised) {
+    int from;
+    sa_msg_t msg;
+    int r2 = sa_recv(sa, MSG_SA_SHARE, deadline, &from, &msg);
+    if (r2 < 0) rc = -1;
+    if (r2) break;
+    /* items are grouped by owner; accept an owner only with one item per holder */
+    for (size_t i = 0; i < msg.n_items && !rc;) {
+      uint32_t owner = msg.items[i].from;
+      size_t j = i;
+      while (j < msg.n_items && msg.items[j].from == owner) j++;
+      int ok = owner < m && slot_rank(sa, owner) == from && sa->srv.has_pk[owner] && !sa->shared[owner];
+      uint32_t nh = ok ? secagg_graph_holders(&sa->g, owner, holders) : 0;
+      ok = ok && j - i == nh;
+      for (size_t k = i; ok && k < j; k++) {
+        const sa_item_t *it = &msg.items[k];
+        int local = slot_rank(sa, it->to) == from;
+        ok = it->to == holders[k - i] && (local ? it->len == 0 : it->len > 0);
+      }
+      fm_err e;
+      if (!ok || secagg_server_mark_shared(&sa->srv, owner, &e)) {
+        sa->n_rejected++;
+        i = j;
+        continue;
+      }
+      for (size_t k = i; k < j && !rc; k++) {
+        const sa_item_t *it = &msg.items[k];
+        fwd_t *f = &fw[slot_rank(sa, it->to)];
+        if (f->n == f->cap) {
+          size_t cap = f->cap ? 2 * f->cap : 16;
+          sa_item_t *p = realloc(f->it, cap * sizeof *p);
+          if (!p) {
+            rc = fm_fail(&co->err, "out of memory");
+            break;
+          }
+          f->it = p;
+          f->cap = cap;
+        }
+        uint8_t *copy = malloc(it->len ? it->len : 1);
+        if (!copy) {
+          rc = fm_fail(&co->err, "out of memory");
+          break;
+        }
+        memcpy(copy, it->data, it->len);
+        f->it[f->n++] = (sa_item_t){it->from, it->to, copy, it->len};
+      }
+      sa->shared[owner] = 1;
+      sa->n_shared++;
+      i = j;
+    }
+    msg_secagg_release(&msg);
+  }
+  for (int w = 1; !rc && w < co->size; w++) {
+    if (!sa->involved[w]) continue;
+    sa_msg_t f = {.job = co->job, .round = r, .stage = MSG_SA_FORWARD, .items = fw[w].it, .n_items = fw[w].n,
+                  .state = sa->shared, .n_state = m};
+    rc = sa_send(sa, w, &f);
+  }
+  for (int w = 0; w < co->size; w++) {
+    for (size_t k = 0; k < fw[w].n; k++) free((void *)fw[w].it[k].data);
+    free(fw[w].it);
+  }
+  free(fw);
+  free(holders);
+  if (rc) return -1;
+  if (sa->n_shared < 2)
+    return 1 + 0 * fm_fail(&co->err, "round %u: only %u of %u participants shared their mask keys in time", r,
+                           sa->n_shared, m);
+  return 0;
+}
+
+int sa_coord_add(sa_coord_t *sa, uint32_t slot, const void *words, fm_err *err) {
+  memcpy(sa->words, words, sizeof(uint32_t) * sa->co->d); /* protobuf bytes are not aligned */
+  if (slot >= sa->m || !sa->shared[slot]) return fm_fail(err, "slot %u did not share its keys", slot);
+  return secagg_server_add_masked(&sa->srv, slot, sa->words, err) ? -1 : 0;
+}
+
+int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
+  uint32_t m = sa->m;
+  uint8_t *state = malloc(m);
+  if (!state) return fm_fail(&co->err, "out of memory");
+  int rc = secagg_server_close_inputs(state, &sa->srv, &co->err);
+  if (rc == SECAGG_ETHRESHOLD) {
+    free(state);
+    return 1;
+  }
+  if (rc) {
+    free(state);
+    return -1;
+  }
+  for (uint32_t s = 0; s < m; s++) sa->n_dropped += state[s] == SECAGG_DROPPED;
+  sa_msg_t st = {.job = co->job, .round = sa->r, .stage = MSG_SA_STATE, .state = state, .n_state = m};
+  if (sa_send_all(sa, &st)) {
+    free(state);
+    return -1;
+  }
+  /* stage 4: every involved rank that hosts a survivor answers once */
+  uint8_t *want = calloc((size_t)co->size, 1);
+  uint32_t n_want = 0;
+  for (uint32_t s = 0; want && s < m; s++)
+    if (state[s] == SECAGG_SURVIVED && !want[slot_rank(sa, s)]) {
+      want[slot_rank(sa, s)] = 1;
+      n_want++;
+    }
+  secagg_reveal_t *rv = malloc(sizeof *rv * (sa->g.deg + 1) * (size_t)m + 1);
+  if (!want || !rv) {
+    free(state);
+    free(want);
+    free(rv);
+    return fm_fail(&co->err, "out of memory");
+  }
+  double deadline = wire_now() + co->c->round_timeout;
+  rc = 0;
+  while (n_want > 0) {
+    int from;
+    sa_msg_t msg;
+    int r2 = sa_recv(sa, MSG_SA_REVEAL, deadline, &from, &msg);
+    if (r2 < 0) rc = -1;
+    if (r2) break;
+    if (from <= 0 || from >= co->size || !want[from]) {
+      msg_secagg_release(&msg);
+      continue;
+    }
+    want[from] = 0;
+    n_want--;
+    /* items grouped by the revealing holder slot */
+    for (size_t i = 0; i < msg.n_items;) {
+      uint32_t holder = msg.items[i].from;
+      size_t j = i, n = 0;
+      int ok = holder < m && slot_rank(sa, holder) == from;
+      for (; j < msg.n_items && msg.items[j].from == holder; j++) {
+        fm_err e;
+        if (ok && secagg_reveal_unpack(&rv[n], msg.items[j].data, msg.items[j].len, &e) == 0) n++;
+        else ok = 0;
+      }
+      fm_err e;
+      if (!ok || secagg_server_add_reveal(&sa->srv, holder, rv, n, &e)) sa->n_rejected++;
+      i = j;
+    }
+    msg_secagg_release(&msg);
+  }
+  sodium_memzero(rv, sizeof *rv * (sa->g.deg + 1) * (size_t)m);
+  free(rv);
+  free(want);
+  if (!rc) {
+    rc = secagg_server_finish(co->acc, &sa->srv, &co->err);
+    if (rc == SECAGG_ETHRESHOLD || rc == SECAGG_EINCONSISTENT) rc = 1;
+    else if (rc) rc = -1;
+  }
+  for (uint32_t s = 0; s < m; s++) survived[s] = state[s] == SECAGG_SURVIVED;
+  free(state);
+  return rc;
+}
+
+void sa_coord_counts(const sa_coord_t *sa, uint32_t *shared, uint32_t *dropped, uint32_t *rejected) {
+  *shared = sa ? sa->n_shared : 0;
+  *dropped = sa ? sa->n_dropped : 0;
+  *rejected = sa ? sa->n_rejected : 0;
+}
+
+void sa_coord_free(sa_coord_t *sa) {
+  if (!sa) return;
+  if (sa->srv_ok) secagg_server_free(&sa->srv);
+  if (sa->g_ok) secagg_graph_free(&sa->g);
+  free(sa->involved);
+  free(sa->shared);
+  free(sa->words);
+  free(sa);
+}

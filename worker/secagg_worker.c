@@ -1,0 +1,276 @@
+/* worker/secagg_worker.c: a worker rank's side of secure aggregation (see secagg_worker.h). */
+#include "worker/secagg_worker.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/secagg.h"
+#include "common/seal.h"
+#include "common/wire.h"
+#include "worker/worker.h"
+
+typedef struct sa_ctx {
+  chan_t *ch;
+  const plan_t *plan;
+  uint64_t job;
+  int size;
+  wire_buf in, out;
+  double deadline;
+} sa_ctx_t;
+
+static int slot_rank(const sa_ctx_t *x, uint32_t slot) {
+  return worker_rank_of(x->plan->part_platform[slot], x->size);
+}
+
+static int send_msg(sa_ctx_t *x, sa_msg_t *m, fm_err *err) {
+  m->job = x->job;
+  m->round = x->plan->round;
+  if (msg_secagg_pack(&x->out, m, err)) return -1;
+  return chan_send(x->ch, 0, WIRE_TAG_SECAGG, x->plan->round, x->out.data, x->out.len, err);
+}
+
+/* The coordinator's next message of this stage. 1 if it moved on instead (a
+ * newer plan is waiting) or nothing came in time. */
+static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
+  for (;;) {
+    if (wire_pending(0, WIRE_TAG_PLAN)) return 1;
+    double left = x->deadline - wire_now();
+    if (left <= 0) return 1;
+    int from, reject;
+    int rc = chan_recv(x->ch, &x->in, &from, 0, WIRE_TAG_SECAGG, left < 0.05 ? left : 0.05, &reject, err);
+    if (rc < 0) return -1;
+    if (rc) continue; /* a time slice, or a rejected message (stale round) */
+    if (msg_secagg_unpack(m, x->in.data, x->in.len, err)) continue;
+    if (m->job == x->job && m->round == x->plan->round && m->stage == stage) return 0;
+    msg_secagg_release(m);
+  }
+}
+
+int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, sa_party_t *parties,
+                    uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err) {
+  sa_ctx_t x = {.ch = ch, .plan = plan, .job = job, .size = size, .deadline = wire_now() + 3 * c->round_timeout};
+  uint32_t m = plan->n_part;
+  int rank = ch->rank, rc = -1;
+  secagg_graph_t g;
+  int g_ok = 0;
+  secagg_client_t *cl = calloc(n_parties ? n_parties : 1, sizeof *cl);
+  int *cl_ok = calloc(n_parties ? n_parties : 1, sizeof *cl_ok);
+  uint8_t (*pk)[SECAGG_PKBYTES] = calloc(m ? m : 1, SECAGG_PKBYTES);
+  sa_item_t *items = NULL;
+  uint8_t *blob = NULL;            /* item payloads (public or sealed) */
+  secagg_keyshare_t *ks = NULL;    /* shares made by one party (secret) */
+  secagg_keyshare_t *local = NULL; /* shares for holders on this rank (secret) */
+  size_t n_local = 0;
+  secagg_reveal_t *rv = NULL;
+  uint32_t *y = malloc(sizeof(uint32_t) * (d ? d : 1));
+  size_t blob_cap = 0, n = 0, off = 0;
+  sa_msg_t in;
+  memset(&in, 0, sizeof in);
+  if (!cl || !cl_ok || !pk || !y) {
+    fm_fail(err, "out of memory");
+    goto done;
+  }
+  uint8_t gseed[32];
+  secagg_graph_seed(gseed, job, plan->round);
+  if (secagg_graph_init(&g, m, c->secagg_neighbours, gseed, err)) goto done;
+  g_ok = 1;
+  uint32_t h = g.deg + 1, t = secagg_threshold_for(c->secagg_threshold, h);
+  size_t max_items = (size_t)n_parties * h + 1;
+  items = calloc(max_items, sizeof *items);
+  blob_cap = max_items * (seal_sealed_len(SECAGG_KEYSHAREBYTES) + SEAL_SIGBYTES + SECAGG_PKBYTES);
+  blob = malloc(blob_cap);
+  ks = sodium_malloc(sizeof *ks * h);
+  local = sodium_malloc(sizeof *local * max_items);
+  rv = sodium_malloc(sizeof *rv * h);
+  if (!items || !blob || !ks || !local || !rv) {
+    fm_fail(err, "out of memory");
+    goto done;
+  }
+
+  /* stage 0: a fresh mask key per party, signed with this rank's identity */
+  for (uint32_t i = 0; i < n_parties; i++) {
+    if (secagg_client_init(&cl[i], &g, job, plan->round, parties[i].slot, t, err)) goto done;
+    cl_ok[i] = 1;
+    uint8_t adv[SECAGG_ADVBYTES];
+    secagg_advertise_bytes(adv, job, plan->round, parties[i].slot, cl[i].mask_pk);
+    uint8_t *p = blob + off;
+    memcpy(p, cl[i].mask_pk, SECAGG_PKBYTES);
+    if (seal_sign(p + SECAGG_PKBYTES, &ch->id, SECAGG_ADV_DOMAIN, adv, sizeof adv, err)) goto done;
+    items[n++] = (sa_item_t){parties[i].slot, 0, p, SECAGG_PKBYTES + SEAL_SIGBYTES};
+    off += SECAGG_PKBYTES + SEAL_SIGBYTES;
+  }
+  sa_msg_t adv = {.stage = MSG_SA_ADVERTISE, .items = items, .n_items = n};
+  if (send_msg(&x, &adv, err)) goto done;
+  int w = wait_msg(&x, MSG_SA_KEYS, &in, err);
+  if (w) {
+    rc = w;
+    goto done;
+  }
+  uint8_t *known = calloc(m, 1);
+  if (!known) {
+    fm_fail(err, "out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < in.n_items; i++)
+    if (in.items[i].from < m && in.items[i].len == SECAGG_PKBYTES) {
+      memcpy(pk[in.items[i].from], in.items[i].data, SECAGG_PKBYTES);
+      known[in.items[i].from] = 1;
+    }
+  msg_secagg_release(&in);
+
+  /* stage 1: shares of each party's secrets, sealed to the holder's rank */
+  n = 0;
+  off = 0;
+  for (uint32_t i = 0; i < n_parties; i++) {
+    if (!known[parties[i].slot]) continue; /* the coordinator did not take its key */
+    size_t nks;
+    if (secagg_client_share(ks, h, &nks, &cl[i], err)) {
+      free(known);
+      goto done;
+    }
+    for (size_t k = 0; k < nks; k++) {
+      int dest = slot_rank(&x, ks[k].holder);
+      if (dest == rank) { /* kept here until the coordinator says the owner shared */
+        local[n_local++] = ks[k];
+        items[n++] = (sa_item_t){ks[k].owner, ks[k].holder, NULL, 0};
+        continue;
+      }
+      uint8_t plain[SECAGG_KEYSHAREBYTES];
+      secagg_keyshare_pack(plain, &ks[k]);
+      const uint8_t *sealed;
+      size_t sn;
+      int src = chan_seal(ch, dest, WIRE_TAG_SECAGG, plan->round, plain, sizeof plain, &sealed, &sn, err);
+      sodium_memzero(plain, sizeof plain);
+      if (src) {
+        free(known);
+        goto done;
+      }
+      memcpy(blob + off, sealed, sn);
+      items[n++] = (sa_item_t){ks[k].owner, ks[k].holder, blob + off, sn};
+      off += sn;
+    }
+    sodium_memzero(ks, sizeof *ks * h);
+  }
+  free(known);
+  sa_msg_t sh = {.stage = MSG_SA_SHARE, .items = items, .n_items = n};
+  if (send_msg(&x, &sh, err)) goto done;
+  w = wait_msg(&x, MSG_SA_FORWARD, &in, err);
+  if (w) {
+    rc = w;
+    goto done;
+  }
+  if (in.n_state != m) {
+    msg_secagg_release(&in);
+    rc = fm_fail(err, "secagg: FORWARD with %zu state bytes for %u slots", in.n_state, m);
+    goto done;
+  }
+  uint8_t *shared = malloc(m);
+  if (!shared) {
+    msg_secagg_release(&in);
+    fm_fail(err, "out of memory");
+    goto done;
+  }
+  memcpy(shared, in.state, m);
+  for (size_t i = 0; i < in.n_items; i++) {
+    const sa_item_t *it = &in.items[i];
+    secagg_client_t *to = NULL;
+    for (uint32_t k = 0; k < n_parties; k++)
+      if (cl_ok[k] && parties[k].slot == it->to) to = &cl[k];
+    if (!to || it->from >= m || !shared[it->from]) continue;
+    secagg_keyshare_t s;
+    fm_err e;
+    int ok = 0;
+    if (it->len == 0) { /* a share between two parties of this rank */
+      for (size_t k = 0; k < n_local && !ok; k++)
+        if (local[k].owner == it->from && local[k].holder == it->to) {
+          s = local[k];
+          ok = 1;
+        }
+    } else {
+      uint8_t plain[SECAGG_KEYSHAREBYTES];
+      size_t pn;
+      ok = chan_open(ch, slot_rank(&x, it->from), WIRE_TAG_SECAGG, it->data, it->len, plain, sizeof plain, &pn, &e) == 0 &&
+           secagg_keyshare_unpack(&s, plain, pn, &e) == 0;
+      sodium_memzero(plain, sizeof plain);
+    }
+    if (ok && secagg_client_hold(to, &s, &e) != 0) ok = 0;
+    sodium_memzero(&s, sizeof s);
+    (void)ok; /* a share that does not open or fit is left out; the masks then skip that pair */
+  }
+  msg_secagg_release(&in);
+
+  /* stage 2: train, mask, send */
+  for (uint32_t i = 0; i < n_parties; i++) {
+    if (!cl_ok[i] || !shared[parties[i].slot]) continue;
+    delta_msg_t dm;
+    uint32_t *fixed;
+    if (compute(ctx, &parties[i], &dm, &fixed, err)) {
+      free(shared);
+      goto done;
+    }
+    memcpy(y, fixed, sizeof(uint32_t) * d);
+    if (secagg_client_mask(y, d, &cl[i], (const uint8_t(*)[SECAGG_PKBYTES])pk, err)) {
+      free(shared);
+      goto done;
+    }
+    dm.fixed = y;
+    dm.n_fixed = d;
+    if (msg_delta_pack(&x.out, &dm, err) ||
+        chan_send(ch, 0, WIRE_TAG_DELTA, plan->round, x.out.data, x.out.len, err)) {
+      free(shared);
+      goto done;
+    }
+  }
+  free(shared);
+
+  /* stages 3-4: who survived; reveal what unmasks the sum */
+  w = wait_msg(&x, MSG_SA_STATE, &in, err);
+  if (w) {
+    rc = w;
+    goto done;
+  }
+  uint8_t *state = malloc(m);
+  if (!state || in.n_state != m) {
+    free(state);
+    msg_secagg_release(&in);
+    rc = fm_fail(err, "secagg: bad STATE message");
+    goto done;
+  }
+  memcpy(state, in.state, m);
+  msg_secagg_release(&in);
+  n = 0;
+  off = 0;
+  for (uint32_t i = 0; i < n_parties; i++) {
+    if (!cl_ok[i] || state[parties[i].slot] != SECAGG_SURVIVED) continue;
+    size_t nr;
+    fm_err e;
+    if (secagg_client_reveal(rv, h, &nr, &cl[i], state, &e)) continue; /* refuses a contradictory state */
+    for (size_t k = 0; k < nr; k++) {
+      secagg_reveal_pack(blob + off, &rv[k]);
+      items[n++] = (sa_item_t){parties[i].slot, rv[k].owner, blob + off, SECAGG_REVEALBYTES};
+      off += SECAGG_REVEALBYTES;
+    }
+    sodium_memzero(rv, sizeof *rv * h);
+  }
+  free(state);
+  sa_msg_t re = {.stage = MSG_SA_REVEAL, .items = items, .n_items = n};
+  rc = n ? send_msg(&x, &re, err) : 0;
+done:
+  if (blob) sodium_memzero(blob, blob_cap);
+  free(blob);
+  free(items);
+  if (ks) sodium_free(ks);
+  if (local) sodium_free(local);
+  if (rv) sodium_free(rv);
+  for (uint32_t i = 0; cl && cl_ok && i < n_parties; i++)
+    if (cl_ok[i]) secagg_client_free(&cl[i]);
+  free(cl);
+  free(cl_ok);
+  free(pk);
+  free(y);
+  if (g_ok) secagg_graph_free(&g);
+  wire_buf_free(&x.in);
+  wire_buf_free(&x.out);
+  return rc;
+}

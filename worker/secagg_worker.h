@@ -1,0 +1,30 @@
+/* worker/secagg_worker.h: a worker rank's side of secure aggregation for one
+ * training round (--secagg on): for each participant it hosts, advertise a
+ * signed mask key, Shamir-share the mask secrets to the holders (sealed rank
+ * to rank, relayed by the coordinator), hold the shares it receives, train,
+ * send the masked delta, and reveal the shares the coordinator needs to
+ * unmask the sum. The stages are listed in coordinator/secagg_round.c. */
+#ifndef FEDMETA_SECAGG_WORKER_H
+#define FEDMETA_SECAGG_WORKER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/channel.h"
+#include "common/msg.h"
+#include "worker/platform.h"
+
+typedef struct sa_party {
+  uint32_t slot;     /* index in the plan's participants */
+  platform_t *pl;
+} sa_party_t;
+
+/* Trains party i and writes its Delta (meta fields) and its fixed-point
+ * input (dm->n_fixed words in *fixed, valid until the next call). */
+typedef int (*sa_compute_fn)(void *ctx, const sa_party_t *party, delta_msg_t *dm, uint32_t **fixed, fm_err *err);
+
+/* Runs the round. Returns 0, 1 if the round was abandoned (the coordinator
+ * moved on: a newer plan is waiting, or no answer in time), -1 on error. */
+int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, sa_party_t *parties,
+                    uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err);
+
+#endif
