@@ -197,7 +197,7 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
           rc = fm_fail(&co->err, "out of memory");
           break;
         }
-        memcpy(copy, it->data, it->len);
+        if (it->len) memcpy(copy, it->data, it->len); /* empty data arrives as NULL */
         f->it[f->n++] = (sa_item_t){it->from, it->to, copy, it->len};
       }
       sa->shared[owner] = 1;
