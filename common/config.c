@@ -405,9 +405,6 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
     return fm_fail(err, "--dp-sample-rate / --dp-target-epsilon need --dp-noise > 0");
   if ((cmd & CFG_TRAIN) && c->dp_noise > 0 && c->per_round)
     return fm_fail(err, "--dp-noise with --per-round: the accountant assumes Poisson sampling; use --dp-sample-rate");
-  if ((cmd & CFG_TRAIN) && c->resume[0] && (c->local_lr > 0 || !strcmp(c->algo, "local")))
-    return fm_fail(err, "--resume: runs whose platforms keep private state between rounds (--local-lr > 0, "
-                        "--algo local) cannot be resumed yet: their local parameters are not checkpointed");
   if (cmd & CFG_EVAL) {
     if (!c->model_path[0]) return fm_fail(err, "--model FILE is required (a meta-model.pb written by fedmeta train)");
   }

@@ -581,6 +581,38 @@ void trainer_seed_round(trainer_t *t, uint64_t seed, uint32_t platform, uint32_t
   rng_seed(&t->rng, seed, RNG_SAMPLE, (uint64_t)round << 32 | platform);
 }
 
+size_t trainer_opt_floats(const trainer_t *t) {
+  if (t->tc.opt != OPT_ADAM) return 0;
+  const size_t D = t->cfg.dim, nu = t->ds->n_users, ni = t->ds->n_items;
+  return 2 * t->n_shared + 2 * nu * D + 2 * ni * D + 2; /* + the step count as two floats' bytes */
+}
+
+void trainer_opt_save(const trainer_t *t, float *out) {
+  if (t->tc.opt != OPT_ADAM) return;
+  const size_t D = t->cfg.dim, nu = t->ds->n_users, ni = t->ds->n_items;
+  float *o = out;
+  memcpy(o, t->m, t->n_shared * sizeof *o), o += t->n_shared;
+  memcpy(o, t->v, t->n_shared * sizeof *o), o += t->n_shared;
+  memcpy(o, t->mP, nu * D * sizeof *o), o += nu * D;
+  memcpy(o, t->vP, nu * D * sizeof *o), o += nu * D;
+  memcpy(o, t->mQ, ni * D * sizeof *o), o += ni * D;
+  memcpy(o, t->vQ, ni * D * sizeof *o), o += ni * D;
+  memcpy(o, &t->step, sizeof t->step);
+}
+
+void trainer_opt_load(trainer_t *t, const float *in) {
+  if (t->tc.opt != OPT_ADAM) return;
+  const size_t D = t->cfg.dim, nu = t->ds->n_users, ni = t->ds->n_items;
+  const float *i = in;
+  memcpy(t->m, i, t->n_shared * sizeof *i), i += t->n_shared;
+  memcpy(t->v, i, t->n_shared * sizeof *i), i += t->n_shared;
+  memcpy(t->mP, i, nu * D * sizeof *i), i += nu * D;
+  memcpy(t->vP, i, nu * D * sizeof *i), i += nu * D;
+  memcpy(t->mQ, i, ni * D * sizeof *i), i += ni * D;
+  memcpy(t->vQ, i, ni * D * sizeof *i), i += ni * D;
+  memcpy(&t->step, i, sizeof t->step);
+}
+
 void trainer_reset_opt(trainer_t *t) {
   t->step = 0;
   if (t->tc.opt != OPT_ADAM) return;

@@ -103,6 +103,12 @@ void trainer_free(trainer_t *t);
  * batches do not depend on earlier rounds: a resumed run or a platform that
  * missed rounds samples exactly what an uninterrupted one does. */
 void trainer_seed_round(trainer_t *t, uint64_t seed, uint32_t platform, uint32_t round);
+/* The optimiser state (Adam moments of theta, P and Q, and the step count)
+ * as one float array, for a platform's local checkpoint: trainer_opt_floats
+ * floats; save copies out, load copies in. SGD has no state (0 floats). */
+size_t trainer_opt_floats(const trainer_t *t);
+void trainer_opt_save(const trainer_t *t, float *out);
+void trainer_opt_load(trainer_t *t, const float *in);
 /* Clears optimiser state (moments, step count) of shared and local parameters. */
 void trainer_reset_opt(trainer_t *t);
 /* One minibatch step: samples a batch, computes the loss and gradients and

@@ -17,6 +17,7 @@
 #include "common/source.h"
 #include "common/wire.h"
 #include "worker/adapt.h"
+#include "worker/localstate.h"
 #include "worker/platform.h"
 #include "worker/secagg_worker.h"
 
@@ -150,6 +151,7 @@ typedef struct train_ctx {
   uint64_t job;
   int rank;
   size_t d;
+  int save_state; /* a checkpoint round of a run whose platforms keep state */
 } train_ctx_t;
 
 /* Trains one hosted participant: its Delta message fields and fixed-point words. */
@@ -168,6 +170,8 @@ static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, u
   if (platform_train_round(pl, x->c, x->mc, &plan->rs, plan->round, x->theta, plan->part_weight[party->slot],
                            plan->scale, x->scratch, &dout, err))
     return -1;
+  /* the platform's private state after this round, before its delta leaves */
+  if (x->save_state && localstate_save(x->c, pl, x->d, plan->round, err)) return -1;
   if (inj->poison && pid == inj->poison_platform && strcmp(plan->rs.algo, "local")) {
     /* a hostile platform: scales its clipped delta past the bound */
     for (size_t j = 0; j < x->d; j++) x->scratch->delta[j] *= inj->poison_factor;
@@ -206,6 +210,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
   chan_t ch;
   stale_copy_t stale = {0};
   uint32_t last_round = 0;
+  int resume_pending = c->resume[0] != 0;
   /* identities and sealed channels first: nothing else crosses before them */
   if (chan_init(&ch, c, job, rank, size, &err) || chan_handshake(&ch, c, c->round_timeout, &err)) {
     fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
@@ -315,13 +320,25 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
         for (uint32_t j = 0; j < n_host; j++)
           if (plat[j].id == pid) parties[n_par++] = (sa_party_t){i, &plat[j]};
       }
-      train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d};
-      if (!strcmp(c->secagg, "on")) {
+      int save = localstate_needed(c) && c->checkpoint_every && plan.round % c->checkpoint_every == 0;
+      train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d, save};
+      if (resume_pending && localstate_needed(c) && plan.round > 1) {
+        /* --resume: the hosted platforms' private state as of the checkpoint */
+        for (uint32_t j = 0; j < n_host && !failed; j++)
+          if (!plat[j].heldout && localstate_load(c, &plat[j], &mc, &plan.rs, d, plan.round - 1, &err)) failed = 1;
+      }
+      resume_pending = 0;
+      for (uint32_t j = 0; save && j < n_host && !failed; j++) { /* hosted, not taking part: state unchanged */
+        int part = 0;
+        for (uint32_t i = 0; i < n_par; i++) part |= parties[i].pl == &plat[j];
+        if (!plat[j].heldout && !part && localstate_save(c, &plat[j], d, plan.round, &err)) failed = 1;
+      }
+      if (!failed && !strcmp(c->secagg, "on")) {
         int sarc = sa_worker_round(&ch, c, &plan, job, size, parties, n_par, d, compute_delta, &tx, &err);
         if (sarc < 0) failed = 1;
         else if (sarc > 0 && c->verbose > 1)
           fprintf(stderr, "fedmeta: rank %d: round %u abandoned (the coordinator moved on)\n", rank, plan.round);
-      } else {
+      } else if (!failed) {
         for (uint32_t i = 0; i < n_par && !failed; i++) {
           delta_msg_t dm;
           uint32_t *fixed;

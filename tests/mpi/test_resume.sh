@@ -51,6 +51,21 @@ bash "$ROOT/cluster/run-until-done.sh" --pause 0 "$TMP/c" -- \
 grep -q "relaunching" "$TMP/c.log" || fail "the crash did not cause a relaunch"
 cmp "$TMP/a/meta-model.pb" "$TMP/c/meta-model.pb" || fail "crashed + relaunched run differs from the uninterrupted one"
 
+# 3b. platforms with private state between rounds: learning ID embeddings, and --algo local
+for extra in "--local-lr 0.01" "--algo local"; do
+  tag=$(echo "$extra" | tr -dc 'a-z')
+  run 3 train $ARGS $extra --out "$TMP/u$tag" > /dev/null
+  bash "$ROOT/cluster/run-until-done.sh" --pause 0 "$TMP/k$tag" -- \
+    timeout 300 "$MPIEXEC" -n 3 --oversubscribe --bind-to none --mca mpi_yield_when_idle 1 \
+    "$BIN" train $ARGS $extra --inject-crash 7 --out "$TMP/k$tag" > "$TMP/k$tag.log" 2>&1 ||
+    { cat "$TMP/k$tag.log"; fail "run-until-done failed with $extra"; }
+  ls "$TMP/k$tag/local/"*.fmls > /dev/null 2>&1 || fail "no local state saved with $extra"
+  cmp "$TMP/u$tag/meta-model.pb" "$TMP/k$tag/meta-model.pb" || fail "resumed run differs with $extra"
+  # the local state shows in the evaluation of the training platforms
+  diff <(grep -o '"valid":{[^}]*}' "$TMP/u$tag/metrics.jsonl") <(grep -o '"valid":{[^}]*}' "$TMP/k$tag/metrics.jsonl") ||
+    fail "resumed run evaluates differently with $extra"
+done
+
 # 4. a damaged checkpoint with no good predecessor is refused with the cause
 mkdir -p "$TMP/d"
 cp "$TMP/a/config.txt" "$TMP/d/"
