@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/fileio.h"
+#include "common/le.h"
 #include "fedmeta.pb-c.h"
 
 static const uint8_t MAGIC[8] = {'F', 'M', 'C', 'K', 'P', 'T', 0, 1};
@@ -195,7 +196,7 @@ int checkpoint_save(const char *path, const checkpoint_t *ck, fm_err *err) {
   uint8_t *buf = pack(ck, 1, &n, err);
   if (!buf) return fm_wrap(err, "%s", path);
   memcpy(buf, MAGIC, 8);
-  for (int i = 0; i < 8; i++) buf[8 + i] = (uint8_t)((uint64_t)n >> (8 * i));
+  le_put64(buf + 8, (uint64_t)n);
   crypto_generichash(buf + 16, 32, buf + CHECKPOINT_HEADER, n, NULL, 0);
   /* Keep the last good checkpoint: the newest becomes PATH.prev. */
   char prev[4096];
@@ -216,8 +217,7 @@ int checkpoint_load_bytes(checkpoint_t *ck, const uint8_t *data, size_t len, con
   if (len < CHECKPOINT_HEADER || memcmp(data, MAGIC, 8) != 0)
     return fm_fail(err, "%s: not a fedmeta checkpoint (bad magic or shorter than its %d-byte header)", name,
                    CHECKPOINT_HEADER);
-  uint64_t n = 0;
-  for (int i = 0; i < 8; i++) n |= (uint64_t)data[8 + i] << (8 * i);
+  uint64_t n = le_get64(data + 8);
   if (n != len - CHECKPOINT_HEADER)
     return fm_fail(err, "%s: the header promises %llu bytes of checkpoint, the file has %zu (%s)", name,
                    (unsigned long long)n, len - CHECKPOINT_HEADER,

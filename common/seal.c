@@ -1,6 +1,7 @@
 /* common/seal.c: identities, handshake, session keys and sealed messages with
  * libsodium (see seal.h for the formats and the replay rules). */
 #include "common/seal.h"
+#include "common/le.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -44,22 +45,6 @@ int seal_init(fm_err *err) {
   return 0;
 }
 
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
 
 /* --- identities ----------------------------------------------------------- */
 
@@ -147,9 +132,9 @@ int seal_verify(const uint8_t sig[SEAL_SIGBYTES], const uint8_t sign_pk[SEAL_SIG
 int seal_handshake_make(uint8_t out[SEAL_HSBYTES], const seal_identity_t *id, uint64_t job,
                         uint32_t party, fm_err *err) {
   memcpy(out, "FMHS", 4);
-  put32(out + 4, SEAL_HS_VERSION);
-  put64(out + 8, job);
-  put32(out + 16, party);
+  le_put32(out + 4, SEAL_HS_VERSION);
+  le_put64(out + 8, job);
+  le_put32(out + 16, party);
   memcpy(out + 20, id->sign_pk, SEAL_SIGN_PKBYTES);
   memcpy(out + 20 + SEAL_SIGN_PKBYTES, id->kx_pk, SEAL_KX_PKBYTES);
   return seal_sign(out + HS_SIGNED, id, SEAL_HS_DOMAIN, out, HS_SIGNED, err);
@@ -163,13 +148,13 @@ int seal_handshake_verify(uint8_t peer_sign_pk[SEAL_SIGN_PKBYTES], uint8_t peer_
     fm_fail(err, "party %u: handshake of %zu bytes, expected %u", party, blob_len, SEAL_HSBYTES);
     return SEAL_ETRUNC;
   }
-  if (memcmp(blob, "FMHS", 4) != 0 || get32(blob + 4) != SEAL_HS_VERSION) {
+  if (memcmp(blob, "FMHS", 4) != 0 || le_get32(blob + 4) != SEAL_HS_VERSION) {
     fm_fail(err, "party %u: not a fedmeta handshake of version %u", party, SEAL_HS_VERSION);
     return SEAL_EHEADER;
   }
-  if (get64(blob + 8) != job || get32(blob + 16) != party) {
+  if (le_get64(blob + 8) != job || le_get32(blob + 16) != party) {
     fm_fail(err, "party %u: handshake is for job %016llx party %u, expected job %016llx", party,
-            (unsigned long long)get64(blob + 8), get32(blob + 16), (unsigned long long)job);
+            (unsigned long long)le_get64(blob + 8), le_get32(blob + 16), (unsigned long long)job);
     return SEAL_EHEADER;
   }
   const uint8_t *spk = blob + 20, *kpk = blob + 20 + SEAL_SIGN_PKBYTES;
@@ -196,7 +181,7 @@ int seal_handshake_verify(uint8_t peer_sign_pk[SEAL_SIGN_PKBYTES], uint8_t peer_
 static void bind_job(uint8_t k[SEAL_KEYBYTES], uint64_t job) {
   uint8_t msg[sizeof SEAL_KDF_TAG + 8];
   memcpy(msg, SEAL_KDF_TAG, sizeof SEAL_KDF_TAG);
-  put64(msg + sizeof SEAL_KDF_TAG, job);
+  le_put64(msg + sizeof SEAL_KDF_TAG, job);
   uint8_t out[SEAL_KEYBYTES];
   crypto_generichash(out, sizeof out, msg, sizeof msg, k, SEAL_KEYBYTES);
   memcpy(k, out, SEAL_KEYBYTES);
@@ -242,21 +227,21 @@ void seal_session_set_round(seal_session_t *s, uint32_t round, int policy) {
 }
 
 void seal_hdr_encode(uint8_t out[SEAL_HDRBYTES], const seal_hdr_t *h) {
-  put64(out, h->job);
-  put32(out + 8, h->round);
-  put32(out + 12, h->stage);
-  put32(out + 16, h->sender);
-  put32(out + 20, h->receiver);
-  put64(out + 24, h->seq);
+  le_put64(out, h->job);
+  le_put32(out + 8, h->round);
+  le_put32(out + 12, h->stage);
+  le_put32(out + 16, h->sender);
+  le_put32(out + 20, h->receiver);
+  le_put64(out + 24, h->seq);
 }
 
 void seal_hdr_decode(seal_hdr_t *h, const uint8_t in[SEAL_HDRBYTES]) {
-  h->job = get64(in);
-  h->round = get32(in + 8);
-  h->stage = get32(in + 12);
-  h->sender = get32(in + 16);
-  h->receiver = get32(in + 20);
-  h->seq = get64(in + 24);
+  h->job = le_get64(in);
+  h->round = le_get32(in + 8);
+  h->stage = le_get32(in + 12);
+  h->sender = le_get32(in + 16);
+  h->receiver = le_get32(in + 20);
+  h->seq = le_get64(in + 24);
 }
 
 int seal_seal(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, uint32_t stage,

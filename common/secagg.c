@@ -2,6 +2,7 @@
  * protocol): ChaCha20 mask generator, X25519 pairwise seeds, Shamir sharing
  * over GF(2^8), the neighbour graph, recovery, and client/server state. */
 #include "common/secagg.h"
+#include "common/le.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -15,15 +16,6 @@ static const uint8_t PRG_NONCE[8] = {0};
 static const char PAIR_TAG[] = "fedmeta-secagg-pair-v1";
 static const char GRAPH_TAG[] = "fedmeta-secagg-graph-v1";
 
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* --- (a) mask generator -------------------------------------------------- */
 
@@ -35,7 +27,7 @@ static void prg_chunk(uint32_t *out, size_t n, uint64_t ic, const uint8_t seed[3
   uint8_t *b = (uint8_t *)out;
   crypto_stream_chacha20_xor_ic(b, PRG_ZEROS, 4 * n, PRG_NONCE, ic, seed);
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-  for (size_t i = 0; i < n; i++) out[i] = get32(b + 4 * i); /* words are little-endian by definition */
+  for (size_t i = 0; i < n; i++) out[i] = le_get32(b + 4 * i); /* words are little-endian by definition */
 #endif
 }
 
@@ -83,10 +75,10 @@ int secagg_pair_seed(uint8_t seed[SECAGG_SEEDBYTES], const uint8_t my_sk[SECAGG_
   uint32_t lo = me < peer ? me : peer, hi = me < peer ? peer : me;
   const uint8_t *pk_lo = me < peer ? my_pk : peer_pk, *pk_hi = me < peer ? peer_pk : my_pk;
   uint8_t ctx[8 + 4 + 4 + 4];
-  put64(ctx, job);
-  put32(ctx + 8, round);
-  put32(ctx + 12, lo);
-  put32(ctx + 16, hi);
+  le_put64(ctx, job);
+  le_put32(ctx + 8, round);
+  le_put32(ctx + 12, lo);
+  le_put32(ctx + 16, hi);
   crypto_generichash_state st;
   crypto_generichash_init(&st, NULL, 0, SECAGG_SEEDBYTES);
   crypto_generichash_update(&st, (const uint8_t *)PAIR_TAG, sizeof PAIR_TAG);
@@ -102,9 +94,9 @@ int secagg_pair_seed(uint8_t seed[SECAGG_SEEDBYTES], const uint8_t my_sk[SECAGG_
 
 void secagg_advertise_bytes(uint8_t out[SECAGG_ADVBYTES], uint64_t job, uint32_t round, uint32_t slot,
                             const uint8_t mask_pk[SECAGG_PKBYTES]) {
-  put64(out, job);
-  put32(out + 8, round);
-  put32(out + 12, slot);
+  le_put64(out, job);
+  le_put32(out + 8, round);
+  le_put32(out + 12, slot);
   memcpy(out + 16, mask_pk, SECAGG_PKBYTES);
 }
 
@@ -186,8 +178,8 @@ int secagg_shamir_combine(uint8_t secret[32], const secagg_share_t *shares, size
 void secagg_graph_seed(uint8_t seed[32], uint64_t job, uint32_t round) {
   uint8_t m[sizeof GRAPH_TAG + 12];
   memcpy(m, GRAPH_TAG, sizeof GRAPH_TAG);
-  put64(m + sizeof GRAPH_TAG, job);
-  put32(m + sizeof GRAPH_TAG + 8, round);
+  le_put64(m + sizeof GRAPH_TAG, job);
+  le_put32(m + sizeof GRAPH_TAG + 8, round);
   crypto_generichash(seed, 32, m, sizeof m, NULL, 0);
 }
 
@@ -218,7 +210,7 @@ int secagg_graph_init(secagg_graph_t *g, uint32_t n, uint32_t k, const uint8_t s
   randombytes_buf_deterministic(r, n * sizeof *r, seed);
   for (uint32_t i = 0; i < n; i++) g->at[i] = i;
   for (uint32_t i = n - 1; i > 0; i--) {
-    uint32_t j = (uint32_t)(((uint64_t)get32((const uint8_t *)&r[i]) * (i + 1)) >> 32);
+    uint32_t j = (uint32_t)(((uint64_t)le_get32((const uint8_t *)&r[i]) * (i + 1)) >> 32);
     uint32_t tmp = g->at[i];
     g->at[i] = g->at[j];
     g->at[j] = tmp;
@@ -299,8 +291,8 @@ int secagg_unmask(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64
 /* --- wire forms ---------------------------------------------------------- */
 
 void secagg_keyshare_pack(uint8_t out[SECAGG_KEYSHAREBYTES], const secagg_keyshare_t *s) {
-  put32(out, s->owner);
-  put32(out + 4, s->holder);
+  le_put32(out, s->owner);
+  le_put32(out + 4, s->holder);
   out[8] = s->x;
   memcpy(out + 9, s->sk, 32);
   memcpy(out + 41, s->b, 32);
@@ -308,8 +300,8 @@ void secagg_keyshare_pack(uint8_t out[SECAGG_KEYSHAREBYTES], const secagg_keysha
 
 int secagg_keyshare_unpack(secagg_keyshare_t *s, const uint8_t *in, size_t len, fm_err *err) {
   if (len != SECAGG_KEYSHAREBYTES) return fm_fail(err, "secagg: key share of %zu bytes, expected %u", len, SECAGG_KEYSHAREBYTES);
-  s->owner = get32(in);
-  s->holder = get32(in + 4);
+  s->owner = le_get32(in);
+  s->holder = le_get32(in + 4);
   s->x = in[8];
   memcpy(s->sk, in + 9, 32);
   memcpy(s->b, in + 41, 32);
@@ -317,7 +309,7 @@ int secagg_keyshare_unpack(secagg_keyshare_t *s, const uint8_t *in, size_t len, 
 }
 
 void secagg_reveal_pack(uint8_t out[SECAGG_REVEALBYTES], const secagg_reveal_t *r) {
-  put32(out, r->owner);
+  le_put32(out, r->owner);
   out[4] = r->kind;
   out[5] = r->x;
   memcpy(out + 6, r->y, 32);
@@ -325,7 +317,7 @@ void secagg_reveal_pack(uint8_t out[SECAGG_REVEALBYTES], const secagg_reveal_t *
 
 int secagg_reveal_unpack(secagg_reveal_t *r, const uint8_t *in, size_t len, fm_err *err) {
   if (len != SECAGG_REVEALBYTES) return fm_fail(err, "secagg: reveal of %zu bytes, expected %u", len, SECAGG_REVEALBYTES);
-  r->owner = get32(in);
+  r->owner = le_get32(in);
   r->kind = in[4];
   r->x = in[5];
   memcpy(r->y, in + 6, 32);

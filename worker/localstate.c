@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/le.h"
 #include "common/fileio.h"
 
 #define LS_HEADER 48
@@ -17,16 +18,6 @@ static void path_of(char *out, size_t cap, const fm_config *c, const platform_t 
   snprintf(out, cap, "%s/local/%s.r%u.fmls", c->out, p->name, round);
 }
 
-static void put32(uint8_t *b, uint32_t v) {
-  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *b, uint64_t v) {
-  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *b) {
-  return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-static uint64_t get64(const uint8_t *b) { return get32(b) | (uint64_t)get32(b + 4) << 32; }
 
 int localstate_save(const fm_config *c, const platform_t *p, size_t d, uint32_t round, fm_err *err) {
   const model_local_t *l = &p->local;
@@ -36,15 +27,15 @@ int localstate_save(const fm_config *c, const platform_t *p, size_t d, uint32_t 
   uint8_t *buf = malloc(len);
   if (!buf) return fm_fail(err, "out of memory for the local state of %s", p->name);
   memcpy(buf, "FMLS", 4);
-  put32(buf + 4, 1);
-  put32(buf + 8, p->id);
-  put32(buf + 12, round);
-  put32(buf + 16, l->n_users);
-  put32(buf + 20, l->n_items);
-  put32(buf + 24, l->dim);
-  put32(buf + 28, 0);
-  put64(buf + 32, n_phi);
-  put64(buf + 40, n_opt);
+  le_put32(buf + 4, 1);
+  le_put32(buf + 8, p->id);
+  le_put32(buf + 12, round);
+  le_put32(buf + 16, l->n_users);
+  le_put32(buf + 20, l->n_items);
+  le_put32(buf + 24, l->dim);
+  le_put32(buf + 28, 0);
+  le_put64(buf + 32, n_phi);
+  le_put64(buf + 40, n_opt);
   float *f = (float *)(void *)(buf + LS_HEADER); /* 48 is a multiple of 4; malloc is aligned */
   memcpy(f, l->user_id, nP * sizeof *f);
   memcpy(f + nP, l->item_id, nQ * sizeof *f);
@@ -78,7 +69,7 @@ int localstate_load(const fm_config *c, platform_t *p, const model_cfg_t *mc, co
   model_local_t *l = &p->local;
   size_t nP = (size_t)l->n_users * l->dim, nQ = (size_t)l->n_items * l->dim;
   uint8_t h[32];
-  if (len < LS_HEADER + 32 || memcmp(buf, "FMLS", 4) || get32(buf + 4) != 1) {
+  if (len < LS_HEADER + 32 || memcmp(buf, "FMLS", 4) || le_get32(buf + 4) != 1) {
     rc = fm_fail(err, "%s: not a fedmeta local state file (magic or version)", path);
     goto done;
   }
@@ -87,9 +78,9 @@ int localstate_load(const fm_config *c, platform_t *p, const model_cfg_t *mc, co
     rc = fm_fail(err, "%s: checksum mismatch: the file is damaged", path);
     goto done;
   }
-  size_t n_phi = get64(buf + 32), n_opt = get64(buf + 40);
-  if (get32(buf + 8) != p->id || get32(buf + 12) != round || get32(buf + 16) != l->n_users ||
-      get32(buf + 20) != l->n_items || get32(buf + 24) != l->dim || (n_phi && n_phi != d) ||
+  size_t n_phi = le_get64(buf + 32), n_opt = le_get64(buf + 40);
+  if (le_get32(buf + 8) != p->id || le_get32(buf + 12) != round || le_get32(buf + 16) != l->n_users ||
+      le_get32(buf + 20) != l->n_items || le_get32(buf + 24) != l->dim || (n_phi && n_phi != d) ||
       len != LS_HEADER + (nP + nQ + n_phi + n_opt) * sizeof(float) + 32) {
     rc = fm_fail(err, "%s: made for another platform, round or model shape", path);
     goto done;
