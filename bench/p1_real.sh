@@ -16,6 +16,8 @@
 #               the best validation score (bench/sweep.sh, validation industries
 #               only); methods missing there use the defaults of fedmeta train
 #     ROUNDS=50  OUT=out/bench-p1-real  ONLY="ciao amazon"  ALGOS="fedavg central reptile fomaml"
+#     AMAZON_TEST="beauty sports toys" (the Amazon rotations to run; run one at a
+#               time to give each its own SWEEP_CSV)
 #     MPIRUN="cluster/mpirun.sh 3"  FEDMETA_FLAGS (extra flags for train and eval)
 #
 # One training per (data set, held-out set, algorithm, seed): the held-out
@@ -82,7 +84,8 @@ run() {
       read -r ilr ist olr fs fl <<< "${S[$a]}"
       model="$out/$data-$tag-$a-$seed"
       if ! grep -q "^$data,${held%%,*},.*,$seed,$a+ft," "$rows"; then
-        $mpirun_cmd "$bin" train --data "$dir" --heldout "$held" --algo "$a" --seed "$seed" --rounds "$rounds" \
+        # a finished training is reused (e.g. to re-evaluate after a change of the fine-tune settings)
+        [ -s "$model/meta-model.pb" ] || $mpirun_cmd "$bin" train --data "$dir" --heldout "$held" --algo "$a" --seed "$seed" --rounds "$rounds" \
           --inner-lr "$ilr" --inner-steps "$ist" --outer-lr "$olr" --eval-every 0 --local-steps 0 --verbose 0 \
           --out "$model" $flags < /dev/null > "$model.log" 2>&1 || { echo "train $a seed $seed on $data failed: $model.log" >&2; continue; }
         for ind in ${held//,/ }; do
@@ -117,14 +120,15 @@ for data in $only; do
     echo "== Amazon P5: each category in turn held out, the other two train"
     [ -s "$out/baselines-amazon.csv" ] || "$bin" baselines --data "$dir" --heldout beauty,sports,toys --ks 1,5 --no-pooled \
       --boot 0 --out "$out/baselines-amazon.csv" > "$out/baselines-amazon.log"
-    for t in beauty sports toys; do run amazon "$dir" "$t" "1 5"; done
+    for t in ${AMAZON_TEST:-beauty sports toys}; do run amazon "$dir" "$t" "1 5"; done
   fi
 done
 echo "wall: $(( $(date +%s) - start )) s"
 
 # Tables: one row per (data, industry, K); NDCG@10 then Recall@20.
 summary="$out/summary.csv"
-for data in $only; do
+rm -f "$summary.tmp"
+for data in ciao amazon; do # every data set in OUT, also from earlier runs (ONLY=...)
   [ -s "$out/baselines-$data.csv" ] || continue
   awk -F, -v data="$data" -v algos="$algos" '
     FILENAME == ARGV[1] { if (FNR > 1 && $12 == "ok") { k = $1 "|" $2; b[k "|" $3 "|n"] = $6; b[k "|" $3 "|r"] = $7; u[k] = $4; key[k] = 1 } next }

@@ -107,6 +107,7 @@ for t in $(seq 1 "$trials"); do
     *) ist=$(pick "$seed" "$t" inner-steps "10 20 40"); olr=$(pick "$seed" "$t" outer-lr "0.5 1") ;;
   esac
   m="$out/$dname-$algo-s$seed-t$t"
+  date=$(date -u +%FT%TZ)
   t0=$(date +%s)
   $mpirun_cmd "$bin" train --data "$data" --heldout "$heldout" --algo "$algo" --seed "$seed" --rounds "$rounds" \
     --inner-lr "$ilr" --inner-steps "$ist" --outer-lr "$olr" --eval-every 0 --local-steps 0 --verbose 0 \
