@@ -33,7 +33,7 @@ static const opt OPTS[] = {
   {"synthetic", T_FLAG, F(synthetic), 0, 1, NULL, TE, 0, "use the embedded synthetic market (default)"},
   {"data", T_STR, F(data), 0, 0, NULL, TE, 0, "prepared data folder (manifest + shards) instead of --synthetic"},
   {"market-seed", T_U64, F(market_seed), 0, 1.8e19, NULL, ALL, 1, "seed of the synthetic market"},
-  {"industries", T_U32, F(industries), 2, 16, NULL, ALL, 1, "industries in the synthetic market"},
+  {"industries", T_U32, F(industries), 2, 1024, NULL, ALL, 1, "industries in the synthetic market (beyond 16: a long tail of niche variants)"},
   {"users", T_U32, F(users), 50, 5000000, NULL, ALL, 1, "user population of the synthetic market"},
   {"scale", T_F64, F(scale), 0.05, 100, NULL, ALL, 1, "size multiplier of the synthetic catalogues"},
   {"heldout", T_STR, F(heldout), 0, 0, NULL, CFG_TRAIN, 1, "held-out industries, comma-separated (default: the market's)"},

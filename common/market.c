@@ -6,6 +6,7 @@
  *   id 1          the user population (demographics, activity, taste)
  *   id 100 + p    industry p's catalogue (twist, categories, brands, items, popularity)
  *   id 200 + p    industry p's interactions (who joins, how many, which, when)
+ *   (industries beyond the 16 named ones use ids 100 << 32 | p and 200 << 32 | p)
  * so platform p depends only on streams 0, 1, 100+p and 200+p: the same
  * shard on every rank, whichever other platforms are built. Results are
  * bit-identical for the same seed on the same libm (exp/log/cos decide a few
@@ -51,6 +52,24 @@ static const profile_t PROFILES[MARKET_MAX_INDUSTRIES] = {
     {"travel", 500, 8, 30, 0.15, 5, 1.0},
 };
 
+/* Industry p: the named profile p, or beyond 16 a niche variant of profile
+ * p mod 16 ("beauty-2", ...) whose users join with probability scaled by
+ * 16 / (p + 1): a long tail of small platforms, so a market of hundreds of
+ * industries keeps realistic activity per user. Industry p's data depends on
+ * p alone, never on how many industries the market has. */
+static profile_t profile_of(uint32_t p) {
+  profile_t pr = PROFILES[p % MARKET_MAX_INDUSTRIES];
+  if (p >= MARKET_MAX_INDUSTRIES) pr.join *= (double)MARKET_MAX_INDUSTRIES / (p + 1);
+  return pr;
+}
+
+/* Stream id of industry p for a purpose base (100: catalogue, 200: users'
+ * interactions): base + p for the 16 named industries (as always), and
+ * base << 32 | p beyond, so no two industries ever share a stream. */
+static uint64_t stream_id(uint64_t base, uint32_t p) {
+  return p < MARKET_MAX_INDUSTRIES ? base + p : base << 32 | p;
+}
+
 static const char *const STYLES[MARKET_N_STYLES] = {
     "classic", "modern",  "minimal", "luxury",  "budget",   "eco",
     "kids",    "sporty",  "outdoor", "tech",    "vintage",  "cozy",
@@ -91,9 +110,9 @@ void market_cfg_default(market_cfg_t *cfg) {
 }
 
 int market_cfg_validate(const market_cfg_t *c, fm_err *err) {
-  if (c->n_industries < 1 || c->n_industries > MARKET_MAX_INDUSTRIES)
+  if (c->n_industries < 1 || c->n_industries > MARKET_MAX_PLATFORMS)
     return fm_fail(err, "market: n_industries = %u, expected 1..%d", c->n_industries,
-                   MARKET_MAX_INDUSTRIES);
+                   MARKET_MAX_PLATFORMS);
   if (!(c->scale > 0.0 && c->scale <= 1000.0))
     return fm_fail(err, "market: scale = %g, expected > 0 and <= 1000", c->scale);
   double users = (double)c->n_users * c->scale;
@@ -116,14 +135,20 @@ int market_cfg_validate(const market_cfg_t *c, fm_err *err) {
 }
 
 const char *market_industry_name(uint32_t p) {
-  return p < MARKET_MAX_INDUSTRIES ? PROFILES[p].name : "?";
+  static char names[MARKET_MAX_PLATFORMS][24]; /* built on first use; deterministic */
+  if (p >= MARKET_MAX_PLATFORMS) return "?";
+  if (p < MARKET_MAX_INDUSTRIES) return PROFILES[p].name;
+  if (!names[p][0])
+    snprintf(names[p], sizeof names[p], "%s-%u", PROFILES[p % MARKET_MAX_INDUSTRIES].name,
+             p / MARKET_MAX_INDUSTRIES + 1);
+  return names[p];
 }
 
 const char *market_style_name(uint32_t s) { return s < MARKET_N_STYLES ? STYLES[s] : "?"; }
 
 uint32_t market_default_heldout(const market_cfg_t *cfg) {
   uint32_t n = cfg->n_industries, best = 0;
-  if (n > MARKET_MAX_INDUSTRIES) n = MARKET_MAX_INDUSTRIES;
+  if (n > MARKET_MAX_INDUSTRIES) n = MARKET_MAX_INDUSTRIES; /* a named industry */
   for (uint32_t p = 1; p < n; p++)
     if (PROFILES[p].join * PROFILES[p].mean < PROFILES[best].join * PROFILES[best].mean) best = p;
   return best;
@@ -269,7 +294,7 @@ static uint32_t scaled(uint32_t base, double scale, uint32_t lo) {
 static int industry_build(industry_t *in, const market_cfg_t *c, const world_t *w, uint32_t p,
                           fm_err *err) {
   memset(in, 0, sizeof *in);
-  const profile_t *pr = &PROFILES[p];
+  const profile_t prof = profile_of(p), *pr = &prof;
   uint32_t k = w->k, ni = scaled(pr->n_items, c->scale, 20), nc = pr->n_cats;
   uint32_t nb = scaled(pr->n_brands, c->scale, nc);
   in->n_items = ni;
@@ -296,7 +321,7 @@ static int industry_build(industry_t *in, const market_cfg_t *c, const world_t *
     return fm_fail(err, "market: out of memory for industry %s (%u items)", pr->name, ni);
   }
   rng_t r;
-  rng_seed(&r, c->seed, RNG_MARKET, 100 + p);
+  rng_seed(&r, c->seed, RNG_MARKET, stream_id(100, p));
   /* Twist M = I + tau G / sqrt(k): the shared map, bent a little per industry. */
   for (uint32_t i = 0; i < k; i++)
     for (uint32_t j = 0; j < k; j++)
@@ -413,7 +438,7 @@ int market_generate(shard_t *out, market_truth_t *truth, const market_cfg_t *c, 
   if (p >= c->n_industries)
     return fm_fail(err, "market: platform %u out of range (the market has %u industries)", p,
                    c->n_industries);
-  const profile_t *pr = &PROFILES[p];
+  const profile_t prof = profile_of(p), *pr = &prof;
   world_t w;
   industry_t in;
   if (world_build(&w, c, err)) return -1;
@@ -434,7 +459,7 @@ int market_generate(shard_t *out, market_truth_t *truth, const market_cfg_t *c, 
   if (!heap || !tu || grow_push(&offs, 0)) goto oom;
 
   rng_t r;
-  rng_seed(&r, c->seed, RNG_MARKET, 200 + p);
+  rng_seed(&r, c->seed, RNG_MARKET, stream_id(200, p));
   for (uint32_t g = 0; g < nu_all; g++) {
     double act = w.act[g];
     double pj = pr->join * act;

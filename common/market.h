@@ -16,7 +16,9 @@
 #include "common/error.h"
 #include "common/shard.h"
 
-#define MARKET_MAX_INDUSTRIES 16
+#define MARKET_MAX_INDUSTRIES 16   /* named industry profiles */
+#define MARKET_MAX_PLATFORMS 1024  /* industries in a market: beyond 16, a long tail of niche
+                                      variants (see market.c profile_of) */
 #define MARKET_MAX_DIM 64
 #define MARKET_N_STYLES 24 /* shared style-tag vocabulary */
 #define MARKET_N_PRICE 5   /* shared price bands */
@@ -26,7 +28,7 @@
 
 typedef struct market_cfg {
   uint64_t seed;
-  uint32_t n_industries; /* platforms, 1..MARKET_MAX_INDUSTRIES (default 8) */
+  uint32_t n_industries; /* platforms, 1..MARKET_MAX_PLATFORMS (default 8) */
   uint32_t n_users;      /* shared user population before scale (default 4000) */
   double scale;          /* multiplies users, catalogues and brands (default 1) */
   uint32_t dim;          /* k: latent taste dimension (default 8) */

@@ -76,7 +76,10 @@ static void test_cfg(void) {
   CHECK_EQ_INT(c.n_industries, 8);
   CHECK(strcmp(market_industry_name(market_default_heldout(&c)), "toys") == 0);
   CHECK(strcmp(market_industry_name(0), "beauty") == 0);
-  CHECK(strcmp(market_industry_name(999), "?") == 0);
+  CHECK(strcmp(market_industry_name(MARKET_MAX_PLATFORMS), "?") == 0);
+  /* beyond the 16 named industries: niche variants with their own names and data */
+  CHECK(strcmp(market_industry_name(16), "beauty-2") == 0);
+  CHECK(strcmp(market_industry_name(999), "toys-63") == 0);
   fm_err err;
   market_cfg_t b = c;
   b.n_industries = 0;
@@ -159,6 +162,20 @@ static void test_determinism(void) {
   CHECK_OK(market_platform(&s3, &big, 5, &err));
   CHECK(same_shard(&s1, &s2));
   CHECK(same_shard(&s1, &s3));
+  {
+    market_cfg_t many = c;
+    many.n_industries = 40;
+    shard_t s5, s20, s36;
+    CHECK_OK(market_platform(&s5, &many, 5, &err));
+    CHECK(same_shard(&s1, &s5)); /* adding industries changes nothing in the others */
+    CHECK_OK(market_platform(&s20, &many, 20, &err));
+    CHECK_OK(market_platform(&s36, &many, 36, &err));
+    CHECK(s20.n_items > 0 && s36.n_items > 0);
+    CHECK(!same_shard(&s20, &s36)); /* variants of one profile are different industries */
+    shard_free(&s5);
+    shard_free(&s20);
+    shard_free(&s36);
+  }
   shard_free(&s1);
   shard_free(&s2);
   shard_free(&s3);
