@@ -1,0 +1,89 @@
+#!/bin/bash
+# bench/scale.sh: round time and peak memory against the number of platforms
+# (issue 6). For 4, 16, 64 and 256 training platforms (--industries N+1, one
+# held out) and shared models of about 0.1 M, 1 M and 10 M parameters
+# (--dim 32 with --buckets-log2 12, 15, 18: d = 2^b x 32 + the towers' dense
+# layers), one short training each on one machine, 1 coordinator + W worker
+# ranks (platform p on rank 1 + p mod W), every rank generating only its own
+# platforms.
+#
+# Measured per run:
+#   round_s   median of round_s over rounds 2..R of OUT/metrics.jsonl (round 1
+#             warms up: first touch of every buffer, page faults)
+#   compute   median over rounds 2..R of max_compute_s (the slowest platform's
+#             platform_train_round: theta copy, inner steps, delta, clip, encode)
+#   coord MB  peak RSS of rank 0 (the coordinator), from GNU time's "Maximum
+#             resident set size": every rank runs under `/usr/bin/time -v -o
+#             OUT/time.RANK` (a sh wrapper reading OMPI_COMM_WORLD_RANK), so the
+#             figure is rank 0's own getrusage maxrss, not mpirun's
+#   worker MB the largest peak RSS among the worker ranks, the same way
+#   wall      the whole run (start-up, market generation, R rounds, the final
+#             evaluation, checkpoints, outputs), seconds
+#
+# Defaults are those of `fedmeta train` (sealed channels, a checkpoint every
+# round, reptile, SGD outer step) except the sizes below; --eval-every 0 still
+# evaluates once after the last round (outside round_s).
+#
+#   usage: bench/scale.sh [path/to/fedmeta] [out-dir]
+#   env:   PLATFORMS="4 16 64 256" BUCKETS="12 15 18" RANKS=3 ROUNDS=4 INNER=5
+#          USERS=8000 SCALE=0.1 (8000 x 0.1: the smallest of 256 niche platforms
+#          still has training interactions; generation takes about a second)
+# Writes OUT/scale.csv (one line per run, appended as runs finish) and prints
+# the Markdown table; plot with bench/plot_scale.gp.
+set -euo pipefail
+BIN=${1:-build/fedmeta}
+OUT=${2:-out/bench-scale}
+PLATFORMS=${PLATFORMS:-4 16 64 256}
+BUCKETS=${BUCKETS:-12 15 18}
+RANKS=${RANKS:-3}
+ROUNDS=${ROUNDS:-4}
+INNER=${INNER:-5}
+USERS=${USERS:-8000}
+SCALE=${SCALE:-0.1}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+[ -x /usr/bin/time ] || { echo "bench/scale.sh: needs GNU time (/usr/bin/time; apt-get install time)" >&2; exit 2; }
+mkdir -p "$OUT"
+CSV="$OUT/scale.csv"
+echo "platforms,buckets_log2,d,round_s,compute_s,coord_mb,worker_mb,wall_s,deltas_ok" > "$CSV"
+
+# median of a column over rounds 2.. of a metrics.jsonl
+median_of() { # median_of FIELD FILE
+  tail -n +2 "$2" | grep -o "\"$1\":[0-9.]*" | cut -d: -f2 | sort -g |
+    awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+maxrss_mb() { # maxrss_mb TIME-FILE...: the largest "Maximum resident set size" in MB
+  grep -h 'Maximum resident set size' "$@" | awk '{ if ($NF > m) m = $NF } END { printf "%.1f", m / 1024 }'
+}
+
+echo "# bench/scale.sh: $(date -u '+%F %H:%M UTC'), $(nproc) cores, $(lscpu | grep 'Model name' | sed 's/.*: *//'),"
+echo "# $RANKS ranks (1 coordinator + $((RANKS - 1)) workers), $ROUNDS rounds x $INNER inner steps, users $USERS, scale $SCALE"
+echo "# load average before: $(uptime | sed 's/.*load average: //')"
+for b in $BUCKETS; do
+  for n in $PLATFORMS; do
+    run="$OUT/n$n-b$b"
+    rm -rf "$run"
+    mkdir -p "$run"
+    t0=$(date +%s.%N)
+    # every rank under GNU time; rank 0's file is the coordinator's peak RSS
+    mpirun -n "$RANKS" --oversubscribe --bind-to none --mca mpi_yield_when_idle 1 \
+      sh -c 'exec /usr/bin/time -v -o "$0.$OMPI_COMM_WORLD_RANK" "$@"' "$run/time" \
+      "$BIN" train --industries $((n + 1)) --users "$USERS" --scale "$SCALE" \
+      --dim 32 --hidden 64 --buckets-log2 "$b" --rounds "$ROUNDS" --inner-steps "$INNER" \
+      --eval-every 0 --ft-steps 0 --local-steps 0 --round-timeout 3600 --verbose 1 --out "$run/out" \
+      < /dev/null > "$run/log" 2>&1 || { echo "bench/scale.sh: run n=$n b=$b failed, see $run/log" >&2; tail -5 "$run/log" >&2; exit 1; }
+    wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    m="$run/out/metrics.jsonl"
+    d=$(grep -o '[0-9]* shared parameters' "$run/log" | cut -d' ' -f1)
+    ok=$([ "$(grep -c "\"deltas\":$n," "$m")" = "$ROUNDS" ] && echo yes || echo no)
+    workers=""
+    for ((k = 1; k < RANKS; k++)); do workers="$workers $run/time.$k"; done
+    # shellcheck disable=SC2086
+    echo "$n,$b,$d,$(median_of round_s "$m"),$(median_of max_compute_s "$m"),$(maxrss_mb "$run/time.0"),$(maxrss_mb $workers),$wall,$ok" | tee -a "$CSV"
+    rm -f "$run/out/checkpoint.fmck" "$run/out/checkpoint.fmck.prev" # up to 2 x 4d bytes each; not needed
+  done
+done
+echo "# load average after: $(uptime | sed 's/.*load average: //')"
+echo
+echo "| shared params d | platforms | round (s, median r2..$ROUNDS) | slowest platform compute (s) | coordinator peak RSS (MB) | largest worker peak RSS (MB) | whole run (s) | all deltas |"
+echo "|---:|---:|---:|---:|---:|---:|---:|:---:|"
+tail -n +2 "$CSV" | awk -F, '{ printf "| %d | %d | %.3f | %.3f | %.1f | %.1f | %.1f | %s |\n", $3, $1, $4, $5, $6, $7, $8, $9 }'
