@@ -24,6 +24,15 @@
 # round, reptile, SGD outer step) except the sizes below; --eval-every 0 still
 # evaluates once after the last round (outside round_s).
 #
+# Worker memory guard: every hosted platform keeps its own inner optimiser
+# state (common/model.c trainer_init: gradient g, Adam m and v, d floats each;
+# m and v are zeroed, so touched, every round), about 8-12 bytes per shared
+# parameter per platform: 256 platforms x 8.4 M parameters with Adam would need
+# ~20 GB over the workers. A run whose estimate (12 d bytes per platform with
+# Adam) exceeds MEM_BUDGET_MB (default: half of MemAvailable) falls back to
+# --inner-opt sgd (no m, v; estimate 4 d bytes per platform) and says so in
+# the CSV's opt column; if that does not fit either, it is skipped.
+#
 #   usage: bench/scale.sh [path/to/fedmeta] [out-dir]
 #   env:   PLATFORMS="4 16 64 256" BUCKETS="12 15 18" RANKS=3 ROUNDS=4 INNER=5
 #          USERS=8000 SCALE=0.1 (8000 x 0.1: the smallest of 256 niche platforms
@@ -40,11 +49,12 @@ ROUNDS=${ROUNDS:-4}
 INNER=${INNER:-5}
 USERS=${USERS:-8000}
 SCALE=${SCALE:-0.1}
+MEM_BUDGET_MB=${MEM_BUDGET_MB:-$(awk '/MemAvailable/ { printf "%d", $2 / 2048 }' /proc/meminfo)}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 [ -x /usr/bin/time ] || { echo "bench/scale.sh: needs GNU time (/usr/bin/time; apt-get install time)" >&2; exit 2; }
 mkdir -p "$OUT"
 CSV="$OUT/scale.csv"
-echo "platforms,buckets_log2,d,round_s,compute_s,coord_mb,worker_mb,wall_s,deltas_ok" > "$CSV"
+echo "platforms,buckets_log2,d,round_s,compute_s,coord_mb,worker_mb,wall_s,deltas_ok,opt" > "$CSV"
 
 # median of a column over rounds 2.. of a metrics.jsonl
 median_of() { # median_of FIELD FILE
@@ -60,6 +70,19 @@ echo "# $RANKS ranks (1 coordinator + $((RANKS - 1)) workers), $ROUNDS rounds x 
 echo "# load average before: $(uptime | sed 's/.*load average: //')"
 for b in $BUCKETS; do
   for n in $PLATFORMS; do
+    # d = 2^b x 32 hashed-feature rows + 12480 in the towers (dim 32, hidden 64);
+    # estimated worker memory over all workers with Adam: 12 d bytes per platform
+    est=$(awk -v n="$n" -v b="$b" 'BEGIN { printf "%d", n * 12 * (2 ^ b * 32 + 12480) / 1048576 }')
+    opt=adam
+    if [ "$est" -gt "$MEM_BUDGET_MB" ]; then
+      opt=sgd
+      est=$((est / 3))
+      if [ "$est" -gt "$MEM_BUDGET_MB" ]; then
+        echo "# skipped n=$n b=$b: workers would need about $est MB even with --inner-opt sgd (budget $MEM_BUDGET_MB MB)"
+        continue
+      fi
+      echo "# n=$n b=$b: with --inner-opt sgd (Adam state would need about $((est * 3)) MB over the workers; budget $MEM_BUDGET_MB MB)"
+    fi
     run="$OUT/n$n-b$b"
     rm -rf "$run"
     mkdir -p "$run"
@@ -69,7 +92,7 @@ for b in $BUCKETS; do
       sh -c 'exec /usr/bin/time -v -o "$0.$OMPI_COMM_WORLD_RANK" "$@"' "$run/time" \
       "$BIN" train --industries $((n + 1)) --users "$USERS" --scale "$SCALE" \
       --dim 32 --hidden 64 --buckets-log2 "$b" --rounds "$ROUNDS" --inner-steps "$INNER" \
-      --eval-every 0 --ft-steps 0 --local-steps 0 --round-timeout 3600 --verbose 1 --out "$run/out" \
+      --inner-opt "$opt" --eval-every 0 --ft-steps 0 --local-steps 0 --round-timeout 3600 --verbose 1 --out "$run/out" \
       < /dev/null > "$run/log" 2>&1 || { echo "bench/scale.sh: run n=$n b=$b failed, see $run/log" >&2; tail -5 "$run/log" >&2; exit 1; }
     wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     m="$run/out/metrics.jsonl"
@@ -78,12 +101,12 @@ for b in $BUCKETS; do
     workers=""
     for ((k = 1; k < RANKS; k++)); do workers="$workers $run/time.$k"; done
     # shellcheck disable=SC2086
-    echo "$n,$b,$d,$(median_of round_s "$m"),$(median_of max_compute_s "$m"),$(maxrss_mb "$run/time.0"),$(maxrss_mb $workers),$wall,$ok" | tee -a "$CSV"
+    echo "$n,$b,$d,$(median_of round_s "$m"),$(median_of max_compute_s "$m"),$(maxrss_mb "$run/time.0"),$(maxrss_mb $workers),$wall,$ok,$opt" | tee -a "$CSV"
     rm -f "$run/out/checkpoint.fmck" "$run/out/checkpoint.fmck.prev" # up to 2 x 4d bytes each; not needed
   done
 done
 echo "# load average after: $(uptime | sed 's/.*load average: //')"
 echo
-echo "| shared params d | platforms | round (s, median r2..$ROUNDS) | slowest platform compute (s) | coordinator peak RSS (MB) | largest worker peak RSS (MB) | whole run (s) | all deltas |"
-echo "|---:|---:|---:|---:|---:|---:|---:|:---:|"
-tail -n +2 "$CSV" | awk -F, '{ printf "| %d | %d | %.3f | %.3f | %.1f | %.1f | %.1f | %s |\n", $3, $1, $4, $5, $6, $7, $8, $9 }'
+echo "| shared params d | platforms | round (s, median r2..$ROUNDS) | slowest platform compute (s) | coordinator peak RSS (MB) | largest worker peak RSS (MB) | whole run (s) | all deltas | inner opt |"
+echo "|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|"
+tail -n +2 "$CSV" | awk -F, '{ printf "| %d | %d | %.3f | %.3f | %.1f | %.1f | %.1f | %s | %s |\n", $3, $1, $4, $5, $6, $7, $8, $9, $10 }'
