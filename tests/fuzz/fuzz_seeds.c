@@ -265,7 +265,47 @@ static void seed_checkpoint(const char *name, model_cfg_t mc, const char *config
   free(ck.theta);
 }
 
+/* A resumable checkpoint (checkpoint_save), without its 48-byte header. */
+static void seed_resumable(const char *name, model_cfg_t mc, const char *outer, int moments) {
+  size_t n = model_n_shared(&mc);
+  checkpoint_t ck;
+  memset(&ck, 0, sizeof ck);
+  ck.round = 7;
+  snprintf(ck.algo, sizeof ck.algo, "reptile");
+  ck.seed = 5;
+  ck.model = mc;
+  ck.theta = calloc(n, sizeof(float));
+  ck.outer_m = moments ? calloc(n, sizeof(float)) : NULL;
+  ck.outer_v = moments ? calloc(n, sizeof(float)) : NULL;
+  if (!ck.theta || (moments && (!ck.outer_m || !ck.outer_v))) die("out of memory", NULL);
+  ck.n_theta = n;
+  model_shared_init(ck.theta, &mc, 5);
+  for (size_t i = 0; moments && i < n; i++) {
+    ck.outer_m[i] = 0.01f * (float)i;
+    ck.outer_v[i] = 0.001f * (float)i;
+  }
+  ck.config = (char *)"rounds = 10\n";
+  snprintf(ck.outer_kind, sizeof ck.outer_kind, "%s", outer);
+  ck.outer_steps = 7;
+  ck.config_hash = 0x1234;
+  char tmp[1024];
+  snprintf(tmp, sizeof tmp, "%s/.ckpt.tmp-seed", g_out);
+  fm_err err;
+  if (checkpoint_save(tmp, &ck, &err)) die("checkpoint_save", &err);
+  uint8_t *d;
+  size_t len;
+  if (fm_read_file(tmp, &d, &len, 1 << 24, &err)) die("checkpoint", &err);
+  remove(tmp);
+  seed("checkpoint", name, NULL, 0, d + CHECKPOINT_HEADER, len - CHECKPOINT_HEADER);
+  free(d);
+  free(ck.theta);
+  free(ck.outer_m);
+  free(ck.outer_v);
+}
+
 static void seeds_checkpoint(void) {
+  seed_resumable("resumable-sgd", (model_cfg_t){2, 2, 4, 1}, "sgd", 0);
+  seed_resumable("resumable-adam", (model_cfg_t){2, 3, 8, 0}, "adam", 1);
   seed_checkpoint("tiny", (model_cfg_t){2, 2, 4, 1}, "");
   seed_checkpoint("small", (model_cfg_t){2, 3, 8, 0}, "algo = reptile\nrounds = 3\n");
   seed_checkpoint("test-msg", (model_cfg_t){8, 16, 64, 5}, "a = 1\n");
