@@ -75,6 +75,23 @@ typedef struct round_stats {
   char dropped_names[256]; /* JSON array body: "a","b" */
 } round_stats_t;
 
+extern const char *const REJ_NAME[REJ_N];
+
+/* --- record.c: outputs, checkpoints, resume ------------------------------ */
+/* One metrics.jsonl line (and a progress line) for round r; es when evaluated. */
+void coord_record(coord_t *co, uint32_t r, const round_stats_t *st, double round_s, const eval_sum_t *es);
+/* The settings as config-file text (malloc'd); results_only: those that change the model. */
+char *coord_config_text(const fm_config *c, int results_only);
+/* OUT/checkpoint.fmck after round r (complete: the run finished). */
+int coord_save_checkpoint(coord_t *co, uint32_t r, int complete);
+/* --resume: theta and the outer optimiser from the checkpoint (or the previous
+ * one if the newest is damaged); *next is the first round to run. */
+int coord_resume(coord_t *co, uint32_t *next, int *complete);
+/* OUT/metrics.jsonl for appending, keeping the lines of rounds before next. */
+int coord_jsonl_open(coord_t *co, uint32_t next);
+/* meta-model.pb, heldout.csv and the summary table after the last round. */
+int coord_write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es);
+
 /* Secure aggregation of one round (coordinator side), see secagg_round.c. */
 typedef struct sa_coord sa_coord_t;
 /* Stages 0-1: mask keys advertised and signed, key shares forwarded. Returns
