@@ -68,10 +68,10 @@ evalrow() {
   res=$("$bin" eval --data "$dir" --model "$model" --platform "$ind" --kshot "$k" --seed "$seed" \
           --ft-steps "$fs" --ft-lr "$fl" --local-steps "$ls" --verbose 0 $flags)
   if [ "$method" = local-only ]; then
-    echo "$res" | awk -v p="$data,$ind,$k,$seed" '$1 == "local-only" { print p ",local-only," $2 "," $3 "," $7 }
-      $1 == "popularity" { print p ",popularity," $2 "," $3 "," $7 }' >> "$rows"
+    echo "$res" | awk -v p="$data,$ind,$k,$seed" '$1 == "local-only" { print p ",local-only," $2 "," $3 "," $6 }
+      $1 == "popularity" { print p ",popularity," $2 "," $3 "," $6 }' >> "$rows"
   else
-    echo "$res" | awk -v p="$data,$ind,$k,$seed" -v m="$method" '$1 ~ /\+ft$/ { print p "," m "," $2 "," $3 "," $7 }' >> "$rows"
+    echo "$res" | awk -v p="$data,$ind,$k,$seed" -v m="$method" '$1 ~ /\+ft$/ { print p "," m "," $2 "," $3 "," $6 }' >> "$rows"
   fi
 }
 
