@@ -12,7 +12,7 @@ set datafile separator ","
 set logscale x 2
 set xtics ("4" 4, "16" 16, "64" 64, "256" 256)
 set xrange [3:340]
-set xlabel "training platforms (2 worker ranks, 1 coordinator, 2 cores)"
+set xlabel "training platforms (on 2 worker ranks + 1 coordinator rank, 2 cores)"
 set key top left
 set grid
 # rows of one model size (buckets_log2), in platform order; the model's d from the CSV
@@ -26,12 +26,14 @@ set ylabel "seconds per round"
 set logscale y
 plot for [i = 1:words(buckets)] sel(word(buckets, i)) using 1:4 with linespoints lw 2 pt (i + 5) \
        title lab(word(buckets, i)), \
-     for [i = 1:words(buckets)] sel(word(buckets, i)) using 1:($5 * $1 / 2) with lines dt 2 lw 1 lc i \
-       title sprintf("slowest platform compute x platforms / 2 (%s)", word(buckets, i))
+     in using 1:(strcol(10) eq "sgd" ? $4 : NaN) with points pt 6 ps 2.5 lc rgb "black" \
+       title "run with --inner-opt sgd (worker-memory guard of bench/scale.sh)"
 
 set output dir . '/scale_memory.png'
 set title "Coordinator peak RSS against platforms"
 set ylabel "MB (maximum resident set size of rank 0)"
 set logscale y
 plot for [i = 1:words(buckets)] sel(word(buckets, i)) using 1:6 with linespoints lw 2 pt (i + 5) \
-       title lab(word(buckets, i))
+       title lab(word(buckets, i)), \
+     in using 1:(strcol(10) eq "sgd" ? $6 : NaN) with points pt 6 ps 2.5 lc rgb "black" \
+       title "run with --inner-opt sgd (worker-memory guard of bench/scale.sh)"
