@@ -7,7 +7,7 @@
 # for reptile with per-platform local ID embeddings kept across rounds, for
 # fedavg with a sampled subset of platforms per round, and for the coordinate-wise
 # median (which keeps every delta instead of one accumulator).
-# Tiny dimensions: about 10 s on 2 cores, about 25 s under AddressSanitizer.
+# Tiny dimensions: 14-20 s on 2 shared cores, 25-35 s under AddressSanitizer.
 source "$(dirname "$0")/common.sh"
 
 # 2000 users: with fewer, the smallest niche platforms of a 65-industry market
