@@ -27,7 +27,7 @@ test-asan:
 
 # libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/; docs/TESTING.md.
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 12
 FUZZ_TIME ?= 600
 
 fuzz-build:
@@ -36,7 +36,7 @@ fuzz-build:
 	  -DFEDMETA_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_FLAGS) > /dev/null
 	@cmake --build $(FUZZ_BUILD) --target fuzz -j $(JOBS)
 
-# Each harness fuzzes FUZZ_SECONDS (default 15) and replays its kept crash inputs.
+# Each harness fuzzes FUZZ_SECONDS (default 12) and replays its kept crash inputs.
 test-fuzz: fuzz-build
 	@cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure -j 1
 

@@ -19,7 +19,7 @@ option(FEDMETA_FUZZ "Build the libFuzzer harnesses (clang only; see docs/TESTING
 if(NOT FEDMETA_FUZZ)
   return()
 endif()
-set(FEDMETA_FUZZ_SECONDS 15 CACHE STRING "Seconds each fuzz_NAME ctest test fuzzes")
+set(FEDMETA_FUZZ_SECONDS 12 CACHE STRING "Seconds each fuzz_NAME ctest test fuzzes")
 set(FEDMETA_FUZZ_RSS_MB 4096 CACHE STRING "libFuzzer -rss_limit_mb (and malloc limit) per harness")
 
 if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
