@@ -234,8 +234,11 @@ static int set_value(fm_config *c, const opt *o, const char *val, const char *wh
     if (errno || !end || *end || end == val || !isfinite(v))
       return fm_fail(err, "%s--%s: expected a number in [%g, %g], got '%s'", where, o->name, o->min,
                      o->max, val);
-    if (v < o->min || v > o->max)
-      return fm_fail(err, "%s--%s: %g is out of range [%g, %g]", where, o->name, v, o->min, o->max);
+    /* A float setting is checked as the float it will be, so that every stored
+     * value (and config.txt, which prints it) is accepted again: 1e-6 is stored
+     * as 9.99999997e-07, below the double 1e-6. */
+    int out = o->type == T_F32 ? ((float)v < (float)o->min || (float)v > (float)o->max) : (v < o->min || v > o->max);
+    if (out) return fm_fail(err, "%s--%s: %g is out of range [%g, %g]", where, o->name, v, o->min, o->max);
     if (o->type == T_F32) *(float *)base = (float)v;
     else *(double *)base = v;
     return 0;

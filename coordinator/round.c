@@ -105,7 +105,7 @@ static int hear_hellos(coord_t *co) {
 static uint32_t choose(coord_t *co, uint32_t r, uint32_t *part) {
   uint32_t m = 0;
   for (uint32_t p = 0; p < co->np; p++)
-    if (!co->p[p].heldout) part[m++] = p;
+    if (!co->p[p].heldout && co->p[p].n_train > 0) part[m++] = p; /* nothing to train on: never takes part */
   if (co->dp && co->dp_q < 1) { /* Poisson sampling: each platform with probability q */
     rng_t rng;
     rng_seed(&rng, co->c->seed, RNG_ROUND, r);
@@ -477,8 +477,16 @@ int coord_run(const fm_config *c, uint64_t job, int size) {
   }
   for (uint32_t p = 0; p < co.np; p++) snprintf(co.p[p].name, sizeof co.p[p].name, "%s", src.names[p]);
   if (hear_hellos(&co)) goto stop;
-  uint32_t n_train = 0;
-  for (uint32_t p = 0; p < co.np; p++) n_train += !co.p[p].heldout;
+  uint32_t n_train = 0, n_empty = 0;
+  for (uint32_t p = 0; p < co.np; p++) {
+    n_train += !co.p[p].heldout && co.p[p].n_train > 0;
+    if (!co.p[p].heldout && co.p[p].n_train == 0) {
+      n_empty++;
+      if (c->verbose)
+        fprintf(stderr, "fedmeta: platform %s has no training interactions after the split: it takes no part in "
+                        "training (it is still evaluated)\n", co.p[p].name);
+    }
+  }
   if (n_train == 0) {
     fm_fail(&co.err, "every platform is held out: nothing to train on (check --heldout)");
     goto stop;
@@ -535,7 +543,7 @@ int coord_run(const fm_config *c, uint64_t job, int size) {
   if (c->verbose) {
     printf("fedmeta train: %s, %u platforms (%u training, %u held out) on %d worker ranks, "
            "%zu shared parameters, %u rounds\n",
-           c->algo, co.np, n_train, co.np - n_train, co.n_workers, co.d, c->rounds);
+           c->algo, co.np, n_train, co.np - n_train - n_empty, co.n_workers, co.d, c->rounds);
     if (next > 1) printf("resuming after round %u from %s/checkpoint.fmck\n", next - 1, c->out);
     fflush(stdout);
   }
