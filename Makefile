@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan fuzz-build test-fuzz fuzz-seeds fuzz-long clean
+.PHONY: all deps build demo test test-asan valgrind fuzz-build test-fuzz fuzz-seeds fuzz-long clean
 
 all: build
 
@@ -48,6 +48,11 @@ fuzz-seeds: fuzz-build
 # A long session of one harness: make fuzz-long FUZZ=import_csv FUZZ_TIME=3600
 fuzz-long: fuzz-build
 	@bash tests/fuzz/long.sh $(FUZZ) $(FUZZ_TIME) $(FUZZ_BUILD)
+
+# A short sealed, secure, DP training run with every rank under valgrind memcheck
+# (minutes; not part of `make test`): fails on leaks allocated by fedmeta's code.
+valgrind: build
+	@bash tests/valgrind.sh $(BUILD)/fedmeta
 
 clean:
 	rm -rf build build-asan build-fuzz
