@@ -10,27 +10,30 @@ ARGS="$SMALL --rounds 10 --inner-steps 8 --eval-every 5 --seed 11 --outer-opt ad
 run 3 train $ARGS --out "$TMP/a"
 [ -s "$TMP/a/checkpoint.fmck" ] || fail "no checkpoint written"
 
-# 1. kill -9 every process of the job once a few rounds are done
-( run 3 train $ARGS --inner-steps 8 --out "$TMP/b" > "$TMP/b.log" 2>&1 ) &
+# 1. kill -9 every process of the job in the middle of round 5: platform 1
+#    sleeps 60 s in it (--inject-stall changes no result), so the kill always
+#    lands mid-round, however loaded the machine
+( run 3 train $ARGS --inject-stall 1:5:60 --out "$TMP/b" > "$TMP/b.log" 2>&1 ) &
 bg=$!
-for _ in $(seq 1 600); do
-  [ -s "$TMP/b/metrics.jsonl" ] && [ "$(wc -l < "$TMP/b/metrics.jsonl")" -ge 3 ] && break
+for _ in $(seq 1 1200); do
+  [ -s "$TMP/b/metrics.jsonl" ] && [ "$(wc -l < "$TMP/b/metrics.jsonl")" -ge 4 ] && break
   sleep 0.05
 done
+sleep 0.5
 pkill -9 -f -- "--out $TMP/b" || true
 wait $bg || true
 done_rounds=$(wc -l < "$TMP/b/metrics.jsonl")
 echo "killed after $done_rounds recorded rounds"
-[ "$done_rounds" -lt 10 ] || fail "the job finished before it could be killed"
+[ "$done_rounds" = 4 ] || fail "expected the kill in round 5, after 4 recorded rounds (got $done_rounds)"
 [ -s "$TMP/b/checkpoint.fmck" ] || [ -s "$TMP/b/checkpoint.fmck.prev" ] || fail "no checkpoint before the kill"
 # the newest checkpoint is damaged: resume must refuse it and use the previous one
 if [ -s "$TMP/b/checkpoint.fmck" ] && [ -s "$TMP/b/checkpoint.fmck.prev" ]; then
   truncate -s 100 "$TMP/b/checkpoint.fmck"
-  run 3 train --resume "$TMP/b" 2> "$TMP/resume.err" > /dev/null || { cat "$TMP/resume.err"; fail "resume failed"; }
+  run 3 train --resume "$TMP/b" --inject-stall "" 2> "$TMP/resume.err" > /dev/null || { cat "$TMP/resume.err"; fail "resume failed"; }
   grep -q "truncated" "$TMP/resume.err" || fail "the truncated checkpoint was not reported"
   grep -q "previous checkpoint" "$TMP/resume.err" || fail "the previous checkpoint was not used"
 else
-  run 3 train --resume "$TMP/b" > /dev/null
+  run 3 train --resume "$TMP/b" --inject-stall "" > /dev/null
 fi
 cmp "$TMP/a/meta-model.pb" "$TMP/b/meta-model.pb" || fail "killed + resumed run differs from the uninterrupted one"
 [ "$(wc -l < "$TMP/b/metrics.jsonl")" = 10 ] || fail "metrics.jsonl of the resumed run should have 10 lines"
