@@ -471,6 +471,7 @@ struct trainer {
   float *mP, *vP;     /* (n_users, D) */
   float *mQ, *vQ;     /* (n_items, D) */
   uint64_t step;      /* optimiser steps since the last reset */
+  int borrowed;       /* g, m, v belong to the caller (trainer_share_buffers) */
 };
 
 static int dataset_check(const dataset_t *ds, const model_local_t *l, const model_cfg_t *cfg,
@@ -572,13 +573,30 @@ void trainer_free(trainer_t *t) {
   layer_rowset_free(&t->tP);
   layer_rowset_free(&t->tQ);
   free(t->bu); free(t->bp); free(t->bn);
-  free(t->g); free(t->gP); free(t->gQ);
-  free(t->m); free(t->v); free(t->mP); free(t->vP); free(t->mQ); free(t->vQ);
+  if (!t->borrowed) {
+    free(t->g);
+    free(t->m);
+    free(t->v);
+  }
+  free(t->gP); free(t->gQ);
+  free(t->mP); free(t->vP); free(t->mQ); free(t->vQ);
   free(t);
 }
 
 void trainer_seed_round(trainer_t *t, uint64_t seed, uint32_t platform, uint32_t round) {
   rng_seed(&t->rng, seed, RNG_SAMPLE, (uint64_t)round << 32 | platform);
+}
+
+void trainer_share_buffers(trainer_t *t, float *g, float *m, float *v) {
+  if (!t->borrowed) {
+    free(t->g);
+    free(t->m);
+    free(t->v);
+  }
+  t->g = g;
+  t->m = t->tc.opt == OPT_ADAM ? m : NULL;
+  t->v = t->tc.opt == OPT_ADAM ? v : NULL;
+  t->borrowed = 1;
 }
 
 size_t trainer_opt_floats(const trainer_t *t) {

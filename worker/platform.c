@@ -16,7 +16,10 @@ int platform_scratch_init(platform_scratch_t *s, size_t d, fm_err *err) {
   s->phi = malloc(sizeof(float) * d);
   s->delta = malloc(sizeof(float) * d);
   s->fixed = malloc(sizeof(uint32_t) * d);
-  if (!s->phi || !s->delta || !s->fixed) {
+  s->g = calloc(d, sizeof(float));
+  s->m = calloc(d, sizeof(float));
+  s->v = calloc(d, sizeof(float));
+  if (!s->phi || !s->delta || !s->fixed || !s->g || !s->m || !s->v) {
     platform_scratch_free(s);
     return fm_fail(err, "out of memory for round buffers (%zu parameters)", d);
   }
@@ -29,6 +32,9 @@ void platform_scratch_free(platform_scratch_t *s) {
   free(s->phi);
   free(s->delta);
   free(s->fixed);
+  free(s->g);
+  free(s->m);
+  free(s->v);
   memset(s, 0, sizeof *s);
 }
 
@@ -85,8 +91,12 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
   } else {
     memcpy(phi, theta, sizeof(float) * d);
   }
-  if (!p->tr && trainer_init(&p->tr, mc, &rs->train, &p->ds, &p->local, c->seed, p->id, err))
-    return fm_wrap(err, "platform %s", p->name);
+  if (!p->tr) {
+    if (trainer_init(&p->tr, mc, &rs->train, &p->ds, &p->local, c->seed, p->id, err))
+      return fm_wrap(err, "platform %s", p->name);
+    /* state reset every round: one set of d-sized buffers for the whole rank */
+    if (!local) trainer_share_buffers(p->tr, s->g, s->m, s->v);
+  }
   /* Inner optimiser state starts afresh each round (each round is a new task
    * visit from a new theta); for "local" it persists like any long training. */
   if (!local) trainer_reset_opt(p->tr);

@@ -34,6 +34,7 @@ typedef struct platform_scratch {
   size_t d;
   float *phi, *delta;
   uint32_t *fixed;
+  float *g, *m, *v; /* (d) each: the trainers' gradient and Adam moments, shared by the rank's platforms */
   dp_rng_t noise;   /* DP noise: from the OS (or a test seed, re-seeded per platform and round) */
   int noise_ready;
 } platform_scratch_t;
