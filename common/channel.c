@@ -185,8 +185,10 @@ int chan_seal(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, si
 
 int chan_open(chan_t *ch, int peer, int tag, const uint8_t *msg, size_t len, uint8_t *plain, size_t cap,
               size_t *plain_len, fm_err *err) {
-  if (!ch->ready || peer < 0 || peer >= ch->size || !ch->sess[peer].keys)
-    return fm_fail(err, "no sealed session with rank %d", peer) ? SEAL_EHEADER : SEAL_EHEADER;
+  if (!ch->ready || peer < 0 || peer >= ch->size || !ch->sess[peer].keys) {
+    fm_fail(err, "no sealed session with rank %d", peer);
+    return SEAL_EHEADER;
+  }
   seal_hdr_t h;
   return seal_open(plain, cap, plain_len, &h, &ch->sess[peer], (uint32_t)tag, msg, len, err);
 }
@@ -217,7 +219,8 @@ int chan_recv(chan_t *ch, wire_buf *out, int *from, int src, int tag, double tim
   int peer = *from;
   if (peer < 0 || peer >= ch->size || peer == ch->rank || !ch->sess[peer].keys) {
     *reject = SEAL_EHEADER;
-    return 2 + 0 * fm_fail(err, "message from rank %d, which has no session", peer);
+    fm_fail(err, "message from rank %d, which has no session", peer);
+    return 2;
   }
   size_t cap = ch->raw.len > SEAL_OVERHEAD ? ch->raw.len - SEAL_OVERHEAD : 0;
   if (cap + 1 > out->cap) {

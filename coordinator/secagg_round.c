@@ -87,7 +87,10 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
   sa->shared = calloc(m ? m : 1, 1);
   sa->words = malloc(sizeof(uint32_t) * co->d);
   if (!sa->involved || !sa->shared || !sa->words) return fm_fail(&co->err, "out of memory");
-  if (m < 2) return 1 + 0 * fm_fail(&co->err, "round %u: secure aggregation needs at least 2 participants, %u sampled", r, m);
+  if (m < 2) {
+    fm_fail(&co->err, "round %u: secure aggregation needs at least 2 participants, %u sampled", r, m);
+    return 1;
+  }
   for (uint32_t i = 0; i < m; i++) sa->involved[slot_rank(sa, i)] = 1;
   uint8_t gseed[32];
   secagg_graph_seed(gseed, co->job, r);
@@ -219,9 +222,10 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
   free(fw);
   free(holders);
   if (rc) return -1;
-  if (sa->n_shared < 2)
-    return 1 + 0 * fm_fail(&co->err, "round %u: only %u of %u participants shared their mask keys in time", r,
-                           sa->n_shared, m);
+  if (sa->n_shared < 2) {
+    fm_fail(&co->err, "round %u: only %u of %u participants shared their mask keys in time", r, sa->n_shared, m);
+    return 1;
+  }
   return 0;
 }
 
