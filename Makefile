@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan valgrind fuzz-build test-fuzz fuzz-seeds fuzz-long clean
+.PHONY: all deps build demo test test-cluster test-asan valgrind fuzz-build test-fuzz fuzz-seeds fuzz-long clean
 
 all: build
 
@@ -19,7 +19,12 @@ demo: build
 	@bash cluster/demo.sh $(BUILD)/fedmeta
 
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j 1
+	@cd $(BUILD) && ctest --output-on-failure -j 1 -LE cluster
+
+# Slurm, several hosts (network namespaces) and pilot mode: needs root, installs
+# Slurm and munge when missing, starts and stops daemons (tests/cluster/, minutes).
+test-cluster: build
+	@cd $(BUILD) && ctest --output-on-failure -j 1 -L cluster
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:

@@ -20,3 +20,15 @@ foreach(src ${FEDMETA_MPI_TESTS})
   set_tests_properties(mpi_${name} PROPERTIES LABELS mpi TIMEOUT 600
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0")
 endforeach()
+
+# Cluster tests (label "cluster", `make test-cluster`, not in `make test`): they
+# need root, may install Debian packages (Slurm, munge) and start daemons or
+# network namespaces, and take minutes. Each is a shell script run like the MPI
+# tests: tests/cluster/test_NAME.sh FEDMETA MPIEXEC.
+file(GLOB FEDMETA_CLUSTER_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/cluster/test_*.sh)
+foreach(src ${FEDMETA_CLUSTER_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME cluster_${name} COMMAND bash ${src} $<TARGET_FILE:fedmeta> ${MPIEXEC_EXECUTABLE})
+  set_tests_properties(cluster_${name} PROPERTIES LABELS cluster TIMEOUT 900
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0")
+endforeach()
