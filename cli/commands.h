@@ -4,6 +4,9 @@
 #ifndef FEDMETA_COMMANDS_H
 #define FEDMETA_COMMANDS_H
 
+#include <mpi.h>
+#include <stdint.h>
+
 #include "common/config.h"
 
 /* Defaults, then --config and the flags of subcommand cmd (CFG_*), then the
@@ -11,8 +14,18 @@
  * "fedmeta COMMAND: cause" to stderr (unless quiet). cli/fedmeta.c. */
 int cli_parse(fm_config *c, int cmd, int argc, char **argv, int quiet);
 
+/* The training job on communicator comm (rank 0 coordinates, the others
+ * host platforms; hosts as in worker_run). Every rank of comm calls it;
+ * returns the largest exit code of all ranks. cli/fedmeta.c. */
+int train_job(const fm_config *c, MPI_Comm comm, const int *hosts);
+/* The id every message of the run is bound to: the settings that change
+ * results, and the seed. */
+uint64_t train_job_id(const fm_config *c);
+
 int cmd_prepare(int argc, char **argv);   /* cli/prepare.c */
 int cmd_baselines(int argc, char **argv); /* cli/baselines.c */
 int cmd_keygen(int argc, char **argv);    /* cli/keygen.c */
+int cmd_coordinator(int argc, char **argv); /* cli/pilot.c */
+int cmd_join(int argc, char **argv);      /* cli/pilot.c */
 
 #endif

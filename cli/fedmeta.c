@@ -20,6 +20,7 @@
 #include "common/metrics.h"
 #include "common/source.h"
 #include "common/split.h"
+#include "common/wire.h"
 #include "coordinator/round.h"
 #include "worker/adapt.h"
 #include "worker/worker.h"
@@ -40,6 +41,10 @@ static void usage(FILE *f) {
           "  fedmeta prepare --format F --input PATH --out DIR   import a published data set\n"
           "  fedmeta baselines --data DIR --heldout NAMES        popularity, ItemKNN, EASE (protocol P1)\n"
           "  fedmeta keygen --out NAME.key               a party's secret key (prints its public line)\n"
+          "  mpirun -n 1 --ompi-server file:URI fedmeta coordinator --key K --keyring R [train options]\n"
+          "                                             pilot: the coordinator alone; it dials the parties\n"
+          "  mpirun -n M --ompi-server file:URI fedmeta join --key K --keyring R --host NAMES [--data DIR]\n"
+          "                                             pilot: a party joins with its own job and data\n"
           "  fedmeta COMMAND --help                     the options of a command\n\n"
           "exit codes: 0 success, 1 runtime error (data, I/O, a platform failed), 2 usage error\n");
 }
@@ -193,20 +198,31 @@ static int cmd_train(int argc, char **argv) {
     MPI_Finalize();
     return EXIT_USAGE;
   }
+  int all = train_job(&c, MPI_COMM_WORLD, NULL);
+  MPI_Finalize();
+  return all;
+}
+
+int train_job(const fm_config *c, MPI_Comm comm, const int *hosts) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  wire_use_comm(comm);
   /* One OpenBLAS thread per rank unless the user says otherwise, so that
    * ranks x threads does not exceed the cores and results do not depend on it. */
   const char *env = getenv("OPENBLAS_NUM_THREADS");
   int threads = blas_threads();
-  if (rank == 0 && c.verbose > 0)
+  if (rank == 0 && c->verbose > 0)
     printf("fedmeta train: %d MPI ranks, %d OpenBLAS thread%s per rank%s\n", size, threads,
            threads == 1 ? "" : "s", env ? " (OPENBLAS_NUM_THREADS)" : "");
-  uint64_t job = config_hash(&c) ^ (c.seed * 0x9e3779b97f4a7c15ULL);
-  int code = rank == 0 ? coord_run(&c, job, size) : worker_run(&c, job, rank, size);
+  uint64_t job = train_job_id(c);
+  int code = rank == 0 ? coord_run(c, job, size, hosts) : worker_run(c, job, rank, size, hosts);
   int all = code;
-  MPI_Allreduce(&code, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
+  MPI_Allreduce(&code, &all, 1, MPI_INT, MPI_MAX, comm);
   return all;
 }
+
+uint64_t train_job_id(const fm_config *c) { return config_hash(c) ^ (c->seed * 0x9e3779b97f4a7c15ULL); }
 
 int main(int argc, char **argv) {
   if (!little_endian()) {
@@ -223,10 +239,12 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc, argv);
   if (!strcmp(argv[1], "baselines")) return cmd_baselines(argc, argv);
   if (!strcmp(argv[1], "keygen")) return cmd_keygen(argc, argv);
+  if (!strcmp(argv[1], "coordinator")) return cmd_coordinator(argc, argv);
+  if (!strcmp(argv[1], "join")) return cmd_join(argc, argv);
   if (!strcmp(argv[1], "--version")) {
     printf("fedmeta 0.1.0\n");
     return EXIT_OK;
   }
-  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, prepare, baselines, keygen; see fedmeta --help)\n", argv[1]);
+  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, prepare, baselines, keygen, coordinator, join; see fedmeta --help)\n", argv[1]);
   return EXIT_USAGE;
 }

@@ -31,7 +31,7 @@ typedef struct opt {
 static const opt OPTS[] = {
   /* data */
   {"synthetic", T_FLAG, F(synthetic), 0, 1, NULL, TE, 0, "use the embedded synthetic market (default)"},
-  {"data", T_STR, F(data), 0, 0, NULL, TE, 0, "prepared data folder (manifest + shards) instead of --synthetic"},
+  {"data", T_STR, F(data), 0, 0, NULL, TE | CFG_JOIN, 0, "prepared data folder (manifest + shards) instead of --synthetic"},
   {"market-seed", T_U64, F(market_seed), 0, 1.8e19, NULL, ALL, 1, "seed of the synthetic market"},
   {"industries", T_U32, F(industries), 2, 1024, NULL, ALL, 1, "industries in the synthetic market (beyond 16: a long tail of niche variants)"},
   {"users", T_U32, F(users), 50, 5000000, NULL, ALL, 1, "user population of the synthetic market"},
@@ -44,10 +44,10 @@ static const opt OPTS[] = {
   {"algo", T_CHOICE, F(algo), 0, 0, "reptile|fedavg|fomaml|local|central", CFG_TRAIN, 1, "federated algorithm (central: pooled data, the privacy-free reference)"},
   {"seed", T_U64, F(seed), 0, 1.8e19, NULL, TE, 1, "training seed"},
   {"rounds", T_U32, F(rounds), 1, 1000000, NULL, CFG_TRAIN, 1, "federated rounds"},
-  {"out", T_STR, F(out), 0, 0, NULL, CFG_SYNTH | CFG_TRAIN, 0, "output folder"},
+  {"out", T_STR, F(out), 0, 0, NULL, CFG_SYNTH | CFG_TRAIN | CFG_JOIN, 0, "output folder (a party of a pilot: its platforms' private state)"},
   {"eval-every", T_U32, F(eval_every), 0, 1000000, NULL, CFG_TRAIN, 0, "evaluate every n rounds (0 = only at the end)"},
   {"round-timeout", T_F64, F(round_timeout), 0.1, 86400, NULL, CFG_TRAIN, 0, "seconds to wait for a round's messages"},
-  {"verbose", T_U32, F(verbose), 0, 3, NULL, ALL, 0, "log level 0..3"},
+  {"verbose", T_U32, F(verbose), 0, 3, NULL, ALL | CFG_JOIN, 0, "log level 0..3"},
   {"min-platforms", T_U32, F(min_platforms), 1, 1000000, NULL, CFG_TRAIN, 0, "a round goes on at its deadline when at least this many deltas arrived"},
   {"checkpoint-every", T_U32, F(checkpoint_every), 0, 1000000, NULL, CFG_TRAIN, 0, "write OUT/checkpoint.fmck every n rounds (0 = never)"},
   {"resume", T_STR, F(resume), 0, 0, NULL, CFG_TRAIN, 0, "continue the run in DIR from its checkpoint (reads DIR/config.txt first; flags override)"},
@@ -65,8 +65,12 @@ static const opt OPTS[] = {
   {"dp-test-seed", T_U64, F(dp_test_seed), 0, 1.8e19, NULL, CFG_TRAIN, 1, "testing only: noise from this seed, reproducible and with NO privacy (0 = from the OS)"},
   /* security */
   {"seal", T_CHOICE, F(seal), 0, 0, "on|off", CFG_TRAIN, 0, "seal every message between ranks (XChaCha20-Poly1305, per-pair keys); off only to measure the overhead"},
-  {"key", T_STR, F(key), 0, 0, NULL, CFG_TRAIN, 0, "this party's secret key file from fedmeta keygen ({rank} is replaced by the rank); default: a fresh key per run"},
-  {"keyring", T_STR, F(keyring), 0, 0, NULL, CFG_TRAIN, 0, "file of every party's public key line; a rank whose key is not in it is refused"},
+  {"key", T_STR, F(key), 0, 0, NULL, CFG_TRAIN | CFG_JOIN, 0, "this party's secret key file from fedmeta keygen ({rank} is replaced by the rank); default: a fresh key per run"},
+  {"keyring", T_STR, F(keyring), 0, 0, NULL, CFG_TRAIN | CFG_JOIN, 0, "file of every party's public key line; a rank whose key is not in it is refused"},
+  /* pilot mode */
+  {"federation", T_STR, F(federation), 0, 0, NULL, CFG_COORD | CFG_JOIN, 0, "pilot: parties publish their MPI ports in ompi-server's name service as FEDERATION:NAME (NAME from the key file)"},
+  {"host", T_STR, F(host), 0, 0, NULL, CFG_JOIN, 0, "pilot: the platforms this party hosts, comma-separated names (spread over its own ranks)"},
+  {"join-timeout", T_F64, F(join_timeout), 1, 604800, NULL, CFG_COORD | CFG_JOIN, 0, "pilot: seconds to wait for every platform's party to join (coordinator) or for the coordinator (party)"},
   {"secagg", T_CHOICE, F(secagg), 0, 0, "on|off", CFG_TRAIN, 0, "secure aggregation: the coordinator learns only the sum of the deltas (Bonawitz et al. 2017)"},
   {"secagg-threshold", T_U32, F(secagg_threshold), 0, 255, NULL, CFG_TRAIN, 0, "t: shares needed to recover a party's masks (0 = the smallest majority of its holders)"},
   {"secagg-neighbours", T_U32, F(secagg_neighbours), 0, 254, NULL, CFG_TRAIN, 0, "SecAgg+: each party masks with this many neighbours (even; 0 = with everyone)"},
@@ -134,6 +138,8 @@ void config_defaults(fm_config *c) {
   snprintf(c->out, sizeof c->out, "out");
   c->eval_every = 20;
   c->round_timeout = 600;
+  c->join_timeout = 3600;
+  snprintf(c->federation, sizeof c->federation, "fedmeta");
   c->min_platforms = 1;
   c->checkpoint_every = 1;
   snprintf(c->aggregate, sizeof c->aggregate, "mean");
@@ -287,9 +293,24 @@ static char *trim(char *s) {
   return s;
 }
 
+static int read_config_stream(fm_config *c, int cmd, FILE *f, const char *path, fm_err *err);
+
 static int read_config_file(fm_config *c, int cmd, const char *path, fm_err *err) {
   FILE *f = fopen(path, "r");
   if (!f) return fm_fail(err, "--config %s: cannot open (%s)", path, strerror(errno));
+  return read_config_stream(c, cmd, f, path, err);
+}
+
+int config_parse_text(fm_config *c, int cmd, const char *text, const char *origin, fm_err *err) {
+  size_t n = strlen(text);
+  if (!n) return 0;
+  FILE *f = fmemopen((void *)text, n, "r");
+  if (!f) return fm_fail(err, "%s: cannot read the settings (%s)", origin, strerror(errno));
+  return read_config_stream(c, cmd, f, origin, err);
+}
+
+/* Reads "key = value" lines from f (closed here); path names them in errors. */
+static int read_config_stream(fm_config *c, int cmd, FILE *f, const char *path, fm_err *err) {
   char line[1024];
   int ln = 0, rc = 0;
   while (fgets(line, sizeof line, f)) {

@@ -41,6 +41,10 @@ typedef struct fm_config {
   char key[CFG_PATH_MAX];       /* this party's secret key file ("{rank}" = the rank) */
   char keyring[CFG_PATH_MAX];   /* every party's public keys; unknown keys are refused */
   char name[64];                /* keygen: party name */
+  /* pilot mode (fedmeta coordinator / join) */
+  char federation[64];          /* pilot: parties publish their ports as "FEDERATION:NAME" */
+  char host[1024];              /* join: the platforms this party hosts, comma-separated names */
+  double join_timeout;          /* seconds to wait for the parties (coordinator) or the coordinator (party) */
   char secagg[4];               /* on | off: secure aggregation of the deltas */
   uint32_t secagg_threshold;    /* t of Shamir's t-of-n (0 = the smallest majority of holders) */
   uint32_t secagg_neighbours;   /* SecAgg+: neighbours per party (0 = everyone, at most 255 parties) */
@@ -94,7 +98,11 @@ typedef struct fm_config {
 } fm_config;
 
 /* Which subcommand a setting belongs to (bit mask). */
-enum { CFG_SYNTH = 1, CFG_TRAIN = 2, CFG_EVAL = 4, CFG_PREPARE = 8, CFG_BASELINES = 16, CFG_KEYGEN = 32 };
+/* CFG_COORD: the extra settings of `fedmeta coordinator` (which also takes every
+ * CFG_TRAIN one); CFG_JOIN: the settings a party of a pilot gives `fedmeta join`
+ * (the rest comes from the coordinator). */
+enum { CFG_SYNTH = 1, CFG_TRAIN = 2, CFG_EVAL = 4, CFG_PREPARE = 8, CFG_BASELINES = 16, CFG_KEYGEN = 32,
+       CFG_COORD = 64, CFG_JOIN = 128 };
 
 void config_defaults(fm_config *c);
 
@@ -104,6 +112,10 @@ void config_defaults(fm_config *c);
  * what is allowed. */
 int config_parse(fm_config *c, int cmd, int argc, char **argv, int first, FILE *help_out,
                  fm_err *err);
+
+/* Applies "key = value" lines (the config file format) from text; origin
+ * names them in error messages ("ORIGIN:LINE: ..."). */
+int config_parse_text(fm_config *c, int cmd, const char *text, const char *origin, fm_err *err);
 
 /* Cross-field checks (e.g. --data and --synthetic together). */
 int config_check(const fm_config *c, int cmd, fm_err *err);

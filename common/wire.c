@@ -6,6 +6,17 @@
 #include <string.h>
 #include <time.h>
 
+/* The communicator every message goes through: MPI_COMM_WORLD, or the one
+ * pilot mode builds from separately launched jobs (wire_use_comm). */
+static MPI_Comm wire_comm_;
+static int wire_comm_set_;
+static MPI_Comm comm(void) { return wire_comm_set_ ? wire_comm_ : MPI_COMM_WORLD; }
+
+void wire_use_comm(MPI_Comm c) {
+  wire_comm_ = c;
+  wire_comm_set_ = 1;
+}
+
 double wire_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -21,7 +32,7 @@ void wire_sleep(double seconds) {
 }
 
 void wire_abort(int code) {
-  MPI_Abort(MPI_COMM_WORLD, code);
+  MPI_Abort(comm(), code);
   exit(code); /* not reached */
 }
 
@@ -34,7 +45,7 @@ void wire_buf_free(wire_buf *b) {
 
 int wire_send(const void *buf, size_t len, int dest, int tag, fm_err *err) {
   if (len > (size_t)2147483647) return fm_fail(err, "message of %zu bytes exceeds MPI's int count", len);
-  int rc = MPI_Send(buf, (int)len, MPI_BYTE, dest, tag, MPI_COMM_WORLD);
+  int rc = MPI_Send(buf, (int)len, MPI_BYTE, dest, tag, comm());
   if (rc != MPI_SUCCESS) return fm_fail(err, "MPI_Send to rank %d failed (code %d)", dest, rc);
   return 0;
 }
@@ -64,7 +75,7 @@ int wire_post(const void *buf, size_t len, const int *dests, int n, int tag, fm_
   m->n = n;
   for (int i = 0; i < n; i++) {
     m->req[i] = MPI_REQUEST_NULL;
-    int rc = MPI_Isend(m->data, (int)len, MPI_BYTE, dests[i], tag, MPI_COMM_WORLD, &m->req[i]);
+    int rc = MPI_Isend(m->data, (int)len, MPI_BYTE, dests[i], tag, comm(), &m->req[i]);
     if (rc != MPI_SUCCESS) {
       m->n = i;
       m->next = outbox;
@@ -112,7 +123,7 @@ size_t wire_flush(double timeout_s) {
 int wire_pending(int src, int tag) {
   int flag = 0;
   MPI_Status st;
-  MPI_Iprobe(src == WIRE_ANY_SOURCE ? MPI_ANY_SOURCE : src, tag, MPI_COMM_WORLD, &flag, &st);
+  MPI_Iprobe(src == WIRE_ANY_SOURCE ? MPI_ANY_SOURCE : src, tag, comm(), &flag, &st);
   return flag != 0;
 }
 
@@ -125,7 +136,7 @@ int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err
     MPI_Message msg;
     MPI_Status st;
     if (outbox) wire_progress();
-    MPI_Improbe(source, tag == WIRE_ANY_TAG ? MPI_ANY_TAG : tag, MPI_COMM_WORLD, &flag, &msg, &st);
+    MPI_Improbe(source, tag == WIRE_ANY_TAG ? MPI_ANY_TAG : tag, comm(), &flag, &msg, &st);
     if (flag) {
       int count = 0;
       MPI_Get_count(&st, MPI_BYTE, &count);

@@ -8,6 +8,7 @@
  * with MPI_Mrecv into a buffer that grows and is reused. */
 #ifndef FEDMETA_WIRE_H
 #define FEDMETA_WIRE_H
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,10 @@ int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err
 
 /* 1 if a message with `tag` from `src` is waiting (does not receive it), else 0. */
 int wire_pending(int src, int tag);
+
+/* Every message from now on goes through comm instead of MPI_COMM_WORLD
+ * (pilot mode: the communicator joining separately launched jobs). */
+void wire_use_comm(MPI_Comm comm);
 
 /* Ends the whole MPI job with this exit code (after printing the cause). */
 void wire_abort(int code) __attribute__((noreturn));

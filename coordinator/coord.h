@@ -36,6 +36,7 @@ typedef struct coord {
   uint64_t job;
   int size, n_workers;
   int *workers;       /* ranks 1..size-1 */
+  const int *hosts;   /* NULL or the rank hosting each platform (pilot mode) */
   uint32_t np;
   pinfo_t *p;
   model_cfg_t mc;

@@ -87,6 +87,11 @@ static int hear_hellos(coord_t *co) {
       break;
     }
     if (h.platform >= co->np || co->p[h.platform].heard) continue;
+    if (co->hosts && co->hosts[h.platform] != from) {
+      fprintf(stderr, "fedmeta: rank %d said Hello for platform %s, which another party hosts: ignored\n", from,
+              co->p[h.platform].name);
+      continue;
+    }
     pinfo_t *pi = &co->p[h.platform];
     pi->heard = 1;
     pi->rank = from;
@@ -422,12 +427,13 @@ static int run_eval(coord_t *co, uint32_t r, int final, eval_sum_t *es) {
   return 0;
 }
 
-int coord_run(const fm_config *c, uint64_t job, int size) {
+int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
   coord_t co;
   memset(&co, 0, sizeof co);
   co.c = c;
   co.job = job;
   co.size = size;
+  co.hosts = hosts;
   co.n_workers = size - 1;
   co.mc = (model_cfg_t){c->dim, c->hidden, 1u << c->buckets_log2, c->hist_len};
   co.d = model_n_shared(&co.mc);

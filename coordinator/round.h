@@ -6,7 +6,8 @@
 #include "common/config.h"
 
 /* Runs the whole job on rank 0; returns the process exit code
- * (0 done, 1 runtime error). */
-int coord_run(const fm_config *c, uint64_t job, int size);
+ * (0 done, 1 runtime error). hosts: NULL, or the rank that must host each
+ * platform (pilot mode: a Hello for a platform from any other rank is refused). */
+int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts);
 
 #endif

@@ -15,12 +15,13 @@ typedef struct sa_ctx {
   const plan_t *plan;
   uint64_t job;
   int size;
+  const int *hosts; /* see worker_rank_of */
   wire_buf in, out;
   double deadline;
 } sa_ctx_t;
 
 static int slot_rank(const sa_ctx_t *x, uint32_t slot) {
-  return worker_rank_of(x->plan->part_platform[slot], x->size);
+  return worker_rank_of(x->hosts, x->plan->part_platform[slot], x->size);
 }
 
 static int send_msg(sa_ctx_t *x, sa_msg_t *m, fm_err *err) {
@@ -47,9 +48,9 @@ static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
   }
 }
 
-int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, sa_party_t *parties,
+int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
                     uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err) {
-  sa_ctx_t x = {.ch = ch, .plan = plan, .job = job, .size = size, .deadline = wire_now() + 3 * c->round_timeout};
+  sa_ctx_t x = {.ch = ch, .plan = plan, .job = job, .size = size, .hosts = hosts, .deadline = wire_now() + 3 * c->round_timeout};
   uint32_t m = plan->n_part;
   int rank = ch->rank, rc = -1;
   secagg_graph_t g;

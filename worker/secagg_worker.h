@@ -24,7 +24,7 @@ typedef int (*sa_compute_fn)(void *ctx, const sa_party_t *party, delta_msg_t *dm
 
 /* Runs the round. Returns 0, 1 if the round was abandoned (the coordinator
  * moved on: a newer plan is waiting, or no answer in time), -1 on error. */
-int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, sa_party_t *parties,
+int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
                     uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err);
 
 #endif

@@ -192,7 +192,7 @@ static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, u
   return 0;
 }
 
-int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
+int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *hosts) {
   fm_err err = {{0}};
   inject_t inj;
   source_t src;
@@ -242,7 +242,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
     rc = 1;
   } else {
     for (uint32_t p = 0; p < np; p++) {
-      if (worker_rank_of(p, size) != rank) continue;
+      if (worker_rank_of(hosts, p, size) != rank) continue;
       hello_t h;
       memset(&h, 0, sizeof h);
       h.job = job;
@@ -316,7 +316,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
       uint32_t n_par = 0;
       for (uint32_t i = 0; i < plan.n_part; i++) {
         uint32_t pid = plan.part_platform[i];
-        if (pid >= np || worker_rank_of(pid, size) != rank) continue;
+        if (pid >= np || worker_rank_of(hosts, pid, size) != rank) continue;
         for (uint32_t j = 0; j < n_host; j++)
           if (plat[j].id == pid) parties[n_par++] = (sa_party_t){i, &plat[j]};
       }
@@ -334,7 +334,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size) {
         if (!plat[j].heldout && !part && localstate_save(c, &plat[j], d, plan.round, &err)) failed = 1;
       }
       if (!failed && !strcmp(c->secagg, "on")) {
-        int sarc = sa_worker_round(&ch, c, &plan, job, size, parties, n_par, d, compute_delta, &tx, &err);
+        int sarc = sa_worker_round(&ch, c, &plan, job, size, hosts, parties, n_par, d, compute_delta, &tx, &err);
         if (sarc < 0) failed = 1;
         else if (sarc > 0 && c->verbose > 1)
           fprintf(stderr, "fedmeta: rank %d: round %u abandoned (the coordinator moved on)\n", rank, plan.round);

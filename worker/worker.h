@@ -7,13 +7,16 @@
 #include "common/config.h"
 #include "common/model.h"
 
-/* Platform p is hosted by rank 1 + p % (size - 1). */
-static inline int worker_rank_of(uint32_t platform, int size) {
-  return 1 + (int)(platform % (uint32_t)(size - 1));
+/* The rank hosting platform p: hosts[p] when the launch decided it (pilot
+ * mode: each party hosts its own platforms), otherwise round-robin,
+ * rank 1 + p % (size - 1). Results do not depend on it. */
+static inline int worker_rank_of(const int *hosts, uint32_t platform, int size) {
+  return hosts ? hosts[platform] : 1 + (int)(platform % (uint32_t)(size - 1));
 }
 
-/* Returns the process exit code (0 ok, 1 runtime error). */
-int worker_run(const fm_config *c, uint64_t job, int rank, int size);
+/* Returns the process exit code (0 ok, 1 runtime error). hosts: see
+ * worker_rank_of (NULL: round-robin; else one rank per platform). */
+int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *hosts);
 
 /* The training configuration for fine-tuning at evaluation time. */
 train_cfg_t worker_ft_cfg(const fm_config *c);
