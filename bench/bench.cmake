@@ -1,0 +1,5 @@
+# Benchmark drivers (bench/*.c): built with the project, not installed, not tests.
+#   inner_bench: the inner-loop training step alone, and the dump that
+#   bench/inner_torch.py replays (bench/inner_vs_torch.sh runs both).
+add_executable(inner_bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/inner_bench.c)
+target_link_libraries(inner_bench PRIVATE fedmeta_core)

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# bench/inner_vs_torch.sh: inner-loop training throughput of fedmeta against the
+# same step written in PyTorch (bench/inner_torch.py), side by side, as ratios.
+#
+#   bash bench/inner_vs_torch.sh [BUILD_DIR [OUT_DIR [ROUNDS]]]
+#       defaults: build-bench-inner, out/bench-inner, 5
+#   SETTINGS="default large" THREADS="1 2" to choose what runs.
+#
+# For each setting (model + batch of `fedmeta train`):
+#   1. bench/inner_bench (C, built here) writes a dump: settings, the platform's
+#      data, the initial weights and the batches (users, positives, negatives)
+#      of CHECK steps of the real trainer, with its losses;
+#   2. inner_torch.py replays those steps from the same weights on the same
+#      batches (variants sparse: sparse embeddings + SparseAdam + Adam, the same
+#      maths; dense: dense embeddings + Adam everywhere, different maths for the
+#      embedding rows) and prints the largest loss difference over the steps;
+#   3. ROUNDS rounds, each timing fedmeta, torch sparse and torch dense one after
+#      another in fresh processes, at 1 and at 2 threads (OPENBLAS_NUM_THREADS for
+#      fedmeta; torch.set_num_threads + OMP_NUM_THREADS + OPENBLAS_NUM_THREADS for
+#      torch). The ratio is taken within a round (the machine is shared and noisy)
+#      and the table gives the median over rounds, with the range.
+# Needs Debian's python3-torch and python3-numpy (apt-get install -y python3-torch).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build-bench-inner}
+OUT=${2:-out/bench-inner}
+ROUNDS=${3:-5}
+SETTINGS=${SETTINGS:-default large}
+THREADS=${THREADS:-1 2}
+CHECK=${CHECK:-100}
+PY=${PY:-/usr/bin/python3}   # Debian's python3, which has python3-torch
+cd "$ROOT"
+mkdir -p "$OUT"
+
+if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
+  echo "inner_vs_torch: $PY cannot import torch and numpy; as root: apt-get install -y python3-torch python3-numpy" >&2
+  exit 1
+fi
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j2 --target inner_bench >/dev/null
+BIN="$BUILD/inner_bench"
+
+# name | flags of `fedmeta train` | timed steps fedmeta | timed steps torch | warm-up
+setting_flags() {
+  case $1 in
+    default) echo "" ;;   # the defaults of `fedmeta train`
+    large) echo "--scale 4 --dim 64 --hidden 256 --buckets-log2 16 --batch 512 --negatives 2048 --local-lr 0.001" ;;
+    *) echo "inner_vs_torch: unknown setting $1" >&2; exit 2 ;;
+  esac
+}
+setting_steps() {  # fedmeta steps, torch steps, warm-up steps
+  case $1 in
+    default) echo "600 200 20" ;;
+    large) echo "60 20 5" ;;
+  esac
+}
+
+rate() { awk '/^examples_per_s_median/ {print $2}' "$1"; }
+
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "torch: $("$PY" -c 'import torch; print(torch.__version__)'); date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+CSV="$OUT/inner_vs_torch.csv"
+echo "setting,threads,round,fedmeta_eps,torch_sparse_eps,torch_dense_eps" > "$CSV"
+CHK="$OUT/loss_check.txt"
+: > "$CHK"
+
+for S in $SETTINGS; do
+  FLAGS=$(setting_flags "$S")
+  read -r CSTEPS TSTEPS WARM <<< "$(setting_steps "$S")"
+  DUMP="$OUT/$S.bin"
+  # shellcheck disable=SC2086
+  OPENBLAS_NUM_THREADS=1 "$BIN" $FLAGS --bench-dump "$DUMP" --bench-check "$CHECK" > "$OUT/$S.fedmeta-check.txt"
+  sed -n '1,2p' "$OUT/$S.fedmeta-check.txt" | sed "s/^/[$S] /"
+  for V in sparse dense; do
+    for T in $THREADS; do
+      OMP_NUM_THREADS=$T OPENBLAS_NUM_THREADS=$T "$PY" bench/inner_torch.py "$DUMP" --variant "$V" \
+        --threads "$T" --check > "$OUT/$S.torch-$V-$T-check.txt"
+      echo "$S torch-$V threads $T: $(grep '^check' "$OUT/$S.torch-$V-$T-check.txt")" >> "$CHK"
+    done
+  done
+  for T in $THREADS; do
+    for R in $(seq 1 "$ROUNDS"); do
+      # shellcheck disable=SC2086
+      OPENBLAS_NUM_THREADS=$T "$BIN" $FLAGS --bench-steps "$CSTEPS" --bench-warmup "$WARM" --bench-reps 1 \
+        > "$OUT/$S.fedmeta-$T-$R.txt"
+      for V in sparse dense; do
+        OMP_NUM_THREADS=$T OPENBLAS_NUM_THREADS=$T "$PY" bench/inner_torch.py "$DUMP" --variant "$V" \
+          --threads "$T" --steps "$TSTEPS" --warmup "$WARM" --reps 1 > "$OUT/$S.torch-$V-$T-$R.txt"
+      done
+      echo "$S,$T,$R,$(rate "$OUT/$S.fedmeta-$T-$R.txt"),$(rate "$OUT/$S.torch-sparse-$T-$R.txt"),$(rate "$OUT/$S.torch-dense-$T-$R.txt")" >> "$CSV"
+    done
+  done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "loss agreement over the first $CHECK steps (same initial weights, same batches; fedmeta at 1 thread):"
+sed 's/^/  /' "$CHK"
+echo
+# Medians over rounds of the rates and of the within-round ratios.
+awk -F, 'NR > 1 {
+  k = $1 SUBSEP $2; n[k]++; i = n[k]
+  c[k, i] = $4; s[k, i] = $5; d[k, i] = $6; rs[k, i] = $4 / $5; rd[k, i] = $4 / $6
+  if (!(k in seen)) { seen[k] = 1; order[++m] = k }
+}
+function med(a, k, cnt,   j, x, t, y) {
+  for (j = 1; j <= cnt; j++) x[j] = a[k, j]
+  for (j = 2; j <= cnt; j++) { t = x[j]; for (y = j - 1; y >= 1 && x[y] > t; y--) x[y + 1] = x[y]; x[y + 1] = t }
+  lo = x[1]; hi = x[cnt]
+  return cnt % 2 ? x[(cnt + 1) / 2] : (x[cnt / 2] + x[cnt / 2 + 1]) / 2
+}
+END {
+  printf "%-8s %7s %13s %17s %16s %21s %21s\n", "setting", "threads", "fedmeta ex/s", "torch sparse ex/s", "torch dense ex/s", "fedmeta/sparse", "fedmeta/dense"
+  for (q = 1; q <= m; q++) {
+    k = order[q]; split(k, kk, SUBSEP); cnt = n[k]
+    mc = med(c, k, cnt); ms = med(s, k, cnt); md = med(d, k, cnt)
+    r1 = med(rs, k, cnt); l1 = lo; h1 = hi
+    r2 = med(rd, k, cnt); l2 = lo; h2 = hi
+    printf "%-8s %7s %13.0f %17.0f %16.0f %7.2fx (%.2f-%.2f) %7.2fx (%.2f-%.2f)\n", kk[1], kk[2], mc, ms, md, r1, l1, h1, r2, l2, h2
+  }
+  printf "(medians over %d rounds; ratios taken within each round, range in brackets)\n", cnt
+}' "$CSV"
+echo "raw figures: $CSV"
