@@ -6,6 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* --- touched-row sets ------------------------------------------------------ */
 
@@ -160,6 +163,71 @@ void layer_pool_backward(float *dX, const float *dout, size_t ldo, uint32_t D,
 
 /* --- sampled softmax ------------------------------------------------------------ */
 
+/* Row maximum of s (n) over the entries whose negative is not the row's
+ * positive, starting from m; sets *hit if some entry is masked. A masked entry
+ * is replaced by -inf before the comparison, and the comparison keeps m unless
+ * s > m (like the scalar loop: a NaN is skipped), so every path gives the
+ * scalar result: max is exact, whatever the order (+0 and -0 may swap, which
+ * changes no later value: x - (+0) = x - (-0) and expf(+-0) = 1). */
+static float ssm_row_max(const float *s, const uint32_t *neg, uint32_t pos, int n, float m,
+                         int *hit) {
+  int i = 0, any = 0;
+#if defined(__SSE2__)
+  const __m128i vp = _mm_set1_epi32((int)pos);
+  const __m128 ninf = _mm_set1_ps(-INFINITY);
+  __m128 vm = _mm_set1_ps(m);
+  int anyv = 0;
+  for (; i + 4 <= n; i += 4) {
+    __m128 eq = _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(neg + i)), vp));
+    __m128 v = _mm_or_ps(_mm_and_ps(eq, ninf), _mm_andnot_ps(eq, _mm_loadu_ps(s + i)));
+    vm = _mm_max_ps(v, vm); /* (v > vm) ? v : vm */
+    anyv |= _mm_movemask_ps(eq);
+  }
+  float lane[4];
+  _mm_storeu_ps(lane, vm);
+  for (int k = 0; k < 4; k++)
+    if (lane[k] > m) m = lane[k];
+  any = anyv != 0;
+#endif
+  for (; i < n; i++) {
+    if (neg[i] == pos) any = 1;
+    else if (s[i] > m) m = s[i];
+  }
+  *hit = any;
+  return m;
+}
+
+/* The sum of s (n) in double, in a fixed order on every path: four running
+ * sums over the indices i = 0, 1, 2, 3 mod 4, then (s0 + s1) + (s2 + s3).
+ * (Four independent chains instead of one: a single chain of dependent double
+ * adds is the slowest part of a long softmax row.) */
+static double ssm_row_sum(const float *s, int n) {
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int i = 0;
+#if defined(__SSE2__)
+  __m128d v01 = _mm_setzero_pd(), v23 = _mm_setzero_pd();
+  for (; i + 4 <= n; i += 4) {
+    __m128 x = _mm_loadu_ps(s + i);
+    v01 = _mm_add_pd(v01, _mm_cvtps_pd(x));
+    v23 = _mm_add_pd(v23, _mm_cvtps_pd(_mm_movehl_ps(x, x)));
+  }
+  double t[4];
+  _mm_storeu_pd(t, v01);
+  _mm_storeu_pd(t + 2, v23);
+  a0 = t[0], a1 = t[1], a2 = t[2], a3 = t[3];
+#endif
+  for (; i + 4 <= n; i += 4) {
+    a0 += s[i], a1 += s[i + 1], a2 += s[i + 2], a3 += s[i + 3];
+  }
+  switch (n - i) {
+    case 3: a2 += s[i + 2]; /* fall through */
+    case 2: a1 += s[i + 1]; /* fall through */
+    case 1: a0 += s[i]; /* fall through */
+    default: break;
+  }
+  return (a0 + a1) + (a2 + a3);
+}
+
 double layer_ssm_forward(float *ppos, float *pneg, const float *U, const float *Vpos,
                          const float *Vneg, const uint32_t *pos, const uint32_t *neg,
                          int B, int N, int D) {
@@ -175,22 +243,24 @@ double layer_ssm_forward(float *ppos, float *pneg, const float *U, const float *
     float sp = 0.0f;
     for (int d = 0; d < D; d++) sp += u[d] * vp[d];
     /* The row maximum over the logits that take part; the positive always does. */
-    float m = sp;
-    for (int n = 0; n < N; n++)
-      if (neg[n] != pos[b] && s[n] > m) m = s[n];
-    double sum = exp((double)(sp - m));
-    for (int n = 0; n < N; n++) {
-      if (neg[n] == pos[b]) {
-        s[n] = 0.0f;
-      } else {
-        float e = expf(s[n] - m);
-        s[n] = e;
-        sum += e;
-      }
-    }
+    int hit;
+    float m = ssm_row_max(s, neg, pos[b], N, sp, &hit);
+    /* exp of every entry in one tight pass (no branch, no sum carried across
+     * the calls), then the masked entries (rare) set to 0. */
+    for (int n = 0; n < N; n++) s[n] = expf(s[n] - m);
+    if (hit)
+      for (int n = 0; n < N; n++)
+        if (neg[n] == pos[b]) s[n] = 0.0f;
+    double ep = exp((double)(sp - m));
+    double sum = ep + ssm_row_sum(s, N);
     float inv = (float)(1.0 / sum);
-    for (int n = 0; n < N; n++) s[n] *= inv;
-    ppos[b] = (float)(exp((double)(sp - m)) / sum);
+    int n = 0;
+#if defined(__SSE__)
+    const __m128 vinv = _mm_set1_ps(inv);
+    for (; n + 4 <= N; n += 4) _mm_storeu_ps(s + n, _mm_mul_ps(_mm_loadu_ps(s + n), vinv));
+#endif
+    for (; n < N; n++) s[n] *= inv;
+    ppos[b] = (float)(ep / sum);
     loss += log(sum) + (double)m - (double)sp;
   }
   return loss / B;
@@ -216,4 +286,90 @@ void layer_ssm_backward(float *dU, float *dVpos, float *dVneg, float *pneg,
   if (dVneg) /* dVneg (N, D) += dS^T (N, B) . U (B, D) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, B, 1.0f, pneg, N, U, D, 1.0f,
                 dVneg, D);
+}
+
+/* --- sampled softmax over distinct columns ------------------------------------------ */
+
+double layer_ssmc_forward(float *ppos, float *P, const float *U, const float *V,
+                          const uint32_t *cpos, const float *cnt, int B, int C, int D) {
+  if (B == 0) return 0.0;
+  /* S (B, C) = U (B, D) . V^T (D, C), in P */
+  if (C > 0)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, D, 1.0f, U, D, V, D, 0.0f, P, C);
+  double loss = 0.0;
+  for (int b = 0; b < B; b++) {
+    float *s = P + (size_t)b * C;
+    const int c = (int)cpos[b];
+    const float sp = s[c];
+    /* The maximum over the positive and the columns with negatives. Column c
+     * may be among them: its value is sp itself, which changes no maximum. */
+    float m = sp;
+    int j = 0;
+#if defined(__SSE__)
+    {
+      const __m128 zero = _mm_setzero_ps(), ninf = _mm_set1_ps(-INFINITY);
+      __m128 vm = _mm_set1_ps(m);
+      for (; j + 4 <= C; j += 4) {
+        __m128 live = _mm_cmpgt_ps(_mm_loadu_ps(cnt + j), zero);
+        __m128 v = _mm_or_ps(_mm_and_ps(live, _mm_loadu_ps(s + j)), _mm_andnot_ps(live, ninf));
+        vm = _mm_max_ps(v, vm); /* (v > vm) ? v : vm: a NaN is skipped, as below */
+      }
+      float lane[4];
+      _mm_storeu_ps(lane, vm);
+      for (int k = 0; k < 4; k++)
+        if (lane[k] > m) m = lane[k];
+    }
+#endif
+    for (; j < C; j++)
+      if (cnt[j] > 0.0f && s[j] > m) m = s[j];
+    /* exponentials in one tight pass, then times the counts (columns without
+     * negatives give 0, even where exp overflowed), the positive's column 0 */
+    for (j = 0; j < C; j++) s[j] = expf(s[j] - m);
+    j = 0;
+#if defined(__SSE__)
+    {
+      const __m128 zero = _mm_setzero_ps();
+      for (; j + 4 <= C; j += 4) {
+        __m128 w = _mm_loadu_ps(cnt + j);
+        __m128 live = _mm_cmpgt_ps(w, zero);
+        _mm_storeu_ps(s + j, _mm_and_ps(live, _mm_mul_ps(w, _mm_loadu_ps(s + j))));
+      }
+    }
+#endif
+    for (; j < C; j++) s[j] = cnt[j] > 0.0f ? cnt[j] * s[j] : 0.0f;
+    s[c] = 0.0f;
+    double ep = exp((double)(sp - m));
+    double sum = ep + ssm_row_sum(s, C);
+    float inv = (float)(1.0 / sum);
+    j = 0;
+#if defined(__SSE__)
+    const __m128 vinv = _mm_set1_ps(inv);
+    for (; j + 4 <= C; j += 4) _mm_storeu_ps(s + j, _mm_mul_ps(_mm_loadu_ps(s + j), vinv));
+#endif
+    for (; j < C; j++) s[j] *= inv;
+    ppos[b] = (float)(ep / sum);
+    loss += log(sum) + (double)m - (double)sp;
+  }
+  return loss / B;
+}
+
+void layer_ssmc_backward(float *dU, float *dV, float *P, const float *ppos,
+                         const uint32_t *cpos, const float *U, const float *V, int B, int C,
+                         int D) {
+  if (B == 0 || C == 0) return;
+  const float scale = 1.0f / (float)B;
+  /* d loss / d S = (P - onehot(positive column) (1 - ppos)) / B, i.e. P / B
+   * with (ppos - 1) / B at the positive's column (where P is 0). */
+  const size_t n = (size_t)B * C;
+  size_t i = 0;
+#if defined(__SSE__)
+  const __m128 vs = _mm_set1_ps(scale);
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(P + i, _mm_mul_ps(_mm_loadu_ps(P + i), vs));
+#endif
+  for (; i < n; i++) P[i] *= scale;
+  for (int b = 0; b < B; b++) P[(size_t)b * C + cpos[b]] = (ppos[b] - 1.0f) * scale;
+  if (dU) /* dU (B, D) += G (B, C) . V (C, D) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, C, 1.0f, P, C, V, D, 1.0f, dU, D);
+  if (dV) /* dV (C, D) += G^T (C, B) . U (B, D) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, D, B, 1.0f, P, C, U, D, 1.0f, dV, D);
 }

@@ -2,15 +2,18 @@
  * initialisation, inference (user and item vectors), the batch loss and its
  * gradient, and the trainer (sampler + sparse/dense optimiser steps).
  *
- * One batch, top to bottom (shapes with B users, N negatives, R = B + N
- * item-tower rows, S distinct items whose input x is needed):
- *   slots     every item of the batch (history, positives, negatives) gets one
- *             slot, so x_j is computed and back-propagated once per item;
+ * One batch, top to bottom (shapes with B users, N negatives, C distinct
+ * items among the positives and negatives, S >= C distinct items whose
+ * input x is needed):
+ *   slots     every item of the batch gets one slot, so x_j is computed and
+ *             back-propagated once per item: first the positives and
+ *             negatives (slots 0..C), then the history items;
  *   X (S, D)  = bag(E, item tokens) + Q[item]
  *   Z (B, 3D) = [bag(E, user tokens) ; pool(X, history slots) ; P[user]]
  *   wu (B, D) = W_u2 relu(W_u1 Z + b_u1) + b_u2
- *   vi (R, D) = W_i2 relu(W_i1 X[row slots] + b_i1) + b_i2
- *   loss      = sampled softmax(wu, vi[0..B), vi[B..R))
+ *   vi (C, D) = W_i2 relu(W_i1 X[0..C) + b_i1) + b_i2   (once per distinct item)
+ *   loss      = sampled softmax over the C columns, each negative column
+ *               counted as often as it was drawn (layer_ssmc_forward)
  * and the backward pass in reverse. The embedding gradients (E, P, Q) are
  * scattered into full-size buffers whose rows are zero except the ones
  * recorded in the touched-row sets, which the optimiser consumes and zeroes.
@@ -181,29 +184,29 @@ typedef struct ws {
   uint32_t *slot_item; /* (smax) item of each slot */
   uint32_t *hslot;     /* (bmax, L) slots of each user's pooled history */
   uint32_t *hcnt;      /* (bmax) history length used */
-  uint32_t *rowslot;   /* (bmax + nmax) slot of each item-tower row */
+  uint32_t *cpos;      /* (bmax) slot (= column) of each row's positive */
+  float *cnt;          /* (bmax + nmax) times each column was drawn as a negative */
   float *X;            /* (smax, D) item inputs x */
   float *Z;            /* (bmax, 3D) user tower input */
   float *hu;           /* (bmax, Hd) user hidden, after relu */
   float *wu;           /* (bmax, D) user vectors */
-  float *xin;          /* (R, D) item tower input rows */
-  float *hi;           /* (R, Hd) item hidden, after relu */
-  float *vi;           /* (R, D) item vectors: positives then negatives */
+  float *hi;           /* (C, Hd) item hidden, after relu; C <= bmax + nmax */
+  float *vi;           /* (C, D) item vectors of the distinct positives and negatives */
   float *ppos;         /* (bmax) */
-  float *pneg;         /* (bmax, nmax) */
+  float *P;            /* (bmax, C) column probabilities, then d loss / d logits */
   /* gradients, same shapes; NULL in a forward-only workspace */
-  float *dX, *dZ, *dhu, *dwu, *dxin, *dhi, *dvi;
+  float *dX, *dZ, *dhu, *dwu, *dhi, *dvi;
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
 
 static void ws_free(ws_t *w) {
   if (!w) return;
-  free(w->slot_of); free(w->slot_item); free(w->hslot); free(w->hcnt); free(w->rowslot);
-  free(w->X); free(w->Z); free(w->hu); free(w->wu); free(w->xin); free(w->hi); free(w->vi);
-  free(w->ppos); free(w->pneg);
-  free(w->dX); free(w->dZ); free(w->dhu); free(w->dwu); free(w->dxin); free(w->dhi);
-  free(w->dvi);
+  free(w->slot_of); free(w->slot_item); free(w->hslot); free(w->hcnt); free(w->cpos);
+  free(w->cnt);
+  free(w->X); free(w->Z); free(w->hu); free(w->wu); free(w->hi); free(w->vi);
+  free(w->ppos); free(w->P);
+  free(w->dX); free(w->dZ); free(w->dhu); free(w->dwu); free(w->dhi); free(w->dvi);
   memset(w, 0, sizeof *w);
 }
 
@@ -219,27 +222,28 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, uint32_t n_items, uint32_t b
   w->slot_item = alloc_n(w->smax, sizeof *w->slot_item);
   w->hslot = alloc_n((size_t)bmax * w->L, sizeof *w->hslot);
   w->hcnt = alloc_n(bmax, sizeof *w->hcnt);
-  w->rowslot = alloc_n(R, sizeof *w->rowslot);
+  /* C distinct positives and negatives: at most R = bmax + nmax, at most n_items */
+  const size_t C = R < n_items ? R : n_items;
+  w->cpos = alloc_n(bmax, sizeof *w->cpos);
+  w->cnt = alloc_n(C, sizeof *w->cnt);
   w->X = alloc_n(w->smax * D, sizeof(float));
   w->Z = alloc_n(bmax * 3 * D, sizeof(float));
   w->hu = alloc_n(bmax * Hd, sizeof(float));
   w->wu = alloc_n(bmax * D, sizeof(float));
-  w->xin = alloc_n(R * D, sizeof(float));
-  w->hi = alloc_n(R * Hd, sizeof(float));
-  w->vi = alloc_n(R * D, sizeof(float));
+  w->hi = alloc_n(C * Hd, sizeof(float));
+  w->vi = alloc_n(C * D, sizeof(float));
   w->ppos = alloc_n(bmax, sizeof(float));
-  w->pneg = alloc_n((size_t)bmax * nmax, sizeof(float));
-  int ok = w->slot_of && w->slot_item && w->hslot && w->hcnt && w->rowslot && w->X && w->Z &&
-           w->hu && w->wu && w->xin && w->hi && w->vi && w->ppos && w->pneg;
+  w->P = alloc_n((size_t)bmax * C, sizeof(float));
+  int ok = w->slot_of && w->slot_item && w->hslot && w->hcnt && w->cpos && w->cnt && w->X &&
+           w->Z && w->hu && w->wu && w->hi && w->vi && w->ppos && w->P;
   if (with_grad) {
     w->dX = alloc_n(w->smax * D, sizeof(float));
     w->dZ = alloc_n(bmax * 3 * D, sizeof(float));
     w->dhu = alloc_n(bmax * Hd, sizeof(float));
     w->dwu = alloc_n(bmax * D, sizeof(float));
-    w->dxin = alloc_n(R * D, sizeof(float));
-    w->dhi = alloc_n(R * Hd, sizeof(float));
-    w->dvi = alloc_n(R * D, sizeof(float));
-    ok = ok && w->dX && w->dZ && w->dhu && w->dwu && w->dxin && w->dhi && w->dvi;
+    w->dhi = alloc_n(C * Hd, sizeof(float));
+    w->dvi = alloc_n(C * D, sizeof(float));
+    ok = ok && w->dX && w->dZ && w->dhu && w->dwu && w->dhi && w->dvi;
   }
   if (!ok) {
     ws_free(w);
@@ -311,14 +315,12 @@ static void ws_user_forward(ws_t *w, const params_t *p, const model_local_t *l,
   layer_linear_forward(w->wu, w->hu, p->wu2, p->bu2, (int)B, (int)Hd, (int)D);
 }
 
-/* vi (R, D) for the R item rows whose slots are in rowslot; needs ws_items_x. */
-static void ws_item_forward(ws_t *w, const params_t *p, uint32_t R) {
+/* vi (C, D) for the items of slots 0..C; needs ws_items_x. */
+static void ws_item_forward(ws_t *w, const params_t *p, uint32_t C) {
   const uint32_t D = w->D, Hd = w->Hd;
-  for (uint32_t r = 0; r < R; r++)
-    memcpy(w->xin + (size_t)r * D, w->X + (size_t)w->rowslot[r] * D, D * sizeof(float));
-  layer_linear_forward(w->hi, w->xin, p->wi1, p->bi1, (int)R, (int)D, (int)Hd);
-  layer_relu_forward(w->hi, w->hi, (size_t)R * Hd);
-  layer_linear_forward(w->vi, w->hi, p->wi2, p->bi2, (int)R, (int)Hd, (int)D);
+  layer_linear_forward(w->hi, w->X, p->wi1, p->bi1, (int)C, (int)D, (int)Hd);
+  layer_relu_forward(w->hi, w->hi, (size_t)C * Hd);
+  layer_linear_forward(w->vi, w->hi, p->wi2, p->bi2, (int)C, (int)Hd, (int)D);
 }
 
 /* The loss of one batch and, if g is not NULL, its gradient: g laid out like
@@ -330,46 +332,46 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
                            const uint32_t *pos, uint32_t B, const uint32_t *neg, uint32_t N,
                            float *g, float *gP, float *gQ, layer_rowset_t *tE,
                            layer_rowset_t *tP, layer_rowset_t *tQ) {
-  const uint32_t D = w->D, Hd = w->Hd, R = B + N;
+  const uint32_t D = w->D, Hd = w->Hd;
   const size_t ldz = 3 * (size_t)D;
   params_t p = params_of(cfg, theta);
 
-  /* forward */
+  /* forward: the positives' and negatives' slots first (the C columns), the
+   * number of times each column was drawn as a negative, then the histories */
   ws_slots_reset(w);
+  for (uint32_t b = 0; b < B; b++) w->cpos[b] = ws_slot(w, pos[b]);
+  for (uint32_t n = 0; n < N; n++) ws_slot(w, neg[n]);
+  const uint32_t C = w->n_slots;
+  memset(w->cnt, 0, (size_t)C * sizeof *w->cnt);
+  for (uint32_t n = 0; n < N; n++) w->cnt[w->slot_of[neg[n]]] += 1.0f;
   ws_register_users(w, ds, users, pos, B);
-  for (uint32_t b = 0; b < B; b++) w->rowslot[b] = ws_slot(w, pos[b]);
-  for (uint32_t n = 0; n < N; n++) w->rowslot[B + n] = ws_slot(w, neg[n]);
   ws_items_x(w, &p, l, ds);
   ws_user_forward(w, &p, l, ds, users, B);
-  ws_item_forward(w, &p, R);
-  float *vpos = w->vi, *vneg = w->vi + (size_t)B * D;
-  double loss = layer_ssm_forward(w->ppos, w->pneg, w->wu, vpos, vneg, pos, neg, (int)B,
-                                  (int)N, (int)D);
+  ws_item_forward(w, &p, C);
+  double loss = layer_ssmc_forward(w->ppos, w->P, w->wu, w->vi, w->cpos, w->cnt, (int)B,
+                                   (int)C, (int)D);
   if (!g) return loss;
 
   /* backward */
   params_t q = params_of(cfg, g);
   const uint32_t S = w->n_slots;
   memset(w->dwu, 0, (size_t)B * D * sizeof(float));
-  memset(w->dvi, 0, (size_t)R * D * sizeof(float));
+  memset(w->dvi, 0, (size_t)C * D * sizeof(float));
   memset(w->dhu, 0, (size_t)B * Hd * sizeof(float));
-  memset(w->dhi, 0, (size_t)R * Hd * sizeof(float));
+  memset(w->dhi, 0, (size_t)C * Hd * sizeof(float));
   memset(w->dZ, 0, (size_t)B * ldz * sizeof(float));
-  memset(w->dxin, 0, (size_t)R * D * sizeof(float));
   memset(w->dX, 0, (size_t)S * D * sizeof(float));
-  layer_ssm_backward(w->dwu, w->dvi, w->dvi + (size_t)B * D, w->pneg, w->ppos, w->wu, vpos,
-                     vneg, (int)B, (int)N, (int)D);
-  /* item tower */
-  layer_linear_backward(w->dhi, q.wi2, q.bi2, w->dvi, w->hi, p.wi2, (int)R, (int)Hd, (int)D);
-  layer_relu_backward(w->dhi, w->hi, (size_t)R * Hd);
-  layer_linear_backward(w->dxin, q.wi1, q.bi1, w->dhi, w->xin, p.wi1, (int)R, (int)D, (int)Hd);
+  layer_ssmc_backward(w->dwu, w->dvi, w->P, w->ppos, w->cpos, w->wu, w->vi, (int)B, (int)C,
+                      (int)D);
+  /* item tower, straight into the columns' slots 0..C of dX */
+  layer_linear_backward(w->dhi, q.wi2, q.bi2, w->dvi, w->hi, p.wi2, (int)C, (int)Hd, (int)D);
+  layer_relu_backward(w->dhi, w->hi, (size_t)C * Hd);
+  layer_linear_backward(w->dX, q.wi1, q.bi1, w->dhi, w->X, p.wi1, (int)C, (int)D, (int)Hd);
   /* user tower */
   layer_linear_backward(w->dhu, q.wu2, q.bu2, w->dwu, w->hu, p.wu2, (int)B, (int)Hd, (int)D);
   layer_relu_backward(w->dhu, w->hu, (size_t)B * Hd);
   layer_linear_backward(w->dZ, q.wu1, q.bu1, w->dhu, w->Z, p.wu1, (int)B, 3 * (int)D, (int)Hd);
-  /* back to the item slots: tower rows, then the pooled histories */
-  for (uint32_t r = 0; r < R; r++)
-    layer_axpy_row(w->dX + (size_t)w->rowslot[r] * D, 1.0f, w->dxin + (size_t)r * D, D);
+  /* the pooled histories, into their slots of dX */
   layer_pool_backward(w->dX, w->dZ + D, ldz, D, w->hslot, w->hcnt, B, w->L);
   /* embedding tables: E through user tokens and item tokens, P, Q */
   layer_bag_backward(q.E, tE, w->dZ, ldz, w->H, D, ds->utok_ptr, ds->utok, users, B);

@@ -6,7 +6,8 @@
  * input at a time by +-h and compares the central difference with the
  * analytic backward. To show the check has teeth, the same comparison must
  * FAIL on the analytic gradient scaled by 1.01 and with its largest entry
- * zeroed. The optimisers (optim.h) are checked against the scalar formulas,
+ * zeroed. The softmax over distinct columns must equal the plain one on the
+ * expanded batch. The optimisers (optim.h) are checked against the scalar formulas,
  * bit for bit, over lengths that exercise both the SIMD body and the tail. */
 #include <math.h>
 #include <stdio.h>
@@ -422,6 +423,97 @@ static void test_ssm(void) {
   }
 }
 
+/* --- sampled softmax over distinct columns ---------------------------------------- */
+
+/* Columns: 0 = item 10, 1 = item 11, 2 = item 20, 3 = item 21, 4 = item 22,
+ * 5 = item 12. Positives {10, 11, 12, 11}; negatives drawn: 20 x3, 11 x1,
+ * 21 x1, 22 x2 (N = 7); item 10 and 12 never drawn (cnt 0). */
+enum { CB = 4, CC = 6, CD = 5, CN = 7 };
+typedef struct {
+  float U[CB * CD], V[CC * CD], ppos[CB], P[CB * CC];
+  uint32_t cpos[CB];
+  float cnt[CC];
+} ssmc_ctx;
+static const uint32_t CCOL_ITEM[CC] = {10, 11, 20, 21, 22, 12};
+static const uint32_t CNEG_COL[CN] = {2, 1, 3, 2, 4, 2, 4}; /* the negatives' columns, in draw order */
+
+static double ssmc_obj(void *p) {
+  ssmc_ctx *c = p;
+  return layer_ssmc_forward(c->ppos, c->P, c->U, c->V, c->cpos, c->cnt, CB, CC, CD);
+}
+
+/* The same loss through layer_ssm_forward on the expanded batch. */
+static double ssmc_expanded(const ssmc_ctx *c, float *ppos, float *pneg) {
+  float Vp[CB * CD], Vn[CN * CD];
+  uint32_t pos[CB], neg[CN];
+  for (int b = 0; b < CB; b++) {
+    memcpy(Vp + b * CD, c->V + c->cpos[b] * CD, CD * sizeof(float));
+    pos[b] = CCOL_ITEM[c->cpos[b]];
+  }
+  for (int n = 0; n < CN; n++) {
+    memcpy(Vn + n * CD, c->V + CNEG_COL[n] * CD, CD * sizeof(float));
+    neg[n] = CCOL_ITEM[CNEG_COL[n]];
+  }
+  return layer_ssm_forward(ppos, pneg, c->U, Vp, Vn, pos, neg, CB, CN, CD);
+}
+
+static void test_ssmc(void) {
+  ssmc_ctx c;
+  const uint32_t cpos[CB] = {0, 1, 5, 1};
+  memcpy(c.cpos, cpos, sizeof cpos);
+  memset(c.cnt, 0, sizeof c.cnt);
+  for (int n = 0; n < CN; n++) c.cnt[CNEG_COL[n]] += 1.0f;
+  fill(c.U, CB * CD, -1, 1);
+  fill(c.V, CC * CD, -1, 1);
+  float ppos2[CB], pneg2[CB * CN];
+  double loss = ssmc_obj(&c), ref = ssmc_expanded(&c, ppos2, pneg2);
+  CHECK_NEAR(loss, ref, 1e-6);
+  for (int b = 0; b < CB; b++) {
+    CHECK_NEAR(c.ppos[b], ppos2[b], 1e-6);
+    /* column probabilities are the sums over their copies; 0 at the positive
+     * (rows 1 and 3: the drawn 11 is masked) and where never drawn */
+    for (int j = 0; j < CC; j++) {
+      double sum = 0;
+      for (int n = 0; n < CN; n++)
+        if (CNEG_COL[n] == (uint32_t)j) sum += pneg2[b * CN + n];
+      CHECK_NEAR(c.P[b * CC + j], sum, 1e-6);
+    }
+    CHECK(c.P[b * CC + c.cpos[b]] == 0.0f);
+    CHECK(c.P[b * CC + 0] == 0.0f && c.P[b * CC + 5] == 0.0f);
+  }
+  CHECK(c.P[0 * CC + 1] > 0.0f); /* row 0: 11 is a negative like any other */
+
+  float dU[CB * CD] = {0}, dV[CC * CD] = {0}, G[CB * CC];
+  memcpy(G, c.P, sizeof G);
+  layer_ssmc_backward(dU, dV, G, c.ppos, c.cpos, c.U, c.V, CB, CC, CD);
+  double num[CC * CD];
+  numeric_grad(num, c.U, CB * CD, 1e-3, ssmc_obj, &c);
+  expect_grad("ssmc d_U", dU, num, CB * CD);
+  numeric_grad(num, c.V, CC * CD, 1e-3, ssmc_obj, &c);
+  expect_grad("ssmc d_V", dV, num, CC * CD);
+
+  /* A column that is neither drawn nor a positive (column 5 once row 2's
+   * positive is item 20) changes nothing, even with a logit far above the
+   * others (exp overflows to inf there, times a count of 0). */
+  float save[CD];
+  memcpy(save, c.V + 5 * CD, sizeof save);
+  c.cpos[2] = 2;
+  double before = ssmc_obj(&c);
+  for (int d = 0; d < CD; d++) c.V[5 * CD + d] = 200.0f * c.U[0 * CD + d];
+  double after = ssmc_obj(&c);
+  CHECK(isfinite(after));
+  CHECK(after == before);
+  memcpy(c.V + 5 * CD, save, sizeof save);
+
+  /* Stability: logits in the hundreds give a finite loss equal to the expanded one. */
+  c.cpos[2] = 5;
+  for (int i = 0; i < CB * CD; i++) c.U[i] *= 60.0f;
+  loss = ssmc_obj(&c);
+  ref = ssmc_expanded(&c, ppos2, pneg2);
+  CHECK(isfinite(loss));
+  CHECK_NEAR(loss, ref, 1e-5 * fmax(1.0, fabs(ref)));
+}
+
 /* --- optimisers ---------------------------------------------------------------------- */
 
 /* PyTorch's Adam for one element, plain scalar float code. */
@@ -502,6 +594,7 @@ int main(void) {
   test_gather();
   test_pool();
   test_ssm();
+  test_ssmc();
   test_optim();
   printf("test_layers: all checks passed\n");
   return 0;

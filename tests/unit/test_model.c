@@ -3,7 +3,8 @@
  *
  *   - forward: loss, user and item vectors against a direct double-precision
  *     implementation of the formulas in model.h (history leave-out included);
- *   - gradients: every coordinate of theta, P and Q by central differences;
+ *   - gradients: every coordinate of theta, P and Q by central differences,
+ *     also with negatives drawn several times and equal to positives;
  *   - trainer: SGD and Adam lower the loss, same seed gives bit-identical
  *     parameters, trainer_grad matches model_loss_grad on the sampled batch
  *     and descends it, trainer_reset_opt restores a fresh optimiser. */
@@ -282,11 +283,13 @@ static void test_forward(void) {
 typedef struct {
   float *theta;
   model_local_t *l;
+  const uint32_t *neg;
+  uint32_t n_neg;
 } gc_ctx;
 
 static double gc_loss(const gc_ctx *c) {
-  return model_loss_grad(&CFG, c->theta, c->l, &g_ds, B_USERS, B_POS, 5, B_NEG, 4, NULL, NULL,
-                         NULL);
+  return model_loss_grad(&CFG, c->theta, c->l, &g_ds, B_USERS, B_POS, 5, c->neg, c->n_neg, NULL,
+                         NULL, NULL);
 }
 
 static double fd(const gc_ctx *c, float *x, double h) {
@@ -357,21 +360,33 @@ static void gc_block(const gc_ctx *c, const char *what, float *x, const float *a
   free(num);
 }
 
-static void test_gradients(void) {
+/* Negatives drawn more than once (2 three times), one equal to the positive
+ * of rows 0 and 3 (1) and one to that of row 2 (8): the model computes each
+ * distinct item once and counts its draws (layer_ssmc_forward). */
+static const uint32_t B_NEG_DUP[7] = {5, 2, 2, 6, 1, 2, 8};
+
+static void test_gradients(const uint32_t *neg, uint32_t n_neg, int where) {
   float *theta = malloc(g_ns * sizeof *theta), *g = malloc(g_ns * sizeof *g);
   model_local_t l;
   wide_params(theta, &l, 23);
   const uint32_t D = CFG.dim;
   float gP[NU * 16], gQ[NI * 16];
-  float loss = model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, B_NEG, 4, g, gP, gQ);
+  float loss = model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, neg, n_neg, g, gP, gQ);
   CHECK(isfinite(loss));
+  {
+    ref_t r = {theta, &l, &g_ds, {{0}}};
+    model_views(&CFG, r.v);
+    double ref = ref_loss(&r, B_USERS, B_POS, 5, neg, n_neg);
+    printf("  %u negatives: loss %.7f, reference %.7f\n", n_neg, (double)loss, ref);
+    CHECK_NEAR(loss, ref, 1e-5 * fabs(ref));
+  }
   /* the same gradient of theta without asking for P and Q */
   float *g2 = malloc(g_ns * sizeof *g2);
-  model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, B_NEG, 4, g2, NULL, NULL);
+  model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, neg, n_neg, g2, NULL, NULL);
   CHECK(memcmp(g, g2, g_ns * sizeof *g) == 0);
   free(g2);
 
-  gc_ctx c = {theta, &l};
+  gc_ctx c = {theta, &l, neg, n_neg};
   model_view_t v[MODEL_N_VIEWS];
   model_views(&CFG, v);
   for (int k = 0; k < MODEL_N_VIEWS; k++)
@@ -379,6 +394,12 @@ static void test_gradients(void) {
              (size_t)v[k].rows * v[k].cols, k == MODEL_BI2);
   gc_block(&c, "P", l.user_id, gP, NU * D, 0);
   gc_block(&c, "Q", l.item_id, gQ, NI * D, 0);
+  if (!where) {
+    model_local_free(&l);
+    free(theta);
+    free(g);
+    return;
+  }
 
   /* Where the gradient must and must not reach. */
   /* P: rows of the batch users only (user 1 is not in the batch) */
@@ -646,7 +667,8 @@ int main(void) {
   g_ns = model_n_shared(&CFG);
   test_layout();
   test_forward();
-  test_gradients();
+  test_gradients(B_NEG, 4, 1);
+  test_gradients(B_NEG_DUP, 7, 0);
   test_training(OPT_SGD);
   test_training(OPT_ADAM);
   test_determinism();
