@@ -113,8 +113,11 @@ def prepare(dd, k, upad, ipad):
                 hitems[b, c] = hist[j]
                 c += 1
         hcnt[b] = c
-    allit = np.concatenate([hitems[hcnt[:, None] > np.arange(L)[None, :]], pos, neg])
-    uniq, inv = np.unique(allit, return_inverse=True)
+    # the distinct positives and negatives first (the C columns), then the
+    # items that only occur in histories
+    cols = np.unique(np.concatenate([pos, neg]))
+    hist_only = np.setdiff1d(hitems[hcnt[:, None] > np.arange(L)[None, :]], cols)
+    uniq = np.concatenate([cols, hist_only])
     slot = {int(it): s for s, it in enumerate(uniq)}
     hslot = np.zeros((B, L), np.int64)
     hw = np.zeros((B, L), np.float32)
@@ -133,11 +136,23 @@ def prepare(dd, k, upad, ipad):
                                           np.int64))
     t.mask = torch.from_numpy(neg[None, :] == pos[:, None])
     t.target = torch.zeros(B, dtype=torch.int64)
+    # columns: cpos (B, 1) the positive's column; bias (B, C) = log(times drawn
+    # as a negative), -inf where never drawn and at the row's positive (masked)
+    C = len(cols)
+    t.C = C
+    cpos = np.array([slot[int(i)] for i in pos], np.int64)
+    cnt = np.bincount(np.array([slot[int(i)] for i in neg], np.int64), minlength=C)
+    with np.errstate(divide="ignore"):
+        bias = np.tile(np.log(cnt.astype(np.float32)), (B, 1))
+    bias[np.arange(B), cpos] = -np.inf
+    t.cpos = torch.from_numpy(cpos[:, None])
+    t.bias = torch.from_numpy(bias.astype(np.float32))
     return t
 
 
 class Model:
-    def __init__(self, dd, variant):
+    def __init__(self, dd, variant, per_row=False):
+        self.per_row = per_row
         D, Hd, H = dd["D"], dd["Hd"], dd["H"]
         th = torch.from_numpy(dd["theta"])
         sizes = [H * D, Hd * D, Hd, D * Hd, D, Hd * 3 * D, Hd, D * Hd, D]
@@ -189,11 +204,17 @@ class Model:
         else:
             Z = torch.cat([f, g, torch.zeros_like(f)], 1)
         wu = F.linear(F.relu(F.linear(Z, wu1, bu1)), wu2, bu2)
-        vi = F.linear(F.relu(F.linear(X.index_select(0, t.rowslot), wi1, bi1)), wi2, bi2)
-        B = self.B
-        vpos, vneg = vi[:B], vi[B:]
-        spos = (wu * vpos).sum(1, keepdim=True)
-        sneg = (wu @ vneg.t()).masked_fill(t.mask, float("-inf"))
+        if self.per_row:  # the item tower on the B + N rows, duplicates included
+            vi = F.linear(F.relu(F.linear(X.index_select(0, t.rowslot), wi1, bi1)), wi2, bi2)
+            B = self.B
+            vpos, vneg = vi[:B], vi[B:]
+            spos = (wu * vpos).sum(1, keepdim=True)
+            sneg = (wu @ vneg.t()).masked_fill(t.mask, float("-inf"))
+        else:  # once per distinct item, as fedmeta: C columns, negatives by count
+            vi = F.linear(F.relu(F.linear(X[:t.C], wi1, bi1)), wi2, bi2)
+            S = wu @ vi.t()
+            spos = S.gather(1, t.cpos)
+            sneg = S + t.bias
         loss = F.cross_entropy(torch.cat([spos, sneg], 1), t.target)
         for o in self.opts:
             o.zero_grad(set_to_none=True)
@@ -211,6 +232,9 @@ def main():
     ap.add_argument("dump")
     ap.add_argument("--variant", choices=("sparse", "dense"), default="sparse")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--per-row", action="store_true",
+                    help="item tower on every positive and negative row (duplicates included) "
+                         "instead of once per distinct item")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--warmup", type=int, default=20)
@@ -225,7 +249,7 @@ def main():
           f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')})")
     if a.check:
-        m = Model(dd, a.variant)
+        m = Model(dd, a.variant, a.per_row)
         ref = dd["losses"]
         worst_abs = worst_rel = 0.0
         for k, t in enumerate(batches):
@@ -239,7 +263,7 @@ def main():
     if a.steps:
         rates = []
         for r in range(a.reps):
-            m = Model(dd, a.variant)
+            m = Model(dd, a.variant, a.per_row)
             for k in range(a.warmup):
                 m.step(batches[k % len(batches)])
             t0 = time.perf_counter()
