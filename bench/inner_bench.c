@@ -18,7 +18,8 @@
  * the dataset's token and history arrays, the initial theta, P and Q, then the
  * K batches (users, positives, negatives) that trainer_step drew, and the K
  * losses it returned; the losses are also printed, one "loss STEP VALUE" line
- * each, then "weights_fnv1a H" (a hash of theta, P and Q after the K steps).
+ * each, then "weights_fnv1a theta H local H" (hashes of theta and of P, Q
+ * after the K steps).
  * Layout (little-endian): "FMIB" u32 version; u32 D Hd H L B N n_users
  * n_items opt K; f32 lr lr_local l2 beta1 beta2 eps; then arrays, each a u64
  * count followed by the elements: utok_ptr utok itok_ptr itok hist_ptr hist
@@ -198,14 +199,16 @@ int main(int argc, char **argv) {
     bad = bad || put_array(f, loss, 4, K);
     /* FNV-1a of theta, P and Q after the K steps: a change that should not move
      * a bit (or that changes only a summation order) shows here. */
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h[2] = {1469598103934665603ull, 1469598103934665603ull};
     const unsigned char *bytes[3] = {(const unsigned char *)theta,
                                      (const unsigned char *)l->user_id,
                                      (const unsigned char *)l->item_id};
     size_t lens[3] = {d * 4, nu * D * 4, ni * D * 4};
     for (int a = 0; a < 3; a++)
-      for (size_t i = 0; i < lens[a]; i++) h = (h ^ bytes[a][i]) * 1099511628211ull;
-    printf("weights_fnv1a %016llx after %u steps\n", (unsigned long long)h, K);
+      for (size_t i = 0; i < lens[a]; i++)
+        h[a > 0] = (h[a > 0] ^ bytes[a][i]) * 1099511628211ull;
+    printf("weights_fnv1a theta %016llx local %016llx after %u steps\n",
+           (unsigned long long)h[0], (unsigned long long)h[1], K);
     if (fclose(f) || bad) {
       fprintf(stderr, "inner_bench: cannot write %s\n", dump);
       return 1;

@@ -57,11 +57,8 @@ void layer_linear_backward(float *din, float *dw, float *db, const float *dout,
   if (dw) /* dw (Cout, Cin) += dout^T (Cout, B) . in (B, Cin) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, B, 1.0f, dout, Cout, in, Cin,
                 1.0f, dw, Cin);
-  if (db) /* rows summed in order: fixed reduction order */
-    for (int r = 0; r < B; r++) {
-      const float *d = dout + (size_t)r * Cout;
-      for (int o = 0; o < Cout; o++) db[o] += d[o];
-    }
+  if (db) /* rows summed in order: fixed reduction order (1 * d is exact: plain adds) */
+    for (int r = 0; r < B; r++) layer_axpy_row(db, 1.0f, dout + (size_t)r * Cout, (uint32_t)Cout);
 }
 
 /* --- relu ------------------------------------------------------------------- */

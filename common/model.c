@@ -667,7 +667,9 @@ static double trainer_batch_grad(trainer_t *t, const float *theta, int local) {
 }
 
 float trainer_step(trainer_t *t, float *theta) {
-  double loss = trainer_batch_grad(t, theta, 1);
+  /* lr_local = 0 (the default): P and Q would not move, so their gradients
+   * and moments are not computed (the row sets stay empty: no update) */
+  double loss = trainer_batch_grad(t, theta, t->tc.lr_local > 0.0f);
   const train_cfg_t *tc = &t->tc;
   const uint32_t D = t->cfg.dim;
   model_local_t *l = t->local;

@@ -119,7 +119,9 @@ void trainer_opt_load(trainer_t *t, const float *in);
 /* Clears optimiser state (moments, step count) of shared and local parameters. */
 void trainer_reset_opt(trainer_t *t);
 /* One minibatch step: samples a batch, computes the loss and gradients and
- * updates theta (shared, in place) and the local embeddings. Returns the batch loss. */
+ * updates theta (shared, in place) and the local embeddings. Returns the batch loss.
+ * With lr_local = 0 the local embeddings stay as they are and their gradient
+ * and optimiser state are not computed (their Adam moments stay zero). */
 float trainer_step(trainer_t *t, float *theta);
 /* FOMAML: samples a fresh batch, returns its loss and writes the gradient with
  * respect to theta (dense, model_n_shared floats) into grad without updating. */
