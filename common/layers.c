@@ -288,7 +288,7 @@ void layer_ssm_backward(float *dU, float *dVpos, float *dVneg, float *pneg,
 /* --- sampled softmax over distinct columns ------------------------------------------ */
 
 double layer_ssmc_forward(float *ppos, float *P, const float *U, const float *V,
-                          const uint32_t *cpos, const float *cnt, int B, int C, int D) {
+                          const uint32_t *cpos, const float *cnt, int B, int C, int Cn, int D) {
   if (B == 0) return 0.0;
   /* S (B, C) = U (B, D) . V^T (D, C), in P */
   if (C > 0)
@@ -298,52 +298,43 @@ double layer_ssmc_forward(float *ppos, float *P, const float *U, const float *V,
     float *s = P + (size_t)b * C;
     const int c = (int)cpos[b];
     const float sp = s[c];
-    /* The maximum over the positive and the columns with negatives. Column c
-     * may be among them: its value is sp itself, which changes no maximum. */
+    /* The maximum over the positive and the negatives' columns 0..Cn. Column
+     * c may be among them: its value is sp itself, which changes no maximum;
+     * the comparison skips a NaN, like the scalar tail. */
     float m = sp;
     int j = 0;
 #if defined(__SSE__)
     {
-      const __m128 zero = _mm_setzero_ps(), ninf = _mm_set1_ps(-INFINITY);
       __m128 vm = _mm_set1_ps(m);
-      for (; j + 4 <= C; j += 4) {
-        __m128 live = _mm_cmpgt_ps(_mm_loadu_ps(cnt + j), zero);
-        __m128 v = _mm_or_ps(_mm_and_ps(live, _mm_loadu_ps(s + j)), _mm_andnot_ps(live, ninf));
-        vm = _mm_max_ps(v, vm); /* (v > vm) ? v : vm: a NaN is skipped, as below */
-      }
+      for (; j + 4 <= Cn; j += 4) vm = _mm_max_ps(_mm_loadu_ps(s + j), vm); /* (s > vm) ? s : vm */
       float lane[4];
       _mm_storeu_ps(lane, vm);
       for (int k = 0; k < 4; k++)
         if (lane[k] > m) m = lane[k];
     }
 #endif
-    for (; j < C; j++)
-      if (cnt[j] > 0.0f && s[j] > m) m = s[j];
-    /* exponentials in one tight pass, then times the counts (columns without
-     * negatives give 0, even where exp overflowed), the positive's column 0 */
-    for (j = 0; j < C; j++) s[j] = expf(s[j] - m);
+    for (; j < Cn; j++)
+      if (s[j] > m) m = s[j];
+    /* the negatives' exponentials in one tight pass, times their counts; the
+     * positive's column and the columns Cn..C (positives only) are 0 */
+    for (j = 0; j < Cn; j++) s[j] = expf(s[j] - m);
     j = 0;
 #if defined(__SSE__)
-    {
-      const __m128 zero = _mm_setzero_ps();
-      for (; j + 4 <= C; j += 4) {
-        __m128 w = _mm_loadu_ps(cnt + j);
-        __m128 live = _mm_cmpgt_ps(w, zero);
-        _mm_storeu_ps(s + j, _mm_and_ps(live, _mm_mul_ps(w, _mm_loadu_ps(s + j))));
-      }
-    }
+    for (; j + 4 <= Cn; j += 4)
+      _mm_storeu_ps(s + j, _mm_mul_ps(_mm_loadu_ps(cnt + j), _mm_loadu_ps(s + j)));
 #endif
-    for (; j < C; j++) s[j] = cnt[j] > 0.0f ? cnt[j] * s[j] : 0.0f;
+    for (; j < Cn; j++) s[j] = cnt[j] * s[j];
+    if (C > Cn) memset(s + Cn, 0, (size_t)(C - Cn) * sizeof *s);
     s[c] = 0.0f;
     double ep = exp((double)(sp - m));
-    double sum = ep + ssm_row_sum(s, C);
+    double sum = ep + ssm_row_sum(s, Cn);
     float inv = (float)(1.0 / sum);
     j = 0;
 #if defined(__SSE__)
     const __m128 vinv = _mm_set1_ps(inv);
-    for (; j + 4 <= C; j += 4) _mm_storeu_ps(s + j, _mm_mul_ps(_mm_loadu_ps(s + j), vinv));
+    for (; j + 4 <= Cn; j += 4) _mm_storeu_ps(s + j, _mm_mul_ps(_mm_loadu_ps(s + j), vinv));
 #endif
-    for (; j < C; j++) s[j] *= inv;
+    for (; j < Cn; j++) s[j] *= inv;
     ppos[b] = (float)(ep / sum);
     loss += log(sum) + (double)m - (double)sp;
   }

@@ -156,17 +156,18 @@ void layer_ssm_backward(float *dU, float *dVpos, float *dVneg, float *pneg,
 /* --- sampled softmax over the distinct items of a batch ---------------------- */
 
 /* The same loss computed once per distinct item: V (C, D) has one row per
- * distinct item of the batch (positives and negatives), cpos (B) is the
- * column of row b's positive and cnt (C) how many of the N negatives are item
- * j (0 for an item that is only a positive). Row b is a softmax over
- * [S[b, cpos[b]], cnt[j] copies of S[b, j] for each j != cpos[b]], S = U V^T:
- * layer_ssm_forward with Vpos_b = V[cpos[b]] and the negatives V[j] repeated
- * cnt[j] times, where the negatives equal to the positive are the masked ones.
- * Writes ppos (B) and P (B, C), P[b, j] = the probability of column j's copies
- * together (0 at cpos[b] and where cnt[j] = 0). One sgemm of B x C instead of
- * B x N and C instead of N exponentials per row. Returns the mean loss. */
+ * distinct item of the batch, the Cn items drawn as negatives first (cnt (Cn):
+ * how many of the N negatives are item j), then the items that are only
+ * positives; cpos (B) is the column of row b's positive (any of the C). Row b
+ * is a softmax over [S[b, cpos[b]], cnt[j] copies of S[b, j] for each
+ * j < Cn, j != cpos[b]], S = U V^T: layer_ssm_forward with Vpos_b =
+ * V[cpos[b]] and the negatives V[j] repeated cnt[j] times, where the
+ * negatives equal to the positive are the masked ones. Writes ppos (B) and
+ * P (B, C), P[b, j] = the probability of column j's copies together (0 at
+ * cpos[b] and for j >= Cn). One sgemm of B x C instead of B x N and Cn instead
+ * of N exponentials per row. Returns the mean loss. */
 double layer_ssmc_forward(float *ppos, float *P, const float *U, const float *V,
-                          const uint32_t *cpos, const float *cnt, int B, int C, int D);
+                          const uint32_t *cpos, const float *cnt, int B, int C, int Cn, int D);
 /* Backward of that mean loss: P (B, C) is overwritten with d loss / d S, then
  * dU (B, D) += P V and dV (C, D) += P^T U (either may be NULL). */
 void layer_ssmc_backward(float *dU, float *dV, float *P, const float *ppos,

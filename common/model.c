@@ -6,8 +6,8 @@
  * items among the positives and negatives, S >= C distinct items whose
  * input x is needed):
  *   slots     every item of the batch gets one slot, so x_j is computed and
- *             back-propagated once per item: first the positives and
- *             negatives (slots 0..C), then the history items;
+ *             back-propagated once per item: first the negatives (slots
+ *             0..Cn), then the other positives (Cn..C), then the history items;
  *   X (S, D)  = bag(E, item tokens) + Q[item]
  *   Z (B, 3D) = [bag(E, user tokens) ; pool(X, history slots) ; P[user]]
  *   wu (B, D) = W_u2 relu(W_u1 Z + b_u1) + b_u2
@@ -185,7 +185,7 @@ typedef struct ws {
   uint32_t *hslot;     /* (bmax, L) slots of each user's pooled history */
   uint32_t *hcnt;      /* (bmax) history length used */
   uint32_t *cpos;      /* (bmax) slot (= column) of each row's positive */
-  float *cnt;          /* (bmax + nmax) times each column was drawn as a negative */
+  float *cnt;          /* (nmax) times each negative column was drawn */
   float *X;            /* (smax, D) item inputs x */
   float *Z;            /* (bmax, 3D) user tower input */
   float *hu;           /* (bmax, Hd) user hidden, after relu */
@@ -225,7 +225,7 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, uint32_t n_items, uint32_t b
   /* C distinct positives and negatives: at most R = bmax + nmax, at most n_items */
   const size_t C = R < n_items ? R : n_items;
   w->cpos = alloc_n(bmax, sizeof *w->cpos);
-  w->cnt = alloc_n(C, sizeof *w->cnt);
+  w->cnt = alloc_n(nmax < n_items ? nmax : n_items, sizeof *w->cnt);
   w->X = alloc_n(w->smax * D, sizeof(float));
   w->Z = alloc_n(bmax * 3 * D, sizeof(float));
   w->hu = alloc_n(bmax * Hd, sizeof(float));
@@ -336,20 +336,21 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   const size_t ldz = 3 * (size_t)D;
   params_t p = params_of(cfg, theta);
 
-  /* forward: the positives' and negatives' slots first (the C columns), the
-   * number of times each column was drawn as a negative, then the histories */
+  /* forward: the C columns first, the Cn distinct negatives (with the number
+   * of times each was drawn) then the other positives; then the histories */
   ws_slots_reset(w);
-  for (uint32_t b = 0; b < B; b++) w->cpos[b] = ws_slot(w, pos[b]);
   for (uint32_t n = 0; n < N; n++) ws_slot(w, neg[n]);
-  const uint32_t C = w->n_slots;
-  memset(w->cnt, 0, (size_t)C * sizeof *w->cnt);
+  const uint32_t Cn = w->n_slots;
+  memset(w->cnt, 0, (size_t)Cn * sizeof *w->cnt);
   for (uint32_t n = 0; n < N; n++) w->cnt[w->slot_of[neg[n]]] += 1.0f;
+  for (uint32_t b = 0; b < B; b++) w->cpos[b] = ws_slot(w, pos[b]);
+  const uint32_t C = w->n_slots;
   ws_register_users(w, ds, users, pos, B);
   ws_items_x(w, &p, l, ds);
   ws_user_forward(w, &p, l, ds, users, B);
   ws_item_forward(w, &p, C);
   double loss = layer_ssmc_forward(w->ppos, w->P, w->wu, w->vi, w->cpos, w->cnt, (int)B,
-                                   (int)C, (int)D);
+                                   (int)C, (int)Cn, (int)D);
   if (!g) return loss;
 
   /* backward */

@@ -425,21 +425,22 @@ static void test_ssm(void) {
 
 /* --- sampled softmax over distinct columns ---------------------------------------- */
 
-/* Columns: 0 = item 10, 1 = item 11, 2 = item 20, 3 = item 21, 4 = item 22,
- * 5 = item 12. Positives {10, 11, 12, 11}; negatives drawn: 20 x3, 11 x1,
- * 21 x1, 22 x2 (N = 7); item 10 and 12 never drawn (cnt 0). */
-enum { CB = 4, CC = 6, CD = 5, CN = 7 };
+/* Columns: the drawn negatives first, 0 = item 20 (drawn 3 times), 1 = item 11
+ * (once), 2 = item 21 (once), 3 = item 22 (twice), then the items that are only
+ * positives, 4 = item 10, 5 = item 12. Positives {10, 11, 12, 11}: rows 1 and 3
+ * draw their own positive once (masked). */
+enum { CB = 4, CC = 6, CCN = 4, CD = 5, CN = 7 };
 typedef struct {
   float U[CB * CD], V[CC * CD], ppos[CB], P[CB * CC];
   uint32_t cpos[CB];
   float cnt[CC];
 } ssmc_ctx;
-static const uint32_t CCOL_ITEM[CC] = {10, 11, 20, 21, 22, 12};
-static const uint32_t CNEG_COL[CN] = {2, 1, 3, 2, 4, 2, 4}; /* the negatives' columns, in draw order */
+static const uint32_t CCOL_ITEM[CC] = {20, 11, 21, 22, 10, 12};
+static const uint32_t CNEG_COL[CN] = {0, 1, 2, 0, 3, 0, 3}; /* the negatives' columns, in draw order */
 
 static double ssmc_obj(void *p) {
   ssmc_ctx *c = p;
-  return layer_ssmc_forward(c->ppos, c->P, c->U, c->V, c->cpos, c->cnt, CB, CC, CD);
+  return layer_ssmc_forward(c->ppos, c->P, c->U, c->V, c->cpos, c->cnt, CB, CC, CCN, CD);
 }
 
 /* The same loss through layer_ssm_forward on the expanded batch. */
@@ -459,7 +460,7 @@ static double ssmc_expanded(const ssmc_ctx *c, float *ppos, float *pneg) {
 
 static void test_ssmc(void) {
   ssmc_ctx c;
-  const uint32_t cpos[CB] = {0, 1, 5, 1};
+  const uint32_t cpos[CB] = {4, 1, 5, 1};
   memcpy(c.cpos, cpos, sizeof cpos);
   memset(c.cnt, 0, sizeof c.cnt);
   for (int n = 0; n < CN; n++) c.cnt[CNEG_COL[n]] += 1.0f;
@@ -479,7 +480,7 @@ static void test_ssmc(void) {
       CHECK_NEAR(c.P[b * CC + j], sum, 1e-6);
     }
     CHECK(c.P[b * CC + c.cpos[b]] == 0.0f);
-    CHECK(c.P[b * CC + 0] == 0.0f && c.P[b * CC + 5] == 0.0f);
+    CHECK(c.P[b * CC + 4] == 0.0f && c.P[b * CC + 5] == 0.0f);
   }
   CHECK(c.P[0 * CC + 1] > 0.0f); /* row 0: 11 is a negative like any other */
 
@@ -494,10 +495,10 @@ static void test_ssmc(void) {
 
   /* A column that is neither drawn nor a positive (column 5 once row 2's
    * positive is item 20) changes nothing, even with a logit far above the
-   * others (exp overflows to inf there, times a count of 0). */
+   * others. */
   float save[CD];
   memcpy(save, c.V + 5 * CD, sizeof save);
-  c.cpos[2] = 2;
+  c.cpos[2] = 0;
   double before = ssmc_obj(&c);
   for (int d = 0; d < CD; d++) c.V[5 * CD + d] = 200.0f * c.U[0 * CD + d];
   double after = ssmc_obj(&c);
