@@ -14,11 +14,17 @@
 #      batches (variants sparse: sparse embeddings + SparseAdam + Adam, the same
 #      maths; dense: dense embeddings + Adam everywhere, different maths for the
 #      embedding rows) and prints the largest loss difference over the steps;
+#      for scale, fedmeta itself at 2 OpenBLAS threads against 1 (sgemm rounds
+#      differently with another thread count; Adam amplifies last-bit
+#      differences of near-zero gradients into O(lr) steps, so curves that
+#      agree bit for bit at first drift apart by ~1e-3 within 100 steps);
 #   3. ROUNDS rounds, each timing fedmeta, torch sparse and torch dense one after
 #      another in fresh processes, at 1 and at 2 threads (OPENBLAS_NUM_THREADS for
 #      fedmeta; torch.set_num_threads + OMP_NUM_THREADS + OPENBLAS_NUM_THREADS for
 #      torch). The ratio is taken within a round (the machine is shared and noisy)
-#      and the table gives the median over rounds, with the range.
+#      and the table gives the median over rounds, with the range; the last
+#      column is the same ratio in process CPU time (all threads' time summed:
+#      examples per core-second), less sensitive to other jobs on the machine.
 # Needs Debian's python3-torch and python3-numpy (apt-get install -y python3-torch).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,11 +62,12 @@ setting_steps() {  # fedmeta steps, torch steps, warm-up steps
 }
 
 rate() { awk '/^examples_per_s_median/ {print $2}' "$1"; }
+cpurate() { awk '/^examples_per_cpu_s_median/ {print $2}' "$1"; }
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "torch: $("$PY" -c 'import torch; print(torch.__version__)'); date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 CSV="$OUT/inner_vs_torch.csv"
-echo "setting,threads,round,fedmeta_eps,torch_sparse_eps,torch_dense_eps" > "$CSV"
+echo "setting,threads,round,fedmeta_eps,torch_sparse_eps,torch_dense_eps,fedmeta_cpu_eps,torch_sparse_cpu_eps,torch_dense_cpu_eps" > "$CSV"
 CHK="$OUT/loss_check.txt"
 : > "$CHK"
 
@@ -71,6 +78,11 @@ for S in $SETTINGS; do
   # shellcheck disable=SC2086
   OPENBLAS_NUM_THREADS=1 "$BIN" $FLAGS --bench-dump "$DUMP" --bench-check "$CHECK" > "$OUT/$S.fedmeta-check.txt"
   sed -n '1,2p' "$OUT/$S.fedmeta-check.txt" | sed "s/^/[$S] /"
+  # shellcheck disable=SC2086
+  OPENBLAS_NUM_THREADS=2 "$BIN" $FLAGS --bench-dump "$OUT/$S.t2.bin" --bench-check "$CHECK" > "$OUT/$S.fedmeta-t2-check.txt"
+  paste <(grep '^loss' "$OUT/$S.fedmeta-check.txt") <(grep '^loss' "$OUT/$S.fedmeta-t2-check.txt") |
+    awk -v s="$S" '{d = $3 - $6; if (d < 0) d = -d; if (d > m) m = d; if (NR <= 10 && d > m10) m10 = d}
+      END {printf "%s fedmeta threads 2 vs fedmeta threads 1: max_abs_diff %.3g max_abs_diff_first10 %.3g\n", s, m, m10}' >> "$CHK"
   for V in sparse dense; do
     for T in $THREADS; do
       OMP_NUM_THREADS=$T OPENBLAS_NUM_THREADS=$T "$PY" bench/inner_torch.py "$DUMP" --variant "$V" \
@@ -87,7 +99,8 @@ for S in $SETTINGS; do
         OMP_NUM_THREADS=$T OPENBLAS_NUM_THREADS=$T "$PY" bench/inner_torch.py "$DUMP" --variant "$V" \
           --threads "$T" --steps "$TSTEPS" --warmup "$WARM" --reps 1 > "$OUT/$S.torch-$V-$T-$R.txt"
       done
-      echo "$S,$T,$R,$(rate "$OUT/$S.fedmeta-$T-$R.txt"),$(rate "$OUT/$S.torch-sparse-$T-$R.txt"),$(rate "$OUT/$S.torch-dense-$T-$R.txt")" >> "$CSV"
+      F1="$OUT/$S.fedmeta-$T-$R.txt" F2="$OUT/$S.torch-sparse-$T-$R.txt" F3="$OUT/$S.torch-dense-$T-$R.txt"
+      echo "$S,$T,$R,$(rate "$F1"),$(rate "$F2"),$(rate "$F3"),$(cpurate "$F1"),$(cpurate "$F2"),$(cpurate "$F3")" >> "$CSV"
     done
   done
 done
@@ -100,6 +113,7 @@ echo
 awk -F, 'NR > 1 {
   k = $1 SUBSEP $2; n[k]++; i = n[k]
   c[k, i] = $4; s[k, i] = $5; d[k, i] = $6; rs[k, i] = $4 / $5; rd[k, i] = $4 / $6
+  cs[k, i] = $7 / $8; cd[k, i] = $7 / $9
   if (!(k in seen)) { seen[k] = 1; order[++m] = k }
 }
 function med(a, k, cnt,   j, x, t, y) {
@@ -109,14 +123,16 @@ function med(a, k, cnt,   j, x, t, y) {
   return cnt % 2 ? x[(cnt + 1) / 2] : (x[cnt / 2] + x[cnt / 2 + 1]) / 2
 }
 END {
-  printf "%-8s %7s %13s %17s %16s %21s %21s\n", "setting", "threads", "fedmeta ex/s", "torch sparse ex/s", "torch dense ex/s", "fedmeta/sparse", "fedmeta/dense"
+  printf "%-8s %7s %13s %17s %16s %21s %21s %15s\n", "setting", "threads", "fedmeta ex/s", "torch sparse ex/s", "torch dense ex/s", "fedmeta/sparse", "fedmeta/dense", "cpu: /sparse /dense"
   for (q = 1; q <= m; q++) {
     k = order[q]; split(k, kk, SUBSEP); cnt = n[k]
     mc = med(c, k, cnt); ms = med(s, k, cnt); md = med(d, k, cnt)
     r1 = med(rs, k, cnt); l1 = lo; h1 = hi
     r2 = med(rd, k, cnt); l2 = lo; h2 = hi
-    printf "%-8s %7s %13.0f %17.0f %16.0f %7.2fx (%.2f-%.2f) %7.2fx (%.2f-%.2f)\n", kk[1], kk[2], mc, ms, md, r1, l1, h1, r2, l2, h2
+    r3 = med(cs, k, cnt); r4 = med(cd, k, cnt)
+    printf "%-8s %7s %13.0f %17.0f %16.0f %7.2fx (%.2f-%.2f) %7.2fx (%.2f-%.2f) %6.2fx %6.2fx\n", kk[1], kk[2], mc, ms, md, r1, l1, h1, r2, l2, h2, r3, r4
   }
-  printf "(medians over %d rounds; ratios taken within each round, range in brackets)\n", cnt
+  printf "(medians over %d rounds; ratios taken within each round, range in brackets; cpu: the\n", cnt
+  printf " ratio of examples per process-CPU-second, all threads summed)\n"
 }' "$CSV"
 echo "raw figures: $CSV"
