@@ -412,8 +412,11 @@ static MPI_Comm ordered(MPI_Comm comm, comms_t *held, int key) {
   return out;
 }
 
+/* Frees the communicators. Not MPI_Comm_disconnect: in Open MPI 4.1 its
+ * fence hangs once any party was refused earlier (the fence waits for the
+ * refused job too); MPI_Finalize then ends each job by itself. */
 static void release(comms_t *held) {
-  while (held->n > 0) MPI_Comm_disconnect(&held->c[--held->n]);
+  while (held->n > 0) MPI_Comm_free(&held->c[--held->n]);
 }
 
 /* ---- fedmeta coordinator ------------------------------------------------- */

@@ -333,7 +333,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
         for (uint32_t i = 0; i < n_par; i++) part |= parties[i].pl == &plat[j];
         if (!plat[j].heldout && !part && localstate_save(c, &plat[j], d, plan.round, &err)) failed = 1;
       }
-      if (!failed && !strcmp(c->secagg, "on")) {
+      if (!failed && !strcmp(c->secagg, "on") && n_par > 0) { /* a rank without participants stays out */
         int sarc = sa_worker_round(&ch, c, &plan, job, size, hosts, parties, n_par, d, compute_delta, &tx, &err);
         if (sarc < 0) failed = 1;
         else if (sarc > 0 && c->verbose > 1)
