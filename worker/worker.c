@@ -272,13 +272,21 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
   for (;;) {
     int from = 0;
     int reject;
-    int r = chan_recv(&ch, &in, &from, 0, WIRE_TAG_PLAN, 1e9, &reject, &err);
+    /* The coordinator is never silent longer than a few deadlines (a round's
+     * stages, an evaluation); a longer silence means it is gone, which in a
+     * pilot (separately launched jobs) nothing else would tell this rank. */
+    double silence = fmax(600, 10 * c->round_timeout);
+    int r = chan_recv(&ch, &in, &from, 0, WIRE_TAG_PLAN, silence, &reject, &err);
     if (r == 2) { /* not from the coordinator as it sealed it: ignore, never act on it */
       fprintf(stderr, "fedmeta: rank %d: a plan was rejected (%s): %s\n", rank, seal_strerror(reject), err.msg);
       continue;
     }
     if (r != 0) {
-      fprintf(stderr, "fedmeta: rank %d: %s\n", rank, r > 0 ? "no plan from the coordinator" : err.msg);
+      if (r > 0)
+        fprintf(stderr, "fedmeta: rank %d: no plan from the coordinator in %.0f s (10 x --round-timeout, at least 600 s): is it still running?\n",
+                rank, silence);
+      else
+        fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
       rc = 1;
       break;
     }
