@@ -14,11 +14,18 @@
 #      at its --join-timeout with a message saying so;
 #   4. a party on prepared data (--data) whose folder's platforms differ from
 #      the federation's withdraws with the reason, and the others go on.
+# Where network namespaces work (root, iproute2), every party runs on a host
+# of its own: the ompi-server and the coordinator on 10.78.0.1, acme, bravo
+# and carol on .2, .3, .4, the intruders on .5, joined by a switch
+# (cluster/netns/hosts-up.sh) and talking TCP only. Otherwise all on this
+# host (a "SKIP netns" line says so).
 # About 40-70 s on 2 shared cores.
 set -euo pipefail
 BIN=${1:?usage: test_pilot.sh path/to/fedmeta [mpiexec]}
 MPIEXEC=${2:-mpirun}
 BIN=$(readlink -f "$BIN")
+NETNS=$(cd "$(dirname "$0")/../../cluster/netns" && pwd)
+PREFIX=fmp$$
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 TMP=$(mktemp -d /tmp/fedmeta-pilot.XXXXXX)
 PIDS=()
@@ -27,6 +34,7 @@ cleanup() {
   # so no mpirun or fedmeta outlives the test
   for p in "${PIDS[@]}"; do kill -- -"$p" 2>/dev/null || true; done
   pkill -f "$TMP" 2>/dev/null || true # timeout(1) runs mpirun in a group of its own
+  "$NETNS/hosts-down.sh" --prefix "$PREFIX" > /dev/null 2>&1 || true
   wait 2>/dev/null || true
   [ -n "${KEEP:-}" ] || rm -rf "$TMP"
 }
@@ -39,6 +47,21 @@ fail() {
 }
 command -v ompi-server > /dev/null || fail "ompi-server not found (Debian package openmpi-bin)"
 cd "$TMP"
+
+# hosts: network namespaces when possible
+declare -A HOST=([coord]= [acme]= [bravo]= [carol]= [mallory]= [eve]=)
+NETFLAGS=""
+if [ "$(id -u)" = 0 ] && "$NETNS/hosts-up.sh" --prefix "$PREFIX" --subnet 10.78.0 5 > hosts.txt 2> hosts.err; then
+  HOST=([coord]=$PREFIX-h0 [acme]=$PREFIX-h1 [bravo]=$PREFIX-h2 [carol]=$PREFIX-h3 [mallory]=$PREFIX-h4 [eve]=$PREFIX-h4)
+  NETFLAGS="--mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include 10.78.0.0/24 --mca oob_tcp_if_include 10.78.0.0/24 --mca btl_tcp_disable_family 6"
+  echo "parties on network namespace hosts: $(tr '\n' ' ' < hosts.txt)"
+else
+  echo "SKIP netns: $(cat hosts.err 2>/dev/null | tail -1) (every party on this host)"
+fi
+on() { # on WHO COMMAND...: run COMMAND on WHO's host
+  local ns=${HOST[$1]}; shift
+  if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+}
 
 S="--industries 6 --users 500 --scale 0.1 --dim 8 --hidden 16 --buckets-log2 8 --batch 32 --negatives 32
    --inner-steps 3 --eval-every 0 --ft-steps 0 --local-steps 0 --rounds 3 --seed 5 --secagg on"
@@ -66,13 +89,13 @@ wait_for() {
   done
 }
 
-ompi-server --no-daemonize -r "$TMP/uri" & PIDS+=($!)
+on coord ompi-server --no-daemonize -r "$TMP/uri" $NETFLAGS & PIDS+=($!)
 wait_for uri tcp 20
 OS="--ompi-server file:$TMP/uri"
-coordinator() { timeout 240 "$MPIEXEC" $MF -n 1 $OS "$BIN" coordinator $S --key coord.key --keyring ring.txt --join-timeout 120 "$@" < /dev/null; }
+coordinator() { on coord timeout 240 "$MPIEXEC" $MF $NETFLAGS -n 1 $OS "$BIN" coordinator $S --key coord.key --keyring ring.txt --join-timeout 120 "$@" < /dev/null; }
 join() { # join NRANKS NAME HOSTS [args]
   local n=$1 name=$2 hosts=$3; shift 3
-  timeout 240 "$MPIEXEC" $MF -n "$n" $OS "$BIN" join --key "$name.key" --keyring ring.txt --host "$hosts" \
+  on "$name" timeout 240 "$MPIEXEC" $MF $NETFLAGS -n "$n" $OS "$BIN" join --key "$name.key" --keyring ring.txt --host "$hosts" \
     --join-timeout 120 --out "$TMP/out-$name" "$@" < /dev/null
 }
 
@@ -100,6 +123,14 @@ grep -q "never dialled 'fedmeta:eve'" eve.log || fail "eve: no message saying it
 ! grep -q "^exit 0" eve.log || fail "eve exited 0"
 for f in acme bravo carol; do grep -q "party $f admitted" coord.log || fail "coordinator: $f not admitted"; done
 [ "$(wc -l < pilot/metrics.jsonl)" = 3 ] || fail "pilot: not 3 rounds in metrics.jsonl"
+
+# on namespace hosts, the parties' traffic crossed the switch
+if [ -n "${HOST[acme]}" ]; then
+  for i in 1 2 3; do
+    b=$(ip netns exec "$PREFIX-sw" cat /sys/class/net/h$i/statistics/rx_bytes)
+    [ "$b" -gt 20000 ] || fail "host h$i sent only $b bytes through the switch"
+  done
+fi
 
 # the same job launched as one mpirun
 timeout 240 "$MPIEXEC" $MF -n 3 "$BIN" train $S --out "$TMP/plain" --verbose 0 < /dev/null > plain.log 2>&1 ||
