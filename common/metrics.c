@@ -4,11 +4,14 @@
  * column (item id, or the caller's tie-break column order) first. NaN scores
  * rank as -INFINITY. Excluded items are not ranked at all.
  *
- * Two implementations of one definition, checked against each other (and
+ * Three implementations of one definition, checked against each other (and
  * against a full sort) by tests/unit/test_metrics.c:
  *  - the reference (metrics_user_from_scores): a top-20 min-heap pass over the
  *    row, and a counting pass for MRR when no relevant item made the top 20;
- *  - the driver's fast path (metrics_rank_*): one SSE pass per row gives the
+ *  - the dot path (metrics_rank_dot*, metrics_top_dot): sgemm tiles and a
+ *    streaming top-20 heap per user (below);
+ *  - the row driver's fast path (metrics_rank_scores, and the dot path's
+ *    users whose vectors are not finite): one SSE pass per row gives the
  *    maximum of every 16-item chunk and the MRR count (the best relevant item
  *    is found first); the 20th largest of ~40 group maxima bounds the 20th
  *    best score from below, so only the few items above it are selected
@@ -25,12 +28,16 @@
  * score is within margin m = (D + 2) 2^-23 |u| max_i |v_i| of the canonical
  * one (any summation order of D float products errs by at most
  * D 2^-24 sum |u_k v_k|), so only items within 2m of a decision are rescored
- * canonically: the ~20 top-K candidates, and for MRR the few items whose
- * sgemm score is within m of the best relevant item's. Results are then
- * bit-identical for every block height, thread count and BLAS. */
+ * canonically: the top-K candidates, and for MRR the few items whose sgemm
+ * score is within m of the best relevant item's. Results are then
+ * bit-identical for every block height, tile width, thread count and BLAS.
+ *
+ */
 #include "common/metrics.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +47,10 @@
 #endif
 
 #include "common/rng.h"
+
+/* OpenBLAS's own (Debian's pthread build; not declared by every cblas.h). */
+extern int openblas_get_num_threads(void);
+extern void openblas_set_num_threads(int);
 
 #define TOPK METRICS_TOPK
 #define MASK_EXCL 1u
@@ -408,7 +419,7 @@ static float kth_largest(const float *x, uint32_t G) {
 }
 
 static void rank_row_fast(metrics_user_t *out, const float *s, uint32_t n, const rowsets_t *rs,
-                          const exact_t *ex, scratch_t *w) {
+                          const exact_t *ex, scratch_t *w, topk_t *keep) {
   const double m = ex ? ex->m : 0;
   /* the best relevant item, for MRR (on the dot path: rescore the few
    * relevant items whose sgemm score is within 2m of the best one) */
@@ -475,7 +486,9 @@ static void rank_row_fast(metrics_user_t *out, const float *s, uint32_t n, const
     uint32_t i = w->cand[k];
     heap_offer(&h, ex ? ex_score(ex, i) : canon(s[i]), i);
   }
-  if (finish_topk(out, &h, rs) != UINT32_MAX || q.r == UINT32_MAX) return;
+  uint32_t first = finish_topk(out, &h, rs);
+  if (keep) *keep = h; /* the top K, best first */
+  if (first != UINT32_MAX || q.r == UINT32_MAX) return;
   /* excluded items are -inf here, so `above` never counted one */
   uint64_t rank = slow_mrr ? rank_of(s, n, q.r, q.v, rs) : above + 1;
   out->mrr = (float)(1.0 / (double)rank);
@@ -517,19 +530,60 @@ uint32_t metrics_default_block(uint32_t n_items) {
   return b;
 }
 
-/* The dot path's data; also the ctx of its score function. */
-typedef struct dot_ctx {
-  const float *U, *V; /* (n_eval, dim), (n_items, dim) */
-  uint32_t dim, n_items;
-  double vmax; /* max_i |v_i| (2-norm), or inf / NaN if V is not finite */
-} dot_ctx_t;
+/* Ranks one scored row s (n_items, column order) of evaluation user u:
+ * excluded items set to -INFINITY, membership in mask (all zero on entry and
+ * on return), lists tl / el of at least the user's truth / excl lengths. */
+static void rank_scored_row(metrics_user_t *mu, float *s, const dataset_t *ds, uint32_t u,
+                            const uint32_t *item_col, uint8_t *mask, uint32_t *tl, uint32_t *el,
+                            scratch_t *w, topk_t *keep) {
+  const uint32_t *tr = ds->truth + ds->truth_ptr[u], *ex = ds->excl + ds->excl_ptr[u];
+  uint32_t ntr = ds->truth_ptr[u + 1] - ds->truth_ptr[u];
+  uint32_t nex = ds->excl_ptr[u + 1] - ds->excl_ptr[u];
+  rowsets_t rs = {mask, tl, 0, el, 0, 0};
+  for (uint32_t k = 0; k < nex; k++) {
+    uint32_t c = item_col ? item_col[ex[k]] : ex[k];
+    s[c] = -INFINITY;
+    if (!(mask[c] & MASK_EXCL)) {
+      mask[c] |= MASK_EXCL;
+      el[rs.n_excl++] = c;
+    }
+  }
+  for (uint32_t k = 0; k < ntr; k++) {
+    uint32_t c = item_col ? item_col[tr[k]] : tr[k];
+    if (!(mask[c] & MASK_REL)) {
+      mask[c] |= MASK_REL;
+      tl[rs.n_truth++] = c;
+    }
+  }
+  rs.n_rel = rs.n_truth;
+  rank_row_fast(mu, s, ds->n_items, &rs, NULL, w, keep);
+  for (uint32_t k = 0; k < rs.n_excl; k++) mask[el[k]] = 0;
+  for (uint32_t k = 0; k < rs.n_truth; k++) mask[tl[k]] = 0;
+}
 
-/* Shared by metrics_rank_scores (dot == NULL: the scores are the ranking
- * scores) and the dot path (dot != NULL: rows from sgemm, ranked on the
- * canonical scores). */
+static void max_lists(const dataset_t *ds, uint32_t *max_truth, uint32_t *max_excl) {
+  *max_truth = *max_excl = 0;
+  for (uint32_t u = 0; u < ds->n_eval; u++) {
+    uint32_t a = ds->truth_ptr[u + 1] - ds->truth_ptr[u], b = ds->excl_ptr[u + 1] - ds->excl_ptr[u];
+    if (a > *max_truth) *max_truth = a;
+    if (b > *max_excl) *max_excl = b;
+  }
+}
+
+static int scratch_alloc(scratch_t *w, uint32_t n_items) {
+  w->cmax = malloc(((size_t)n_items / CHUNK + 1) * sizeof *w->cmax);
+  w->gmax = malloc(((size_t)n_items + 4 * TOPK + 2) * sizeof *w->gmax);
+  w->cand = malloc(((size_t)n_items + 1) * sizeof *w->cand);
+  return w->cmax && w->gmax && w->cand ? 0 : -1;
+}
+static void scratch_free(scratch_t *w) { free(w->cmax), free(w->gmax), free(w->cand); }
+
+static void set_nan(metrics_user_t *m) { m->ndcg10 = m->recall20 = m->hr10 = m->mrr = NAN; }
+
+/* metrics_rank_scores: rows from the caller's scorer, ranked as they are. */
 static int rank_driver(metrics_t *out, metrics_user_t *per_user, const dataset_t *ds,
                        metrics_score_fn fn, void *ctx, const uint32_t *item_col, uint32_t block,
-                       const dot_ctx_t *dot, fm_err *err) {
+                       fm_err *err) {
   memset(out, 0, sizeof *out);
   const uint32_t n_items = ds->n_items, n_eval = ds->n_eval;
   if (check_csr(ds->truth_ptr, ds->truth, n_eval, n_items, "truth", err) ||
@@ -540,24 +594,17 @@ static int rank_driver(metrics_t *out, metrics_user_t *per_user, const dataset_t
   if (block == 0) block = metrics_default_block(n_items);
   if (block > n_eval) block = n_eval;
 
-  uint32_t max_truth = 0, max_excl = 0;
-  for (uint32_t u = 0; u < n_eval; u++) {
-    uint32_t a = ds->truth_ptr[u + 1] - ds->truth_ptr[u], b = ds->excl_ptr[u + 1] - ds->excl_ptr[u];
-    if (a > max_truth) max_truth = a;
-    if (b > max_excl) max_excl = b;
-  }
+  uint32_t max_truth, max_excl;
+  max_lists(ds, &max_truth, &max_excl);
   float *S = malloc((size_t)block * n_items * sizeof *S);
   uint8_t *mask = calloc(n_items, 1);
   uint32_t *lists = malloc(((size_t)max_truth + max_excl + 1) * sizeof *lists);
   scratch_t w;
-  w.cmax = malloc(((size_t)n_items / CHUNK + 1) * sizeof *w.cmax);
-  w.gmax = malloc(((size_t)n_items + 4 * TOPK + 2) * sizeof *w.gmax);
-  w.cand = malloc((size_t)n_items * sizeof *w.cand);
-  if (!S || !mask || !lists || !w.cmax || !w.gmax || !w.cand) {
-    free(S), free(mask), free(lists), free(w.cmax), free(w.gmax), free(w.cand);
+  int ok = scratch_alloc(&w, n_items) == 0;
+  if (!S || !mask || !lists || !ok) {
+    free(S), free(mask), free(lists), scratch_free(&w);
     return fm_fail(err, "metrics: out of memory for a %u x %u score block", block, n_items);
   }
-  uint32_t *tl = lists, *el = lists + max_truth;
   double sum[4] = {0, 0, 0, 0};
   uint32_t n_users = 0;
   int rc = 0;
@@ -569,57 +616,20 @@ static int rank_driver(metrics_t *out, metrics_user_t *per_user, const dataset_t
     }
     for (uint32_t r = 0; r < nb; r++) {
       uint32_t u = b0 + r;
-      const uint32_t *tr = ds->truth + ds->truth_ptr[u], *ex = ds->excl + ds->excl_ptr[u];
-      uint32_t ntr = ds->truth_ptr[u + 1] - ds->truth_ptr[u];
-      uint32_t nex = ds->excl_ptr[u + 1] - ds->excl_ptr[u];
       metrics_user_t mu;
-      if (ntr == 0) { /* nothing to find: not counted */
-        if (per_user) per_user[u].ndcg10 = per_user[u].recall20 = per_user[u].hr10 =
-                          per_user[u].mrr = NAN;
+      if (ds->truth_ptr[u + 1] == ds->truth_ptr[u]) { /* nothing to find: not counted */
+        if (per_user) set_nan(&per_user[u]);
         continue;
       }
-      float *s = S + (size_t)r * n_items;
-      exact_t exs, *exact = NULL;
-      if (dot) {
-        exs = (exact_t){dot->U + (size_t)u * dot->dim, dot->V, dot->dim, 0};
-        double nu = 0;
-        for (uint32_t k = 0; k < dot->dim; k++) nu += (double)exs.u[k] * exs.u[k];
-        double bound = sqrt(nu) * dot->vmax;
-        if (bound <= 1e30) { /* finite, and sgemm cannot overflow */
-          /* relative bound, plus an absolute term for subnormal (or flushed) ops */
-          exs.m = (dot->dim + 2.0) * 0x1p-23 * bound + (2.0 * dot->dim + 4.0) * 0x1p-126;
-          exact = &exs;
-        } else { /* non-finite vectors: rank the canonical scores themselves */
-          for (uint32_t i = 0; i < n_items; i++) s[i] = ex_score(&exs, i);
-        }
-      }
-      rowsets_t rs = {mask, tl, 0, el, 0, 0};
-      for (uint32_t k = 0; k < nex; k++) {
-        uint32_t c = item_col ? item_col[ex[k]] : ex[k];
-        s[c] = -INFINITY;
-        if (!(mask[c] & MASK_EXCL)) {
-          mask[c] |= MASK_EXCL;
-          el[rs.n_excl++] = c;
-        }
-      }
-      for (uint32_t k = 0; k < ntr; k++) {
-        uint32_t c = item_col ? item_col[tr[k]] : tr[k];
-        if (!(mask[c] & MASK_REL)) {
-          mask[c] |= MASK_REL;
-          tl[rs.n_truth++] = c;
-        }
-      }
-      rs.n_rel = rs.n_truth;
-      rank_row_fast(&mu, s, n_items, &rs, exact, &w);
-      for (uint32_t k = 0; k < rs.n_excl; k++) mask[el[k]] = 0;
-      for (uint32_t k = 0; k < rs.n_truth; k++) mask[tl[k]] = 0;
+      rank_scored_row(&mu, S + (size_t)r * n_items, ds, u, item_col, mask, lists,
+                      lists + max_truth, &w, NULL);
       if (per_user) per_user[u] = mu;
       /* Same order and precision as metrics_mean, so both agree exactly. */
       sum[0] += mu.ndcg10, sum[1] += mu.recall20, sum[2] += mu.hr10, sum[3] += mu.mrr;
       n_users++;
     }
   }
-  free(S), free(mask), free(lists), free(w.cmax), free(w.gmax), free(w.cand);
+  free(S), free(mask), free(lists), scratch_free(&w);
   if (rc) return rc;
   out->n_users = n_users;
   if (n_users) {
@@ -632,41 +642,426 @@ static int rank_driver(metrics_t *out, metrics_user_t *per_user, const dataset_t
 int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_t *ds,
                         metrics_score_fn fn, void *ctx, const uint32_t *item_col,
                         uint32_t block, fm_err *err) {
-  return rank_driver(out, per_user, ds, fn, ctx, item_col, block, NULL, err);
+  return rank_driver(out, per_user, ds, fn, ctx, item_col, block, err);
 }
 
-/* ---------------- dot-product and popularity scorers ---------------- */
+/* ---------------- the dot path: sgemm tiles, streaming top K ----------------
+ *
+ * Users in blocks of `block` rows, items in tiles of `tile` columns: one
+ * sgemm per (block, tile) writes a block x tile score tile small enough to
+ * stay in cache (the item tile is packed once per block, not once per user:
+ * with the whole catalogue per sgemm, OpenBLAS re-packed all of V for every
+ * few users), and every row of the tile is consumed at once:
+ *  - excluded items of the user inside the tile are set to -INFINITY (the
+ *    sgemm scores of a finite user are finite, so that marks them);
+ *  - one SSE pass per row counts the items surely above the user's best
+ *    relevant item (for MRR; the best relevant item and its canonical score
+ *    are known before: its truth items are few and scored canonically first),
+ *    rescoring the few inside the margin band, and picks the items whose
+ *    sgemm score is at least the current K-th best canonical score minus the
+ *    margin m: only those are rescored canonically and offered to the user's
+ *    top-K heap. Items arrive in increasing id, so an item equal to the K-th
+ *    best never displaces it, and s >= round_down(K-th - m) loses none.
+ * So every decision is on canonical scores, as in the reference.
+ * With several threads, each takes whole user blocks (its own one-thread
+ * sgemm, tile and heaps) and writes its users' metrics; the means are summed
+ * afterwards in user order. */
 
-static int dot_scores(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *err) {
-  const dot_ctx_t *c = vctx;
-  /* U rows are already the evaluation users in order: the block is a slice. */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)c->n_items, (int)c->dim, 1.0f,
-              c->U + (size_t)first * c->dim, (int)c->dim, c->V, (int)c->dim, 0.0f, S,
-              (int)c->n_items);
+typedef struct dot_user {
+  topk_t h;       /* best K so far (canonical scores) */
+  mrr_q_t q;      /* best relevant item and its band */
+  uint64_t above; /* items known to rank above q.r so far */
+  double m;       /* margin of this user's sgemm scores */
+  float thr;      /* sgemm scores below thr cannot enter h */
+  uint32_t xp, xe; /* next / end of the user's sorted exclusions in xs */
+  uint8_t skip;   /* no truth: not counted */
+  uint8_t exact;  /* non-finite vectors: ranked from a canonical row */
+} dot_user_t;
+
+/* Offers item i (not excluded) to the heap at its canonical score; updates thr. */
+static inline void dot_offer(dot_user_t *d, const exact_t *ex, uint32_t i) {
+  float y = ex_score(ex, i);
+  heap_offer(&d->h, y, i);
+  if (d->h.n == TOPK) d->thr = round_down((double)d->h.v[0] - d->m);
+}
+
+/* Items of one chunk inside the MRR band: rescore and count those above q.r. */
+static uint64_t dot_band(const float *c, uint32_t base, uint32_t len, const mrr_q_t *q,
+                         const exact_t *ex) {
+  uint64_t cnt = 0;
+  for (uint32_t j = 0; j < len; j++) {
+    uint32_t t = base + j;
+    if (!(c[j] >= q->lo && c[j] <= q->hi) || t == q->r) continue;
+    float y = ex_score(ex, t);
+    cnt += y > q->v || (y == q->v && t < q->r);
+  }
+  return cnt;
+}
+
+/* One user's scores s of items [base, base + len), excluded ones -INFINITY. */
+static void dot_segment(dot_user_t *d, const float *s, uint32_t base, uint32_t len,
+                        const exact_t *ex) {
+  uint32_t j = 0;
+  uint64_t cnt = 0;
+#if defined(__SSE2__)
+  const __m128 vlo = _mm_set1_ps(d->q.lo), vhi = _mm_set1_ps(d->q.hi);
+  __m128 vthr = _mm_set1_ps(d->thr);
+  __m128i vcnt = _mm_setzero_si128();
+  for (; j + CHUNK <= len; j += CHUNK) {
+    const float *c = s + j;
+    __m128 x0 = _mm_loadu_ps(c), x1 = _mm_loadu_ps(c + 4);
+    __m128 x2 = _mm_loadu_ps(c + 8), x3 = _mm_loadu_ps(c + 12);
+    __m128 a0 = _mm_cmpgt_ps(x0, vhi), a1 = _mm_cmpgt_ps(x1, vhi);
+    __m128 a2 = _mm_cmpgt_ps(x2, vhi), a3 = _mm_cmpgt_ps(x3, vhi);
+    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a0));
+    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a1));
+    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a2));
+    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a3));
+    __m128 b0 = _mm_andnot_ps(a0, _mm_cmpge_ps(x0, vlo)), b1 = _mm_andnot_ps(a1, _mm_cmpge_ps(x1, vlo));
+    __m128 b2 = _mm_andnot_ps(a2, _mm_cmpge_ps(x2, vlo)), b3 = _mm_andnot_ps(a3, _mm_cmpge_ps(x3, vlo));
+    if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(b0, b1), _mm_or_ps(b2, b3)))) /* in [lo, hi] */
+      cnt += dot_band(c, base + j, CHUNK, &d->q, ex);
+    unsigned bits = (unsigned)_mm_movemask_ps(_mm_cmpge_ps(x0, vthr)) |
+                    (unsigned)_mm_movemask_ps(_mm_cmpge_ps(x1, vthr)) << 4 |
+                    (unsigned)_mm_movemask_ps(_mm_cmpge_ps(x2, vthr)) << 8 |
+                    (unsigned)_mm_movemask_ps(_mm_cmpge_ps(x3, vthr)) << 12;
+    if (!bits) continue;
+    for (; bits; bits &= bits - 1) {
+      uint32_t k = (uint32_t)__builtin_ctz(bits);
+      if (c[k] == -INFINITY || !(c[k] >= d->thr)) continue; /* excluded, or thr rose */
+      dot_offer(d, ex, base + j + k);
+    }
+    vthr = _mm_set1_ps(d->thr);
+  }
+  uint32_t lanes[4];
+  _mm_storeu_si128((__m128i *)lanes, vcnt);
+  cnt += (uint64_t)lanes[0] + lanes[1] + lanes[2] + lanes[3];
+#endif
+  for (; j < len; j += CHUNK) { /* the rest (all of it without SSE2) */
+    uint32_t n = len - j < CHUNK ? len - j : CHUNK;
+    const float *c = s + j;
+    int band = 0;
+    for (uint32_t k = 0; k < n; k++) {
+      cnt += c[k] > d->q.hi;
+      band |= c[k] >= d->q.lo && c[k] <= d->q.hi;
+    }
+    if (band) cnt += dot_band(c, base + j, n, &d->q, ex);
+    for (uint32_t k = 0; k < n; k++)
+      if (c[k] != -INFINITY && c[k] >= d->thr) dot_offer(d, ex, base + j + k);
+  }
+  d->above += cnt;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+uint32_t metrics_default_tile(uint32_t block) {
+  /* About 1 MiB of scores per tile (a core's L2 here), in whole chunks. */
+  uint32_t t = (uint32_t)((1u << 20) / (4ull * (block ? block : 1)));
+  t = t / CHUNK * CHUNK;
+  return t < 4 * CHUNK ? 4 * CHUNK : t;
+}
+
+/* The job shared by the ranking threads (read-only but for `next` and the
+ * error), and one thread's workspace. Threads take user blocks in turn and
+ * write each user's metrics to res; the means are summed afterwards in user
+ * order, so they do not depend on which thread ranked whom. */
+typedef struct dot_job {
+  const float *U, *V;
+  const dataset_t *ds;
+  uint32_t dim, block, tile, n_blocks;
+  size_t xcap;
+  uint32_t max_truth, max_excl;
+  double vmax;
+  metrics_user_t *res; /* (n_eval); NaN for users not counted */
+  uint32_t *top;       /* (n_eval, TOPK) or NULL: each user's top items */
+  float *top_score;    /* (n_eval, TOPK) or NULL: their canonical scores */
+  atomic_uint next;    /* next block to take */
+  atomic_int failed;
+  pthread_mutex_t mu;
+  fm_err err; /* the first failure */
+} dot_job_t;
+
+typedef struct dot_ws {
+  float *T;       /* (block, tile) */
+  dot_user_t *du; /* (block) */
+  uint32_t *xs;   /* (xcap + 1) the block's sorted exclusions */
+  uint8_t *mask;  /* (n_items), zero between users */
+  uint32_t *lists; /* (max_truth + max_excl + 1) */
+  float *row;     /* (n_items) canonical row, for non-finite users only */
+  scratch_t w;
+} dot_ws_t;
+
+static void dot_ws_free(dot_ws_t *k) {
+  free(k->T), free(k->du), free(k->xs), free(k->mask), free(k->lists), free(k->row);
+  scratch_free(&k->w);
+  memset(k, 0, sizeof *k);
+}
+
+static int dot_ws_init(dot_ws_t *k, const dot_job_t *j) {
+  memset(k, 0, sizeof *k);
+  k->T = malloc((size_t)j->block * j->tile * sizeof *k->T);
+  k->du = malloc((size_t)j->block * sizeof *k->du);
+  k->xs = malloc((j->xcap + 1) * sizeof *k->xs);
+  k->mask = calloc(j->ds->n_items, 1);
+  k->lists = malloc(((size_t)j->max_truth + j->max_excl + 1) * sizeof *k->lists);
+  if (k->T && k->du && k->xs && k->mask && k->lists) return 0;
+  dot_ws_free(k);
+  return -1;
+}
+
+static void dot_fail(dot_job_t *j, const char *msg, uint32_t a, uint32_t b) {
+  pthread_mutex_lock(&j->mu);
+  if (!atomic_load(&j->failed)) fm_fail(&j->err, msg, a, b);
+  atomic_store(&j->failed, 1);
+  pthread_mutex_unlock(&j->mu);
+}
+
+/* Ranks evaluation users b0 .. b0 + nb - 1 into j->res. */
+static int dot_block(dot_job_t *j, dot_ws_t *k, uint32_t b0, uint32_t nb) {
+  const dataset_t *ds = j->ds;
+  const uint32_t dim = j->dim, n_items = ds->n_items, tile = j->tile;
+  const float *U = j->U, *V = j->V;
+  const size_t x0 = ds->excl_ptr[b0];
+  uint32_t *xs = k->xs;
+  uint8_t *mask = k->mask;
+  int any = 0;
+  /* per user: margin, sorted exclusions, best relevant item (canonical) */
+  for (uint32_t r = 0; r < nb; r++) {
+    const uint32_t u = b0 + r;
+    dot_user_t *d = &k->du[r];
+    memset(d, 0, sizeof *d);
+    d->thr = -INFINITY;
+    d->q = (mrr_q_t){UINT32_MAX, 0, INFINITY, INFINITY};
+    d->xp = (uint32_t)(ds->excl_ptr[u] - x0), d->xe = (uint32_t)(ds->excl_ptr[u + 1] - x0);
+    if (ds->truth_ptr[u + 1] == ds->truth_ptr[u] && !j->top) { /* nothing to find */
+      d->skip = 1;
+      continue;
+    }
+    const exact_t ex = {U + (size_t)u * dim, V, dim, 0};
+    double nu = 0;
+    for (uint32_t c = 0; c < dim; c++) nu += (double)ex.u[c] * ex.u[c];
+    double bound = sqrt(nu) * j->vmax;
+    if (!(bound <= 1e30)) { /* not finite, or sgemm might overflow */
+      d->exact = 1;
+      continue;
+    }
+    any = 1;
+    /* relative bound, plus an absolute term for subnormal (or flushed) ops */
+    d->m = (dim + 2.0) * 0x1p-23 * bound + (2.0 * dim + 4.0) * 0x1p-126;
+    memcpy(xs + d->xp, ds->excl + ds->excl_ptr[u], (size_t)(d->xe - d->xp) * sizeof *xs);
+    qsort(xs + d->xp, d->xe - d->xp, sizeof *xs, cmp_u32);
+    for (uint32_t c = d->xp; c < d->xe; c++) mask[xs[c]] = MASK_EXCL;
+    for (uint32_t c = ds->truth_ptr[u]; c < ds->truth_ptr[u + 1]; c++) {
+      uint32_t t = ds->truth[c];
+      if (mask[t]) continue; /* excluded, or seen */
+      mask[t] = MASK_REL;
+      float v = ex_score(&ex, t);
+      if (d->q.r == UINT32_MAX || worse(d->q.v, d->q.r, v, t)) d->q.r = t, d->q.v = v;
+    }
+    for (uint32_t c = ds->truth_ptr[u]; c < ds->truth_ptr[u + 1]; c++) mask[ds->truth[c]] = 0;
+    for (uint32_t c = d->xp; c < d->xe; c++) mask[xs[c]] = 0;
+    if (d->q.r != UINT32_MAX) {
+      d->q.lo = round_down((double)d->q.v - d->m);
+      d->q.hi = round_up((double)d->q.v + d->m);
+    }
+  }
+  /* tiles of the catalogue */
+  for (uint32_t i0 = 0; any && i0 < n_items; i0 += tile) {
+    const uint32_t len = n_items - i0 < tile ? n_items - i0 : tile;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)len, (int)dim, 1.0f,
+                U + (size_t)b0 * dim, (int)dim, V + (size_t)i0 * dim, (int)dim, 0.0f, k->T,
+                (int)len);
+    for (uint32_t r = 0; r < nb; r++) {
+      dot_user_t *d = &k->du[r];
+      if (d->skip || d->exact) continue;
+      float *s = k->T + (size_t)r * len;
+      for (; d->xp < d->xe && xs[d->xp] < i0 + len; d->xp++) s[xs[d->xp] - i0] = -INFINITY;
+      const exact_t ex = {U + (size_t)(b0 + r) * dim, V, dim, d->m};
+      dot_segment(d, s, i0, len, &ex);
+    }
+  }
+  /* the users' metrics */
+  uint32_t *tl = k->lists, *el = k->lists + j->max_truth;
+  for (uint32_t r = 0; r < nb; r++) {
+    const uint32_t u = b0 + r;
+    dot_user_t *d = &k->du[r];
+    metrics_user_t *mu = &j->res[u];
+    topk_t keep;
+    keep.n = 0;
+    if (d->skip) {
+      set_nan(mu);
+    } else if (d->exact) { /* rank the canonical scores themselves, item by item */
+      if (!k->row && (!(k->row = malloc((size_t)n_items * sizeof *k->row)) ||
+                      scratch_alloc(&k->w, n_items))) {
+        dot_fail(j, "metrics: out of memory for a row of %u items (user %u)", n_items, u);
+        return -1;
+      }
+      const exact_t ex = {U + (size_t)u * dim, V, dim, 0};
+      for (uint32_t i = 0; i < n_items; i++) k->row[i] = ex_score(&ex, i);
+      rank_scored_row(mu, k->row, ds, u, NULL, mask, tl, el, &k->w, &keep);
+    } else {
+      rowsets_t rs = {mask, tl, 0, NULL, 0, 0};
+      for (uint32_t c = ds->truth_ptr[u]; c < ds->truth_ptr[u + 1]; c++) {
+        uint32_t t = ds->truth[c];
+        if (!mask[t]) mask[t] = MASK_REL, tl[rs.n_truth++] = t;
+      }
+      rs.n_rel = rs.n_truth;
+      if (finish_topk(mu, &d->h, &rs) == UINT32_MAX && d->q.r != UINT32_MAX)
+        mu->mrr = (float)(1.0 / ((double)d->above + 1.0));
+      for (uint32_t c = 0; c < rs.n_truth; c++) mask[tl[c]] = 0;
+      keep = d->h;
+    }
+    if (ds->truth_ptr[u + 1] == ds->truth_ptr[u]) set_nan(mu); /* ranked for top only */
+    if (j->top) {
+      for (uint32_t p = 0; p < TOPK; p++) {
+        j->top[(size_t)u * TOPK + p] = p < keep.n ? keep.id[p] : UINT32_MAX;
+        if (j->top_score) j->top_score[(size_t)u * TOPK + p] = p < keep.n ? keep.v[p] : NAN;
+      }
+    }
+  }
   return 0;
+}
+
+static void dot_run(dot_job_t *j) {
+  dot_ws_t k;
+  if (dot_ws_init(&k, j)) {
+    dot_fail(j, "metrics: out of memory for a %u x %u score tile", j->block, j->tile);
+    return;
+  }
+  for (;;) {
+    uint32_t b = atomic_fetch_add(&j->next, 1u);
+    if (b >= j->n_blocks || atomic_load(&j->failed)) break;
+    uint32_t b0 = b * j->block, n_eval = j->ds->n_eval;
+    if (dot_block(j, &k, b0, n_eval - b0 < j->block ? n_eval - b0 : j->block)) break;
+  }
+  dot_ws_free(&k);
+}
+
+static void *dot_thread(void *arg) {
+  dot_run(arg);
+  return NULL;
+}
+
+static int dot_driver(metrics_t *out, metrics_user_t *per_user, uint32_t *top, float *top_score,
+                      const float *U, const float *V, uint32_t dim, const dataset_t *ds,
+                      uint32_t block, uint32_t tile, uint32_t threads, fm_err *err) {
+  memset(out, 0, sizeof *out);
+  const uint32_t n_items = ds->n_items, n_eval = ds->n_eval;
+  if (dim == 0 || dim > INT32_MAX || n_items > INT32_MAX)
+    return fm_fail(err, "metrics: bad dimensions (dim %u, n_items %u)", dim, n_items);
+  if (check_csr(ds->truth_ptr, ds->truth, n_eval, n_items, "truth", err) ||
+      check_csr(ds->excl_ptr, ds->excl, n_eval, n_items, "excl", err))
+    return -1;
+  if (n_eval == 0) return 0;
+  if (n_items == 0) return fm_fail(err, "metrics: empty catalogue (n_items = 0)");
+  if (!U || !V) return fm_fail(err, "metrics: NULL user or item matrix");
+  if (block == 0) block = METRICS_MAX_BLOCK;
+  if (threads == 0) {
+    int t = openblas_get_num_threads();
+    threads = t > 1 ? (uint32_t)t : 1;
+  }
+  if (threads > METRICS_MAX_THREADS) threads = METRICS_MAX_THREADS;
+  /* enough blocks for every thread: smaller blocks rather than idle threads */
+  if (threads > 1 && (uint64_t)block * threads > n_eval)
+    block = (n_eval + threads - 1) / threads;
+  if (block < 1) block = 1;
+  if (block > n_eval) block = n_eval;
+  if (tile == 0) tile = metrics_default_tile(block);
+  if (tile > n_items) tile = n_items;
+
+  dot_job_t j;
+  memset(&j, 0, sizeof j);
+  j.U = U, j.V = V, j.ds = ds, j.dim = dim, j.block = block, j.tile = tile;
+  j.top = top, j.top_score = top_score;
+  j.n_blocks = (uint32_t)(((uint64_t)n_eval + block - 1) / block);
+  if (threads > j.n_blocks) threads = j.n_blocks;
+  /* max_i |v_i|: the margin's scale (NaN or inf if V is not finite) */
+  for (uint32_t i = 0; i < n_items; i++) {
+    double nv = 0;
+    for (uint32_t k = 0; k < dim; k++) nv += (double)V[(size_t)i * dim + k] * V[(size_t)i * dim + k];
+    if (!(nv <= j.vmax * j.vmax)) j.vmax = sqrt(nv); /* NaN propagates */
+    if (isnan(nv)) break;
+  }
+  max_lists(ds, &j.max_truth, &j.max_excl);
+  for (uint32_t b0 = 0; b0 < n_eval; b0 += block) { /* the largest block's exclusions */
+    uint32_t b1 = n_eval - b0 < block ? n_eval : b0 + block;
+    size_t x = ds->excl_ptr[b1] - ds->excl_ptr[b0];
+    if (x > j.xcap) j.xcap = x;
+  }
+  j.res = per_user ? per_user : malloc((size_t)n_eval * sizeof *j.res);
+  if (!j.res) return fm_fail(err, "metrics: out of memory for %u users' metrics", n_eval);
+  atomic_init(&j.next, 0u);
+  atomic_init(&j.failed, 0);
+  pthread_mutex_init(&j.mu, NULL);
+
+  /* Threads of our own, each calling a one-thread sgemm on its own blocks
+   * (OpenBLAS's threads would leave the ranking passes on one core); the
+   * OpenBLAS setting is restored afterwards. */
+  pthread_t tid[METRICS_MAX_THREADS];
+  uint32_t started = 0;
+  int blas_threads = 0;
+  if (threads > 1) {
+    blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    for (uint32_t t = 1; t < threads; t++) {
+      if (pthread_create(&tid[started], NULL, dot_thread, &j) != 0) break; /* fewer, then */
+      started++;
+    }
+  }
+  dot_run(&j);
+  for (uint32_t t = 0; t < started; t++) pthread_join(tid[t], NULL);
+  if (threads > 1) openblas_set_num_threads(blas_threads);
+  pthread_mutex_destroy(&j.mu);
+
+  int rc = 0;
+  if (atomic_load(&j.failed)) {
+    rc = fm_fail(err, "%s", j.err.msg);
+  } else {
+    /* Same order and precision as metrics_mean, so both agree exactly. */
+    double sum[4] = {0, 0, 0, 0};
+    uint32_t n_users = 0;
+    for (uint32_t u = 0; u < n_eval; u++) {
+      const metrics_user_t *mu = &j.res[u];
+      if (isnan(mu->ndcg10)) continue; /* nothing to find */
+      sum[0] += mu->ndcg10, sum[1] += mu->recall20, sum[2] += mu->hr10, sum[3] += mu->mrr;
+      n_users++;
+    }
+    out->n_users = n_users;
+    if (n_users) {
+      out->ndcg10 = sum[0] / n_users, out->recall20 = sum[1] / n_users;
+      out->hr10 = sum[2] / n_users, out->mrr = sum[3] / n_users;
+    }
+  }
+  if (!per_user) free(j.res);
+  return rc;
+}
+
+int metrics_rank_dot_tiled(metrics_t *out, metrics_user_t *per_user, const float *U,
+                           const float *V, uint32_t dim, const dataset_t *ds, uint32_t block,
+                           uint32_t tile, uint32_t threads, fm_err *err) {
+  return dot_driver(out, per_user, NULL, NULL, U, V, dim, ds, block, tile, threads, err);
+}
+
+int metrics_top_dot(uint32_t *top, float *top_score, const float *U, const float *V, uint32_t dim,
+                    const dataset_t *ds, uint32_t block, uint32_t tile, uint32_t threads,
+                    fm_err *err) {
+  metrics_t m;
+  if (!top) return fm_fail(err, "metrics: NULL top-list buffer");
+  return dot_driver(&m, NULL, top, top_score, U, V, dim, ds, block, tile, threads, err);
 }
 
 int metrics_rank_dot_block(metrics_t *out, metrics_user_t *per_user, const float *U,
                            const float *V, uint32_t dim, const dataset_t *ds, uint32_t block,
                            fm_err *err) {
-  memset(out, 0, sizeof *out);
-  if (dim == 0 || dim > INT32_MAX || ds->n_items > INT32_MAX)
-    return fm_fail(err, "metrics: bad dimensions (dim %u, n_items %u)", dim, ds->n_items);
-  if (ds->n_eval > 0 && (!U || !V)) return fm_fail(err, "metrics: NULL user or item matrix");
-  double vmax = 0;
-  for (uint32_t i = 0; i < ds->n_items && ds->n_eval > 0; i++) {
-    double nv = 0;
-    for (uint32_t k = 0; k < dim; k++) nv += (double)V[(size_t)i * dim + k] * V[(size_t)i * dim + k];
-    if (!(nv <= vmax * vmax)) vmax = sqrt(nv); /* NaN propagates */
-    if (isnan(nv)) break;
-  }
-  dot_ctx_t c = {U, V, dim, ds->n_items, vmax};
-  return rank_driver(out, per_user, ds, dot_scores, &c, NULL, block, &c, err);
+  return metrics_rank_dot_tiled(out, per_user, U, V, dim, ds, block, 0, 0, err);
 }
 
 int metrics_rank_dot(metrics_t *out, metrics_user_t *per_user, const float *U, const float *V,
                      uint32_t dim, const dataset_t *ds, fm_err *err) {
-  return metrics_rank_dot_block(out, per_user, U, V, dim, ds, 0, err);
+  return metrics_rank_dot_tiled(out, per_user, U, V, dim, ds, 0, 0, 0, err);
 }
 
 static int pop_scores(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *err) {

@@ -90,12 +90,42 @@ int metrics_rank_scores(metrics_t *out, metrics_user_t *per_user, const dataset_
 /* metrics_rank_dot with an explicit block height (0 = default); for tests
  * and tuning. The dot path ranks on the canonical score metrics_dot_exact(u_i,
  * v_j), using sgemm only to prune, so the result is bit-identical for every
- * block height and BLAS thread count (sgemm's own bits are not). A user or
- * item vector that is not finite makes that user's row be scored canonically
- * item by item (slow, but still exact). */
+ * block height, tile width and BLAS thread count (sgemm's own bits are not).
+ * A user or item vector that is not finite makes that user's row be scored
+ * canonically item by item (slow, but still exact). */
 int metrics_rank_dot_block(metrics_t *out, metrics_user_t *per_user, const float *U,
                            const float *V, uint32_t dim, const dataset_t *ds, uint32_t block,
                            fm_err *err);
+
+/* The same with every knob: users in blocks of `block` rows (0 =
+ * METRICS_MAX_BLOCK; smaller when there are too few users to give every
+ * thread blocks), the catalogue in tiles of `tile` items (0 =
+ * metrics_default_tile(block)); one sgemm per (block, tile), each tile ranked
+ * while it is in cache (streaming top-K heap per user, fed only by the items
+ * whose sgemm score can still enter it). `threads` ranking threads (0 = the
+ * OpenBLAS thread count; at most METRICS_MAX_THREADS): with more than one,
+ * each thread takes whole user blocks and calls a one-thread sgemm (OpenBLAS
+ * is set to one thread meanwhile, and restored). Results do not depend on
+ * block, tile or threads. Memory per thread: block * tile floats plus
+ * O(n_items) bytes; plus n_eval metrics_user_t when per_user is NULL. */
+#define METRICS_MAX_THREADS 64
+int metrics_rank_dot_tiled(metrics_t *out, metrics_user_t *per_user, const float *U,
+                           const float *V, uint32_t dim, const dataset_t *ds, uint32_t block,
+                           uint32_t tile, uint32_t threads, fm_err *err);
+
+/* Each evaluation user's METRICS_TOPK best items on the dot path, best
+ * first, as metrics_rank_dot ranks them (canonical scores, ties by lower item
+ * id, excluded items left out, NaN as -INFINITY): top (n_eval, METRICS_TOPK)
+ * item ids, UINT32_MAX where the user has fewer candidates; top_score (may be
+ * NULL) their canonical scores, NaN in the padding. Every user is ranked,
+ * also those without relevant items. block, tile, threads as above. */
+int metrics_top_dot(uint32_t *top, float *top_score, const float *U, const float *V, uint32_t dim,
+                    const dataset_t *ds, uint32_t block, uint32_t tile, uint32_t threads,
+                    fm_err *err);
+
+/* The default tile width for a block of `block` users (about 1 MiB of
+ * scores, a multiple of 16 items, at least 64). */
+uint32_t metrics_default_tile(uint32_t block);
 
 /* The canonical score of the dot path: sum of the products in double (four
  * partial sums over k mod 4, combined as (s0 + s1) + (s2 + s3)), rounded to

@@ -551,6 +551,207 @@ static void test_random_rows_ties(void) {
   }
 }
 
+
+/* ---------- the tiled dot path: every geometry and thread count ---------- */
+
+/* Random user and item vectors with many exact score ties (integer entries in
+ * a small range, and repeated item vectors), random truth (with repeats,
+ * some excluded) and exclusions; every (block, tile, threads) must give the
+ * per-row reference on canonical rows, bit for bit, and the same means. */
+static void test_tiled_geometries(void) {
+  const uint32_t n_items = 1037, n_eval = 203, dim = 8;
+  rng_t r;
+  rng_seed(&r, 77, RNG_EVAL, 4);
+  float *U = malloc((size_t)n_eval * dim * sizeof(float));
+  float *V = malloc((size_t)n_items * dim * sizeof(float));
+  for (size_t k = 0; k < (size_t)n_eval * dim; k++) U[k] = (float)((int)rng_below(&r, 5) - 2);
+  for (size_t k = 0; k < (size_t)n_items * dim; k++) V[k] = (float)((int)rng_below(&r, 3) - 1);
+  for (uint32_t i = 5; i < n_items; i += 11) memcpy(V + (size_t)i * dim, V, dim * sizeof(float));
+  row_case_t *c = calloc(n_eval, sizeof *c);
+  uint32_t *lists = malloc((size_t)n_eval * 100 * sizeof(uint32_t));
+  for (uint32_t u = 0; u < n_eval; u++) {
+    uint32_t *t = lists + (size_t)u * 100, *x = t + 40;
+    uint32_t nt = u % 13 == 0 ? 0 : 1 + rng_below(&r, 30), nx = rng_below(&r, 60);
+    for (uint32_t k = 0; k < nt; k++) t[k] = rng_below(&r, n_items);
+    for (uint32_t k = 0; k < nx; k++) x[k] = rng_below(&r, n_items);
+    c[u] = (row_case_t){NULL, n_items, t, nt, x, nx};
+  }
+  dataset_t ds;
+  fixture(&ds, n_items, c, n_eval);
+  float *row = malloc(n_items * sizeof(float));
+  metrics_user_t *ref = malloc(n_eval * sizeof *ref), *pu = malloc(n_eval * sizeof *pu);
+  metrics_t want;
+  for (uint32_t u = 0; u < n_eval; u++) {
+    for (uint32_t i = 0; i < n_items; i++)
+      row[i] = metrics_dot_exact(U + (size_t)u * dim, V + (size_t)i * dim, dim);
+    if (c[u].n_truth == 0) {
+      ref[u].ndcg10 = ref[u].recall20 = ref[u].hr10 = ref[u].mrr = NAN;
+      continue;
+    }
+    metrics_user_from_scores(&ref[u], row, n_items, c[u].truth, c[u].n_truth, c[u].excl,
+                             c[u].n_excl);
+  }
+  metrics_mean(&want, ref, n_eval);
+  const uint32_t geo[][3] = {{1, 1, 1},   {1, 16, 1},  {7, 17, 1},   {5, 100, 2}, {64, 333, 3},
+                             {0, 0, 1},   {0, 0, 2},   {0, 0, 4},    {203, 1037, 1},
+                             {300, 5000, 2}, {3, 2000, 5}, {50, 64, 0}};
+  fm_err err;
+  for (size_t g = 0; g < sizeof geo / sizeof *geo; g++) {
+    metrics_t out;
+    CHECK_OK(metrics_rank_dot_tiled(&out, pu, U, V, dim, &ds, geo[g][0], geo[g][1], geo[g][2],
+                                    &err));
+    for (uint32_t u = 0; u < n_eval; u++) {
+      int same = c[u].n_truth == 0 ? isnan(pu[u].ndcg10) && isnan(pu[u].mrr)
+                                   : memcmp(&pu[u], &ref[u], sizeof *pu) == 0;
+      if (!same) {
+        fprintf(stderr, "geometry %u/%u/%u user %u: ndcg %.9g vs %.9g, mrr %.9g vs %.9g\n",
+                geo[g][0], geo[g][1], geo[g][2], u, pu[u].ndcg10, ref[u].ndcg10, pu[u].mrr,
+                ref[u].mrr);
+        exit(1);
+      }
+    }
+    CHECK(memcmp(&out, &want, sizeof out) == 0);
+    metrics_t again; /* per_user NULL: the same means */
+    CHECK_OK(metrics_rank_dot_tiled(&again, NULL, U, V, dim, &ds, geo[g][0], geo[g][1],
+                                    geo[g][2], &err));
+    CHECK(memcmp(&again, &want, sizeof again) == 0);
+  }
+  free(U), free(V), free(c), free(lists), free(row), free(ref), free(pu);
+  fixture_free(&ds);
+}
+
+/* ---------- the partial top K against a full sort ---------- */
+
+/* The first K of a full sort of the non-excluded items of a canonical row
+ * (score descending, equal scores by lower id, NaN as -inf). */
+static uint32_t full_sort_top(uint32_t *top, const float *s, uint32_t n, const uint32_t *excl,
+                              uint32_t ne) {
+  uint8_t *ex = calloc(n, 1);
+  uint32_t *ord = malloc(n * sizeof *ord), k = 0;
+  for (uint32_t a = 0; a < ne; a++) ex[excl[a]] = 1;
+  for (uint32_t i = 0; i < n; i++)
+    if (!ex[i]) ord[k++] = i;
+  g_row = s;
+  qsort(ord, k, sizeof *ord, cmp_rank);
+  uint32_t m = k < METRICS_TOPK ? k : METRICS_TOPK;
+  for (uint32_t p = 0; p < METRICS_TOPK; p++) top[p] = p < m ? ord[p] : UINT32_MAX;
+  free(ex), free(ord);
+  return m;
+}
+
+static void check_top_vs_sort(const float *U, const float *V, uint32_t dim, const dataset_t *ds,
+                              const uint32_t geo[3], const char *what) {
+  const uint32_t n_eval = ds->n_eval, n_items = ds->n_items;
+  uint32_t *top = malloc((size_t)n_eval * METRICS_TOPK * sizeof *top);
+  float *sc = malloc((size_t)n_eval * METRICS_TOPK * sizeof *sc);
+  float *row = malloc(n_items * sizeof *row);
+  fm_err err;
+  CHECK_OK(metrics_top_dot(top, sc, U, V, dim, ds, geo[0], geo[1], geo[2], &err));
+  for (uint32_t u = 0; u < n_eval; u++) {
+    for (uint32_t i = 0; i < n_items; i++)
+      row[i] = metrics_dot_exact(U + (size_t)u * dim, V + (size_t)i * dim, dim);
+    uint32_t want[METRICS_TOPK];
+    uint32_t m = full_sort_top(want, row, n_items, ds->excl + ds->excl_ptr[u],
+                               ds->excl_ptr[u + 1] - ds->excl_ptr[u]);
+    const uint32_t *got = top + (size_t)u * METRICS_TOPK;
+    if (memcmp(got, want, sizeof want) != 0) {
+      fprintf(stderr, "%s, geometry %u/%u/%u, user %u: top lists differ\n", what, geo[0], geo[1],
+              geo[2], u);
+      for (uint32_t p = 0; p < METRICS_TOPK; p++)
+        fprintf(stderr, "  %2u: got %u want %u (%.9g)\n", p, got[p], want[p],
+                want[p] == UINT32_MAX ? NAN : row[want[p]]);
+      exit(1);
+    }
+    for (uint32_t p = 0; p < METRICS_TOPK; p++) {
+      float w = p < m ? (isnan(row[want[p]]) ? -INFINITY : row[want[p]]) : NAN;
+      float gsc = sc[(size_t)u * METRICS_TOPK + p];
+      CHECK(memcmp(&gsc, &w, sizeof w) == 0 || (isnan(gsc) && isnan(w)));
+    }
+  }
+  free(top), free(sc), free(row);
+}
+
+static void test_top_known_answer(void) {
+  /* dim 1, user (1): scores = the item values. Items 0..7 score
+   * 3 1 3 2 3 NaN 2 -inf; item 4 excluded. Full order: 0 2 (3, ids up),
+   * 3 6 (2), 1 (1), then 5 and 7 tie at -inf (NaN ranks as -inf) by id. */
+  const float U[1] = {1}, V[8] = {3, 1, 3, 2, 3, NAN, 2, -INFINITY};
+  uint32_t x[] = {4};
+  row_case_t c = {NULL, 8, NULL, 0, x, 1};
+  dataset_t ds;
+  fixture(&ds, 8, &c, 1);
+  uint32_t top[METRICS_TOPK];
+  float sc[METRICS_TOPK];
+  fm_err err;
+  CHECK_OK(metrics_top_dot(top, sc, U, V, 1, &ds, 0, 0, 1, &err));
+  const uint32_t want[] = {0, 2, 3, 6, 1, 5, 7};
+  for (uint32_t p = 0; p < METRICS_TOPK; p++) CHECK_EQ_INT(top[p], p < 7 ? want[p] : UINT32_MAX);
+  CHECK(sc[0] == 3 && sc[1] == 3 && sc[2] == 2 && sc[3] == 2 && sc[4] == 1);
+  CHECK(sc[5] == -INFINITY && sc[6] == -INFINITY && isnan(sc[7]));
+  fixture_free(&ds);
+
+  /* A finite known answer across tiles: 60 items, item i scores i % 7, the
+   * user excludes item 6. The top 20: score 6 at items 13, 20, ..., 55 (7
+   * items), score 5 at 5, 12, ..., 54 (8), score 4 at 4, 11, 18, 25, 32. */
+  float V2[60];
+  for (int i = 0; i < 60; i++) V2[i] = (float)(i % 7);
+  uint32_t x2[] = {6};
+  row_case_t c2 = {NULL, 60, NULL, 0, x2, 1};
+  fixture(&ds, 60, &c2, 1);
+  uint32_t want2[METRICS_TOPK], n2 = 0;
+  for (int v = 6; v >= 0 && n2 < METRICS_TOPK; v--)
+    for (int i = 0; i < 60 && n2 < METRICS_TOPK; i++)
+      if (i % 7 == v && i != 6) want2[n2++] = (uint32_t)i;
+  CHECK_EQ_INT(want2[0], 13);
+  CHECK_EQ_INT(want2[7], 5);
+  CHECK_EQ_INT(want2[19], 32);
+  const uint32_t tiles[] = {1, 7, 16, 60, 0};
+  for (int t = 0; t < 5; t++) {
+    CHECK_OK(metrics_top_dot(top, NULL, U, V2, 1, &ds, 1, tiles[t], 1, &err));
+    CHECK(memcmp(top, want2, sizeof want2) == 0);
+  }
+  fixture_free(&ds);
+}
+
+static void test_top_random(void) {
+  rng_t r;
+  rng_seed(&r, 9, RNG_EVAL, 5);
+  for (int trial = 0; trial < 12; trial++) {
+    /* small catalogues (fewer than K candidates), tie-heavy integer vectors,
+     * continuous ones, and one with non-finite vectors */
+    uint32_t n_items = trial < 3 ? 5 + rng_below(&r, 30) : 200 + rng_below(&r, 1800);
+    uint32_t n_eval = 1 + rng_below(&r, 90), dim = 1 + rng_below(&r, 12);
+    float *U = malloc((size_t)n_eval * dim * sizeof(float));
+    float *V = malloc((size_t)n_items * dim * sizeof(float));
+    int ties = trial % 2 == 0;
+    for (size_t k = 0; k < (size_t)n_eval * dim; k++)
+      U[k] = ties ? (float)((int)rng_below(&r, 3) - 1) : (float)rng_normal(&r);
+    for (size_t k = 0; k < (size_t)n_items * dim; k++)
+      V[k] = ties ? (float)((int)rng_below(&r, 3) - 1) : (float)rng_normal(&r);
+    if (trial == 11) {
+      V[3 * dim] = NAN;
+      U[0] = INFINITY;
+    }
+    row_case_t *c = calloc(n_eval, sizeof *c);
+    uint32_t *lists = malloc((size_t)n_eval * 60 * sizeof(uint32_t));
+    for (uint32_t u = 0; u < n_eval; u++) {
+      uint32_t *t = lists + (size_t)u * 60, *x = t + 10;
+      uint32_t nt = rng_below(&r, 10), nx = rng_below(&r, n_items < 50 ? n_items : 50);
+      for (uint32_t k = 0; k < nt; k++) t[k] = rng_below(&r, n_items);
+      for (uint32_t k = 0; k < nx; k++) x[k] = rng_below(&r, n_items);
+      c[u] = (row_case_t){NULL, n_items, t, nt, x, nx};
+    }
+    dataset_t ds;
+    fixture(&ds, n_items, c, n_eval);
+    const uint32_t geos[][3] = {{0, 0, 1}, {1, 16, 1}, {7, 33, 2}, {0, 0, 3}, {5, 1, 1}};
+    char what[64];
+    snprintf(what, sizeof what, "trial %d (%u items, dim %u)", trial, n_items, dim);
+    for (int g = 0; g < 5; g++) check_top_vs_sort(U, V, dim, &ds, geos[g], what);
+    free(U), free(V), free(c), free(lists);
+    fixture_free(&ds);
+  }
+}
+
 static void test_bootstrap_small(void) {
   /* All users equal: the interval is the point. NaN entries are skipped. */
   metrics_user_t pu[5];
@@ -577,6 +778,9 @@ int main(void) {
   test_random_blocks();
   test_random_rows_ties();
   test_cancellation();
+  test_tiled_geometries();
+  test_top_known_answer();
+  test_top_random();
   test_bootstrap_small();
   printf("test_metrics: ok\n");
   return 0;
