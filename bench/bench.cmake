@@ -3,3 +3,8 @@
 #   bench/inner_torch.py replays (bench/inner_vs_torch.sh runs both).
 add_executable(inner_bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/inner_bench.c)
 target_link_libraries(inner_bench PRIVATE fedmeta_core)
+#   eval_bench: full-ranking evaluation throughput (users ranked per second)
+#   against the OpenBLAS sgemm peak measured in the same process
+#   (bench/eval_bench.sh).
+add_executable(eval_bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/eval_bench.c)
+target_link_libraries(eval_bench PRIVATE fedmeta_core)

@@ -962,6 +962,10 @@ static int dot_driver(metrics_t *out, metrics_user_t *per_user, uint32_t *top, f
   if (threads == 0) {
     int t = openblas_get_num_threads();
     threads = t > 1 ? (uint32_t)t : 1;
+    /* OpenBLAS's idle workers spin (~0.13 s of CPU here) after each threaded
+     * call, against our threads: below this much work, one ranking thread
+     * and OpenBLAS's threads inside the sgemm are as fast. */
+    if ((uint64_t)n_eval * n_items * dim < METRICS_THREAD_MIN_WORK) threads = 1;
   }
   if (threads > METRICS_MAX_THREADS) threads = METRICS_MAX_THREADS;
   /* enough blocks for every thread: smaller blocks rather than idle threads */

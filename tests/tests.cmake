@@ -32,3 +32,10 @@ foreach(src ${FEDMETA_CLUSTER_TESTS})
   set_tests_properties(cluster_${name} PROPERTIES LABELS cluster TIMEOUT 900
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0")
 endforeach()
+
+# Benchmark smoke runs (label "bench"; part of `make test`, a few seconds each):
+# the benchmark drivers still run, and their own checks hold (eval_bench: the
+# metrics do not depend on the ranking threads or the tiling).
+add_test(NAME bench_eval_smoke COMMAND eval_bench --items 4000 --users 300 --reps 1
+  --peak-n 256 --sort-users 8 --threads "1 2")
+set_tests_properties(bench_eval_smoke PROPERTIES LABELS bench TIMEOUT 120)
