@@ -5,7 +5,7 @@
 #   sh .ci/deps.sh fuzz   the same plus clang and its libFuzzer runtime (`make fuzz-build`)
 set -e
 PKGS="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev \
-libprotobuf-c-dev protobuf-c-compiler libsodium-dev"
+libprotobuf-c-dev protobuf-c-compiler libsodium-dev libssl-dev"
 # libFuzzer (libclang_rt.fuzzer) is in libclang-rt-14-dev, only "recommended" by clang.
 FUZZ_PKGS="clang libclang-rt-14-dev"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS $FUZZ_PKGS"

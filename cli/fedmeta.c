@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/bulk.h"
 #include "common/checkpoint.h"
 #include "common/config.h"
 #include "common/dataset.h"
@@ -242,7 +243,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "coordinator")) return cmd_coordinator(argc, argv);
   if (!strcmp(argv[1], "join")) return cmd_join(argc, argv);
   if (!strcmp(argv[1], "--version")) {
-    printf("fedmeta 0.1.0\n");
+    printf("fedmeta 0.1.0 (bulk crypto: %s)\n", bulk_engine());
     return EXIT_OK;
   }
   fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, prepare, baselines, keygen, coordinator, join; see fedmeta --help)\n", argv[1]);

@@ -1,6 +1,7 @@
 /* common/seal.c: identities, handshake, session keys and sealed messages with
  * libsodium (see seal.h for the formats and the replay rules). */
 #include "common/seal.h"
+#include "common/bulk.h"
 #include "common/le.h"
 
 #include <sodium.h>
@@ -249,14 +250,15 @@ int seal_seal(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, u
   if (!s || !s->keys) return fm_fail(err, "sealing without a session");
   if (plain_len > SIZE_MAX - SEAL_OVERHEAD || out_cap < seal_sealed_len(plain_len))
     return fm_fail(err, "seal %u->%u: output buffer of %zu bytes is too small", s->self, s->peer, out_cap);
+  if (plain_len && plain != out + SEAL_HDRBYTES + SEAL_NONCEBYTES && plain < out + seal_sealed_len(plain_len) &&
+      out < plain + plain_len)
+    return fm_fail(err, "seal %u->%u: plaintext and output overlap", s->self, s->peer);
   if (s->tx_seq == UINT64_MAX) return fm_fail(err, "seal %u->%u: sequence numbers exhausted", s->self, s->peer);
   seal_hdr_t h = {s->job, round, stage, s->self, s->peer, s->tx_seq + 1};
   seal_hdr_encode(out, &h);
   uint8_t *nonce = out + SEAL_HDRBYTES;
   randombytes_buf(nonce, SEAL_NONCEBYTES);
-  unsigned long long clen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + SEAL_NONCEBYTES, &clen, plain, plain_len, out,
-                                                 SEAL_HDRBYTES, NULL, nonce, s->keys->tx) != 0)
+  if (bulk_aead_encrypt(nonce + SEAL_NONCEBYTES, plain, plain_len, out, SEAL_HDRBYTES, nonce, s->keys->tx) != 0)
     return fm_fail(err, "seal %u->%u: encryption failed", s->self, s->peer);
   s->tx_seq++;
   return 0;
@@ -301,17 +303,15 @@ int seal_open(uint8_t *plain, size_t plain_cap, size_t *plain_len, seal_hdr_t *h
             s->peer, (unsigned long long)h.seq, (unsigned long long)s->rx_seq);
     return SEAL_EREPLAY;
   }
-  unsigned long long mlen = 0;
   const uint8_t *nonce = msg + SEAL_HDRBYTES;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, nonce + SEAL_NONCEBYTES,
-                                                 msg_len - SEAL_HDRBYTES - SEAL_NONCEBYTES, msg, SEAL_HDRBYTES,
-                                                 nonce, s->keys->rx) != 0) {
+  if (bulk_aead_decrypt(plain, nonce + SEAL_NONCEBYTES, msg_len - SEAL_HDRBYTES - SEAL_NONCEBYTES, msg, SEAL_HDRBYTES,
+                        nonce, s->keys->rx) != 0) {
     fm_fail(err, "message from %u: authentication failed (tampered, truncated or forged)", s->peer);
     return SEAL_EAUTH;
   }
   s->rx_seq = h.seq;
   if (s->round_policy == SEAL_ROUND_FORWARD) s->rx_round = h.round;
-  *plain_len = (size_t)mlen;
+  *plain_len = n;
   if (hdr) *hdr = h;
   return 0;
 }

@@ -168,7 +168,9 @@ void seal_hdr_encode(uint8_t out[SEAL_HDRBYTES], const seal_hdr_t *h);
 void seal_hdr_decode(seal_hdr_t *h, const uint8_t in[SEAL_HDRBYTES]);
 
 /* Seals plain into out (out_cap >= seal_sealed_len(plain_len)); takes the next
- * tx seq of the session. out and plain must not overlap. */
+ * tx seq of the session. out and plain must not overlap, except in place:
+ * plain == out + SEAL_HDRBYTES + SEAL_NONCEBYTES (the caller wrote the
+ * plaintext where the ciphertext goes, saving a copy of a large message). */
 int seal_seal(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, uint32_t stage,
               const uint8_t *plain, size_t plain_len, fm_err *err) SEAL_WUR;
 
@@ -177,7 +179,9 @@ int seal_seal(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, u
  * tag. On success writes the plaintext (plain_cap >= msg_len - SEAL_OVERHEAD),
  * its length and the header, and advances the receive state. On rejection
  * returns a SEAL_E* code with a message; nothing is written to plain that the
- * caller may use, and the state is unchanged. */
+ * caller may use (a message whose tag fails leaves plain zeroed), and the
+ * state is unchanged. plain may be msg + SEAL_HDRBYTES + SEAL_NONCEBYTES (in
+ * place), not otherwise overlap msg. */
 int seal_open(uint8_t *plain, size_t plain_cap, size_t *plain_len, seal_hdr_t *hdr,
               seal_session_t *s, uint32_t expected_stage, const uint8_t *msg, size_t msg_len,
               fm_err *err) SEAL_WUR;

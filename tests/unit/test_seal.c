@@ -2,11 +2,15 @@
  * messages: round trip both ways, every single-bit flip in header (associated
  * data), nonce, ciphertext and tag rejected, truncation, replay, reorder,
  * other-round, wrong-peer and other-job messages rejected with their own codes,
- * and the receive state unchanged by a rejected message. */
+ * and the receive state unchanged by a rejected message. The bulk AEAD
+ * (common/bulk.c: OpenSSL when built with it) against the XChaCha20-Poly1305
+ * known answer and byte for byte against libsodium, in place and not. */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bulk.h"
 #include "common/seal.h"
 #include "tests/check.h"
 
@@ -273,6 +277,107 @@ static void test_other_parties(void) {
   seal_identity_free(&i2);
 }
 
+static int unhex(uint8_t *out, const char *hex) {
+  int n = 0;
+  for (; hex[0] && hex[1]; hex += 2) {
+    unsigned v;
+    if (sscanf(hex, "%2x", &v) != 1) return -1;
+    out[n++] = (uint8_t)v;
+  }
+  return n;
+}
+
+static void test_bulk_aead(void) {
+  printf("bulk crypto engine: %s\n", bulk_engine());
+  /* draft-irtf-cfrg-xchacha-03, A.3.1 (AEAD_XChaCha20_Poly1305) */
+  uint8_t k[32], npub[24], ad[12] = {0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7};
+  for (int i = 0; i < 32; i++) k[i] = (uint8_t)(0x80 + i);
+  for (int i = 0; i < 24; i++) npub[i] = (uint8_t)(0x40 + i);
+  const char *m = "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, "
+                  "sunscreen would be it.";
+  uint8_t want[256], c[256], back[256];
+  int wn = unhex(want, "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb731c7f1b0b4aa6440bf3a82f4eda7e39"
+                       "ae64c6708c54c216cb96b72e1213b4522f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9"
+                       "21f9664c97637da9768812f615c68b13b52ec0875924c1c7987947deafd8780acf49");
+  size_t mlen = strlen(m);
+  CHECK(wn == (int)mlen + 16);
+  CHECK_OK(bulk_aead_encrypt(c, (const uint8_t *)m, mlen, ad, sizeof ad, npub, k));
+  CHECK(memcmp(c, want, (size_t)wn) == 0);
+  CHECK_OK(bulk_aead_encrypt_sodium(c, (const uint8_t *)m, mlen, ad, sizeof ad, npub, k));
+  CHECK(memcmp(c, want, (size_t)wn) == 0);
+  CHECK_OK(bulk_aead_decrypt(back, want, (size_t)wn, ad, sizeof ad, npub, k));
+  CHECK(memcmp(back, m, mlen) == 0);
+
+  /* random keys, nonces and lengths around block and piece boundaries: the
+   * engine's bytes are libsodium's, in place too; a flipped bit of tag,
+   * ciphertext or associated data fails and leaves the output zeroed */
+  static const size_t lens[] = {0, 1, 15, 16, 63, 64, 65, 255, 4096 + 17, 65536, 65536 + 3, 3 * 65536 + 1, 1 << 20};
+  for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+    size_t L = lens[t];
+    uint8_t *pl = malloc(L + 1), *a = malloc(L + 16), *b = malloc(L + 16), *o = malloc(L + 16);
+    CHECK(pl && a && b && o);
+    randombytes_buf(pl, L);
+    randombytes_buf(k, sizeof k);
+    randombytes_buf(npub, sizeof npub);
+    randombytes_buf(ad, sizeof ad);
+    CHECK_OK(bulk_aead_encrypt(a, pl, L, ad, sizeof ad, npub, k));
+    CHECK_OK(bulk_aead_encrypt_sodium(b, pl, L, ad, sizeof ad, npub, k));
+    CHECK(memcmp(a, b, L + 16) == 0);
+    memcpy(o, pl, L); /* in place */
+    CHECK_OK(bulk_aead_encrypt(o, o, L, ad, sizeof ad, npub, k));
+    CHECK(memcmp(o, b, L + 16) == 0);
+    CHECK_OK(bulk_aead_decrypt(o, o, L + 16, ad, sizeof ad, npub, k)); /* in place */
+    CHECK(memcmp(o, pl, L) == 0);
+    for (int where = 0; where < 3; where++) {
+      memcpy(b, a, L + 16);
+      uint8_t ad2[12];
+      memcpy(ad2, ad, sizeof ad);
+      if (where == 0) b[L + 15] ^= 0x80;          /* tag */
+      else if (where == 1 && L) b[L / 2] ^= 0x01; /* ciphertext */
+      else ad2[3] ^= 0x04;                        /* associated data */
+      memset(o, 0xa5, L + 16);
+      CHECK(bulk_aead_decrypt(o, b, L + 16, ad2, sizeof ad2, npub, k) == -1);
+      for (size_t i = 0; i < L; i++)
+        if (o[i]) {
+          CHECK(!"a forged message left plaintext behind");
+          break;
+        }
+    }
+    CHECK(bulk_aead_decrypt(o, a, 15, ad, sizeof ad, npub, k) == -1); /* shorter than a tag */
+    free(pl);
+    free(a);
+    free(b);
+    free(o);
+  }
+}
+
+/* A message sealed in place (plaintext written where the ciphertext goes)
+ * opens like one sealed from another buffer; overlap otherwise is refused. */
+static void test_seal_in_place(void) {
+  pair_t p;
+  pair_init(&p);
+  fm_err err;
+  enum { L = 70000 };
+  uint8_t *plain = malloc(L), *msg = malloc(seal_sealed_len(L)), *out = malloc(L);
+  CHECK(plain && msg && out);
+  randombytes_buf(plain, L);
+  memcpy(msg + SEAL_HDRBYTES + SEAL_NONCEBYTES, plain, L);
+  CHECK_OK(seal_seal(msg, seal_sealed_len(L), &p.a, 0, 2, msg + SEAL_HDRBYTES + SEAL_NONCEBYTES, L, &err));
+  size_t n;
+  seal_hdr_t h;
+  CHECK_OK(seal_open(out, L, &n, &h, &p.b, 2, msg, seal_sealed_len(L), &err));
+  CHECK(n == L && memcmp(out, plain, L) == 0);
+  CHECK(seal_seal(msg, seal_sealed_len(L), &p.a, 0, 2, msg + 1, 100, &err) == -1);
+  /* opened in place */
+  CHECK_OK(seal_seal(msg, seal_sealed_len(L), &p.a, 0, 2, plain, L, &err));
+  CHECK_OK(seal_open(msg + SEAL_HDRBYTES + SEAL_NONCEBYTES, L, &n, &h, &p.b, 2, msg, seal_sealed_len(L), &err));
+  CHECK(n == L && memcmp(msg + SEAL_HDRBYTES + SEAL_NONCEBYTES, plain, L) == 0);
+  free(plain);
+  free(msg);
+  free(out);
+  pair_free(&p);
+}
+
 int main(void) {
   fm_err err;
   CHECK_OK(seal_init(&err));
@@ -281,6 +386,8 @@ int main(void) {
   test_tamper();
   test_replay_and_rounds();
   test_other_parties();
+  test_bulk_aead();
+  test_seal_in_place();
   printf("test_seal: ok\n");
   return 0;
 }
