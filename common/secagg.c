@@ -2,57 +2,177 @@
  * protocol): ChaCha20 mask generator, X25519 pairwise seeds, Shamir sharing
  * over GF(2^8), the neighbour graph, recovery, and client/server state. */
 #include "common/secagg.h"
+#include "common/bulk.h"
 #include "common/le.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 _Static_assert(crypto_stream_chacha20_KEYBYTES == SECAGG_SEEDBYTES, "chacha20 key size");
 _Static_assert(crypto_stream_chacha20_NONCEBYTES == 8, "chacha20 nonce size");
 _Static_assert(crypto_scalarmult_BYTES == SECAGG_PKBYTES, "x25519 size");
 
-static const uint8_t PRG_NONCE[8] = {0};
 static const char PAIR_TAG[] = "fedmeta-secagg-pair-v1";
 static const char GRAPH_TAG[] = "fedmeta-secagg-graph-v1";
 
 
 /* --- (a) mask generator -------------------------------------------------- */
 
+/* Masks are applied in chunks of PRG_CHUNK_WORDS words: each seed's keystream
+ * for the chunk goes to a small buffer that stays in the L1/L2 cache and is
+ * added to (or subtracted from) the chunk of the input at once, so the input
+ * is read and written once whatever the number of seeds. */
 #define PRG_CHUNK_WORDS 4096u /* 16 KiB = 256 ChaCha20 blocks */
-static const uint8_t PRG_ZEROS[PRG_CHUNK_WORDS * 4];
 
-/* Keystream bytes [64*ic, 64*ic + 4*n) as words; n <= PRG_CHUNK_WORDS. */
-static void prg_chunk(uint32_t *out, size_t n, uint64_t ic, const uint8_t seed[32]) {
-  uint8_t *b = (uint8_t *)out;
-  crypto_stream_chacha20_xor_ic(b, PRG_ZEROS, 4 * n, PRG_NONCE, ic, seed);
+/* words are little-endian by definition */
+static void prg_words(uint32_t *w, size_t n) {
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-  for (size_t i = 0; i < n; i++) out[i] = le_get32(b + 4 * i); /* words are little-endian by definition */
+  for (size_t i = 0; i < n; i++) w[i] = le_get32((const uint8_t *)(w + i));
+#else
+  (void)w;
+  (void)n;
 #endif
 }
 
 void secagg_mask_expand(uint32_t *out, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) {
-  for (size_t off = 0; off < n; off += PRG_CHUNK_WORDS) {
-    size_t m = n - off < PRG_CHUNK_WORDS ? n - off : PRG_CHUNK_WORDS;
-    prg_chunk(out + off, m, (uint64_t)(off / 16), seed); /* 16 words per block */
+  bulk_chacha20_stream((uint8_t *)out, 4 * n, 0, seed);
+  prg_words(out, n);
+}
+
+/* Vectorised for the widest unit the CPU has (same words whichever runs). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define WIDE_LOOP __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WIDE_LOOP
+#endif
+typedef uint32_t u32x16 __attribute__((vector_size(64)));
+WIDE_LOOP static void add_words(uint32_t *restrict acc, const uint32_t *restrict x, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    u32x16 a, b;
+    memcpy(&a, acc + i, sizeof a);
+    memcpy(&b, x + i, sizeof b);
+    a += b;
+    memcpy(acc + i, &a, sizeof a);
+  }
+  for (; i < n; i++) acc[i] += x[i];
+}
+WIDE_LOOP static void sub_words(uint32_t *restrict acc, const uint32_t *restrict x, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    u32x16 a, b;
+    memcpy(&a, acc + i, sizeof a);
+    memcpy(&b, x + i, sizeof b);
+    a -= b;
+    memcpy(acc + i, &a, sizeof a);
+  }
+  for (; i < n; i++) acc[i] -= x[i];
+}
+
+/* acc += the words at x, which may be unaligned (little-endian host) */
+WIDE_LOOP static void add_words_unaligned(uint32_t *restrict acc, const void *restrict x, size_t n) {
+  const uint8_t *b = x;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    u32x16 a, w;
+    memcpy(&a, acc + i, sizeof a);
+    memcpy(&w, b + 4 * i, sizeof w);
+    a += w;
+    memcpy(acc + i, &a, sizeof a);
+  }
+  for (; i < n; i++) {
+    uint32_t w;
+    memcpy(&w, b + 4 * i, 4);
+    acc[i] += w;
   }
 }
 
-static void mask_apply(uint32_t *acc, size_t n, const uint8_t seed[32], int sub) {
-  uint32_t buf[PRG_CHUNK_WORDS];
-  for (size_t off = 0; off < n; off += PRG_CHUNK_WORDS) {
-    size_t m = n - off < PRG_CHUNK_WORDS ? n - off : PRG_CHUNK_WORDS;
-    prg_chunk(buf, m, (uint64_t)(off / 16), seed);
-    if (sub)
-      for (size_t i = 0; i < m; i++) acc[off + i] -= buf[i];
+/* Words [lo, hi) of the fused mask pass; lo is a multiple of 16 (a block). */
+typedef struct mask_job {
+  uint32_t *acc;
+  size_t lo, hi;
+  const uint8_t (*seeds)[SECAGG_SEEDBYTES];
+  const int8_t *signs;
+  size_t n_seeds;
+  int rc;
+} mask_job_t;
+
+static void *mask_range(void *arg) {
+  mask_job_t *j = arg;
+  bulk_prg_t **prg = calloc(j->n_seeds, sizeof *prg);
+  uint32_t *buf = malloc(sizeof(uint32_t) * PRG_CHUNK_WORDS);
+  j->rc = prg && buf ? 0 : -1;
+  for (size_t k = 0; !j->rc && k < j->n_seeds; k++)
+    if (!(prg[k] = bulk_prg_new_at(j->seeds[k], j->lo / 16))) j->rc = -1;
+  for (size_t off = j->lo; !j->rc && off < j->hi; off += PRG_CHUNK_WORDS) {
+    size_t m = j->hi - off < PRG_CHUNK_WORDS ? j->hi - off : PRG_CHUNK_WORDS;
+    for (size_t k = 0; k < j->n_seeds; k++) {
+      bulk_prg_next(prg[k], (uint8_t *)buf, 4 * m);
+      prg_words(buf, m);
+      if (j->signs[k] < 0)
+        sub_words(j->acc + off, buf, m);
+      else
+        add_words(j->acc + off, buf, m);
+    }
+  }
+  for (size_t k = 0; prg && k < j->n_seeds; k++) bulk_prg_free(prg[k]);
+  free(prg);
+  if (buf) sodium_memzero(buf, sizeof(uint32_t) * PRG_CHUNK_WORDS);
+  free(buf);
+  return NULL;
+}
+
+int secagg_mask_apply_mt(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_SEEDBYTES], const int8_t *signs,
+                         size_t n_seeds, int threads, fm_err *err) {
+  if (n_seeds == 0 || n == 0) return 0;
+  if (threads > SECAGG_MAX_THREADS) threads = SECAGG_MAX_THREADS;
+  if (threads < 1 || n < (size_t)threads * 65536) threads = 1; /* not worth a thread */
+  mask_job_t job[SECAGG_MAX_THREADS];
+  pthread_t tid[SECAGG_MAX_THREADS];
+  int started[SECAGG_MAX_THREADS] = {0};
+  size_t per = (n / (size_t)threads + 15) / 16 * 16; /* whole blocks per thread */
+  for (int t = 0; t < threads; t++) {
+    size_t lo = per * (size_t)t < n ? per * (size_t)t : n, hi = lo + per < n && t + 1 < threads ? lo + per : n;
+    job[t] = (mask_job_t){acc, lo, hi, seeds, signs, n_seeds, 0};
+  }
+  for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, mask_range, &job[t]) == 0;
+  mask_range(&job[0]);
+  int rc = job[0].rc;
+  for (int t = 1; t < threads; t++) {
+    if (started[t]) pthread_join(tid[t], NULL);
+    else mask_range(&job[t]); /* no thread: this one does it */
+    rc |= job[t].rc;
+  }
+  return rc ? fm_fail(err, "secagg: out of memory for the mask generators") : 0;
+}
+
+int secagg_mask_apply(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_SEEDBYTES], const int8_t *signs,
+                      size_t n_seeds, fm_err *err) {
+  return secagg_mask_apply_mt(acc, n, seeds, signs, n_seeds, 1, err);
+}
+
+static void mask_apply1(uint32_t *acc, size_t n, const uint8_t seed[32], int8_t sign) {
+  fm_err e;
+  if (secagg_mask_apply(acc, n, (const uint8_t(*)[SECAGG_SEEDBYTES])seed, &sign, 1, &e) == 0) return;
+  /* out of memory for the streaming state: expand block by block instead */
+  uint32_t w[16];
+  for (size_t off = 0; off < n; off += 16) {
+    size_t m = n - off < 16 ? n - off : 16;
+    bulk_chacha20_stream((uint8_t *)w, 4 * m, off / 16, seed);
+    prg_words(w, m);
+    if (sign < 0)
+      sub_words(acc + off, w, m);
     else
-      for (size_t i = 0; i < m; i++) acc[off + i] += buf[i];
+      add_words(acc + off, w, m);
   }
-  sodium_memzero(buf, sizeof buf);
+  sodium_memzero(w, sizeof w);
 }
 
-void secagg_mask_add(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) { mask_apply(acc, n, seed, 0); }
-void secagg_mask_sub(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) { mask_apply(acc, n, seed, 1); }
+void secagg_mask_add(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) { mask_apply1(acc, n, seed, 1); }
+void secagg_mask_sub(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) { mask_apply1(acc, n, seed, -1); }
 
 void secagg_vec_add(uint32_t *acc, const uint32_t *x, size_t n) {
   for (size_t i = 0; i < n; i++) acc[i] += x[i];
@@ -266,26 +386,45 @@ uint32_t secagg_graph_x(const secagg_graph_t *g, uint32_t owner, uint32_t holder
 int secagg_unmask(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64_t job, uint32_t round,
                   const uint8_t *state, const uint8_t (*pk)[SECAGG_PKBYTES],
                   const uint8_t (*b)[SECAGG_SEEDBYTES], const uint8_t (*sk)[SECAGG_SKBYTES], fm_err *err) {
+  /* every mask to remove, then one pass over the sum */
+  size_t cap = 0;
   for (uint32_t u = 0; u < g->n; u++)
-    if (state[u] == SECAGG_SURVIVED) secagg_mask_sub(sum, n_words, b[u]);
-  uint8_t seed[SECAGG_SEEDBYTES];
-  for (uint32_t d = 0; d < g->n; d++) {
+    if (state[u] == SECAGG_SURVIVED) cap++;
+    else if (state[u] == SECAGG_DROPPED) cap += g->deg;
+  uint8_t (*seeds)[SECAGG_SEEDBYTES] = sodium_malloc((cap ? cap : 1) * SECAGG_SEEDBYTES);
+  int8_t *signs = malloc(cap ? cap : 1);
+  if (!seeds || !signs) {
+    if (seeds) sodium_free(seeds);
+    free(signs);
+    return fm_fail(err, "secagg: out of memory");
+  }
+  size_t k = 0;
+  int rc = 0;
+  for (uint32_t u = 0; u < g->n; u++)
+    if (state[u] == SECAGG_SURVIVED) {
+      memcpy(seeds[k], b[u], SECAGG_SEEDBYTES);
+      signs[k++] = -1;
+    }
+  for (uint32_t d = 0; d < g->n && !rc; d++) {
     if (state[d] != SECAGG_DROPPED) continue;
     for (uint32_t v = 0; v < g->n; v++) {
       if (state[v] != SECAGG_SURVIVED || !secagg_graph_adjacent(g, d, v)) continue;
-      if (secagg_pair_seed(seed, sk[d], pk[d], pk[v], job, round, d, v, err)) {
-        sodium_memzero(seed, sizeof seed);
-        return fm_wrap(err, "secagg: unmasking dropped slot %u", d);
+      if (secagg_pair_seed(seeds[k], sk[d], pk[d], pk[v], job, round, d, v, err)) {
+        rc = fm_wrap(err, "secagg: unmasking dropped slot %u", d);
+        break;
       }
       /* v added +PRG(s_vd) when d > v and -PRG(s_vd) when d < v: undo it */
-      if (d > v)
-        secagg_mask_sub(sum, n_words, seed);
-      else
-        secagg_mask_add(sum, n_words, seed);
+      signs[k++] = d > v ? -1 : 1;
     }
   }
-  sodium_memzero(seed, sizeof seed);
-  return 0;
+  /* The coordinator unmasks while the parties wait: all its cores can help.
+   * The words are exact sums mod 2^32, the same however the work is split. */
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = cores > SECAGG_MAX_THREADS ? SECAGG_MAX_THREADS : cores < 1 ? 1 : (int)cores;
+  if (!rc) rc = secagg_mask_apply_mt(sum, n_words, (const uint8_t(*)[SECAGG_SEEDBYTES])seeds, signs, k, threads, err);
+  sodium_free(seeds); /* wipes */
+  free(signs);
+  return rc;
 }
 
 /* --- wire forms ---------------------------------------------------------- */
@@ -406,21 +545,23 @@ int secagg_client_mask(uint32_t *y, size_t n, secagg_client_t *c, const uint8_t 
     fm_fail(err, "secagg: slot %u holds %u key shares, fewer than t = %u: round aborted", c->slot, c->n_held, c->t);
     return SECAGG_ETHRESHOLD;
   }
-  uint8_t seed[SECAGG_SEEDBYTES];
-  for (uint32_t i = 0; i < c->n_held; i++) {
+  /* the pairwise seeds and the self-mask seed, then one pass over y */
+  uint8_t (*seeds)[SECAGG_SEEDBYTES] = sodium_malloc(((size_t)c->n_held + 1) * SECAGG_SEEDBYTES);
+  int8_t signs[SECAGG_MAX_HOLDERS + 1];
+  if (!seeds) return fm_fail(err, "secagg: cannot allocate protected memory");
+  size_t k = 0;
+  int rc = 0;
+  for (uint32_t i = 0; i < c->n_held && !rc; i++) {
     uint32_t v = c->sec->held[i].owner;
     if (v == c->slot) continue;
-    if (secagg_pair_seed(seed, c->sec->sk, c->mask_pk, pk[v], c->job, c->round, c->slot, v, err)) {
-      sodium_memzero(seed, sizeof seed);
-      return -1;
-    }
-    if (v > c->slot)
-      secagg_mask_add(y, n, seed);
-    else
-      secagg_mask_sub(y, n, seed);
+    rc = secagg_pair_seed(seeds[k], c->sec->sk, c->mask_pk, pk[v], c->job, c->round, c->slot, v, err);
+    signs[k++] = v > c->slot ? 1 : -1;
   }
-  sodium_memzero(seed, sizeof seed);
-  secagg_mask_add(y, n, c->sec->b);
+  memcpy(seeds[k], c->sec->b, SECAGG_SEEDBYTES);
+  signs[k++] = 1;
+  if (!rc) rc = secagg_mask_apply(y, n, (const uint8_t(*)[SECAGG_SEEDBYTES])seeds, signs, k, err);
+  sodium_free(seeds); /* wipes */
+  if (rc) return -1;
   c->masked = 1;
   return 0;
 }
@@ -524,7 +665,8 @@ int secagg_server_mark_shared(secagg_server_t *s, uint32_t slot, fm_err *err) {
   return 0;
 }
 
-int secagg_server_add_masked(secagg_server_t *s, uint32_t slot, const uint32_t *y, fm_err *err) {
+/* words of y: aligned uint32_t (bytes == 0) or little-endian bytes at any address */
+static int add_masked(secagg_server_t *s, uint32_t slot, const void *y, int bytes, fm_err *err) {
   if (bad_slot(s, slot, err)) return -1;
   if (s->closed) return fm_fail(err, "secagg: masked input of slot %u after the deadline", slot);
   if (s->state[slot] != SECAGG_SHARED) {
@@ -532,9 +674,26 @@ int secagg_server_add_masked(secagg_server_t *s, uint32_t slot, const uint32_t *
             s->state[slot] == SECAGG_SURVIVED ? "already sent one" : "did not share its keys");
     return SECAGG_EINCONSISTENT;
   }
-  secagg_vec_add(s->acc, y, s->n_words);
+  if (bytes) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    add_words_unaligned(s->acc, y, s->n_words);
+#else
+    const uint8_t *b = y;
+    for (size_t i = 0; i < s->n_words; i++) s->acc[i] += le_get32(b + 4 * i);
+#endif
+  } else {
+    secagg_vec_add(s->acc, y, s->n_words);
+  }
   s->state[slot] = SECAGG_SURVIVED;
   return 0;
+}
+
+int secagg_server_add_masked(secagg_server_t *s, uint32_t slot, const uint32_t *y, fm_err *err) {
+  return add_masked(s, slot, y, 0, err);
+}
+
+int secagg_server_add_masked_le(secagg_server_t *s, uint32_t slot, const void *y, fm_err *err) {
+  return add_masked(s, slot, y, 1, err);
 }
 
 int secagg_server_close_inputs(uint8_t *state_out, secagg_server_t *s, fm_err *err) {

@@ -105,6 +105,16 @@ void secagg_mask_expand(uint32_t *out, size_t n, const uint8_t seed[SECAGG_SEEDB
 void secagg_mask_add(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]);
 /* acc[i] -= PRG(seed)[i] (mod 2^32). */
 void secagg_mask_sub(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]);
+/* acc[i] += sum_k signs[k] * PRG(seeds[k])[i] (mod 2^32; signs[k] = +1 or -1)
+ * in one pass over acc: each seed's keystream is made in small chunks that
+ * stay in cache. The same words as n_seeds calls of secagg_mask_add/sub. */
+int secagg_mask_apply(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_SEEDBYTES], const int8_t *signs,
+                      size_t n_seeds, fm_err *err) SECAGG_WUR;
+/* The same on up to `threads` threads (SECAGG_MAX_THREADS at most), each on
+ * its own range of words: the result does not depend on the split. */
+#define SECAGG_MAX_THREADS 4
+int secagg_mask_apply_mt(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_SEEDBYTES], const int8_t *signs,
+                         size_t n_seeds, int threads, fm_err *err) SECAGG_WUR;
 /* acc[i] += x[i], acc[i] -= x[i] (mod 2^32). */
 void secagg_vec_add(uint32_t *acc, const uint32_t *x, size_t n);
 void secagg_vec_sub(uint32_t *acc, const uint32_t *x, size_t n);
@@ -171,7 +181,8 @@ uint32_t secagg_graph_x(const secagg_graph_t *g, uint32_t owner, uint32_t holder
 
 /* --- (e) recovery computation -------------------------------------------- */
 
-/* Turns the masked sum of the SURVIVED slots into their exact plain sum:
+/* Turns the masked sum of the SURVIVED slots into their exact plain sum (on
+ * as many threads as there are cores, up to SECAGG_MAX_THREADS):
  * subtracts PRG(b[u]) for each SURVIVED u and, for each DROPPED d and each
  * SURVIVED neighbour v, removes the mask v applied for the pair (v, d), with
  * s_vd recomputed from sk[d] and pk[v]. b is read for SURVIVED slots, sk for
@@ -273,6 +284,9 @@ int secagg_server_set_pk(secagg_server_t *s, uint32_t slot, const uint8_t pk[SEC
 int secagg_server_mark_shared(secagg_server_t *s, uint32_t slot, fm_err *err) SECAGG_WUR;
 /* Stage 2: slot's masked input (n_words words); added to the sum. */
 int secagg_server_add_masked(secagg_server_t *s, uint32_t slot, const uint32_t *y, fm_err *err) SECAGG_WUR;
+/* The same with y as n_words little-endian words at any address (a received
+ * message's bytes, without an aligned copy). */
+int secagg_server_add_masked_le(secagg_server_t *s, uint32_t slot, const void *y, fm_err *err) SECAGG_WUR;
 /* Stage 3: no more inputs. SHARED slots become DROPPED; copies the state array
  * (g->n bytes) to send to the survivors. SECAGG_ETHRESHOLD if some party has
  * fewer than t surviving holders: the round cannot be unmasked, abort it. */

@@ -5,12 +5,16 @@
  * no, one and two dropouts giving exactly the plain fixed-point sum, too few
  * survivors aborting; protocol misuse refused; a masked delta statistically
  * unrelated to the true one (chi-square and correlation, each with a control
- * showing the test can fail); the speed of mask expansion. */
+ * showing the test can fail); the bulk keystream (OpenSSL when built with it)
+ * against libsodium's at any block offset and piece size; the fused and
+ * multi-threaded mask pass equal to one seed at a time; the speed of mask
+ * expansion. */
 #include <math.h>
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/bulk.h"
 #include "common/fixed.h"
 #include "common/rng.h"
 #include "common/secagg.h"
@@ -490,6 +494,76 @@ static void test_pair_seed(void) {
   CHECK(secagg_pair_seed(s12, sk1, pk1, zero, JOB, 5, 1, 2, &err) == -1); /* low-order point */
 }
 
+static void test_bulk_stream(void) {
+  enum { N = 3 * 65536 + 200 };
+  uint8_t key[32], *a = malloc(N), *b = malloc(N);
+  CHECK(a && b);
+  randombytes_buf(key, sizeof key);
+  static const uint64_t ics[] = {0, 1, 255, 4096, 65535, ((uint64_t)1 << 32) - 2};
+  for (size_t t = 0; t < sizeof ics / sizeof ics[0]; t++) { /* the last one crosses into the counter's high word */
+    bulk_chacha20_stream(a, N, ics[t], key);
+    bulk_chacha20_stream_sodium(b, N, ics[t], key);
+    CHECK(memcmp(a, b, N) == 0);
+  }
+  /* a generator read in uneven pieces, from block 0 and from block 37 */
+  bulk_chacha20_stream_sodium(b, N, 0, key);
+  static const size_t pieces[] = {1, 63, 64, 65, 100, 4096, 65536, 70000, 3};
+  for (int from = 0; from <= 37; from += 37) {
+    bulk_prg_t *p = bulk_prg_new_at(key, (uint64_t)from);
+    CHECK(p != NULL);
+    size_t off = 0;
+    for (size_t i = 0; off < N - 64 * (size_t)from; i++) {
+      size_t n = pieces[i % (sizeof pieces / sizeof pieces[0])];
+      if (n > N - 64 * (size_t)from - off) n = N - 64 * (size_t)from - off;
+      bulk_prg_next(p, a + off, n);
+      off += n;
+    }
+    CHECK(memcmp(a, b + 64 * from, N - 64 * (size_t)from) == 0);
+    bulk_prg_free(p);
+  }
+  free(a);
+  free(b);
+}
+
+static void test_mask_fused(void) {
+  fm_err err;
+  enum { K = 9 };
+  static const size_t sizes[] = {1, 15, 16, 17, 4095, 4097, 200000, (1 << 18) + 5};
+  uint8_t seeds[K][32];
+  int8_t signs[K];
+  for (int k = 0; k < K; k++) {
+    randombytes_buf(seeds[k], 32);
+    signs[k] = (int8_t)(k % 3 == 1 ? -1 : 1);
+  }
+  for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+    size_t n = sizes[t];
+    uint32_t *x = malloc(n * 4), *ref = malloc(n * 4), *got = malloc(n * 4);
+    CHECK(x && ref && got);
+    for (size_t i = 0; i < n; i++) x[i] = (uint32_t)i * 2654435761u;
+    memcpy(ref, x, n * 4);
+    for (int k = 0; k < K; k++) {
+      if (signs[k] < 0) secagg_mask_sub(ref, n, seeds[k]);
+      else secagg_mask_add(ref, n, seeds[k]);
+    }
+    memcpy(got, x, n * 4);
+    CHECK_OK(secagg_mask_apply(got, n, (const uint8_t(*)[32])seeds, signs, K, &err));
+    CHECK(memcmp(got, ref, n * 4) == 0);
+    for (int th = 1; th <= SECAGG_MAX_THREADS + 1; th++) {
+      memcpy(got, x, n * 4);
+      CHECK_OK(secagg_mask_apply_mt(got, n, (const uint8_t(*)[32])seeds, signs, K, th, &err));
+      CHECK(memcmp(got, ref, n * 4) == 0);
+    }
+    /* the masks cancel: the same seeds with opposite signs give x back */
+    int8_t neg[K];
+    for (int k = 0; k < K; k++) neg[k] = (int8_t)-signs[k];
+    CHECK_OK(secagg_mask_apply_mt(got, n, (const uint8_t(*)[32])seeds, neg, K, 2, &err));
+    CHECK(memcmp(got, x, n * 4) == 0);
+    free(x);
+    free(ref);
+    free(got);
+  }
+}
+
 static void bench_mask(void) {
   enum { W = 1 << 20 };
   uint32_t *acc = calloc(W, sizeof *acc);
@@ -514,6 +588,8 @@ int main(void) {
   test_protocol_secagg_plus();
   test_misuse();
   test_masked_unrelated();
+  test_bulk_stream();
+  test_mask_fused();
   bench_mask();
   printf("test_secagg: ok\n");
   return 0;
