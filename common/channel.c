@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/keys.h"
+#include "common/prof.h"
 
 /* --key with "{rank}" replaced by the rank. */
 static void key_path(char *out, size_t cap, const char *pattern, int rank) {
@@ -167,7 +168,10 @@ static int seal_into_box(chan_t *ch, int dest, int tag, uint32_t round, const vo
     ch->box = p;
     ch->box_cap = need;
   }
-  return seal_seal(ch->box, ch->box_cap, &ch->sess[dest], round, (uint32_t)tag, buf, len, err);
+  prof_t t0 = prof_now();
+  int rc = seal_seal(ch->box, ch->box_cap, &ch->sess[dest], round, (uint32_t)tag, buf, len, err);
+  prof_add(PROF_SEAL, t0);
+  return rc;
 }
 
 int chan_seal(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, size_t len, const uint8_t **out,
@@ -194,26 +198,65 @@ int chan_open(chan_t *ch, int peer, int tag, const uint8_t *msg, size_t len, uin
 }
 
 int chan_send(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, size_t len, fm_err *err) {
-  if (!ch->ready) return wire_send(buf, len, dest, tag, err);
-  if (seal_into_box(ch, dest, tag, round, buf, len, err)) return -1;
-  return wire_send(ch->box, seal_sealed_len(len), dest, tag, err);
+  return chan_post(ch, &dest, 1, tag, round, buf, len, err);
 }
 
 int chan_post(chan_t *ch, const int *dests, int n, int tag, uint32_t round, const void *buf, size_t len,
               fm_err *err) {
-  if (!ch->ready) return wire_post(buf, len, dests, n, tag, err);
+  prof_t t0 = prof_now();
+  if (!ch->ready) {
+    int rc = wire_post(buf, len, dests, n, tag, err);
+    prof_add(PROF_POST, t0);
+    return rc;
+  }
+  size_t sealed = seal_sealed_len(len);
   for (int i = 0; i < n; i++) {
-    if (seal_into_box(ch, dests[i], tag, round, buf, len, err)) return -1;
-    if (wire_post(ch->box, seal_sealed_len(len), &dests[i], 1, tag, err)) return -1;
+    /* sealed straight into the outgoing buffer: no copy of a large message */
+    uint8_t *b = wire_post_begin(sealed, err);
+    if (!b) return -1;
+    t0 = prof_now();
+    int rc = seal_seal(b, sealed, &ch->sess[dests[i]], round, (uint32_t)tag, buf, len, err);
+    prof_add(PROF_SEAL, t0);
+    t0 = prof_now();
+    if (rc || wire_post_commit(&dests[i], 1, tag, err)) return -1;
+    prof_add(PROF_POST, t0);
   }
   return 0;
+}
+
+uint8_t *chan_begin(chan_t *ch, size_t len, fm_err *err) {
+  if (!ch->ready) return wire_post_begin(len, err);
+  uint8_t *b = wire_post_begin(seal_sealed_len(len), err);
+  return b ? b + SEAL_HDRBYTES + SEAL_NONCEBYTES : NULL;
+}
+
+int chan_commit(chan_t *ch, int dest, int tag, uint32_t round, size_t len, fm_err *err) {
+  prof_t t0 = prof_now();
+  if (ch->ready) {
+    size_t sealed = seal_sealed_len(len);
+    uint8_t *b = wire_post_current();
+    if (!b) return fm_fail(err, "chan_commit without chan_begin");
+    if (seal_seal(b, sealed, &ch->sess[dest], round, (uint32_t)tag, b + SEAL_HDRBYTES + SEAL_NONCEBYTES, len, err))
+      return -1;
+    prof_add(PROF_SEAL, t0);
+    t0 = prof_now();
+  }
+  int rc = wire_post_commit(&dest, 1, tag, err);
+  prof_add(PROF_POST, t0);
+  return rc;
 }
 
 int chan_recv(chan_t *ch, wire_buf *out, int *from, int src, int tag, double timeout_s, int *reject,
               fm_err *err) {
   *reject = 0;
-  if (!ch->ready) return wire_recv(out, from, src, tag, timeout_s, err);
+  prof_t t0 = prof_now();
+  if (!ch->ready) {
+    int r = wire_recv(out, from, src, tag, timeout_s, err);
+    prof_add(PROF_WAIT, t0);
+    return r;
+  }
   int r = wire_recv(&ch->raw, from, src, tag, timeout_s, err);
+  prof_add(PROF_WAIT, t0);
   if (r) return r;
   out->tag = ch->raw.tag;
   int peer = *from;
@@ -231,8 +274,10 @@ int chan_recv(chan_t *ch, wire_buf *out, int *from, int src, int tag, double tim
   }
   seal_hdr_t h;
   size_t n = 0;
+  t0 = prof_now();
   int code = seal_open(out->data, out->cap, &n, &h, &ch->sess[peer], (uint32_t)ch->raw.tag, ch->raw.data,
                        ch->raw.len, err);
+  prof_add(PROF_OPEN, t0);
   if (code) {
     *reject = code;
     return 2;

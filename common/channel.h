@@ -60,11 +60,23 @@ int chan_seal(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, si
  * or a SEAL_E* code. */
 int chan_open(chan_t *ch, int peer, int tag, const uint8_t *msg, size_t len, uint8_t *plain, size_t cap,
               size_t *plain_len, fm_err *err);
-/* Seals buf for dest (stage = tag) and sends it (blocking, workers). */
-int chan_send(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, size_t len, fm_err *err);
-/* Seals buf for each of dests and posts the messages (wire_post: never blocks). */
+/* Seals buf for each of dests and posts the messages: sealed straight into
+ * the outbox (wire_post_begin), sent in the background; never blocks, buf may
+ * be reused at once. Messages to one rank arrive in the order they were
+ * posted (MPI's order per source, tag and communicator), as the replay check
+ * needs. wire_flush before the end waits for them to leave. */
 int chan_post(chan_t *ch, const int *dests, int n, int tag, uint32_t round, const void *buf, size_t len,
               fm_err *err);
+/* chan_post to one rank: a worker goes on (trains its next platform) while its
+ * delta travels and the coordinator opens the previous one. */
+int chan_send(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, size_t len, fm_err *err);
+
+/* chan_send without a copy of a large message: chan_begin returns room for
+ * len bytes of plaintext inside the outgoing buffer (after the sealed header
+ * and nonce); the caller writes the message there and chan_commit seals it in
+ * place and posts it to dest. NULL on error. */
+uint8_t *chan_begin(chan_t *ch, size_t len, fm_err *err);
+int chan_commit(chan_t *ch, int dest, int tag, uint32_t round, size_t len, fm_err *err);
 
 /* Receives like wire_recv (tag may be WIRE_ANY_TAG; out->tag is set) and opens it.
  * Returns 0 (plaintext in out), 1 timeout, -1 error, or 2: rejected, with the

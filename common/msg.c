@@ -18,6 +18,42 @@ static int grow(wire_buf *b, size_t n, fm_err *err) {
 
 static const char *OPT_NAMES[] = {"sgd", "adam"};
 
+/* Unpacking a Delta or a RoundPlan copies its multi-megabyte bytes field into
+ * a fresh allocation; this allocator keeps one such block between messages so
+ * that every round does not map and fault in new pages for each of them. Small
+ * allocations go to malloc. One process-wide block, used by one message at a
+ * time (a second large request while it is lent goes to malloc). */
+#define BIG_BYTES ((size_t)1 << 16)
+static struct {
+  void *p;
+  size_t cap;
+  int lent;
+} big;
+
+static void *big_alloc(void *data, size_t n) {
+  (void)data;
+  if (n < BIG_BYTES || big.lent) return malloc(n ? n : 1);
+  if (n > big.cap) {
+    free(big.p);
+    big.p = malloc(n);
+    big.cap = big.p ? n : 0;
+    if (!big.p) return NULL;
+  }
+  big.lent = 1;
+  return big.p;
+}
+
+static void big_free(void *data, void *p) {
+  (void)data;
+  if (p && p == big.p) {
+    big.lent = 0;
+    return;
+  }
+  free(p);
+}
+
+static ProtobufCAllocator big_allocator = {big_alloc, big_free, NULL};
+
 int msg_plan_pack(wire_buf *out, const plan_t *p, const float *theta, size_t d, fm_err *err) {
   Fedmeta__AlgoSettings a;
   fedmeta__algo_settings__init(&a);
@@ -77,7 +113,7 @@ void msg_plan_free(plan_t *p) {
 
 int msg_plan_unpack(plan_t *p, float *theta_out, size_t d, const uint8_t *buf, size_t len, fm_err *err) {
   memset(p, 0, sizeof *p);
-  Fedmeta__RoundPlan *m = fedmeta__round_plan__unpack(NULL, len, buf);
+  Fedmeta__RoundPlan *m = fedmeta__round_plan__unpack(&big_allocator, len, buf);
   if (!m) return fm_fail(err, "RoundPlan: message does not decode");
   int rc = 0;
   p->job = m->job;
@@ -136,7 +172,7 @@ int msg_plan_unpack(plan_t *p, float *theta_out, size_t d, const uint8_t *buf, s
     p->part_weight[i] = m->participants[i]->weight;
   }
 done:
-  fedmeta__round_plan__free_unpacked(m, NULL);
+  fedmeta__round_plan__free_unpacked(m, &big_allocator);
   if (rc) msg_plan_free(p);
   return rc;
 }
@@ -176,7 +212,7 @@ int msg_hello_unpack(hello_t *h, const uint8_t *buf, size_t len, fm_err *err) {
   return 0;
 }
 
-int msg_delta_pack(wire_buf *out, const delta_msg_t *dm, fm_err *err) {
+static void delta_fill(Fedmeta__Delta *mp, const delta_msg_t *dm) {
   Fedmeta__Delta m;
   fedmeta__delta__init(&m);
   m.job = dm->job;
@@ -189,19 +225,37 @@ int msg_delta_pack(wire_buf *out, const delta_msg_t *dm, fm_err *err) {
   m.compute_seconds = dm->seconds;
   m.fixed.data = (uint8_t *)dm->fixed; /* little-endian hosts only (checked at start-up) */
   m.fixed.len = dm->fixed ? dm->n_fixed * sizeof(uint32_t) : 0;
+  *mp = m;
+}
+
+int msg_delta_pack(wire_buf *out, const delta_msg_t *dm, fm_err *err) {
+  Fedmeta__Delta m;
+  delta_fill(&m, dm);
   size_t n = fedmeta__delta__get_packed_size(&m);
   if (grow(out, n, err)) return -1;
   out->len = fedmeta__delta__pack(&m, out->data);
   return 0;
 }
 
+size_t msg_delta_packed_size(const delta_msg_t *dm) {
+  Fedmeta__Delta m;
+  delta_fill(&m, dm);
+  return fedmeta__delta__get_packed_size(&m);
+}
+
+void msg_delta_pack_into(uint8_t *out, const delta_msg_t *dm) {
+  Fedmeta__Delta m;
+  delta_fill(&m, dm);
+  fedmeta__delta__pack(&m, out);
+}
+
 int msg_delta_unpack(delta_msg_t *dm, const uint8_t *buf, size_t len, fm_err *err) {
   memset(dm, 0, sizeof *dm);
-  Fedmeta__Delta *m = fedmeta__delta__unpack(NULL, len, buf);
+  Fedmeta__Delta *m = fedmeta__delta__unpack(&big_allocator, len, buf);
   if (!m) return fm_fail(err, "Delta: message does not decode");
   if (m->fixed.len % sizeof(uint32_t)) {
     size_t bytes = m->fixed.len; /* read before the free below */
-    fedmeta__delta__free_unpacked(m, NULL);
+    fedmeta__delta__free_unpacked(m, &big_allocator);
     return fm_fail(err, "Delta: payload of %zu bytes is not whole 32-bit words", bytes);
   }
   dm->job = m->job;
@@ -221,7 +275,7 @@ int msg_delta_unpack(delta_msg_t *dm, const uint8_t *buf, size_t len, fm_err *er
 }
 
 void msg_delta_release(delta_msg_t *dm) {
-  if (dm && dm->impl) fedmeta__delta__free_unpacked(dm->impl, NULL);
+  if (dm && dm->impl) fedmeta__delta__free_unpacked(dm->impl, &big_allocator);
   if (dm) dm->impl = NULL;
 }
 

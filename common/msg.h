@@ -69,6 +69,10 @@ typedef struct delta_msg {
 } delta_msg_t;
 
 int msg_delta_pack(wire_buf *out, const delta_msg_t *m, fm_err *err);
+/* The same bytes written to out, which holds msg_delta_packed_size(m) (e.g.
+ * room in a message buffer from chan_begin: no copy of the words). */
+size_t msg_delta_packed_size(const delta_msg_t *m);
+void msg_delta_pack_into(uint8_t *out, const delta_msg_t *m);
 int msg_delta_unpack(delta_msg_t *m, const uint8_t *buf, size_t len, fm_err *err);
 void msg_delta_release(delta_msg_t *m);
 

@@ -55,23 +55,94 @@ int wire_send(const void *buf, size_t len, int dest, int tag, fm_err *err) {
  * its buffer) while a slow receiver has not yet taken the message. */
 typedef struct outmsg {
   uint8_t *data;
+  size_t cap, len;
   int n;
   MPI_Request *req;
   struct outmsg *next;
 } outmsg_t;
 static outmsg_t *outbox;
 
-int wire_post(const void *buf, size_t len, const int *dests, int n, int tag, fm_err *err) {
-  if (len > (size_t)2147483647) return fm_fail(err, "message of %zu bytes exceeds MPI's int count", len);
-  outmsg_t *m = calloc(1, sizeof *m);
-  if (m) m->data = malloc(len ? len : 1);
-  if (m) m->req = malloc(sizeof(MPI_Request) * (size_t)(n > 0 ? n : 1));
-  if (!m || !m->data || !m->req) {
-    if (m) free(m->data), free(m->req);
-    free(m);
-    return fm_fail(err, "out of memory for a %zu-byte message", len);
+/* Buffers of finished posts, kept for the next ones: a round's multi-megabyte
+ * messages then reuse memory that is already mapped instead of faulting in
+ * fresh pages every time (costly on a virtual machine). Only large buffers
+ * are kept; their number never exceeds the most that were in flight at once. */
+#define POOL_MIN_BYTES ((size_t)1 << 16)
+typedef struct pooled {
+  uint8_t *data;
+  size_t cap;
+} pooled_t;
+static pooled_t *pool;
+static size_t pool_n, pool_cap;
+static outmsg_t *begun; /* wire_post_begin's message, not yet committed */
+
+static void pool_put(uint8_t *data, size_t cap) {
+  if (cap < POOL_MIN_BYTES) {
+    free(data);
+    return;
   }
-  memcpy(m->data, buf, len);
+  if (pool_n == pool_cap) {
+    size_t nc = pool_cap ? 2 * pool_cap : 8;
+    pooled_t *p = realloc(pool, nc * sizeof *p);
+    if (!p) {
+      free(data);
+      return;
+    }
+    pool = p;
+    pool_cap = nc;
+  }
+  pool[pool_n++] = (pooled_t){data, cap};
+}
+
+/* The smallest kept buffer of at least len bytes, else a new one. */
+static uint8_t *pool_get(size_t len, size_t *cap) {
+  size_t best = pool_n;
+  for (size_t i = 0; i < pool_n; i++)
+    if (pool[i].cap >= len && (best == pool_n || pool[i].cap < pool[best].cap)) best = i;
+  if (best < pool_n) {
+    uint8_t *d = pool[best].data;
+    *cap = pool[best].cap;
+    pool[best] = pool[--pool_n];
+    return d;
+  }
+  *cap = len ? len : 1;
+  return malloc(*cap);
+}
+
+uint8_t *wire_post_begin(size_t len, fm_err *err) {
+  if (len > (size_t)2147483647) {
+    fm_fail(err, "message of %zu bytes exceeds MPI's int count", len);
+    return NULL;
+  }
+  if (begun) { /* a begun message that was never committed */
+    pool_put(begun->data, begun->cap);
+    free(begun);
+    begun = NULL;
+  }
+  outmsg_t *m = calloc(1, sizeof *m);
+  if (m) m->data = pool_get(len, &m->cap);
+  if (!m || !m->data) {
+    free(m);
+    fm_fail(err, "out of memory for a %zu-byte message", len);
+    return NULL;
+  }
+  m->len = len;
+  begun = m;
+  return m->data;
+}
+
+uint8_t *wire_post_current(void) { return begun ? begun->data : NULL; }
+
+int wire_post_commit(const int *dests, int n, int tag, fm_err *err) {
+  outmsg_t *m = begun;
+  if (!m) return fm_fail(err, "wire_post_commit without wire_post_begin");
+  begun = NULL;
+  size_t len = m->len;
+  m->req = malloc(sizeof(MPI_Request) * (size_t)(n > 0 ? n : 1));
+  if (!m->req) {
+    pool_put(m->data, m->cap);
+    free(m);
+    return fm_fail(err, "out of memory");
+  }
   m->n = n;
   for (int i = 0; i < n; i++) {
     m->req[i] = MPI_REQUEST_NULL;
@@ -89,6 +160,13 @@ int wire_post(const void *buf, size_t len, const int *dests, int n, int tag, fm_
   return 0;
 }
 
+int wire_post(const void *buf, size_t len, const int *dests, int n, int tag, fm_err *err) {
+  uint8_t *b = wire_post_begin(len, err);
+  if (!b) return -1;
+  if (len) memcpy(b, buf, len);
+  return wire_post_commit(dests, n, tag, err);
+}
+
 size_t wire_progress(void) {
   size_t pending = 0;
   for (outmsg_t **pp = &outbox; *pp;) {
@@ -97,7 +175,7 @@ size_t wire_progress(void) {
     MPI_Testall(m->n, m->req, &done, MPI_STATUSES_IGNORE);
     if (done) {
       *pp = m->next;
-      free(m->data);
+      pool_put(m->data, m->cap);
       free(m->req);
       free(m);
     } else {
@@ -127,9 +205,26 @@ int wire_pending(int src, int tag) {
   return flag != 0;
 }
 
+/* The next sleep of a waiting rank: 1.5 x the last one, at least 50 us, at
+ * most 2 ms or, once the wait has lasted longer than 0.1 s, 2 % of the time
+ * waited so far (at most 20 ms); never past the deadline. So a message is
+ * noticed at most 2 ms or 2 % of the wait late, and a rank that waits a whole
+ * round (e.g. one hosting no platform) polls ~50 times a second instead of
+ * 500: each wake-up (nanosleep, MPI_Improbe) costs 25-90 us of CPU here. */
+static long backoff_ns(long last_ns, double waited_s, double left_s) {
+  double cap = 0.02 * waited_s;
+  if (cap < 2e-3) cap = 2e-3;
+  if (cap > 20e-3) cap = 20e-3;
+  double next = last_ns * 1.5e-9;
+  if (next < 50e-6) next = 50e-6;
+  if (next > cap) next = cap;
+  if (next > left_s) next = left_s;
+  return (long)(next * 1e9);
+}
+
 int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err *err) {
-  double deadline = wire_now() + timeout_s;
-  long sleep_ns = 50000;
+  const double start = wire_now(), deadline = start + timeout_s;
+  long sleep_ns = 0;
   int source = src == WIRE_ANY_SOURCE ? MPI_ANY_SOURCE : src;
   for (;;) {
     int flag = 0;
@@ -153,9 +248,10 @@ int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err
       if (from) *from = st.MPI_SOURCE;
       return 0;
     }
-    if (wire_now() >= deadline) return 1;
+    double now = wire_now();
+    if (now >= deadline) return 1;
+    sleep_ns = backoff_ns(sleep_ns, now - start, deadline - now);
     struct timespec ts = {0, sleep_ns};
     nanosleep(&ts, NULL);
-    if (sleep_ns < 2000000) sleep_ns = sleep_ns * 3 / 2;
   }
 }

@@ -31,6 +31,7 @@
 #include "common/fixed.h"
 #include "common/model.h"
 #include "common/msg.h"
+#include "common/prof.h"
 #include "common/rng.h"
 #include "common/source.h"
 #include "common/wire.h"
@@ -180,7 +181,10 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   plan.part_platform = part;
   plan.part_weight = weight;
   plan.scale = co->scale;
+  if (r == 2) prof_reset(); /* round 1 warms up */
+  prof_t tp = prof_now();
   if (msg_plan_pack(&co->out, &plan, co->theta, co->d, &co->err)) return -1;
+  prof_add(PROF_PLAN_PACK, tp);
   co->round_now = r;
   chan_set_round(&co->ch, r); /* sealed messages of earlier rounds are rejected from now on */
   if (chan_post(&co->ch, co->workers, co->n_workers, WIRE_TAG_PLAN, r, co->out.data, co->out.len, &co->err))
@@ -195,7 +199,9 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   sa_coord_t *sa = NULL;
   uint32_t expect = m;
   if (!strcmp(c->secagg, "on")) {
+    tp = prof_now();
     int src = sa_coord_start(&sa, co, r, part, m);
+    prof_add(PROF_SA_SETUP, tp);
     if (src) {
       sa_coord_free(sa);
       if (src < 0) return -1;
@@ -238,10 +244,13 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
       continue;
     }
     delta_msg_t dm;
+    tp = prof_now();
     if (msg_delta_unpack(&dm, co->in.data, co->in.len, &co->err)) {
       st->rej[REJ_MALFORMED]++;
       continue;
     }
+    prof_add(PROF_DELTA_UNPACK, tp);
+    tp = prof_now();
     int slot = -1;
     for (uint32_t i = 0; i < m; i++)
       if (part[i] == dm.platform) slot = (int)i;
@@ -289,6 +298,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     st->sum_compute += dm.seconds;
     if (dm.seconds > st->max_compute) st->max_compute = dm.seconds;
     msg_delta_release(&dm);
+    prof_add(PROF_AGG, tp);
   }
   if (sa) {
     /* stages 3-4: who survived, the reveals, the exact sum into co->acc */
@@ -325,6 +335,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
             st->dropped, c->round_timeout, st->dropped_names);
 
   /* aggregate and step */
+  tp = prof_now();
   if (!local) {
     if (!strcmp(c->aggregate, "median")) {
       agg_median(co->mean, co->rows, st->got, co->d, plan.scale, co->tmp);
@@ -363,6 +374,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
                    : outer_lr_at(c->outer_lr, strcmp(c->schedule, "linear") == 0, r, c->rounds);
     outer_step(&co->outer, co->theta, co->mean, lr);
   }
+  prof_add(PROF_STEP, tp);
   return 0;
 }
 
@@ -616,6 +628,7 @@ stop:
     }
   }
   if (rc) fprintf(stderr, "fedmeta: %s\n", co.err.msg[0] ? co.err.msg : "coordinator failed");
+  prof_report("coordinator", c->rounds > 1 ? c->rounds - 1 : 1);
   if (co.jsonl) fclose(co.jsonl);
   outer_free(&co.outer);
   free(co.theta);

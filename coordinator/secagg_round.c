@@ -22,6 +22,7 @@
 
 #include "common/secagg.h"
 #include "common/seal.h"
+#include "common/prof.h"
 #include "coordinator/coord.h"
 
 struct sa_coord {
@@ -34,7 +35,6 @@ struct sa_coord {
   uint8_t *involved;  /* (size) worker ranks hosting a slot */
   uint8_t *shared;    /* (m) */
   uint32_t n_shared, n_dropped, n_rejected;
-  uint32_t *words;    /* (d) an aligned copy of a masked input */
 };
 
 static int slot_rank(const sa_coord_t *sa, uint32_t slot) { return sa->co->p[sa->part[slot]].rank; }
@@ -85,8 +85,7 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
   sa->part = part;
   sa->involved = calloc((size_t)co->size, 1);
   sa->shared = calloc(m ? m : 1, 1);
-  sa->words = malloc(sizeof(uint32_t) * co->d);
-  if (!sa->involved || !sa->shared || !sa->words) return fm_fail(&co->err, "out of memory");
+  if (!sa->involved || !sa->shared) return fm_fail(&co->err, "out of memory");
   if (m < 2) {
     fm_fail(&co->err, "round %u: secure aggregation needs at least 2 participants, %u sampled", r, m);
     return 1;
@@ -230,9 +229,8 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
 }
 
 int sa_coord_add(sa_coord_t *sa, uint32_t slot, const void *words, fm_err *err) {
-  memcpy(sa->words, words, sizeof(uint32_t) * sa->co->d); /* protobuf bytes are not aligned */
   if (slot >= sa->m || !sa->shared[slot]) return fm_fail(err, "slot %u did not share its keys", slot);
-  return secagg_server_add_masked(&sa->srv, slot, sa->words, err) ? -1 : 0;
+  return secagg_server_add_masked_le(&sa->srv, slot, words, err) ? -1 : 0; /* protobuf bytes are not aligned */
 }
 
 int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
@@ -271,6 +269,7 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
   }
   double deadline = wire_now() + co->c->round_timeout;
   rc = 0;
+  prof_t tp = prof_now();
   while (n_want > 0) {
     int from;
     sa_msg_t msg;
@@ -302,8 +301,11 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
   sodium_memzero(rv, sizeof *rv * (sa->g.deg + 1) * (size_t)m);
   free(rv);
   free(want);
+  prof_add(PROF_SA_REVEAL, tp);
   if (!rc) {
+    tp = prof_now();
     rc = secagg_server_finish(co->acc, &sa->srv, &co->err);
+    prof_add(PROF_SA_UNMASK, tp);
     if (rc == SECAGG_ETHRESHOLD || rc == SECAGG_EINCONSISTENT) rc = 1;
     else if (rc) rc = -1;
   }
@@ -324,6 +326,5 @@ void sa_coord_free(sa_coord_t *sa) {
   if (sa->g_ok) secagg_graph_free(&sa->g);
   free(sa->involved);
   free(sa->shared);
-  free(sa->words);
   free(sa);
 }

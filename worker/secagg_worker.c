@@ -7,6 +7,7 @@
 
 #include "common/secagg.h"
 #include "common/seal.h"
+#include "common/prof.h"
 #include "common/wire.h"
 #include "worker/worker.h"
 
@@ -64,11 +65,11 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   secagg_keyshare_t *local = NULL; /* shares for holders on this rank (secret) */
   size_t n_local = 0;
   secagg_reveal_t *rv = NULL;
-  uint32_t *y = malloc(sizeof(uint32_t) * (d ? d : 1));
   size_t blob_cap = 0, n = 0, off = 0;
   sa_msg_t in;
   memset(&in, 0, sizeof in);
-  if (!cl || !cl_ok || !pk || !y) {
+  prof_t tp = prof_now();
+  if (!cl || !cl_ok || !pk) {
     fm_fail(err, "out of memory");
     goto done;
   }
@@ -153,9 +154,22 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     }
     sodium_memzero(ks, sizeof *ks * h);
   }
-  free(known);
   sa_msg_t sh = {.stage = MSG_SA_SHARE, .items = items, .n_items = n};
-  if (send_msg(&x, &sh, err)) goto done;
+  if (send_msg(&x, &sh, err)) {
+    free(known);
+    goto done;
+  }
+  /* Train the first party while the coordinator collects every rank's shares
+   * and forwards them: the round trip is hidden behind the training. (Its
+   * delta is masked and sent only if its shares were forwarded; if not, the
+   * training was in vain, as for a party that drops after sharing.) */
+  delta_msg_t dm0;
+  uint32_t *fixed0 = NULL;
+  int pre = n_parties > 0 && cl_ok[0] && known[parties[0].slot];
+  free(known);
+  prof_add(PROF_SA_SETUP, tp);
+  if (pre && compute(ctx, &parties[0], &dm0, &fixed0, err)) goto done;
+  tp = prof_now();
   w = wait_msg(&x, MSG_SA_FORWARD, &in, err);
   if (w) {
     rc = w;
@@ -201,24 +215,29 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   }
   msg_secagg_release(&in);
 
+  prof_add(PROF_SA_SETUP, tp);
   /* stage 2: train, mask, send */
   for (uint32_t i = 0; i < n_parties; i++) {
     if (!cl_ok[i] || !shared[parties[i].slot]) continue;
     delta_msg_t dm;
     uint32_t *fixed;
-    if (compute(ctx, &parties[i], &dm, &fixed, err)) {
+    if (i == 0 && pre) {
+      dm = dm0;
+      fixed = fixed0;
+    } else if (compute(ctx, &parties[i], &dm, &fixed, err)) {
       free(shared);
       goto done;
     }
-    memcpy(y, fixed, sizeof(uint32_t) * d);
-    if (secagg_client_mask(y, d, &cl[i], (const uint8_t(*)[SECAGG_PKBYTES])pk, err)) {
+    tp = prof_now();
+    /* masked in place: the plain words are not needed after this */
+    if (secagg_client_mask(fixed, d, &cl[i], (const uint8_t(*)[SECAGG_PKBYTES])pk, err)) {
       free(shared);
       goto done;
     }
-    dm.fixed = y;
+    prof_add(PROF_SA_MASK, tp);
+    dm.fixed = fixed;
     dm.n_fixed = d;
-    if (msg_delta_pack(&x.out, &dm, err) ||
-        chan_send(ch, 0, WIRE_TAG_DELTA, plan->round, x.out.data, x.out.len, err)) {
+    if (worker_post_delta(ch, plan->round, &dm, err)) {
       free(shared);
       goto done;
     }
@@ -226,6 +245,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   free(shared);
 
   /* stages 3-4: who survived; reveal what unmasks the sum */
+  tp = prof_now();
   w = wait_msg(&x, MSG_SA_STATE, &in, err);
   if (w) {
     rc = w;
@@ -257,6 +277,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   free(state);
   sa_msg_t re = {.stage = MSG_SA_REVEAL, .items = items, .n_items = n};
   rc = n ? send_msg(&x, &re, err) : 0;
+  prof_add(PROF_SA_REVEAL, tp);
 done:
   if (blob) sodium_memzero(blob, blob_cap);
   free(blob);
@@ -269,7 +290,6 @@ done:
   free(cl);
   free(cl_ok);
   free(pk);
-  free(y);
   if (g_ok) secagg_graph_free(&g);
   wire_buf_free(&x.in);
   wire_buf_free(&x.out);

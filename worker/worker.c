@@ -14,6 +14,7 @@
 #include "common/channel.h"
 #include "common/fixed.h"
 #include "common/msg.h"
+#include "common/prof.h"
 #include "common/source.h"
 #include "common/wire.h"
 #include "worker/adapt.h"
@@ -65,6 +66,16 @@ static int send_eval(chan_t *ch, platform_t *p, const fm_config *c, const model_
   return chan_send(ch, 0, WIRE_TAG_EVAL, plan->round, out->data, out->len, err);
 }
 
+int worker_post_delta(chan_t *ch, uint32_t round, const delta_msg_t *dm, fm_err *err) {
+  prof_t tp = prof_now();
+  size_t n = msg_delta_packed_size(dm);
+  uint8_t *b = chan_begin(ch, n, err);
+  if (!b) return -1;
+  msg_delta_pack_into(b, dm);
+  prof_add(PROF_DELTA_PACK, tp);
+  return chan_commit(ch, 0, WIRE_TAG_DELTA, round, n, err);
+}
+
 /* Test-only faults (--inject-stall, --inject-poison), parsed once. */
 typedef struct inject {
   uint32_t stall_platform, stall_round;
@@ -104,14 +115,12 @@ typedef struct stale_copy {
   size_t len;
 } stale_copy_t;
 
-/* Sends a Delta; with --inject-wire the sealed bytes are damaged or repeated
- * as a network attacker would (tests of the rejection paths). */
+/* Sends a Delta of the --inject-wire platform: the sealed bytes damaged or
+ * repeated as a network attacker would (tests of the rejection paths). */
 static int send_delta(chan_t *ch, const inject_t *inj, uint32_t platform, uint32_t round, const wire_buf *msg,
                       stale_copy_t *stale, fm_err *err) {
   const uint8_t *sealed;
   size_t n;
-  if (!inj->wire_kind[0] || inj->wire_platform != platform)
-    return chan_send(ch, 0, WIRE_TAG_DELTA, round, msg->data, msg->len, err);
   if (chan_seal(ch, 0, WIRE_TAG_DELTA, round, msg->data, msg->len, &sealed, &n, err)) return -1;
   int rc = 0;
   if (round == inj->wire_round && !strcmp(inj->wire_kind, "tamper")) {
@@ -167,9 +176,11 @@ static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, u
     wire_sleep(inj->stall_s);
   }
   delta_out_t dout;
+  prof_t tp = prof_now();
   if (platform_train_round(pl, x->c, x->mc, &plan->rs, plan->round, x->theta, plan->part_weight[party->slot],
                            plan->scale, x->scratch, &dout, err))
     return -1;
+  prof_add(PROF_TRAIN, tp);
   /* the platform's private state after this round, before its delta leaves */
   if (x->save_state && localstate_save(x->c, pl, x->d, plan->round, err)) return -1;
   if (inj->poison && pid == inj->poison_platform && strcmp(plan->rs.algo, "local")) {
@@ -295,13 +306,17 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
       /* start-up failed: only STOP can be understood */
       break;
     }
-    if (msg_plan_unpack(&plan, theta, d, in.data, in.len, &err)) {
+    prof_t tp = prof_now();
+    int urc = msg_plan_unpack(&plan, theta, d, in.data, in.len, &err);
+    prof_add(PROF_PLAN_UNPACK, tp);
+    if (urc) {
       if (plan.stage == MSG_STAGE_STOP) break;
       fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
       rc = 1;
       break;
     }
     last_round = plan.round;
+    if (plan.round == 2 && plan.stage == MSG_STAGE_TRAIN) prof_reset(); /* round 1 warms up */
     if (plan.stage != MSG_STAGE_STOP && wire_pending(0, WIRE_TAG_PLAN)) {
       /* A newer plan is waiting: the coordinator has gone on without this
        * rank (it was too slow); skip to the newest plan. */
@@ -350,9 +365,16 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
         for (uint32_t i = 0; i < n_par && !failed; i++) {
           delta_msg_t dm;
           uint32_t *fixed;
-          if (compute_delta(&tx, &parties[i], &dm, &fixed, &err) || msg_delta_pack(&out, &dm, &err) ||
-              send_delta(&ch, &inj, parties[i].pl->id, plan.round, &out, &stale, &err))
+          if (compute_delta(&tx, &parties[i], &dm, &fixed, &err)) {
             failed = 1;
+            break;
+          }
+          if (!inj.wire_kind[0] || inj.wire_platform != parties[i].pl->id) {
+            if (worker_post_delta(&ch, plan.round, &dm, &err)) failed = 1;
+          } else if (msg_delta_pack(&out, &dm, &err) ||
+                     send_delta(&ch, &inj, parties[i].pl->id, plan.round, &out, &stale, &err)) {
+            failed = 1;
+          }
         }
       }
     } else if (plan.stage == MSG_STAGE_EVAL) {
@@ -368,8 +390,17 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
     }
   }
 
+  {
+    char who[32];
+    snprintf(who, sizeof who, "rank %d", rank);
+    prof_report(who, last_round > 1 ? last_round - 1 : 1);
+  }
   /* The coordinator drains late messages until every rank said BYE. */
   if (chan_send(&ch, 0, WIRE_TAG_BYE, last_round, "", 0, &err)) fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
+  /* sends are posted in the background: wait until they have left */
+  double flush_s = fmax(60, c->round_timeout);
+  size_t unsent = wire_flush(flush_s);
+  if (unsent) fprintf(stderr, "fedmeta: rank %d: %zu message(s) to the coordinator not taken within %.0f s\n", rank, unsent, flush_s);
   for (uint32_t j = 0; j < n_host; j++) platform_close(&plat[j]);
   free(plat);
   free(parties);

@@ -4,8 +4,10 @@
 #define FEDMETA_WORKER_H
 #include <stdint.h>
 
+#include "common/channel.h"
 #include "common/config.h"
 #include "common/model.h"
+#include "common/msg.h"
 
 /* The rank hosting platform p: hosts[p] when the launch decided it (pilot
  * mode: each party hosts its own platforms), otherwise round-robin,
@@ -17,6 +19,10 @@ static inline int worker_rank_of(const int *hosts, uint32_t platform, int size) 
 /* Returns the process exit code (0 ok, 1 runtime error). hosts: see
  * worker_rank_of (NULL: round-robin; else one rank per platform). */
 int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *hosts);
+
+/* Packs a Delta straight into its sealed outgoing buffer and posts it to the
+ * coordinator (no copy of the words; see chan_begin). */
+int worker_post_delta(chan_t *ch, uint32_t round, const delta_msg_t *dm, fm_err *err);
 
 /* The training configuration for fine-tuning at evaluation time. */
 train_cfg_t worker_ft_cfg(const fm_config *c);

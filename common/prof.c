@@ -1,0 +1,63 @@
+/* common/prof.c: per-stage wall-clock timings (see prof.h). */
+#include "common/prof.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int prof_on = -1; /* -1: not yet read from the environment */
+static double prof_total[PROF_N], prof_cpu[PROF_N];
+static unsigned long prof_count[PROF_N];
+
+static const char *const PROF_NAME[PROF_N] = {
+    "plan_pack", "seal", "post", "wait_recv", "open", "send", "plan_unpack", "train",
+    "delta_pack", "delta_unpack", "aggregate", "sa_setup", "sa_mask", "sa_reveal", "sa_unmask", "step"};
+
+static int enabled(void) {
+  if (prof_on < 0) {
+    const char *e = getenv("FEDMETA_PROFILE");
+    prof_on = e && e[0] && strcmp(e, "0") != 0;
+  }
+  return prof_on;
+}
+
+static double clock_s(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+prof_t prof_now(void) {
+  prof_t t = {0, 0};
+  if (!enabled()) return t;
+  t.wall = clock_s(CLOCK_MONOTONIC);
+  t.cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+  return t;
+}
+
+void prof_add(int k, prof_t t0) {
+  if (t0.wall == 0 || k < 0 || k >= PROF_N) return;
+  prof_total[k] += clock_s(CLOCK_MONOTONIC) - t0.wall;
+  prof_cpu[k] += clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0.cpu;
+  prof_count[k]++;
+}
+
+void prof_reset(void) {
+  memset(prof_total, 0, sizeof prof_total);
+  memset(prof_count, 0, sizeof prof_count);
+  memset(prof_cpu, 0, sizeof prof_cpu);
+}
+
+void prof_report(const char *who, unsigned rounds) {
+  if (!enabled()) return;
+  char line[2048];
+  size_t off = (size_t)snprintf(line, sizeof line, "fedmeta profile %s (ms per round over %u rounds: wall/cpu (calls)):", who, rounds);
+  for (int k = 0; k < PROF_N; k++) {
+    if (!prof_count[k] || off >= sizeof line) continue;
+    off += (size_t)snprintf(line + off, sizeof line - off, " %s %.1f/%.1f (%lu)", PROF_NAME[k],
+                            1e3 * prof_total[k] / (rounds ? rounds : 1), 1e3 * prof_cpu[k] / (rounds ? rounds : 1),
+                            prof_count[k]);
+  }
+  fprintf(stderr, "%s\n", line);
+}

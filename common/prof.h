@@ -1,0 +1,41 @@
+/* common/prof.h: per-stage wall-clock timings of a rank, for finding where a
+ * round's time goes (bench/secure_overhead.sh --profile). Off unless the
+ * environment has FEDMETA_PROFILE=1; then every section's total time and
+ * count is printed to stderr when the rank ends. Costs one branch per call
+ * when off; never changes what a run computes. */
+#ifndef FEDMETA_PROF_H
+#define FEDMETA_PROF_H
+
+enum {
+  PROF_PLAN_PACK,  /* coordinator: RoundPlan + theta into protobuf */
+  PROF_SEAL,       /* any rank: sealing an outgoing message */
+  PROF_POST,       /* coordinator: handing sealed bytes to the outbox */
+  PROF_WAIT,       /* any rank: waiting for / receiving a message (MPI) */
+  PROF_OPEN,       /* any rank: opening (authenticating, decrypting) a message */
+  PROF_SEND,       /* worker: blocking send of a sealed message */
+  PROF_PLAN_UNPACK,/* worker: RoundPlan + theta out of protobuf */
+  PROF_TRAIN,      /* worker: inner steps, delta, clip, fixed point */
+  PROF_DELTA_PACK, /* worker: Delta into protobuf */
+  PROF_DELTA_UNPACK, /* coordinator: Delta out of protobuf */
+  PROF_AGG,        /* coordinator: norm check and sum of one delta (or masked add) */
+  PROF_SA_SETUP,   /* secagg stages 0-1: keys, signatures, Shamir shares, their messages */
+  PROF_SA_MASK,    /* worker: pairwise + self masks of one input */
+  PROF_SA_REVEAL,  /* secagg stages 3-4 up to the reveals (worker: sending them; coordinator: receiving) */
+  PROF_SA_UNMASK,  /* coordinator: reconstruction and mask removal */
+  PROF_STEP,       /* coordinator: decode and outer step */
+  PROF_N
+};
+
+/* A start time: wall-clock and process CPU seconds (zeros when off). */
+typedef struct prof_t {
+  double wall, cpu;
+} prof_t;
+prof_t prof_now(void);
+/* Adds the wall-clock and CPU time since t0 to section k (nothing when off). */
+void prof_add(int k, prof_t t0);
+/* Forgets what was counted so far (after a warm-up round). */
+void prof_reset(void);
+/* Prints the totals (stderr) under a label such as "rank 1"; rounds > 0 adds per-round figures. */
+void prof_report(const char *who, unsigned rounds);
+
+#endif
