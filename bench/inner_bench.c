@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "inner_bench: %s\n", err.msg);
     return 2;
   }
-  model_cfg_t mc = {c.dim, c.hidden, 1u << c.buckets_log2, c.hist_len};
+  model_cfg_t mc = {c.dim, c.hidden, 1u << c.buckets_log2, c.hist_len, 0}; /* no popularity prior: the PyTorch peer has none */
   train_cfg_t tc = worker_ft_cfg(&c);
   tc.lr = c.inner_lr;
 

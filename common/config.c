@@ -81,6 +81,7 @@ static const opt OPTS[] = {
   {"hidden", T_U32, F(hidden), 2, 8192, NULL, TE, 1, "hidden width of the towers"},
   {"buckets-log2", T_U32, F(buckets_log2), 4, 24, NULL, TE, 1, "log2 of the hashed feature buckets"},
   {"hist-len", T_U32, F(hist_len), 1, 1024, NULL, TE, 1, "history items pooled by the user encoder"},
+  {"pop-prior", T_CHOICE, F(pop_prior), 0, 0, "on|off", CFG_TRAIN, 1, "add a learned popularity prior to the score: beta x log(1 + the item's count in the platform's training data)"},
   /* inner */
   {"inner-steps", T_U32, F(inner_steps), 1, 100000, NULL, CFG_TRAIN, 1, "k: inner steps per round"},
   {"inner-opt", T_CHOICE, F(inner_opt), 0, 0, "sgd|adam", TE, 1, "inner optimiser"},
@@ -158,6 +159,7 @@ void config_defaults(fm_config *c) {
   c->hidden = 64;
   c->buckets_log2 = 14;
   c->hist_len = 20;
+  snprintf(c->pop_prior, sizeof c->pop_prior, "on");
   c->inner_steps = 20;
   snprintf(c->inner_opt, sizeof c->inner_opt, "adam");
   c->inner_lr = 0.003f;

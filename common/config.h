@@ -60,6 +60,7 @@ typedef struct fm_config {
   char model_path[CFG_PATH_MAX];/* eval: meta-model file */
   /* model */
   uint32_t dim, hidden, buckets_log2, hist_len;
+  char pop_prior[4];            /* on | off: score + beta log(1 + item count) (common/model.h) */
   /* inner loop (platforms) */
   uint32_t inner_steps;
   char inner_opt[8];            /* sgd | adam */

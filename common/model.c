@@ -59,6 +59,7 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
   if (cfg->n_buckets == 0 || cfg->n_buckets > MODEL_MAX_BUCKETS)
     return fm_fail(err, "model n_buckets = %u: expected 1..%u", cfg->n_buckets,
                    MODEL_MAX_BUCKETS);
+  if (cfg->pop_prior > 1) return fm_fail(err, "model pop_prior = %u: expected 0 or 1", cfg->pop_prior);
   if (cfg->hist_len > MODEL_MAX_HIST)
     return fm_fail(err, "model hist_len = %u: expected 0..%u", cfg->hist_len, MODEL_MAX_HIST);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
@@ -81,6 +82,7 @@ void model_views(const model_cfg_t *cfg, model_view_t *v) {
       [MODEL_BU1] = {"b_u1", 0, 1, Hd},
       [MODEL_WU2] = {"W_u2", 0, D, Hd},
       [MODEL_BU2] = {"b_u2", 0, 1, D},
+      [MODEL_POP] = {"beta", 0, cfg->pop_prior ? 1 : 0, 1},
   };
   size_t off = 0;
   for (int k = 0; k < MODEL_N_VIEWS; k++) {
@@ -117,6 +119,7 @@ void model_shared_init(float *theta, const model_cfg_t *cfg, uint64_t seed) {
       case MODEL_WU1: fill_normal(p, n, sqrt(2.0 / fan_in), &r); break;
       case MODEL_WI2:
       case MODEL_WU2: fill_normal(p, n, sqrt(1.0 / fan_in), &r); break;
+      case MODEL_POP: if (n) p[0] = 1.0f; break; /* start from the popularity ranking */
       default: memset(p, 0, n * sizeof *p); break;
     }
   }
@@ -161,6 +164,7 @@ typedef struct params {
   float *bu1; /* (Hd) */
   float *wu2; /* (D, Hd) */
   float *bu2; /* (D) */
+  float *pop; /* (1) beta, or NULL without pop_prior */
 } params_t;
 
 /* Read-only use of theta goes through the same struct; nothing writes through
@@ -171,7 +175,8 @@ static params_t params_of(const model_cfg_t *cfg, const float *theta) {
   float *t = (float *)theta;
   return (params_t){t + v[MODEL_E].offset,   t + v[MODEL_WI1].offset, t + v[MODEL_BI1].offset,
                     t + v[MODEL_WI2].offset, t + v[MODEL_BI2].offset, t + v[MODEL_WU1].offset,
-                    t + v[MODEL_BU1].offset, t + v[MODEL_WU2].offset, t + v[MODEL_BU2].offset};
+                    t + v[MODEL_BU1].offset, t + v[MODEL_WU2].offset, t + v[MODEL_BU2].offset,
+                    cfg->pop_prior ? t + v[MODEL_POP].offset : NULL};
 }
 
 /* --- batch workspace ------------------------------------------------------------ */
@@ -196,6 +201,9 @@ typedef struct ws {
   float *P;            /* (bmax, C) column probabilities, then d loss / d logits */
   /* gradients, same shapes; NULL in a forward-only workspace */
   float *dX, *dZ, *dhu, *dwu, *dhi, *dvi;
+  /* pop_prior: the scoring vectors with their extra coordinate, [w_u ; beta]
+   * (bmax, D+1) and [v_i ; s_i] (C, D+1), and their gradients; else NULL */
+  float *wuA, *viA, *dwuA, *dviA;
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -207,6 +215,7 @@ static void ws_free(ws_t *w) {
   free(w->X); free(w->Z); free(w->hu); free(w->wu); free(w->hi); free(w->vi);
   free(w->ppos); free(w->P);
   free(w->dX); free(w->dZ); free(w->dhu); free(w->dwu); free(w->dhi); free(w->dvi);
+  free(w->wuA); free(w->viA); free(w->dwuA); free(w->dviA);
   memset(w, 0, sizeof *w);
 }
 
@@ -244,6 +253,16 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, uint32_t n_items, uint32_t b
     w->dhi = alloc_n(C * Hd, sizeof(float));
     w->dvi = alloc_n(C * D, sizeof(float));
     ok = ok && w->dX && w->dZ && w->dhu && w->dwu && w->dhi && w->dvi;
+  }
+  if (cfg->pop_prior) {
+    w->wuA = alloc_n((size_t)bmax * (D + 1), sizeof(float));
+    w->viA = alloc_n(C * (D + 1), sizeof(float));
+    ok = ok && w->wuA && w->viA;
+    if (with_grad) {
+      w->dwuA = alloc_n((size_t)bmax * (D + 1), sizeof(float));
+      w->dviA = alloc_n(C * (D + 1), sizeof(float));
+      ok = ok && w->dwuA && w->dviA;
+    }
   }
   if (!ok) {
     ws_free(w);
@@ -323,6 +342,17 @@ static void ws_item_forward(ws_t *w, const params_t *p, uint32_t C) {
   layer_linear_forward(w->vi, w->hi, p->wi2, p->bi2, (int)C, (int)Hd, (int)D);
 }
 
+/* s_i: the popularity prior's input for item i (its TRAIN count). */
+static inline float pop_input(const dataset_t *ds, uint32_t item) { return log1pf(ds->item_pop[item]); }
+
+/* out (n, D+1) = [in (n, D) ; last] row by row, last = lastv[r] or lastc. */
+static void augment(float *out, const float *in, uint32_t n, uint32_t D, const float *lastv, float lastc) {
+  for (uint32_t r = 0; r < n; r++) {
+    memcpy(out + (size_t)r * (D + 1), in + (size_t)r * D, D * sizeof(float));
+    out[(size_t)r * (D + 1) + D] = lastv ? lastv[r] : lastc;
+  }
+}
+
 /* The loss of one batch and, if g is not NULL, its gradient: g laid out like
  * theta, its tower part zeroed by the caller and its E rows accumulated (and
  * recorded in tE if not NULL); gP / gQ (may be NULL) likewise for P and Q.
@@ -349,8 +379,19 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   ws_items_x(w, &p, l, ds);
   ws_user_forward(w, &p, l, ds, users, B);
   ws_item_forward(w, &p, C);
-  double loss = layer_ssmc_forward(w->ppos, w->P, w->wu, w->vi, w->cpos, w->cnt, (int)B,
-                                   (int)C, (int)Cn, (int)D);
+  /* scores: wu . vi, or with pop_prior [wu ; beta] . [vi ; s_i] */
+  const float *U = w->wu, *V = w->vi;
+  uint32_t Ds = D;
+  if (p.pop) {
+    Ds = D + 1;
+    augment(w->wuA, w->wu, B, D, NULL, *p.pop);
+    augment(w->viA, w->vi, C, D, NULL, 0.0f);
+    for (uint32_t c = 0; c < C; c++) w->viA[(size_t)c * Ds + D] = pop_input(ds, w->slot_item[c]);
+    U = w->wuA;
+    V = w->viA;
+  }
+  double loss = layer_ssmc_forward(w->ppos, w->P, U, V, w->cpos, w->cnt, (int)B, (int)C, (int)Cn,
+                                   (int)Ds);
   if (!g) return loss;
 
   /* backward */
@@ -362,8 +403,21 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   memset(w->dhi, 0, (size_t)C * Hd * sizeof(float));
   memset(w->dZ, 0, (size_t)B * ldz * sizeof(float));
   memset(w->dX, 0, (size_t)S * D * sizeof(float));
-  layer_ssmc_backward(w->dwu, w->dvi, w->P, w->ppos, w->cpos, w->wu, w->vi, (int)B, (int)C,
-                      (int)D);
+  if (p.pop) { /* through the extra coordinate: beta's gradient, the towers' parts */
+    memset(w->dwuA, 0, (size_t)B * Ds * sizeof(float));
+    memset(w->dviA, 0, (size_t)C * Ds * sizeof(float));
+    layer_ssmc_backward(w->dwuA, w->dviA, w->P, w->ppos, w->cpos, U, V, (int)B, (int)C, (int)Ds);
+    double gb = 0;
+    for (uint32_t b = 0; b < B; b++) {
+      memcpy(w->dwu + (size_t)b * D, w->dwuA + (size_t)b * Ds, D * sizeof(float));
+      gb += w->dwuA[(size_t)b * Ds + D];
+    }
+    for (uint32_t c = 0; c < C; c++) memcpy(w->dvi + (size_t)c * D, w->dviA + (size_t)c * Ds, D * sizeof(float));
+    *q.pop += (float)gb;
+  } else {
+    layer_ssmc_backward(w->dwu, w->dvi, w->P, w->ppos, w->cpos, w->wu, w->vi, (int)B, (int)C,
+                        (int)D);
+  }
   /* item tower, straight into the columns' slots 0..C of dX */
   layer_linear_backward(w->dhi, q.wi2, q.bi2, w->dvi, w->hi, p.wi2, (int)C, (int)Hd, (int)D);
   layer_relu_backward(w->dhi, w->hi, (size_t)C * Hd);
@@ -391,7 +445,7 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
   const uint32_t D = cfg->dim;
   ws_t w;
   if (ws_init(&w, cfg, ds->n_items, MODEL_INFER_CHUNK, 0, 0, NULL) != 0) {
-    for (size_t i = 0; i < (size_t)n * D; i++) out[i] = NAN;
+    for (size_t i = 0; i < (size_t)n * model_score_dim(cfg); i++) out[i] = NAN;
     return;
   }
   params_t p = params_of(cfg, theta);
@@ -401,20 +455,25 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
     ws_register_users(&w, ds, users + c, NULL, m);
     ws_items_x(&w, &p, l, ds);
     ws_user_forward(&w, &p, l, ds, users + c, m);
-    memcpy(out + (size_t)c * D, w.wu, (size_t)m * D * sizeof(float));
+    if (p.pop)
+      augment(out + (size_t)c * (D + 1), w.wu, m, D, NULL, *p.pop);
+    else
+      memcpy(out + (size_t)c * D, w.wu, (size_t)m * D * sizeof(float));
   }
   ws_free(&w);
 }
 
 void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
                         const dataset_t *ds, float *out) {
-  const uint32_t D = cfg->dim, Hd = cfg->hidden, n = ds->n_items;
+  const uint32_t D = cfg->dim, Hd = cfg->hidden, n = ds->n_items, Ds = model_score_dim(cfg);
   float *x = malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *x);
   float *h = malloc((size_t)MODEL_INFER_CHUNK * Hd * sizeof *h);
+  float *v = cfg->pop_prior ? malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *v) : NULL;
+  float *s = cfg->pop_prior ? malloc((size_t)MODEL_INFER_CHUNK * sizeof *s) : NULL;
   uint32_t *ids = malloc(MODEL_INFER_CHUNK * sizeof *ids);
-  if (!x || !h || !ids) {
-    for (size_t i = 0; i < (size_t)n * D; i++) out[i] = NAN;
-    free(x); free(h); free(ids);
+  if (!x || !h || !ids || (cfg->pop_prior && (!v || !s))) {
+    for (size_t i = 0; i < (size_t)n * Ds; i++) out[i] = NAN;
+    free(x); free(h); free(v); free(s); free(ids);
     return;
   }
   params_t p = params_of(cfg, theta);
@@ -426,9 +485,15 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
     layer_gather_forward(x, D, l->item_id, D, ids, m);
     layer_linear_forward(h, x, p.wi1, p.bi1, (int)m, (int)D, (int)Hd);
     layer_relu_forward(h, h, (size_t)m * Hd);
-    layer_linear_forward(out + (size_t)c * D, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
+    if (!cfg->pop_prior) {
+      layer_linear_forward(out + (size_t)c * D, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
+      continue;
+    }
+    layer_linear_forward(v, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
+    for (uint32_t r = 0; r < m; r++) s[r] = pop_input(ds, c + r);
+    augment(out + (size_t)c * Ds, v, m, D, s, 0.0f);
   }
-  free(x); free(h); free(ids);
+  free(x); free(h); free(v); free(s); free(ids);
 }
 
 float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_local_t *l,

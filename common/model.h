@@ -9,11 +9,15 @@
  *                  leaving out the target item when training        (D)
  *            z_u = [f_u ; g_u ; P_u]                                (3D)
  *            w_u = W_u2 relu(W_u1 z_u + b_u1) + b_u2                (D)
- *   score(u, i) = w_u . v_i
+ *   score(u, i) = w_u . v_i + beta s_i        (pop_prior; without it w_u . v_i)
+ *            s_i = log(1 + TRAIN count of item i in this platform)
  *
  * Shared parameters theta (one contiguous float buffer, the meta-model):
  *   E (H, D) hashed feature embeddings, W_i1 (Hd, D), b_i1 (Hd), W_i2 (D, Hd),
- *   b_i2 (D), W_u1 (Hd, 3D), b_u1 (Hd), W_u2 (D, Hd), b_u2 (D).
+ *   b_i2 (D), W_u1 (Hd, 3D), b_u1 (Hd), W_u2 (D, Hd), b_u2 (D), and with
+ *   pop_prior the popularity weight beta (1 float, starts at 1: the model starts
+ *   from the popularity ranking and the towers learn what to add to it; in a
+ *   new industry whose items share their features it is what orders them).
  * Local parameters (never leave the rank): Q (n_items, D) item-ID and
  * P (n_users, D) user-ID embeddings of one platform.
  *
@@ -36,6 +40,7 @@ typedef struct model_cfg {
   uint32_t hidden;    /* Hd: hidden width of both towers */
   uint32_t n_buckets; /* H: rows of the hashed feature table */
   uint32_t hist_len;  /* L: most recent history items pooled by the user encoder */
+  uint32_t pop_prior; /* 1: score + beta log(1 + item count) (see above); 0: none */
 } model_cfg_t;
 
 /* A named view into theta (llm.c style): offset and shape. */
@@ -46,12 +51,16 @@ typedef struct model_view {
 } model_view_t;
 
 enum { MODEL_E, MODEL_WI1, MODEL_BI1, MODEL_WI2, MODEL_BI2,
-       MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_N_VIEWS };
+       MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_N_VIEWS };
 
 /* Checks the settings (dims > 0, sizes that fit) with a message naming the value. */
 int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
 /* Number of floats in theta. */
 size_t model_n_shared(const model_cfg_t *cfg);
+/* Width of the scoring vectors of model_user_vectors / model_item_vectors:
+ * D, or D + 1 with pop_prior (w_u gets beta, v_i gets s_i, so that a score is
+ * still one dot product and full ranking one sgemm). */
+static inline uint32_t model_score_dim(const model_cfg_t *cfg) { return cfg->dim + (cfg->pop_prior ? 1 : 0); }
 /* The views of theta, in order; v must hold MODEL_N_VIEWS entries. */
 void model_views(const model_cfg_t *cfg, model_view_t *v);
 /* Deterministic initialisation from seed (stream RNG_INIT_SHARED). */
@@ -69,7 +78,8 @@ int model_local_init(model_local_t *l, const model_cfg_t *cfg, uint32_t n_users,
 void model_local_free(model_local_t *l);
 
 /* Inference: user vectors w_u for users[0..n) (history = dataset hist, nothing
- * left out) into out (n, D); item vectors v_i for every item into out (n_items, D). */
+ * left out) into out (n, model_score_dim); item vectors v_i for every item into
+ * out (n_items, model_score_dim). */
 void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
                         const dataset_t *ds, const uint32_t *users, uint32_t n, float *out);
 void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,

@@ -10,7 +10,7 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
                 const float *theta, const model_local_t *local, const dataset_t *ds, fm_err *err) {
   memset(out, 0, sizeof *out);
   if (ds->n_eval == 0) return 0;
-  size_t D = mc->dim;
+  size_t D = model_score_dim(mc);
   float *U = malloc(sizeof(float) * D * ds->n_eval);
   float *I = malloc(sizeof(float) * D * (ds->n_items ? ds->n_items : 1));
   if (!U || !I) {
@@ -20,7 +20,7 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
   }
   model_user_vectors(mc, theta, local, ds, ds->eval_user, ds->n_eval, U);
   model_item_vectors(mc, theta, local, ds, I);
-  int rc = metrics_rank_dot(out, per_user, U, I, mc->dim, ds, err);
+  int rc = metrics_rank_dot(out, per_user, U, I, (uint32_t)D, ds, err);
   free(U);
   free(I);
   return rc;

@@ -20,7 +20,8 @@
 #define NU 6
 #define NI 9
 
-static const model_cfg_t CFG = {.dim = 6, .hidden = 10, .n_buckets = 64, .hist_len = 3};
+/* Every test runs twice: without and with the popularity prior (main). */
+static model_cfg_t CFG = {.dim = 6, .hidden = 10, .n_buckets = 64, .hist_len = 3};
 
 static uint32_t *copy_u32(const uint32_t *src, size_t n) {
   uint32_t *p = malloc((n ? n : 1) * sizeof *p);
@@ -143,17 +144,22 @@ static double dot(const double *a, const double *b) {
   return s;
 }
 
+/* The popularity prior's part of a score: beta log(1 + count of item i). */
+static double ref_pop(const ref_t *r, uint32_t i) {
+  return CFG.pop_prior ? view(r, MODEL_POP)[0] * log1p(r->ds->item_pop[i]) : 0.0;
+}
+
 static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *pos, uint32_t B,
                        const uint32_t *neg, uint32_t N) {
   double loss = 0, w[16], v[16];
   for (uint32_t b = 0; b < B; b++) {
     ref_user(r, users[b], pos[b], w);
     ref_item(r, pos[b], v);
-    double sp = dot(w, v), sum = exp(sp);
+    double sp = dot(w, v) + ref_pop(r, pos[b]), sum = exp(sp);
     for (uint32_t n = 0; n < N; n++) {
       if (neg[n] == pos[b]) continue;
       ref_item(r, neg[n], v);
-      sum += exp(dot(w, v));
+      sum += exp(dot(w, v) + ref_pop(r, neg[n]));
     }
     loss += log(sum) - sp;
   }
@@ -191,7 +197,7 @@ static void test_layout(void) {
   model_views(&CFG, v);
   const uint32_t D = CFG.dim, Hd = CFG.hidden;
   size_t expect = (size_t)CFG.n_buckets * D + Hd * D + Hd + D * Hd + D + Hd * 3 * D + Hd +
-                  D * Hd + D;
+                  D * Hd + D + CFG.pop_prior;
   CHECK_EQ_INT(g_ns, expect);
   CHECK_EQ_INT(v[MODEL_E].offset, 0);
   CHECK_EQ_INT(v[MODEL_WU1].rows, Hd);
@@ -213,6 +219,12 @@ static void test_layout(void) {
   CHECK(memcmp(a, b, g_ns * sizeof *a) == 0);
   for (size_t i = 0; i < D; i++) CHECK(a[v[MODEL_BU2].offset + i] == 0.0f);
   for (size_t i = 0; i < Hd; i++) CHECK(a[v[MODEL_BI1].offset + i] == 0.0f);
+  CHECK_EQ_INT(v[MODEL_POP].rows, CFG.pop_prior);
+  if (CFG.pop_prior) CHECK(a[v[MODEL_POP].offset] == 1.0f); /* starts from popularity */
+  CHECK_EQ_INT(model_score_dim(&CFG), D + CFG.pop_prior);
+  bad = CFG;
+  bad.pop_prior = 2;
+  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "pop_prior") != NULL);
   model_shared_init(b, &CFG, 8);
   CHECK(memcmp(a, b, g_ns * sizeof *a) != 0);
   model_local_t l1, l2;
@@ -241,7 +253,9 @@ static void test_forward(void) {
   printf("  loss %.7f, reference %.7f\n", (double)loss, ref);
   CHECK_NEAR(loss, ref, 1e-5 * fabs(ref));
 
-  /* inference vectors against the reference (nothing left out) */
+  /* inference vectors against the reference (nothing left out); with the
+   * prior each has one more coordinate: beta for users, s_i for items */
+  const uint32_t Ds = model_score_dim(&CFG);
   uint32_t all[NU];
   for (uint32_t u = 0; u < NU; u++) all[u] = u;
   float U[NU * 16], V[NI * 16];
@@ -250,28 +264,30 @@ static void test_forward(void) {
   double w[16], v[16];
   for (uint32_t u = 0; u < NU; u++) {
     ref_user(&r, u, UINT32_MAX, w);
-    for (uint32_t d = 0; d < D; d++) CHECK_NEAR(U[u * D + d], w[d], 1e-5 * (1 + fabs(w[d])));
+    for (uint32_t d = 0; d < D; d++) CHECK_NEAR(U[u * Ds + d], w[d], 1e-5 * (1 + fabs(w[d])));
+    if (CFG.pop_prior) CHECK(U[u * Ds + D] == view(&r, MODEL_POP)[0]);
   }
   for (uint32_t i = 0; i < NI; i++) {
     ref_item(&r, i, v);
-    for (uint32_t d = 0; d < D; d++) CHECK_NEAR(V[i * D + d], v[d], 1e-5 * (1 + fabs(v[d])));
+    for (uint32_t d = 0; d < D; d++) CHECK_NEAR(V[i * Ds + d], v[d], 1e-5 * (1 + fabs(v[d])));
+    if (CFG.pop_prior) CHECK_NEAR(V[i * Ds + D], log1p(g_ds.item_pop[i]), 1e-6);
   }
   /* A subset of users, in another order, gives the same rows. */
   const uint32_t some[3] = {5, 0, 2};
   float U3[3 * 16];
   model_user_vectors(&CFG, theta, &l, &g_ds, some, 3, U3);
   for (uint32_t k = 0; k < 3; k++)
-    for (uint32_t d = 0; d < D; d++) CHECK_NEAR(U3[k * D + d], U[some[k] * D + d], 1e-6);
+    for (uint32_t d = 0; d < Ds; d++) CHECK_NEAR(U3[k * Ds + d], U[some[k] * Ds + d], 1e-6);
 
-  /* The scores the loss uses are the dot products of those vectors: with one
-   * negative the loss is log(1 + exp(s_neg - s_pos)). The positive is not in
-   * the user's history, so nothing is left out. */
+  /* The scores the loss uses are the dot products of those vectors (the
+   * prior included): with one negative the loss is log(1 + exp(s_neg - s_pos)).
+   * The positive is not in the user's history, so nothing is left out. */
   const uint32_t cases[4][3] = {{0, 5, 7}, {3, 0, 2}, {2, 4, 8}, {4, 6, 3}};
   for (int c = 0; c < 4; c++) {
     uint32_t u = cases[c][0], i = cases[c][1], j = cases[c][2];
     double l1 = model_loss_grad(&CFG, theta, &l, &g_ds, &u, &i, 1, &j, 1, NULL, NULL, NULL);
     double diff = 0;
-    for (uint32_t d = 0; d < D; d++) diff += (double)U[u * D + d] * (V[j * D + d] - V[i * D + d]);
+    for (uint32_t d = 0; d < Ds; d++) diff += (double)U[u * Ds + d] * (V[j * Ds + d] - V[i * Ds + d]);
     CHECK_NEAR(l1, log1p(exp(diff)), 1e-5 * (1 + l1));
   }
   model_local_free(&l);
@@ -390,8 +406,9 @@ static void test_gradients(const uint32_t *neg, uint32_t n_neg, int where) {
   model_view_t v[MODEL_N_VIEWS];
   model_views(&CFG, v);
   for (int k = 0; k < MODEL_N_VIEWS; k++)
-    gc_block(&c, v[k].name, theta + v[k].offset, g + v[k].offset,
-             (size_t)v[k].rows * v[k].cols, k == MODEL_BI2);
+    if (v[k].rows != 0 && v[k].cols != 0) /* beta is an empty view without the prior */
+      gc_block(&c, v[k].name, theta + v[k].offset, g + v[k].offset,
+               (size_t)v[k].rows * v[k].cols, k == MODEL_BI2);
   gc_block(&c, "P", l.user_id, gP, NU * D, 0);
   gc_block(&c, "Q", l.item_id, gQ, NI * D, 0);
   if (!where) {
@@ -664,17 +681,21 @@ static void test_trainer_errors(void) {
 int main(void) {
   printf("test_model\n");
   make_dataset(&g_ds);
-  g_ns = model_n_shared(&CFG);
-  test_layout();
-  test_forward();
-  test_gradients(B_NEG, 4, 1);
-  test_gradients(B_NEG_DUP, 7, 0);
-  test_training(OPT_SGD);
-  test_training(OPT_ADAM);
-  test_determinism();
-  test_trainer_grad();
-  test_reset();
-  test_trainer_errors();
+  for (uint32_t prior = 0; prior <= 1; prior++) {
+    printf(" pop_prior %u\n", prior);
+    CFG.pop_prior = prior;
+    g_ns = model_n_shared(&CFG);
+    test_layout();
+    test_forward();
+    test_gradients(B_NEG, 4, 1);
+    test_gradients(B_NEG_DUP, 7, 0);
+    test_training(OPT_SGD);
+    test_training(OPT_ADAM);
+    test_determinism();
+    test_trainer_grad();
+    test_reset();
+    test_trainer_errors();
+  }
   free_dataset(&g_ds);
   printf("test_model: all checks passed\n");
   return 0;
