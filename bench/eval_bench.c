@@ -26,6 +26,9 @@
  *           thread, each calling a one-thread sgemm);
  *   rank1   (threads > 1 only) the same with one ranking thread and OpenBLAS's
  *           threads inside each sgemm: the alternative the driver does not take;
+ *   old     (built with -DEVAL_BENCH_LEGACY by bench/eval_before_after.sh only)
+ *           an earlier commit's metrics_rank_dot_block on the same vectors;
+ *           its metrics must be the same;
  *   towers  model_item_vectors over the catalogue + model_user_vectors;
  *   e2e     adapt_score: towers and ranking, what an evaluation costs.
  *
@@ -52,6 +55,14 @@
 #include "common/model.h"
 #include "common/rng.h"
 #include "worker/adapt.h"
+
+#ifdef EVAL_BENCH_LEGACY
+/* bench/eval_before_after.sh: an earlier common/metrics.c, its public names
+ * prefixed with old_, linked in for a side-by-side "old" phase. */
+int old_metrics_rank_dot_block(metrics_t *out, metrics_user_t *per_user, const float *U,
+                               const float *V, uint32_t dim, const dataset_t *ds, uint32_t block,
+                               fm_err *err);
+#endif
 
 /* OpenBLAS's own (not declared by every cblas.h). */
 extern void openblas_set_num_threads(int);
@@ -283,8 +294,8 @@ int main(int argc, char **argv) {
   printf("openblas: %s\n", openblas_get_config());
   fflush(stdout);
 
-  enum { PEAK, GEMM, RANK, RANK1, TOWERS, E2E, SORT, NPH };
-  static const char *names[NPH] = {"peak", "gemm", "rank", "rank1", "towers", "e2e", "sort"};
+  enum { PEAK, GEMM, RANK, RANK1, TOWERS, E2E, SORT, OLD, NPH };
+  static const char *names[NPH] = {"peak", "gemm", "rank", "rank1", "towers", "e2e", "sort", "old"};
   double *t[NPH][8]; /* seconds (peak: GFLOP/s) per rep */
   for (int ph = 0; ph < NPH; ph++)
     for (int k = 0; k < nt; k++) t[ph][k] = xmalloc(reps * sizeof(double));
@@ -356,6 +367,20 @@ int main(int argc, char **argv) {
       t0 = now_s();
       if (n_sort) sort_users(U, V, D, &ds, n_sort);
       t[SORT][k][rep] = now_s() - t0;
+
+      t[OLD][k][rep] = 0;
+#ifdef EVAL_BENCH_LEGACY
+      t0 = now_s();
+      if (old_metrics_rank_dot_block(&m, NULL, U, V, D, &ds, 0, &err)) {
+        fprintf(stderr, "eval_bench: old: %s\n", err.msg);
+        return 1;
+      }
+      t[OLD][k][rep] = now_s() - t0;
+      if (memcmp(&m, &m_first, sizeof m) != 0) {
+        fprintf(stderr, "eval_bench: the old ranking gives other metrics\n");
+        return 1;
+      }
+#endif
     }
   }
 
@@ -369,12 +394,15 @@ int main(int argc, char **argv) {
            pk_best);
     for (int ph = GEMM; ph < NPH; ph++) {
       if ((ph == SORT && !n_sort) || (ph == RANK1 && threads[k] == 1)) continue;
+#ifndef EVAL_BENCH_LEGACY
+      if (ph == OLD) continue;
+#endif
       double users = ph == SORT ? n_sort : n_users;
       double b = best(t[ph][k], (int)reps), md = median(t[ph][k], (int)reps);
       printf("threads %d phase %s seconds_median %.4f users_per_s_median %.0f "
              "users_per_s_best %.0f",
              threads[k], names[ph], md, users / md, users / b);
-      if (ph == GEMM || ph == RANK || ph == RANK1 || ph == SORT) {
+      if (ph == GEMM || ph == RANK || ph == RANK1 || ph == SORT || ph == OLD) {
         double gf = flop_user * users / md * 1e-9;
         printf(" gflops_median %.1f peak_fraction_median %.3f peak_fraction_best %.3f", gf,
                gf / pk_med, flop_user * users / b * 1e-9 / pk_best);
