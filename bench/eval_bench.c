@@ -37,6 +37,10 @@
  * --sort-users S (default 64, 0 = off): also ranks S users by a full qsort of
  * their canonical score row (the naive way) for comparison.
  *
+ * Every phase is timed by the wall clock and by the process CPU time (all
+ * threads): on a shared machine the CPU-time rates ("per_cpu_s", and the
+ * fraction of the sgemm peak per CPU second) hardly depend on other jobs, but
+ * show no parallel speed-up; the wall-clock ones need the cores to be free.
  * The peak and gemm phases use OpenBLAS's own threads. Output: one line per
  * (phase, threads) with the median and best of the repetitions ("key value"
  * pairs, parsed by bench/eval_bench.sh), and a hash of the rank metrics:
@@ -72,6 +76,14 @@ extern char *openblas_get_config(void);
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Process CPU seconds (every thread's): on a shared machine, less sensitive to
+ * other jobs than the wall clock (but blind to parallel speed-up). */
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -184,10 +196,12 @@ static double sort_users(const float *U, const float *V, uint32_t D, const datas
   return sum;
 }
 
-static double peak_gflops(const float *A, const float *B, float *C, int P) {
-  double t0 = now_s();
+/* GFLOP/s of one P^3 sgemm, by the wall clock; *per_cpu: by CPU time. */
+static double peak_gflops(const float *A, const float *B, float *C, int P, double *per_cpu) {
+  double t0 = now_s(), c0 = cpu_s();
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, P, P, 1.0f, A, P, B, P, 0.0f, C, P);
-  double t = now_s() - t0;
+  double t = now_s() - t0, c = cpu_s() - c0;
+  *per_cpu = 2.0 * P * P * (double)P / c * 1e-9;
   return 2.0 * P * P * (double)P / t * 1e-9;
 }
 
@@ -296,23 +310,27 @@ int main(int argc, char **argv) {
 
   enum { PEAK, GEMM, RANK, RANK1, TOWERS, E2E, SORT, OLD, NPH };
   static const char *names[NPH] = {"peak", "gemm", "rank", "rank1", "towers", "e2e", "sort", "old"};
-  double *t[NPH][8]; /* seconds (peak: GFLOP/s) per rep */
+  double *t[NPH][8], *cp[NPH][8]; /* wall / CPU seconds (peak: GFLOP/s) per rep */
   for (int ph = 0; ph < NPH; ph++)
-    for (int k = 0; k < nt; k++) t[ph][k] = xmalloc(reps * sizeof(double));
+    for (int k = 0; k < nt; k++)
+      t[ph][k] = xmalloc(reps * sizeof(double)), cp[ph][k] = xmalloc(reps * sizeof(double));
   uint64_t hash[8] = {0};
   metrics_t m_first = {0}, e2e[8];
 
   for (int k = 0; k < nt; k++) { /* warm-up: threads started, pages touched */
     openblas_set_num_threads(threads[k]);
-    peak_gflops(A, B, C, (int)peak_n);
+    double pc;
+    peak_gflops(A, B, C, (int)peak_n, &pc);
   }
   for (uint32_t rep = 0; rep < reps; rep++) {
     for (int k = 0; k < nt; k++) {
       openblas_set_num_threads(threads[k]);
-      double p1 = peak_gflops(A, B, C, (int)peak_n), p2 = peak_gflops(A, B, C, (int)peak_n);
+      double q1, q2, p1 = peak_gflops(A, B, C, (int)peak_n, &q1);
+      double p2 = peak_gflops(A, B, C, (int)peak_n, &q2);
       t[PEAK][k][rep] = p1 > p2 ? p1 : p2;
+      cp[PEAK][k][rep] = q1 > q2 ? q1 : q2;
 
-      double t0 = now_s();
+      double t0 = now_s(), c0 = cpu_s();
       for (uint32_t b0 = 0; b0 < n_users; b0 += blk) {
         uint32_t nb = n_users - b0 < blk ? n_users - b0 : blk;
         for (uint32_t i0 = 0; i0 < n_items; i0 += tw) {
@@ -322,41 +340,46 @@ int main(int argc, char **argv) {
         }
       }
       t[GEMM][k][rep] = now_s() - t0;
+      cp[GEMM][k][rep] = cpu_s() - c0;
 
       metrics_t m;
-      t0 = now_s();
+      t0 = now_s(), c0 = cpu_s();
       if (metrics_rank_dot_tiled(&m, NULL, U, V, D, &ds, block, tile, 0, &err)) {
         fprintf(stderr, "eval_bench: %s\n", err.msg);
         return 1;
       }
       t[RANK][k][rep] = now_s() - t0;
+      cp[RANK][k][rep] = cpu_s() - c0;
       hash[k] = fnv(&m, sizeof m, 0xcbf29ce484222325ULL);
       if (rep == 0 && k == 0) m_first = m;
 
       /* one ranking thread, OpenBLAS's own threads in the sgemm (the
        * alternative to the driver's threads; the same at 1 thread) */
-      t0 = now_s();
+      t0 = now_s(), c0 = cpu_s();
       if (threads[k] > 1 && metrics_rank_dot_tiled(&m, NULL, U, V, D, &ds, block, tile, 1, &err)) {
         fprintf(stderr, "eval_bench: %s\n", err.msg);
         return 1;
       }
       t[RANK1][k][rep] = threads[k] > 1 ? now_s() - t0 : t[RANK][k][rep];
+      cp[RANK1][k][rep] = threads[k] > 1 ? cpu_s() - c0 : cp[RANK][k][rep];
       if (memcmp(&m, &m_first, sizeof m) != 0) {
         fprintf(stderr, "eval_bench: the metrics depend on the thread count or block\n");
         return 1;
       }
 
-      t0 = now_s();
+      t0 = now_s(), c0 = cpu_s();
       model_item_vectors(&mc, theta, &local, &ds, V1);
       model_user_vectors(&mc, theta, &local, &ds, ds.eval_user, n_users, U1);
       t[TOWERS][k][rep] = now_s() - t0;
+      cp[TOWERS][k][rep] = cpu_s() - c0;
 
-      t0 = now_s();
+      t0 = now_s(), c0 = cpu_s();
       if (adapt_score(&m, NULL, &mc, theta, &local, &ds, &err)) {
         fprintf(stderr, "eval_bench: %s\n", err.msg);
         return 1;
       }
       t[E2E][k][rep] = now_s() - t0;
+      cp[E2E][k][rep] = cpu_s() - c0;
       /* the towers' sgemm bits may depend on the thread count, not on the rep */
       if (rep == 0) e2e[k] = m;
       if (memcmp(&m, &e2e[k], sizeof m) != 0) {
@@ -364,18 +387,20 @@ int main(int argc, char **argv) {
         return 1;
       }
 
-      t0 = now_s();
+      t0 = now_s(), c0 = cpu_s();
       if (n_sort) sort_users(U, V, D, &ds, n_sort);
       t[SORT][k][rep] = now_s() - t0;
+      cp[SORT][k][rep] = cpu_s() - c0;
 
-      t[OLD][k][rep] = 0;
+      t[OLD][k][rep] = cp[OLD][k][rep] = 0;
 #ifdef EVAL_BENCH_LEGACY
-      t0 = now_s();
+      t0 = now_s(), c0 = cpu_s();
       if (old_metrics_rank_dot_block(&m, NULL, U, V, D, &ds, 0, &err)) {
         fprintf(stderr, "eval_bench: old: %s\n", err.msg);
         return 1;
       }
       t[OLD][k][rep] = now_s() - t0;
+      cp[OLD][k][rep] = cpu_s() - c0;
       if (memcmp(&m, &m_first, sizeof m) != 0) {
         fprintf(stderr, "eval_bench: the old ranking gives other metrics\n");
         return 1;
@@ -390,8 +415,9 @@ int main(int argc, char **argv) {
   for (int k = 0; k < nt; k++) {
     double pk_med = median(t[PEAK][k], (int)reps);
     double pk_best = t[PEAK][k][reps - 1]; /* sorted ascending by median() */
-    printf("threads %d peak_gflops_median %.1f peak_gflops_best %.1f\n", threads[k], pk_med,
-           pk_best);
+    double pkc_med = median(cp[PEAK][k], (int)reps);
+    printf("threads %d peak_gflops_median %.1f peak_gflops_best %.1f peak_gflops_per_cpu_s_median "
+           "%.1f\n", threads[k], pk_med, pk_best, pkc_med);
     for (int ph = GEMM; ph < NPH; ph++) {
       if ((ph == SORT && !n_sort) || (ph == RANK1 && threads[k] == 1)) continue;
 #ifndef EVAL_BENCH_LEGACY
@@ -402,10 +428,14 @@ int main(int argc, char **argv) {
       printf("threads %d phase %s seconds_median %.4f users_per_s_median %.0f "
              "users_per_s_best %.0f",
              threads[k], names[ph], md, users / md, users / b);
+      double cmd = median(cp[ph][k], (int)reps);
+      printf(" cpu_s_median %.4f users_per_cpu_s_median %.0f", cmd, users / cmd);
       if (ph == GEMM || ph == RANK || ph == RANK1 || ph == SORT || ph == OLD) {
         double gf = flop_user * users / md * 1e-9;
         printf(" gflops_median %.1f peak_fraction_median %.3f peak_fraction_best %.3f", gf,
                gf / pk_med, flop_user * users / b * 1e-9 / pk_best);
+        printf(" gflops_per_cpu_s_median %.1f cpu_peak_fraction_median %.3f",
+               flop_user * users / cmd * 1e-9, flop_user * users / cmd * 1e-9 / pkc_med);
       }
       printf("\n");
     }
@@ -417,7 +447,7 @@ int main(int argc, char **argv) {
       return 1;
     }
   for (int ph = 0; ph < NPH; ph++)
-    for (int k = 0; k < nt; k++) free(t[ph][k]);
+    for (int k = 0; k < nt; k++) free(t[ph][k]), free(cp[ph][k]);
   free(A), free(B), free(C), free(S), free(U), free(V), free(U1), free(V1), free(theta);
   model_local_free(&local);
   free_dataset(&ds);

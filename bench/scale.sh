@@ -52,6 +52,7 @@
 #   env:   PLATFORMS="4 16 64 256" BUCKETS="12 15 18" RANKS=3 ROUNDS=4 INNER=5
 #          USERS=8000 SCALE=0.1 (8000 x 0.1: the smallest of 256 niche platforms
 #          still has training interactions; generation takes about a second)
+#          EXTRA="" (more `fedmeta train` flags for every run, e.g. "--seal off")
 # Writes OUT/scale.csv (one line per run, appended as runs finish) and prints
 # the Markdown table; plot with bench/plot_scale.gp.
 set -euo pipefail
@@ -64,6 +65,7 @@ ROUNDS=${ROUNDS:-4}
 INNER=${INNER:-5}
 USERS=${USERS:-8000}
 SCALE=${SCALE:-0.1}
+EXTRA=${EXTRA:-}
 MEM_BUDGET_MB=${MEM_BUDGET_MB:-$(awk '/MemAvailable/ { printf "%d", $2 / 2048 }' /proc/meminfo)}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 FEDMETA_PROFILE=1
 CORES=$(nproc)
@@ -94,7 +96,7 @@ maxrss_mb() { # maxrss_mb TIME-FILE...: the largest "Maximum resident set size" 
 }
 
 echo "# bench/scale.sh: $(date -u '+%F %H:%M UTC'), $(nproc) cores, $(lscpu | grep 'Model name' | sed 's/.*: *//'),"
-echo "# $RANKS ranks (1 coordinator + $((RANKS - 1)) workers), $ROUNDS rounds x $INNER inner steps, users $USERS, scale $SCALE"
+echo "# $RANKS ranks (1 coordinator + $((RANKS - 1)) workers), $ROUNDS rounds x $INNER inner steps, users $USERS, scale $SCALE${EXTRA:+, $EXTRA}"
 echo "# load average before: $(uptime | sed 's/.*load average: //')"
 for b in $BUCKETS; do
   for n in $PLATFORMS; do
@@ -120,7 +122,7 @@ for b in $BUCKETS; do
       sh -c 'exec /usr/bin/time -v -o "$0.$OMPI_COMM_WORLD_RANK" "$@"' "$run/time" \
       "$BIN" train --industries $((n + 1)) --users "$USERS" --scale "$SCALE" \
       --dim 32 --hidden 64 --buckets-log2 "$b" --rounds "$ROUNDS" --inner-steps "$INNER" \
-      --inner-opt "$opt" --eval-every 0 --ft-steps 0 --local-steps 0 --round-timeout 3600 --verbose 1 --out "$run/out" \
+      --inner-opt "$opt" --eval-every 0 --ft-steps 0 --local-steps 0 --round-timeout 3600 --verbose 1 $EXTRA --out "$run/out" \
       < /dev/null > "$run/log" 2>&1 || { echo "bench/scale.sh: run n=$n b=$b failed, see $run/log" >&2; tail -5 "$run/log" >&2; exit 1; }
     wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     m="$run/out/metrics.jsonl"
