@@ -250,8 +250,8 @@ int seal_seal(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, u
   if (!s || !s->keys) return fm_fail(err, "sealing without a session");
   if (plain_len > SIZE_MAX - SEAL_OVERHEAD || out_cap < seal_sealed_len(plain_len))
     return fm_fail(err, "seal %u->%u: output buffer of %zu bytes is too small", s->self, s->peer, out_cap);
-  if (plain_len && plain != out + SEAL_HDRBYTES + SEAL_NONCEBYTES && plain < out + seal_sealed_len(plain_len) &&
-      out < plain + plain_len)
+  uintptr_t o = (uintptr_t)out, p = (uintptr_t)plain; /* addresses of possibly unrelated objects */
+  if (plain_len && p != o + SEAL_HDRBYTES + SEAL_NONCEBYTES && p < o + seal_sealed_len(plain_len) && o < p + plain_len)
     return fm_fail(err, "seal %u->%u: plaintext and output overlap", s->self, s->peer);
   if (s->tx_seq == UINT64_MAX) return fm_fail(err, "seal %u->%u: sequence numbers exhausted", s->self, s->peer);
   seal_hdr_t h = {s->job, round, stage, s->self, s->peer, s->tx_seq + 1};

@@ -74,6 +74,9 @@ typedef struct pooled {
 static pooled_t *pool;
 static size_t pool_n, pool_cap;
 static outmsg_t *begun; /* wire_post_begin's message, not yet committed */
+static size_t max_inflight; /* 0: no limit */
+
+void wire_set_max_inflight(size_t n) { max_inflight = n; }
 
 static void pool_put(uint8_t *data, size_t cap) {
   if (cap < POOL_MIN_BYTES) {
@@ -117,6 +120,14 @@ uint8_t *wire_post_begin(size_t len, fm_err *err) {
     pool_put(begun->data, begun->cap);
     free(begun);
     begun = NULL;
+  }
+  if (max_inflight && outbox) { /* wait until one of the posted messages has left */
+    long sleep_ns = 20000;
+    while (wire_progress() >= max_inflight) {
+      struct timespec ts = {0, sleep_ns};
+      nanosleep(&ts, NULL);
+      if (sleep_ns < 2000000) sleep_ns = sleep_ns * 3 / 2;
+    }
   }
   outmsg_t *m = calloc(1, sizeof *m);
   if (m) m->data = pool_get(len, &m->cap);

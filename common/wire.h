@@ -44,6 +44,11 @@ uint8_t *wire_post_begin(size_t len, fm_err *err);
 int wire_post_commit(const int *dests, int n, int tag, fm_err *err);
 /* The buffer of the begun message (NULL if none). */
 uint8_t *wire_post_current(void);
+/* At most n posted messages in flight (0, the default: no limit): a post
+ * beyond waits for an earlier one to leave. Bounds a worker's memory (its
+ * sealed deltas) when the coordinator is slow to take them; the coordinator
+ * keeps no limit, it never waits on a send. */
+void wire_set_max_inflight(size_t n);
 /* Completes what it can; returns the number of posted messages still in flight. */
 size_t wire_progress(void);
 /* Waits up to timeout_s for the outbox to empty; returns what is still in flight. */
