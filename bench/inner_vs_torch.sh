@@ -21,8 +21,10 @@
 #   3. ROUNDS rounds, each timing fedmeta, torch sparse and torch dense one after
 #      another in fresh processes, at 1 and at 2 threads (OPENBLAS_NUM_THREADS for
 #      fedmeta; torch.set_num_threads + OMP_NUM_THREADS + OPENBLAS_NUM_THREADS for
-#      torch; at 2 threads torch runs twice, with libgomp's default and with
-#      OMP_WAIT_POLICY=PASSIVE, and the faster run counts). The ratio is taken within a round (the machine is shared and noisy)
+#      torch; at 2 threads each runs twice, with the default waiting of idle
+#      threads and with threads that sleep at once (OPENBLAS_THREAD_TIMEOUT=4,
+#      and OMP_WAIT_POLICY=PASSIVE for torch), and the faster run counts).
+#      The ratio is taken within a round (the machine is shared and noisy)
 #      and the table gives the median over rounds, with the range; the last
 #      column is the same ratio in process CPU time (all threads' time summed:
 #      examples per core-second), less sensitive to other jobs on the machine.
@@ -64,6 +66,14 @@ setting_steps() {  # fedmeta steps, torch steps, warm-up steps
 
 rate() { awk '/^examples_per_s_median/ {print $2}' "$1"; }
 cpurate() { awk '/^examples_per_cpu_s_median/ {print $2}' "$1"; }
+# faster PREFIX: keeps in PREFIX.txt the faster of PREFIX.txt (default waiting)
+# and PREFIX-passive.txt (threads sleep when they wait); the other is kept aside
+faster() {
+  if awk -v a="$(rate "$1-passive.txt")" -v b="$(rate "$1.txt")" 'BEGIN {exit !(a > b)}'; then
+    mv "$1.txt" "$1-active.txt"
+    cp "$1-passive.txt" "$1.txt"
+  fi
+}
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "torch: $("$PY" -c 'import torch; print(torch.__version__)'); date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -96,20 +106,24 @@ for S in $SETTINGS; do
       # shellcheck disable=SC2086
       OPENBLAS_NUM_THREADS=$T "$BIN" $FLAGS --bench-steps "$CSTEPS" --bench-warmup "$WARM" --bench-reps 1 \
         > "$OUT/$S.fedmeta-$T-$R.txt"
+      if [ "$T" -gt 1 ]; then
+        # OpenBLAS's idle threads spin for 2^28 cycles before they sleep; 2^4:
+        # the faster of the two counts (as for torch below)
+        # shellcheck disable=SC2086
+        OPENBLAS_THREAD_TIMEOUT=4 OPENBLAS_NUM_THREADS=$T "$BIN" $FLAGS --bench-steps "$CSTEPS" \
+          --bench-warmup "$WARM" --bench-reps 1 > "$OUT/$S.fedmeta-$T-$R-passive.txt"
+        faster "$OUT/$S.fedmeta-$T-$R"
+      fi
       for V in sparse dense; do
         OMP_NUM_THREADS=$T OPENBLAS_NUM_THREADS=$T "$PY" bench/inner_torch.py "$DUMP" --variant "$V" \
           --threads "$T" --steps "$TSTEPS" --warmup "$WARM" --reps 1 > "$OUT/$S.torch-$V-$T-$R.txt"
         if [ "$T" -gt 1 ]; then
-          # OpenMP threads that sleep instead of spinning when they wait: much
-          # faster for torch on a shared machine; the faster of the two counts
-          OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$T OPENBLAS_NUM_THREADS=$T "$PY" bench/inner_torch.py \
-            "$DUMP" --variant "$V" --threads "$T" --steps "$TSTEPS" --warmup "$WARM" --reps 1 \
-            > "$OUT/$S.torch-$V-$T-$R-passive.txt"
-          if awk -v a="$(rate "$OUT/$S.torch-$V-$T-$R-passive.txt")" -v b="$(rate "$OUT/$S.torch-$V-$T-$R.txt")" \
-            'BEGIN {exit !(a > b)}'; then
-            mv "$OUT/$S.torch-$V-$T-$R.txt" "$OUT/$S.torch-$V-$T-$R-active.txt"
-            cp "$OUT/$S.torch-$V-$T-$R-passive.txt" "$OUT/$S.torch-$V-$T-$R.txt"
-          fi
+          # OpenMP (and OpenBLAS) threads that sleep instead of spinning when
+          # they wait: much faster for torch on a shared machine
+          OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 OMP_NUM_THREADS=$T OPENBLAS_NUM_THREADS=$T \
+            "$PY" bench/inner_torch.py "$DUMP" --variant "$V" --threads "$T" --steps "$TSTEPS" \
+            --warmup "$WARM" --reps 1 > "$OUT/$S.torch-$V-$T-$R-passive.txt"
+          faster "$OUT/$S.torch-$V-$T-$R"
         fi
       done
       F1="$OUT/$S.fedmeta-$T-$R.txt" F2="$OUT/$S.torch-sparse-$T-$R.txt" F3="$OUT/$S.torch-dense-$T-$R.txt"
