@@ -5,9 +5,10 @@
  *   eval_bench [--items N] [--users U] [--dim D] [--hidden H] [--buckets-log2 B]
  *              [--hist-len L] [--truth T] [--excl X] [--threads "1 2"]
  *              [--reps R] [--peak-n P] [--block K] [--tile W] [--sort-users S]
- *              [--seed S]
+ *              [--pop-prior on|off] [--seed S]
  *
- * Defaults: the default model (D 32, hidden 64, 2^14 buckets, history 20), a
+ * Defaults: the default model (D 32, hidden 64, 2^14 buckets, history 20, the
+ * popularity prior on: scoring vectors of D + 1 = 33; --pop-prior off: 32), a
  * catalogue of 100,000 items, 4,096 evaluated users, 10 relevant and 20
  * excluded items per user (so every metric is computed, MRR included).
  *
@@ -154,7 +155,7 @@ static void make_dataset(dataset_t *ds, uint32_t n_users, uint32_t n_items, uint
   ds->hist_ptr[n_users] = ds->excl_ptr[n_users] = n_users * n_excl;
   ds->truth_ptr[n_users] = n_users * n_truth;
   ds->item_pop = xmalloc((size_t)n_items * 4);
-  for (uint32_t i = 0; i < n_items; i++) ds->item_pop[i] = 0;
+  for (uint32_t i = 0; i < n_items; i++) ds->item_pop[i] = (float)rng_below(&r, 100); /* counts */
   free(both);
 }
 
@@ -216,12 +217,13 @@ static void usage(void) {
           "usage: eval_bench [--items N] [--users U] [--dim D] [--hidden H] [--buckets-log2 B]\n"
           "                  [--hist-len L] [--truth T] [--excl X] [--threads \"1 2\"]\n"
           "                  [--reps R] [--peak-n P] [--block K] [--tile W] [--sort-users S]\n"
-          "                  [--seed S]\n");
+          "                  [--pop-prior on|off] [--seed S]\n");
 }
 
 int main(int argc, char **argv) {
   uint32_t n_items = 100000, n_users = 4096, D = 32, Hd = 64, blog2 = 14, L = 20;
   uint32_t n_truth = 10, n_excl = 20, reps = 5, peak_n = 1024, block = 0, tile = 0, n_sort = 64;
+  uint32_t pop = 1;
   uint64_t seed = 1;
   const char *threads_s = "1 2";
   for (int a = 1; a < argc; a++) {
@@ -247,6 +249,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--peak-n")) peak_n = (uint32_t)x;
     else if (!strcmp(k, "--block")) block = (uint32_t)x;
     else if (!strcmp(k, "--tile")) tile = (uint32_t)x;
+    else if (!strcmp(k, "--pop-prior")) pop = !strcmp(v, "on") || !strcmp(v, "1");
     else if (!strcmp(k, "--sort-users")) n_sort = (uint32_t)x;
     else if (!strcmp(k, "--seed")) seed = x;
     else if (!strcmp(k, "--threads")) threads_s = v;
@@ -270,12 +273,13 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (n_sort > n_users) n_sort = n_users;
-  model_cfg_t mc = {D, Hd, 1u << blog2, L, 0};
+  model_cfg_t mc = {D, Hd, 1u << blog2, L, pop};
   fm_err err = {{0}};
   if (model_cfg_validate(&mc, &err)) {
     fprintf(stderr, "eval_bench: %s\n", err.msg);
     return 2;
   }
+  const uint32_t SD = model_score_dim(&mc); /* D, + 1 with the popularity prior */
   dataset_t ds;
   make_dataset(&ds, n_users, n_items, n_truth, n_excl, seed);
   float *theta = xmalloc(model_n_shared(&mc) * 4);
@@ -285,8 +289,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "eval_bench: %s\n", err.msg);
     return 1;
   }
-  float *U = xmalloc((size_t)n_users * D * 4), *V = xmalloc((size_t)n_items * D * 4);
-  float *U1 = xmalloc((size_t)n_users * D * 4), *V1 = xmalloc((size_t)n_items * D * 4);
+  float *U = xmalloc((size_t)n_users * SD * 4), *V = xmalloc((size_t)n_items * SD * 4);
+  float *U1 = xmalloc((size_t)n_users * SD * 4), *V1 = xmalloc((size_t)n_items * SD * 4);
   openblas_set_num_threads(1); /* the vectors ranked by gemm / rank / sort: fixed bits */
   model_user_vectors(&mc, theta, &local, &ds, ds.eval_user, n_users, U);
   model_item_vectors(&mc, theta, &local, &ds, V);
@@ -302,9 +306,9 @@ int main(int argc, char **argv) {
   for (size_t k = 0; k < (size_t)peak_n * peak_n; k++)
     A[k] = (float)rng_normal(&r), B[k] = (float)rng_normal(&r);
 
-  printf("eval_bench: items %u users %u dim %u hidden %u buckets 2^%u hist %u truth %u excl %u "
+  printf("eval_bench: items %u users %u dim %u (scoring %u) hidden %u buckets 2^%u hist %u truth %u excl %u "
          "block %u tile %u reps %u peak_n %u\n",
-         n_items, n_users, D, Hd, blog2, L, n_truth, n_excl, blk, tw, reps, peak_n);
+         n_items, n_users, D, SD, Hd, blog2, L, n_truth, n_excl, blk, tw, reps, peak_n);
   printf("openblas: %s\n", openblas_get_config());
   fflush(stdout);
 
@@ -335,8 +339,8 @@ int main(int argc, char **argv) {
         uint32_t nb = n_users - b0 < blk ? n_users - b0 : blk;
         for (uint32_t i0 = 0; i0 < n_items; i0 += tw) {
           uint32_t len = n_items - i0 < tw ? n_items - i0 : tw;
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)len, (int)D, 1.0f,
-                      U + (size_t)b0 * D, (int)D, V + (size_t)i0 * D, (int)D, 0.0f, S, (int)len);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)len, (int)SD, 1.0f,
+                      U + (size_t)b0 * SD, (int)SD, V + (size_t)i0 * SD, (int)SD, 0.0f, S, (int)len);
         }
       }
       t[GEMM][k][rep] = now_s() - t0;
@@ -344,7 +348,7 @@ int main(int argc, char **argv) {
 
       metrics_t m;
       t0 = now_s(), c0 = cpu_s();
-      if (metrics_rank_dot_tiled(&m, NULL, U, V, D, &ds, block, tile, 0, &err)) {
+      if (metrics_rank_dot_tiled(&m, NULL, U, V, SD, &ds, block, tile, 0, &err)) {
         fprintf(stderr, "eval_bench: %s\n", err.msg);
         return 1;
       }
@@ -356,7 +360,7 @@ int main(int argc, char **argv) {
       /* one ranking thread, OpenBLAS's own threads in the sgemm (the
        * alternative to the driver's threads; the same at 1 thread) */
       t0 = now_s(), c0 = cpu_s();
-      if (threads[k] > 1 && metrics_rank_dot_tiled(&m, NULL, U, V, D, &ds, block, tile, 1, &err)) {
+      if (threads[k] > 1 && metrics_rank_dot_tiled(&m, NULL, U, V, SD, &ds, block, tile, 1, &err)) {
         fprintf(stderr, "eval_bench: %s\n", err.msg);
         return 1;
       }
@@ -388,14 +392,14 @@ int main(int argc, char **argv) {
       }
 
       t0 = now_s(), c0 = cpu_s();
-      if (n_sort) sort_users(U, V, D, &ds, n_sort);
+      if (n_sort) sort_users(U, V, SD, &ds, n_sort);
       t[SORT][k][rep] = now_s() - t0;
       cp[SORT][k][rep] = cpu_s() - c0;
 
       t[OLD][k][rep] = cp[OLD][k][rep] = 0;
 #ifdef EVAL_BENCH_LEGACY
       t0 = now_s(), c0 = cpu_s();
-      if (old_metrics_rank_dot_block(&m, NULL, U, V, D, &ds, 0, &err)) {
+      if (old_metrics_rank_dot_block(&m, NULL, U, V, SD, &ds, 0, &err)) {
         fprintf(stderr, "eval_bench: old: %s\n", err.msg);
         return 1;
       }
@@ -411,7 +415,7 @@ int main(int argc, char **argv) {
 
   printf("metrics: ndcg10 %.6f recall20 %.6f hr10 %.6f mrr %.6f users %u\n", m_first.ndcg10,
          m_first.recall20, m_first.hr10, m_first.mrr, m_first.n_users);
-  const double flop_user = 2.0 * D * (double)n_items;
+  const double flop_user = 2.0 * SD * (double)n_items;
   for (int k = 0; k < nt; k++) {
     double pk_med = median(t[PEAK][k], (int)reps);
     double pk_best = t[PEAK][k][reps - 1]; /* sorted ascending by median() */
