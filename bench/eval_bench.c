@@ -25,8 +25,8 @@
  *           (what `fedmeta train` / `eval` run), given the user and item
  *           vectors, with the driver's ranking threads (one per OpenBLAS
  *           thread, each calling a one-thread sgemm);
- *   rank1   (threads > 1 only) the same with one ranking thread and OpenBLAS's
- *           threads inside each sgemm: the alternative the driver does not take;
+ *   rank1   (threads > 1 only) the same with one ranking thread (what the
+ *           driver does below METRICS_THREAD_MIN_WORK);
  *   old     (built with -DEVAL_BENCH_LEGACY by bench/eval_before_after.sh only)
  *           an earlier commit's metrics_rank_dot_block on the same vectors;
  *           its metrics must be the same;
@@ -357,8 +357,7 @@ int main(int argc, char **argv) {
       hash[k] = fnv(&m, sizeof m, 0xcbf29ce484222325ULL);
       if (rep == 0 && k == 0) m_first = m;
 
-      /* one ranking thread, OpenBLAS's own threads in the sgemm (the
-       * alternative to the driver's threads; the same at 1 thread) */
+      /* one ranking thread (the same as rank at 1 thread) */
       t0 = now_s(), c0 = cpu_s();
       if (threads[k] > 1 && metrics_rank_dot_tiled(&m, NULL, U, V, SD, &ds, block, tile, 1, &err)) {
         fprintf(stderr, "eval_bench: %s\n", err.msg);

@@ -963,8 +963,7 @@ static int dot_driver(metrics_t *out, metrics_user_t *per_user, uint32_t *top, f
     int t = openblas_get_num_threads();
     threads = t > 1 ? (uint32_t)t : 1;
     /* OpenBLAS's idle workers spin (~0.13 s of CPU here) after each threaded
-     * call, against our threads: below this much work, one ranking thread
-     * and OpenBLAS's threads inside the sgemm are as fast. */
+     * call, against our threads: below this much work, one thread is as fast. */
     if ((uint64_t)n_eval * n_items * dim < METRICS_THREAD_MIN_WORK) threads = 1;
   }
   if (threads > METRICS_MAX_THREADS) threads = METRICS_MAX_THREADS;
@@ -1001,15 +1000,15 @@ static int dot_driver(metrics_t *out, metrics_user_t *per_user, uint32_t *top, f
   atomic_init(&j.failed, 0);
   pthread_mutex_init(&j.mu, NULL);
 
-  /* Threads of our own, each calling a one-thread sgemm on its own blocks
-   * (OpenBLAS's threads would leave the ranking passes on one core); the
-   * OpenBLAS setting is restored afterwards. */
+  /* One-thread sgemm calls, from threads of our own when there are several:
+   * OpenBLAS's threads on a tile cost more in hand-over than they gain (half
+   * the one-thread rate on this machine) and would leave the ranking passes
+   * on one core. The OpenBLAS setting is restored afterwards. */
   pthread_t tid[METRICS_MAX_THREADS];
   uint32_t started = 0;
-  int blas_threads = 0;
+  const int blas_threads = openblas_get_num_threads();
+  if (blas_threads > 1) openblas_set_num_threads(1);
   if (threads > 1) {
-    blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
     for (uint32_t t = 1; t < threads; t++) {
       if (pthread_create(&tid[started], NULL, dot_thread, &j) != 0) break; /* fewer, then */
       started++;
@@ -1017,7 +1016,7 @@ static int dot_driver(metrics_t *out, metrics_user_t *per_user, uint32_t *top, f
   }
   dot_run(&j);
   for (uint32_t t = 0; t < started; t++) pthread_join(tid[t], NULL);
-  if (threads > 1) openblas_set_num_threads(blas_threads);
+  if (blas_threads > 1) openblas_set_num_threads(blas_threads);
   pthread_mutex_destroy(&j.mu);
 
   int rc = 0;

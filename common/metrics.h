@@ -103,14 +103,14 @@ int metrics_rank_dot_block(metrics_t *out, metrics_user_t *per_user, const float
  * metrics_default_tile(block)); one sgemm per (block, tile), each tile ranked
  * while it is in cache (streaming top-K heap per user, fed only by the items
  * whose sgemm score can still enter it). `threads` ranking threads (at most
- * METRICS_MAX_THREADS): with more than one, each thread takes whole user
- * blocks and calls a one-thread sgemm (OpenBLAS is set to one thread
- * meanwhile, and restored). 0 = the OpenBLAS thread count when the ranking
- * is at least METRICS_THREAD_MIN_WORK multiply-adds (n_eval * n_items * dim;
- * about 0.3 s on one core), else one ranking thread with OpenBLAS's own
- * threads in the sgemm: OpenBLAS's idle workers spin for ~0.13 s of CPU
- * after every threaded call (measured on OpenBLAS 0.3.21), which costs more
- * than a second ranking thread gains on a short ranking. Results do not
+ * METRICS_MAX_THREADS): each takes whole user blocks and calls one-thread
+ * sgemm (OpenBLAS is set to one thread meanwhile, and restored: its threads
+ * on one tile ran at half the one-thread rate). 0 = the OpenBLAS thread
+ * count when the ranking is at least METRICS_THREAD_MIN_WORK multiply-adds
+ * (n_eval * n_items * dim; about 0.3 s on one core), else one: OpenBLAS's
+ * idle workers spin for ~0.13 s of CPU after every threaded call (measured
+ * on OpenBLAS 0.3.21), which costs more than a second ranking thread gains
+ * on a short ranking. Results do not
  * depend on block, tile or threads. Memory per thread: block * tile floats
  * plus O(n_items) bytes; plus n_eval metrics_user_t when per_user is NULL. */
 #define METRICS_MAX_THREADS 64
