@@ -682,7 +682,10 @@ typedef struct dot_user {
 static inline void dot_offer(dot_user_t *d, const exact_t *ex, uint32_t i) {
   float y = ex_score(ex, i);
   heap_offer(&d->h, y, i);
-  if (d->h.n == TOPK) d->thr = round_down((double)d->h.v[0] - d->m);
+  if (d->h.n == TOPK) {
+    float t = round_down((double)d->h.v[0] - d->m);
+    if (t > d->thr) d->thr = t; /* never below the first tile's prefilter */
+  }
 }
 
 /* Items of one chunk inside the MRR band: rescore and count those above q.r. */
@@ -752,6 +755,27 @@ static void dot_segment(dot_user_t *d, const float *s, uint32_t base, uint32_t l
   d->above += cnt;
 }
 
+/* Before a user's first tile: if the tile has at least K chunks, the K-th
+ * largest chunk maximum T is reached by K distinct items, so the K-th best
+ * canonical score is at least T - m and no item with sgemm score below
+ * T - 2m can enter the top K: start thr there instead of at -inf (saves most
+ * of the canonical rescoring of the first tile, where the heap fills). */
+static void dot_prefilter(dot_user_t *d, const float *s, uint32_t len, float *cm) {
+  const uint32_t nc = len / CHUNK;
+  if (nc < TOPK) return;
+  for (uint32_t c = 0; c < nc; c++) {
+    const float *x = s + (size_t)c * CHUNK;
+    float mx = x[0];
+    for (uint32_t j = 1; j < CHUNK; j++) mx = x[j] > mx ? x[j] : mx;
+    cm[c] = mx;
+  }
+  float T = kth_largest(cm, nc);
+  if (T > -INFINITY) { /* else fewer than K chunks with a candidate */
+    float t0 = round_down((double)T - 2 * d->m);
+    if (t0 > d->thr) d->thr = t0;
+  }
+}
+
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return (x > y) - (x < y);
@@ -791,11 +815,12 @@ typedef struct dot_ws {
   uint8_t *mask;  /* (n_items), zero between users */
   uint32_t *lists; /* (max_truth + max_excl + 1) */
   float *row;     /* (n_items) canonical row, for non-finite users only */
+  float *cm;      /* (tile / CHUNK + 1) chunk maxima of a first tile */
   scratch_t w;
 } dot_ws_t;
 
 static void dot_ws_free(dot_ws_t *k) {
-  free(k->T), free(k->du), free(k->xs), free(k->mask), free(k->lists), free(k->row);
+  free(k->T), free(k->du), free(k->xs), free(k->mask), free(k->lists), free(k->row), free(k->cm);
   scratch_free(&k->w);
   memset(k, 0, sizeof *k);
 }
@@ -807,7 +832,8 @@ static int dot_ws_init(dot_ws_t *k, const dot_job_t *j) {
   k->xs = malloc((j->xcap + 1) * sizeof *k->xs);
   k->mask = calloc(j->ds->n_items, 1);
   k->lists = malloc(((size_t)j->max_truth + j->max_excl + 1) * sizeof *k->lists);
-  if (k->T && k->du && k->xs && k->mask && k->lists) return 0;
+  k->cm = malloc(((size_t)j->tile / CHUNK + 1) * sizeof *k->cm);
+  if (k->T && k->du && k->xs && k->mask && k->lists && k->cm) return 0;
   dot_ws_free(k);
   return -1;
 }
@@ -880,6 +906,7 @@ static int dot_block(dot_job_t *j, dot_ws_t *k, uint32_t b0, uint32_t nb) {
       float *s = k->T + (size_t)r * len;
       for (; d->xp < d->xe && xs[d->xp] < i0 + len; d->xp++) s[xs[d->xp] - i0] = -INFINITY;
       const exact_t ex = {U + (size_t)(b0 + r) * dim, V, dim, d->m};
+      if (i0 == 0) dot_prefilter(d, s, len, k->cm);
       dot_segment(d, s, i0, len, &ex);
     }
   }
