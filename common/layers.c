@@ -290,11 +290,19 @@ void layer_ssm_backward(float *dU, float *dVpos, float *dVneg, float *pneg,
 double layer_ssmc_forward(float *ppos, float *P, const float *U, const float *V,
                           const uint32_t *cpos, const float *cnt, int B, int C, int Cn, int D) {
   if (B == 0) return 0.0;
-  /* S (B, C) = U (B, D) . V^T (D, C), in P */
+  return layer_ssmc_forward_rows(ppos, P, U, V, cpos, cnt, 0, B, C, Cn, D) / B;
+}
+
+double layer_ssmc_forward_rows(float *ppos, float *P, const float *U, const float *V,
+                               const uint32_t *cpos, const float *cnt, int b0, int b1, int C,
+                               int Cn, int D) {
+  if (b1 <= b0) return 0.0;
+  /* S (rows b0..b1, C) = U (rows b0..b1, D) . V^T (D, C), in P */
   if (C > 0)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, D, 1.0f, U, D, V, D, 0.0f, P, C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b1 - b0, C, D, 1.0f,
+                U + (size_t)b0 * D, D, V, D, 0.0f, P + (size_t)b0 * C, C);
   double loss = 0.0;
-  for (int b = 0; b < B; b++) {
+  for (int b = b0; b < b1; b++) {
     float *s = P + (size_t)b * C;
     const int c = (int)cpos[b];
     const float sp = s[c];
@@ -338,12 +346,19 @@ double layer_ssmc_forward(float *ppos, float *P, const float *U, const float *V,
     ppos[b] = (float)(ep / sum);
     loss += log(sum) + (double)m - (double)sp;
   }
-  return loss / B;
+  return loss;
 }
 
 void layer_ssmc_backward(float *dU, float *dV, float *P, const float *ppos,
                          const uint32_t *cpos, const float *U, const float *V, int B, int C,
                          int D) {
+  if (B == 0 || C == 0) return;
+  layer_ssmc_grad_logits(P, ppos, cpos, B, C);
+  layer_ssmc_backward_u(dU, P, V, B, C, D);
+  layer_ssmc_backward_v(dV, P, U, B, C, D);
+}
+
+void layer_ssmc_grad_logits(float *P, const float *ppos, const uint32_t *cpos, int B, int C) {
   if (B == 0 || C == 0) return;
   const float scale = 1.0f / (float)B;
   /* d loss / d S = (P - onehot(positive column) (1 - ppos)) / B, i.e. P / B
@@ -356,8 +371,14 @@ void layer_ssmc_backward(float *dU, float *dV, float *P, const float *ppos,
 #endif
   for (; i < n; i++) P[i] *= scale;
   for (int b = 0; b < B; b++) P[(size_t)b * C + cpos[b]] = (ppos[b] - 1.0f) * scale;
-  if (dU) /* dU (B, D) += G (B, C) . V (C, D) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, C, 1.0f, P, C, V, D, 1.0f, dU, D);
-  if (dV) /* dV (C, D) += G^T (C, B) . U (B, D) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, D, B, 1.0f, P, C, U, D, 1.0f, dV, D);
+}
+
+void layer_ssmc_backward_u(float *dU, const float *G, const float *V, int B, int C, int D) {
+  if (dU && B > 0 && C > 0) /* dU (B, D) += G (B, C) . V (C, D) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, C, 1.0f, G, C, V, D, 1.0f, dU, D);
+}
+
+void layer_ssmc_backward_v(float *dV, const float *G, const float *U, int B, int C, int D) {
+  if (dV && B > 0 && C > 0) /* dV (C, D) += G^T (C, B) . U (B, D) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, D, B, 1.0f, G, C, U, D, 1.0f, dV, D);
 }

@@ -21,7 +21,9 @@
  * 0.3.21: every gemm shape of a training step, e.g. 256x64x96, differs
  * between 1 and 2 threads, by ~1e-6, presumably because another kernel or
  * blocking is chosen). Bit-identical results therefore need the same thread
- * count everywhere: run with OPENBLAS_NUM_THREADS=1 (one MPI rank per core). */
+ * count everywhere: the trainer (model.c) runs a step's sgemm calls
+ * one-threaded, whatever OPENBLAS_NUM_THREADS says, and uses a second thread
+ * of its own for independent parts instead. */
 #ifndef FEDMETA_LAYERS_H
 #define FEDMETA_LAYERS_H
 #include <stddef.h>
@@ -168,10 +170,21 @@ void layer_ssm_backward(float *dU, float *dVpos, float *dVneg, float *pneg,
  * of N exponentials per row. Returns the mean loss. */
 double layer_ssmc_forward(float *ppos, float *P, const float *U, const float *V,
                           const uint32_t *cpos, const float *cnt, int B, int C, int Cn, int D);
+/* The same for rows b0..b1 only (their logits, softmax, ppos and P rows):
+ * returns the SUM of their losses, not the mean. Row blocks are independent:
+ * two threads may run two blocks at once. */
+double layer_ssmc_forward_rows(float *ppos, float *P, const float *U, const float *V,
+                               const uint32_t *cpos, const float *cnt, int b0, int b1, int C,
+                               int Cn, int D);
 /* Backward of that mean loss: P (B, C) is overwritten with d loss / d S, then
  * dU (B, D) += P V and dV (C, D) += P^T U (either may be NULL). */
 void layer_ssmc_backward(float *dU, float *dV, float *P, const float *ppos,
                          const uint32_t *cpos, const float *U, const float *V, int B, int C,
                          int D);
+/* Its three parts, so that the last two can run apart: P (B, C) -> G = d loss /
+ * d S in place; dU (B, D) += G V; dV (C, D) += G^T U (NULL: nothing). */
+void layer_ssmc_grad_logits(float *P, const float *ppos, const uint32_t *cpos, int B, int C);
+void layer_ssmc_backward_u(float *dU, const float *G, const float *V, int B, int C, int D);
+void layer_ssmc_backward_v(float *dV, const float *G, const float *U, int B, int C, int D);
 
 #endif

@@ -18,19 +18,115 @@
  * scattered into full-size buffers whose rows are zero except the ones
  * recorded in the touched-row sets, which the optimiser consumes and zeroes.
  *
- * Determinism: the same inputs, seed and OpenBLAS thread count give
- * bit-identical results; a different thread count changes sgemm in the last
- * bits (see layers.h), so run with OPENBLAS_NUM_THREADS=1. */
+ * Determinism: the same inputs and seed give bit-identical results. The loss
+ * and gradient of a batch run their sgemm calls one-threaded whatever the
+ * OpenBLAS thread count (a different count changes sgemm in the last bits,
+ * see layers.h), so training does not depend on it; inference (user and item
+ * vectors) uses the caller's setting. */
 #include "common/model.h"
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/layers.h"
 #include "common/optim.h"
 #include "common/rng.h"
+
+/* OpenBLAS's own (its cblas.h has them; not included here: <complex.h>). */
+extern int openblas_get_num_threads(void);
+extern void openblas_set_num_threads(int);
+
+/* The sgemm calls of a batch's loss and gradient run one-threaded, whatever
+ * OPENBLAS_NUM_THREADS says (the setting is restored after): they are small
+ * (a default step's largest is 128 x 447 x 32, some 20 calls a step) and
+ * OpenBLAS's threads made a step slower, not faster (bench/inner_vs_torch.sh,
+ * docs/BENCHMARKS.md). With a thread count above 1 the step runs its two
+ * towers, two halves of its softmax rows and its two backward branches on two
+ * threads of its own instead (fork2), each with the same operations in the
+ * same order as one thread: a trained model is the same for any thread count.
+ * Returns the count to restore (0: nothing to do). */
+static int blas_one_thread(void) {
+  int n = openblas_get_num_threads();
+  if (n <= 1) return 0;
+  openblas_set_num_threads(1);
+  return n;
+}
+
+static void blas_restore(int n) {
+  if (n > 1) openblas_set_num_threads(n);
+}
+
+/* --- two-way fork-join: one helper thread per process, started on first use -- */
+
+typedef void (*task_fn)(void *);
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  task_fn fn;
+  void *arg;
+  unsigned long posted, done; /* tasks handed to the helper, tasks it finished */
+  int ok;                     /* the helper runs */
+} g_helper = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0};
+static pthread_once_t g_helper_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_helper_busy = PTHREAD_MUTEX_INITIALIZER; /* one batch at a time */
+
+static void *helper_main(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&g_helper.mu);
+  for (;;) {
+    while (g_helper.done == g_helper.posted) pthread_cond_wait(&g_helper.cv, &g_helper.mu);
+    task_fn fn = g_helper.fn;
+    void *arg = g_helper.arg;
+    pthread_mutex_unlock(&g_helper.mu);
+    fn(arg);
+    pthread_mutex_lock(&g_helper.mu);
+    g_helper.done = g_helper.posted;
+    pthread_cond_broadcast(&g_helper.cv);
+  }
+  return NULL;
+}
+
+static void helper_start(void) {
+  pthread_attr_t a;
+  pthread_t t;
+  if (pthread_attr_init(&a)) return;
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  g_helper.ok = pthread_create(&t, &a, helper_main, NULL) == 0;
+  pthread_attr_destroy(&a);
+}
+
+/* 1 if this batch may hand tasks to the helper (then helper_release after);
+ * 0 (run everything here) if it could not start or another batch has it. */
+static int helper_claim(void) {
+  pthread_once(&g_helper_once, helper_start);
+  return g_helper.ok && pthread_mutex_trylock(&g_helper_busy) == 0;
+}
+
+static void helper_release(void) { pthread_mutex_unlock(&g_helper_busy); }
+
+/* a(x) here and b(y) on the helper (par) or after a (not par): a and b write
+ * disjoint memory, so the result is the same either way. Returns when both
+ * are done. */
+static void fork2(int par, task_fn a, void *x, task_fn b, void *y) {
+  if (!par) {
+    a(x);
+    b(y);
+    return;
+  }
+  pthread_mutex_lock(&g_helper.mu);
+  g_helper.fn = b;
+  g_helper.arg = y;
+  g_helper.posted++;
+  pthread_cond_broadcast(&g_helper.cv);
+  pthread_mutex_unlock(&g_helper.mu);
+  a(x);
+  pthread_mutex_lock(&g_helper.mu);
+  while (g_helper.done != g_helper.posted) pthread_cond_wait(&g_helper.cv, &g_helper.mu);
+  pthread_mutex_unlock(&g_helper.mu);
+}
 
 /* Initial scale of the embedding tables E, P and Q. */
 #define MODEL_EMB_STD 0.05
@@ -45,6 +141,15 @@
 #define MODEL_MAX_BUCKETS (1u << 26)
 #define MODEL_MAX_HIST 4096u
 #define MODEL_MAX_BATCH (1u << 20)
+
+/* Batches with B x C x (Hd + D) below this run on one thread even when two
+ * are allowed: measured on 2 cores (bench/inner_bench, OPENBLAS_NUM_THREADS=2),
+ * two threads lost ~5% at the default settings (5.5 M), broke even around
+ * 2^24 and won 10-50% from 2^25 (+30% at 44 M, +50% at 287 M). */
+#define MODEL_PAR_MIN_WORK (1ull << 25)
+static _Atomic uint64_t g_par_min_work = MODEL_PAR_MIN_WORK;
+
+void model_set_parallel_threshold(uint64_t work) { g_par_min_work = work; }
 
 #define NO_ITEM UINT32_MAX
 #define NO_SLOT UINT32_MAX
@@ -353,15 +458,94 @@ static void augment(float *out, const float *in, uint32_t n, uint32_t D, const f
   }
 }
 
+/* One batch's shared state, for the tasks that fork2 runs two at a time. */
+typedef struct step_ctx {
+  ws_t *w;
+  const params_t *p;
+  params_t q;
+  const model_local_t *l;
+  const dataset_t *ds;
+  const uint32_t *users;
+  uint32_t B, C, Cn, Ds;
+  const float *U, *V; /* scoring vectors: wu, vi or with pop_prior wuA, viA */
+  double loss[2];     /* the two halves of the rows */
+  double gb;          /* beta's gradient (pop_prior) */
+} step_ctx_t;
+
+static void task_user_forward(void *a) {
+  step_ctx_t *c = a;
+  ws_user_forward(c->w, c->p, c->l, c->ds, c->users, c->B);
+}
+
+static void task_item_forward(void *a) {
+  step_ctx_t *c = a;
+  ws_item_forward(c->w, c->p, c->C);
+}
+
+static void task_rows_lo(void *a) {
+  step_ctx_t *c = a;
+  c->loss[0] = layer_ssmc_forward_rows(c->w->ppos, c->w->P, c->U, c->V, c->w->cpos, c->w->cnt, 0,
+                                       (int)c->B / 2, (int)c->C, (int)c->Cn, (int)c->Ds);
+}
+
+static void task_rows_hi(void *a) {
+  step_ctx_t *c = a;
+  c->loss[1] = layer_ssmc_forward_rows(c->w->ppos, c->w->P, c->U, c->V, c->w->cpos, c->w->cnt,
+                                       (int)c->B / 2, (int)c->B, (int)c->C, (int)c->Cn, (int)c->Ds);
+}
+
+/* d wu = G V, then the user tower back to dZ (its gradient buffers zeroed). */
+static void task_user_backward(void *a) {
+  step_ctx_t *c = a;
+  ws_t *w = c->w;
+  const uint32_t B = c->B, C = c->C, D = w->D, Hd = w->Hd, Ds = c->Ds;
+  if (c->p->pop) { /* through the extra coordinate: beta's gradient, the tower's part */
+    layer_ssmc_backward_u(w->dwuA, w->P, c->V, (int)B, (int)C, (int)Ds);
+    double gb = 0;
+    for (uint32_t b = 0; b < B; b++) {
+      memcpy(w->dwu + (size_t)b * D, w->dwuA + (size_t)b * Ds, D * sizeof(float));
+      gb += w->dwuA[(size_t)b * Ds + D];
+    }
+    c->gb = gb;
+  } else {
+    layer_ssmc_backward_u(w->dwu, w->P, c->V, (int)B, (int)C, (int)D);
+  }
+  layer_linear_backward(w->dhu, c->q.wu2, c->q.bu2, w->dwu, w->hu, c->p->wu2, (int)B, (int)Hd,
+                        (int)D);
+  layer_relu_backward(w->dhu, w->hu, (size_t)B * Hd);
+  layer_linear_backward(w->dZ, c->q.wu1, c->q.bu1, w->dhu, w->Z, c->p->wu1, (int)B, 3 * (int)D,
+                        (int)Hd);
+}
+
+/* d vi = G^T U, then the item tower straight into the columns' slots 0..C of dX. */
+static void task_item_backward(void *a) {
+  step_ctx_t *c = a;
+  ws_t *w = c->w;
+  const uint32_t B = c->B, C = c->C, D = w->D, Hd = w->Hd, Ds = c->Ds;
+  if (c->p->pop) {
+    layer_ssmc_backward_v(w->dviA, w->P, c->U, (int)B, (int)C, (int)Ds);
+    for (uint32_t j = 0; j < C; j++)
+      memcpy(w->dvi + (size_t)j * D, w->dviA + (size_t)j * Ds, D * sizeof(float));
+  } else {
+    layer_ssmc_backward_v(w->dvi, w->P, c->U, (int)B, (int)C, (int)D);
+  }
+  layer_linear_backward(w->dhi, c->q.wi2, c->q.bi2, w->dvi, w->hi, c->p->wi2, (int)C, (int)Hd,
+                        (int)D);
+  layer_relu_backward(w->dhi, w->hi, (size_t)C * Hd);
+  layer_linear_backward(w->dX, c->q.wi1, c->q.bi1, w->dhi, w->X, c->p->wi1, (int)C, (int)D,
+                        (int)Hd);
+}
+
 /* The loss of one batch and, if g is not NULL, its gradient: g laid out like
  * theta, its tower part zeroed by the caller and its E rows accumulated (and
  * recorded in tE if not NULL); gP / gQ (may be NULL) likewise for P and Q.
- * B <= w->bmax, N <= w->nmax. */
+ * B <= w->bmax, N <= w->nmax. par: the helper thread is ours (fork2); the
+ * result does not depend on it. */
 static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
                            const model_local_t *l, const dataset_t *ds, const uint32_t *users,
                            const uint32_t *pos, uint32_t B, const uint32_t *neg, uint32_t N,
                            float *g, float *gP, float *gQ, layer_rowset_t *tE,
-                           layer_rowset_t *tP, layer_rowset_t *tQ) {
+                           layer_rowset_t *tP, layer_rowset_t *tQ, int par) {
   const uint32_t D = w->D, Hd = w->Hd;
   const size_t ldz = 3 * (size_t)D;
   params_t p = params_of(cfg, theta);
@@ -377,55 +561,42 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   const uint32_t C = w->n_slots;
   ws_register_users(w, ds, users, pos, B);
   ws_items_x(w, &p, l, ds);
-  ws_user_forward(w, &p, l, ds, users, B);
-  ws_item_forward(w, &p, C);
+  /* Two threads only for batches big enough to pay for the hand-offs (three
+   * a step): a scheduling choice, the result is the same either way. */
+  par = par && (uint64_t)B * C * (Hd + D) >= g_par_min_work;
+  step_ctx_t c = {w, &p, {0}, l, ds, users, B, C, Cn, D, w->wu, w->vi, {0, 0}, 0};
+  fork2(par, task_user_forward, &c, task_item_forward, &c);
   /* scores: wu . vi, or with pop_prior [wu ; beta] . [vi ; s_i] */
-  const float *U = w->wu, *V = w->vi;
-  uint32_t Ds = D;
   if (p.pop) {
-    Ds = D + 1;
+    c.Ds = D + 1;
     augment(w->wuA, w->wu, B, D, NULL, *p.pop);
     augment(w->viA, w->vi, C, D, NULL, 0.0f);
-    for (uint32_t c = 0; c < C; c++) w->viA[(size_t)c * Ds + D] = pop_input(ds, w->slot_item[c]);
-    U = w->wuA;
-    V = w->viA;
+    for (uint32_t j = 0; j < C; j++) w->viA[(size_t)j * c.Ds + D] = pop_input(ds, w->slot_item[j]);
+    c.U = w->wuA;
+    c.V = w->viA;
   }
-  double loss = layer_ssmc_forward(w->ppos, w->P, U, V, w->cpos, w->cnt, (int)B, (int)C, (int)Cn,
-                                   (int)Ds);
+  /* the softmax rows in two halves, their losses added in that order */
+  fork2(par, task_rows_lo, &c, task_rows_hi, &c);
+  double loss = B ? (c.loss[0] + c.loss[1]) / B : 0.0;
   if (!g) return loss;
 
   /* backward */
-  params_t q = params_of(cfg, g);
-  const uint32_t S = w->n_slots;
+  c.q = params_of(cfg, g);
+  const uint32_t S = w->n_slots, Ds = c.Ds;
   memset(w->dwu, 0, (size_t)B * D * sizeof(float));
   memset(w->dvi, 0, (size_t)C * D * sizeof(float));
   memset(w->dhu, 0, (size_t)B * Hd * sizeof(float));
   memset(w->dhi, 0, (size_t)C * Hd * sizeof(float));
   memset(w->dZ, 0, (size_t)B * ldz * sizeof(float));
   memset(w->dX, 0, (size_t)S * D * sizeof(float));
-  if (p.pop) { /* through the extra coordinate: beta's gradient, the towers' parts */
+  if (p.pop) {
     memset(w->dwuA, 0, (size_t)B * Ds * sizeof(float));
     memset(w->dviA, 0, (size_t)C * Ds * sizeof(float));
-    layer_ssmc_backward(w->dwuA, w->dviA, w->P, w->ppos, w->cpos, U, V, (int)B, (int)C, (int)Ds);
-    double gb = 0;
-    for (uint32_t b = 0; b < B; b++) {
-      memcpy(w->dwu + (size_t)b * D, w->dwuA + (size_t)b * Ds, D * sizeof(float));
-      gb += w->dwuA[(size_t)b * Ds + D];
-    }
-    for (uint32_t c = 0; c < C; c++) memcpy(w->dvi + (size_t)c * D, w->dviA + (size_t)c * Ds, D * sizeof(float));
-    *q.pop += (float)gb;
-  } else {
-    layer_ssmc_backward(w->dwu, w->dvi, w->P, w->ppos, w->cpos, w->wu, w->vi, (int)B, (int)C,
-                        (int)D);
   }
-  /* item tower, straight into the columns' slots 0..C of dX */
-  layer_linear_backward(w->dhi, q.wi2, q.bi2, w->dvi, w->hi, p.wi2, (int)C, (int)Hd, (int)D);
-  layer_relu_backward(w->dhi, w->hi, (size_t)C * Hd);
-  layer_linear_backward(w->dX, q.wi1, q.bi1, w->dhi, w->X, p.wi1, (int)C, (int)D, (int)Hd);
-  /* user tower */
-  layer_linear_backward(w->dhu, q.wu2, q.bu2, w->dwu, w->hu, p.wu2, (int)B, (int)Hd, (int)D);
-  layer_relu_backward(w->dhu, w->hu, (size_t)B * Hd);
-  layer_linear_backward(w->dZ, q.wu1, q.bu1, w->dhu, w->Z, p.wu1, (int)B, 3 * (int)D, (int)Hd);
+  layer_ssmc_grad_logits(w->P, w->ppos, w->cpos, (int)B, (int)C);
+  fork2(par, task_user_backward, &c, task_item_backward, &c);
+  if (p.pop) *c.q.pop += (float)c.gb;
+  params_t q = c.q;
   /* the pooled histories, into their slots of dX */
   layer_pool_backward(w->dX, w->dZ + D, ldz, D, w->hslot, w->hcnt, B, w->L);
   /* embedding tables: E through user tokens and item tokens, P, Q */
@@ -512,8 +683,10 @@ float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_lo
   if (g) memset(g, 0, n_shared * sizeof *g);
   if (grad_user) memset(grad_user, 0, (size_t)l->n_users * D * sizeof *grad_user);
   if (grad_item) memset(grad_item, 0, (size_t)l->n_items * D * sizeof *grad_item);
+  int blas = blas_one_thread(); /* like the trainer: the same result for any thread count */
   double loss = ws_loss_grad(&w, cfg, theta, l, ds, users, pos, B, neg, N, g, grad_user,
-                             grad_item, NULL, NULL, NULL);
+                             grad_item, NULL, NULL, NULL, 0);
+  blas_restore(blas);
   if (g != grad_theta) free(g);
   ws_free(&w);
   return (float)loss;
@@ -727,9 +900,15 @@ static void trainer_sample(trainer_t *t) {
 static double trainer_batch_grad(trainer_t *t, const float *theta, int local) {
   trainer_sample(t);
   memset(t->g + t->n_emb, 0, (t->n_shared - t->n_emb) * sizeof *t->g);
-  return ws_loss_grad(&t->ws, &t->cfg, theta, t->local, t->ds, t->bu, t->bp, t->tc.batch,
-                      t->bn, t->tc.n_neg, t->g, local ? t->gP : NULL, local ? t->gQ : NULL,
-                      &t->tE, local ? &t->tP : NULL, local ? &t->tQ : NULL);
+  int blas = blas_one_thread();
+  int par = blas > 1 && helper_claim();
+  double loss = ws_loss_grad(&t->ws, &t->cfg, theta, t->local, t->ds, t->bu, t->bp,
+                             t->tc.batch, t->bn, t->tc.n_neg, t->g, local ? t->gP : NULL,
+                             local ? t->gQ : NULL, &t->tE, local ? &t->tP : NULL,
+                             local ? &t->tQ : NULL, par);
+  if (par) helper_release();
+  blas_restore(blas);
+  return loss;
 }
 
 float trainer_step(trainer_t *t, float *theta) {

@@ -133,6 +133,11 @@ void trainer_reset_opt(trainer_t *t);
  * With lr_local = 0 the local embeddings stay as they are and their gradient
  * and optimiser state are not computed (their Adam moments stay zero). */
 float trainer_step(trainer_t *t, float *theta);
+/* A step with B x C x (hidden + dim) multiply-adds (C distinct items among its
+ * positives and negatives) at least `work` runs on two threads when OpenBLAS
+ * is set to more than one (default 2^25); below, on one. The result is the
+ * same either way, and for any OpenBLAS thread count. For tests and benchmarks. */
+void model_set_parallel_threshold(uint64_t work);
 /* FOMAML: samples a fresh batch, returns its loss and writes the gradient with
  * respect to theta (dense, model_n_shared floats) into grad without updating. */
 float trainer_grad(trainer_t *t, const float *theta, float *grad);

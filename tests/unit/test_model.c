@@ -17,6 +17,9 @@
 #include "common/rng.h"
 #include "tests/check.h"
 
+extern int openblas_get_num_threads(void);
+extern void openblas_set_num_threads(int);
+
 #define NU 6
 #define NI 9
 
@@ -533,6 +536,41 @@ static void test_determinism(void) {
   }
   trainer_free(NULL);
   printf("  determinism: two trainers, 20 Adam steps, bit-identical\n");
+
+  /* The same bytes whatever the OpenBLAS thread count, with the step on one
+   * thread and (threshold 0) on two: each thread count trains from scratch. */
+  float *ref = NULL;
+  model_local_t lref;
+  const int blas0 = openblas_get_num_threads();
+  for (int run = 0; run < 3; run++) {
+    openblas_set_num_threads(run == 0 ? 1 : 2);
+    model_set_parallel_threshold(run == 2 ? 0 : UINT64_MAX);
+    float *th3 = malloc(g_ns * sizeof(float));
+    model_local_t l3;
+    trainer_t *t3;
+    model_shared_init(th3, &CFG, 3);
+    CHECK_OK(model_local_init(&l3, &CFG, NU, NI, 3, 1, &err));
+    CHECK_OK(trainer_init(&t3, &CFG, &tc, &g_ds, &l3, 3, 1, &err));
+    float last = 0;
+    for (int s = 0; s < 20; s++) last = trainer_step(t3, th3);
+    CHECK(isfinite(last));
+    if (run == 0) {
+      ref = th3;
+      lref = l3;
+    } else {
+      CHECK(memcmp(ref, th3, g_ns * sizeof(float)) == 0);
+      CHECK(memcmp(lref.item_id, l3.item_id, NI * CFG.dim * sizeof(float)) == 0);
+      free(th3);
+      model_local_free(&l3);
+    }
+    trainer_free(t3);
+  }
+  free(ref);
+  model_local_free(&lref);
+  model_set_parallel_threshold(1ull << 25);
+  openblas_set_num_threads(blas0);
+  printf("  determinism: 1 and 2 OpenBLAS threads, the step on one and on two threads: "
+         "bit-identical\n");
 }
 
 static void test_trainer_grad(void) {
