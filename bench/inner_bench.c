@@ -20,10 +20,12 @@
  * losses it returned; the losses are also printed, one "loss STEP VALUE" line
  * each, then "weights_fnv1a theta H local H" (hashes of theta and of P, Q
  * after the K steps).
- * Layout (little-endian): "FMIB" u32 version; u32 D Hd H L B N n_users
- * n_items opt K; f32 lr lr_local l2 beta1 beta2 eps; then arrays, each a u64
- * count followed by the elements: utok_ptr utok itok_ptr itok hist_ptr hist
- * (u32), theta P Q (f32), batches (u32, K x (B users, B positives, N
+ * Layout (little-endian): "FMIB" u32 version (2); u32 D Hd H L B N n_users
+ * n_items opt K pop_prior; f32 lr lr_local l2 beta1 beta2 eps; then arrays,
+ * each a u64 count followed by the elements: utok_ptr utok itok_ptr itok
+ * hist_ptr hist (u32), theta P Q (f32; theta ends with beta when pop_prior),
+ * pop_input (f32, n_items: log1pf of each item's TRAIN count, the prior's
+ * input), batches (u32, K x (B users, B positives, N
  * negatives)), losses (f32, K).
  *
  * --bench-steps T (default 0 = no timing): R repetitions (default 5) of W
@@ -36,6 +38,7 @@
  * steps; a
  * timed step includes the sampling of its batch. The OpenBLAS thread count is
  * the environment's (OPENBLAS_NUM_THREADS) and is printed. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +119,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "inner_bench: %s\n", err.msg);
     return 2;
   }
-  model_cfg_t mc = {c.dim, c.hidden, 1u << c.buckets_log2, c.hist_len, 0}; /* no popularity prior: the PyTorch peer has none */
+  model_cfg_t mc = {c.dim, c.hidden, 1u << c.buckets_log2, c.hist_len,
+                    strcmp(c.pop_prior, "on") == 0}; /* as fedmeta train: --pop-prior */
   train_cfg_t tc = worker_ft_cfg(&c);
   tc.lr = c.inner_lr;
 
@@ -174,18 +178,24 @@ int main(int argc, char **argv) {
       return 1;
     }
     const uint32_t K = (uint32_t)check;
-    uint32_t head[11] = {1, mc.dim, mc.hidden, mc.n_buckets, mc.hist_len, tc.batch, tc.n_neg,
-                         ds->n_users, ds->n_items, (uint32_t)tc.opt, K};
+    uint32_t head[12] = {2, mc.dim, mc.hidden, mc.n_buckets, mc.hist_len, tc.batch, tc.n_neg,
+                         ds->n_users, ds->n_items, (uint32_t)tc.opt, K, mc.pop_prior};
     float fh[6] = {tc.lr, tc.lr_local, tc.l2, tc.beta1, tc.beta2, tc.adam_eps};
     const size_t nu = ds->n_users, ni = ds->n_items;
-    int bad = put(f, "FMIB", 1, 4) || put(f, head, 4, 11) || put(f, fh, 4, 6) ||
+    /* the popularity prior's input of each item, as the model computes it */
+    float *sp = malloc(sizeof *sp * (ni ? ni : 1));
+    if (!sp) return 1;
+    for (size_t i = 0; i < ni; i++) sp[i] = log1pf(ds->item_pop[i]);
+    int bad = put(f, "FMIB", 1, 4) || put(f, head, 4, 12) || put(f, fh, 4, 6) ||
               put_array(f, ds->utok_ptr, 4, nu + 1) ||
               put_array(f, ds->utok, 4, ds->utok_ptr[nu]) ||
               put_array(f, ds->itok_ptr, 4, ni + 1) ||
               put_array(f, ds->itok, 4, ds->itok_ptr[ni]) ||
               put_array(f, ds->hist_ptr, 4, nu + 1) ||
               put_array(f, ds->hist, 4, ds->hist_ptr[nu]) || put_array(f, theta, 4, d) ||
-              put_array(f, l->user_id, 4, nu * D) || put_array(f, l->item_id, 4, ni * D);
+              put_array(f, l->user_id, 4, nu * D) || put_array(f, l->item_id, 4, ni * D) ||
+              put_array(f, sp, 4, ni);
+    free(sp);
     float *loss = malloc(sizeof *loss * (K ? K : 1));
     uint64_t nb = (uint64_t)K * (2 * tc.batch + tc.n_neg);
     bad = bad || !loss || put(f, &nb, sizeof nb, 1);

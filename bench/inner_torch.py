@@ -10,8 +10,11 @@ The model, loss and optimiser are common/model.h's (see there):
   x_i = mean_t E[h(t)] + Q_i;  f_u = mean_t E[h(t)];  g_u = mean of x_j over
   the user's last L history items, leaving out the target;  z_u = [f; g; P_u];
   w_u = W_u2 relu(W_u1 z + b_u1) + b_u2;  v_i = W_i2 relu(W_i1 x_i + b_i1) + b_i2;
-  loss = mean over the batch of the softmax cross-entropy of [w.v_pos, w.v_neg
-  for the N shared negatives], a negative equal to the row's positive masked;
+  score(u, i) = w_u . v_i (+ beta log(1 + TRAIN count of i) with the
+  popularity prior, --pop-prior on, the default of fedmeta train);
+  loss = mean over the batch of the softmax cross-entropy of [score of the
+  positive, scores of the N shared negatives], a negative equal to the row's
+  positive masked;
   Adam (betas, eps of the dump) on the towers, lazy row-sparse Adam on E (and
   on P, Q at the local rate; frozen when that rate is 0, which leaves them
   unchanged in fedmeta too).
@@ -58,23 +61,25 @@ def read_dump(path):
     if buf[:4] != b"FMIB":
         sys.exit(f"{path}: not an inner_bench dump")
     off = 4
-    head = np.frombuffer(buf, np.uint32, 11, off)
-    off += 44
+    ver = int(np.frombuffer(buf, np.uint32, 1, off)[0])
+    if ver != 2:
+        sys.exit(f"{path}: version {ver}, expected 2")
+    head = np.frombuffer(buf, np.uint32, 12, off)
+    off += 48
     fh = np.frombuffer(buf, np.float32, 6, off)
     off += 24
-    ver, D, Hd, H, L, B, N, nu, ni, opt, K = (int(v) for v in head)
-    if ver != 1:
-        sys.exit(f"{path}: version {ver}, expected 1")
+    ver, D, Hd, H, L, B, N, nu, ni, opt, K, pop = (int(v) for v in head)
     arrays = {}
     for name, dt in (("utok_ptr", np.uint32), ("utok", np.uint32), ("itok_ptr", np.uint32),
                      ("itok", np.uint32), ("hist_ptr", np.uint32), ("hist", np.uint32),
                      ("theta", np.float32), ("P", np.float32), ("Q", np.float32),
+                     ("pop_input", np.float32),
                      ("batches", np.uint32), ("losses", np.float32)):
         n = int(np.frombuffer(buf, np.uint64, 1, off)[0])
         off += 8
         arrays[name] = np.frombuffer(buf, dt, n, off).copy()
         off += 4 * n
-    d = dict(D=D, Hd=Hd, H=H, L=L, B=B, N=N, n_users=nu, n_items=ni, opt=opt, K=K,
+    d = dict(D=D, Hd=Hd, H=H, L=L, B=B, N=N, n_users=nu, n_items=ni, opt=opt, K=K, pop=pop,
              lr=float(fh[0]), lr_local=float(fh[1]), l2=float(fh[2]), beta1=float(fh[3]),
              beta2=float(fh[4]), eps=float(fh[5]))
     d.update(arrays)
@@ -147,6 +152,10 @@ def prepare(dd, k, upad, ipad):
         bias = np.tile(np.log(cnt.astype(np.float32)), (B, 1))
     bias[np.arange(B), cpos] = -np.inf
     t.cpos = torch.from_numpy(cpos[:, None])
+    s_in = dd["pop_input"]
+    t.s_cols = torch.from_numpy(s_in[cols].astype(np.float32))
+    t.s_pos = torch.from_numpy(s_in[pos].astype(np.float32)[:, None])
+    t.s_neg = torch.from_numpy(s_in[neg].astype(np.float32))
     t.bias = torch.from_numpy(bias.astype(np.float32))
     return t
 
@@ -156,13 +165,14 @@ class Model:
         self.per_row = per_row
         D, Hd, H = dd["D"], dd["Hd"], dd["H"]
         th = torch.from_numpy(dd["theta"])
-        sizes = [H * D, Hd * D, Hd, D * Hd, D, Hd * 3 * D, Hd, D * Hd, D]
+        sizes = [H * D, Hd * D, Hd, D * Hd, D, Hd * 3 * D, Hd, D * Hd, D] + ([1] if dd["pop"] else [])
         parts = list(torch.split(th, sizes))
         self.sparse = variant == "sparse"
         self.H, self.B = H, dd["B"]
         E = torch.cat([parts[0].view(H, D), torch.zeros(1, D)])  # row H: padding
         self.E = torch.nn.Parameter(E.clone())
-        shapes = [(Hd, D), (Hd,), (D, Hd), (D,), (Hd, 3 * D), (Hd,), (D, Hd), (D,)]
+        shapes = [(Hd, D), (Hd,), (D, Hd), (D,), (Hd, 3 * D), (Hd,), (D, Hd), (D,)] + \
+            ([(1,)] if dd["pop"] else [])
         self.tower = [torch.nn.Parameter(p.reshape(s).clone()) for p, s in zip(parts[1:], shapes)]
         P = torch.from_numpy(dd["P"]).view(dd["n_users"], D).clone()
         Q = torch.from_numpy(dd["Q"]).view(dd["n_items"], D).clone()
@@ -193,7 +203,8 @@ class Model:
         self.sparse_opts = [o for o in self.opts if isinstance(o, torch.optim.SparseAdam)]
 
     def step(self, t):
-        wi1, bi1, wi2, bi2, wu1, bu1, wu2, bu2 = self.tower
+        wi1, bi1, wi2, bi2, wu1, bu1, wu2, bu2 = self.tower[:8]
+        beta = self.tower[8] if len(self.tower) > 8 else None
         sp, H = self.sparse, self.H
         X = F.embedding_bag(t.itok, self.E, mode="mean", sparse=sp, padding_idx=H)
         f = F.embedding_bag(t.utok, self.E, mode="mean", sparse=sp, padding_idx=H)
@@ -210,10 +221,16 @@ class Model:
             B = self.B
             vpos, vneg = vi[:B], vi[B:]
             spos = (wu * vpos).sum(1, keepdim=True)
-            sneg = (wu @ vneg.t()).masked_fill(t.mask, float("-inf"))
+            sneg = wu @ vneg.t()
+            if beta is not None:  # popularity prior: + beta log(1 + count)
+                spos = spos + beta * t.s_pos
+                sneg = sneg + beta * t.s_neg
+            sneg = sneg.masked_fill(t.mask, float("-inf"))
         else:  # once per distinct item, as fedmeta: C columns, negatives by count
             vi = F.linear(F.relu(F.linear(X[:t.C], wi1, bi1)), wi2, bi2)
             S = wu @ vi.t()
+            if beta is not None:  # popularity prior: + beta log(1 + count)
+                S = S + beta * t.s_cols
             spos = S.gather(1, t.cpos)
             sneg = S + t.bias
         loss = F.cross_entropy(torch.cat([spos, sneg], 1), t.target)
