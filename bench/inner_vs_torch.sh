@@ -14,10 +14,11 @@
 #      batches (variants sparse: sparse embeddings + SparseAdam + Adam, the same
 #      maths; dense: dense embeddings + Adam everywhere, different maths for the
 #      embedding rows) and prints the largest loss difference over the steps;
-#      for scale, fedmeta itself at 2 OpenBLAS threads against 1 (sgemm rounds
-#      differently with another thread count; Adam amplifies last-bit
-#      differences of near-zero gradients into O(lr) steps, so curves that
-#      agree bit for bit at first drift apart by ~1e-3 within 100 steps);
+#      fedmeta at 2 OpenBLAS threads against 1 (the same bytes: 0), and for
+#      scale, torch sparse at 2 threads against 1 (another summation order:
+#      Adam amplifies last-bit differences of near-zero gradients into O(lr)
+#      steps, so curves that agree bit for bit at first drift apart by ~1e-3
+#      within 100 steps at the larger setting);
 #   3. ROUNDS rounds, each timing fedmeta, torch sparse and torch dense one after
 #      another in fresh processes, at 1 and at 2 threads (OPENBLAS_NUM_THREADS for
 #      fedmeta; torch.set_num_threads + OMP_NUM_THREADS + OPENBLAS_NUM_THREADS for
@@ -101,6 +102,11 @@ for S in $SETTINGS; do
       echo "$S torch-$V threads $T: $(grep '^check' "$OUT/$S.torch-$V-$T-check.txt")" >> "$CHK"
     done
   done
+  if [ -s "$OUT/$S.torch-sparse-1-check.txt" ] && [ -s "$OUT/$S.torch-sparse-2-check.txt" ]; then
+    paste <(grep '^loss' "$OUT/$S.torch-sparse-1-check.txt") <(grep '^loss' "$OUT/$S.torch-sparse-2-check.txt") |
+      awk -v s="$S" '{d = $3 - $7; if (d < 0) d = -d; if (d > m) m = d; if (NR <= 10 && d > m10) m10 = d}
+        END {printf "%s torch-sparse threads 2 vs torch-sparse threads 1: max_abs_diff %.3g max_abs_diff_first10 %.3g\n", s, m, m10}' >> "$CHK"
+  fi
   for T in $THREADS; do
     for R in $(seq 1 "$ROUNDS"); do
       # shellcheck disable=SC2086
