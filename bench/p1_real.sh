@@ -19,6 +19,7 @@
 #     AMAZON_TEST="beauty sports toys" (the Amazon rotations to run; run one at a
 #               time to give each its own SWEEP_CSV)
 #     MPIRUN="cluster/mpirun.sh 3"  FEDMETA_FLAGS (extra flags for train and eval)
+#     TRAIN_FLAGS (extra flags for train only, e.g. the model's shape: --spectral 32)
 #
 # One training per (data set, held-out set, algorithm, seed): the held-out
 # industries never train, so one meta-model serves every K through fedmeta eval
@@ -37,6 +38,7 @@ only=${ONLY:-ciao amazon}
 algos=${ALGOS:-fedavg central reptile fomaml}
 mpirun_cmd=${MPIRUN:-$here/../cluster/mpirun.sh 3}
 flags=${FEDMETA_FLAGS:-}
+train_flags=${TRAIN_FLAGS:-}
 mkdir -p "$out"
 rows="$out/rows.csv"
 [ -s "$rows" ] || echo "data,industry,k,seed,method,ndcg10,recall20,users" > "$rows"
@@ -87,7 +89,7 @@ run() {
         # a finished training is reused (e.g. to re-evaluate after a change of the fine-tune settings)
         [ -s "$model/meta-model.pb" ] || $mpirun_cmd "$bin" train --data "$dir" --heldout "$held" --algo "$a" --seed "$seed" --rounds "$rounds" \
           --inner-lr "$ilr" --inner-steps "$ist" --outer-lr "$olr" --eval-every 0 --local-steps 0 --verbose 0 \
-          --out "$model" $flags < /dev/null > "$model.log" 2>&1 || { echo "train $a seed $seed on $data failed: $model.log" >&2; continue; }
+          --out "$model" $flags $train_flags < /dev/null > "$model.log" 2>&1 || { echo "train $a seed $seed on $data failed: $model.log" >&2; continue; }
         for ind in ${held//,/ }; do
           for k in $ks; do evalrow "$data" "$dir" "$model/meta-model.pb" "$ind" "$k" "$seed" "$a+ft" "$fs" "$fl" 0; done
         done

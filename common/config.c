@@ -82,6 +82,7 @@ static const opt OPTS[] = {
   {"buckets-log2", T_U32, F(buckets_log2), 4, 24, NULL, TE, 1, "log2 of the hashed feature buckets"},
   {"hist-len", T_U32, F(hist_len), 1, 1024, NULL, TE, 1, "history items pooled by the user encoder"},
   {"pop-prior", T_CHOICE, F(pop_prior), 0, 0, "on|off", CFG_TRAIN, 1, "add a learned popularity prior to the score: beta x log(1 + the item's count in the platform's training data)"},
+  {"spectral", T_U32, F(spectral), 0, 256, NULL, CFG_TRAIN, 1, "r: add a co-occurrence term, the rank-r spectrum of the platform's item co-occurrence weighted by a meta-learned filter (0 = off)"},
   /* inner */
   {"inner-steps", T_U32, F(inner_steps), 1, 100000, NULL, CFG_TRAIN, 1, "k: inner steps per round"},
   {"inner-opt", T_CHOICE, F(inner_opt), 0, 0, "sgd|adam", TE, 1, "inner optimiser"},

@@ -61,6 +61,7 @@ typedef struct fm_config {
   /* model */
   uint32_t dim, hidden, buckets_log2, hist_len;
   char pop_prior[4];            /* on | off: score + beta log(1 + item count) (common/model.h) */
+  uint32_t spectral;            /* r: rank of the co-occurrence term (common/model.h); 0 = off */
   /* inner loop (platforms) */
   uint32_t inner_steps;
   char inner_opt[8];            /* sgd | adam */

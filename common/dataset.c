@@ -20,7 +20,9 @@
  * all repeat items of their history has nothing to find and is skipped).
  * A user may have an empty history (K-shot with K = 0). */
 #include "common/dataset.h"
+#include "common/spectral.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +212,8 @@ oom:
                  ni, nx);
 }
 
+static void spectral_drop(dataset_t *d);
+
 void dataset_free(dataset_t *d) {
   if (!d) return;
   free(d->utok_ptr);
@@ -226,5 +230,86 @@ void dataset_free(dataset_t *d) {
   free(d->truth);
   free(d->excl_ptr);
   free(d->excl);
+  spectral_drop(d);
   memset(d, 0, sizeof *d);
+}
+
+/* lambda_k *= s so that the term's mean square over the catalogue and the
+ * users with a history among `fold` (all if fold = -1) is 1: for orthonormal
+ * e_k it is (1 / (n_items n)) sum_u sum_k lambda_k^2 a_uk^2, a_uk as in
+ * model.h over the whole history. */
+static void spectral_scale(const dataset_t *d, const float *vec, float *val, uint32_t r, int fold) {
+  double ms = 0;
+  uint32_t nu = 0;
+  for (uint32_t u = 0; u < d->n_users; u++) {
+    uint32_t a0 = d->hist_ptr[u], c = d->hist_ptr[u + 1] - a0;
+    if (!c || (fold >= 0 && u % DATASET_SPEC_FOLDS != (uint32_t)fold)) continue;
+    nu++;
+    for (uint32_t k = 0; k < r; k++) {
+      double a = 0;
+      for (uint32_t q = a0; q < a0 + c; q++) a += vec[(size_t)d->hist[q] * r + k];
+      ms += (double)val[k] * val[k] * a * a / c;
+    }
+  }
+  ms = nu ? ms / ((double)d->n_items * nu) : 0.0;
+  if (ms > 0)
+    for (uint32_t k = 0; k < r; k++) val[k] = (float)(val[k] / sqrt(ms));
+}
+
+static void spectral_drop(dataset_t *d) {
+  free(d->spec_vec);
+  free(d->spec_val);
+  free(d->spec_fvec);
+  free(d->spec_fval);
+  d->spec_vec = d->spec_val = d->spec_fvec = d->spec_fval = NULL;
+  d->spec_r = 0;
+}
+
+int dataset_spectral(dataset_t *d, uint32_t r, fm_err *err) {
+  spectral_drop(d);
+  if (r == 0) return 0;
+  const size_t nv = (size_t)d->n_items * r, F = DATASET_SPEC_FOLDS;
+  d->spec_vec = malloc((nv + 1) * sizeof *d->spec_vec);
+  d->spec_val = malloc((size_t)r * sizeof *d->spec_val);
+  d->spec_fvec = malloc((F * nv + 1) * sizeof *d->spec_fvec);
+  d->spec_fval = malloc(F * r * sizeof *d->spec_fval);
+  uint32_t *fptr = malloc(((size_t)d->n_users + 1) * sizeof *fptr);
+  if (!d->spec_vec || !d->spec_val || !d->spec_fvec || !d->spec_fval || !fptr) {
+    free(fptr);
+    spectral_drop(d);
+    return fm_fail(err, "out of memory for the co-occurrence spectrum (%u items, rank %u)",
+                   d->n_items, r);
+  }
+  int rc = spectral_items(d->n_users, d->n_items, d->hist_ptr, d->hist, r, d->spec_vec,
+                          d->spec_val, err);
+  if (!rc) spectral_scale(d, d->spec_vec, d->spec_val, r, -1);
+  /* fold f's spectrum: the hist of every user outside f (f's users empty) */
+  for (uint32_t f = 0; f < F && !rc; f++) {
+    uint32_t o = 0;
+    for (uint32_t u = 0; u < d->n_users; u++) {
+      fptr[u] = o;
+      if (u % F != f) o += d->hist_ptr[u + 1] - d->hist_ptr[u];
+    }
+    fptr[d->n_users] = o;
+    /* a compact copy of the complement's items */
+    uint32_t *fh = malloc(((size_t)o + 1) * sizeof *fh);
+    if (!fh) {
+      rc = fm_fail(err, "out of memory for the co-occurrence spectrum (%u interactions)", o);
+      break;
+    }
+    for (uint32_t u = 0; u < d->n_users; u++)
+      if (u % F != f)
+        memcpy(fh + fptr[u], d->hist + d->hist_ptr[u], (fptr[u + 1] - fptr[u]) * sizeof *fh);
+    rc = spectral_items(d->n_users, d->n_items, fptr, fh, r, d->spec_fvec + f * nv,
+                        d->spec_fval + f * r, err);
+    free(fh);
+    if (!rc) spectral_scale(d, d->spec_fvec + f * nv, d->spec_fval + f * r, r, (int)f);
+  }
+  free(fptr);
+  if (rc) {
+    spectral_drop(d);
+    return -1;
+  }
+  d->spec_r = r;
+  return 0;
 }

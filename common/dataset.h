@@ -27,13 +27,32 @@ typedef struct dataset {
   uint32_t *eval_user;       /* (n_eval) local user id */
   uint32_t *truth_ptr, *truth; /* (n_eval+1) CSR of relevant items */
   uint32_t *excl_ptr, *excl;   /* (n_eval+1) CSR of items excluded from ranking */
+  /* Co-occurrence spectrum of hist (dataset_spectral; NULL and 0 until then):
+   * the input of the model's --spectral term (common/spectral.h). */
+  uint32_t spec_r;             /* eigenpairs kept */
+  float *spec_vec;             /* (n_items, spec_r) eigenvectors of all users' hist, row i = item i */
+  float *spec_val;             /* (spec_r) eigenvalues, largest first, times a scale (see
+                                * dataset_spectral) */
+  /* The same from the OTHER folds' users only, for training: user u is in
+   * fold u % DATASET_SPEC_FOLDS, and a training example of u sees a spectrum
+   * its own interactions did not shape, as a query item at evaluation does. */
+  float *spec_fvec;            /* (DATASET_SPEC_FOLDS, n_items, spec_r) */
+  float *spec_fval;            /* (DATASET_SPEC_FOLDS, spec_r) */
 } dataset_t;
+
+#define DATASET_SPEC_FOLDS 2u
 
 /* eval_tag is SPLIT_VALID or SPLIT_TEST. For SPLIT_TEST the history used for
  * ranking (hist) and the exclusions are TRAIN + VALID; for SPLIT_VALID, TRAIN only.
  * Training pairs are always the TRAIN interactions. */
 int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_tag, fm_err *err);
 void dataset_free(dataset_t *d);
+/* Computes the co-occurrence spectrum (r eigenpairs) of the dataset's hist,
+ * the interactions known at evaluation time, never the evaluated ones: of
+ * all users (for inference) and of each fold's complement (for training).
+ * Each is scaled so that the model's term at gamma = 1 has mean square 1 over
+ * the catalogue and the users it serves. r = 0 frees it. Deterministic. */
+int dataset_spectral(dataset_t *d, uint32_t r, fm_err *err);
 
 /* Behaviour bands (see dataset.c): band(c) = min(floor(log2(1 + c)), DATASET_BAND_MAX)
  * of a TRAIN count c; the item token is fm_hash_feature("ipop", "<band>") and the

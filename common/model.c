@@ -140,6 +140,7 @@ static void fork2(int par, task_fn a, void *x, task_fn b, void *y) {
 #define MODEL_MAX_HIDDEN 65536u
 #define MODEL_MAX_BUCKETS (1u << 26)
 #define MODEL_MAX_HIST 4096u
+#define MODEL_MAX_SPECTRAL 1024u
 #define MODEL_MAX_BATCH (1u << 20)
 
 /* Batches with B x C x (Hd + D) below this run on one thread even when two
@@ -167,6 +168,8 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
   if (cfg->pop_prior > 1) return fm_fail(err, "model pop_prior = %u: expected 0 or 1", cfg->pop_prior);
   if (cfg->hist_len > MODEL_MAX_HIST)
     return fm_fail(err, "model hist_len = %u: expected 0..%u", cfg->hist_len, MODEL_MAX_HIST);
+  if (cfg->spectral > MODEL_MAX_SPECTRAL)
+    return fm_fail(err, "model spectral = %u: expected 0..%u", cfg->spectral, MODEL_MAX_SPECTRAL);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
   size_t n = model_n_shared(cfg);
   if (n > (size_t)INT_MAX)
@@ -188,6 +191,7 @@ void model_views(const model_cfg_t *cfg, model_view_t *v) {
       [MODEL_WU2] = {"W_u2", 0, D, Hd},
       [MODEL_BU2] = {"b_u2", 0, 1, D},
       [MODEL_POP] = {"beta", 0, cfg->pop_prior ? 1 : 0, 1},
+      [MODEL_SPEC] = {"gamma", 0, cfg->spectral, 1},
   };
   size_t off = 0;
   for (int k = 0; k < MODEL_N_VIEWS; k++) {
@@ -225,6 +229,7 @@ void model_shared_init(float *theta, const model_cfg_t *cfg, uint64_t seed) {
       case MODEL_WI2:
       case MODEL_WU2: fill_normal(p, n, sqrt(1.0 / fan_in), &r); break;
       case MODEL_POP: if (n) p[0] = 1.0f; break; /* start from the popularity ranking */
+      case MODEL_SPEC: for (size_t q = 0; q < n; q++) p[q] = 1.0f; break; /* the rank-r co-occurrence */
       default: memset(p, 0, n * sizeof *p); break;
     }
   }
@@ -270,6 +275,7 @@ typedef struct params {
   float *wu2; /* (D, Hd) */
   float *bu2; /* (D) */
   float *pop; /* (1) beta, or NULL without pop_prior */
+  float *gam; /* (r) gamma, or NULL without spectral */
 } params_t;
 
 /* Read-only use of theta goes through the same struct; nothing writes through
@@ -281,7 +287,8 @@ static params_t params_of(const model_cfg_t *cfg, const float *theta) {
   return (params_t){t + v[MODEL_E].offset,   t + v[MODEL_WI1].offset, t + v[MODEL_BI1].offset,
                     t + v[MODEL_WI2].offset, t + v[MODEL_BI2].offset, t + v[MODEL_WU1].offset,
                     t + v[MODEL_BU1].offset, t + v[MODEL_WU2].offset, t + v[MODEL_BU2].offset,
-                    cfg->pop_prior ? t + v[MODEL_POP].offset : NULL};
+                    cfg->pop_prior ? t + v[MODEL_POP].offset : NULL,
+                    cfg->spectral ? t + v[MODEL_SPEC].offset : NULL};
 }
 
 /* --- batch workspace ------------------------------------------------------------ */
@@ -306,9 +313,14 @@ typedef struct ws {
   float *P;            /* (bmax, C) column probabilities, then d loss / d logits */
   /* gradients, same shapes; NULL in a forward-only workspace */
   float *dX, *dZ, *dhu, *dwu, *dhi, *dvi;
-  /* pop_prior: the scoring vectors with their extra coordinate, [w_u ; beta]
-   * (bmax, D+1) and [v_i ; s_i] (C, D+1), and their gradients; else NULL */
+  /* With pop_prior and/or spectral the scoring vectors have Ds = D + 1 + R
+   * coordinates, [w_u ; beta ; gamma_k a_uk] (bmax, Ds) and
+   * [v_i ; s_i ; lambda_k e_ik] (C, Ds), and their gradients; else NULL */
+  uint32_t R, Ds, Dt;  /* spectral rank; scoring width at inference (model_score_dim)
+                        * and when training (one gamma a_u slot per fold) */
   float *wuA, *viA, *dwuA, *dviA;
+  float *au;           /* (bmax, R) the users' pooled eigenvector entries a_u */
+  double *gg;          /* (R) gamma's gradient of a step */
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -320,7 +332,7 @@ static void ws_free(ws_t *w) {
   free(w->X); free(w->Z); free(w->hu); free(w->wu); free(w->hi); free(w->vi);
   free(w->ppos); free(w->P);
   free(w->dX); free(w->dZ); free(w->dhu); free(w->dwu); free(w->dhi); free(w->dvi);
-  free(w->wuA); free(w->viA); free(w->dwuA); free(w->dviA);
+  free(w->wuA); free(w->viA); free(w->dwuA); free(w->dviA); free(w->au); free(w->gg);
   memset(w, 0, sizeof *w);
 }
 
@@ -359,13 +371,19 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, uint32_t n_items, uint32_t b
     w->dvi = alloc_n(C * D, sizeof(float));
     ok = ok && w->dX && w->dZ && w->dhu && w->dwu && w->dhi && w->dvi;
   }
-  if (cfg->pop_prior) {
-    w->wuA = alloc_n((size_t)bmax * (D + 1), sizeof(float));
-    w->viA = alloc_n(C * (D + 1), sizeof(float));
-    ok = ok && w->wuA && w->viA;
+  w->R = cfg->spectral;
+  w->Ds = model_score_dim(cfg);
+  w->Dt = w->Ds + (DATASET_SPEC_FOLDS - 1) * w->R;
+  if (w->Ds > D) {
+    const size_t Ds = w->Dt;
+    w->wuA = alloc_n((size_t)bmax * Ds, sizeof(float));
+    w->viA = alloc_n(C * Ds, sizeof(float));
+    w->au = alloc_n((size_t)bmax * w->R, sizeof(float));
+    w->gg = alloc_n(w->R, sizeof(double));
+    ok = ok && w->wuA && w->viA && w->au && w->gg;
     if (with_grad) {
-      w->dwuA = alloc_n((size_t)bmax * (D + 1), sizeof(float));
-      w->dviA = alloc_n(C * (D + 1), sizeof(float));
+      w->dwuA = alloc_n((size_t)bmax * Ds, sizeof(float));
+      w->dviA = alloc_n(C * Ds, sizeof(float));
       ok = ok && w->dwuA && w->dviA;
     }
   }
@@ -450,11 +468,69 @@ static void ws_item_forward(ws_t *w, const params_t *p, uint32_t C) {
 /* s_i: the popularity prior's input for item i (its TRAIN count). */
 static inline float pop_input(const dataset_t *ds, uint32_t item) { return log1pf(ds->item_pop[item]); }
 
-/* out (n, D+1) = [in (n, D) ; last] row by row, last = lastv[r] or lastc. */
-static void augment(float *out, const float *in, uint32_t n, uint32_t D, const float *lastv, float lastc) {
+/* The spectrum a user's scores use: when training, the one of the user's
+ * fold's complement (the user's own interactions did not shape it); at
+ * inference, the one of all users. */
+static inline const float *spec_vec_of(const dataset_t *ds, uint32_t user, int train, uint32_t R) {
+  return train ? ds->spec_fvec + (size_t)(user % DATASET_SPEC_FOLDS) * ds->n_items * R : ds->spec_vec;
+}
+
+/* a_u (B, R) of users[0..B), whose history slots ws_register_users set. */
+static void ws_user_spec(ws_t *w, const dataset_t *ds, const uint32_t *users, uint32_t B, int train) {
+  const uint32_t R = w->R;
+  for (uint32_t b = 0; b < B; b++) {
+    float *a = w->au + (size_t)b * R;
+    const float *vec = spec_vec_of(ds, users[b], train, R);
+    double acc[MODEL_MAX_SPECTRAL];
+    memset(acc, 0, R * sizeof *acc);
+    const uint32_t *hs = w->hslot + (size_t)b * w->L, c = w->hcnt[b];
+    for (uint32_t k = 0; k < c; k++) {
+      const float *e = vec + (size_t)w->slot_item[hs[k]] * R;
+      for (uint32_t q = 0; q < R; q++) acc[q] += e[q];
+    }
+    double sc = c ? 1.0 / sqrt((double)c) : 0.0;
+    for (uint32_t q = 0; q < R; q++) a[q] = (float)(acc[q] * sc);
+  }
+}
+
+/* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk].
+ * Training (users not NULL): the gamma a_u block sits in the slot of the
+ * user's fold, the other folds' slots are zero (see item_scoring). */
+static void user_scoring(float *out, const float *wu, uint32_t n, uint32_t D, uint32_t Ds,
+                         const params_t *p, const float *au, uint32_t R, const uint32_t *users) {
   for (uint32_t r = 0; r < n; r++) {
-    memcpy(out + (size_t)r * (D + 1), in + (size_t)r * D, D * sizeof(float));
-    out[(size_t)r * (D + 1) + D] = lastv ? lastv[r] : lastc;
+    float *o = out + (size_t)r * Ds;
+    memcpy(o, wu + (size_t)r * D, D * sizeof(float));
+    o += D;
+    if (p->pop) *o++ = *p->pop;
+    if (users) {
+      memset(o, 0, (size_t)DATASET_SPEC_FOLDS * R * sizeof *o);
+      o += (size_t)(users[r] % DATASET_SPEC_FOLDS) * R;
+    }
+    for (uint32_t k = 0; k < R; k++) o[k] = p->gam[k] * au[(size_t)r * R + k];
+  }
+}
+
+/* The item scoring vectors out (n, Ds) = [vi (n, D) ; s_i ; lambda_k e_ik]
+ * of items[0..n) (or of items 0..n if items is NULL). Training (train != 0):
+ * one lambda e block per fold, so that one product serves rows of every fold. */
+static void item_scoring(float *out, const float *vi, uint32_t n, uint32_t D, uint32_t Ds,
+                         const params_t *p, const dataset_t *ds, const uint32_t *items,
+                         uint32_t first, uint32_t R, int train) {
+  const size_t nv = (size_t)ds->n_items * R;
+  for (uint32_t r = 0; r < n; r++) {
+    uint32_t it = items ? items[r] : first + r;
+    float *o = out + (size_t)r * Ds;
+    memcpy(o, vi + (size_t)r * D, D * sizeof(float));
+    o += D;
+    if (p->pop) *o++ = pop_input(ds, it);
+    if (!train) {
+      for (uint32_t k = 0; k < R; k++) o[k] = ds->spec_val[k] * ds->spec_vec[(size_t)it * R + k];
+      continue;
+    }
+    for (uint32_t f = 0; f < DATASET_SPEC_FOLDS; f++, o += R)
+      for (uint32_t k = 0; k < R; k++)
+        o[k] = ds->spec_fval[f * R + k] * ds->spec_fvec[f * nv + (size_t)it * R + k];
   }
 }
 
@@ -499,12 +575,17 @@ static void task_user_backward(void *a) {
   step_ctx_t *c = a;
   ws_t *w = c->w;
   const uint32_t B = c->B, C = c->C, D = w->D, Hd = w->Hd, Ds = c->Ds;
-  if (c->p->pop) { /* through the extra coordinate: beta's gradient, the tower's part */
+  if (Ds > D) { /* through the extra coordinates: beta's and gamma's gradients, the tower's part */
     layer_ssmc_backward_u(w->dwuA, w->P, c->V, (int)B, (int)C, (int)Ds);
+    const uint32_t R = w->R, o = D + (c->p->pop ? 1 : 0);
     double gb = 0;
+    memset(w->gg, 0, R * sizeof *w->gg);
     for (uint32_t b = 0; b < B; b++) {
-      memcpy(w->dwu + (size_t)b * D, w->dwuA + (size_t)b * Ds, D * sizeof(float));
-      gb += w->dwuA[(size_t)b * Ds + D];
+      const float *d = w->dwuA + (size_t)b * Ds;
+      memcpy(w->dwu + (size_t)b * D, d, D * sizeof(float));
+      if (c->p->pop) gb += d[D];
+      const float *dg = d + o + (size_t)(c->users[b] % DATASET_SPEC_FOLDS) * R; /* the row's fold slot */
+      for (uint32_t k = 0; k < R; k++) w->gg[k] += (double)dg[k] * w->au[(size_t)b * R + k];
     }
     c->gb = gb;
   } else {
@@ -522,7 +603,7 @@ static void task_item_backward(void *a) {
   step_ctx_t *c = a;
   ws_t *w = c->w;
   const uint32_t B = c->B, C = c->C, D = w->D, Hd = w->Hd, Ds = c->Ds;
-  if (c->p->pop) {
+  if (Ds > D) {
     layer_ssmc_backward_v(w->dviA, w->P, c->U, (int)B, (int)C, (int)Ds);
     for (uint32_t j = 0; j < C; j++)
       memcpy(w->dvi + (size_t)j * D, w->dviA + (size_t)j * Ds, D * sizeof(float));
@@ -560,18 +641,18 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   for (uint32_t b = 0; b < B; b++) w->cpos[b] = ws_slot(w, pos[b]);
   const uint32_t C = w->n_slots;
   ws_register_users(w, ds, users, pos, B);
+  if (w->R) ws_user_spec(w, ds, users, B, 1);
   ws_items_x(w, &p, l, ds);
   /* Two threads only for batches big enough to pay for the hand-offs (three
    * a step): a scheduling choice, the result is the same either way. */
   par = par && (uint64_t)B * C * (Hd + D) >= g_par_min_work;
   step_ctx_t c = {w, &p, {0}, l, ds, users, B, C, Cn, D, w->wu, w->vi, {0, 0}, 0};
   fork2(par, task_user_forward, &c, task_item_forward, &c);
-  /* scores: wu . vi, or with pop_prior [wu ; beta] . [vi ; s_i] */
-  if (p.pop) {
-    c.Ds = D + 1;
-    augment(w->wuA, w->wu, B, D, NULL, *p.pop);
-    augment(w->viA, w->vi, C, D, NULL, 0.0f);
-    for (uint32_t j = 0; j < C; j++) w->viA[(size_t)j * c.Ds + D] = pop_input(ds, w->slot_item[j]);
+  /* scores: wu . vi, or [wu ; beta ; gamma a_u] . [vi ; s_i ; lambda e_i] */
+  if (w->Ds > D) {
+    c.Ds = w->Dt;
+    user_scoring(w->wuA, w->wu, B, D, c.Ds, &p, w->au, w->R, users);
+    item_scoring(w->viA, w->vi, C, D, c.Ds, &p, ds, w->slot_item, 0, w->R, 1);
     c.U = w->wuA;
     c.V = w->viA;
   }
@@ -589,13 +670,14 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   memset(w->dhi, 0, (size_t)C * Hd * sizeof(float));
   memset(w->dZ, 0, (size_t)B * ldz * sizeof(float));
   memset(w->dX, 0, (size_t)S * D * sizeof(float));
-  if (p.pop) {
+  if (Ds > D) {
     memset(w->dwuA, 0, (size_t)B * Ds * sizeof(float));
     memset(w->dviA, 0, (size_t)C * Ds * sizeof(float));
   }
   layer_ssmc_grad_logits(w->P, w->ppos, w->cpos, (int)B, (int)C);
   fork2(par, task_user_backward, &c, task_item_backward, &c);
   if (p.pop) *c.q.pop += (float)c.gb;
+  for (uint32_t k = 0; k < w->R; k++) c.q.gam[k] += (float)w->gg[k];
   params_t q = c.q;
   /* the pooled histories, into their slots of dX */
   layer_pool_backward(w->dX, w->dZ + D, ldz, D, w->hslot, w->hcnt, B, w->L);
@@ -615,7 +697,8 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
                         const dataset_t *ds, const uint32_t *users, uint32_t n, float *out) {
   const uint32_t D = cfg->dim;
   ws_t w;
-  if (ws_init(&w, cfg, ds->n_items, MODEL_INFER_CHUNK, 0, 0, NULL) != 0) {
+  if (ds->spec_r != cfg->spectral ||
+      ws_init(&w, cfg, ds->n_items, MODEL_INFER_CHUNK, 0, 0, NULL) != 0) {
     for (size_t i = 0; i < (size_t)n * model_score_dim(cfg); i++) out[i] = NAN;
     return;
   }
@@ -624,10 +707,11 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
     uint32_t m = n - c < MODEL_INFER_CHUNK ? n - c : MODEL_INFER_CHUNK;
     ws_slots_reset(&w);
     ws_register_users(&w, ds, users + c, NULL, m);
+    if (w.R) ws_user_spec(&w, ds, users + c, m, 0);
     ws_items_x(&w, &p, l, ds);
     ws_user_forward(&w, &p, l, ds, users + c, m);
-    if (p.pop)
-      augment(out + (size_t)c * (D + 1), w.wu, m, D, NULL, *p.pop);
+    if (w.Ds > D)
+      user_scoring(out + (size_t)c * w.Ds, w.wu, m, D, w.Ds, &p, w.au, w.R, NULL);
     else
       memcpy(out + (size_t)c * D, w.wu, (size_t)m * D * sizeof(float));
   }
@@ -639,12 +723,11 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
   const uint32_t D = cfg->dim, Hd = cfg->hidden, n = ds->n_items, Ds = model_score_dim(cfg);
   float *x = malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *x);
   float *h = malloc((size_t)MODEL_INFER_CHUNK * Hd * sizeof *h);
-  float *v = cfg->pop_prior ? malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *v) : NULL;
-  float *s = cfg->pop_prior ? malloc((size_t)MODEL_INFER_CHUNK * sizeof *s) : NULL;
+  float *v = Ds > D ? malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *v) : NULL;
   uint32_t *ids = malloc(MODEL_INFER_CHUNK * sizeof *ids);
-  if (!x || !h || !ids || (cfg->pop_prior && (!v || !s))) {
+  if (!x || !h || !ids || (Ds > D && !v) || ds->spec_r != cfg->spectral) {
     for (size_t i = 0; i < (size_t)n * Ds; i++) out[i] = NAN;
-    free(x); free(h); free(v); free(s); free(ids);
+    free(x); free(h); free(v); free(ids);
     return;
   }
   params_t p = params_of(cfg, theta);
@@ -656,15 +739,14 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
     layer_gather_forward(x, D, l->item_id, D, ids, m);
     layer_linear_forward(h, x, p.wi1, p.bi1, (int)m, (int)D, (int)Hd);
     layer_relu_forward(h, h, (size_t)m * Hd);
-    if (!cfg->pop_prior) {
+    if (Ds == D) {
       layer_linear_forward(out + (size_t)c * D, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
       continue;
     }
     layer_linear_forward(v, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
-    for (uint32_t r = 0; r < m; r++) s[r] = pop_input(ds, c + r);
-    augment(out + (size_t)c * Ds, v, m, D, s, 0.0f);
+    item_scoring(out + (size_t)c * Ds, v, m, D, Ds, &p, ds, NULL, c, cfg->spectral, 0);
   }
-  free(x); free(h); free(v); free(s); free(ids);
+  free(x); free(h); free(v); free(ids);
 }
 
 float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
@@ -676,7 +758,8 @@ float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_lo
   ws_t w;
   float *g = grad_theta;
   if (want && !g) g = malloc(n_shared * sizeof *g);
-  if ((want && !g) || ws_init(&w, cfg, ds->n_items, B, N, want, NULL) != 0) {
+  if ((want && !g) || ds->spec_r != cfg->spectral ||
+      ws_init(&w, cfg, ds->n_items, B, N, want, NULL) != 0) {
     if (g != grad_theta) free(g);
     return NAN;
   }
@@ -732,6 +815,10 @@ static int dataset_check(const dataset_t *ds, const model_local_t *l, const mode
     if (ds->hist[k] >= ds->n_items)
       return fm_fail(err, "history entry %u = item %u is out of range (%u items)", k,
                      ds->hist[k], ds->n_items);
+  if (ds->spec_r != cfg->spectral)
+    return fm_fail(err, "the model's co-occurrence term has rank %u but the dataset's spectrum "
+                   "%u: call dataset_spectral(ds, %u) after dataset_build", cfg->spectral,
+                   ds->spec_r, cfg->spectral);
   return 0;
 }
 

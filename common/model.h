@@ -10,14 +10,25 @@
  *            z_u = [f_u ; g_u ; P_u]                                (3D)
  *            w_u = W_u2 relu(W_u1 z_u + b_u1) + b_u2                (D)
  *   score(u, i) = w_u . v_i + beta s_i        (pop_prior; without it w_u . v_i)
+ *                 + sum_k gamma_k a_uk lambda_k e_ik      (spectral = r > 0)
  *            s_i = log(1 + TRAIN count of item i in this platform)
+ *            (lambda_k, e_k): the r leading eigenpairs of the platform's item
+ *                  co-occurrence matrix (common/spectral.h), from the
+ *                  interactions it knows (TRAIN, or a held-out industry's
+ *                  support): data, not parameters; they never leave the rank
+ *            a_uk = sum_{j in the user's last L history items} e_jk / sqrt(count),
+ *                  leaving out the target item when training
+ *   The co-occurrence term is the rank-r part of "items bought by the same
+ *   users", filtered by gamma: a per-eigenvalue-rank weight that meta-learning
+ *   can transfer between industries whose catalogues do not overlap.
  *
  * Shared parameters theta (one contiguous float buffer, the meta-model):
  *   E (H, D) hashed feature embeddings, W_i1 (Hd, D), b_i1 (Hd), W_i2 (D, Hd),
  *   b_i2 (D), W_u1 (Hd, 3D), b_u1 (Hd), W_u2 (D, Hd), b_u2 (D), and with
  *   pop_prior the popularity weight beta (1 float, starts at 1: the model starts
  *   from the popularity ranking and the towers learn what to add to it; in a
- *   new industry whose items share their features it is what orders them).
+ *   new industry whose items share their features it is what orders them),
+ *   and with spectral the filter gamma (r floats, start at 1).
  * Local parameters (never leave the rank): Q (n_items, D) item-ID and
  * P (n_users, D) user-ID embeddings of one platform.
  *
@@ -41,6 +52,8 @@ typedef struct model_cfg {
   uint32_t n_buckets; /* H: rows of the hashed feature table */
   uint32_t hist_len;  /* L: most recent history items pooled by the user encoder */
   uint32_t pop_prior; /* 1: score + beta log(1 + item count) (see above); 0: none */
+  uint32_t spectral;  /* r: rank of the co-occurrence term (see above); 0: none.
+                       * The dataset needs dataset_spectral(ds, r) first. */
 } model_cfg_t;
 
 /* A named view into theta (llm.c style): offset and shape. */
@@ -51,16 +64,19 @@ typedef struct model_view {
 } model_view_t;
 
 enum { MODEL_E, MODEL_WI1, MODEL_BI1, MODEL_WI2, MODEL_BI2,
-       MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_N_VIEWS };
+       MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_SPEC, MODEL_N_VIEWS };
 
 /* Checks the settings (dims > 0, sizes that fit) with a message naming the value. */
 int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
 /* Number of floats in theta. */
 size_t model_n_shared(const model_cfg_t *cfg);
 /* Width of the scoring vectors of model_user_vectors / model_item_vectors:
- * D, or D + 1 with pop_prior (w_u gets beta, v_i gets s_i, so that a score is
- * still one dot product and full ranking one sgemm). */
-static inline uint32_t model_score_dim(const model_cfg_t *cfg) { return cfg->dim + (cfg->pop_prior ? 1 : 0); }
+ * D, + 1 with pop_prior (w_u gets beta, v_i gets s_i), + r with spectral
+ * (w_u gets gamma_k a_uk, v_i gets lambda_k e_ik), so that a score is still
+ * one dot product and full ranking one sgemm. */
+static inline uint32_t model_score_dim(const model_cfg_t *cfg) {
+  return cfg->dim + (cfg->pop_prior ? 1 : 0) + cfg->spectral;
+}
 /* The views of theta, in order; v must hold MODEL_N_VIEWS entries. */
 void model_views(const model_cfg_t *cfg, model_view_t *v);
 /* Deterministic initialisation from seed (stream RNG_INIT_SHARED). */

@@ -20,6 +20,7 @@ enum {
   RNG_EVAL = 5,        /* evaluation-time adaptation */
   RNG_SPLIT = 6,       /* data splits */
   RNG_ROUND = 7,       /* coordinator: choice of participants */
+  RNG_SPECTRAL = 8,    /* start block of the co-occurrence eigen-solver (common/spectral.c) */
 };
 
 void rng_seed(rng_t *r, uint64_t seed, uint64_t purpose, uint64_t id);

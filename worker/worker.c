@@ -207,7 +207,8 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
   fm_err err = {{0}};
   inject_t inj;
   source_t src;
-  model_cfg_t mc = {c->dim, c->hidden, 1u << c->buckets_log2, c->hist_len, !strcmp(c->pop_prior, "on")};
+  model_cfg_t mc = {c->dim, c->hidden, 1u << c->buckets_log2, c->hist_len, !strcmp(c->pop_prior, "on"),
+                    c->spectral};
   size_t d = model_n_shared(&mc);
   int rc = 0;
   wire_buf in = {0}, out = {0};

@@ -42,6 +42,15 @@ for algo in fedavg fomaml local; do
   [ -s "$TMP/$algo/heldout.csv" ] || fail "--algo $algo wrote no heldout.csv"
 done
 
+# the co-occurrence term (--spectral): same bytes on 2 and 3 worker ranks, the
+# filter gamma is in the meta-model, and fedmeta eval rebuilds the spectrum
+run 3 train $SMALL --spectral 4 --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/s3"
+run 4 train $SMALL --spectral 4 --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/s4"
+cmp "$TMP/s3/meta-model.pb" "$TMP/s4/meta-model.pb" || fail "--spectral: 2 and 3 worker ranks give different models"
+! cmp -s "$TMP/s3/meta-model.pb" "$TMP/d/meta-model.pb" || fail "--spectral changed nothing"
+"$BIN" eval --model "$TMP/s3/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 > "$TMP/eval-s.txt"
+grep -q '"platform":"' "$TMP/eval-s.txt" || fail "fedmeta eval of a --spectral model printed no result"
+
 # fedmeta eval reads the meta-model and adapts to the held-out industry
 # (no --platform: the market's default held-out industry)
 "$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 > "$TMP/eval.txt"

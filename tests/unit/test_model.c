@@ -65,6 +65,7 @@ static void make_dataset(dataset_t *d) {
 static void free_dataset(dataset_t *d) {
   free(d->itok_ptr); free(d->itok); free(d->utok_ptr); free(d->utok);
   free(d->hist_ptr); free(d->hist); free(d->pair_user); free(d->pair_item); free(d->item_pop);
+  dataset_spectral(d, 0, NULL);
 }
 
 static void fill_normal(float *x, size_t n, double std, rng_t *r) {
@@ -152,17 +153,52 @@ static double ref_pop(const ref_t *r, uint32_t i) {
   return CFG.pop_prior ? view(r, MODEL_POP)[0] * log1p(r->ds->item_pop[i]) : 0.0;
 }
 
+/* The spectrum of user u's scores: training, its fold's complement's; else all users'. */
+static const float *ref_vec(const ref_t *r, uint32_t u, int train) {
+  return train ? r->ds->spec_fvec + (u % DATASET_SPEC_FOLDS) * NI * CFG.spectral : r->ds->spec_vec;
+}
+static const float *ref_val(const ref_t *r, uint32_t u, int train) {
+  return train ? r->ds->spec_fval + (u % DATASET_SPEC_FOLDS) * CFG.spectral : r->ds->spec_val;
+}
+
+/* a_u (spectral): the user's last L history items' eigenvector rows, target
+ * left out, summed and divided by the square root of their number. */
+static void ref_au(const ref_t *r, uint32_t u, uint32_t target, int train, double *a) {
+  const uint32_t R = CFG.spectral;
+  const float *vec = ref_vec(r, u, train);
+  uint32_t c = 0;
+  for (uint32_t k = 0; k < R; k++) a[k] = 0;
+  for (uint32_t k = r->ds->hist_ptr[u + 1]; k > r->ds->hist_ptr[u] && c < CFG.hist_len; k--) {
+    uint32_t j = r->ds->hist[k - 1];
+    if (j == target) continue;
+    for (uint32_t q = 0; q < R; q++) a[q] += vec[j * R + q];
+    c++;
+  }
+  for (uint32_t q = 0; q < R; q++) a[q] = c ? a[q] / sqrt((double)c) : 0.0;
+}
+
+/* The co-occurrence term's part of a training score: sum_k gamma_k a_uk lambda_k e_ik,
+ * with the spectrum of u's fold's complement. */
+static double ref_spec(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) {
+  double a[16], s = 0;
+  ref_au(r, u, target, 1, a);
+  const float *vec = ref_vec(r, u, 1), *val = ref_val(r, u, 1);
+  for (uint32_t k = 0; k < CFG.spectral; k++)
+    s += view(r, MODEL_SPEC)[k] * a[k] * val[k] * vec[i * CFG.spectral + k];
+  return s;
+}
+
 static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *pos, uint32_t B,
                        const uint32_t *neg, uint32_t N) {
   double loss = 0, w[16], v[16];
   for (uint32_t b = 0; b < B; b++) {
     ref_user(r, users[b], pos[b], w);
     ref_item(r, pos[b], v);
-    double sp = dot(w, v) + ref_pop(r, pos[b]), sum = exp(sp);
+    double sp = dot(w, v) + ref_pop(r, pos[b]) + ref_spec(r, users[b], pos[b], pos[b]), sum = exp(sp);
     for (uint32_t n = 0; n < N; n++) {
       if (neg[n] == pos[b]) continue;
       ref_item(r, neg[n], v);
-      sum += exp(dot(w, v) + ref_pop(r, neg[n]));
+      sum += exp(dot(w, v) + ref_pop(r, neg[n]) + ref_spec(r, users[b], pos[b], neg[n]));
     }
     loss += log(sum) - sp;
   }
@@ -188,10 +224,13 @@ static const uint32_t B_NEG[4] = {5, 2, 4, 6};
 static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
   rng_t r;
   rng_seed(&r, seed, 1000, 0);
-  fill_normal(theta, g_ns, 0.4, &r);
+  fill_normal(theta, g_ns - CFG.spectral, 0.4, &r);
   CHECK_OK(model_local_init(l, &CFG, NU, NI, seed, 0, NULL));
   fill_normal(l->user_id, NU * CFG.dim, 0.4, &r);
   fill_normal(l->item_id, NI * CFG.dim, 0.4, &r);
+  /* gamma (the last view) last: the other parameters are those of the
+   * variant without the co-occurrence term, kinks included */
+  fill_normal(theta + g_ns - CFG.spectral, CFG.spectral, 0.4, &r);
 }
 
 static void test_layout(void) {
@@ -200,7 +239,7 @@ static void test_layout(void) {
   model_views(&CFG, v);
   const uint32_t D = CFG.dim, Hd = CFG.hidden;
   size_t expect = (size_t)CFG.n_buckets * D + Hd * D + Hd + D * Hd + D + Hd * 3 * D + Hd +
-                  D * Hd + D + CFG.pop_prior;
+                  D * Hd + D + CFG.pop_prior + CFG.spectral;
   CHECK_EQ_INT(g_ns, expect);
   CHECK_EQ_INT(v[MODEL_E].offset, 0);
   CHECK_EQ_INT(v[MODEL_WU1].rows, Hd);
@@ -224,10 +263,15 @@ static void test_layout(void) {
   for (size_t i = 0; i < Hd; i++) CHECK(a[v[MODEL_BI1].offset + i] == 0.0f);
   CHECK_EQ_INT(v[MODEL_POP].rows, CFG.pop_prior);
   if (CFG.pop_prior) CHECK(a[v[MODEL_POP].offset] == 1.0f); /* starts from popularity */
-  CHECK_EQ_INT(model_score_dim(&CFG), D + CFG.pop_prior);
+  CHECK_EQ_INT(model_score_dim(&CFG), D + CFG.pop_prior + CFG.spectral);
+  CHECK_EQ_INT(v[MODEL_SPEC].rows, CFG.spectral);
+  for (uint32_t k = 0; k < CFG.spectral; k++) CHECK(a[v[MODEL_SPEC].offset + k] == 1.0f);
   bad = CFG;
   bad.pop_prior = 2;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "pop_prior") != NULL);
+  bad = CFG;
+  bad.spectral = 100000;
+  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "spectral") != NULL);
   model_shared_init(b, &CFG, 8);
   CHECK(memcmp(a, b, g_ns * sizeof *a) != 0);
   model_local_t l1, l2;
@@ -269,11 +313,17 @@ static void test_forward(void) {
     ref_user(&r, u, UINT32_MAX, w);
     for (uint32_t d = 0; d < D; d++) CHECK_NEAR(U[u * Ds + d], w[d], 1e-5 * (1 + fabs(w[d])));
     if (CFG.pop_prior) CHECK(U[u * Ds + D] == view(&r, MODEL_POP)[0]);
+    double a[16];
+    ref_au(&r, u, UINT32_MAX, 0, a);
+    for (uint32_t k = 0; k < CFG.spectral; k++)
+      CHECK_NEAR(U[u * Ds + D + CFG.pop_prior + k], view(&r, MODEL_SPEC)[k] * a[k], 1e-6);
   }
   for (uint32_t i = 0; i < NI; i++) {
     ref_item(&r, i, v);
     for (uint32_t d = 0; d < D; d++) CHECK_NEAR(V[i * Ds + d], v[d], 1e-5 * (1 + fabs(v[d])));
     if (CFG.pop_prior) CHECK_NEAR(V[i * Ds + D], log1p(g_ds.item_pop[i]), 1e-6);
+    for (uint32_t k = 0; k < CFG.spectral; k++)
+      CHECK_NEAR(V[i * Ds + D + CFG.pop_prior + k], g_ds.spec_val[k] * g_ds.spec_vec[i * CFG.spectral + k], 1e-7);
   }
   /* A subset of users, in another order, gives the same rows. */
   const uint32_t some[3] = {5, 0, 2};
@@ -291,6 +341,11 @@ static void test_forward(void) {
     double l1 = model_loss_grad(&CFG, theta, &l, &g_ds, &u, &i, 1, &j, 1, NULL, NULL, NULL);
     double diff = 0;
     for (uint32_t d = 0; d < Ds; d++) diff += (double)U[u * Ds + d] * (V[j * Ds + d] - V[i * Ds + d]);
+    /* the co-occurrence term: inference uses all users' spectrum, training
+     * the fold's complement's (ref_spec): swap one for the other */
+    for (uint32_t k = 0; k < CFG.spectral; k++) diff -= (double)U[u * Ds + D + CFG.pop_prior + k] *
+        (V[j * Ds + D + CFG.pop_prior + k] - V[i * Ds + D + CFG.pop_prior + k]);
+    diff += ref_spec(&r, u, i, j) - ref_spec(&r, u, i, i);
     CHECK_NEAR(l1, log1p(exp(diff)), 1e-5 * (1 + l1));
   }
   model_local_free(&l);
@@ -711,6 +766,11 @@ static void test_trainer_errors(void) {
   trainer_free(t);
   CHECK(trainer_init(&t, &CFG, &tc, &empty, &l, 1, 0, &err) < 0);
   CHECK(strstr(err.msg, "no training pairs") != NULL);
+  /* a model with a co-occurrence term needs the dataset's spectrum of that rank */
+  model_cfg_t other = CFG;
+  other.spectral = CFG.spectral + 1;
+  CHECK(trainer_init(&t, &other, &tc, &g_ds, &l, 1, 0, &err) < 0);
+  CHECK(strstr(err.msg, "dataset_spectral") != NULL);
   model_local_free(&small);
   model_local_free(&l);
   free(theta);
@@ -719,9 +779,17 @@ static void test_trainer_errors(void) {
 int main(void) {
   printf("test_model\n");
   make_dataset(&g_ds);
-  for (uint32_t prior = 0; prior <= 1; prior++) {
-    printf(" pop_prior %u\n", prior);
+  for (uint32_t variant = 0; variant < 4; variant++) {
+    uint32_t prior = variant & 1, spec = variant & 2 ? 3 : 0;
+    printf(" pop_prior %u, spectral %u\n", prior, spec);
     CFG.pop_prior = prior;
+    CFG.spectral = spec;
+    CHECK_OK(dataset_spectral(&g_ds, spec, NULL));
+    if (spec) { /* the fixture's co-occurrence is not empty: the term is exercised */
+      CHECK(g_ds.spec_val[0] > 0.1f);
+      CHECK(g_ds.spec_val[2] > 0.0f);
+      for (uint32_t f = 0; f < DATASET_SPEC_FOLDS; f++) CHECK(g_ds.spec_fval[f * spec] > 0.1f);
+    }
     g_ns = model_n_shared(&CFG);
     test_layout();
     test_forward();
