@@ -265,7 +265,7 @@ static void spectral_drop(dataset_t *d) {
   d->spec_r = 0;
 }
 
-int dataset_spectral(dataset_t *d, uint32_t r, fm_err *err) {
+int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
   spectral_drop(d);
   if (r == 0) return 0;
   const size_t nv = (size_t)d->n_items * r, F = DATASET_SPEC_FOLDS;
@@ -283,12 +283,14 @@ int dataset_spectral(dataset_t *d, uint32_t r, fm_err *err) {
   int rc = spectral_items(d->n_users, d->n_items, d->hist_ptr, d->hist, r, d->spec_vec,
                           d->spec_val, err);
   if (!rc) spectral_scale(d, d->spec_vec, d->spec_val, r, -1);
-  /* fold f's spectrum: the hist of every user outside f (f's users empty) */
+  /* fold f's spectrum: the hist of every user outside f (f's users empty),
+   * at most the first kcap items of each */
   for (uint32_t f = 0; f < F && !rc; f++) {
     uint32_t o = 0;
     for (uint32_t u = 0; u < d->n_users; u++) {
       fptr[u] = o;
-      if (u % F != f) o += d->hist_ptr[u + 1] - d->hist_ptr[u];
+      uint32_t n = d->hist_ptr[u + 1] - d->hist_ptr[u];
+      if (u % F != f) o += kcap && n > kcap ? kcap : n;
     }
     fptr[d->n_users] = o;
     /* a compact copy of the complement's items */

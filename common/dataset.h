@@ -50,9 +50,13 @@ void dataset_free(dataset_t *d);
 /* Computes the co-occurrence spectrum (r eigenpairs) of the dataset's hist,
  * the interactions known at evaluation time, never the evaluated ones: of
  * all users (for inference) and of each fold's complement (for training).
- * Each is scaled so that the model's term at gamma = 1 has mean square 1 over
- * the catalogue and the users it serves. r = 0 frees it. Deterministic. */
-int dataset_spectral(dataset_t *d, uint32_t r, fm_err *err);
+ * The training spectra take at most the first kcap items of each user (0 =
+ * all): with kcap = K a training industry's spectra are as sparse as a
+ * held-out industry's K-shot support, so that what the model learns to trust
+ * in them holds there. Each is scaled so that the model's term at gamma = 1
+ * has mean square 1 over the catalogue and the users it serves. r = 0 frees
+ * it. Deterministic. */
+int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err);
 
 /* Behaviour bands (see dataset.c): band(c) = min(floor(log2(1 + c)), DATASET_BAND_MAX)
  * of a TRAIN count c; the item token is fm_hash_feature("ipop", "<band>") and the

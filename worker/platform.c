@@ -49,7 +49,7 @@ int platform_open(platform_t *p, const source_t *src, const fm_config *c, const 
                    : split_temporal(&p->split, &p->shard, 1, 1, err);
   if (!rc) rc = dataset_build(&p->ds, &p->shard, &p->split, heldout ? SPLIT_TEST : SPLIT_VALID, err);
   /* the co-occurrence term's input, from what the platform knows (TRAIN; a held-out one's support) */
-  if (!rc && mc->spectral) rc = dataset_spectral(&p->ds, mc->spectral, err);
+  if (!rc && mc->spectral) rc = dataset_spectral(&p->ds, mc->spectral, c->kshot, err);
   if (!rc && !heldout)
     rc = model_local_init(&p->local, mc, p->ds.n_users, p->ds.n_items, c->seed, id, err);
   if (rc) {

@@ -65,7 +65,7 @@ static void make_dataset(dataset_t *d) {
 static void free_dataset(dataset_t *d) {
   free(d->itok_ptr); free(d->itok); free(d->utok_ptr); free(d->utok);
   free(d->hist_ptr); free(d->hist); free(d->pair_user); free(d->pair_item); free(d->item_pop);
-  dataset_spectral(d, 0, NULL);
+  dataset_spectral(d, 0, 0, NULL);
 }
 
 static void fill_normal(float *x, size_t n, double std, rng_t *r) {
@@ -784,7 +784,7 @@ int main(void) {
     printf(" pop_prior %u, spectral %u\n", prior, spec);
     CFG.pop_prior = prior;
     CFG.spectral = spec;
-    CHECK_OK(dataset_spectral(&g_ds, spec, NULL));
+    CHECK_OK(dataset_spectral(&g_ds, spec, 0, NULL));
     if (spec) { /* the fixture's co-occurrence is not empty: the term is exercised */
       CHECK(g_ds.spec_val[0] > 0.1f);
       CHECK(g_ds.spec_val[2] > 0.0f);

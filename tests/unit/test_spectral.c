@@ -175,7 +175,7 @@ static void test_dataset(void) {
   d.hist_ptr = hp;
   d.hist = h;
   fm_err err;
-  CHECK_OK(dataset_spectral(&d, 2, &err));
+  CHECK_OK(dataset_spectral(&d, 2, 0, &err));
   CHECK_EQ_INT(d.spec_r, 2);
   CHECK(d.spec_vec != NULL && d.spec_val != NULL);
   /* a triangle: S = (J - I) / 4, eigenvalues 0.5, -0.25, -0.25: only 0.5 is
@@ -184,7 +184,15 @@ static void test_dataset(void) {
   CHECK_NEAR(d.spec_val[0], sqrt(4.5), 1e-5);
   CHECK(d.spec_val[1] == 0.0f);
   for (int i = 0; i < 3; i++) CHECK_NEAR(fabs(d.spec_vec[i * 2]), 1 / sqrt(3.0), 1e-6);
-  CHECK_OK(dataset_spectral(&d, 0, &err));
+  /* the training (fold) spectra: users 0 and 2 in fold 0, user 1 in fold 1;
+   * fold 1's is that of users 0 and 2 ({0, 1}, {0, 2}): not zero */
+  CHECK(d.spec_fval[1 * 2] > 0.0f);
+  /* with kcap = 1 they see one item per user: zero, the inference one is kept */
+  CHECK_OK(dataset_spectral(&d, 2, 1, &err));
+  for (int k = 0; k < 4; k++) CHECK(d.spec_fval[k] == 0.0f);
+  for (int k = 0; k < 12; k++) CHECK(d.spec_fvec[k] == 0.0f);
+  CHECK_NEAR(d.spec_val[0], sqrt(4.5), 1e-5);
+  CHECK_OK(dataset_spectral(&d, 0, 0, &err));
   CHECK(d.spec_r == 0 && d.spec_vec == NULL && d.spec_val == NULL);
 }
 
