@@ -97,9 +97,10 @@ static void print_metrics_row(const char *method, const metrics_t *m) {
   printf("%-18s %9.4f %10.4f %8.4f %8.4f %7u\n", method, m->ndcg10, m->recall20, m->hr10, m->mrr, m->n_users);
 }
 
-/* One OpenBLAS thread unless OPENBLAS_NUM_THREADS says otherwise: results
- * differ in the last bits between thread counts (OpenBLAS 0.3.21), and every
- * command must agree with the evaluation inside `fedmeta train`. */
+/* One OpenBLAS thread unless OPENBLAS_NUM_THREADS says otherwise, so that
+ * ranks x threads stays within the cores. Results do not depend on it: the
+ * inner step and the ranking call sgemm on one thread (tests/unit/test_model.c,
+ * test_metrics.c). */
 static int blas_threads(void) {
   const char *env = getenv("OPENBLAS_NUM_THREADS");
   int threads = env ? atoi(env) : 1;
@@ -209,8 +210,7 @@ int train_job(const fm_config *c, MPI_Comm comm, const int *hosts) {
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   wire_use_comm(comm);
-  /* One OpenBLAS thread per rank unless the user says otherwise, so that
-   * ranks x threads does not exceed the cores and results do not depend on it. */
+  /* One OpenBLAS thread per rank unless the user says otherwise (blas_threads). */
   const char *env = getenv("OPENBLAS_NUM_THREADS");
   int threads = blas_threads();
   if (rank == 0 && c->verbose > 0)
