@@ -70,6 +70,17 @@ int cli_parse(fm_config *c, int cmd, int argc, char **argv, int quiet) {
   return 0;
 }
 
+int cli_mpi_start(fm_config *c, int cmd, int *argc, char ***argv, int *rank, int *size) {
+  MPI_Init(argc, argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, rank);
+  MPI_Comm_size(MPI_COMM_WORLD, size);
+  /* Every rank parses the same command line; only rank 0 speaks. */
+  int r = cli_parse(c, cmd, *argc, *argv, *rank != 0);
+  if (r == 0) return -1;
+  MPI_Finalize();
+  return r > 0 ? EXIT_OK : EXIT_USAGE;
+}
+
 static int cmd_synth(int argc, char **argv) {
   fm_config c;
   int r = cli_parse(&c, CFG_SYNTH, argc, argv, 0);
@@ -181,17 +192,10 @@ fail:
 }
 
 static int cmd_train(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
   int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
   fm_config c;
-  /* Every rank parses the same command line; only rank 0 speaks. */
-  int r = cli_parse(&c, CFG_TRAIN, argc, argv, rank != 0);
-  if (r) {
-    MPI_Finalize();
-    return r > 0 ? EXIT_OK : EXIT_USAGE;
-  }
+  int r = cli_mpi_start(&c, CFG_TRAIN, &argc, &argv, &rank, &size);
+  if (r >= 0) return r;
   if (!c.data[0]) c.synthetic = 1; /* the embedded market is the default */
   if (size < 2) {
     if (rank == 0)

@@ -422,15 +422,10 @@ static void release(comms_t *held) {
 /* ---- fedmeta coordinator ------------------------------------------------- */
 
 int cmd_coordinator(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int rank = 0, size = 1;
   fm_config c;
-  int r = cli_parse(&c, CFG_TRAIN | CFG_COORD, argc, argv, 0);
-  if (r) {
-    MPI_Finalize();
-    return r > 0 ? EXIT_OK : EXIT_USAGE;
-  }
+  int r = cli_mpi_start(&c, CFG_TRAIN | CFG_COORD, &argc, &argv, &rank, &size);
+  if (r >= 0) return r;
   if (!c.data[0]) c.synthetic = 1;
   const char *usage = NULL;
   if (size != 1) usage = "runs as one process (mpirun -n 1); the parties bring their own ranks with fedmeta join";
@@ -663,16 +658,10 @@ out:
 }
 
 int cmd_join(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
   int wrank = 0, wsize = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &wrank);
-  MPI_Comm_size(MPI_COMM_WORLD, &wsize);
   fm_config own;
-  int r = cli_parse(&own, CFG_JOIN, argc, argv, wrank != 0);
-  if (r) {
-    MPI_Finalize();
-    return r > 0 ? EXIT_OK : EXIT_USAGE;
-  }
+  int r = cli_mpi_start(&own, CFG_JOIN, &argc, &argv, &wrank, &wsize);
+  if (r >= 0) return r;
   const char *usage = NULL;
   if (!own.key[0] || !own.keyring[0]) usage = "--key (your secret key file) and --keyring (every party's public keys, the coordinator's among them) are required";
   else if (!own.host[0]) usage = "--host NAMES is required: the platforms you host, comma-separated";
