@@ -19,14 +19,9 @@
 #     OUT=out/sweep (models; not for git)   MPIRUN="cluster/mpirun.sh 3"
 #     FEDMETA_FLAGS (extra flags for train and eval, e.g. --negatives 256)
 #
-# The space (sampled uniformly, per algorithm):
-#   inner-lr    {0.001, 0.003, 0.01}
-#   inner-steps reptile/fedavg {10, 20, 40}; fomaml {5, 10, 20}; central {20, 100, 300}
-#               (central trains ONE pooled platform per round, so it needs more steps
-#               per round to see as many examples as the federated runs)
-#   outer-lr    reptile {0.5, 1}; fomaml {0.03, 0.1, 0.3}; fedavg/central 1 (fixed by
-#               the coordinator)
-#   ft-steps, ft-lr: every pair of FT_GRID, on the same trained model (fedmeta eval)
+# The space: inner-lr, inner-steps, outer-lr as in bench/search-space.sh (shared
+# with cluster/slurm/make-trials.sh); ft-steps, ft-lr: every pair of FT_GRID, on
+# the same trained model (fedmeta eval).
 # Score: mean NDCG@10 over the validation industries and KS. One CSV row per
 # (training, fine-tune setting): date, data, algo, seed, trial, val, ks, rounds,
 # inner_lr, inner_steps, outer_lr, ft_steps, ft_lr, ndcg10, recall20, pop_ndcg10,
@@ -56,12 +51,8 @@ for v in ${val//,/ }; do
 done
 heldout=$val${exclude:+,$exclude}
 
-# pick SEED TRIAL NAME "v1 v2 ...": a deterministic choice per (seed, trial, name)
-pick() {
-  awk -v s="$1" -v t="$2" -v n="$3" -v vals="$4" 'BEGIN {
-    h = s * 7919 + t * 104729; for (i = 1; i <= length(n); i++) h = (h * 31 + index("abcdefghijklmnopqrstuvwxyz-", substr(n, i, 1))) % 2147483647
-    srand(h); k = split(vals, a, " "); print a[int(rand() * k) + 1] }'
-}
+# pick, sample_trial: the space and its per-(seed, trial) choice
+. "$here/search-space.sh"
 
 # score MODEL FT_STEPS FT_LR LOCAL_STEPS -> "ndcg recall pop per-industry" (mean over val x ks)
 score() {
@@ -99,13 +90,7 @@ if [ "$algo" = local ]; then
 fi
 
 for t in $(seq 1 "$trials"); do
-  ilr=$(pick "$seed" "$t" inner-lr "0.001 0.003 0.01")
-  case $algo in
-    central) ist=$(pick "$seed" "$t" inner-steps "20 100 300"); olr=1 ;;
-    fedavg) ist=$(pick "$seed" "$t" inner-steps "10 20 40"); olr=1 ;;
-    fomaml) ist=$(pick "$seed" "$t" inner-steps "5 10 20"); olr=$(pick "$seed" "$t" outer-lr "0.03 0.1 0.3") ;;
-    *) ist=$(pick "$seed" "$t" inner-steps "10 20 40"); olr=$(pick "$seed" "$t" outer-lr "0.5 1") ;;
-  esac
+  sample_trial "$algo" "$seed" "$t"
   m="$out/$dname-$algo-s$seed-t$t"
   date=$(date -u +%FT%TZ)
   t0=$(date +%s)

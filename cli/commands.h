@@ -13,6 +13,12 @@
  * cross-field checks. Returns 0, 1 if --help was printed, -1 after printing
  * "fedmeta COMMAND: cause" to stderr (unless quiet). cli/fedmeta.c. */
 int cli_parse(fm_config *c, int cmd, int argc, char **argv, int quiet);
+/* The opening of the MPI commands (train, coordinator, join): MPI_Init, then
+ * cli_parse on every rank, only rank 0 of MPI_COMM_WORLD printing. Returns -1
+ * to go on, with *rank and *size of MPI_COMM_WORLD; otherwise MPI is finalized
+ * and it returns the exit code (0 after --help, 2 after a usage error).
+ * cli/fedmeta.c. */
+int cli_mpi_start(fm_config *c, int cmd, int *argc, char ***argv, int *rank, int *size);
 
 /* The training job on communicator comm (rank 0 coordinates, the others
  * host platforms; hosts as in worker_run). Every rank of comm calls it;

@@ -70,6 +70,17 @@ int cli_parse(fm_config *c, int cmd, int argc, char **argv, int quiet) {
   return 0;
 }
 
+int cli_mpi_start(fm_config *c, int cmd, int *argc, char ***argv, int *rank, int *size) {
+  MPI_Init(argc, argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, rank);
+  MPI_Comm_size(MPI_COMM_WORLD, size);
+  /* Every rank parses the same command line; only rank 0 speaks. */
+  int r = cli_parse(c, cmd, *argc, *argv, *rank != 0);
+  if (r == 0) return -1;
+  MPI_Finalize();
+  return r > 0 ? EXIT_OK : EXIT_USAGE;
+}
+
 static int cmd_synth(int argc, char **argv) {
   fm_config c;
   int r = cli_parse(&c, CFG_SYNTH, argc, argv, 0);
@@ -97,9 +108,10 @@ static void print_metrics_row(const char *method, const metrics_t *m) {
   printf("%-18s %9.4f %10.4f %8.4f %8.4f %7u\n", method, m->ndcg10, m->recall20, m->hr10, m->mrr, m->n_users);
 }
 
-/* One OpenBLAS thread unless OPENBLAS_NUM_THREADS says otherwise: results
- * differ in the last bits between thread counts (OpenBLAS 0.3.21), and every
- * command must agree with the evaluation inside `fedmeta train`. */
+/* One OpenBLAS thread unless OPENBLAS_NUM_THREADS says otherwise, so that
+ * ranks x threads stays within the cores. Results do not depend on it: the
+ * inner step and the ranking call sgemm on one thread (tests/unit/test_model.c,
+ * test_metrics.c). */
 static int blas_threads(void) {
   const char *env = getenv("OPENBLAS_NUM_THREADS");
   int threads = env ? atoi(env) : 1;
@@ -181,17 +193,10 @@ fail:
 }
 
 static int cmd_train(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
   int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
   fm_config c;
-  /* Every rank parses the same command line; only rank 0 speaks. */
-  int r = cli_parse(&c, CFG_TRAIN, argc, argv, rank != 0);
-  if (r) {
-    MPI_Finalize();
-    return r > 0 ? EXIT_OK : EXIT_USAGE;
-  }
+  int r = cli_mpi_start(&c, CFG_TRAIN, &argc, &argv, &rank, &size);
+  if (r >= 0) return r;
   if (!c.data[0]) c.synthetic = 1; /* the embedded market is the default */
   if (size < 2) {
     if (rank == 0)
@@ -210,8 +215,7 @@ int train_job(const fm_config *c, MPI_Comm comm, const int *hosts) {
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   wire_use_comm(comm);
-  /* One OpenBLAS thread per rank unless the user says otherwise, so that
-   * ranks x threads does not exceed the cores and results do not depend on it. */
+  /* One OpenBLAS thread per rank unless the user says otherwise (blas_threads). */
   const char *env = getenv("OPENBLAS_NUM_THREADS");
   int threads = blas_threads();
   if (rank == 0 && c->verbose > 0)

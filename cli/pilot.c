@@ -118,26 +118,18 @@ static void wd_stop(void) {
 
 /* ---- messages over the intercommunicator (rank 0 <-> remote rank 0) ------ */
 
+/* Probed first, not matched: a message over the size limit stays queued, unread. */
 static int ic_recv(MPI_Comm inter, int tag, uint8_t **buf, size_t *len, double deadline, fm_err *err) {
-  double pause = 50e-6;
-  for (;;) {
-    int flag = 0;
-    MPI_Status st;
-    MPI_Iprobe(0, tag, inter, &flag, &st);
-    if (flag) {
-      int n = 0;
-      MPI_Get_count(&st, MPI_BYTE, &n);
-      if (n < 0 || (unsigned)n > PILOT_MSG_MAX) return fm_fail(err, "a message of %d bytes (at most %u)", n, PILOT_MSG_MAX);
-      *buf = malloc((size_t)n + 1);
-      if (!*buf) return fm_fail(err, "out of memory");
-      MPI_Recv(*buf, n, MPI_BYTE, 0, tag, inter, MPI_STATUS_IGNORE);
-      *len = (size_t)n;
-      return 0;
-    }
-    if (wire_now() >= deadline) return fm_fail(err, "nothing within the time allowed");
-    wire_sleep(pause);
-    if (pause < 2e-3) pause *= 2;
-  }
+  MPI_Status st;
+  if (wire_wait(inter, 0, tag, deadline - wire_now(), NULL, &st)) return fm_fail(err, "nothing within the time allowed");
+  int n = 0;
+  MPI_Get_count(&st, MPI_BYTE, &n);
+  if (n < 0 || (unsigned)n > PILOT_MSG_MAX) return fm_fail(err, "a message of %d bytes (at most %u)", n, PILOT_MSG_MAX);
+  *buf = malloc((size_t)n + 1);
+  if (!*buf) return fm_fail(err, "out of memory");
+  MPI_Recv(*buf, n, MPI_BYTE, 0, tag, inter, MPI_STATUS_IGNORE);
+  *len = (size_t)n;
+  return 0;
 }
 
 static int ic_send(MPI_Comm inter, int tag, const ProtobufCMessage *m, fm_err *err) {
@@ -422,15 +414,10 @@ static void release(comms_t *held) {
 /* ---- fedmeta coordinator ------------------------------------------------- */
 
 int cmd_coordinator(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int rank = 0, size = 1;
   fm_config c;
-  int r = cli_parse(&c, CFG_TRAIN | CFG_COORD, argc, argv, 0);
-  if (r) {
-    MPI_Finalize();
-    return r > 0 ? EXIT_OK : EXIT_USAGE;
-  }
+  int r = cli_mpi_start(&c, CFG_TRAIN | CFG_COORD, &argc, &argv, &rank, &size);
+  if (r >= 0) return r;
   if (!c.data[0]) c.synthetic = 1;
   const char *usage = NULL;
   if (size != 1) usage = "runs as one process (mpirun -n 1); the parties bring their own ranks with fedmeta join";
@@ -663,16 +650,10 @@ out:
 }
 
 int cmd_join(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
   int wrank = 0, wsize = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &wrank);
-  MPI_Comm_size(MPI_COMM_WORLD, &wsize);
   fm_config own;
-  int r = cli_parse(&own, CFG_JOIN, argc, argv, wrank != 0);
-  if (r) {
-    MPI_Finalize();
-    return r > 0 ? EXIT_OK : EXIT_USAGE;
-  }
+  int r = cli_mpi_start(&own, CFG_JOIN, &argc, &argv, &wrank, &wsize);
+  if (r >= 0) return r;
   const char *usage = NULL;
   if (!own.key[0] || !own.keyring[0]) usage = "--key (your secret key file) and --keyring (every party's public keys, the coordinator's among them) are required";
   else if (!own.host[0]) usage = "--host NAMES is required: the platforms you host, comma-separated";

@@ -132,16 +132,7 @@ if [ $dry = 1 ]; then
   exit 0
 fi
 
-tree() { # tree PID: PID and its descendants (from /proc)
-  local f line rest kid
-  echo "$1"
-  for f in /proc/[0-9]*/stat; do
-    read -r line < "$f" 2> /dev/null || continue
-    rest=${line##*) } # after "(comm) ": state ppid ...
-    set -- "$1" $rest
-    [ "$3" = "$1" ] && { kid=${f#/proc/}; tree "${kid%/stat}"; }
-  done
-}
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/proc-tree.sh" # tree PID: PID and its descendants
 
 # mpirun's stderr goes through a reader that notes when an abort began
 mkfifo "$tmp/err"

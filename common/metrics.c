@@ -334,6 +334,27 @@ static uint64_t band_chunk(const float *c, uint32_t base, uint32_t len, const mr
   return cnt;
 }
 
+#if defined(__SSE2__)
+/* The MRR count of one chunk of 16 scores x0..x3 (scan_row and dot_segment):
+ * adds to *vcnt, lane by lane, the scores above hi (surely ranked above the
+ * best relevant item); nonzero if any score lies in [lo, hi] (band_chunk
+ * rescores those). */
+static inline __attribute__((always_inline)) int mrr_chunk_sse(__m128 x0, __m128 x1, __m128 x2, __m128 x3,
+                                                               __m128 vlo, __m128 vhi, __m128i *vcnt) {
+  __m128 a0 = _mm_cmpgt_ps(x0, vhi), a1 = _mm_cmpgt_ps(x1, vhi);
+  __m128 a2 = _mm_cmpgt_ps(x2, vhi), a3 = _mm_cmpgt_ps(x3, vhi);
+  __m128i n = *vcnt;
+  n = _mm_sub_epi32(n, _mm_castps_si128(a0));
+  n = _mm_sub_epi32(n, _mm_castps_si128(a1));
+  n = _mm_sub_epi32(n, _mm_castps_si128(a2));
+  n = _mm_sub_epi32(n, _mm_castps_si128(a3));
+  *vcnt = n;
+  __m128 b0 = _mm_andnot_ps(a0, _mm_cmpge_ps(x0, vlo)), b1 = _mm_andnot_ps(a1, _mm_cmpge_ps(x1, vlo));
+  __m128 b2 = _mm_andnot_ps(a2, _mm_cmpge_ps(x2, vlo)), b3 = _mm_andnot_ps(a3, _mm_cmpge_ps(x3, vlo));
+  return _mm_movemask_ps(_mm_or_ps(_mm_or_ps(b0, b1), _mm_or_ps(b2, b3)));
+}
+#endif
+
 /* g > 0: also gmax[k] = max of cmax over chunks [k g, (k+1) g). */
 static uint64_t scan_row(float *cmax, float *gmax, uint32_t g, const float *s, uint32_t n,
                          const mrr_q_t *q, const rowsets_t *rs, const exact_t *ex) {
@@ -357,15 +378,7 @@ static uint64_t scan_row(float *cmax, float *gmax, uint32_t g, const float *s, u
     cmax[ci] = cm;
     gm = cm > gm ? cm : gm;
     if (g && --gleft == 0) gmax[gi++] = gm, gm = -INFINITY, gleft = g;
-    __m128 a0 = _mm_cmpgt_ps(x0, vhi), a1 = _mm_cmpgt_ps(x1, vhi);
-    __m128 a2 = _mm_cmpgt_ps(x2, vhi), a3 = _mm_cmpgt_ps(x3, vhi);
-    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a0));
-    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a1));
-    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a2));
-    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a3));
-    __m128 b0 = _mm_andnot_ps(a0, _mm_cmpge_ps(x0, vlo)), b1 = _mm_andnot_ps(a1, _mm_cmpge_ps(x1, vlo));
-    __m128 b2 = _mm_andnot_ps(a2, _mm_cmpge_ps(x2, vlo)), b3 = _mm_andnot_ps(a3, _mm_cmpge_ps(x3, vlo));
-    if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(b0, b1), _mm_or_ps(b2, b3))))
+    if (mrr_chunk_sse(x0, x1, x2, x3, vlo, vhi, &vcnt))
       cnt += band_chunk(c, ci * CHUNK, CHUNK, q, rs, ex);
   }
   uint32_t lanes[4];
@@ -688,18 +701,9 @@ static inline void dot_offer(dot_user_t *d, const exact_t *ex, uint32_t i) {
   }
 }
 
-/* Items of one chunk inside the MRR band: rescore and count those above q.r. */
-static uint64_t dot_band(const float *c, uint32_t base, uint32_t len, const mrr_q_t *q,
-                         const exact_t *ex) {
-  uint64_t cnt = 0;
-  for (uint32_t j = 0; j < len; j++) {
-    uint32_t t = base + j;
-    if (!(c[j] >= q->lo && c[j] <= q->hi) || t == q->r) continue;
-    float y = ex_score(ex, t);
-    cnt += y > q->v || (y == q->v && t < q->r);
-  }
-  return cnt;
-}
+/* The dot path's rows carry no exclusion sets: excluded items are -INFINITY
+ * in the tile, below every band (band_chunk with these finds none excluded). */
+static const rowsets_t no_sets = {NULL, NULL, 0, NULL, 0, 0};
 
 /* One user's scores s of items [base, base + len), excluded ones -INFINITY. */
 static void dot_segment(dot_user_t *d, const float *s, uint32_t base, uint32_t len,
@@ -714,16 +718,8 @@ static void dot_segment(dot_user_t *d, const float *s, uint32_t base, uint32_t l
     const float *c = s + j;
     __m128 x0 = _mm_loadu_ps(c), x1 = _mm_loadu_ps(c + 4);
     __m128 x2 = _mm_loadu_ps(c + 8), x3 = _mm_loadu_ps(c + 12);
-    __m128 a0 = _mm_cmpgt_ps(x0, vhi), a1 = _mm_cmpgt_ps(x1, vhi);
-    __m128 a2 = _mm_cmpgt_ps(x2, vhi), a3 = _mm_cmpgt_ps(x3, vhi);
-    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a0));
-    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a1));
-    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a2));
-    vcnt = _mm_sub_epi32(vcnt, _mm_castps_si128(a3));
-    __m128 b0 = _mm_andnot_ps(a0, _mm_cmpge_ps(x0, vlo)), b1 = _mm_andnot_ps(a1, _mm_cmpge_ps(x1, vlo));
-    __m128 b2 = _mm_andnot_ps(a2, _mm_cmpge_ps(x2, vlo)), b3 = _mm_andnot_ps(a3, _mm_cmpge_ps(x3, vlo));
-    if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(b0, b1), _mm_or_ps(b2, b3)))) /* in [lo, hi] */
-      cnt += dot_band(c, base + j, CHUNK, &d->q, ex);
+    if (mrr_chunk_sse(x0, x1, x2, x3, vlo, vhi, &vcnt)) /* some in [lo, hi] */
+      cnt += band_chunk(c, base + j, CHUNK, &d->q, &no_sets, ex);
     unsigned bits = (unsigned)_mm_movemask_ps(_mm_cmpge_ps(x0, vthr)) |
                     (unsigned)_mm_movemask_ps(_mm_cmpge_ps(x1, vthr)) << 4 |
                     (unsigned)_mm_movemask_ps(_mm_cmpge_ps(x2, vthr)) << 8 |
@@ -748,7 +744,7 @@ static void dot_segment(dot_user_t *d, const float *s, uint32_t base, uint32_t l
       cnt += c[k] > d->q.hi;
       band |= c[k] >= d->q.lo && c[k] <= d->q.hi;
     }
-    if (band) cnt += dot_band(c, base + j, n, &d->q, ex);
+    if (band) cnt += band_chunk(c, base + j, n, &d->q, &no_sets, ex);
     for (uint32_t k = 0; k < n; k++)
       if (c[k] != -INFINITY && c[k] >= d->thr) dot_offer(d, ex, base + j + k);
   }

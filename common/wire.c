@@ -233,36 +233,43 @@ static long backoff_ns(long last_ns, double waited_s, double left_s) {
   return (long)(next * 1e9);
 }
 
-int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err *err) {
+int wire_wait(MPI_Comm c, int src, int tag, double timeout_s, MPI_Message *msg, MPI_Status *st) {
   const double start = wire_now(), deadline = start + timeout_s;
   long sleep_ns = 0;
-  int source = src == WIRE_ANY_SOURCE ? MPI_ANY_SOURCE : src;
   for (;;) {
     int flag = 0;
-    MPI_Message msg;
-    MPI_Status st;
     if (outbox) wire_progress();
-    MPI_Improbe(source, tag == WIRE_ANY_TAG ? MPI_ANY_TAG : tag, comm(), &flag, &msg, &st);
-    if (flag) {
-      int count = 0;
-      MPI_Get_count(&st, MPI_BYTE, &count);
-      if ((size_t)count > b->cap) {
-        size_t cap = (size_t)count + (size_t)count / 4 + 64;
-        uint8_t *p = realloc(b->data, cap);
-        if (!p) return fm_fail(err, "out of memory for a %d-byte message", count);
-        b->data = p;
-        b->cap = cap;
-      }
-      MPI_Mrecv(b->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-      b->len = (size_t)count;
-      b->tag = st.MPI_TAG;
-      if (from) *from = st.MPI_SOURCE;
-      return 0;
-    }
+    if (msg)
+      MPI_Improbe(src, tag, c, &flag, msg, st);
+    else
+      MPI_Iprobe(src, tag, c, &flag, st);
+    if (flag) return 0;
     double now = wire_now();
     if (now >= deadline) return 1;
     sleep_ns = backoff_ns(sleep_ns, now - start, deadline - now);
     struct timespec ts = {0, sleep_ns};
     nanosleep(&ts, NULL);
   }
+}
+
+int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err *err) {
+  MPI_Message msg;
+  MPI_Status st;
+  if (wire_wait(comm(), src == WIRE_ANY_SOURCE ? MPI_ANY_SOURCE : src, tag == WIRE_ANY_TAG ? MPI_ANY_TAG : tag,
+                timeout_s, &msg, &st))
+    return 1;
+  int count = 0;
+  MPI_Get_count(&st, MPI_BYTE, &count);
+  if ((size_t)count > b->cap) {
+    size_t cap = (size_t)count + (size_t)count / 4 + 64;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p) return fm_fail(err, "out of memory for a %d-byte message", count);
+    b->data = p;
+    b->cap = cap;
+  }
+  MPI_Mrecv(b->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+  b->len = (size_t)count;
+  b->tag = st.MPI_TAG;
+  if (from) *from = st.MPI_SOURCE;
+  return 0;
 }

@@ -59,6 +59,14 @@ size_t wire_flush(double timeout_s);
  * *from, 1 on timeout, -1 on error. */
 int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err *err);
 
+/* wire_recv's wait on any communicator c (e.g. pilot mode's
+ * intercommunicators): polls, with the back-off above and progressing the
+ * outbox, up to timeout_s seconds for a message with `tag` from `src` (MPI
+ * ranks and tags; MPI_ANY_* allowed). Returns 0 when there is one, described
+ * by *st: with msg it is matched (MPI_Improbe; take it with MPI_Mrecv), with
+ * msg NULL only probed (MPI_Iprobe; it stays queued). 1 at the deadline. */
+int wire_wait(MPI_Comm c, int src, int tag, double timeout_s, MPI_Message *msg, MPI_Status *st);
+
 /* 1 if a message with `tag` from `src` is waiting (does not receive it), else 0. */
 int wire_pending(int src, int tag);
 

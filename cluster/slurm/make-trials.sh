@@ -9,7 +9,8 @@
 #              --data /shared/ciao --heldout c8,c24,c3,c6 > trials.txt
 #
 # Defaults: reptile, 4 trials, seed 1, 60 rounds. FIXED ARGS (data, held-out
-# industries, model shape, ...) end every line. Space (bench/sweep.sh):
+# industries, model shape, ...) end every line. Space and choice: bench/search-space.sh
+# (sourced by both scripts):
 #   inner-lr    {0.001, 0.003, 0.01}
 #   inner-steps reptile/fedavg {10, 20, 40}; fomaml {5, 10, 20}; central {20, 100, 300}
 #   outer-lr    reptile {0.5, 1}; fomaml {0.03, 0.1, 0.3}; fedavg/central 1
@@ -24,26 +25,16 @@ while [ $# -gt 0 ]; do
     --seed) seed=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "make-trials.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case $algo in reptile|fedavg|fomaml|central) ;; *) echo "make-trials.sh: --algo $algo: reptile|fedavg|fomaml|central" >&2; exit 2 ;; esac
 
-# pick SEED TRIAL NAME "v1 v2 ...": bench/sweep.sh's deterministic choice
-pick() {
-  awk -v s="$1" -v t="$2" -v n="$3" -v vals="$4" 'BEGIN {
-    h = s * 7919 + t * 104729; for (i = 1; i <= length(n); i++) h = (h * 31 + index("abcdefghijklmnopqrstuvwxyz-", substr(n, i, 1))) % 2147483647
-    srand(h); k = split(vals, a, " "); print a[int(rand() * k) + 1] }'
-}
+# pick, sample_trial: bench/sweep.sh's space and per-(seed, trial) choice
+. "$(cd "$(dirname "$0")" && pwd)/../../bench/search-space.sh"
 echo "# fedmeta sweep: algo $algo, seed $seed, $trials trials, $rounds rounds (cluster/slurm/make-trials.sh)"
 for t in $(seq 1 "$trials"); do
-  ilr=$(pick "$seed" "$t" inner-lr "0.001 0.003 0.01")
-  case $algo in
-    central) ist=$(pick "$seed" "$t" inner-steps "20 100 300"); olr=1 ;;
-    fedavg) ist=$(pick "$seed" "$t" inner-steps "10 20 40"); olr=1 ;;
-    fomaml) ist=$(pick "$seed" "$t" inner-steps "5 10 20"); olr=$(pick "$seed" "$t" outer-lr "0.03 0.1 0.3") ;;
-    *) ist=$(pick "$seed" "$t" inner-steps "10 20 40"); olr=$(pick "$seed" "$t" outer-lr "0.5 1") ;;
-  esac
+  sample_trial "$algo" "$seed" "$t"
   echo "--algo $algo --seed $seed --rounds $rounds --inner-lr $ilr --inner-steps $ist --outer-lr $olr --eval-every 0 --local-steps 0${*:+ $*}"
 done

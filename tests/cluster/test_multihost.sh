@@ -65,16 +65,7 @@ for p in $(ip netns list | awk '{print $1}' | sed -n 's/^\(fmmh[0-9]*\)-\(h[0-9]
   ip netns del "$p-probe" 2> /dev/null || true
   "$NETNS/hosts-down.sh" --prefix "$p" > /dev/null || true
 done
-tree() { # tree PID: PID and all its descendants (from /proc: no procps needed)
-  local f line rest kid
-  echo "$1"
-  for f in /proc/[0-9]*/stat; do
-    read -r line < "$f" 2> /dev/null || continue
-    rest=${line##*) }                  # after "(comm) ": state ppid ...
-    set -- "$1" $rest
-    [ "$3" = "$1" ] && { kid=${f#/proc/}; tree "${kid%/stat}"; }
-  done
-}
+source "$ROOT/cluster/proc-tree.sh" # tree PID: PID and all its descendants
 cleanup() {
   local code=$? j
   # shellcheck disable=SC2046 # one pid per word
