@@ -164,11 +164,13 @@ static int cmd_eval(int argc, char **argv) {
   c.hist_len = ck.model.hist_len;
   train_cfg_t ft = worker_ft_cfg(&c);
   metrics_t mm, pop, loc;
-  if (adapt_eval(&mm, NULL, &ck.model, &ft, ck.theta, &ds, c.ft_steps, c.seed, (uint32_t)p, &err) ||
+  if (adapt_eval(&mm, NULL, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history), c.seed,
+                 (uint32_t)p, &err) ||
       metrics_rank_popularity(&pop, NULL, &ds, &err))
     goto fail;
   int has_local = c.local_steps > 0;
-  if (has_local && adapt_local_only(&loc, &ck.model, &ft, &ds, c.local_steps, c.seed, (uint32_t)p, &err))
+  if (has_local && adapt_local_only(&loc, &ck.model, &ft, &ds, c.local_steps, adapt_hist_mode(c.ft_history), c.seed,
+                                    (uint32_t)p, &err))
     goto fail;
   printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps\n",
          c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps);

@@ -101,6 +101,7 @@ static const opt OPTS[] = {
   {"ft-steps", T_U32, F(ft_steps), 0, 1000000, NULL, TE, 1, "fine-tune steps on the support split"},
   {"ft-lr", T_F32, F(ft_lr), 1e-7, 10, NULL, TE, 1, "fine-tune learning rate"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
+  {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
   {"config", T_STR, F(config_file), 0, 0, NULL, ALL | CFG_PREPARE | CFG_BASELINES, 0, "read settings from FILE (key = value); flags override"},
   /* prepare */
   {"format", T_CHOICE, F(format), 0, 0, "ciao|amazon|movielens|csv", CFG_PREPARE, 1, "format of the published data set"},
@@ -176,6 +177,7 @@ void config_defaults(fm_config *c) {
   c->ft_steps = 40;
   c->ft_lr = 0.003f;
   c->local_steps = 200;
+  snprintf(c->ft_history, sizeof c->ft_history, "auto");
   snprintf(c->delimiter, sizeof c->delimiter, "tab");
   c->min_rating = 1;
   c->kcore = 5;

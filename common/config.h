@@ -77,6 +77,7 @@ typedef struct fm_config {
   uint32_t ft_steps;            /* fine-tune steps on the support split */
   float ft_lr;
   uint32_t local_steps;         /* steps of the local-only baseline (from scratch) */
+  char ft_history[8];           /* auto | full: history used to score after training on the support (worker/adapt.h) */
   char config_file[CFG_PATH_MAX];
   /* prepare (importers) */
   char format[16];              /* ciao | amazon | movielens | csv */

@@ -26,16 +26,37 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
   return rc;
 }
 
+int adapt_hist_mode(const char *name) { return name && strcmp(name, "full") == 0 ? ADAPT_HIST_FULL : ADAPT_HIST_AUTO; }
+
+int adapt_support_has_history(const dataset_t *ds) {
+  for (uint32_t k = 0; k < ds->n_pairs; k++) {
+    uint32_t u = ds->pair_user[k], target = ds->pair_item[k];
+    for (uint32_t j = ds->hist_ptr[u]; j < ds->hist_ptr[u + 1]; j++)
+      if (ds->hist[j] != target) return 1;
+  }
+  return 0;
+}
+
 static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
                       const train_cfg_t *tc, float *phi, const dataset_t *ds, uint32_t steps,
-                      uint64_t seed, uint32_t platform, fm_err *err) {
+                      int hist_mode, uint64_t seed, uint32_t platform, fm_err *err) {
   model_local_t local = {0};
   trainer_t *tr = NULL;
   int rc = model_local_init(&local, mc, ds->n_users, ds->n_items, seed, platform, err);
   if (!rc && steps > 0 && ds->n_pairs > 0)
     rc = trainer_init(&tr, mc, tc, ds, &local, seed, platform, err);
   for (uint32_t s = 0; !rc && tr && s < steps; s++) trainer_step(tr, phi);
-  if (!rc) rc = adapt_score(out, per_user, mc, phi, &local, ds, err);
+  /* Scored in the regime it was trained in (adapt.h): without history when
+   * the training on the support never saw one. */
+  dataset_t view = *ds;
+  uint32_t *empty = NULL;
+  if (!rc && tr && hist_mode == ADAPT_HIST_AUTO && !adapt_support_has_history(ds)) {
+    empty = calloc((size_t)ds->n_users + 1, sizeof *empty);
+    if (!empty) rc = fm_fail(err, "out of memory for %u empty histories", ds->n_users);
+    view.hist_ptr = empty;
+  }
+  if (!rc) rc = adapt_score(out, per_user, mc, phi, &local, &view, err);
+  free(empty);
   trainer_free(tr);
   model_local_free(&local);
   return rc;
@@ -43,25 +64,25 @@ static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_
 
 int adapt_eval(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
                const train_cfg_t *tc, const float *theta, const dataset_t *ds, uint32_t steps,
-               uint64_t seed, uint32_t platform, fm_err *err) {
+               int hist_mode, uint64_t seed, uint32_t platform, fm_err *err) {
   size_t d = model_n_shared(mc);
   float *phi = malloc(sizeof(float) * d);
   if (!phi) return fm_fail(err, "out of memory for a copy of theta (%zu floats)", d);
   memcpy(phi, theta, sizeof(float) * d);
-  int rc = adapt_from(out, per_user, mc, tc, phi, ds, steps, seed, platform, err);
+  int rc = adapt_from(out, per_user, mc, tc, phi, ds, steps, hist_mode, seed, platform, err);
   free(phi);
   return rc;
 }
 
 int adapt_local_only(metrics_t *out, const model_cfg_t *mc, const train_cfg_t *tc,
-                     const dataset_t *ds, uint32_t steps, uint64_t seed, uint32_t platform,
-                     fm_err *err) {
+                     const dataset_t *ds, uint32_t steps, int hist_mode, uint64_t seed,
+                     uint32_t platform, fm_err *err) {
   size_t d = model_n_shared(mc);
   float *phi = malloc(sizeof(float) * d);
   if (!phi) return fm_fail(err, "out of memory for a model (%zu floats)", d);
   /* A fresh initialisation that depends on the platform, not on any training. */
   model_shared_init(phi, mc, seed ^ (0x10ca1ULL + platform * 0x9e3779b97f4a7c15ULL));
-  int rc = adapt_from(out, NULL, mc, tc, phi, ds, steps, seed, platform, err);
+  int rc = adapt_from(out, NULL, mc, tc, phi, ds, steps, hist_mode, seed, platform, err);
   free(phi);
   return rc;
 }
