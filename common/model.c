@@ -713,6 +713,7 @@ struct trainer {
   float *mQ, *vQ;     /* (n_items, D) */
   uint64_t step;      /* optimiser steps since the last reset */
   int borrowed;       /* g, m, v belong to the caller (trainer_share_buffers) */
+  layer_rowset_t *tR; /* the caller's: every E row a step updated since it was set (trainer_track_rows) */
 };
 
 static int dataset_check(const dataset_t *ds, const model_local_t *l, const model_cfg_t *cfg,
@@ -872,12 +873,21 @@ void trainer_opt_load(trainer_t *t, const float *in) {
   memcpy(&t->step, i, sizeof t->step);
 }
 
+void trainer_track_rows(trainer_t *t, struct layer_rowset *rows) { t->tR = rows; }
+
+size_t trainer_n_emb(const trainer_t *t) { return t->n_emb; }
+
 void trainer_reset_opt(trainer_t *t) {
+  trainer_reset_opt_local(t);
+  if (t->tc.opt != OPT_ADAM) return;
+  memset(t->m, 0, t->n_shared * sizeof *t->m);
+  memset(t->v, 0, t->n_shared * sizeof *t->v);
+}
+
+void trainer_reset_opt_local(trainer_t *t) {
   t->step = 0;
   if (t->tc.opt != OPT_ADAM) return;
   const size_t D = t->cfg.dim, nu = t->ds->n_users, ni = t->ds->n_items;
-  memset(t->m, 0, t->n_shared * sizeof *t->m);
-  memset(t->v, 0, t->n_shared * sizeof *t->v);
   memset(t->mP, 0, nu * D * sizeof *t->mP);
   memset(t->vP, 0, nu * D * sizeof *t->vP);
   memset(t->mQ, 0, ni * D * sizeof *t->mQ);
@@ -935,6 +945,8 @@ float trainer_step(trainer_t *t, float *theta) {
     optim_adam_rows(l->user_id, t->mP, t->vP, t->gP, t->tP.rows, t->tP.n, D, tc->l2, &al);
     optim_adam_rows(l->item_id, t->mQ, t->vQ, t->gQ, t->tQ.rows, t->tQ.n, D, tc->l2, &al);
   }
+  if (t->tR)
+    for (uint32_t k = 0; k < t->tE.n; k++) layer_rowset_add(t->tR, t->tE.rows[k]);
   layer_rowset_clear(&t->tE);
   layer_rowset_clear(&t->tP);
   layer_rowset_clear(&t->tQ);

@@ -256,11 +256,16 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
       if (part[i] == dm.platform) slot = (int)i;
     int why = -1;
     double norm = 0;
+    int sparse = dm.n_runs > 0;
     if (dm.job != co->job) why = REJ_FOREIGN;
     else if (dm.round < r) why = REJ_LATE;
-    else if (dm.round > r || slot < 0 || got[dm.platform] || (!local && dm.n_fixed != co->d)) why = REJ_UNEXPECTED;
+    else if (dm.round > r || slot < 0 || got[dm.platform] ||
+             (!local && (sparse ? sa || fixed_runs_check(dm.runs, dm.n_runs, co->d, dm.n_fixed) /* masked: dense */
+                                : dm.n_fixed != co->d)))
+      why = REJ_UNEXPECTED;
     else if (!isfinite(dm.loss) || !isfinite(dm.norm) || !isfinite(dm.seconds)) why = REJ_NONFINITE;
-    else if (!local && !sa && agg_check_norm((const uint8_t *)dm.fixed, co->d, plan.scale,
+    /* a sparse delta's words are its non-zero ones in index order: the same sum of squares */
+    else if (!local && !sa && agg_check_norm((const uint8_t *)dm.fixed, dm.n_fixed, plan.scale,
                                       weight[slot] * c->clip * (1 + 1e-5) +
                                           (0.5 + co->dp_sigma * 1.1) * sqrt((double)co->d) / plan.scale + 1e-3,
                                       &norm))
@@ -288,7 +293,9 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     got[dm.platform] = 1;
     answered++;
     if (!local) {
-      if (robust) memcpy(co->rows + (size_t)st->got * co->d, dm.fixed, sizeof(uint32_t) * co->d);
+      if (robust && sparse) fixed_expand_runs(co->rows + (size_t)st->got * co->d, co->d, dm.fixed, dm.runs, dm.n_runs);
+      else if (robust) memcpy(co->rows + (size_t)st->got * co->d, dm.fixed, sizeof(uint32_t) * co->d);
+      else if (sparse) fixed_add_runs_bytes(co->acc, dm.fixed, dm.runs, dm.n_runs);
       else if (!sa) fixed_add_bytes(co->acc, dm.fixed, co->d);
       wsum += weight[slot];
     }

@@ -104,7 +104,43 @@ static void test_hello_delta_eval(void) {
   uint32_t acc[5] = {0};
   fixed_add_bytes(acc, d2.fixed, 5);
   CHECK(memcmp(acc, words, sizeof words) == 0);
+  CHECK(d2.n_runs == 0 && d2.runs == NULL);
   msg_delta_release(&d2);
+
+  /* a sparse delta: words 2..3 and 7..9 of a 12-word vector */
+  uint32_t runs[4] = {2, 2, 7, 3};
+  d.runs = runs;
+  d.n_runs = 4;
+  CHECK_OK(msg_delta_pack(&b, &d, &err));
+  CHECK_OK(msg_delta_unpack(&d2, b.data, b.len, &err));
+  CHECK_EQ_INT(d2.n_fixed, 5);
+  CHECK_EQ_INT(d2.n_runs, 4);
+  CHECK(memcmp(d2.runs, runs, sizeof runs) == 0);
+  CHECK_OK(fixed_runs_check(d2.runs, d2.n_runs, 12, d2.n_fixed));
+  uint32_t acc12[12] = {0}, dense[12], want[12] = {0, 0, 1, 0xffffffffu, 0, 0, 0, 7, 0x80000000u, 12, 0, 0};
+  fixed_add_runs_bytes(acc12, d2.fixed, d2.runs, d2.n_runs);
+  CHECK(memcmp(acc12, want, sizeof want) == 0);
+  fixed_expand_runs(dense, 12, d2.fixed, d2.runs, d2.n_runs);
+  CHECK(memcmp(dense, want, sizeof want) == 0);
+  fixed_add_runs_bytes(acc12, d2.fixed, d2.runs, d2.n_runs); /* adds, mod 2^32 */
+  CHECK(acc12[3] == 0xfffffffeu && acc12[8] == 0 && acc12[2] == 2 && acc12[0] == 0);
+  msg_delta_release(&d2);
+  /* malformed runs: rejected by the check (the coordinator counts them "unexpected") */
+  CHECK(fixed_runs_check(runs, 4, 9, 5) == -1);              /* past d */
+  CHECK(fixed_runs_check(runs, 4, 12, 4) == -1);             /* lengths != words */
+  CHECK(fixed_runs_check(runs, 3, 12, 5) == -1);             /* odd */
+  uint32_t overlap[4] = {2, 3, 4, 2}, zero[4] = {2, 0, 7, 5}, desc[4] = {7, 3, 2, 2}, huge[2] = {0xffffffffu, 2};
+  CHECK(fixed_runs_check(overlap, 4, 12, 5) == -1);
+  CHECK(fixed_runs_check(zero, 4, 12, 5) == -1);
+  CHECK(fixed_runs_check(desc, 4, 12, 5) == -1);
+  CHECK(fixed_runs_check(huge, 2, 12, 2) == -1);
+  CHECK_OK(fixed_runs_check(NULL, 0, 12, 0));
+  /* an odd number of run values does not decode */
+  d.n_runs = 3;
+  CHECK_OK(msg_delta_pack(&b, &d, &err));
+  CHECK(msg_delta_unpack(&d2, b.data, b.len, &err) == -1);
+  d.runs = NULL;
+  d.n_runs = 0;
 
   eval_msg_t e, e2;
   memset(&e, 0, sizeof e);
