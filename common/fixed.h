@@ -19,6 +19,8 @@
 double fixed_scale_for_clip(float clip);
 /* out[i] = (uint32)(int32)round(x[i] * scale), saturated to +-(2^31 - 1). */
 void fixed_encode(uint32_t *out, const float *x, size_t n, double scale);
+/* The same, one element at a time with nearbyint (the reference for tests). */
+void fixed_encode_scalar(uint32_t *out, const float *x, size_t n, double scale);
 /* acc[i] += x[i] (mod 2^32). */
 void fixed_add(uint32_t *acc, const uint32_t *x, size_t n);
 /* acc[i] += word i of bytes (little-endian, any alignment). */
