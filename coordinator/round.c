@@ -216,7 +216,10 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   co->late_carry = 0;
   memset(co->acc, 0, sizeof(uint32_t) * co->d);
   uint8_t *got = calloc(co->np, 1);
-  if (!got) {
+  double *by_rank = calloc((size_t)co->size, sizeof *by_rank); /* compute per hosting rank */
+  if (!got || !by_rank) {
+    free(got);
+    free(by_rank);
     sa_coord_free(sa);
     return fm_fail(&co->err, "out of memory");
   }
@@ -229,6 +232,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     int rc = chan_recv(&co->ch, &co->in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &reject, &co->err);
     if (rc < 0) {
       free(got);
+      free(by_rank);
       sa_coord_free(sa);
       return -1;
     }
@@ -304,6 +308,11 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     st->clipped += dm.clipped != 0;
     st->sum_compute += dm.seconds;
     if (dm.seconds > st->max_compute) st->max_compute = dm.seconds;
+    if (co->p[dm.platform].rank >= 0 && co->p[dm.platform].rank < co->size) {
+      double *rk = &by_rank[co->p[dm.platform].rank];
+      *rk += dm.seconds;
+      if (*rk > st->rank_compute) st->rank_compute = *rk;
+    }
     msg_delta_release(&dm);
     prof_add(PROF_AGG, tp);
   }
@@ -317,6 +326,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     sa_coord_free(sa);
     if (frc) {
       free(got);
+      free(by_rank);
       return frc < 0 ? -1 : abandon(co, r, st);
     }
   }
@@ -328,6 +338,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
       off += (size_t)snprintf(st->dropped_names + off, sizeof st->dropped_names - off, "%s\"%s\"", off ? "," : "",
                               co->p[part[i]].name);
   free(got);
+      free(by_rank);
   if (st->got) st->loss /= st->got;
   uint32_t need = c->min_platforms < m ? c->min_platforms : m;
   if (st->got < need)
