@@ -761,9 +761,27 @@ static int train_cfg_check(const train_cfg_t *tc, fm_err *err) {
   return 0;
 }
 
+static int trainer_init_with(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
+                             const dataset_t *ds, model_local_t *local, uint64_t seed, uint32_t platform,
+                             float *sg, float *sm, float *sv, fm_err *err);
+
 int trainer_init(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
                  const dataset_t *ds, model_local_t *local, uint64_t seed, uint32_t platform,
                  fm_err *err) {
+  return trainer_init_with(out, cfg, tc, ds, local, seed, platform, NULL, NULL, NULL, err);
+}
+
+int trainer_init_shared(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
+                        const dataset_t *ds, model_local_t *local, uint64_t seed, uint32_t platform,
+                        float *g, float *m, float *v, fm_err *err) {
+  if (!g || (tc->opt == OPT_ADAM && (!m || !v)))
+    return fm_fail(err, "trainer of platform %u: shared buffers missing", platform);
+  return trainer_init_with(out, cfg, tc, ds, local, seed, platform, g, m, v, err);
+}
+
+static int trainer_init_with(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
+                             const dataset_t *ds, model_local_t *local, uint64_t seed, uint32_t platform,
+                             float *sg, float *sm, float *sv, fm_err *err) {
   *out = NULL;
   if (model_cfg_validate(cfg, err) || train_cfg_check(tc, err) ||
       dataset_check(ds, local, cfg, err))
@@ -786,13 +804,18 @@ int trainer_init(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
   t->bu = alloc_n(tc->batch, sizeof *t->bu);
   t->bp = alloc_n(tc->batch, sizeof *t->bp);
   t->bn = alloc_n(tc->n_neg, sizeof *t->bn);
-  t->g = calloc(t->n_shared, sizeof *t->g);
+  if (sg) { /* borrowed (trainer_init_shared): not allocated only to be freed */
+    t->borrowed = 1;
+    t->g = sg;
+  } else {
+    t->g = calloc(t->n_shared, sizeof *t->g);
+  }
   t->gP = calloc(nu * D + 1, sizeof *t->gP);
   t->gQ = calloc(ni * D + 1, sizeof *t->gQ);
   if (!t->bu || !t->bp || !t->bn || !t->g || !t->gP || !t->gQ) goto oom;
   if (tc->opt == OPT_ADAM) {
-    t->m = calloc(t->n_shared, sizeof *t->m);
-    t->v = calloc(t->n_shared, sizeof *t->v);
+    t->m = sg ? sm : calloc(t->n_shared, sizeof *t->m);
+    t->v = sg ? sv : calloc(t->n_shared, sizeof *t->v);
     t->mP = calloc(nu * D + 1, sizeof *t->mP);
     t->vP = calloc(nu * D + 1, sizeof *t->vP);
     t->mQ = calloc(ni * D + 1, sizeof *t->mQ);

@@ -146,10 +146,11 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
     phi = p->phi;
   }
   if (!p->tr) {
-    if (trainer_init(&p->tr, mc, &rs->train, &p->ds, &p->local, c->seed, p->id, err))
-      return fm_wrap(err, "platform %s", p->name);
     /* state reset every round: one set of d-sized buffers for the whole rank */
-    if (!local) trainer_share_buffers(p->tr, s->g, s->m, s->v);
+    int irc = local ? trainer_init(&p->tr, mc, &rs->train, &p->ds, &p->local, c->seed, p->id, err)
+                    : trainer_init_shared(&p->tr, mc, &rs->train, &p->ds, &p->local, c->seed, p->id, s->g,
+                                          s->m, s->v, err);
+    if (irc) return fm_wrap(err, "platform %s", p->name);
   }
   /* Inner optimiser state starts afresh each round (each round is a new task
    * visit from a new theta); for "local" it persists like any long training. */
