@@ -34,6 +34,14 @@
 #             1 - (train_cpu / cores) / round_s: the round time minus the
 #             platforms' compute spread over this machine's cores, as a share
 #             of the round time (includes what other jobs took)
+#   overhead_record  from the run's own metrics.jsonl (builds with
+#             rank_compute_s, commit after 821004d): median over rounds 2..R of
+#             1 - rank_compute_s / round_s, where rank_compute_s is the largest
+#             sum over one worker rank of its platforms' compute (wall seconds
+#             of platform_train_round): the round time minus the compute on
+#             the critical path (the ranks train in parallel), as a share of
+#             the round; other jobs on the machine stretch both terms. Empty
+#             for older builds
 #
 # Defaults are those of `fedmeta train` (sealed channels, a checkpoint every
 # round, reptile, SGD outer step) except the sizes below; --eval-every 0 still
@@ -72,7 +80,7 @@ CORES=$(nproc)
 [ -x /usr/bin/time ] || { echo "bench/scale.sh: needs GNU time (/usr/bin/time; apt-get install time)" >&2; exit 2; }
 mkdir -p "$OUT"
 CSV="$OUT/scale.csv"
-echo "platforms,buckets_log2,d,round_s,compute_s,coord_mb,worker_mb,wall_s,deltas_ok,opt,train_cpu_s,job_cpu_s,overhead_cpu,overhead_wall,round_mean_s" > "$CSV"
+echo "platforms,buckets_log2,d,round_s,compute_s,coord_mb,worker_mb,wall_s,deltas_ok,opt,train_cpu_s,job_cpu_s,overhead_cpu,overhead_wall,round_mean_s,overhead_record" > "$CSV"
 
 # median of a column over rounds 2.. of a metrics.jsonl
 median_of() { # median_of FIELD FILE
@@ -90,6 +98,15 @@ prof_cpu() { # prof_cpu LOG -> "TRAIN_CPU JOB_CPU"
   grep '^fedmeta profile ' "$1" | sed 's/^.*(calls)): //' | awk '
     { for (i = 1; i + 1 <= NF; i += 3) { split($(i + 1), wc, "/"); job += wc[2]; if ($i == "train") train += wc[2] } }
     END { printf "%.4f %.4f", train / 1000, job / 1000 }'
+}
+# median over rounds 2.. of 1 - rank_compute_s / round_s ("" if not recorded)
+overhead_record() { # overhead_record FILE
+  tail -n +2 "$1" | awk '{
+      rs = ""; rc = "";
+      if (match($0, /"round_s":[0-9.]+/)) rs = substr($0, RSTART + 10, RLENGTH - 10);
+      if (match($0, /"rank_compute_s":[0-9.]+/)) rc = substr($0, RSTART + 17, RLENGTH - 17);
+      if (rs != "" && rc != "" && rs > 0) print 1 - rc / rs }' | sort -g |
+    awk '{a[NR] = $1} END {if (NR == 0) print ""; else if (NR % 2) printf "%.3f\n", a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'
 }
 maxrss_mb() { # maxrss_mb TIME-FILE...: the largest "Maximum resident set size" in MB
   grep -h 'Maximum resident set size' "$@" | awk '{ if ($NF > m) m = $NF } END { printf "%.1f", m / 1024 }'
@@ -135,12 +152,12 @@ for b in $BUCKETS; do
     ovc=$(awk -v t="$tcpu" -v j="$jcpu" 'BEGIN { printf "%.3f", (j > 0 ? 1 - t / j : 0) }')
     ovw=$(awk -v t="$tcpu" -v r="$rmean" -v c="$CORES" 'BEGIN { printf "%.3f", (r > 0 ? 1 - t / c / r : 0) }')
     # shellcheck disable=SC2086
-    echo "$n,$b,$d,$(median_of round_s "$m"),$(median_of max_compute_s "$m"),$(maxrss_mb "$run/time.0"),$(maxrss_mb $workers),$wall,$ok,$opt,$tcpu,$jcpu,$ovc,$ovw,$rmean" | tee -a "$CSV"
+    echo "$n,$b,$d,$(median_of round_s "$m"),$(median_of max_compute_s "$m"),$(maxrss_mb "$run/time.0"),$(maxrss_mb $workers),$wall,$ok,$opt,$tcpu,$jcpu,$ovc,$ovw,$rmean,$(overhead_record "$m")" | tee -a "$CSV"
     rm -f "$run/out/checkpoint.fmck" "$run/out/checkpoint.fmck.prev" # up to 2 x 4d bytes each; not needed
   done
 done
 echo "# load average after: $(uptime | sed 's/.*load average: //')"
 echo
-echo "| shared params d | platforms | round (s, median r2..$ROUNDS) | slowest platform compute (s) | coordinator peak RSS (MB) | largest worker peak RSS (MB) | whole run (s) | all deltas | inner opt | platforms' compute (CPU s / round) | job CPU (s / round) | overhead: CPU share | overhead: round minus compute / $CORES cores |"
-echo "|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|---:|---:|---:|---:|"
-tail -n +2 "$CSV" | awk -F, '{ printf "| %d | %d | %.3f | %.3f | %.1f | %.1f | %.1f | %s | %s | %.3f | %.3f | %.0f %% | %.0f %% |\n", $3, $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, 100 * $13, 100 * $14 }'
+echo "| shared params d | platforms | round (s, median r2..$ROUNDS) | slowest platform compute (s) | coordinator peak RSS (MB) | largest worker peak RSS (MB) | whole run (s) | all deltas | inner opt | platforms' compute (CPU s / round) | job CPU (s / round) | overhead: CPU share | overhead: round minus compute / $CORES cores | overhead: round minus busiest rank's compute (metrics.jsonl) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|---:|---:|---:|---:|---:|"
+tail -n +2 "$CSV" | awk -F, '{ printf "| %d | %d | %.3f | %.3f | %.1f | %.1f | %.1f | %s | %s | %.3f | %.3f | %.0f %% | %.0f %% | %s |\n", $3, $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, 100 * $13, 100 * $14, ($16 == "" ? "n/a" : sprintf("%.0f %%", 100 * $16)) }'

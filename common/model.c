@@ -796,6 +796,7 @@ struct trainer {
   float *mQ, *vQ;     /* (n_items, D) */
   uint64_t step;      /* optimiser steps since the last reset */
   int borrowed;       /* g, m, v belong to the caller (trainer_share_buffers) */
+  layer_rowset_t *tR; /* the caller's: every E row a step updated since it was set (trainer_track_rows) */
 };
 
 static int dataset_check(const dataset_t *ds, const model_local_t *l, const model_cfg_t *cfg,
@@ -847,9 +848,27 @@ static int train_cfg_check(const train_cfg_t *tc, fm_err *err) {
   return 0;
 }
 
+static int trainer_init_with(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
+                             const dataset_t *ds, model_local_t *local, uint64_t seed, uint32_t platform,
+                             float *sg, float *sm, float *sv, fm_err *err);
+
 int trainer_init(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
                  const dataset_t *ds, model_local_t *local, uint64_t seed, uint32_t platform,
                  fm_err *err) {
+  return trainer_init_with(out, cfg, tc, ds, local, seed, platform, NULL, NULL, NULL, err);
+}
+
+int trainer_init_shared(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
+                        const dataset_t *ds, model_local_t *local, uint64_t seed, uint32_t platform,
+                        float *g, float *m, float *v, fm_err *err) {
+  if (!g || (tc->opt == OPT_ADAM && (!m || !v)))
+    return fm_fail(err, "trainer of platform %u: shared buffers missing", platform);
+  return trainer_init_with(out, cfg, tc, ds, local, seed, platform, g, m, v, err);
+}
+
+static int trainer_init_with(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
+                             const dataset_t *ds, model_local_t *local, uint64_t seed, uint32_t platform,
+                             float *sg, float *sm, float *sv, fm_err *err) {
   *out = NULL;
   if (model_cfg_validate(cfg, err) || train_cfg_check(tc, err) ||
       dataset_check(ds, local, cfg, err))
@@ -872,13 +891,18 @@ int trainer_init(trainer_t **out, const model_cfg_t *cfg, const train_cfg_t *tc,
   t->bu = alloc_n(tc->batch, sizeof *t->bu);
   t->bp = alloc_n(tc->batch, sizeof *t->bp);
   t->bn = alloc_n(tc->n_neg, sizeof *t->bn);
-  t->g = calloc(t->n_shared, sizeof *t->g);
+  if (sg) { /* borrowed (trainer_init_shared): not allocated only to be freed */
+    t->borrowed = 1;
+    t->g = sg;
+  } else {
+    t->g = calloc(t->n_shared, sizeof *t->g);
+  }
   t->gP = calloc(nu * D + 1, sizeof *t->gP);
   t->gQ = calloc(ni * D + 1, sizeof *t->gQ);
   if (!t->bu || !t->bp || !t->bn || !t->g || !t->gP || !t->gQ) goto oom;
   if (tc->opt == OPT_ADAM) {
-    t->m = calloc(t->n_shared, sizeof *t->m);
-    t->v = calloc(t->n_shared, sizeof *t->v);
+    t->m = sg ? sm : calloc(t->n_shared, sizeof *t->m);
+    t->v = sg ? sv : calloc(t->n_shared, sizeof *t->v);
     t->mP = calloc(nu * D + 1, sizeof *t->mP);
     t->vP = calloc(nu * D + 1, sizeof *t->vP);
     t->mQ = calloc(ni * D + 1, sizeof *t->mQ);
@@ -959,12 +983,21 @@ void trainer_opt_load(trainer_t *t, const float *in) {
   memcpy(&t->step, i, sizeof t->step);
 }
 
+void trainer_track_rows(trainer_t *t, struct layer_rowset *rows) { t->tR = rows; }
+
+size_t trainer_n_emb(const trainer_t *t) { return t->n_emb; }
+
 void trainer_reset_opt(trainer_t *t) {
+  trainer_reset_opt_local(t);
+  if (t->tc.opt != OPT_ADAM) return;
+  memset(t->m, 0, t->n_shared * sizeof *t->m);
+  memset(t->v, 0, t->n_shared * sizeof *t->v);
+}
+
+void trainer_reset_opt_local(trainer_t *t) {
   t->step = 0;
   if (t->tc.opt != OPT_ADAM) return;
   const size_t D = t->cfg.dim, nu = t->ds->n_users, ni = t->ds->n_items;
-  memset(t->m, 0, t->n_shared * sizeof *t->m);
-  memset(t->v, 0, t->n_shared * sizeof *t->v);
   memset(t->mP, 0, nu * D * sizeof *t->mP);
   memset(t->vP, 0, nu * D * sizeof *t->vP);
   memset(t->mQ, 0, ni * D * sizeof *t->mQ);
@@ -1022,6 +1055,8 @@ float trainer_step(trainer_t *t, float *theta) {
     optim_adam_rows(l->user_id, t->mP, t->vP, t->gP, t->tP.rows, t->tP.n, D, tc->l2, &al);
     optim_adam_rows(l->item_id, t->mQ, t->vQ, t->gQ, t->tQ.rows, t->tQ.n, D, tc->l2, &al);
   }
+  if (t->tR)
+    for (uint32_t k = 0; k < t->tE.n; k++) layer_rowset_add(t->tR, t->tE.rows[k]);
   layer_rowset_clear(&t->tE);
   layer_rowset_clear(&t->tP);
   layer_rowset_clear(&t->tQ);

@@ -124,6 +124,13 @@ typedef struct trainer trainer_t;
 int trainer_init(trainer_t **t, const model_cfg_t *cfg, const train_cfg_t *tc,
                  const dataset_t *ds, model_local_t *local, uint64_t seed,
                  uint32_t platform, fm_err *err);
+/* The same, using g, m and v (the caller's, as trainer_share_buffers) from the
+ * start, so they are never allocated and zeroed only to be freed. The caller
+ * guarantees g is all zero; m and v (Adam; may be NULL for SGD) are cleared by
+ * trainer_reset_opt or known zero (trainer_reset_opt_local). */
+int trainer_init_shared(trainer_t **t, const model_cfg_t *cfg, const train_cfg_t *tc,
+                        const dataset_t *ds, model_local_t *local, uint64_t seed,
+                        uint32_t platform, float *g, float *m, float *v, fm_err *err);
 void trainer_free(trainer_t *t);
 /* Makes the trainer use g, m and v (each model_n_shared floats, the caller's)
  * instead of its own, which it frees: for trainers that never run at the same
@@ -144,6 +151,19 @@ void trainer_opt_save(const trainer_t *t, float *out);
 void trainer_opt_load(trainer_t *t, const float *in);
 /* Clears optimiser state (moments, step count) of shared and local parameters. */
 void trainer_reset_opt(trainer_t *t);
+/* The same except the Adam moments of theta, which the caller knows to be all
+ * zero (a rank's shared m and v, whose touched rows it zeroed after the last
+ * platform's round): the step count and the moments of P and Q. */
+void trainer_reset_opt_local(trainer_t *t);
+/* From now on every trainer_step adds the E rows it updated (rows of the
+ * hashed-feature table, D floats at offset row * D of theta) to `rows`, the
+ * caller's set for a table of model_cfg n_buckets rows (NULL: stop). A step
+ * changes theta only in these rows and in the dense part after them
+ * (trainer_n_emb on): a reptile delta is zero everywhere else. */
+struct layer_rowset;
+void trainer_track_rows(trainer_t *t, struct layer_rowset *rows);
+/* n_buckets x dim: where the dense part of theta starts. */
+size_t trainer_n_emb(const trainer_t *t);
 /* One minibatch step: samples a batch, computes the loss and gradients and
  * updates theta (shared, in place) and the local embeddings. Returns the batch loss.
  * With lr_local = 0 the local embeddings stay as they are and their gradient

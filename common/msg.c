@@ -225,6 +225,8 @@ static void delta_fill(Fedmeta__Delta *mp, const delta_msg_t *dm) {
   m.compute_seconds = dm->seconds;
   m.fixed.data = (uint8_t *)dm->fixed; /* little-endian hosts only (checked at start-up) */
   m.fixed.len = dm->fixed ? dm->n_fixed * sizeof(uint32_t) : 0;
+  m.n_runs = dm->runs ? dm->n_runs : 0;
+  m.runs = (uint32_t *)dm->runs;
   *mp = m;
 }
 
@@ -258,6 +260,11 @@ int msg_delta_unpack(delta_msg_t *dm, const uint8_t *buf, size_t len, fm_err *er
     fedmeta__delta__free_unpacked(m, &big_allocator);
     return fm_fail(err, "Delta: payload of %zu bytes is not whole 32-bit words", bytes);
   }
+  if (m->n_runs % 2) {
+    size_t n = m->n_runs;
+    fedmeta__delta__free_unpacked(m, &big_allocator);
+    return fm_fail(err, "Delta: %zu run values, expected (offset, length) pairs", n);
+  }
   dm->job = m->job;
   dm->round = m->round;
   dm->platform = m->platform;
@@ -270,6 +277,8 @@ int msg_delta_unpack(delta_msg_t *dm, const uint8_t *buf, size_t len, fm_err *er
    * of fixed (fixed_add_bytes), so no alignment is assumed. */
   dm->fixed = m->fixed.len ? (const uint32_t *)m->fixed.data : NULL;
   dm->n_fixed = m->fixed.len / sizeof(uint32_t);
+  dm->runs = m->n_runs ? m->runs : NULL;
+  dm->n_runs = m->n_runs;
   dm->impl = m;
   return 0;
 }

@@ -65,6 +65,10 @@ typedef struct delta_msg {
   double seconds;
   const uint32_t *fixed; /* d words, valid until msg_delta_release; NULL if empty */
   size_t n_fixed;
+  /* n_runs = 0: fixed is the dense vector. Else n_runs / 2 pairs (offset,
+   * length) of the words in fixed (sparse delta; fixed_runs_check). */
+  const uint32_t *runs;
+  size_t n_runs;
   void *impl;
 } delta_msg_t;
 

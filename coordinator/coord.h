@@ -69,6 +69,7 @@ enum { REJ_AUTH, REJ_REPLAY, REJ_MALFORMED, REJ_FOREIGN, REJ_LATE, REJ_UNEXPECTE
 
 typedef struct round_stats {
   double loss, delta_norm, max_compute, sum_compute;
+  double rank_compute; /* the largest sum of compute over the platforms of one worker rank */
   uint32_t got, rejected, clipped, dropped, skipped, abandoned;
   int secagg;
   uint32_t sa_shared, sa_dropped, sa_rejected;

@@ -23,9 +23,9 @@ static void json_metrics(FILE *f, const char *key, const metrics_t *m) {
 void coord_record(coord_t *co, uint32_t r, const round_stats_t *st, double round_s, const eval_sum_t *es) {
   FILE *f = co->jsonl;
   fprintf(f, "{\"round\":%u,\"wall_s\":%.3f,\"round_s\":%.4f,\"loss\":%.6f,\"deltas\":%u,\"rejected\":%u,"
-             "\"clipped\":%u,\"delta_norm\":%.6g,\"max_compute_s\":%.4f,\"dropped\":%u",
+             "\"clipped\":%u,\"delta_norm\":%.6g,\"max_compute_s\":%.4f,\"sum_compute_s\":%.4f,\"rank_compute_s\":%.4f,\"dropped\":%u",
           r, wire_now() - co->t_start, round_s, st->loss, st->got, st->rejected, st->clipped,
-          st->delta_norm, st->max_compute, st->dropped);
+          st->delta_norm, st->max_compute, st->sum_compute, st->rank_compute, st->dropped);
   if (st->dropped) fprintf(f, ",\"dropped_platforms\":[%s]", st->dropped_names);
   if (st->skipped) fprintf(f, ",\"skipped\":true");
   if (st->abandoned) fprintf(f, ",\"abandoned\":true");

@@ -216,7 +216,10 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   co->late_carry = 0;
   memset(co->acc, 0, sizeof(uint32_t) * co->d);
   uint8_t *got = calloc(co->np, 1);
-  if (!got) {
+  double *by_rank = calloc((size_t)co->size, sizeof *by_rank); /* compute per hosting rank */
+  if (!got || !by_rank) {
+    free(got);
+    free(by_rank);
     sa_coord_free(sa);
     return fm_fail(&co->err, "out of memory");
   }
@@ -229,6 +232,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     int rc = chan_recv(&co->ch, &co->in, &from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &reject, &co->err);
     if (rc < 0) {
       free(got);
+      free(by_rank);
       sa_coord_free(sa);
       return -1;
     }
@@ -256,11 +260,16 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
       if (part[i] == dm.platform) slot = (int)i;
     int why = -1;
     double norm = 0;
+    int sparse = dm.n_runs > 0;
     if (dm.job != co->job) why = REJ_FOREIGN;
     else if (dm.round < r) why = REJ_LATE;
-    else if (dm.round > r || slot < 0 || got[dm.platform] || (!local && dm.n_fixed != co->d)) why = REJ_UNEXPECTED;
+    else if (dm.round > r || slot < 0 || got[dm.platform] ||
+             (!local && (sparse ? sa || fixed_runs_check(dm.runs, dm.n_runs, co->d, dm.n_fixed) /* masked: dense */
+                                : dm.n_fixed != co->d)))
+      why = REJ_UNEXPECTED;
     else if (!isfinite(dm.loss) || !isfinite(dm.norm) || !isfinite(dm.seconds)) why = REJ_NONFINITE;
-    else if (!local && !sa && agg_check_norm((const uint8_t *)dm.fixed, co->d, plan.scale,
+    /* a sparse delta's words are its non-zero ones in index order: the same sum of squares */
+    else if (!local && !sa && agg_check_norm((const uint8_t *)dm.fixed, dm.n_fixed, plan.scale,
                                       weight[slot] * c->clip * (1 + 1e-5) +
                                           (0.5 + co->dp_sigma * 1.1) * sqrt((double)co->d) / plan.scale + 1e-3,
                                       &norm))
@@ -288,7 +297,9 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     got[dm.platform] = 1;
     answered++;
     if (!local) {
-      if (robust) memcpy(co->rows + (size_t)st->got * co->d, dm.fixed, sizeof(uint32_t) * co->d);
+      if (robust && sparse) fixed_expand_runs(co->rows + (size_t)st->got * co->d, co->d, dm.fixed, dm.runs, dm.n_runs);
+      else if (robust) memcpy(co->rows + (size_t)st->got * co->d, dm.fixed, sizeof(uint32_t) * co->d);
+      else if (sparse) fixed_add_runs_bytes(co->acc, dm.fixed, dm.runs, dm.n_runs);
       else if (!sa) fixed_add_bytes(co->acc, dm.fixed, co->d);
       wsum += weight[slot];
     }
@@ -297,6 +308,11 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     st->clipped += dm.clipped != 0;
     st->sum_compute += dm.seconds;
     if (dm.seconds > st->max_compute) st->max_compute = dm.seconds;
+    if (co->p[dm.platform].rank >= 0 && co->p[dm.platform].rank < co->size) {
+      double *rk = &by_rank[co->p[dm.platform].rank];
+      *rk += dm.seconds;
+      if (*rk > st->rank_compute) st->rank_compute = *rk;
+    }
     msg_delta_release(&dm);
     prof_add(PROF_AGG, tp);
   }
@@ -310,6 +326,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     sa_coord_free(sa);
     if (frc) {
       free(got);
+      free(by_rank);
       return frc < 0 ? -1 : abandon(co, r, st);
     }
   }
@@ -321,6 +338,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
       off += (size_t)snprintf(st->dropped_names + off, sizeof st->dropped_names - off, "%s\"%s\"", off ? "," : "",
                               co->p[part[i]].name);
   free(got);
+      free(by_rank);
   if (st->got) st->loss /= st->got;
   uint32_t need = c->min_platforms < m ? c->min_platforms : m;
   if (st->got < need)

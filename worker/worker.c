@@ -162,7 +162,19 @@ typedef struct train_ctx {
   int rank;
   size_t d;
   int save_state; /* a checkpoint round of a run whose platforms keep state */
+  int sparse_ok;  /* the delta may leave in sparse form (not masked by secure aggregation) */
 } train_ctx_t;
+
+/* FEDMETA_DENSE_DELTAS=1 (tests): every Delta carries all d words, as before
+ * sparse deltas; the model must come out byte-identical. */
+static int dense_deltas(void) {
+  static int v = -1;
+  if (v < 0) {
+    const char *e = getenv("FEDMETA_DENSE_DELTAS");
+    v = e && e[0] == '1';
+  }
+  return v;
+}
 
 /* Trains one hosted participant: its Delta message fields and fixed-point words. */
 static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, uint32_t **fixed, fm_err *err) {
@@ -184,7 +196,11 @@ static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, u
   prof_add(PROF_TRAIN, tp);
   /* the platform's private state after this round, before its delta leaves */
   if (x->save_state && localstate_save(x->c, pl, x->d, plan->round, err)) return -1;
-  if (inj->poison && pid == inj->poison_platform && strcmp(plan->rs.algo, "local")) {
+  int poisoned = inj->poison && pid == inj->poison_platform && strcmp(plan->rs.algo, "local");
+  /* secure aggregation masks scratch->fixed in place, the poison rewrites it:
+   * the next platform must clear the scratch whole */
+  if (!x->sparse_ok || poisoned) x->scratch->rows_valid = 0;
+  if (poisoned) {
     /* a hostile platform: scales its clipped delta past the bound */
     for (size_t j = 0; j < x->d; j++) x->scratch->delta[j] *= inj->poison_factor;
     fixed_encode(x->scratch->fixed, x->scratch->delta, x->d, plan->scale);
@@ -200,6 +216,13 @@ static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, u
   dm->seconds = dout.seconds;
   dm->fixed = strcmp(plan->rs.algo, "local") ? x->scratch->fixed : NULL;
   dm->n_fixed = x->d;
+  if (x->sparse_ok && !poisoned && x->scratch->n_runs && !dense_deltas()) {
+    /* only the rows the platform touched, and the dense part (~1 % of d at the defaults) */
+    dm->fixed = x->scratch->packed;
+    dm->n_fixed = x->scratch->n_packed;
+    dm->runs = x->scratch->runs;
+    dm->n_runs = x->scratch->n_runs;
+  }
   *fixed = x->scratch->fixed;
   return 0;
 }
@@ -241,7 +264,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
     plat = calloc(np ? np : 1, sizeof *plat);
     parties = calloc(np ? np : 1, sizeof *parties);
     theta = malloc(sizeof(float) * d);
-    if (!heldout || !plat || !parties || !theta || platform_scratch_init(&scratch, d, &err)) {
+    if (!heldout || !plat || !parties || !theta || platform_scratch_init(&scratch, &mc, d, &err)) {
       fm_fail(&err, "rank %d: out of memory", rank);
       src_ok = 0;
     } else if (source_heldout(&src, c->heldout, heldout, &err)) {
@@ -315,6 +338,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
     prof_t tp = prof_now();
     int urc = msg_plan_unpack(&plan, theta, d, in.data, in.len, &err);
     prof_add(PROF_PLAN_UNPACK, tp);
+    scratch.theta_gen++; /* theta may have changed: no platform's phi is a copy of it */
     if (urc) {
       if (plan.stage == MSG_STAGE_STOP) break;
       fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
@@ -350,7 +374,8 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
           if (plat[j].id == pid) parties[n_par++] = (sa_party_t){i, &plat[j]};
       }
       int save = localstate_needed(c) && c->checkpoint_every && plan.round % c->checkpoint_every == 0;
-      train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d, save};
+      int secure = !strcmp(c->secagg, "on");
+      train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d, save, !secure};
       if (resume_pending && localstate_needed(c) && plan.round > 1) {
         /* --resume: the hosted platforms' private state as of the checkpoint */
         for (uint32_t j = 0; j < n_host && !failed; j++)

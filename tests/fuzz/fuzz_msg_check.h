@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fixed.h"
 #include "common/msg.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -114,6 +115,15 @@ static inline void fuzz_delta(const uint8_t *buf, size_t len) {
   FUZZ_CHECK(same_f(m2.loss, m.loss) && same_f(m2.norm, m.norm) && same_d(m2.seconds, m.seconds),
              "Delta values changed");
   FUZZ_CHECK(m.n_fixed == 0 || !memcmp(m2.fixed, m.fixed, 4 * m.n_fixed), "payload changed");
+  FUZZ_CHECK(m.n_runs % 2 == 0 && (m.runs == NULL) == (m.n_runs == 0), "runs: pointer, count or parity wrong");
+  FUZZ_CHECK(m2.n_runs == m.n_runs && (m.n_runs == 0 || !memcmp(m2.runs, m.runs, 4 * m.n_runs)),
+             "runs changed in a round trip");
+  if (m.n_runs && m.n_fixed <= 4096 &&
+      fixed_runs_check(m.runs, m.n_runs, 4096, m.n_fixed) == 0) { /* as the coordinator would, d = 4096 */
+    static uint32_t dense[4096];
+    fixed_expand_runs(dense, 4096, m.fixed, m.runs, m.n_runs);
+    fixed_add_runs_bytes(dense, m.fixed, m.runs, m.n_runs);
+  }
   msg_delta_release(&m2);
   msg_delta_release(&m);
   FUZZ_CHECK(m.impl == NULL, "release must clear impl");

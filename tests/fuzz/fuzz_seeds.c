@@ -157,6 +157,13 @@ static void seeds_msg(void) {
   d.n_fixed = 5;
   if (msg_delta_pack(&b, &d, &err)) die("delta", &err);
   seed_msg("delta", 2, &b);
+  uint32_t runs[4] = {2, 2, 7, 3}; /* a sparse delta: words 2..3 and 7..9 */
+  d.runs = runs;
+  d.n_runs = 4;
+  if (msg_delta_pack(&b, &d, &err)) die("delta", &err);
+  seed_msg("delta-sparse", 2, &b);
+  d.runs = NULL;
+  d.n_runs = 0;
   d.fixed = NULL;
   d.n_fixed = 0;
   if (msg_delta_pack(&b, &d, &err)) die("delta", &err);

@@ -31,6 +31,18 @@ cmp "$TMP/a/meta-model.pb" "$TMP/b/meta-model.pb" || fail "two runs with the sam
 # ... and with a different number of worker ranks (platform placement changes)
 run 4 train $SMALL --rounds 12 --inner-steps 10 --eval-every 6 --seed 5 --out "$TMP/c"
 cmp "$TMP/a/meta-model.pb" "$TMP/c/meta-model.pb" || fail "2 and 3 worker ranks give different models"
+# sparse deltas (only the E rows a platform touched, and the dense part) give
+# the same bytes as dense ones (FEDMETA_DENSE_DELTAS=1: all d words, as before)
+FEDMETA_DENSE_DELTAS=1 run 3 train $SMALL --rounds 12 --inner-steps 10 --eval-every 6 --seed 5 --out "$TMP/dense"
+cmp "$TMP/a/meta-model.pb" "$TMP/dense/meta-model.pb" || fail "dense and sparse deltas give different models"
+# ... also with SGD inside, fedavg weights, and the median (sparse deltas expanded)
+for v in 0 1; do
+  FEDMETA_DENSE_DELTAS=$v run 3 train $SMALL --rounds 3 --inner-steps 5 --inner-opt sgd --seed 5 --out "$TMP/sgd$v"
+  FEDMETA_DENSE_DELTAS=$v run 3 train $SMALL --algo fedavg --aggregate median --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/med$v"
+done
+cmp "$TMP/sgd0/meta-model.pb" "$TMP/sgd1/meta-model.pb" || fail "--inner-opt sgd: dense and sparse deltas differ"
+cmp "$TMP/med0/meta-model.pb" "$TMP/med1/meta-model.pb" || fail "--aggregate median: dense and sparse deltas differ"
+
 # a different seed gives a different model
 run 3 train $SMALL --rounds 2 --inner-steps 5 --seed 6 --out "$TMP/d"
 run 3 train $SMALL --rounds 2 --inner-steps 5 --seed 7 --out "$TMP/e"

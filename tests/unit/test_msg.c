@@ -104,7 +104,43 @@ static void test_hello_delta_eval(void) {
   uint32_t acc[5] = {0};
   fixed_add_bytes(acc, d2.fixed, 5);
   CHECK(memcmp(acc, words, sizeof words) == 0);
+  CHECK(d2.n_runs == 0 && d2.runs == NULL);
   msg_delta_release(&d2);
+
+  /* a sparse delta: words 2..3 and 7..9 of a 12-word vector */
+  uint32_t runs[4] = {2, 2, 7, 3};
+  d.runs = runs;
+  d.n_runs = 4;
+  CHECK_OK(msg_delta_pack(&b, &d, &err));
+  CHECK_OK(msg_delta_unpack(&d2, b.data, b.len, &err));
+  CHECK_EQ_INT(d2.n_fixed, 5);
+  CHECK_EQ_INT(d2.n_runs, 4);
+  CHECK(memcmp(d2.runs, runs, sizeof runs) == 0);
+  CHECK_OK(fixed_runs_check(d2.runs, d2.n_runs, 12, d2.n_fixed));
+  uint32_t acc12[12] = {0}, dense[12], want[12] = {0, 0, 1, 0xffffffffu, 0, 0, 0, 7, 0x80000000u, 12, 0, 0};
+  fixed_add_runs_bytes(acc12, d2.fixed, d2.runs, d2.n_runs);
+  CHECK(memcmp(acc12, want, sizeof want) == 0);
+  fixed_expand_runs(dense, 12, d2.fixed, d2.runs, d2.n_runs);
+  CHECK(memcmp(dense, want, sizeof want) == 0);
+  fixed_add_runs_bytes(acc12, d2.fixed, d2.runs, d2.n_runs); /* adds, mod 2^32 */
+  CHECK(acc12[3] == 0xfffffffeu && acc12[8] == 0 && acc12[2] == 2 && acc12[0] == 0);
+  msg_delta_release(&d2);
+  /* malformed runs: rejected by the check (the coordinator counts them "unexpected") */
+  CHECK(fixed_runs_check(runs, 4, 9, 5) == -1);              /* past d */
+  CHECK(fixed_runs_check(runs, 4, 12, 4) == -1);             /* lengths != words */
+  CHECK(fixed_runs_check(runs, 3, 12, 5) == -1);             /* odd */
+  uint32_t overlap[4] = {2, 3, 4, 2}, zero[4] = {2, 0, 7, 5}, desc[4] = {7, 3, 2, 2}, huge[2] = {0xffffffffu, 2};
+  CHECK(fixed_runs_check(overlap, 4, 12, 5) == -1);
+  CHECK(fixed_runs_check(zero, 4, 12, 5) == -1);
+  CHECK(fixed_runs_check(desc, 4, 12, 5) == -1);
+  CHECK(fixed_runs_check(huge, 2, 12, 2) == -1);
+  CHECK_OK(fixed_runs_check(NULL, 0, 12, 0));
+  /* an odd number of run values does not decode */
+  d.n_runs = 3;
+  CHECK_OK(msg_delta_pack(&b, &d, &err));
+  CHECK(msg_delta_unpack(&d2, b.data, b.len, &err) == -1);
+  d.runs = NULL;
+  d.n_runs = 0;
 
   eval_msg_t e, e2;
   memset(&e, 0, sizeof e);
@@ -135,6 +171,44 @@ static void test_fixed(void) {
   CHECK(q[1] == (uint32_t)-67108864);
   CHECK(q[2] == 2u); /* 1.5 rounds to even: 2 */
   CHECK(q[3] == (uint32_t)-167772160);
+  /* the vectorised encoder gives the scalar reference's words: ties (half to
+   * even), both clamp bounds, beyond them, infinities, NaN, signed zeros,
+   * subnormals, and every length mod 4 */
+  {
+    enum { NE = 64 };
+    const float inf = 1.0f / 0.0f;
+    float e[NE] = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 3.5f, -3.5f, 0.49999997f, -0.49999997f,
+                   0.0f, -0.0f, 1e-45f, -1e-45f, 2147483520.0f, -2147483520.0f, 2147483648.0f,
+                   -2147483648.0f, 2147483904.0f, -2147483904.0f, 3e9f, -3e9f, 1e30f, -1e30f, inf, -inf,
+                   0.0f / 0.0f, -(0.0f / 0.0f), 8388607.5f, -8388607.5f, 8388608.5f, 16777215.0f, 1.0f, -1.0f};
+    rng_t re;
+    rng_seed(&re, 3, 4, 5);
+    for (int i = 34; i < NE; i++) e[i] = (float)((rng_double(&re) - 0.5) * 1e4);
+    const double scales[] = {1.0, 0.5, 2.0, 67108864.0, 1073741824.0, 3.0};
+    for (size_t k = 0; k < sizeof scales / sizeof *scales; k++)
+      for (size_t n = 0; n <= NE; n++) {
+        uint32_t v[NE + 1], r[NE + 1];
+        v[n] = r[n] = 0xdeadbeefu; /* nothing written past n */
+        fixed_encode(v, e, n, scales[k]);
+        fixed_encode_scalar(r, e, n, scales[k]);
+        CHECK(memcmp(v, r, sizeof(uint32_t) * (n + 1)) == 0);
+      }
+    uint32_t t[8];
+    fixed_encode(t, e, 8, 1.0); /* half to even */
+    CHECK(t[0] == 0 && t[1] == 0 && t[2] == 2 && t[3] == (uint32_t)-2 && t[4] == 2 && t[5] == (uint32_t)-2 &&
+          t[6] == 4 && t[7] == (uint32_t)-4);
+    fixed_encode(t, e + 16, 8, 1.0); /* clamped to +-(2^31 - 1) */
+    CHECK(t[0] == 2147483647u && t[1] == (uint32_t)-2147483647 && t[6] == 2147483647u && t[7] == (uint32_t)-2147483647);
+    fixed_encode(t, e + 24, 4, 1.0); /* infinities clamp, NaN gives 0 */
+    CHECK(t[0] == 2147483647u && t[1] == (uint32_t)-2147483647 && t[2] == 0 && t[3] == 0);
+    /* random words at the run's scale */
+    static float big[4099];
+    static uint32_t bv[4099], br[4099];
+    for (int i = 0; i < 4099; i++) big[i] = (float)((rng_double(&re) - 0.5) * 20.0 / (1 + (i % 7)));
+    fixed_encode(bv, big, 4099, s);
+    fixed_encode_scalar(br, big, 4099, s);
+    CHECK(memcmp(bv, br, sizeof bv) == 0);
+  }
   /* order independence and error bound: m random deltas, summed in two orders */
   enum { M = 16, N = 1000 };
   static float d[M][N];
