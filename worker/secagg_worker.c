@@ -1,6 +1,7 @@
 /* worker/secagg_worker.c: a worker rank's side of secure aggregation (see secagg_worker.h). */
 #include "worker/secagg_worker.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,98 @@ static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
   }
 }
 
+/* --- the masks of a round's hosted parties, made beside the training -------
+ *
+ * The masks depend only on the round's keys and shares, which are all known
+ * once FORWARD arrived, not on the deltas. So a helper thread makes them for
+ * every hosted party at once (secagg_clients_mask: a pairwise stream between
+ * two parties of this rank is made once and applied to both), in the order
+ * the parties are trained, while the main thread trains; a delta is then
+ * masked by adding its finished mask (y = x + mask, the same words as before).
+ * Buffers are kept from round to round (no fresh multi-MB mappings). */
+
+/* At most this many bytes of pending masks per rank; beyond, one party at a time. */
+#define SA_BATCH_BUDGET ((size_t)256 << 20)
+
+typedef struct sa_pool {
+  uint32_t **buf;
+  size_t n, words;
+} sa_pool_t;
+static sa_pool_t mask_pool, spare_pool; /* masks; copies of deltas trained before their mask was ready */
+
+static uint32_t *pool_get(sa_pool_t *p, size_t i, size_t words) {
+  if (p->words != words) {
+    for (size_t k = 0; k < p->n; k++) free(p->buf[k]);
+    free(p->buf);
+    p->buf = NULL;
+    p->n = 0;
+    p->words = words;
+  }
+  if (i >= p->n) {
+    uint32_t **nb = realloc(p->buf, (i + 1) * sizeof *nb);
+    if (!nb) return NULL;
+    p->buf = nb;
+    for (size_t k = p->n; k <= i; k++) p->buf[k] = NULL;
+    p->n = i + 1;
+  }
+  if (!p->buf[i]) p->buf[i] = aligned_alloc(64, (words * sizeof(uint32_t) + 63) / 64 * 64);
+  return p->buf[i];
+}
+
+static void pool_free(sa_pool_t *p) {
+  for (size_t k = 0; k < p->n; k++) free(p->buf[k]);
+  free(p->buf);
+  memset(p, 0, sizeof *p);
+}
+
+void sa_worker_release(void) {
+  pool_free(&mask_pool);
+  pool_free(&spare_pool);
+}
+
+typedef struct mask_bg {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t n_ready; /* parties 0..n_ready-1 of the batch have their masks */
+  int done, rc;
+  fm_err err;
+  uint32_t **out;
+  secagg_client_t **cs;
+  size_t k, words;
+  const uint8_t (*pk)[SECAGG_PKBYTES];
+} mask_bg_t;
+
+static void bg_ready(void *arg, size_t i) {
+  mask_bg_t *b = arg;
+  pthread_mutex_lock(&b->mu);
+  b->n_ready = i + 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+}
+
+static void *bg_main(void *arg) {
+  mask_bg_t *b = arg;
+  prof_t tp = prof_now();
+  int rc = secagg_clients_mask(b->out, b->words, b->cs, b->k, b->pk, 0, bg_ready, b, &b->err);
+  prof_add_locked(PROF_SA_MASK_BG, tp);
+  pthread_mutex_lock(&b->mu);
+  b->rc = rc;
+  b->done = 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  return NULL;
+}
+
+/* 1 if batch party q's mask is finished, 0 if not yet, -1 if the thread failed
+ * before it; wait: block until one of the first two holds. */
+static int bg_state(mask_bg_t *b, size_t q, int wait) {
+  pthread_mutex_lock(&b->mu);
+  while (wait && q >= b->n_ready && !b->done) pthread_cond_wait(&b->cv, &b->mu);
+  int st = q < b->n_ready ? 1 : b->done ? -1 : 0;
+  pthread_mutex_unlock(&b->mu);
+  return st;
+}
+
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
                     uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err) {
   sa_ctx_t x = {.ch = ch, .plan = plan, .job = job, .size = size, .hosts = hosts, .deadline = wire_now() + 3 * c->round_timeout};
@@ -69,7 +162,17 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   sa_msg_t in;
   memset(&in, 0, sizeof in);
   prof_t tp = prof_now();
-  if (!cl || !cl_ok || !pk) {
+  /* stage 2's batch: the hosted parties that mask (in training order), their
+   * Delta fields and plain words, the helper thread making their masks */
+  uint32_t nb = 0, *bq = calloc(n_parties ? n_parties : 1, sizeof *bq);
+  delta_msg_t *bdm = calloc(n_parties ? n_parties : 1, sizeof *bdm);
+  uint32_t **bx = calloc(n_parties ? n_parties : 1, sizeof *bx);
+  mask_bg_t bg = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  bg.out = calloc(n_parties ? n_parties : 1, sizeof *bg.out);
+  bg.cs = calloc(n_parties ? n_parties : 1, sizeof *bg.cs);
+  pthread_t bg_tid;
+  int bg_on = 0;
+  if (!cl || !cl_ok || !pk || !bq || !bdm || !bx || !bg.out || !bg.cs) {
     fm_fail(err, "out of memory");
     goto done;
   }
@@ -217,29 +320,103 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
 
   prof_add(PROF_SA_SETUP, tp);
   /* stage 2: train, mask, send */
-  for (uint32_t i = 0; i < n_parties; i++) {
-    if (!cl_ok[i] || !shared[parties[i].slot]) continue;
-    delta_msg_t dm;
-    uint32_t *fixed;
-    if (i == 0 && pre) {
-      dm = dm0;
-      fixed = fixed0;
-    } else if (compute(ctx, &parties[i], &dm, &fixed, err)) {
+  nb = 0;
+  for (uint32_t i = 0; i < n_parties; i++)
+    if (cl_ok[i] && shared[parties[i].slot]) bq[nb++] = i;
+  if (nb >= 2 && (size_t)nb * d * sizeof(uint32_t) <= SA_BATCH_BUDGET) {
+    /* every mask on a helper thread, in training order, while the main thread trains */
+    int ok = 1;
+    for (uint32_t q = 0; q < nb && ok; q++) {
+      bg.out[q] = pool_get(&mask_pool, q, d);
+      bg.cs[q] = &cl[bq[q]];
+      ok = bg.out[q] != NULL;
+    }
+    if (!ok) {
       free(shared);
+      fm_fail(err, "out of memory for the masks");
       goto done;
     }
-    tp = prof_now();
-    /* masked in place: the plain words are not needed after this */
-    if (secagg_client_mask(fixed, d, &cl[i], (const uint8_t(*)[SECAGG_PKBYTES])pk, err)) {
+    bg.k = nb;
+    bg.words = d;
+    bg.pk = (const uint8_t(*)[SECAGG_PKBYTES])pk;
+    bg_on = pthread_create(&bg_tid, NULL, bg_main, &bg) == 0;
+    if (!bg_on) bg_main(&bg); /* no thread: all masks now, then add them as below */
+    uint32_t head = 0; /* batch parties [head, q) are trained and wait for their mask */
+    for (uint32_t q = 0; q <= nb; q++) {
+      if (q < nb) {
+        uint32_t i = bq[q];
+        if (i == 0 && pre) {
+          bdm[q] = dm0;
+          bx[q] = fixed0;
+        } else if (compute(ctx, &parties[i], &bdm[q], &bx[q], err)) {
+          free(shared);
+          goto done;
+        }
+      }
+      tp = prof_now();
+      /* send, in order, every trained party whose mask is ready (at the end: wait for them) */
+      for (; head <= q && head < nb; head++) {
+        int st = bg_state(&bg, head, q == nb);
+        if (st < 0) {
+          free(shared);
+          fm_fail(err, "%s", bg.err.msg);
+          goto done;
+        }
+        if (st == 0) break;
+        secagg_vec_add(bg.out[head], bx[head], d); /* y = mask + x, in the mask's buffer */
+        bdm[head].fixed = bg.out[head];
+        bdm[head].n_fixed = d;
+        prof_add(PROF_SA_MASK, tp);
+        if (worker_post_delta(ch, plan->round, &bdm[head], err)) {
+          free(shared);
+          goto done;
+        }
+        tp = prof_now();
+      }
+      if (q < nb && head <= q) { /* its mask is not ready: keep its words (the next training overwrites them) */
+        uint32_t *sp = pool_get(&spare_pool, q, d);
+        if (!sp) {
+          free(shared);
+          fm_fail(err, "out of memory for the masks");
+          goto done;
+        }
+        memcpy(sp, bx[q], d * sizeof *sp);
+        bx[q] = sp;
+      }
+      prof_add(PROF_SA_MASK, tp);
+    }
+    if (bg_on) pthread_join(bg_tid, NULL);
+    bg_on = 0;
+    if (bg.rc) {
       free(shared);
+      fm_fail(err, "%s", bg.err.msg);
       goto done;
     }
-    prof_add(PROF_SA_MASK, tp);
-    dm.fixed = fixed;
-    dm.n_fixed = d;
-    if (worker_post_delta(ch, plan->round, &dm, err)) {
-      free(shared);
-      goto done;
+  } else {
+    for (uint32_t q = 0; q < nb; q++) {
+      uint32_t i = bq[q];
+      delta_msg_t dm;
+      uint32_t *fixed;
+      if (i == 0 && pre) {
+        dm = dm0;
+        fixed = fixed0;
+      } else if (compute(ctx, &parties[i], &dm, &fixed, err)) {
+        free(shared);
+        goto done;
+      }
+      tp = prof_now();
+      /* masked in place: the plain words are not needed after this */
+      if (secagg_client_mask(fixed, d, &cl[i], (const uint8_t(*)[SECAGG_PKBYTES])pk, err)) {
+        free(shared);
+        goto done;
+      }
+      prof_add(PROF_SA_MASK, tp);
+      dm.fixed = fixed;
+      dm.n_fixed = d;
+      if (worker_post_delta(ch, plan->round, &dm, err)) {
+        free(shared);
+        goto done;
+      }
     }
   }
   free(shared);
@@ -279,6 +456,12 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   rc = n ? send_msg(&x, &re, err) : 0;
   prof_add(PROF_SA_REVEAL, tp);
 done:
+  if (bg_on) pthread_join(bg_tid, NULL); /* before the clients it uses go */
+  free(bq);
+  free(bdm);
+  free(bx);
+  free(bg.out);
+  free(bg.cs);
   if (blob) sodium_memzero(blob, blob_cap);
   free(blob);
   free(items);

@@ -27,4 +27,7 @@ typedef int (*sa_compute_fn)(void *ctx, const sa_party_t *party, delta_msg_t *dm
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
                     uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err);
 
+/* Frees the mask buffers kept from round to round (at the end of the run). */
+void sa_worker_release(void);
+
 #endif

@@ -411,6 +411,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
   free(heldout);
   free(theta);
   platform_scratch_free(&scratch);
+  sa_worker_release();
   wire_buf_free(&in);
   wire_buf_free(&out);
   chan_free(&ch);
