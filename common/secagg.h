@@ -31,6 +31,8 @@
  *                                    - sum_{v in N(u), v shared, v < u} PRG(s_uv)
  *               with s_uv = H(X25519(s_sk_u, s_pk_v), job, round, u, v, pks).
  *               "v shared" = u holds a share from v. u -> coordinator: [y].
+ *               (secagg_clients_mask: the same words for all the parties of
+ *               one rank at once, each stream between two of them made once.)
  *               Coordinator: secagg_server_add_masked (acc += y mod 2^32).
  *  3 (deadline) Coordinator: secagg_server_close_inputs: parties of U2 that sent
  *               no y are DROPPED; fewer than t surviving holders for any party

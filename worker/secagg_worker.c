@@ -103,19 +103,33 @@ typedef struct mask_bg {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   size_t n_ready; /* parties 0..n_ready-1 of the batch have their masks */
-  int done, rc;
+  size_t n_pub;   /* parties 0..n_pub-1 are trained: their words at x[] */
+  size_t n_added; /* parties 0..n_added-1 are masked: y = mask + x at out[] */
+  int done, rc, abort;
   fm_err err;
-  uint32_t **out;
+  uint32_t **out, **x;
   secagg_client_t **cs;
   size_t k, words;
   const uint8_t (*pk)[SECAGG_PKBYTES];
 } mask_bg_t;
 
+/* Masks every trained party whose mask is finished, in order (called locked). */
+static void bg_add_ready(mask_bg_t *b) {
+  while (!b->abort && b->n_added < b->n_ready && b->n_added < b->n_pub) {
+    size_t q = b->n_added;
+    pthread_mutex_unlock(&b->mu);
+    secagg_vec_add(b->out[q], b->x[q], b->words); /* y = mask + x, in the mask's buffer */
+    pthread_mutex_lock(&b->mu);
+    b->n_added = q + 1;
+    pthread_cond_broadcast(&b->cv);
+  }
+}
+
 static void bg_ready(void *arg, size_t i) {
   mask_bg_t *b = arg;
   pthread_mutex_lock(&b->mu);
   b->n_ready = i + 1;
-  pthread_cond_broadcast(&b->cv);
+  bg_add_ready(b);
   pthread_mutex_unlock(&b->mu);
 }
 
@@ -123,23 +137,44 @@ static void *bg_main(void *arg) {
   mask_bg_t *b = arg;
   prof_t tp = prof_now();
   int rc = secagg_clients_mask(b->out, b->words, b->cs, b->k, b->pk, 0, bg_ready, b, &b->err);
-  prof_add_locked(PROF_SA_MASK_BG, tp);
   pthread_mutex_lock(&b->mu);
+  while (!rc && !b->abort && b->n_added < b->k) { /* the masks are made; add them as the training goes on */
+    bg_add_ready(b);
+    if (b->n_added < b->k && !b->abort) pthread_cond_wait(&b->cv, &b->mu);
+  }
   b->rc = rc;
   b->done = 1;
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
+  prof_add_locked(PROF_SA_MASK_BG, tp);
   return NULL;
 }
 
-/* 1 if batch party q's mask is finished, 0 if not yet, -1 if the thread failed
- * before it; wait: block until one of the first two holds. */
+/* Party q's words are ready for masking. */
+static void bg_publish(mask_bg_t *b, size_t q, uint32_t *x) {
+  pthread_mutex_lock(&b->mu);
+  b->x[q] = x;
+  b->n_pub = q + 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+}
+
+/* 1 if batch party q is masked, 0 if not yet, -1 if the thread failed before
+ * it; wait: block until one of the first two holds. */
 static int bg_state(mask_bg_t *b, size_t q, int wait) {
   pthread_mutex_lock(&b->mu);
-  while (wait && q >= b->n_ready && !b->done) pthread_cond_wait(&b->cv, &b->mu);
-  int st = q < b->n_ready ? 1 : b->done ? -1 : 0;
+  while (wait && q >= b->n_added && !b->done) pthread_cond_wait(&b->cv, &b->mu);
+  int st = q < b->n_added ? 1 : b->done ? -1 : 0;
   pthread_mutex_unlock(&b->mu);
   return st;
+}
+
+static void bg_stop(mask_bg_t *b, pthread_t tid) {
+  pthread_mutex_lock(&b->mu);
+  b->abort = 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  pthread_join(tid, NULL);
 }
 
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
@@ -169,10 +204,11 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   uint32_t **bx = calloc(n_parties ? n_parties : 1, sizeof *bx);
   mask_bg_t bg = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
   bg.out = calloc(n_parties ? n_parties : 1, sizeof *bg.out);
+  bg.x = calloc(n_parties ? n_parties : 1, sizeof *bg.x);
   bg.cs = calloc(n_parties ? n_parties : 1, sizeof *bg.cs);
   pthread_t bg_tid;
   int bg_on = 0;
-  if (!cl || !cl_ok || !pk || !bq || !bdm || !bx || !bg.out || !bg.cs) {
+  if (!cl || !cl_ok || !pk || !bq || !bdm || !bx || !bg.out || !bg.x || !bg.cs) {
     fm_fail(err, "out of memory");
     goto done;
   }
@@ -271,7 +307,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   int pre = n_parties > 0 && cl_ok[0] && known[parties[0].slot];
   free(known);
   prof_add(PROF_SA_SETUP, tp);
-  if (pre && compute(ctx, &parties[0], &dm0, &fixed0, err)) goto done;
+  if (pre && compute(ctx, &parties[0], NULL, &dm0, &fixed0, err)) goto done;
   tp = prof_now();
   w = wait_msg(&x, MSG_SA_FORWARD, &in, err);
   if (w) {
@@ -339,31 +375,40 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     bg.k = nb;
     bg.words = d;
     bg.pk = (const uint8_t(*)[SECAGG_PKBYTES])pk;
+    /* The words of each party go to a buffer of their own (the pre-trained
+     * first party's stay in the scratch, which nothing else writes now), so
+     * the thread can mask them while the next party trains. Without a thread
+     * the masks are all made first, then added as the parties are trained. */
     bg_on = pthread_create(&bg_tid, NULL, bg_main, &bg) == 0;
-    if (!bg_on) bg_main(&bg); /* no thread: all masks now, then add them as below */
     uint32_t head = 0; /* batch parties [head, q) are trained and wait for their mask */
     for (uint32_t q = 0; q <= nb; q++) {
       if (q < nb) {
         uint32_t i = bq[q];
+        uint32_t *into = NULL;
         if (i == 0 && pre) {
           bdm[q] = dm0;
           bx[q] = fixed0;
-        } else if (compute(ctx, &parties[i], &bdm[q], &bx[q], err)) {
+        } else if (!(into = pool_get(&spare_pool, q, d))) {
+          free(shared);
+          fm_fail(err, "out of memory for the masks");
+          goto done;
+        } else if (compute(ctx, &parties[i], into, &bdm[q], &bx[q], err)) {
           free(shared);
           goto done;
         }
+        bg_publish(&bg, q, bx[q]);
+        if (!bg_on && q + 1 == nb) bg_main(&bg); /* no thread: everything now */
       }
       tp = prof_now();
-      /* send, in order, every trained party whose mask is ready (at the end: wait for them) */
+      /* send, in order, every party that is masked (at the end: wait for them) */
       for (; head <= q && head < nb; head++) {
         int st = bg_state(&bg, head, q == nb);
         if (st < 0) {
           free(shared);
-          fm_fail(err, "%s", bg.err.msg);
+          fm_fail(err, "%s", bg.rc ? bg.err.msg : "secagg: the masks were not made");
           goto done;
         }
         if (st == 0) break;
-        secagg_vec_add(bg.out[head], bx[head], d); /* y = mask + x, in the mask's buffer */
         bdm[head].fixed = bg.out[head];
         bdm[head].n_fixed = d;
         prof_add(PROF_SA_MASK, tp);
@@ -373,25 +418,10 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
         }
         tp = prof_now();
       }
-      if (q < nb && head <= q) { /* its mask is not ready: keep its words (the next training overwrites them) */
-        uint32_t *sp = pool_get(&spare_pool, q, d);
-        if (!sp) {
-          free(shared);
-          fm_fail(err, "out of memory for the masks");
-          goto done;
-        }
-        memcpy(sp, bx[q], d * sizeof *sp);
-        bx[q] = sp;
-      }
       prof_add(PROF_SA_MASK, tp);
     }
     if (bg_on) pthread_join(bg_tid, NULL);
     bg_on = 0;
-    if (bg.rc) {
-      free(shared);
-      fm_fail(err, "%s", bg.err.msg);
-      goto done;
-    }
   } else {
     for (uint32_t q = 0; q < nb; q++) {
       uint32_t i = bq[q];
@@ -400,7 +430,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
       if (i == 0 && pre) {
         dm = dm0;
         fixed = fixed0;
-      } else if (compute(ctx, &parties[i], &dm, &fixed, err)) {
+      } else if (compute(ctx, &parties[i], NULL, &dm, &fixed, err)) {
         free(shared);
         goto done;
       }
@@ -456,11 +486,12 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   rc = n ? send_msg(&x, &re, err) : 0;
   prof_add(PROF_SA_REVEAL, tp);
 done:
-  if (bg_on) pthread_join(bg_tid, NULL); /* before the clients it uses go */
+  if (bg_on) bg_stop(&bg, bg_tid); /* before the clients it uses go */
   free(bq);
   free(bdm);
   free(bx);
   free(bg.out);
+  free(bg.x);
   free(bg.cs);
   if (blob) sodium_memzero(blob, blob_cap);
   free(blob);

@@ -164,8 +164,7 @@ typedef struct train_ctx {
 } train_ctx_t;
 
 /* Trains one hosted participant: its Delta message fields and fixed-point words. */
-static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, uint32_t **fixed, fm_err *err) {
-  train_ctx_t *x = vctx;
+static int compute_delta_here(train_ctx_t *x, const sa_party_t *party, delta_msg_t *dm, uint32_t **fixed, fm_err *err) {
   const plan_t *plan = x->plan;
   const inject_t *inj = x->inj;
   platform_t *pl = party->pl;
@@ -201,6 +200,17 @@ static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, u
   dm->n_fixed = x->d;
   *fixed = x->scratch->fixed;
   return 0;
+}
+
+/* The same with the words in `into` when not NULL (see sa_compute_fn). */
+static int compute_delta(void *vctx, const sa_party_t *party, uint32_t *into, delta_msg_t *dm, uint32_t **fixed,
+                         fm_err *err) {
+  train_ctx_t *x = vctx;
+  uint32_t *keep = x->scratch->fixed;
+  if (into) x->scratch->fixed = into;
+  int rc = compute_delta_here(x, party, dm, fixed, err);
+  x->scratch->fixed = keep;
+  return rc;
 }
 
 int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *hosts) {
@@ -369,7 +379,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
         for (uint32_t i = 0; i < n_par && !failed; i++) {
           delta_msg_t dm;
           uint32_t *fixed;
-          if (compute_delta(&tx, &parties[i], &dm, &fixed, &err)) {
+          if (compute_delta(&tx, &parties[i], NULL, &dm, &fixed, &err)) {
             failed = 1;
             break;
           }
