@@ -595,6 +595,9 @@ WIDE_LOOP static void neg_words(uint32_t *restrict out, const uint32_t *restrict
   for (; i < n; i++) out[i] = 0u - x[i];
 }
 
+/* Streams made in one pass over the outputs (each needs a generator). */
+#define BATCH_MAX_STREAMS 1024u
+
 /* Whether batch party c takes part in the pair with slot v (holds v's share). */
 static int client_holds(const secagg_client_t *c, uint32_t v) {
   for (uint32_t i = 0; i < c->n_held; i++)
@@ -626,11 +629,12 @@ int secagg_clients_mask(uint32_t *const *out, size_t n, secagg_client_t *const *
   int32_t *idx = malloc(g->n * sizeof *idx);
   uint8_t *own = malloc(k), *init = calloc(k, 1), *touched = malloc(k);
   uint32_t *buf = malloc(sizeof(uint32_t) * PRG_CHUNK_WORDS);
-  bulk_prg_t **prg = calloc(SECAGG_MAX_HOLDERS + 1, sizeof *prg);
-  uint8_t (*seeds)[SECAGG_SEEDBYTES] = sodium_malloc((SECAGG_MAX_HOLDERS + 1) * SECAGG_SEEDBYTES);
-  uint32_t (*to)[2] = malloc((SECAGG_MAX_HOLDERS + 1) * sizeof *to);
-  int8_t (*sg)[2] = malloc((SECAGG_MAX_HOLDERS + 1) * sizeof *sg);
-  uint8_t *nto = malloc(SECAGG_MAX_HOLDERS + 1);
+  size_t cap = BATCH_MAX_STREAMS + SECAGG_MAX_HOLDERS + 1; /* a group, plus one party past the limit */
+  bulk_prg_t **prg = calloc(cap, sizeof *prg);
+  uint8_t (*seeds)[SECAGG_SEEDBYTES] = sodium_malloc(cap * SECAGG_SEEDBYTES);
+  uint32_t (*to)[2] = malloc(cap * sizeof *to);
+  int8_t (*sg)[2] = malloc(cap * sizeof *sg);
+  uint8_t *nto = malloc(cap);
   int rc = 0;
   if (!idx || !own || !init || !touched || !buf || !prg || !seeds || !to || !sg || !nto) {
     rc = fm_fail(err, "secagg: out of memory for the mask batch");
@@ -641,39 +645,49 @@ int secagg_clients_mask(uint32_t *const *out, size_t n, secagg_client_t *const *
     idx[cs[i]->slot] = (int32_t)i;
     own[i] = sodium_memcmp(pk[cs[i]->slot], cs[i]->mask_pk, SECAGG_PKBYTES) == 0;
   }
-  for (size_t i = 0; i < k && !rc; i++) {
-    secagg_client_t *c = cs[i];
-    size_t ns = 0;
-    /* the streams of party i not already applied while masking an earlier party */
-    for (uint32_t h = 0; h < c->n_held && !rc; h++) {
-      uint32_t v = c->sec->held[h].owner;
-      if (v == c->slot) continue;
-      int32_t j = idx[v];
-      int shared = j >= 0 && own[i] && own[j] && client_holds(cs[j], c->slot);
-      if (shared && (size_t)j < i) continue; /* PRG(s_uv) went to both in party j's pass */
-      if (secagg_pair_seed(seeds[ns], c->sec->sk, c->mask_pk, pk[v], c->job, c->round, c->slot, v, err)) {
-        rc = -1;
-        break;
+  /* Words per chunk: every target's chunk stays in the L2 cache with the
+   * keystream chunk, so each output is written once per group whatever the
+   * number of streams. */
+  size_t chunk = PRG_CHUNK_WORDS;
+  if (k > 8) chunk = (32768 / k) / 16 * 16 < 256 ? 256 : (32768 / k) / 16 * 16;
+  for (size_t g0 = 0; g0 < k && !rc;) {
+    /* a group of parties [g0, g1) with at most BATCH_MAX_STREAMS streams (at least one party) */
+    size_t ns = 0, g1 = g0;
+    while (g1 < k && !rc && (g1 == g0 || ns + cs[g1]->n_held + 1 <= BATCH_MAX_STREAMS)) {
+      secagg_client_t *c = cs[g1];
+      /* the streams of party g1 not already applied with an earlier party's */
+      for (uint32_t h = 0; h < c->n_held && !rc; h++) {
+        uint32_t v = c->sec->held[h].owner;
+        if (v == c->slot) continue;
+        int32_t j = idx[v];
+        int shared = j >= 0 && own[g1] && own[j] && client_holds(cs[j], c->slot);
+        if (shared && (size_t)j < g1) continue; /* PRG(s_uv) goes to both with party j's streams */
+        if (secagg_pair_seed(seeds[ns], c->sec->sk, c->mask_pk, pk[v], c->job, c->round, c->slot, v, err)) {
+          rc = -1;
+          break;
+        }
+        to[ns][0] = (uint32_t)g1;
+        sg[ns][0] = v > c->slot ? 1 : -1;
+        nto[ns] = 1;
+        if (shared) { /* the other side of the pair: the opposite sign, the same words */
+          to[ns][1] = (uint32_t)j;
+          sg[ns][1] = (int8_t)-sg[ns][0];
+          nto[ns] = 2;
+        }
+        ns++;
       }
-      to[ns][0] = (uint32_t)i;
-      sg[ns][0] = v > c->slot ? 1 : -1;
-      nto[ns] = 1;
-      if (shared) { /* the other side of the pair: the opposite sign, the same words */
-        to[ns][1] = (uint32_t)j;
-        sg[ns][1] = (int8_t)-sg[ns][0];
-        nto[ns] = 2;
-      }
-      ns++;
+      if (rc) break;
+      memcpy(seeds[ns], c->sec->b, SECAGG_SEEDBYTES);
+      to[ns][0] = (uint32_t)g1;
+      sg[ns][0] = 1;
+      nto[ns++] = 1;
+      g1++;
     }
-    if (rc) break;
-    memcpy(seeds[ns], c->sec->b, SECAGG_SEEDBYTES);
-    to[ns][0] = (uint32_t)i;
-    sg[ns][0] = 1;
-    nto[ns++] = 1;
     for (size_t s = 0; s < ns && !rc; s++)
       if (!(prg[s] = bulk_prg_new(seeds[s]))) rc = fm_fail(err, "secagg: out of memory for the mask generators");
-    for (size_t off = 0; !rc && off < n; off += PRG_CHUNK_WORDS) {
-      size_t m = n - off < PRG_CHUNK_WORDS ? n - off : PRG_CHUNK_WORDS;
+    sodium_memzero(seeds, ns * SECAGG_SEEDBYTES);
+    for (size_t off = 0; !rc && off < n; off += chunk) {
+      size_t m = n - off < chunk ? n - off : chunk;
       memset(touched, 0, k);
       for (size_t s = 0; s < ns; s++) {
         bulk_prg_next(prg[s], (uint8_t *)buf, 4 * m);
@@ -698,10 +712,12 @@ int secagg_clients_mask(uint32_t *const *out, size_t n, secagg_client_t *const *
       prg[s] = NULL;
       for (uint8_t e = 0; e < nto[s]; e++) init[to[s][e]] = 1;
     }
-    sodium_memzero(seeds, ns * SECAGG_SEEDBYTES);
     if (rc) break;
-    c->masked = 1;
-    if (ready) ready(arg, i);
+    for (size_t i = g0; i < g1; i++) {
+      cs[i]->masked = 1;
+      if (ready) ready(arg, i);
+    }
+    g0 = g1;
   }
 done:
   free(idx);

@@ -260,9 +260,11 @@ int secagg_client_mask(uint32_t *y, size_t n, secagg_client_t *c, const uint8_t 
  * part in it (each holds the other's share) and pk holds both parties' own
  * mask keys; otherwise each side makes its own, as secagg_client_mask does.
  * Either way out[i] holds exactly secagg_client_mask's mask words (tested).
- * add = 0: out[i] = mask i; add = 1: out[i] += mask i. The parties are
- * processed in order, each over the whole vector: when party i's mask is
- * complete, ready(arg, i) is called (if not NULL; from the calling thread).
+ * add = 0: out[i] = mask i; add = 1: out[i] += mask i. One pass over all
+ * the outputs (chunks of every output stay in cache while each stream is
+ * applied: every output is written once), in groups of parties of at most
+ * 1024 streams; when party i's mask is complete, ready(arg, i) is called (if
+ * not NULL; from the calling thread, in order).
  * Fails with SECAGG_ETHRESHOLD (nothing written, no client marked) if some
  * party holds fewer than t shares. Thread-safe with respect to other
  * clients; the caller must not touch these k clients while it runs. */
