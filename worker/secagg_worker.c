@@ -56,9 +56,10 @@ static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
  * once FORWARD arrived, not on the deltas. So a helper thread makes them for
  * every hosted party at once (secagg_clients_mask: a pairwise stream between
  * two parties of this rank is made once and applied to both), in the order
- * the parties are trained, while the main thread trains; a delta is then
- * masked by adding its finished mask (y = x + mask, the same words as before).
- * Buffers are kept from round to round (no fresh multi-MB mappings). */
+ * the parties are trained, while the main thread trains; as each party's
+ * words arrive, the thread adds its finished mask (y = x + mask, the same
+ * words as before), packs the Delta and seals it; the main thread only posts
+ * it. Buffers are kept from round to round (no fresh multi-MB mappings). */
 
 /* At most this many bytes of pending masks per rank; beyond, one party at a time. */
 #define SA_BATCH_BUDGET ((size_t)256 << 20)
@@ -67,7 +68,7 @@ typedef struct sa_pool {
   uint32_t **buf;
   size_t n, words;
 } sa_pool_t;
-static sa_pool_t mask_pool, spare_pool; /* masks; copies of deltas trained before their mask was ready */
+static sa_pool_t mask_pool, spare_pool, sealed_pool; /* masks (then y); each party's words; sealed Deltas */
 
 static uint32_t *pool_get(sa_pool_t *p, size_t i, size_t words) {
   if (p->words != words) {
@@ -97,6 +98,7 @@ static void pool_free(sa_pool_t *p) {
 void sa_worker_release(void) {
   pool_free(&mask_pool);
   pool_free(&spare_pool);
+  pool_free(&sealed_pool);
 }
 
 typedef struct mask_bg {
@@ -105,21 +107,49 @@ typedef struct mask_bg {
   size_t n_ready; /* parties 0..n_ready-1 of the batch have their masks */
   size_t n_pub;   /* parties 0..n_pub-1 are trained: their words at x[] */
   size_t n_added; /* parties 0..n_added-1 are masked: y = mask + x at out[] */
-  int done, rc, abort;
+  int done, rc, abort, fail;
   fm_err err;
   uint32_t **out, **x;
   secagg_client_t **cs;
   size_t k, words;
   const uint8_t (*pk)[SECAGG_PKBYTES];
+  /* sealing: each masked Delta packed and sealed to the coordinator here, in
+   * order (the main thread seals nothing to rank 0 meanwhile, and posts them
+   * in this order) */
+  chan_t *ch;
+  uint32_t round;
+  const delta_msg_t *dm; /* the Delta fields of each party */
+  uint8_t **sealed;
+  size_t *sealed_len, sealed_cap;
 } mask_bg_t;
 
-/* Masks every trained party whose mask is finished, in order (called locked). */
+/* Party q's y = mask + x, then its Delta packed and sealed. */
+static int bg_finish(mask_bg_t *b, size_t q, fm_err *err) {
+  secagg_vec_add(b->out[q], b->x[q], b->words); /* y = mask + x, in the mask's buffer */
+  delta_msg_t dm = b->dm[q];
+  dm.fixed = b->out[q];
+  dm.n_fixed = b->words;
+  size_t n = msg_delta_packed_size(&dm), total = chan_sealed_len(b->ch, n);
+  if (total > b->sealed_cap) return fm_fail(err, "secagg: a Delta of %zu bytes exceeds its buffer", total);
+  msg_delta_pack_into(b->sealed[q] + chan_payload_offset(b->ch), &dm);
+  if (chan_seal_at(b->ch, 0, WIRE_TAG_DELTA, b->round, b->sealed[q], n, err)) return -1;
+  b->sealed_len[q] = total;
+  return 0;
+}
+
+/* Finishes every trained party whose mask is made, in order (called locked). */
 static void bg_add_ready(mask_bg_t *b) {
-  while (!b->abort && b->n_added < b->n_ready && b->n_added < b->n_pub) {
+  while (!b->abort && !b->fail && b->n_added < b->n_ready && b->n_added < b->n_pub) {
     size_t q = b->n_added;
     pthread_mutex_unlock(&b->mu);
-    secagg_vec_add(b->out[q], b->x[q], b->words); /* y = mask + x, in the mask's buffer */
+    fm_err e;
+    int rc = bg_finish(b, q, &e);
     pthread_mutex_lock(&b->mu);
+    if (rc) {
+      b->err = e;
+      b->fail = 1;
+      break;
+    }
     b->n_added = q + 1;
     pthread_cond_broadcast(&b->cv);
   }
@@ -138,11 +168,11 @@ static void *bg_main(void *arg) {
   prof_t tp = prof_now();
   int rc = secagg_clients_mask(b->out, b->words, b->cs, b->k, b->pk, 0, bg_ready, b, &b->err);
   pthread_mutex_lock(&b->mu);
-  while (!rc && !b->abort && b->n_added < b->k) { /* the masks are made; add them as the training goes on */
+  while (!rc && !b->abort && !b->fail && b->n_added < b->k) { /* the masks are made; finish the parties as they are trained */
     bg_add_ready(b);
-    if (b->n_added < b->k && !b->abort) pthread_cond_wait(&b->cv, &b->mu);
+    if (b->n_added < b->k && !b->abort && !b->fail) pthread_cond_wait(&b->cv, &b->mu);
   }
-  b->rc = rc;
+  b->rc = rc ? rc : b->fail ? -1 : 0;
   b->done = 1;
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
@@ -159,7 +189,7 @@ static void bg_publish(mask_bg_t *b, size_t q, uint32_t *x) {
   pthread_mutex_unlock(&b->mu);
 }
 
-/* 1 if batch party q is masked, 0 if not yet, -1 if the thread failed before
+/* 1 if batch party q is masked and sealed, 0 if not yet, -1 if the thread failed before
  * it; wait: block until one of the first two holds. */
 static int bg_state(mask_bg_t *b, size_t q, int wait) {
   pthread_mutex_lock(&b->mu);
@@ -205,10 +235,12 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   mask_bg_t bg = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
   bg.out = calloc(n_parties ? n_parties : 1, sizeof *bg.out);
   bg.x = calloc(n_parties ? n_parties : 1, sizeof *bg.x);
+  bg.sealed = calloc(n_parties ? n_parties : 1, sizeof *bg.sealed);
+  bg.sealed_len = calloc(n_parties ? n_parties : 1, sizeof *bg.sealed_len);
   bg.cs = calloc(n_parties ? n_parties : 1, sizeof *bg.cs);
   pthread_t bg_tid;
   int bg_on = 0;
-  if (!cl || !cl_ok || !pk || !bq || !bdm || !bx || !bg.out || !bg.x || !bg.cs) {
+  if (!cl || !cl_ok || !pk || !bq || !bdm || !bx || !bg.out || !bg.x || !bg.cs || !bg.sealed || !bg.sealed_len) {
     fm_fail(err, "out of memory");
     goto done;
   }
@@ -362,10 +394,12 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   if (nb >= 2 && (size_t)nb * d * sizeof(uint32_t) <= SA_BATCH_BUDGET) {
     /* every mask on a helper thread, in training order, while the main thread trains */
     int ok = 1;
+    bg.sealed_cap = chan_sealed_len(ch, d * sizeof(uint32_t) + 4096);
     for (uint32_t q = 0; q < nb && ok; q++) {
       bg.out[q] = pool_get(&mask_pool, q, d);
+      bg.sealed[q] = (uint8_t *)pool_get(&sealed_pool, q, (bg.sealed_cap + 3) / 4);
       bg.cs[q] = &cl[bq[q]];
-      ok = bg.out[q] != NULL;
+      ok = bg.out[q] != NULL && bg.sealed[q] != NULL;
     }
     if (!ok) {
       free(shared);
@@ -375,6 +409,9 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     bg.k = nb;
     bg.words = d;
     bg.pk = (const uint8_t(*)[SECAGG_PKBYTES])pk;
+    bg.ch = ch;
+    bg.round = plan->round;
+    bg.dm = bdm;
     /* The words of each party go to a buffer of their own (the pre-trained
      * first party's stay in the scratch, which nothing else writes now), so
      * the thread can mask them while the next party trains. Without a thread
@@ -409,10 +446,8 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
           goto done;
         }
         if (st == 0) break;
-        bdm[head].fixed = bg.out[head];
-        bdm[head].n_fixed = d;
         prof_add(PROF_SA_MASK, tp);
-        if (worker_post_delta(ch, plan->round, &bdm[head], err)) {
+        if (chan_post_sealed(ch, 0, WIRE_TAG_DELTA, bg.sealed[head], bg.sealed_len[head], err)) {
           free(shared);
           goto done;
         }
@@ -493,6 +528,8 @@ done:
   free(bg.out);
   free(bg.x);
   free(bg.cs);
+  free(bg.sealed);
+  free(bg.sealed_len);
   if (blob) sodium_memzero(blob, blob_cap);
   free(blob);
   free(items);
