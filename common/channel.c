@@ -246,6 +246,24 @@ int chan_commit(chan_t *ch, int dest, int tag, uint32_t round, size_t len, fm_er
   return rc;
 }
 
+size_t chan_sealed_len(const chan_t *ch, size_t len) { return ch->ready ? seal_sealed_len(len) : len; }
+
+size_t chan_payload_offset(const chan_t *ch) { return ch->ready ? SEAL_HDRBYTES + SEAL_NONCEBYTES : 0; }
+
+int chan_seal_at(chan_t *ch, int dest, int tag, uint32_t round, uint8_t *buf, size_t len, fm_err *err) {
+  if (!ch->ready) return 0;
+  return seal_seal(buf, seal_sealed_len(len), &ch->sess[dest], round, (uint32_t)tag, buf + SEAL_HDRBYTES + SEAL_NONCEBYTES,
+                   len, err);
+}
+
+int chan_post_sealed(chan_t *ch, int dest, int tag, const uint8_t *buf, size_t sealed_len, fm_err *err) {
+  (void)ch;
+  prof_t t0 = prof_now();
+  int rc = wire_post(buf, sealed_len, &dest, 1, tag, err);
+  prof_add(PROF_POST, t0);
+  return rc;
+}
+
 int chan_recv(chan_t *ch, wire_buf *out, int *from, int src, int tag, double timeout_s, int *reject,
               fm_err *err) {
   *reject = 0;

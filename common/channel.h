@@ -78,6 +78,19 @@ int chan_send(chan_t *ch, int dest, int tag, uint32_t round, const void *buf, si
 uint8_t *chan_begin(chan_t *ch, size_t len, fm_err *err);
 int chan_commit(chan_t *ch, int dest, int tag, uint32_t round, size_t len, fm_err *err);
 
+/* Sealing apart from posting, so that another thread can seal (a worker's mask
+ * helper): chan_sealed_len is the size of the sealed form of len bytes and
+ * chan_payload_offset where the plaintext goes in a buffer of that size;
+ * chan_seal_at seals the len bytes at buf + chan_payload_offset in place (no
+ * MPI call: any thread, but only one thread at a time may seal to dest, and
+ * the messages must then be posted in the order they were sealed);
+ * chan_post_sealed posts such a buffer (copied into the outbox). Without
+ * sealing (handshake not done) the plaintext is the whole buffer. */
+size_t chan_sealed_len(const chan_t *ch, size_t len);
+size_t chan_payload_offset(const chan_t *ch);
+int chan_seal_at(chan_t *ch, int dest, int tag, uint32_t round, uint8_t *buf, size_t len, fm_err *err);
+int chan_post_sealed(chan_t *ch, int dest, int tag, const uint8_t *buf, size_t sealed_len, fm_err *err);
+
 /* Receives like wire_recv (tag may be WIRE_ANY_TAG; out->tag is set) and opens it.
  * Returns 0 (plaintext in out), 1 timeout, -1 error, or 2: rejected, with the
  * seal code in *reject (SEAL_E*) and the message in err. */

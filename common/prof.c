@@ -1,6 +1,7 @@
 /* common/prof.c: per-stage wall-clock timings (see prof.h). */
 #include "common/prof.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@ static unsigned long prof_count[PROF_N];
 
 static const char *const PROF_NAME[PROF_N] = {
     "plan_pack", "seal", "post", "wait_recv", "open", "send", "plan_unpack", "train",
-    "delta_pack", "delta_unpack", "aggregate", "sa_setup", "sa_mask", "sa_reveal", "sa_unmask", "step"};
+    "delta_pack", "delta_unpack", "aggregate", "sa_setup", "sa_mask", "sa_reveal", "sa_unmask", "step", "sa_mask_bg", "helpers"};
 
 static int enabled(void) {
   if (prof_on < 0) {
@@ -32,15 +33,24 @@ prof_t prof_now(void) {
   prof_t t = {0, 0};
   if (!enabled()) return t;
   t.wall = clock_s(CLOCK_MONOTONIC);
-  t.cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+  t.cpu = clock_s(CLOCK_THREAD_CPUTIME_ID);
   return t;
 }
 
 void prof_add(int k, prof_t t0) {
   if (t0.wall == 0 || k < 0 || k >= PROF_N) return;
   prof_total[k] += clock_s(CLOCK_MONOTONIC) - t0.wall;
-  prof_cpu[k] += clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0.cpu;
+  prof_cpu[k] += clock_s(CLOCK_THREAD_CPUTIME_ID) - t0.cpu;
   prof_count[k]++;
+}
+
+static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void prof_add_locked(int k, prof_t t0) {
+  if (t0.wall == 0) return;
+  pthread_mutex_lock(&prof_lock);
+  prof_add(k, t0);
+  pthread_mutex_unlock(&prof_lock);
 }
 
 void prof_reset(void) {

@@ -23,16 +23,25 @@ enum {
   PROF_SA_REVEAL,  /* secagg stages 3-4 up to the reveals (worker: sending them; coordinator: receiving) */
   PROF_SA_UNMASK,  /* coordinator: reconstruction and mask removal */
   PROF_STEP,       /* coordinator: decode and outer step */
+  PROF_SA_MASK_BG, /* worker: the masks of the round's hosted parties, made by a helper thread beside the training */
+  PROF_HELPERS,    /* any rank: CPU of helper threads (the coordinator's unmask threads; wall = their busy time) */
   PROF_N
 };
 
-/* A start time: wall-clock and process CPU seconds (zeros when off). */
+/* A start time: wall-clock and CPU seconds of the calling thread (zeros when
+ * off). The CPU time is the thread's, not the process's: a worker's helper
+ * thread that makes masks while the main thread trains is counted in its own
+ * section (PROF_SA_MASK_BG), not in the main thread's, and helper threads of
+ * other sections in PROF_HELPERS. Single-threaded, the two are the same. */
 typedef struct prof_t {
   double wall, cpu;
 } prof_t;
 prof_t prof_now(void);
-/* Adds the wall-clock and CPU time since t0 to section k (nothing when off). */
+/* Adds the wall-clock and CPU time since t0 to section k (nothing when off).
+ * From the main thread, or from one helper thread at a time. */
 void prof_add(int k, prof_t t0);
+/* The same from any thread (serialised with a lock). */
+void prof_add_locked(int k, prof_t t0);
 /* Forgets what was counted so far (after a warm-up round). */
 void prof_reset(void);
 /* Prints the totals (stderr) under a label such as "rank 1"; rounds > 0 adds per-round figures. */

@@ -4,6 +4,7 @@
 #include "common/secagg.h"
 #include "common/bulk.h"
 #include "common/le.h"
+#include "common/prof.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -98,10 +99,13 @@ typedef struct mask_job {
   const int8_t *signs;
   size_t n_seeds;
   int rc;
+  int helper; /* runs on a helper thread: its CPU time goes to PROF_HELPERS */
 } mask_job_t;
 
 static void *mask_range(void *arg) {
   mask_job_t *j = arg;
+  prof_t tp = {0, 0};
+  if (j->helper) tp = prof_now();
   bulk_prg_t **prg = calloc(j->n_seeds, sizeof *prg);
   uint32_t *buf = malloc(sizeof(uint32_t) * PRG_CHUNK_WORDS);
   j->rc = prg && buf ? 0 : -1;
@@ -122,6 +126,7 @@ static void *mask_range(void *arg) {
   free(prg);
   if (buf) sodium_memzero(buf, sizeof(uint32_t) * PRG_CHUNK_WORDS);
   free(buf);
+  if (j->helper) prof_add_locked(PROF_HELPERS, tp);
   return NULL;
 }
 
@@ -136,14 +141,18 @@ int secagg_mask_apply_mt(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_
   size_t per = (n / (size_t)threads + 15) / 16 * 16; /* whole blocks per thread */
   for (int t = 0; t < threads; t++) {
     size_t lo = per * (size_t)t < n ? per * (size_t)t : n, hi = lo + per < n && t + 1 < threads ? lo + per : n;
-    job[t] = (mask_job_t){acc, lo, hi, seeds, signs, n_seeds, 0};
+    job[t] = (mask_job_t){acc, lo, hi, seeds, signs, n_seeds, 0, t > 0};
   }
   for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, mask_range, &job[t]) == 0;
   mask_range(&job[0]);
   int rc = job[0].rc;
   for (int t = 1; t < threads; t++) {
-    if (started[t]) pthread_join(tid[t], NULL);
-    else mask_range(&job[t]); /* no thread: this one does it */
+    if (started[t]) {
+      pthread_join(tid[t], NULL);
+    } else {
+      job[t].helper = 0;
+      mask_range(&job[t]); /* no thread: this one does it */
+    }
     rc |= job[t].rc;
   }
   return rc ? fm_fail(err, "secagg: out of memory for the mask generators") : 0;
@@ -175,10 +184,18 @@ void secagg_mask_add(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTE
 void secagg_mask_sub(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) { mask_apply1(acc, n, seed, -1); }
 
 void secagg_vec_add(uint32_t *acc, const uint32_t *x, size_t n) {
-  for (size_t i = 0; i < n; i++) acc[i] += x[i];
+  if (acc == x) {
+    for (size_t i = 0; i < n; i++) acc[i] += acc[i];
+    return;
+  }
+  add_words(acc, x, n);
 }
 void secagg_vec_sub(uint32_t *acc, const uint32_t *x, size_t n) {
-  for (size_t i = 0; i < n; i++) acc[i] -= x[i];
+  if (acc == x) {
+    memset(acc, 0, n * sizeof *acc);
+    return;
+  }
+  sub_words(acc, x, n);
 }
 
 /* --- (b) pairwise seeds -------------------------------------------------- */
@@ -564,6 +581,157 @@ int secagg_client_mask(uint32_t *y, size_t n, secagg_client_t *c, const uint8_t 
   if (rc) return -1;
   c->masked = 1;
   return 0;
+}
+
+/* out = -x (mod 2^32) */
+WIDE_LOOP static void neg_words(uint32_t *restrict out, const uint32_t *restrict x, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    u32x16 b;
+    memcpy(&b, x + i, sizeof b);
+    b = -b;
+    memcpy(out + i, &b, sizeof b);
+  }
+  for (; i < n; i++) out[i] = 0u - x[i];
+}
+
+/* Streams made in one pass over the outputs (each needs a generator). */
+#define BATCH_MAX_STREAMS 1024u
+
+/* Whether batch party c takes part in the pair with slot v (holds v's share). */
+static int client_holds(const secagg_client_t *c, uint32_t v) {
+  for (uint32_t i = 0; i < c->n_held; i++)
+    if (c->sec->held[i].owner == v) return 1;
+  return 0;
+}
+
+int secagg_clients_mask(uint32_t *const *out, size_t n, secagg_client_t *const *cs, size_t k,
+                        const uint8_t (*pk)[SECAGG_PKBYTES], int add, void (*ready)(void *arg, size_t i), void *arg,
+                        fm_err *err) {
+  if (k == 0) return 0;
+  if (k > SECAGG_MAX_HOLDERS) return fm_fail(err, "secagg: %zu parties in one mask batch (at most %u)", k, SECAGG_MAX_HOLDERS);
+  const secagg_graph_t *g = cs[0]->g;
+  for (size_t i = 0; i < k; i++) {
+    const secagg_client_t *c = cs[i];
+    if (c->g != g || c->job != cs[0]->job || c->round != cs[0]->round)
+      return fm_fail(err, "secagg: a mask batch mixes rounds");
+    if (c->masked) return fm_fail(err, "secagg: slot %u masks once per round", c->slot);
+    for (size_t j = 0; j < i; j++)
+      if (cs[j]->slot == c->slot || out[j] == out[i]) return fm_fail(err, "secagg: slot %u twice in a mask batch", c->slot);
+  }
+  for (size_t i = 0; i < k; i++)
+    if (cs[i]->n_held < cs[i]->t) {
+      fm_fail(err, "secagg: slot %u holds %u key shares, fewer than t = %u: round aborted", cs[i]->slot, cs[i]->n_held,
+              cs[i]->t);
+      return SECAGG_ETHRESHOLD;
+    }
+  /* batch index of each slot (-1: not here); whether the key at pk is the party's own */
+  int32_t *idx = malloc(g->n * sizeof *idx);
+  uint8_t *own = malloc(k), *init = calloc(k, 1), *touched = malloc(k);
+  uint32_t *buf = malloc(sizeof(uint32_t) * PRG_CHUNK_WORDS);
+  size_t cap = BATCH_MAX_STREAMS + SECAGG_MAX_HOLDERS + 1; /* a group, plus one party past the limit */
+  bulk_prg_t **prg = calloc(cap, sizeof *prg);
+  uint8_t (*seeds)[SECAGG_SEEDBYTES] = sodium_malloc(cap * SECAGG_SEEDBYTES);
+  uint32_t (*to)[2] = malloc(cap * sizeof *to);
+  int8_t (*sg)[2] = malloc(cap * sizeof *sg);
+  uint8_t *nto = malloc(cap);
+  int rc = 0;
+  if (!idx || !own || !init || !touched || !buf || !prg || !seeds || !to || !sg || !nto) {
+    rc = fm_fail(err, "secagg: out of memory for the mask batch");
+    goto done;
+  }
+  for (uint32_t v = 0; v < g->n; v++) idx[v] = -1;
+  for (size_t i = 0; i < k; i++) {
+    idx[cs[i]->slot] = (int32_t)i;
+    own[i] = sodium_memcmp(pk[cs[i]->slot], cs[i]->mask_pk, SECAGG_PKBYTES) == 0;
+  }
+  /* Words per chunk: every target's chunk stays in the L2 cache with the
+   * keystream chunk, so each output is written once per group whatever the
+   * number of streams. */
+  size_t chunk = PRG_CHUNK_WORDS;
+  if (k > 8) chunk = (32768 / k) / 16 * 16 < 256 ? 256 : (32768 / k) / 16 * 16;
+  for (size_t g0 = 0; g0 < k && !rc;) {
+    /* a group of parties [g0, g1) with at most BATCH_MAX_STREAMS streams (at least one party) */
+    size_t ns = 0, g1 = g0;
+    while (g1 < k && !rc && (g1 == g0 || ns + cs[g1]->n_held + 1 <= BATCH_MAX_STREAMS)) {
+      secagg_client_t *c = cs[g1];
+      /* the streams of party g1 not already applied with an earlier party's */
+      for (uint32_t h = 0; h < c->n_held && !rc; h++) {
+        uint32_t v = c->sec->held[h].owner;
+        if (v == c->slot) continue;
+        int32_t j = idx[v];
+        int shared = j >= 0 && own[g1] && own[j] && client_holds(cs[j], c->slot);
+        if (shared && (size_t)j < g1) continue; /* PRG(s_uv) goes to both with party j's streams */
+        if (secagg_pair_seed(seeds[ns], c->sec->sk, c->mask_pk, pk[v], c->job, c->round, c->slot, v, err)) {
+          rc = -1;
+          break;
+        }
+        to[ns][0] = (uint32_t)g1;
+        sg[ns][0] = v > c->slot ? 1 : -1;
+        nto[ns] = 1;
+        if (shared) { /* the other side of the pair: the opposite sign, the same words */
+          to[ns][1] = (uint32_t)j;
+          sg[ns][1] = (int8_t)-sg[ns][0];
+          nto[ns] = 2;
+        }
+        ns++;
+      }
+      if (rc) break;
+      memcpy(seeds[ns], c->sec->b, SECAGG_SEEDBYTES);
+      to[ns][0] = (uint32_t)g1;
+      sg[ns][0] = 1;
+      nto[ns++] = 1;
+      g1++;
+    }
+    for (size_t s = 0; s < ns && !rc; s++)
+      if (!(prg[s] = bulk_prg_new(seeds[s]))) rc = fm_fail(err, "secagg: out of memory for the mask generators");
+    sodium_memzero(seeds, ns * SECAGG_SEEDBYTES);
+    for (size_t off = 0; !rc && off < n; off += chunk) {
+      size_t m = n - off < chunk ? n - off : chunk;
+      memset(touched, 0, k);
+      for (size_t s = 0; s < ns; s++) {
+        bulk_prg_next(prg[s], (uint8_t *)buf, 4 * m);
+        prg_words(buf, m);
+        for (uint8_t e = 0; e < nto[s]; e++) {
+          uint32_t t = to[s][e];
+          uint32_t *o = out[t] + off;
+          if (!add && !init[t] && !touched[t]) { /* the first words of this chunk: store */
+            if (sg[s][e] < 0) neg_words(o, buf, m);
+            else memcpy(o, buf, 4 * m);
+          } else if (sg[s][e] < 0) {
+            sub_words(o, buf, m);
+          } else {
+            add_words(o, buf, m);
+          }
+          touched[t] = 1;
+        }
+      }
+    }
+    for (size_t s = 0; s < ns; s++) {
+      bulk_prg_free(prg[s]);
+      prg[s] = NULL;
+      for (uint8_t e = 0; e < nto[s]; e++) init[to[s][e]] = 1;
+    }
+    if (rc) break;
+    for (size_t i = g0; i < g1; i++) {
+      cs[i]->masked = 1;
+      if (ready) ready(arg, i);
+    }
+    g0 = g1;
+  }
+done:
+  free(idx);
+  free(own);
+  free(init);
+  free(touched);
+  if (buf) sodium_memzero(buf, sizeof(uint32_t) * PRG_CHUNK_WORDS);
+  free(buf);
+  free(prg);
+  if (seeds) sodium_free(seeds);
+  free(to);
+  free(sg);
+  free(nto);
+  return rc;
 }
 
 int secagg_client_reveal(secagg_reveal_t *out, size_t cap, size_t *n_out, secagg_client_t *c,

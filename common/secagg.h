@@ -31,6 +31,8 @@
  *                                    - sum_{v in N(u), v shared, v < u} PRG(s_uv)
  *               with s_uv = H(X25519(s_sk_u, s_pk_v), job, round, u, v, pks).
  *               "v shared" = u holds a share from v. u -> coordinator: [y].
+ *               (secagg_clients_mask: the same words for all the parties of
+ *               one rank at once, each stream between two of them made once.)
  *               Coordinator: secagg_server_add_masked (acc += y mod 2^32).
  *  3 (deadline) Coordinator: secagg_server_close_inputs: parties of U2 that sent
  *               no y are DROPPED; fewer than t surviving holders for any party
@@ -115,7 +117,7 @@ int secagg_mask_apply(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_SEE
 #define SECAGG_MAX_THREADS 4
 int secagg_mask_apply_mt(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_SEEDBYTES], const int8_t *signs,
                          size_t n_seeds, int threads, fm_err *err) SECAGG_WUR;
-/* acc[i] += x[i], acc[i] -= x[i] (mod 2^32). */
+/* acc[i] += x[i], acc[i] -= x[i] (mod 2^32); acc and x the same buffer or not overlapping. */
 void secagg_vec_add(uint32_t *acc, const uint32_t *x, size_t n);
 void secagg_vec_sub(uint32_t *acc, const uint32_t *x, size_t n);
 
@@ -250,6 +252,25 @@ int secagg_client_hold(secagg_client_t *c, const secagg_keyshare_t *s, fm_err *e
  * Fails with SECAGG_ETHRESHOLD if c holds fewer than t shares. */
 int secagg_client_mask(uint32_t *y, size_t n, secagg_client_t *c, const uint8_t (*pk)[SECAGG_PKBYTES],
                        fm_err *err) SECAGG_WUR;
+/* Stage 2 for the k parties a rank hosts, at once (k <= SECAGG_MAX_HOLDERS):
+ * mask i (the words secagg_client_mask would add to party i's input) goes to
+ * out[i] (n words each, distinct buffers), and every client is marked masked.
+ * A pairwise stream PRG(s_uv) between two of the k parties is generated once
+ * and applied to both (+ to the lower slot, - to the higher) when both take
+ * part in it (each holds the other's share) and pk holds both parties' own
+ * mask keys; otherwise each side makes its own, as secagg_client_mask does.
+ * Either way out[i] holds exactly secagg_client_mask's mask words (tested).
+ * add = 0: out[i] = mask i; add = 1: out[i] += mask i. One pass over all
+ * the outputs (chunks of every output stay in cache while each stream is
+ * applied: every output is written once), in groups of parties of at most
+ * 1024 streams; when party i's mask is complete, ready(arg, i) is called (if
+ * not NULL; from the calling thread, in order).
+ * Fails with SECAGG_ETHRESHOLD (nothing written, no client marked) if some
+ * party holds fewer than t shares. Thread-safe with respect to other
+ * clients; the caller must not touch these k clients while it runs. */
+int secagg_clients_mask(uint32_t *const *out, size_t n, secagg_client_t *const *cs, size_t k,
+                        const uint8_t (*pk)[SECAGG_PKBYTES], int add, void (*ready)(void *arg, size_t i), void *arg,
+                        fm_err *err) SECAGG_WUR;
 /* Stage 4: the shares to reveal for the coordinator's state array (g->n bytes).
  * Once per round; refuses a state that contradicts what c saw (a party c holds
  * a share of marked ABSENT, c itself not SURVIVED) and fewer than t surviving

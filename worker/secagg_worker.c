@@ -1,6 +1,7 @@
 /* worker/secagg_worker.c: a worker rank's side of secure aggregation (see secagg_worker.h). */
 #include "worker/secagg_worker.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,163 @@ static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
   }
 }
 
+/* --- the masks of a round's hosted parties, made beside the training -------
+ *
+ * The masks depend only on the round's keys and shares, which are all known
+ * once FORWARD arrived, not on the deltas. So a helper thread makes them for
+ * every hosted party at once (secagg_clients_mask: a pairwise stream between
+ * two parties of this rank is made once and applied to both), in the order
+ * the parties are trained, while the main thread trains; as each party's
+ * words arrive, the thread adds its finished mask (y = x + mask, the same
+ * words as before), packs the Delta and seals it; the main thread only posts
+ * it. Buffers are kept from round to round (no fresh multi-MB mappings). */
+
+/* At most this many bytes of pending masks per rank; beyond, one party at a time. */
+#define SA_BATCH_BUDGET ((size_t)256 << 20)
+
+typedef struct sa_pool {
+  uint32_t **buf;
+  size_t n, words;
+} sa_pool_t;
+static sa_pool_t mask_pool, spare_pool, sealed_pool; /* masks (then y); each party's words; sealed Deltas */
+
+static uint32_t *pool_get(sa_pool_t *p, size_t i, size_t words) {
+  if (p->words != words) {
+    for (size_t k = 0; k < p->n; k++) free(p->buf[k]);
+    free(p->buf);
+    p->buf = NULL;
+    p->n = 0;
+    p->words = words;
+  }
+  if (i >= p->n) {
+    uint32_t **nb = realloc(p->buf, (i + 1) * sizeof *nb);
+    if (!nb) return NULL;
+    p->buf = nb;
+    for (size_t k = p->n; k <= i; k++) p->buf[k] = NULL;
+    p->n = i + 1;
+  }
+  if (!p->buf[i]) p->buf[i] = aligned_alloc(64, (words * sizeof(uint32_t) + 63) / 64 * 64);
+  return p->buf[i];
+}
+
+static void pool_free(sa_pool_t *p) {
+  for (size_t k = 0; k < p->n; k++) free(p->buf[k]);
+  free(p->buf);
+  memset(p, 0, sizeof *p);
+}
+
+void sa_worker_release(void) {
+  pool_free(&mask_pool);
+  pool_free(&spare_pool);
+  pool_free(&sealed_pool);
+}
+
+typedef struct mask_bg {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t n_ready; /* parties 0..n_ready-1 of the batch have their masks */
+  size_t n_pub;   /* parties 0..n_pub-1 are trained: their words at x[] */
+  size_t n_added; /* parties 0..n_added-1 are masked: y = mask + x at out[] */
+  int done, rc, abort, fail;
+  fm_err err;
+  uint32_t **out, **x;
+  secagg_client_t **cs;
+  size_t k, words;
+  const uint8_t (*pk)[SECAGG_PKBYTES];
+  /* sealing: each masked Delta packed and sealed to the coordinator here, in
+   * order (the main thread seals nothing to rank 0 meanwhile, and posts them
+   * in this order) */
+  chan_t *ch;
+  uint32_t round;
+  const delta_msg_t *dm; /* the Delta fields of each party */
+  uint8_t **sealed;
+  size_t *sealed_len, sealed_cap;
+} mask_bg_t;
+
+/* Party q's y = mask + x, then its Delta packed and sealed. */
+static int bg_finish(mask_bg_t *b, size_t q, fm_err *err) {
+  secagg_vec_add(b->out[q], b->x[q], b->words); /* y = mask + x, in the mask's buffer */
+  delta_msg_t dm = b->dm[q];
+  dm.fixed = b->out[q];
+  dm.n_fixed = b->words;
+  size_t n = msg_delta_packed_size(&dm), total = chan_sealed_len(b->ch, n);
+  if (total > b->sealed_cap) return fm_fail(err, "secagg: a Delta of %zu bytes exceeds its buffer", total);
+  msg_delta_pack_into(b->sealed[q] + chan_payload_offset(b->ch), &dm);
+  if (chan_seal_at(b->ch, 0, WIRE_TAG_DELTA, b->round, b->sealed[q], n, err)) return -1;
+  b->sealed_len[q] = total;
+  return 0;
+}
+
+/* Finishes every trained party whose mask is made, in order (called locked). */
+static void bg_add_ready(mask_bg_t *b) {
+  while (!b->abort && !b->fail && b->n_added < b->n_ready && b->n_added < b->n_pub) {
+    size_t q = b->n_added;
+    pthread_mutex_unlock(&b->mu);
+    fm_err e;
+    int rc = bg_finish(b, q, &e);
+    pthread_mutex_lock(&b->mu);
+    if (rc) {
+      b->err = e;
+      b->fail = 1;
+      break;
+    }
+    b->n_added = q + 1;
+    pthread_cond_broadcast(&b->cv);
+  }
+}
+
+static void bg_ready(void *arg, size_t i) {
+  mask_bg_t *b = arg;
+  pthread_mutex_lock(&b->mu);
+  b->n_ready = i + 1;
+  bg_add_ready(b);
+  pthread_mutex_unlock(&b->mu);
+}
+
+static void *bg_main(void *arg) {
+  mask_bg_t *b = arg;
+  prof_t tp = prof_now();
+  int rc = secagg_clients_mask(b->out, b->words, b->cs, b->k, b->pk, 0, bg_ready, b, &b->err);
+  pthread_mutex_lock(&b->mu);
+  while (!rc && !b->abort && !b->fail && b->n_added < b->k) { /* the masks are made; finish the parties as they are trained */
+    bg_add_ready(b);
+    if (b->n_added < b->k && !b->abort && !b->fail) pthread_cond_wait(&b->cv, &b->mu);
+  }
+  b->rc = rc ? rc : b->fail ? -1 : 0;
+  b->done = 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  prof_add_locked(PROF_SA_MASK_BG, tp);
+  return NULL;
+}
+
+/* Party q's words are ready for masking. */
+static void bg_publish(mask_bg_t *b, size_t q, uint32_t *x) {
+  pthread_mutex_lock(&b->mu);
+  b->x[q] = x;
+  b->n_pub = q + 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+}
+
+/* 1 if batch party q is masked and sealed, 0 if not yet, -1 if the thread failed before
+ * it; wait: block until one of the first two holds. */
+static int bg_state(mask_bg_t *b, size_t q, int wait) {
+  pthread_mutex_lock(&b->mu);
+  while (wait && q >= b->n_added && !b->done) pthread_cond_wait(&b->cv, &b->mu);
+  int st = q < b->n_added ? 1 : b->done ? -1 : 0;
+  pthread_mutex_unlock(&b->mu);
+  return st;
+}
+
+static void bg_stop(mask_bg_t *b, pthread_t tid) {
+  pthread_mutex_lock(&b->mu);
+  b->abort = 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  pthread_join(tid, NULL);
+}
+
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
                     uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err) {
   sa_ctx_t x = {.ch = ch, .plan = plan, .job = job, .size = size, .hosts = hosts, .deadline = wire_now() + 3 * c->round_timeout};
@@ -69,7 +227,20 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   sa_msg_t in;
   memset(&in, 0, sizeof in);
   prof_t tp = prof_now();
-  if (!cl || !cl_ok || !pk) {
+  /* stage 2's batch: the hosted parties that mask (in training order), their
+   * Delta fields and plain words, the helper thread making their masks */
+  uint32_t nb = 0, *bq = calloc(n_parties ? n_parties : 1, sizeof *bq);
+  delta_msg_t *bdm = calloc(n_parties ? n_parties : 1, sizeof *bdm);
+  uint32_t **bx = calloc(n_parties ? n_parties : 1, sizeof *bx);
+  mask_bg_t bg = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  bg.out = calloc(n_parties ? n_parties : 1, sizeof *bg.out);
+  bg.x = calloc(n_parties ? n_parties : 1, sizeof *bg.x);
+  bg.sealed = calloc(n_parties ? n_parties : 1, sizeof *bg.sealed);
+  bg.sealed_len = calloc(n_parties ? n_parties : 1, sizeof *bg.sealed_len);
+  bg.cs = calloc(n_parties ? n_parties : 1, sizeof *bg.cs);
+  pthread_t bg_tid;
+  int bg_on = 0;
+  if (!cl || !cl_ok || !pk || !bq || !bdm || !bx || !bg.out || !bg.x || !bg.cs || !bg.sealed || !bg.sealed_len) {
     fm_fail(err, "out of memory");
     goto done;
   }
@@ -168,7 +339,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   int pre = n_parties > 0 && cl_ok[0] && known[parties[0].slot];
   free(known);
   prof_add(PROF_SA_SETUP, tp);
-  if (pre && compute(ctx, &parties[0], &dm0, &fixed0, err)) goto done;
+  if (pre && compute(ctx, &parties[0], NULL, &dm0, &fixed0, err)) goto done;
   tp = prof_now();
   w = wait_msg(&x, MSG_SA_FORWARD, &in, err);
   if (w) {
@@ -217,29 +388,100 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
 
   prof_add(PROF_SA_SETUP, tp);
   /* stage 2: train, mask, send */
-  for (uint32_t i = 0; i < n_parties; i++) {
-    if (!cl_ok[i] || !shared[parties[i].slot]) continue;
-    delta_msg_t dm;
-    uint32_t *fixed;
-    if (i == 0 && pre) {
-      dm = dm0;
-      fixed = fixed0;
-    } else if (compute(ctx, &parties[i], &dm, &fixed, err)) {
+  nb = 0;
+  for (uint32_t i = 0; i < n_parties; i++)
+    if (cl_ok[i] && shared[parties[i].slot]) bq[nb++] = i;
+  if (nb >= 2 && (size_t)nb * d * sizeof(uint32_t) <= SA_BATCH_BUDGET) {
+    /* every mask on a helper thread, in training order, while the main thread trains */
+    int ok = 1;
+    bg.sealed_cap = chan_sealed_len(ch, d * sizeof(uint32_t) + 4096);
+    for (uint32_t q = 0; q < nb && ok; q++) {
+      bg.out[q] = pool_get(&mask_pool, q, d);
+      bg.sealed[q] = (uint8_t *)pool_get(&sealed_pool, q, (bg.sealed_cap + 3) / 4);
+      bg.cs[q] = &cl[bq[q]];
+      ok = bg.out[q] != NULL && bg.sealed[q] != NULL;
+    }
+    if (!ok) {
       free(shared);
+      fm_fail(err, "out of memory for the masks");
       goto done;
     }
-    tp = prof_now();
-    /* masked in place: the plain words are not needed after this */
-    if (secagg_client_mask(fixed, d, &cl[i], (const uint8_t(*)[SECAGG_PKBYTES])pk, err)) {
-      free(shared);
-      goto done;
+    bg.k = nb;
+    bg.words = d;
+    bg.pk = (const uint8_t(*)[SECAGG_PKBYTES])pk;
+    bg.ch = ch;
+    bg.round = plan->round;
+    bg.dm = bdm;
+    /* The words of each party go to a buffer of their own (the pre-trained
+     * first party's stay in the scratch, which nothing else writes now), so
+     * the thread can mask them while the next party trains. Without a thread
+     * the masks are all made first, then added as the parties are trained. */
+    bg_on = pthread_create(&bg_tid, NULL, bg_main, &bg) == 0;
+    uint32_t head = 0; /* batch parties [head, q) are trained and wait for their mask */
+    for (uint32_t q = 0; q <= nb; q++) {
+      if (q < nb) {
+        uint32_t i = bq[q];
+        uint32_t *into = NULL;
+        if (i == 0 && pre) {
+          bdm[q] = dm0;
+          bx[q] = fixed0;
+        } else if (!(into = pool_get(&spare_pool, q, d))) {
+          free(shared);
+          fm_fail(err, "out of memory for the masks");
+          goto done;
+        } else if (compute(ctx, &parties[i], into, &bdm[q], &bx[q], err)) {
+          free(shared);
+          goto done;
+        }
+        bg_publish(&bg, q, bx[q]);
+        if (!bg_on && q + 1 == nb) bg_main(&bg); /* no thread: everything now */
+      }
+      tp = prof_now();
+      /* send, in order, every party that is masked (at the end: wait for them) */
+      for (; head <= q && head < nb; head++) {
+        int st = bg_state(&bg, head, q == nb);
+        if (st < 0) {
+          free(shared);
+          fm_fail(err, "%s", bg.rc ? bg.err.msg : "secagg: the masks were not made");
+          goto done;
+        }
+        if (st == 0) break;
+        prof_add(PROF_SA_MASK, tp);
+        if (chan_post_sealed(ch, 0, WIRE_TAG_DELTA, bg.sealed[head], bg.sealed_len[head], err)) {
+          free(shared);
+          goto done;
+        }
+        tp = prof_now();
+      }
+      prof_add(PROF_SA_MASK, tp);
     }
-    prof_add(PROF_SA_MASK, tp);
-    dm.fixed = fixed;
-    dm.n_fixed = d;
-    if (worker_post_delta(ch, plan->round, &dm, err)) {
-      free(shared);
-      goto done;
+    if (bg_on) pthread_join(bg_tid, NULL);
+    bg_on = 0;
+  } else {
+    for (uint32_t q = 0; q < nb; q++) {
+      uint32_t i = bq[q];
+      delta_msg_t dm;
+      uint32_t *fixed;
+      if (i == 0 && pre) {
+        dm = dm0;
+        fixed = fixed0;
+      } else if (compute(ctx, &parties[i], NULL, &dm, &fixed, err)) {
+        free(shared);
+        goto done;
+      }
+      tp = prof_now();
+      /* masked in place: the plain words are not needed after this */
+      if (secagg_client_mask(fixed, d, &cl[i], (const uint8_t(*)[SECAGG_PKBYTES])pk, err)) {
+        free(shared);
+        goto done;
+      }
+      prof_add(PROF_SA_MASK, tp);
+      dm.fixed = fixed;
+      dm.n_fixed = d;
+      if (worker_post_delta(ch, plan->round, &dm, err)) {
+        free(shared);
+        goto done;
+      }
     }
   }
   free(shared);
@@ -279,6 +521,15 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   rc = n ? send_msg(&x, &re, err) : 0;
   prof_add(PROF_SA_REVEAL, tp);
 done:
+  if (bg_on) bg_stop(&bg, bg_tid); /* before the clients it uses go */
+  free(bq);
+  free(bdm);
+  free(bx);
+  free(bg.out);
+  free(bg.x);
+  free(bg.cs);
+  free(bg.sealed);
+  free(bg.sealed_len);
   if (blob) sodium_memzero(blob, blob_cap);
   free(blob);
   free(items);

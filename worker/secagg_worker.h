@@ -19,12 +19,18 @@ typedef struct sa_party {
 } sa_party_t;
 
 /* Trains party i and writes its Delta (meta fields) and its fixed-point
- * input (dm->n_fixed words in *fixed, valid until the next call). */
-typedef int (*sa_compute_fn)(void *ctx, const sa_party_t *party, delta_msg_t *dm, uint32_t **fixed, fm_err *err);
+ * input (dm->n_fixed words in *fixed): into `into` (d words) if not NULL, and
+ * then *fixed = into; else into the rank's scratch, valid until the next call
+ * that writes there. */
+typedef int (*sa_compute_fn)(void *ctx, const sa_party_t *party, uint32_t *into, delta_msg_t *dm, uint32_t **fixed,
+                             fm_err *err);
 
 /* Runs the round. Returns 0, 1 if the round was abandoned (the coordinator
  * moved on: a newer plan is waiting, or no answer in time), -1 on error. */
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
                     uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err);
+
+/* Frees the mask buffers kept from round to round (at the end of the run). */
+void sa_worker_release(void);
 
 #endif

@@ -177,8 +177,7 @@ static int dense_deltas(void) {
 }
 
 /* Trains one hosted participant: its Delta message fields and fixed-point words. */
-static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, uint32_t **fixed, fm_err *err) {
-  train_ctx_t *x = vctx;
+static int compute_delta_here(train_ctx_t *x, const sa_party_t *party, delta_msg_t *dm, uint32_t **fixed, fm_err *err) {
   const plan_t *plan = x->plan;
   const inject_t *inj = x->inj;
   platform_t *pl = party->pl;
@@ -225,6 +224,17 @@ static int compute_delta(void *vctx, const sa_party_t *party, delta_msg_t *dm, u
   }
   *fixed = x->scratch->fixed;
   return 0;
+}
+
+/* The same with the words in `into` when not NULL (see sa_compute_fn). */
+static int compute_delta(void *vctx, const sa_party_t *party, uint32_t *into, delta_msg_t *dm, uint32_t **fixed,
+                         fm_err *err) {
+  train_ctx_t *x = vctx;
+  uint32_t *keep = x->scratch->fixed;
+  if (into) x->scratch->fixed = into;
+  int rc = compute_delta_here(x, party, dm, fixed, err);
+  x->scratch->fixed = keep;
+  return rc;
 }
 
 int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *hosts) {
@@ -396,7 +406,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
         for (uint32_t i = 0; i < n_par && !failed; i++) {
           delta_msg_t dm;
           uint32_t *fixed;
-          if (compute_delta(&tx, &parties[i], &dm, &fixed, &err)) {
+          if (compute_delta(&tx, &parties[i], NULL, &dm, &fixed, &err)) {
             failed = 1;
             break;
           }
@@ -438,6 +448,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
   free(heldout);
   free(theta);
   platform_scratch_free(&scratch);
+  sa_worker_release();
   wire_buf_free(&in);
   wire_buf_free(&out);
   chan_free(&ch);

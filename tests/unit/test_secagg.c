@@ -7,8 +7,9 @@
  * unrelated to the true one (chi-square and correlation, each with a control
  * showing the test can fail); the bulk keystream (OpenSSL when built with it)
  * against libsodium's at any block offset and piece size; the fused and
- * multi-threaded mask pass equal to one seed at a time; the speed of mask
- * expansion. */
+ * multi-threaded mask pass equal to one seed at a time; a rank's parties masked
+ * at once (shared pairwise streams) giving the same words as one at a time, and
+ * the whole protocol through that path; the speed of mask expansion. */
 #include <math.h>
 #include <sodium.h>
 #include <string.h>
@@ -181,6 +182,7 @@ typedef struct sim {
   uint32_t n, t, k;
   size_t words;
   const uint8_t *drop_before, *drop_after, *silent;
+  uint32_t ranks; /* > 0: party u is hosted on "rank" u % ranks, whose parties mask at once (secagg_clients_mask) */
 } sim_t;
 
 static int run_round(uint32_t *sum, const sim_t *p, uint32_t **x, uint32_t round, fm_err *err) {
@@ -217,7 +219,23 @@ static int run_round(uint32_t *sum, const sim_t *p, uint32_t **x, uint32_t round
   }
   /* stage 2: masked inputs */
   uint32_t *y = malloc(p->words * sizeof *y);
-  for (uint32_t u = 0; u < p->n; u++) {
+  for (uint32_t r = 0; r < p->ranks; r++) { /* each rank's parties at once */
+    uint32_t *ys[255];
+    secagg_client_t *cs[255];
+    size_t k = 0;
+    for (uint32_t u = r; u < p->n; u += p->ranks) {
+      if ((p->drop_before && p->drop_before[u]) || (p->drop_after && p->drop_after[u])) continue;
+      ys[k] = malloc(p->words * sizeof *y);
+      memcpy(ys[k], x[u], p->words * sizeof *y);
+      cs[k++] = &c[u];
+    }
+    CHECK_OK(secagg_clients_mask(ys, p->words, cs, k, (const uint8_t(*)[32])pk, 1, NULL, NULL, err));
+    for (size_t i = 0; i < k; i++) {
+      CHECK_OK(secagg_server_add_masked(&s, cs[i]->slot, ys[i], err));
+      free(ys[i]);
+    }
+  }
+  for (uint32_t u = 0; u < p->n && !p->ranks; u++) {
     if ((p->drop_before && p->drop_before[u]) || (p->drop_after && p->drop_after[u])) continue;
     memcpy(y, x[u], p->words * sizeof *y);
     CHECK_OK(secagg_client_mask(y, p->words, &c[u], (const uint8_t(*)[32])pk, err));
@@ -288,7 +306,7 @@ static void test_protocol_complete(void) {
   enum { N = 7, W = 1000 };
   uint32_t **x = make_inputs(N, W, 7);
   uint32_t sum[W], want[W];
-  sim_t p = {N, 4, 0, W, NULL, NULL, NULL};
+  sim_t p = {N, 4, 0, W, NULL, NULL, NULL, 0};
   /* no dropouts: exactly the plain fixed-point sum */
   CHECK_OK(run_round(sum, &p, x, 1, &err));
   plain_sum(want, x, N, W, NULL, NULL);
@@ -313,14 +331,21 @@ static void test_protocol_complete(void) {
   CHECK_OK(run_round(sum, &p, x, 4, &err));
   plain_sum(want, x, N, W, before, after3);
   CHECK(memcmp(sum, want, sizeof sum) == 0);
+  /* the same with the parties of each of 2 and 3 "ranks" masked at once */
+  for (uint32_t ranks = 2; ranks <= 3; ranks++) {
+    p.ranks = ranks;
+    CHECK_OK(run_round(sum, &p, x, 10 + ranks, &err));
+    CHECK(memcmp(sum, want, sizeof sum) == 0);
+  }
+  p.ranks = 0;
   /* too few survivors: four of seven dropped with t = 4 aborts cleanly */
   uint8_t after4[N] = {1, 1, 0, 1, 0, 0, 1};
-  sim_t q = {N, 4, 0, W, NULL, after4, NULL};
+  sim_t q = {N, 4, 0, W, NULL, after4, NULL, 0};
   CHECK_EQ_INT(run_round(sum, &q, x, 5, &err), SECAGG_ETHRESHOLD);
   CHECK(strstr(err.msg, "fewer than t") != NULL);
   /* enough survivors but too few of them answer in stage 4 */
   uint8_t after5[N] = {1, 0, 0, 0, 0, 0, 1}, silent5[N] = {0, 1, 1, 0, 0, 0, 0};
-  sim_t r = {N, 4, 0, W, NULL, after5, silent5};
+  sim_t r = {N, 4, 0, W, NULL, after5, silent5, 0};
   CHECK_EQ_INT(run_round(sum, &r, x, 6, &err), SECAGG_ETHRESHOLD);
   free_inputs(x, N);
 }
@@ -331,7 +356,7 @@ static void test_protocol_secagg_plus(void) {
   uint32_t **x = make_inputs(N, W, 8);
   uint32_t sum[W], want[W];
   /* k = 6: 7 holders per party, t = 4 */
-  sim_t p = {N, 4, 6, W, NULL, NULL, NULL};
+  sim_t p = {N, 4, 6, W, NULL, NULL, NULL, 0};
   CHECK_OK(run_round(sum, &p, x, 1, &err));
   plain_sum(want, x, N, W, NULL, NULL);
   CHECK(memcmp(sum, want, sizeof sum) == 0);
@@ -344,6 +369,9 @@ static void test_protocol_secagg_plus(void) {
   after[11] = 1;
   CHECK_OK(run_round(sum, &p, x, 3, &err));
   plain_sum(want, x, N, W, after, NULL);
+  CHECK(memcmp(sum, want, sizeof sum) == 0);
+  p.ranks = 2;
+  CHECK_OK(run_round(sum, &p, x, 4, &err));
   CHECK(memcmp(sum, want, sizeof sum) == 0);
   free_inputs(x, N);
 }
@@ -564,6 +592,118 @@ static void test_mask_fused(void) {
   }
 }
 
+/* The masks of a rank's parties made at once (each pairwise stream between two
+ * of them generated once, applied to both) are exactly the words of one party
+ * at a time: complete and SecAgg+ graphs, a party that never shared, a pair
+ * where only one side holds the other's share, a rank whose view of a key is
+ * not the party's own, both output modes, several chunk sizes. */
+static size_t ready_next;
+static void ready_in_order(void *arg, size_t i) {
+  (void)arg;
+  CHECK_EQ_INT(i, ready_next);
+  ready_next++;
+}
+
+static void check_batch(uint32_t n, uint32_t kdeg, size_t words, const uint32_t *batch, size_t k, uint32_t never,
+                        uint32_t one_sided_holder, uint32_t one_sided_owner, int fake_pk_of) {
+  fm_err err;
+  uint8_t gseed[32];
+  secagg_graph_seed(gseed, JOB, 77);
+  secagg_graph_t g;
+  CHECK_OK(secagg_graph_init(&g, n, kdeg, gseed, &err));
+  uint32_t t = secagg_threshold_for(0, g.deg + 1);
+  secagg_client_t *c = calloc(n, sizeof *c);
+  uint8_t(*pk)[32] = calloc(n, 32);
+  for (uint32_t u = 0; u < n; u++) {
+    CHECK_OK(secagg_client_init(&c[u], &g, JOB, 77, u, t, &err));
+    memcpy(pk[u], c[u].mask_pk, 32);
+  }
+  if (fake_pk_of >= 0) { /* this rank was given another key for a party it hosts */
+    uint8_t sk[32];
+    randombytes_buf(sk, 32);
+    crypto_scalarmult_base(pk[fake_pk_of], sk);
+  }
+  secagg_keyshare_t ks[255];
+  for (uint32_t u = 0; u < n; u++) {
+    if (u == never) continue;
+    size_t m;
+    CHECK_OK(secagg_client_share(ks, 255, &m, &c[u], &err));
+    for (size_t i = 0; i < m; i++) {
+      if (ks[i].holder == never) continue;
+      if (ks[i].holder == one_sided_holder && ks[i].owner == one_sided_owner) continue; /* lost on the way */
+      CHECK_OK(secagg_client_hold(&c[ks[i].holder], &ks[i], &err));
+    }
+  }
+  uint32_t **x = make_inputs(n, words, 99);
+  uint32_t *ref[255], *out[255];
+  secagg_client_t *cs[255];
+  for (size_t i = 0; i < k; i++) {
+    uint32_t u = batch[i];
+    cs[i] = &c[u];
+    ref[i] = malloc(words * 4);
+    out[i] = malloc(words * 4);
+    memcpy(ref[i], x[u], words * 4);
+    CHECK_OK(secagg_client_mask(ref[i], words, &c[u], (const uint8_t(*)[32])pk, &err));
+    c[u].masked = 0; /* the same secrets once more, through the batch */
+  }
+  /* add = 0: the masks alone */
+  ready_next = 0;
+  for (size_t i = 0; i < k; i++) memset(out[i], 0xa5, words * 4); /* stale bytes are overwritten */
+  CHECK_OK(secagg_clients_mask(out, words, cs, k, (const uint8_t(*)[32])pk, 0, ready_in_order, NULL, &err));
+  CHECK_EQ_INT(ready_next, k);
+  for (size_t i = 0; i < k; i++) {
+    CHECK(cs[i]->masked);
+    fixed_add(out[i], x[batch[i]], words);
+    CHECK(memcmp(out[i], ref[i], words * 4) == 0);
+    cs[i]->masked = 0;
+  }
+  /* masking twice is refused */
+  CHECK_OK(secagg_clients_mask(out, words, cs, k, (const uint8_t(*)[32])pk, 0, NULL, NULL, &err));
+  CHECK(secagg_clients_mask(out, words, cs, k, (const uint8_t(*)[32])pk, 0, NULL, NULL, &err) == -1);
+  for (size_t i = 0; i < k; i++) cs[i]->masked = 0;
+  /* add = 1: onto the inputs */
+  for (size_t i = 0; i < k; i++) memcpy(out[i], x[batch[i]], words * 4);
+  CHECK_OK(secagg_clients_mask(out, words, cs, k, (const uint8_t(*)[32])pk, 1, NULL, NULL, &err));
+  for (size_t i = 0; i < k; i++) {
+    CHECK(memcmp(out[i], ref[i], words * 4) == 0);
+    free(ref[i]);
+    free(out[i]);
+  }
+  free_inputs(x, n);
+  for (uint32_t u = 0; u < n; u++) secagg_client_free(&c[u]);
+  free(c);
+  free(pk);
+  secagg_graph_free(&g);
+}
+
+static void test_mask_batch(void) {
+  static const uint32_t b5[] = {1, 2, 4, 7, 8};
+  static const uint32_t b3[] = {0, 3, 6};
+  static const uint32_t b6[] = {0, 2, 4, 6, 8, 10};
+  /* complete graph, 9 parties, 5 on this rank, several chunk sizes */
+  check_batch(9, 0, 2 * 4096 + 77, b5, 5, 99, 99, 99, -1);
+  check_batch(9, 0, 15, b5, 5, 99, 99, 99, -1);
+  check_batch(9, 0, 4096, b3, 3, 99, 99, 99, -1);
+  check_batch(2, 0, 100, b3, 1, 99, 99, 99, -1);
+  /* party 5 never shared (nobody masks with it) */
+  check_batch(9, 0, 5000, b5, 5, 5, 99, 99, -1);
+  /* party 4 lost party 7's share: 7 masks with 4, 4 not with 7 */
+  check_batch(9, 0, 5000, b5, 5, 99, 4, 7, -1);
+  check_batch(9, 0, 5000, b5, 5, 99, 7, 4, -1);
+  /* this rank's copy of party 2's key is not party 2's own */
+  check_batch(9, 0, 5000, b5, 5, 99, 99, 99, 2);
+  /* many parties on one rank: smaller chunks (k > 8), and groups of at most
+   * 1024 streams (30 of 60: 30 * 60 - 435 = 1365 streams, two groups) */
+  uint32_t b20[20], b30[30];
+  for (uint32_t i = 0; i < 20; i++) b20[i] = 2 * i;
+  for (uint32_t i = 0; i < 30; i++) b30[i] = i * 2 + (i > 15);
+  check_batch(40, 0, 5000, b20, 20, 99, 99, 99, -1);
+  check_batch(60, 0, 3000, b30, 30, 1, 4, 8, -1);
+  /* SecAgg+ k = 4 over 12 parties, 6 on this rank */
+  check_batch(12, 4, 9000, b6, 6, 99, 99, 99, -1);
+  check_batch(12, 4, 9000, b6, 6, 3, 99, 99, -1);
+}
+
 static void bench_mask(void) {
   enum { W = 1 << 20 };
   uint32_t *acc = calloc(W, sizeof *acc);
@@ -575,6 +715,70 @@ static void bench_mask(void) {
   double ms = ((double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6) / 10;
   printf("secagg_mask_add: %.2f ms per 2^20 words (%.0f MB/s)\n", ms, 4.0 * W / 1e6 / (ms / 1e3));
   free(acc);
+}
+
+/* The worker's two ways at 8 parties (complete graph), 5 on one rank, 2^20
+ * words: one party at a time (40 keystreams) against the batch (30: the 10
+ * pairs inside the rank once each) plus the additions y = mask + x. */
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void bench_mask_batch(void) {
+  enum { N = 8, K = 5, W = 1 << 20 };
+  fm_err err;
+  uint8_t gseed[32];
+  secagg_graph_seed(gseed, JOB, 5);
+  secagg_graph_t g;
+  CHECK_OK(secagg_graph_init(&g, N, 0, gseed, &err));
+  secagg_client_t c[N];
+  uint8_t pk[N][32];
+  for (uint32_t u = 0; u < N; u++) {
+    CHECK_OK(secagg_client_init(&c[u], &g, JOB, 5, u, 5, &err));
+    memcpy(pk[u], c[u].mask_pk, 32);
+  }
+  secagg_keyshare_t ks[N];
+  for (uint32_t u = 0; u < N; u++) {
+    size_t m;
+    CHECK_OK(secagg_client_share(ks, N, &m, &c[u], &err));
+    for (size_t i = 0; i < m; i++) CHECK_OK(secagg_client_hold(&c[ks[i].holder], &ks[i], &err));
+  }
+  uint32_t *x[K], *y[K], *mk[K];
+  secagg_client_t *cs[K];
+  for (int i = 0; i < K; i++) {
+    x[i] = calloc(W, 4);
+    y[i] = calloc(W, 4);
+    mk[i] = calloc(W, 4);
+    cs[i] = &c[i < 4 ? 2 * i : 7];
+  }
+  double best1 = 1e9, best2 = 1e9;
+  for (int rep = 0; rep < 3; rep++) {
+    double t0 = now_ms();
+    for (int i = 0; i < K; i++) {
+      CHECK_OK(secagg_client_mask(y[i], W, cs[i], (const uint8_t(*)[32])pk, &err));
+      cs[i]->masked = 0;
+    }
+    double t1 = now_ms();
+    CHECK_OK(secagg_clients_mask(mk, W, cs, K, (const uint8_t(*)[32])pk, 0, NULL, NULL, &err));
+    for (int i = 0; i < K; i++) {
+      secagg_vec_add(mk[i], x[i], W);
+      cs[i]->masked = 0;
+    }
+    double t2 = now_ms();
+    best1 = t1 - t0 < best1 ? t1 - t0 : best1;
+    best2 = t2 - t1 < best2 ? t2 - t1 : best2;
+  }
+  printf("masks of 5 of 8 parties, 2^20 words, CPU: one at a time %.1f ms, batch + additions %.1f ms (%.2fx)\n", best1,
+         best2, best1 / best2);
+  for (int i = 0; i < K; i++) {
+    free(x[i]);
+    free(y[i]);
+    free(mk[i]);
+  }
+  for (uint32_t u = 0; u < N; u++) secagg_client_free(&c[u]);
+  secagg_graph_free(&g);
 }
 
 int main(void) {
@@ -590,7 +794,9 @@ int main(void) {
   test_masked_unrelated();
   test_bulk_stream();
   test_mask_fused();
+  test_mask_batch();
   bench_mask();
+  bench_mask_batch();
   printf("test_secagg: ok\n");
   return 0;
 }
