@@ -18,6 +18,9 @@
 #     CSV=bench/results/sweep.csv (appended; header written if new)
 #     OUT=out/sweep (models; not for git)   MPIRUN="cluster/mpirun.sh 3"
 #     FEDMETA_FLAGS (extra flags for train and eval, e.g. --negatives 256)
+#     TRAIN_FLAGS (extra flags for train only, e.g. the model's shape: --spectral 32;
+#                  trial t of a seed samples the same settings with or without them,
+#                  so two sweeps into two CSVs compare them pair by pair)
 #
 # The space: inner-lr, inner-steps, outer-lr as in bench/search-space.sh (shared
 # with cluster/slurm/make-trials.sh); ft-steps, ft-lr: every pair of FT_GRID, on
@@ -43,6 +46,7 @@ csv=${CSV:-bench/results/sweep.csv}
 out=${OUT:-out/sweep}
 mpirun_cmd=${MPIRUN:-$here/../cluster/mpirun.sh 3}
 flags=${FEDMETA_FLAGS:-}
+train_flags=${TRAIN_FLAGS:-}
 mkdir -p "$out" "$(dirname "$csv")"
 [ -s "$csv" ] || echo "date,data,algo,seed,trial,val,ks,rounds,inner_lr,inner_steps,outer_lr,ft_steps,ft_lr,ndcg10,recall20,pop_ndcg10,per_industry,train_s" > "$csv"
 dname=$(basename "$data")
@@ -79,7 +83,7 @@ if [ "$algo" = local ]; then
   # a 1-round run with the same shape (its weights are not used by local-only)
   m="$out/shape-$dname"
   [ -s "$m/meta-model.pb" ] || $mpirun_cmd "$bin" train --data "$data" --heldout "$heldout" --rounds 1 \
-    --eval-every 0 --local-steps 0 --verbose 0 --out "$m" $flags < /dev/null > /dev/null
+    --eval-every 0 --local-steps 0 --verbose 0 --out "$m" $flags $train_flags < /dev/null > /dev/null
   for g in $local_grid; do
     s=${g%%:*}; l=${g##*:}
     read -r nd rc pp per <<< "$(score "$m/meta-model.pb" 0 "$l" "$s")"
@@ -91,12 +95,12 @@ fi
 
 for t in $(seq 1 "$trials"); do
   sample_trial "$algo" "$seed" "$t"
-  m="$out/$dname-$algo-s$seed-t$t"
+  m="$out/$dname-$algo-s$seed-t$t${train_flags:+-$(echo "$train_flags" | tr -d ' -')}"
   date=$(date -u +%FT%TZ)
   t0=$(date +%s)
   $mpirun_cmd "$bin" train --data "$data" --heldout "$heldout" --algo "$algo" --seed "$seed" --rounds "$rounds" \
     --inner-lr "$ilr" --inner-steps "$ist" --outer-lr "$olr" --eval-every 0 --local-steps 0 --verbose 0 \
-    --out "$m" $flags < /dev/null > "$m.log" 2>&1 || { echo "sweep: trial $t failed (see $m.log)" >&2; continue; }
+    --out "$m" $flags $train_flags < /dev/null > "$m.log" 2>&1 || { echo "sweep: trial $t failed (see $m.log)" >&2; continue; }
   # the training's own summary names every held-out industry, test ones too: drop it
   rm -f "$m/heldout.csv"
   secs=$(( $(date +%s) - t0 ))
