@@ -455,22 +455,30 @@ static double correlation(const uint32_t *a, const uint32_t *b, size_t n) {
   return cov / sqrt((saa / n - (sa / n) * (sa / n)) * (sbb / n - (sb / n) * (sb / n)));
 }
 
+/* The complete graph of round `round` and its n clients with threshold t;
+ * pk[u] = client u's mask public key. */
+static void clients_init(secagg_graph_t *g, secagg_client_t *c, uint8_t (*pk)[32], uint32_t n,
+                         uint32_t round, uint32_t t) {
+  fm_err err;
+  uint8_t gseed[32];
+  secagg_graph_seed(gseed, JOB, round);
+  CHECK_OK(secagg_graph_init(g, n, 0, gseed, &err));
+  for (uint32_t u = 0; u < n; u++) {
+    CHECK_OK(secagg_client_init(&c[u], g, JOB, round, u, t, &err));
+    memcpy(pk[u], c[u].mask_pk, 32);
+  }
+}
+
 static void test_masked_unrelated(void) {
   fm_err err;
   enum { N = 3, W = 1 << 18 };
   uint32_t **x = make_inputs(N, W, 9);
   /* give slot 0 a strongly structured delta */
   for (size_t i = 0; i < W; i++) x[0][i] = (uint32_t)(int32_t)(1e7 * sin((double)i / 50.0));
-  uint8_t gseed[32];
-  secagg_graph_seed(gseed, JOB, 0);
   secagg_graph_t g;
-  CHECK_OK(secagg_graph_init(&g, N, 0, gseed, &err));
   secagg_client_t c[N];
   uint8_t pk[N][32];
-  for (uint32_t u = 0; u < N; u++) {
-    CHECK_OK(secagg_client_init(&c[u], &g, JOB, 0, u, 2, &err));
-    memcpy(pk[u], c[u].mask_pk, 32);
-  }
+  clients_init(&g, c, pk, N, 0, 2);
   for (uint32_t u = 0; u < N; u++) {
     secagg_keyshare_t ks[N];
     size_t m;
@@ -729,16 +737,10 @@ static double now_ms(void) {
 static void bench_mask_batch(void) {
   enum { N = 8, K = 5, W = 1 << 20 };
   fm_err err;
-  uint8_t gseed[32];
-  secagg_graph_seed(gseed, JOB, 5);
   secagg_graph_t g;
-  CHECK_OK(secagg_graph_init(&g, N, 0, gseed, &err));
   secagg_client_t c[N];
   uint8_t pk[N][32];
-  for (uint32_t u = 0; u < N; u++) {
-    CHECK_OK(secagg_client_init(&c[u], &g, JOB, 5, u, 5, &err));
-    memcpy(pk[u], c[u].mask_pk, 32);
-  }
+  clients_init(&g, c, pk, N, 5, 5);
   secagg_keyshare_t ks[N];
   for (uint32_t u = 0; u < N; u++) {
     size_t m;
