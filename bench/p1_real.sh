@@ -20,6 +20,9 @@
 #               time to give each its own SWEEP_CSV)
 #     MPIRUN="cluster/mpirun.sh 3"  FEDMETA_FLAGS (extra flags for train and eval)
 #     TRAIN_FLAGS (extra flags for train only, e.g. the model's shape: --spectral 32)
+#     FT_PLAN="K:STEPS:LR ..." fine-tune settings per K for every +ft method, and
+#     LOCAL_PLAN="K:STEPS:LR ..." local-only's per K (chosen on validation industries,
+#     e.g. from a sweep's per-industry column); a K not listed uses SWEEP_CSV's
 #
 # One training per (data set, held-out set, algorithm, seed): the held-out
 # industries never train, so one meta-model serves every K through fedmeta eval
@@ -63,6 +66,13 @@ for a in $algos local; do
   S[$a]=$s
 done
 
+# plan_of PLAN K DEFAULT_STEPS DEFAULT_LR -> "steps lr" for K
+plan_of() {
+  local e
+  for e in $1; do [ "${e%%:*}" = "$2" ] && { e=${e#*:}; echo "${e%%:*} ${e#*:}"; return; }; done
+  echo "$3 $4"
+}
+
 # evalrow DATA DIR MODEL INDUSTRY K SEED METHOD FT_STEPS FT_LR LOCAL_STEPS
 evalrow() {
   local data=$1 dir=$2 model=$3 ind=$4 k=$5 seed=$6 method=$7 fs=$8 fl=$9 ls=${10}
@@ -91,7 +101,10 @@ run() {
           --inner-lr "$ilr" --inner-steps "$ist" --outer-lr "$olr" --eval-every 0 --local-steps 0 --verbose 0 \
           --out "$model" $flags $train_flags < /dev/null > "$model.log" 2>&1 || { echo "train $a seed $seed on $data failed: $model.log" >&2; continue; }
         for ind in ${held//,/ }; do
-          for k in $ks; do evalrow "$data" "$dir" "$model/meta-model.pb" "$ind" "$k" "$seed" "$a+ft" "$fs" "$fl" 0; done
+          for k in $ks; do
+            read -r kfs kfl <<< "$(plan_of "${FT_PLAN:-}" "$k" "$fs" "$fl")"
+            evalrow "$data" "$dir" "$model/meta-model.pb" "$ind" "$k" "$seed" "$a+ft" "$kfs" "$kfl" 0
+          done
         done
         echo "  $data held-out $held: $a seed $seed done ($(( $(date +%s) - start )) s)"
       fi
@@ -101,7 +114,10 @@ run() {
       # any meta-model of the same shape: fedmeta eval reads the shape from it
       model=$(ls -d "$out/$data-$tag"-*-"$seed" | head -1)
       for ind in ${held//,/ }; do
-        for k in $ks; do evalrow "$data" "$dir" "$model/meta-model.pb" "$ind" "$k" "$seed" local-only 0 "$ll" "$ls"; done
+        for k in $ks; do
+          read -r kls kll <<< "$(plan_of "${LOCAL_PLAN:-}" "$k" "$ls" "$ll")"
+          evalrow "$data" "$dir" "$model/meta-model.pb" "$ind" "$k" "$seed" local-only 0 "$kll" "$kls"
+        done
       done
     fi
   done
