@@ -241,15 +241,15 @@ void dataset_free(dataset_t *d) {
 static void spectral_scale(const dataset_t *d, const float *vec, float *val, uint32_t r, int fold) {
   double ms = 0;
   uint32_t nu = 0;
+  double a[SPECTRAL_MAX_RANK];
   for (uint32_t u = 0; u < d->n_users; u++) {
     uint32_t a0 = d->hist_ptr[u], c = d->hist_ptr[u + 1] - a0;
     if (!c || (fold >= 0 && u % DATASET_SPEC_FOLDS != (uint32_t)fold)) continue;
     nu++;
-    for (uint32_t k = 0; k < r; k++) {
-      double a = 0;
-      for (uint32_t q = a0; q < a0 + c; q++) a += vec[(size_t)d->hist[q] * r + k];
-      ms += (double)val[k] * val[k] * a * a / c;
-    }
+    memset(a, 0, r * sizeof *a); /* a_u: the history's eigenvector rows, row by row */
+    for (uint32_t q = a0; q < a0 + c; q++)
+      for (uint32_t k = 0; k < r; k++) a[k] += vec[(size_t)d->hist[q] * r + k];
+    for (uint32_t k = 0; k < r; k++) ms += (double)val[k] * val[k] * a[k] * a[k] / c;
   }
   ms = nu ? ms / ((double)d->n_items * nu) : 0.0;
   if (ms > 0)
@@ -274,8 +274,16 @@ int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
   d->spec_fvec = malloc((F * nv + 1) * sizeof *d->spec_fvec);
   d->spec_fval = malloc(F * r * sizeof *d->spec_fval);
   uint32_t *fptr = malloc(((size_t)d->n_users + 1) * sizeof *fptr);
-  if (!d->spec_vec || !d->spec_val || !d->spec_fvec || !d->spec_fval || !fptr) {
+  uint32_t *fh = malloc(((size_t)d->hist_ptr[d->n_users] + 1) * sizeof *fh); /* a fold's items */
+  if (r > SPECTRAL_MAX_RANK) {
     free(fptr);
+    free(fh);
+    spectral_drop(d);
+    return fm_fail(err, "co-occurrence rank %u: at most %u", r, SPECTRAL_MAX_RANK);
+  }
+  if (!d->spec_vec || !d->spec_val || !d->spec_fvec || !d->spec_fval || !fptr || !fh) {
+    free(fptr);
+    free(fh);
     spectral_drop(d);
     return fm_fail(err, "out of memory for the co-occurrence spectrum (%u items, rank %u)",
                    d->n_items, r);
@@ -294,20 +302,15 @@ int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
     }
     fptr[d->n_users] = o;
     /* a compact copy of the complement's items */
-    uint32_t *fh = malloc(((size_t)o + 1) * sizeof *fh);
-    if (!fh) {
-      rc = fm_fail(err, "out of memory for the co-occurrence spectrum (%u interactions)", o);
-      break;
-    }
     for (uint32_t u = 0; u < d->n_users; u++)
       if (u % F != f)
         memcpy(fh + fptr[u], d->hist + d->hist_ptr[u], (fptr[u + 1] - fptr[u]) * sizeof *fh);
     rc = spectral_items(d->n_users, d->n_items, fptr, fh, r, d->spec_fvec + f * nv,
                         d->spec_fval + f * r, err);
-    free(fh);
     if (!rc) spectral_scale(d, d->spec_fvec + f * nv, d->spec_fval + f * r, r, (int)f);
   }
   free(fptr);
+  free(fh);
   if (rc) {
     spectral_drop(d);
     return -1;

@@ -24,6 +24,7 @@
  * see layers.h), so training does not depend on it; inference (user and item
  * vectors) uses the caller's setting. */
 #include "common/model.h"
+#include "common/spectral.h"
 
 #include <limits.h>
 #include <math.h>
@@ -140,7 +141,6 @@ static void fork2(int par, task_fn a, void *x, task_fn b, void *y) {
 #define MODEL_MAX_HIDDEN 65536u
 #define MODEL_MAX_BUCKETS (1u << 26)
 #define MODEL_MAX_HIST 4096u
-#define MODEL_MAX_SPECTRAL 1024u
 #define MODEL_MAX_BATCH (1u << 20)
 
 /* Batches with B x C x (Hd + D) below this run on one thread even when two
@@ -168,8 +168,8 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
   if (cfg->pop_prior > 1) return fm_fail(err, "model pop_prior = %u: expected 0 or 1", cfg->pop_prior);
   if (cfg->hist_len > MODEL_MAX_HIST)
     return fm_fail(err, "model hist_len = %u: expected 0..%u", cfg->hist_len, MODEL_MAX_HIST);
-  if (cfg->spectral > MODEL_MAX_SPECTRAL)
-    return fm_fail(err, "model spectral = %u: expected 0..%u", cfg->spectral, MODEL_MAX_SPECTRAL);
+  if (cfg->spectral > SPECTRAL_MAX_RANK)
+    return fm_fail(err, "model spectral = %u: expected 0..%u", cfg->spectral, SPECTRAL_MAX_RANK);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
   size_t n = model_n_shared(cfg);
   if (n > (size_t)INT_MAX)
@@ -481,7 +481,7 @@ static void ws_user_spec(ws_t *w, const dataset_t *ds, const uint32_t *users, ui
   for (uint32_t b = 0; b < B; b++) {
     float *a = w->au + (size_t)b * R;
     const float *vec = spec_vec_of(ds, users[b], train, R);
-    double acc[MODEL_MAX_SPECTRAL];
+    double acc[SPECTRAL_MAX_RANK];
     memset(acc, 0, R * sizeof *acc);
     const uint32_t *hs = w->hslot + (size_t)b * w->L, c = w->hcnt[b];
     for (uint32_t k = 0; k < c; k++) {
@@ -795,7 +795,7 @@ struct trainer {
   float *mP, *vP;     /* (n_users, D) */
   float *mQ, *vQ;     /* (n_items, D) */
   uint64_t step;      /* optimiser steps since the last reset */
-  int borrowed;       /* g, m, v belong to the caller (trainer_share_buffers) */
+  int borrowed;       /* g, m, v belong to the caller (trainer_init_shared) */
   layer_rowset_t *tR; /* the caller's: every E row a step updated since it was set (trainer_track_rows) */
 };
 
@@ -937,18 +937,6 @@ void trainer_free(trainer_t *t) {
 
 void trainer_seed_round(trainer_t *t, uint64_t seed, uint32_t platform, uint32_t round) {
   rng_seed(&t->rng, seed, RNG_SAMPLE, (uint64_t)round << 32 | platform);
-}
-
-void trainer_share_buffers(trainer_t *t, float *g, float *m, float *v) {
-  if (!t->borrowed) {
-    free(t->g);
-    free(t->m);
-    free(t->v);
-  }
-  t->g = g;
-  t->m = t->tc.opt == OPT_ADAM ? m : NULL;
-  t->v = t->tc.opt == OPT_ADAM ? v : NULL;
-  t->borrowed = 1;
 }
 
 size_t trainer_opt_floats(const trainer_t *t) {

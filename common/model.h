@@ -124,21 +124,18 @@ typedef struct trainer trainer_t;
 int trainer_init(trainer_t **t, const model_cfg_t *cfg, const train_cfg_t *tc,
                  const dataset_t *ds, model_local_t *local, uint64_t seed,
                  uint32_t platform, fm_err *err);
-/* The same, using g, m and v (the caller's, as trainer_share_buffers) from the
- * start, so they are never allocated and zeroed only to be freed. The caller
- * guarantees g is all zero; m and v (Adam; may be NULL for SGD) are cleared by
- * trainer_reset_opt or known zero (trainer_reset_opt_local). */
+/* The same, using g, m and v (each model_n_shared floats, the caller's) instead
+ * of its own: for trainers that never run at the same time and whose optimiser
+ * state does not persist between rounds (a worker rank's platforms, reset every
+ * round), so a rank holds these 3 d floats once instead of once per platform,
+ * and they are never allocated and zeroed only to be freed. The caller
+ * guarantees g is all zero (it is left all zero after every step, as a fresh
+ * one is); m and v (Adam; may be NULL for SGD) are cleared by trainer_reset_opt
+ * or known zero (trainer_reset_opt_local). */
 int trainer_init_shared(trainer_t **t, const model_cfg_t *cfg, const train_cfg_t *tc,
                         const dataset_t *ds, model_local_t *local, uint64_t seed,
                         uint32_t platform, float *g, float *m, float *v, fm_err *err);
 void trainer_free(trainer_t *t);
-/* Makes the trainer use g, m and v (each model_n_shared floats, the caller's)
- * instead of its own, which it frees: for trainers that never run at the same
- * time and whose optimiser state does not persist between rounds (a worker
- * rank's platforms, reset every round), so a rank holds these 3 d floats once
- * instead of once per platform. m and v may be NULL for SGD. The gradient
- * buffer is left all zero after every step, as a fresh one is. */
-void trainer_share_buffers(trainer_t *t, float *g, float *m, float *v);
 /* Restarts the sampler on the stream of (seed, platform, round), so a round's
  * batches do not depend on earlier rounds: a resumed run or a platform that
  * missed rounds samples exactly what an uninterrupted one does. */

@@ -26,6 +26,9 @@
 
 #include "common/error.h"
 
+/* The largest rank r anything here or in the model accepts. */
+#define SPECTRAL_MAX_RANK 1024u
+
 /* Fills vec (n_items, r) with the eigenvectors (row i: u_1[i] .. u_r[i]) and
  * val (r) with their eigenvalues, largest first. hist_ptr/hist: each user's
  * items (CSR over n_users; repeats count once). Eigenpairs beyond the rank the

@@ -218,7 +218,6 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
     for (size_t i = lo; i < hi; i++) delta[i] = (float)(delta[i] * f);
     fixed_encode(s->fixed + lo, delta + lo, hi - lo, scale);
   }
-#undef SEG_BOUNDS
   if (rs->dp_sigma > 0) {
     /* This platform's share of the Gaussian noise, as integers in Z_2^32, so
      * the sum of the shares carries the intended variance. */
@@ -241,8 +240,7 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
     size_t nr = 0, np = 0;
     for (size_t k = 0; k < n_seg; k++) {
       size_t lo, hi;
-      if (k < s->rows.n) lo = (size_t)s->rows.rows[k] * D, hi = lo + D;
-      else lo = n_emb, hi = d;
+      SEG_BOUNDS(k, lo, hi);
       if (hi == lo) continue;
       if (nr && (size_t)s->runs[nr - 2] + s->runs[nr - 1] == lo) s->runs[nr - 1] += (uint32_t)(hi - lo);
       else s->runs[nr++] = (uint32_t)lo, s->runs[nr++] = (uint32_t)(hi - lo);
@@ -253,6 +251,7 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
     s->n_packed = np;
     s->rows_valid = 1; /* phi, delta, fixed, m, v differ from their clean state only in rows + dense part */
   }
+#undef SEG_BOUNDS
   out->seconds = wire_now() - t0;
   return 0;
 }
