@@ -273,15 +273,15 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (n_sort > n_users) n_sort = n_users;
-  model_cfg_t mc = {D, Hd, 1u << blog2, L, pop, 0};
+  model_cfg_t mc = {D, Hd, 1u << blog2, L, pop, 0, 0, 0};
   fm_err err = {{0}};
   if (model_cfg_validate(&mc, &err)) {
     fprintf(stderr, "eval_bench: %s\n", err.msg);
     return 2;
   }
-  const uint32_t SD = model_score_dim(&mc); /* D, + 1 with the popularity prior */
   dataset_t ds;
   make_dataset(&ds, n_users, n_items, n_truth, n_excl, seed);
+  const uint32_t SD = model_score_dim(&mc, &ds); /* D, + 1 with the popularity prior */
   float *theta = xmalloc(model_n_shared(&mc) * 4);
   model_shared_init(theta, &mc, seed);
   model_local_t local;

@@ -39,6 +39,8 @@ static uint8_t *pack(const checkpoint_t *ck, int with_outer, size_t *len, fm_err
   m.hist_len = ck->model.hist_len;
   m.pop_prior = ck->model.pop_prior;
   m.spectral = ck->model.spectral;
+  m.time_lags = ck->model.time_lags;
+  m.time_bin_s = ck->model.time_bin_s;
   m.n_views = MODEL_N_VIEWS;
   m.views = vp;
   m.theta.data = (uint8_t *)ck->theta; /* little-endian hosts only (checked at start-up) */
@@ -113,6 +115,8 @@ static int decode(checkpoint_t *ck, const uint8_t *data, size_t len, const char 
   ck->model.hist_len = m->hist_len;
   ck->model.pop_prior = m->pop_prior;
   ck->model.spectral = m->spectral;
+  ck->model.time_lags = m->time_lags;
+  ck->model.time_bin_s = m->time_bin_s;
   if (model_cfg_validate(&ck->model, err)) {
     rc = fm_wrap(err, "%s", name);
     goto done;

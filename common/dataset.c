@@ -123,6 +123,7 @@ int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_ta
   d->itok = xcalloc((size_t)n_ifeat + ni, sizeof(uint32_t));
   d->hist_ptr = xcalloc((size_t)nu + 1, sizeof(uint32_t));
   d->hist = xcalloc(n_hist, sizeof(uint32_t));
+  d->hist_ts = xcalloc(n_hist, sizeof(int64_t));
   d->pair_user = xcalloc(n_pairs, sizeof(uint32_t));
   d->pair_item = xcalloc(n_pairs, sizeof(uint32_t));
   d->item_pop = xcalloc(ni, sizeof(float));
@@ -132,7 +133,7 @@ int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_ta
   d->excl_ptr = xcalloc((size_t)nu + 1, sizeof(uint32_t));
   d->excl = xcalloc(n_hist, sizeof(uint32_t));
   scratch = xcalloc(max_user, sizeof(uint32_t));
-  if (!d->utok_ptr || !d->utok || !d->itok_ptr || !d->itok || !d->hist_ptr || !d->hist ||
+  if (!d->utok_ptr || !d->utok || !d->itok_ptr || !d->itok || !d->hist_ptr || !d->hist || !d->hist_ts ||
       !d->pair_user || !d->pair_item || !d->item_pop || !d->eval_user || !d->truth_ptr ||
       !d->truth || !d->excl_ptr || !d->excl || !scratch)
     goto oom;
@@ -171,7 +172,10 @@ int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_ta
     uint32_t h0 = nh, n_eval_u = 0;
     for (uint32_t j = b; j < e; j++) {
       uint8_t t = sp->tag[j];
-      if (IN_HIST(t)) d->hist[nh++] = s->inter_item[j];
+      if (IN_HIST(t)) {
+        d->hist_ts[nh] = s->inter_ts[j];
+        d->hist[nh++] = s->inter_item[j];
+      }
       if (t == SPLIT_TRAIN) {
         d->pair_user[np] = u;
         d->pair_item[np++] = s->inter_item[j];
@@ -213,6 +217,7 @@ oom:
 }
 
 static void spectral_drop(dataset_t *d);
+static void time_drop(dataset_t *d);
 
 void dataset_free(dataset_t *d) {
   if (!d) return;
@@ -230,7 +235,9 @@ void dataset_free(dataset_t *d) {
   free(d->truth);
   free(d->excl_ptr);
   free(d->excl);
+  free(d->hist_ts);
   spectral_drop(d);
+  time_drop(d);
   memset(d, 0, sizeof *d);
 }
 
@@ -316,5 +323,116 @@ int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
     return -1;
   }
   d->spec_r = r;
+  return 0;
+}
+
+/* --- the time term's input ------------------------------------------------------ */
+
+float dataset_time_kernel0(int32_t j, uint32_t J) {
+  double w = J / 4 > 1 ? (double)(J / 4) : 1.0;
+  return (float)exp(-fabs((double)j) / w);
+}
+
+static void time_drop(dataset_t *d) {
+  free(d->time_cnt);
+  free(d->time_fcnt);
+  free(d->user_tbin);
+  free(d->pair_ptr);
+  free(d->pair_tbin);
+  d->time_cnt = d->time_fcnt = NULL;
+  d->user_tbin = d->pair_ptr = d->pair_tbin = NULL;
+  d->time_T = d->time_lags = 0;
+  d->time_t0 = d->time_bin = 0;
+}
+
+static inline uint32_t time_bin_of(const dataset_t *d, int64_t t) {
+  int64_t b = (t - d->time_t0) / d->time_bin;
+  return b < 0 ? 0 : b >= (int64_t)d->time_T ? d->time_T - 1 : (uint32_t)b;
+}
+
+/* cnt (n_items, T) *= s so that the term at the initial filter has mean
+ * square 1 over the catalogue and the references: nref[b] references sit in
+ * bin b. The term of an item for a reference in bin b depends only on b. */
+static void time_scale(const dataset_t *d, float *cnt, const double *nref) {
+  const uint32_t T = d->time_T, J = d->time_lags;
+  double ms = 0, n = 0;
+  for (uint32_t b = 0; b < T; b++) {
+    if (!nref[b]) continue;
+    n += nref[b];
+    double sq = 0;
+    for (uint32_t i = 0; i < d->n_items; i++) {
+      const float *c = cnt + (size_t)i * T;
+      double x = 0;
+      for (uint32_t q = b > J ? b - J : 0; q < T && q <= b + J; q++)
+        x += (double)dataset_time_kernel0((int32_t)q - (int32_t)b, J) * c[q];
+      sq += x * x;
+    }
+    ms += nref[b] * sq;
+  }
+  ms = n ? ms / (n * d->n_items) : 0.0;
+  if (ms > 0) {
+    float s = (float)(1.0 / sqrt(ms));
+    for (size_t k = 0; k < (size_t)d->n_items * T; k++) cnt[k] *= s;
+  }
+}
+
+int dataset_time(dataset_t *d, int64_t bin_s, uint32_t lags, uint32_t kcap, fm_err *err) {
+  time_drop(d);
+  if (lags == 0) return 0;
+  if (lags > DATASET_TIME_MAX_LAGS)
+    return fm_fail(err, "time term: %u lags, at most %u", lags, DATASET_TIME_MAX_LAGS);
+  if (bin_s <= 0) return fm_fail(err, "time term: bin width %lld s, expected > 0", (long long)bin_s);
+  const uint32_t nu = d->n_users, ni = d->n_items, F = DATASET_SPEC_FOLDS;
+  const uint32_t nh = d->hist_ptr[nu];
+  int64_t t0 = 0, t1 = 0;
+  for (uint32_t k = 0; k < nh; k++) {
+    if (k == 0 || d->hist_ts[k] < t0) t0 = d->hist_ts[k];
+    if (k == 0 || d->hist_ts[k] > t1) t1 = d->hist_ts[k];
+  }
+  uint64_t T = (uint64_t)(t1 - t0) / (uint64_t)bin_s + 1;
+  if (T > DATASET_TIME_MAX_BINS)
+    return fm_fail(err, "time term: the interactions span %llu bins of %lld s (at most %u): "
+                   "take wider bins", (unsigned long long)T, (long long)bin_s, DATASET_TIME_MAX_BINS);
+  d->time_T = (uint32_t)T;
+  d->time_lags = lags;
+  d->time_t0 = t0;
+  d->time_bin = bin_s;
+  d->time_cnt = calloc((size_t)ni * T + 1, sizeof *d->time_cnt);
+  d->time_fcnt = calloc((size_t)F * ni * T + 1, sizeof *d->time_fcnt);
+  d->user_tbin = malloc(((size_t)nu + 1) * sizeof *d->user_tbin);
+  d->pair_ptr = calloc((size_t)nu + 1, sizeof *d->pair_ptr);
+  d->pair_tbin = malloc(((size_t)d->n_pairs + 1) * sizeof *d->pair_tbin);
+  double *nref = calloc((size_t)F * T + T, sizeof *nref); /* T for inference, then F x T */
+  if (!d->time_cnt || !d->time_fcnt || !d->user_tbin || !d->pair_ptr || !d->pair_tbin || !nref) {
+    free(nref);
+    time_drop(d);
+    return fm_fail(err, "out of memory for the time term (%u items x %llu bins)", ni,
+                   (unsigned long long)T);
+  }
+  /* Training pairs are the TRAIN interactions in user order, time order within
+   * a user; TRAIN comes first in a user's hist (temporal and K-shot splits). */
+  for (uint32_t k = 0; k < d->n_pairs; k++) d->pair_ptr[d->pair_user[k] + 1]++;
+  for (uint32_t u = 0; u < nu; u++) d->pair_ptr[u + 1] += d->pair_ptr[u];
+  for (uint32_t u = 0; u < nu; u++) {
+    const uint32_t h0 = d->hist_ptr[u], nhu = d->hist_ptr[u + 1] - h0;
+    d->user_tbin[u] = nhu ? time_bin_of(d, d->hist_ts[h0 + nhu - 1]) : DATASET_NO_BIN;
+    if (nhu) nref[d->user_tbin[u]] += 1;
+    const uint32_t f = u % F;
+    for (uint32_t p = 0; p < nhu; p++) {
+      const uint32_t i = d->hist[h0 + p], b = time_bin_of(d, d->hist_ts[h0 + p]);
+      d->time_cnt[(size_t)i * T + b] += 1.0f;
+      if (kcap && p >= kcap) continue;
+      for (uint32_t g = 0; g < F; g++) /* u shapes every fold's counts but its own */
+        if (g != f) d->time_fcnt[((size_t)g * ni + i) * T + b] += 1.0f;
+    }
+    for (uint32_t k = d->pair_ptr[u], p = 0; k < d->pair_ptr[u + 1]; k++, p++) {
+      uint32_t q = kcap && p > kcap ? kcap : p; /* support items before the example */
+      d->pair_tbin[k] = q ? time_bin_of(d, d->hist_ts[h0 + q - 1]) : DATASET_NO_BIN;
+      if (q) nref[T + (size_t)f * T + d->pair_tbin[k]] += 1;
+    }
+  }
+  time_scale(d, d->time_cnt, nref);
+  for (uint32_t f = 0; f < F; f++) time_scale(d, d->time_fcnt + (size_t)f * ni * T, nref + T + (size_t)f * T);
+  free(nref);
   return 0;
 }

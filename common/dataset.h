@@ -38,7 +38,28 @@ typedef struct dataset {
    * its own interactions did not shape, as a query item at evaluation does. */
   float *spec_fvec;            /* (DATASET_SPEC_FOLDS, n_items, spec_r) */
   float *spec_fval;            /* (DATASET_SPEC_FOLDS, spec_r) */
+  /* Interaction times and the time term's input (dataset_time; NULL and 0
+   * until then). hist_ts is set by dataset_build. */
+  int64_t *hist_ts;            /* (hist_ptr[n_users]) time of each hist entry, seconds */
+  uint32_t time_T;             /* time bins of width time_bin seconds from time_t0 */
+  uint32_t time_lags;          /* J: the lags the model's filter covers, -J..J bins */
+  int64_t time_t0, time_bin;
+  float *time_cnt;             /* (n_items, time_T) scaled count of each item in each bin,
+                                * over all users' hist (inference) */
+  float *time_fcnt;            /* (DATASET_SPEC_FOLDS, n_items, time_T): the same over the
+                                * OTHER folds' users, each capped at kcap items (training) */
+  uint32_t *user_tbin;         /* (n_users) bin of the user's last hist entry (inference);
+                                * DATASET_NO_BIN without a history */
+  uint32_t *pair_ptr;          /* (n_users+1) the user's training pairs, in time order */
+  uint32_t *pair_tbin;         /* (n_pairs) reference bin of a training example: the bin of
+                                * the user's min(p, kcap)-th TRAIN interaction, p = the
+                                * example's position (the last support item a held-out user
+                                * would have shown before it); DATASET_NO_BIN for p = 0 */
 } dataset_t;
+
+#define DATASET_NO_BIN UINT32_MAX
+#define DATASET_TIME_MAX_BINS 4096u
+#define DATASET_TIME_MAX_LAGS 256u
 
 #define DATASET_SPEC_FOLDS 2u
 
@@ -57,6 +78,19 @@ void dataset_free(dataset_t *d);
  * has mean square 1 over the catalogue and the users it serves. r = 0 frees
  * it. Deterministic. */
 int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err);
+
+/* The time term's input (common/model.h, time_lags > 0): interaction times
+ * in bins of bin_s seconds; per item and bin the count of the interactions
+ * the platform knows (hist; for training, the other folds' users' first kcap,
+ * like dataset_spectral); each user's reference bin (its last known
+ * interaction) and each training example's (see pair_tbin). Counts are
+ * scaled so that the term with the initial filter (dataset_time_kernel0) has
+ * mean square 1 over the catalogue and the users (examples) it serves.
+ * lags = 0 frees it. Deterministic. */
+int dataset_time(dataset_t *d, int64_t bin_s, uint32_t lags, uint32_t kcap, fm_err *err);
+/* The filter the model starts from at lag j of J: exp(-|j| / max(1, J / 4)),
+ * a kernel over the time around the user's reference. */
+float dataset_time_kernel0(int32_t j, uint32_t J);
 
 /* Behaviour bands (see dataset.c): band(c) = min(floor(log2(1 + c)), DATASET_BAND_MAX)
  * of a TRAIN count c; the item token is fm_hash_feature("ipop", "<band>") and the

@@ -170,6 +170,10 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
     return fm_fail(err, "model hist_len = %u: expected 0..%u", cfg->hist_len, MODEL_MAX_HIST);
   if (cfg->spectral > SPECTRAL_MAX_RANK)
     return fm_fail(err, "model spectral = %u: expected 0..%u", cfg->spectral, SPECTRAL_MAX_RANK);
+  if (cfg->time_lags > DATASET_TIME_MAX_LAGS)
+    return fm_fail(err, "model time_lags = %u: expected 0..%u", cfg->time_lags, DATASET_TIME_MAX_LAGS);
+  if (cfg->time_lags && cfg->time_bin_s == 0)
+    return fm_fail(err, "model time_bin_s = 0 with time_lags %u: expected a bin width > 0", cfg->time_lags);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
   size_t n = model_n_shared(cfg);
   if (n > (size_t)INT_MAX)
@@ -192,6 +196,7 @@ void model_views(const model_cfg_t *cfg, model_view_t *v) {
       [MODEL_BU2] = {"b_u2", 0, 1, D},
       [MODEL_POP] = {"beta", 0, cfg->pop_prior ? 1 : 0, 1},
       [MODEL_SPEC] = {"gamma", 0, cfg->spectral, 1},
+      [MODEL_TIME] = {"tau", 0, cfg->time_lags ? 2 * cfg->time_lags + 1 : 0, 1},
   };
   size_t off = 0;
   for (int k = 0; k < MODEL_N_VIEWS; k++) {
@@ -230,6 +235,10 @@ void model_shared_init(float *theta, const model_cfg_t *cfg, uint64_t seed) {
       case MODEL_WU2: fill_normal(p, n, sqrt(1.0 / fan_in), &r); break;
       case MODEL_POP: if (n) p[0] = 1.0f; break; /* start from the popularity ranking */
       case MODEL_SPEC: for (size_t q = 0; q < n; q++) p[q] = 1.0f; break; /* the rank-r co-occurrence */
+      case MODEL_TIME: /* a kernel around the user's time */
+        for (size_t q = 0; q < n; q++)
+          p[q] = dataset_time_kernel0((int32_t)q - (int32_t)cfg->time_lags, cfg->time_lags);
+        break;
       default: memset(p, 0, n * sizeof *p); break;
     }
   }
@@ -276,6 +285,7 @@ typedef struct params {
   float *bu2; /* (D) */
   float *pop; /* (1) beta, or NULL without pop_prior */
   float *gam; /* (r) gamma, or NULL without spectral */
+  float *tau; /* (2J+1) tau, or NULL without time_lags */
 } params_t;
 
 /* Read-only use of theta goes through the same struct; nothing writes through
@@ -288,7 +298,8 @@ static params_t params_of(const model_cfg_t *cfg, const float *theta) {
                     t + v[MODEL_WI2].offset, t + v[MODEL_BI2].offset, t + v[MODEL_WU1].offset,
                     t + v[MODEL_BU1].offset, t + v[MODEL_WU2].offset, t + v[MODEL_BU2].offset,
                     cfg->pop_prior ? t + v[MODEL_POP].offset : NULL,
-                    cfg->spectral ? t + v[MODEL_SPEC].offset : NULL};
+                    cfg->spectral ? t + v[MODEL_SPEC].offset : NULL,
+                    cfg->time_lags ? t + v[MODEL_TIME].offset : NULL};
 }
 
 /* --- batch workspace ------------------------------------------------------------ */
@@ -313,14 +324,18 @@ typedef struct ws {
   float *P;            /* (bmax, C) column probabilities, then d loss / d logits */
   /* gradients, same shapes; NULL in a forward-only workspace */
   float *dX, *dZ, *dhu, *dwu, *dhi, *dvi;
-  /* With pop_prior and/or spectral the scoring vectors have Ds = D + 1 + R
-   * coordinates, [w_u ; beta ; gamma_k a_uk] (bmax, Ds) and
-   * [v_i ; s_i ; lambda_k e_ik] (C, Ds), and their gradients; else NULL */
-  uint32_t R, Ds, Dt;  /* spectral rank; scoring width at inference (model_score_dim)
-                        * and when training (one gamma a_u slot per fold) */
+  /* With pop_prior, spectral and/or time_lags the scoring vectors have
+   * Ds = D + 1 + R + T coordinates, [w_u ; beta ; gamma_k a_uk ; tau_(b-b_u)]
+   * (bmax, Ds) and [v_i ; s_i ; lambda_k e_ik ; c_i(b)] (C, Ds), and their
+   * gradients; else NULL. When training, the last R + T (a fold block) come
+   * once per fold: width Dt. */
+  uint32_t R, T, J;    /* spectral rank; time bins and lags (T = 0 without the term) */
+  uint32_t Ds, Dt;     /* scoring width at inference (model_score_dim) and training */
   float *wuA, *viA, *dwuA, *dviA;
   float *au;           /* (bmax, R) the users' pooled eigenvector entries a_u */
   double *gg;          /* (R) gamma's gradient of a step */
+  uint32_t *ub;        /* (bmax) each row's reference time bin b_u, DATASET_NO_BIN if none */
+  double *gt;          /* (2J+1) tau's gradient of a step */
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -333,12 +348,14 @@ static void ws_free(ws_t *w) {
   free(w->ppos); free(w->P);
   free(w->dX); free(w->dZ); free(w->dhu); free(w->dwu); free(w->dhi); free(w->dvi);
   free(w->wuA); free(w->viA); free(w->dwuA); free(w->dviA); free(w->au); free(w->gg);
+  free(w->ub); free(w->gt);
   memset(w, 0, sizeof *w);
 }
 
-static int ws_init(ws_t *w, const model_cfg_t *cfg, uint32_t n_items, uint32_t bmax,
+static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_t bmax,
                    uint32_t nmax, int with_grad, fm_err *err) {
   memset(w, 0, sizeof *w);
+  const uint32_t n_items = ds->n_items;
   w->D = cfg->dim; w->Hd = cfg->hidden; w->H = cfg->n_buckets; w->L = cfg->hist_len;
   w->bmax = bmax; w->nmax = nmax;
   size_t s = (size_t)bmax * w->L + bmax + nmax;
@@ -372,15 +389,19 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, uint32_t n_items, uint32_t b
     ok = ok && w->dX && w->dZ && w->dhu && w->dwu && w->dhi && w->dvi;
   }
   w->R = cfg->spectral;
-  w->Ds = model_score_dim(cfg);
-  w->Dt = w->Ds + (DATASET_SPEC_FOLDS - 1) * w->R;
+  w->J = cfg->time_lags;
+  w->T = w->J ? ds->time_T : 0;
+  w->Ds = model_score_dim(cfg, ds);
+  w->Dt = w->Ds + (DATASET_SPEC_FOLDS - 1) * (w->R + w->T);
   if (w->Ds > D) {
     const size_t Ds = w->Dt;
     w->wuA = alloc_n((size_t)bmax * Ds, sizeof(float));
     w->viA = alloc_n(C * Ds, sizeof(float));
     w->au = alloc_n((size_t)bmax * w->R, sizeof(float));
     w->gg = alloc_n(w->R, sizeof(double));
-    ok = ok && w->wuA && w->viA && w->au && w->gg;
+    w->ub = alloc_n(bmax, sizeof(uint32_t));
+    w->gt = alloc_n(w->J ? 2 * (size_t)w->J + 1 : 0, sizeof(double));
+    ok = ok && w->wuA && w->viA && w->au && w->gg && w->ub && w->gt;
     if (with_grad) {
       w->dwuA = alloc_n((size_t)bmax * Ds, sizeof(float));
       w->dviA = alloc_n(C * Ds, sizeof(float));
@@ -493,31 +514,62 @@ static void ws_user_spec(ws_t *w, const dataset_t *ds, const uint32_t *users, ui
   }
 }
 
-/* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk].
- * Training (users not NULL): the gamma a_u block sits in the slot of the
- * user's fold, the other folds' slots are zero (see item_scoring). */
-static void user_scoring(float *out, const float *wu, uint32_t n, uint32_t D, uint32_t Ds,
-                         const params_t *p, const float *au, uint32_t R, const uint32_t *users) {
+/* b_u of users[0..B): when training (targets not NULL) the reference bin of
+ * the example (user, target), see dataset.h pair_tbin (none if the target is
+ * not one of the user's training pairs); at inference the bin of the user's
+ * last known interaction. */
+static void ws_user_time(ws_t *w, const dataset_t *ds, const uint32_t *users,
+                         const uint32_t *targets, uint32_t B) {
+  for (uint32_t b = 0; b < B; b++) {
+    const uint32_t u = users[b];
+    if (!targets) {
+      w->ub[b] = ds->user_tbin[u];
+      continue;
+    }
+    w->ub[b] = DATASET_NO_BIN; /* the example's first occurrence among the user's pairs */
+    for (uint32_t k = ds->pair_ptr[u]; k < ds->pair_ptr[u + 1]; k++)
+      if (ds->pair_item[k] == targets[b]) {
+        w->ub[b] = ds->pair_tbin[k];
+        break;
+      }
+  }
+}
+
+/* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk ;
+ * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
+ * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
+ * the other folds' slots are zero (see item_scoring). */
+static void user_scoring(float *out, const ws_t *w, const float *wu, uint32_t n, uint32_t Ds,
+                         const params_t *p, const uint32_t *users) {
+  const uint32_t D = w->D, R = w->R, T = w->T, J = w->J;
   for (uint32_t r = 0; r < n; r++) {
     float *o = out + (size_t)r * Ds;
     memcpy(o, wu + (size_t)r * D, D * sizeof(float));
     o += D;
     if (p->pop) *o++ = *p->pop;
     if (users) {
-      memset(o, 0, (size_t)DATASET_SPEC_FOLDS * R * sizeof *o);
-      o += (size_t)(users[r] % DATASET_SPEC_FOLDS) * R;
+      memset(o, 0, (size_t)DATASET_SPEC_FOLDS * (R + T) * sizeof *o);
+      o += (size_t)(users[r] % DATASET_SPEC_FOLDS) * (R + T);
     }
-    for (uint32_t k = 0; k < R; k++) o[k] = p->gam[k] * au[(size_t)r * R + k];
+    for (uint32_t k = 0; k < R; k++) o[k] = p->gam[k] * w->au[(size_t)r * R + k];
+    if (!T) continue;
+    o += R;
+    memset(o, 0, T * sizeof *o);
+    const uint32_t bu = w->ub[r];
+    if (bu == DATASET_NO_BIN) continue;
+    for (uint32_t b = bu > J ? bu - J : 0; b < T && b <= bu + J; b++) o[b] = p->tau[J + b - bu];
   }
 }
 
-/* The item scoring vectors out (n, Ds) = [vi (n, D) ; s_i ; lambda_k e_ik]
- * of items[0..n) (or of items 0..n if items is NULL). Training (train != 0):
- * one lambda e block per fold, so that one product serves rows of every fold. */
-static void item_scoring(float *out, const float *vi, uint32_t n, uint32_t D, uint32_t Ds,
+/* The item scoring vectors out (n, Ds) = [vi (n, D) ; s_i ; lambda_k e_ik ;
+ * c_i(b)] of items[0..n) (or of items first..first+n if items is NULL).
+ * Training (train != 0): one fold block per fold, so that one product serves
+ * rows of every fold. */
+static void item_scoring(float *out, const ws_t *w, const float *vi, uint32_t n, uint32_t Ds,
                          const params_t *p, const dataset_t *ds, const uint32_t *items,
-                         uint32_t first, uint32_t R, int train) {
-  const size_t nv = (size_t)ds->n_items * R;
+                         uint32_t first, int train) {
+  const uint32_t D = w->D, R = w->R, T = w->T;
+  const size_t nv = (size_t)ds->n_items * R, nt = (size_t)ds->n_items * T;
   for (uint32_t r = 0; r < n; r++) {
     uint32_t it = items ? items[r] : first + r;
     float *o = out + (size_t)r * Ds;
@@ -526,11 +578,14 @@ static void item_scoring(float *out, const float *vi, uint32_t n, uint32_t D, ui
     if (p->pop) *o++ = pop_input(ds, it);
     if (!train) {
       for (uint32_t k = 0; k < R; k++) o[k] = ds->spec_val[k] * ds->spec_vec[(size_t)it * R + k];
+      if (T) memcpy(o + R, ds->time_cnt + (size_t)it * T, T * sizeof *o);
       continue;
     }
-    for (uint32_t f = 0; f < DATASET_SPEC_FOLDS; f++, o += R)
+    for (uint32_t f = 0; f < DATASET_SPEC_FOLDS; f++, o += R + T) {
       for (uint32_t k = 0; k < R; k++)
         o[k] = ds->spec_fval[f * R + k] * ds->spec_fvec[f * nv + (size_t)it * R + k];
+      if (T) memcpy(o + R, ds->time_fcnt + f * nt + (size_t)it * T, T * sizeof *o);
+    }
   }
 }
 
@@ -577,15 +632,19 @@ static void task_user_backward(void *a) {
   const uint32_t B = c->B, C = c->C, D = w->D, Hd = w->Hd, Ds = c->Ds;
   if (Ds > D) { /* through the extra coordinates: beta's and gamma's gradients, the tower's part */
     layer_ssmc_backward_u(w->dwuA, w->P, c->V, (int)B, (int)C, (int)Ds);
-    const uint32_t R = w->R, o = D + (c->p->pop ? 1 : 0);
+    const uint32_t R = w->R, T = w->T, J = w->J, o = D + (c->p->pop ? 1 : 0);
     double gb = 0;
     memset(w->gg, 0, R * sizeof *w->gg);
+    if (J) memset(w->gt, 0, (2 * (size_t)J + 1) * sizeof *w->gt);
     for (uint32_t b = 0; b < B; b++) {
       const float *d = w->dwuA + (size_t)b * Ds;
       memcpy(w->dwu + (size_t)b * D, d, D * sizeof(float));
       if (c->p->pop) gb += d[D];
-      const float *dg = d + o + (size_t)(c->users[b] % DATASET_SPEC_FOLDS) * R; /* the row's fold slot */
+      const float *dg = d + o + (size_t)(c->users[b] % DATASET_SPEC_FOLDS) * (R + T); /* the row's fold block */
       for (uint32_t k = 0; k < R; k++) w->gg[k] += (double)dg[k] * w->au[(size_t)b * R + k];
+      const uint32_t bu = w->ub[b];
+      if (!T || bu == DATASET_NO_BIN) continue;
+      for (uint32_t q = bu > J ? bu - J : 0; q < T && q <= bu + J; q++) w->gt[J + q - bu] += dg[R + q];
     }
     c->gb = gb;
   } else {
@@ -642,6 +701,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   const uint32_t C = w->n_slots;
   ws_register_users(w, ds, users, pos, B);
   if (w->R) ws_user_spec(w, ds, users, B, 1);
+  if (w->T) ws_user_time(w, ds, users, pos, B);
   ws_items_x(w, &p, l, ds);
   /* Two threads only for batches big enough to pay for the hand-offs (three
    * a step): a scheduling choice, the result is the same either way. */
@@ -651,8 +711,8 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   /* scores: wu . vi, or [wu ; beta ; gamma a_u] . [vi ; s_i ; lambda e_i] */
   if (w->Ds > D) {
     c.Ds = w->Dt;
-    user_scoring(w->wuA, w->wu, B, D, c.Ds, &p, w->au, w->R, users);
-    item_scoring(w->viA, w->vi, C, D, c.Ds, &p, ds, w->slot_item, 0, w->R, 1);
+    user_scoring(w->wuA, w, w->wu, B, c.Ds, &p, users);
+    item_scoring(w->viA, w, w->vi, C, c.Ds, &p, ds, w->slot_item, 0, 1);
     c.U = w->wuA;
     c.V = w->viA;
   }
@@ -678,6 +738,8 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   fork2(par, task_user_backward, &c, task_item_backward, &c);
   if (p.pop) *c.q.pop += (float)c.gb;
   for (uint32_t k = 0; k < w->R; k++) c.q.gam[k] += (float)w->gg[k];
+  if (w->T)
+    for (uint32_t k = 0; k < 2 * w->J + 1; k++) c.q.tau[k] += (float)w->gt[k];
   params_t q = c.q;
   /* the pooled histories, into their slots of dX */
   layer_pool_backward(w->dX, w->dZ + D, ldz, D, w->hslot, w->hcnt, B, w->L);
@@ -691,15 +753,21 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
 
 /* --- inference --------------------------------------------------------------------- */
 
+/* The dataset carries what the model's extra terms read (dataset_spectral,
+ * dataset_time with the model's settings). */
+static int ds_fits(const model_cfg_t *cfg, const dataset_t *ds) {
+  if (ds->spec_r != cfg->spectral || ds->time_lags != cfg->time_lags) return 0;
+  return !cfg->time_lags || (ds->time_T > 0 && ds->time_bin == (int64_t)cfg->time_bin_s);
+}
+
 /* Both functions return void (model.h); if their scratch cannot be allocated
  * they fill out with NaN so that the failure shows in every metric. */
 void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
                         const dataset_t *ds, const uint32_t *users, uint32_t n, float *out) {
   const uint32_t D = cfg->dim;
   ws_t w;
-  if (ds->spec_r != cfg->spectral ||
-      ws_init(&w, cfg, ds->n_items, MODEL_INFER_CHUNK, 0, 0, NULL) != 0) {
-    for (size_t i = 0; i < (size_t)n * model_score_dim(cfg); i++) out[i] = NAN;
+  if (!ds_fits(cfg, ds) || ws_init(&w, cfg, ds, MODEL_INFER_CHUNK, 0, 0, NULL) != 0) {
+    for (size_t i = 0; i < (size_t)n * model_score_dim(cfg, ds); i++) out[i] = NAN;
     return;
   }
   params_t p = params_of(cfg, theta);
@@ -708,10 +776,11 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
     ws_slots_reset(&w);
     ws_register_users(&w, ds, users + c, NULL, m);
     if (w.R) ws_user_spec(&w, ds, users + c, m, 0);
+    if (w.T) ws_user_time(&w, ds, users + c, NULL, m);
     ws_items_x(&w, &p, l, ds);
     ws_user_forward(&w, &p, l, ds, users + c, m);
     if (w.Ds > D)
-      user_scoring(out + (size_t)c * w.Ds, w.wu, m, D, w.Ds, &p, w.au, w.R, NULL);
+      user_scoring(out + (size_t)c * w.Ds, &w, w.wu, m, w.Ds, &p, NULL);
     else
       memcpy(out + (size_t)c * D, w.wu, (size_t)m * D * sizeof(float));
   }
@@ -720,12 +789,14 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
 
 void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
                         const dataset_t *ds, float *out) {
-  const uint32_t D = cfg->dim, Hd = cfg->hidden, n = ds->n_items, Ds = model_score_dim(cfg);
+  const uint32_t D = cfg->dim, Hd = cfg->hidden, n = ds->n_items, Ds = model_score_dim(cfg, ds);
+  /* item_scoring reads only the widths of a workspace */
+  const ws_t w = {.D = D, .R = cfg->spectral, .J = cfg->time_lags, .T = cfg->time_lags ? ds->time_T : 0};
   float *x = malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *x);
   float *h = malloc((size_t)MODEL_INFER_CHUNK * Hd * sizeof *h);
   float *v = Ds > D ? malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *v) : NULL;
   uint32_t *ids = malloc(MODEL_INFER_CHUNK * sizeof *ids);
-  if (!x || !h || !ids || (Ds > D && !v) || ds->spec_r != cfg->spectral) {
+  if (!x || !h || !ids || (Ds > D && !v) || !ds_fits(cfg, ds)) {
     for (size_t i = 0; i < (size_t)n * Ds; i++) out[i] = NAN;
     free(x); free(h); free(v); free(ids);
     return;
@@ -744,7 +815,7 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
       continue;
     }
     layer_linear_forward(v, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
-    item_scoring(out + (size_t)c * Ds, v, m, D, Ds, &p, ds, NULL, c, cfg->spectral, 0);
+    item_scoring(out + (size_t)c * Ds, &w, v, m, Ds, &p, ds, NULL, c, 0);
   }
   free(x); free(h); free(v); free(ids);
 }
@@ -758,8 +829,7 @@ float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_lo
   ws_t w;
   float *g = grad_theta;
   if (want && !g) g = malloc(n_shared * sizeof *g);
-  if ((want && !g) || ds->spec_r != cfg->spectral ||
-      ws_init(&w, cfg, ds->n_items, B, N, want, NULL) != 0) {
+  if ((want && !g) || !ds_fits(cfg, ds) || ws_init(&w, cfg, ds, B, N, want, NULL) != 0) {
     if (g != grad_theta) free(g);
     return NAN;
   }
@@ -820,6 +890,11 @@ static int dataset_check(const dataset_t *ds, const model_local_t *l, const mode
     return fm_fail(err, "the model's co-occurrence term has rank %u but the dataset's spectrum "
                    "%u: call dataset_spectral(ds, %u) after dataset_build", cfg->spectral,
                    ds->spec_r, cfg->spectral);
+  if (!ds_fits(cfg, ds))
+    return fm_fail(err, "the model's time term has %u lags of %u s bins but the dataset's %u lags "
+                   "of %lld s: call dataset_time(ds, %u, %u, kcap) after dataset_build",
+                   cfg->time_lags, cfg->time_bin_s, ds->time_lags, (long long)ds->time_bin,
+                   cfg->time_bin_s, cfg->time_lags);
   return 0;
 }
 
@@ -883,7 +958,7 @@ static int trainer_init_with(trainer_t **out, const model_cfg_t *cfg, const trai
   t->n_shared = model_n_shared(cfg);
   t->n_emb = (size_t)cfg->n_buckets * cfg->dim;
   const size_t D = cfg->dim, nu = ds->n_users, ni = ds->n_items;
-  if (ws_init(&t->ws, cfg, ds->n_items, tc->batch, tc->n_neg, 1, err) ||
+  if (ws_init(&t->ws, cfg, ds, tc->batch, tc->n_neg, 1, err) ||
       layer_rowset_init(&t->tE, cfg->n_buckets, err) ||
       layer_rowset_init(&t->tP, ds->n_users, err) ||
       layer_rowset_init(&t->tQ, ds->n_items, err))

@@ -11,6 +11,7 @@
  *            w_u = W_u2 relu(W_u1 z_u + b_u1) + b_u2                (D)
  *   score(u, i) = w_u . v_i + beta s_i        (pop_prior; without it w_u . v_i)
  *                 + sum_k gamma_k a_uk lambda_k e_ik      (spectral = r > 0)
+ *                 + sum_{j=-J..J} tau_j c_i(b_u + j)       (time_lags = J > 0)
  *            s_i = log(1 + TRAIN count of item i in this platform)
  *            (lambda_k, e_k): the r leading eigenpairs of the platform's item
  *                  co-occurrence matrix (common/spectral.h), from the
@@ -18,6 +19,16 @@
  *                  support): data, not parameters; they never leave the rank
  *            a_uk = sum_{j in the user's last L history items} e_jk / sqrt(count),
  *                  leaving out the target item when training
+ *            c_i(b): the (scaled) number of interactions with item i in time bin b
+ *                  (bins of time_bin_s seconds) among those the platform knows
+ *                  (dataset_time); b_u: the bin of the user's last known
+ *                  interaction (when training, the one a held-out user's
+ *                  K-shot support would end with, see dataset.h pair_tbin)
+ *   The time term is what was popular around the user's own time: on data that
+ *   spans years, what a catalogue's users take drifts, and a user's support
+ *   says when they are. tau, a shared filter over the lags, learns how fast
+ *   popularity drifts and which way (queries come after the support); like
+ *   gamma it transfers between industries whose catalogues do not overlap.
  *   The co-occurrence term is the rank-r part of "items bought by the same
  *   users", filtered by gamma: a per-eigenvalue-rank weight that meta-learning
  *   can transfer between industries whose catalogues do not overlap.
@@ -28,7 +39,8 @@
  *   pop_prior the popularity weight beta (1 float, starts at 1: the model starts
  *   from the popularity ranking and the towers learn what to add to it; in a
  *   new industry whose items share their features it is what orders them),
- *   and with spectral the filter gamma (r floats, start at 1).
+ *   with spectral the filter gamma (r floats, start at 1), and with time_lags
+ *   the lag filter tau (2J+1 floats, start at dataset_time_kernel0).
  * Local parameters (never leave the rank): Q (n_items, D) item-ID and
  * P (n_users, D) user-ID embeddings of one platform.
  *
@@ -54,6 +66,9 @@ typedef struct model_cfg {
   uint32_t pop_prior; /* 1: score + beta log(1 + item count) (see above); 0: none */
   uint32_t spectral;  /* r: rank of the co-occurrence term (see above); 0: none.
                        * The dataset needs dataset_spectral(ds, r) first. */
+  uint32_t time_lags; /* J: lags of the time term (see above); 0: none. The dataset
+                       * needs dataset_time(ds, time_bin_s, J, ...) first. */
+  uint32_t time_bin_s;/* width of a time bin, seconds (with time_lags) */
 } model_cfg_t;
 
 /* A named view into theta (llm.c style): offset and shape. */
@@ -64,7 +79,8 @@ typedef struct model_view {
 } model_view_t;
 
 enum { MODEL_E, MODEL_WI1, MODEL_BI1, MODEL_WI2, MODEL_BI2,
-       MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_SPEC, MODEL_N_VIEWS };
+       MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_SPEC, MODEL_TIME,
+       MODEL_N_VIEWS };
 
 /* Checks the settings (dims > 0, sizes that fit) with a message naming the value. */
 int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
@@ -72,10 +88,11 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
 size_t model_n_shared(const model_cfg_t *cfg);
 /* Width of the scoring vectors of model_user_vectors / model_item_vectors:
  * D, + 1 with pop_prior (w_u gets beta, v_i gets s_i), + r with spectral
- * (w_u gets gamma_k a_uk, v_i gets lambda_k e_ik), so that a score is still
- * one dot product and full ranking one sgemm. */
-static inline uint32_t model_score_dim(const model_cfg_t *cfg) {
-  return cfg->dim + (cfg->pop_prior ? 1 : 0) + cfg->spectral;
+ * (w_u gets gamma_k a_uk, v_i gets lambda_k e_ik), + the dataset's time bins
+ * T with time_lags (w_u gets tau_(b - b_u) in bin b, v_i gets c_i(b)), so that
+ * a score is still one dot product and full ranking one sgemm. */
+static inline uint32_t model_score_dim(const model_cfg_t *cfg, const dataset_t *ds) {
+  return cfg->dim + (cfg->pop_prior ? 1 : 0) + cfg->spectral + (cfg->time_lags ? ds->time_T : 0);
 }
 /* The views of theta, in order; v must hold MODEL_N_VIEWS entries. */
 void model_views(const model_cfg_t *cfg, model_view_t *v);

@@ -10,7 +10,7 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
                 const float *theta, const model_local_t *local, const dataset_t *ds, fm_err *err) {
   memset(out, 0, sizeof *out);
   if (ds->n_eval == 0) return 0;
-  size_t D = model_score_dim(mc);
+  size_t D = model_score_dim(mc, ds);
   float *U = malloc(sizeof(float) * D * ds->n_eval);
   float *I = malloc(sizeof(float) * D * (ds->n_items ? ds->n_items : 1));
   if (!U || !I) {
