@@ -129,11 +129,20 @@ static int decode(checkpoint_t *ck, const uint8_t *data, size_t len, const char 
   }
   model_view_t views[MODEL_N_VIEWS];
   model_views(&ck->model, views);
-  if (m->n_views != MODEL_N_VIEWS) {
+  /* A file written before a view was added lists fewer; the views it lacks
+   * must be empty in its model (their settings are 0 there). */
+  int nv = (int)m->n_views;
+  if (m->n_views > MODEL_N_VIEWS || m->n_views < MODEL_SPEC + 1) {
     rc = fm_fail(err, "%s: %zu parameter views, expected %d", name, m->n_views, MODEL_N_VIEWS);
     goto done;
   }
-  for (int i = 0; i < MODEL_N_VIEWS; i++) {
+  for (int i = nv; i < MODEL_N_VIEWS; i++)
+    if (views[i].rows && views[i].cols) {
+      rc = fm_fail(err, "%s: %zu parameter views but the model needs view %d (%s)", name,
+                   m->n_views, i, views[i].name);
+      goto done;
+    }
+  for (int i = 0; i < nv; i++) {
     const Fedmeta__ViewInfo *v = m->views[i];
     if (strcmp(v->name, views[i].name) || v->offset != views[i].offset || v->rows != views[i].rows ||
         v->cols != views[i].cols) {

@@ -56,12 +56,21 @@ done
 
 # the co-occurrence term (--spectral): same bytes on 2 and 3 worker ranks, the
 # filter gamma is in the meta-model, and fedmeta eval rebuilds the spectrum
+run 3 train $SMALL --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/plain5" # the same run without the extra terms
 run 3 train $SMALL --spectral 4 --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/s3"
 run 4 train $SMALL --spectral 4 --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/s4"
 cmp "$TMP/s3/meta-model.pb" "$TMP/s4/meta-model.pb" || fail "--spectral: 2 and 3 worker ranks give different models"
-! cmp -s "$TMP/s3/meta-model.pb" "$TMP/d/meta-model.pb" || fail "--spectral changed nothing"
+! cmp -s "$TMP/s3/meta-model.pb" "$TMP/plain5/meta-model.pb" || fail "--spectral changed nothing"
 "$BIN" eval --model "$TMP/s3/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 > "$TMP/eval-s.txt"
 grep -q '"platform":"' "$TMP/eval-s.txt" || fail "fedmeta eval of a --spectral model printed no result"
+
+# the time term (--time-lags): the same, and eval rebuilds the bins from the file's width
+run 3 train $SMALL --time-lags 4 --time-bin-days 30 --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/t3"
+run 4 train $SMALL --time-lags 4 --time-bin-days 30 --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/t4"
+cmp "$TMP/t3/meta-model.pb" "$TMP/t4/meta-model.pb" || fail "--time-lags: 2 and 3 worker ranks give different models"
+! cmp -s "$TMP/t3/meta-model.pb" "$TMP/plain5/meta-model.pb" || fail "--time-lags changed nothing"
+"$BIN" eval --model "$TMP/t3/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 > "$TMP/eval-t.txt"
+grep -q '"platform":"' "$TMP/eval-t.txt" || fail "fedmeta eval of a --time-lags model printed no result"
 
 # fedmeta eval reads the meta-model and adapts to the held-out industry
 # (no --platform: the market's default held-out industry)

@@ -9,7 +9,54 @@
 
 #include "common/checkpoint.h"
 #include "common/fileio.h"
+#include "fedmeta.pb-c.h"
 #include "tests/check.h"
+
+/* A meta-model file as fedmeta wrote it before the time term: the same
+ * fields without time_lags / time_bin_s and one view fewer. lags != 0 claims
+ * a time term that the file's views lack. */
+static int read_old_format(const char *path, uint32_t lags, fm_err *err) {
+  model_cfg_t mc = {4, 6, 16, 3, 1, 2, 0, 0};
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(&mc, v);
+  size_t n = model_n_shared(&mc);
+  float *theta = calloc(n, sizeof *theta);
+  Fedmeta__ViewInfo vi[MODEL_N_VIEWS], *vp[MODEL_N_VIEWS];
+  for (int i = 0; i < MODEL_TIME; i++) {
+    fedmeta__view_info__init(&vi[i]);
+    vi[i].name = (char *)v[i].name;
+    vi[i].offset = v[i].offset;
+    vi[i].rows = v[i].rows;
+    vi[i].cols = v[i].cols;
+    vp[i] = &vi[i];
+  }
+  Fedmeta__Checkpoint m;
+  fedmeta__checkpoint__init(&m);
+  m.version = 1;
+  m.algo = (char *)"reptile";
+  m.dim = mc.dim, m.hidden = mc.hidden, m.n_buckets = mc.n_buckets, m.hist_len = mc.hist_len;
+  m.pop_prior = mc.pop_prior, m.spectral = mc.spectral;
+  m.time_lags = lags, m.time_bin_s = lags ? 86400 : 0;
+  m.n_views = MODEL_TIME;
+  m.views = vp;
+  m.theta.data = (uint8_t *)theta;
+  m.theta.len = n * sizeof *theta;
+  m.config = (char *)"";
+  size_t len = fedmeta__checkpoint__get_packed_size(&m);
+  uint8_t *buf = malloc(len);
+  fedmeta__checkpoint__pack(&m, buf);
+  CHECK_OK(fm_write_atomic(path, buf, len, err));
+  free(buf);
+  free(theta);
+  checkpoint_t ck;
+  int rc = checkpoint_read(&ck, path, err);
+  if (!rc) {
+    CHECK_EQ_INT(ck.n_theta, n);
+    CHECK_EQ_INT(ck.model.time_lags, 0);
+    checkpoint_free(&ck);
+  }
+  return rc;
+}
 
 static checkpoint_t make(uint32_t round, float base, float *theta, float *m, float *v) {
   checkpoint_t ck;
@@ -126,6 +173,12 @@ int main(void) {
   CHECK(memcmp(rd.theta, t1, n * 4) == 0);
   CHECK(rd.outer_kind[0] == 0);
   checkpoint_free(&rd);
+
+  /* a model written before the time term still reads; one claiming a time
+   * term without its view does not */
+  CHECK_OK(read_old_format(mm, 0, &err));
+  CHECK(read_old_format(mm, 2, &err) != 0);
+  CHECK(strstr(err.msg, "needs") != NULL); /* theta is too short for the claimed shape */
 
   unlink(path);
   unlink(prev);
