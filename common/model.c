@@ -172,6 +172,10 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
     return fm_fail(err, "model spectral = %u: expected 0..%u", cfg->spectral, SPECTRAL_MAX_RANK);
   if (cfg->time_lags > DATASET_TIME_MAX_LAGS)
     return fm_fail(err, "model time_lags = %u: expected 0..%u", cfg->time_lags, DATASET_TIME_MAX_LAGS);
+  if (cfg->no_towers > 1) return fm_fail(err, "model no_towers = %u: expected 0 or 1", cfg->no_towers);
+  if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags)
+    return fm_fail(err, "a model without towers needs another term to score with (pop_prior, "
+                   "spectral or time_lags)");
   if (cfg->time_lags && cfg->time_bin_s == 0)
     return fm_fail(err, "model time_bin_s = 0 with time_lags %u: expected a bin width > 0", cfg->time_lags);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
@@ -330,6 +334,7 @@ typedef struct ws {
    * gradients; else NULL. When training, the last R + T (a fold block) come
    * once per fold: width Dt. */
   uint32_t R, T, J;    /* spectral rank; time bins and lags (T = 0 without the term) */
+  uint32_t NT;         /* no_towers: w_u . v_i is left out (wu, vi stay zero) */
   uint32_t Ds, Dt;     /* scoring width at inference (model_score_dim) and training */
   float *wuA, *viA, *dwuA, *dviA;
   float *au;           /* (bmax, R) the users' pooled eigenvector entries a_u */
@@ -389,6 +394,7 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
     ok = ok && w->dX && w->dZ && w->dhu && w->dwu && w->dhi && w->dvi;
   }
   w->R = cfg->spectral;
+  w->NT = cfg->no_towers;
   w->J = cfg->time_lags;
   w->T = w->J ? ds->time_T : 0;
   w->Ds = model_score_dim(cfg, ds);
@@ -647,6 +653,7 @@ static void task_user_backward(void *a) {
       for (uint32_t q = bu > J ? bu - J : 0; q < T && q <= bu + J; q++) w->gt[J + q - bu] += dg[R + q];
     }
     c->gb = gb;
+    if (w->NT) return; /* no towers: nothing flows past the extra coordinates */
   } else {
     layer_ssmc_backward_u(w->dwu, w->P, c->V, (int)B, (int)C, (int)D);
   }
@@ -702,12 +709,17 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   ws_register_users(w, ds, users, pos, B);
   if (w->R) ws_user_spec(w, ds, users, B, 1);
   if (w->T) ws_user_time(w, ds, users, pos, B);
-  ws_items_x(w, &p, l, ds);
   /* Two threads only for batches big enough to pay for the hand-offs (three
    * a step): a scheduling choice, the result is the same either way. */
   par = par && (uint64_t)B * C * (Hd + D) >= g_par_min_work;
   step_ctx_t c = {w, &p, {0}, l, ds, users, B, C, Cn, D, w->wu, w->vi, {0, 0}, 0};
-  fork2(par, task_user_forward, &c, task_item_forward, &c);
+  if (w->NT) { /* the score is the extra terms alone */
+    memset(w->wu, 0, (size_t)B * D * sizeof(float));
+    memset(w->vi, 0, (size_t)C * D * sizeof(float));
+  } else {
+    ws_items_x(w, &p, l, ds);
+    fork2(par, task_user_forward, &c, task_item_forward, &c);
+  }
   /* scores: wu . vi, or [wu ; beta ; gamma a_u] . [vi ; s_i ; lambda e_i] */
   if (w->Ds > D) {
     c.Ds = w->Dt;
@@ -735,11 +747,13 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
     memset(w->dviA, 0, (size_t)C * Ds * sizeof(float));
   }
   layer_ssmc_grad_logits(w->P, w->ppos, w->cpos, (int)B, (int)C);
-  fork2(par, task_user_backward, &c, task_item_backward, &c);
+  if (w->NT) task_user_backward(&c); /* the extra coordinates only */
+  else fork2(par, task_user_backward, &c, task_item_backward, &c);
   if (p.pop) *c.q.pop += (float)c.gb;
   for (uint32_t k = 0; k < w->R; k++) c.q.gam[k] += (float)w->gg[k];
   if (w->T)
     for (uint32_t k = 0; k < 2 * w->J + 1; k++) c.q.tau[k] += (float)w->gt[k];
+  if (w->NT) return loss;
   params_t q = c.q;
   /* the pooled histories, into their slots of dX */
   layer_pool_backward(w->dX, w->dZ + D, ldz, D, w->hslot, w->hcnt, B, w->L);
@@ -777,8 +791,12 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
     ws_register_users(&w, ds, users + c, NULL, m);
     if (w.R) ws_user_spec(&w, ds, users + c, m, 0);
     if (w.T) ws_user_time(&w, ds, users + c, NULL, m);
-    ws_items_x(&w, &p, l, ds);
-    ws_user_forward(&w, &p, l, ds, users + c, m);
+    if (w.NT) {
+      memset(w.wu, 0, (size_t)m * D * sizeof(float));
+    } else {
+      ws_items_x(&w, &p, l, ds);
+      ws_user_forward(&w, &p, l, ds, users + c, m);
+    }
     if (w.Ds > D)
       user_scoring(out + (size_t)c * w.Ds, &w, w.wu, m, w.Ds, &p, NULL);
     else
@@ -814,7 +832,8 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
       layer_linear_forward(out + (size_t)c * D, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
       continue;
     }
-    layer_linear_forward(v, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
+    if (cfg->no_towers) memset(v, 0, (size_t)m * D * sizeof *v);
+    else layer_linear_forward(v, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
     item_scoring(out + (size_t)c * Ds, &w, v, m, Ds, &p, ds, NULL, c, 0);
   }
   free(x); free(h); free(v); free(ids);

@@ -69,6 +69,9 @@ typedef struct model_cfg {
   uint32_t time_lags; /* J: lags of the time term (see above); 0: none. The dataset
                        * needs dataset_time(ds, time_bin_s, J, ...) first. */
   uint32_t time_bin_s;/* width of a time bin, seconds (with time_lags) */
+  uint32_t no_towers; /* 1: the score leaves out w_u . v_i and is the other terms alone
+                       * (their filters beta, gamma, tau are what is learned; the
+                       * towers' parameters stay in theta, untouched) */
 } model_cfg_t;
 
 /* A named view into theta (llm.c style): offset and shape. */
