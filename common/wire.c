@@ -17,7 +17,7 @@ void wire_use_comm(MPI_Comm c) {
   wire_comm_set_ = 1;
 }
 
-int wire_host_ranks(int *workers) {
+int wire_host_ranks(int *workers, unsigned char *worker_or, size_t len) {
   MPI_Comm node;
   int rank = 0, n = -1, w = -1;
   MPI_Comm_rank(comm(), &rank);
@@ -25,6 +25,11 @@ int wire_host_ranks(int *workers) {
     int mine = rank != 0;
     MPI_Comm_size(node, &n);
     if (MPI_Allreduce(&mine, &w, 1, MPI_INT, MPI_SUM, node) != MPI_SUCCESS) w = -1;
+    if (worker_or && len > 0 && len <= 1024) { /* the same len on every rank */
+      unsigned char in[1024] = {0}, out[1024];
+      if (rank != 0) memcpy(in, worker_or, len);
+      if (MPI_Allreduce(in, out, (int)len, MPI_BYTE, MPI_BOR, node) == MPI_SUCCESS) memcpy(worker_or, out, len);
+    }
     MPI_Comm_free(&node);
   }
   if (workers) *workers = w;

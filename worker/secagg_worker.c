@@ -70,14 +70,18 @@ static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
  * The helper thread shortens a round only if it has a core to itself: where
  * every core already runs a rank's training, it competes with them and the
  * round pays the masks anyway (plus the switching). FEDMETA_SECAGG_THREAD:
- *   auto (default)  a helper thread where this host has a spare CPU for each
- *                   worker rank on it: W x (T + 1) <= C, W the job's worker
- *                   ranks on this host (MPI_COMM_TYPE_SHARED; the coordinator
- *                   is not counted: while the workers train it waits, polling
- *                   politely, and opens each delta as it arrives, about 1 ms
- *                   per 4 MiB), T the threads a worker trains with (2 with
- *                   OPENBLAS_NUM_THREADS > 1, else 1), C the CPUs this rank
- *                   may run on (sched_getaffinity, else the online CPUs);
+ *   auto (default)  a helper thread where there is a spare CPU for it beside
+ *                   every busy worker: T + 1 <= C_rank and W x (T + 1) <= C_host,
+ *                   with W the job's worker ranks on this host
+ *                   (MPI_COMM_TYPE_SHARED; the coordinator is not counted:
+ *                   while the workers train it waits, polling politely, and
+ *                   opens each delta as it arrives, about 1 ms per 4 MiB),
+ *                   T the threads a worker trains with (2 with
+ *                   OPENBLAS_NUM_THREADS > 1, else 1), C_rank the CPUs this
+ *                   rank may run on (sched_getaffinity, else the online CPUs)
+ *                   and C_host those the host's workers may run on together
+ *                   (the union of their sets: unbound ranks share all the
+ *                   CPUs, ranks bound to one core each get no thread);
  *   on / off        always / never.
  * Without the thread, the masks of all the rank's parties are made on the
  * main thread right after FORWARD (the same single pass, with the streams
@@ -85,17 +89,21 @@ static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
  * sealed and posted as soon as it is trained. The same bytes either way. */
 static int sa_thread = 1; /* until sa_worker_thread_setup decides */
 
-static int usable_cpus(void) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+/* The CPUs this rank may run on. */
+static void usable_cpus(cpu_set_t *set) {
+  CPU_ZERO(set);
+  if (sched_getaffinity(0, sizeof *set, set) == 0 && CPU_COUNT(set) > 0) return;
   long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int)n : 1;
+  CPU_ZERO(set);
+  for (long i = 0; i < (n > 0 ? n : 1) && i < CPU_SETSIZE; i++) CPU_SET((int)i, set);
 }
 
 int sa_worker_thread_setup(const fm_config *c, int rank, int size, int blas_threads) {
-  int workers = -1, host = wire_host_ranks(&workers); /* collective */
-  int cpus = usable_cpus(), train = blas_threads > 1 ? 2 : 1;
+  cpu_set_t own, host_set;
+  usable_cpus(&own);
+  host_set = own;
+  int workers = -1, host = wire_host_ranks(&workers, (unsigned char *)&host_set, sizeof host_set); /* collective */
+  int cpus = CPU_COUNT(&own), host_cpus = CPU_COUNT(&host_set), train = blas_threads > 1 ? 2 : 1;
   const char *e = getenv("FEDMETA_SECAGG_THREAD");
   const char *mode = e && e[0] ? e : "auto";
   if (!strcmp(mode, "on")) {
@@ -106,14 +114,14 @@ int sa_worker_thread_setup(const fm_config *c, int rank, int size, int blas_thre
     if (strcmp(mode, "auto") && (rank == 0 || c->verbose > 1))
       fprintf(stderr, "fedmeta: FEDMETA_SECAGG_THREAD=%s is not auto, on or off: taken as auto\n", mode);
     mode = "auto";
-    sa_thread = workers < 0 || (long)workers * (train + 1) <= cpus; /* MPI could not tell: as before */
+    sa_thread = train + 1 <= cpus && (workers < 0 /* MPI could not tell: as before */ || (long)workers * (train + 1) <= host_cpus);
   }
   if (rank == 0) sa_thread = 0;
   long n_on = wire_sum(sa_thread); /* collective */
   if (rank == 0 && c->verbose > 0)
     printf("fedmeta train: secure aggregation masks on a helper thread on %ld of %d worker rank%s "
-           "(FEDMETA_SECAGG_THREAD=%s; rank 0's host: %d of the job's ranks, %d worker%s, %d CPUs)\n",
-           n_on, size - 1, size == 2 ? "" : "s", mode, host, workers, workers == 1 ? "" : "s", cpus);
+           "(FEDMETA_SECAGG_THREAD=%s; rank 0's host: %d of the job's ranks, %d worker%s on %d CPUs)\n",
+           n_on, size - 1, size == 2 ? "" : "s", mode, host, workers, workers == 1 ? "" : "s", host_cpus);
   return sa_thread;
 }
 

@@ -22,6 +22,15 @@ grep -q "helper thread on 2 of 2 worker ranks (FEDMETA_SECAGG_THREAD=on" "$TMP/s
 FEDMETA_SECAGG_THREAD=bogus run 4 train $FAST --secagg on --out "$TMP/sa4" 2> "$TMP/sa4.err"
 cmp "$TMP/plain/meta-model.pb" "$TMP/sa4/meta-model.pb" || fail "secure aggregation depends on the ranks"
 grep -q "FEDMETA_SECAGG_THREAD=bogus is not auto, on or off" "$TMP/sa4.err" || fail "a bad FEDMETA_SECAGG_THREAD was not reported"
+# auto with ranks bound to one core each: no CPU beside a worker's training, no thread
+if timeout 300 "$MPIEXEC" -n 2 --bind-to core "$BIN" train $FAST --secagg on --verbose 1 --out "$TMP/bound" > "$TMP/bound.log" 2>&1; then
+  grep -q "helper thread on 0 of 1 worker rank (FEDMETA_SECAGG_THREAD=auto" "$TMP/bound.log" || fail "a rank bound to one core made a helper thread"
+  cmp "$TMP/plain/meta-model.pb" "$TMP/bound/meta-model.pb" || fail "secure aggregation changed the model (bound ranks)"
+elif grep -q "request was made to bind" "$TMP/bound.log"; then
+  echo "note: mpirun cannot bind 2 ranks to a core each here; the bound-ranks check is skipped"
+else
+  cat "$TMP/bound.log" >&2; fail "secure aggregation with bound ranks failed"
+fi
 for t in off on; do
   FEDMETA_SECAGG_THREAD=$t run 3 train $FAST --secagg on --secagg-neighbours 2 --out "$TMP/plus-$t"
   cmp "$TMP/plain/meta-model.pb" "$TMP/plus-$t/meta-model.pb" || fail "SecAgg+ (2 neighbours) changed the model (thread $t)"
