@@ -17,8 +17,14 @@
 #          BASE=path/to/other/fedmeta  also run that build, interleaved with this one
 #                     (each mode: this build, then BASE), and print its table too:
 #                     before/after figures measured under the same load
+#          BASE_RANKS=N  run BASE on N ranks instead of [ranks]; BASE_ENV="VAR=value ..."
+#                     set these for the BASE runs only. BASE may be this same build: e.g.
+#                     BASE=build/fedmeta BASE_RANKS=3 (2 against 3 ranks, interleaved) or
+#                     BASE_ENV=FEDMETA_SECAGG_THREAD=off (the masks' helper thread on/off)
 #          PROFILE=1  also print the per-stage timings (FEDMETA_PROFILE, common/prof.h)
 #                     of the last repetition: ms per round, wall/cpu, per rank
+# Each table is followed by where the secure-aggregation masks were made (a
+# helper thread or the main thread, FEDMETA_SECAGG_THREAD; worker/secagg_worker.c).
 set -euo pipefail
 BIN=${1:-build/fedmeta}
 RANKS=${2:-3}
@@ -38,11 +44,13 @@ rounds_of() { # round_s of rounds 2.. of one run
   tail -n +2 "$1" | grep -o '"round_s":[0-9.]*' | cut -d: -f2
 }
 engine=$("$BIN" --version 2> /dev/null | grep -o 'bulk crypto: [a-z]*' || true)
-echo "# secure_overhead: $(date -u +%F), $(nproc) cores, $(lscpu | grep 'Model name' | sed 's/.*: *//'), $RANKS ranks, $INNER inner steps, $ROUNDS rounds x $REPS repetitions${engine:+, $engine}"
+echo "# secure_overhead: $(date -u '+%F %H:%M UTC'), $(nproc) cores, $(lscpu | grep 'Model name' | sed 's/.*: *//'), $RANKS ranks, $INNER inner steps, $ROUNDS rounds x $REPS repetitions${engine:+, $engine}"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 BUILDS="new"
 [ -n "${BASE:-}" ] && BUILDS="new base"
 bin_of() { if [ "$1" = base ]; then echo "$BASE"; else echo "$BIN"; fi; }
+ranks_of() { if [ "$1" = base ]; then echo "${BASE_RANKS:-$RANKS}"; else echo "$RANKS"; fi; }
+env_of() { if [ "$1" = base ]; then echo "${BASE_ENV:-}"; fi; }
 header() {
   echo
   echo "| platforms | shared params | plain round (s) | sealed | ratio | sealed + secagg | ratio | secagg+ k=2 | ratio |"
@@ -60,7 +68,7 @@ for n in $PLATFORMS; do
       esac
       for b in $BUILDS; do
         run="$OUT/$b-$n-$mode-$rep"
-        mpirun -n "$RANKS" --oversubscribe --bind-to none --mca mpi_yield_when_idle 1 ${FEDMETA_PROFILE:+-x FEDMETA_PROFILE} \
+        env $(env_of $b) mpirun -n "$(ranks_of $b)" --oversubscribe --bind-to none --mca mpi_yield_when_idle 1 ${FEDMETA_PROFILE:+-x FEDMETA_PROFILE} \
           "$(bin_of $b)" train $COMMON --industries $ind $flags --verbose 1 --out "$run" < /dev/null > "$run.log" 2>&1
         rounds_of "$run/metrics.jsonl" >> "$OUT/$b-$n-$mode.rounds"
         rounds_of "$run/metrics.jsonl" | median > "$run.median"
@@ -85,6 +93,10 @@ for n in $PLATFORMS; do
     awk -v n="$n" -v d="$params" -v p="$p" -v s="$s" -v a="$a" -v k="$k" -v rs="$rs" -v ra="$ra" -v rk="$rk" 'BEGIN {
       printf "| %d | %d | %.3f | %.3f | %.2f | %.3f | %.2f | %.3f | %.2f |\n", n, d, p, s, rs, a, ra, k, rk }' \
       >> "$OUT/table-$b"
+    for mode in secagg plus; do
+      { grep -o "secure aggregation masks on a helper thread.*" "$OUT/$b-$n-$mode-1.log" || echo "(no helper-thread line)"; } |
+        sed "s/^/#   $n platforms, $mode: /" >> "$OUT/thread-$b"
+    done
     if [ -n "${FEDMETA_PROFILE:-}" ]; then
       for mode in $MODES; do
         { grep "fedmeta profile" "$OUT/$b-$n-$mode-$REPS.log" || true; } | sed "s/^fedmeta profile /#   $b $n $mode: /" >> "$OUT/profile"
@@ -93,10 +105,12 @@ for n in $PLATFORMS; do
   done
 done
 for b in $BUILDS; do
-  [ "$BUILDS" != new ] && echo && echo "## $(if [ $b = base ]; then echo "BASE: $BASE"; else echo "this build: $BIN"; fi)"
+  [ "$BUILDS" != new ] && echo && echo "## $(if [ $b = base ]; then echo "BASE: ${BASE_ENV:+$BASE_ENV }$BASE, $(ranks_of base) ranks"; else echo "this build: $BIN, $RANKS ranks"; fi)"
   header
   cat "$OUT/table-$b"
+  echo
+  cat "$OUT/thread-$b"
 done
 [ -f "$OUT/profile" ] && echo && cat "$OUT/profile"
 echo
-echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# load average at end ($(date -u +%H:%M) UTC): $(cut -d' ' -f1-3 /proc/loadavg)"

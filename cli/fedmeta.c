@@ -24,6 +24,7 @@
 #include "common/wire.h"
 #include "coordinator/round.h"
 #include "worker/adapt.h"
+#include "worker/secagg_worker.h"
 #include "worker/worker.h"
 
 /* OpenBLAS (Debian's pthread build) exports this; not in every cblas.h. */
@@ -224,6 +225,8 @@ int train_job(const fm_config *c, MPI_Comm comm, const int *hosts) {
   if (rank == 0 && c->verbose > 0)
     printf("fedmeta train: %d MPI ranks, %d OpenBLAS thread%s per rank%s\n", size, threads,
            threads == 1 ? "" : "s", env ? " (OPENBLAS_NUM_THREADS)" : "");
+  /* where a worker makes its secure-aggregation masks (collective) */
+  if (!strcmp(c->secagg, "on")) sa_worker_thread_setup(c, rank, size, threads);
   uint64_t job = train_job_id(c);
   int code = rank == 0 ? coord_run(c, job, size, hosts) : worker_run(c, job, rank, size, hosts);
   int all = code;

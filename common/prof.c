@@ -53,7 +53,23 @@ void prof_add_locked(int k, prof_t t0) {
   pthread_mutex_unlock(&prof_lock);
 }
 
+/* when prof_reset and prof_mark were last called: wall, the calling (main)
+ * thread's CPU and the process's CPU */
+static double reset_wall, reset_thread, reset_proc, mark_wall, mark_thread, mark_proc;
+
+void prof_mark(void) {
+  if (!enabled()) return;
+  mark_wall = clock_s(CLOCK_MONOTONIC);
+  mark_thread = clock_s(CLOCK_THREAD_CPUTIME_ID);
+  mark_proc = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+
 void prof_reset(void) {
+  if (enabled()) {
+    reset_wall = clock_s(CLOCK_MONOTONIC);
+    reset_thread = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    reset_proc = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+  }
   memset(prof_total, 0, sizeof prof_total);
   memset(prof_count, 0, sizeof prof_count);
   memset(prof_cpu, 0, sizeof prof_cpu);
@@ -68,6 +84,11 @@ void prof_report(const char *who, unsigned rounds) {
     off += (size_t)snprintf(line + off, sizeof line - off, " %s %.1f/%.1f (%lu)", PROF_NAME[k],
                             1e3 * prof_total[k] / (rounds ? rounds : 1), 1e3 * prof_cpu[k] / (rounds ? rounds : 1),
                             prof_count[k]);
+  }
+  if (reset_wall > 0 && mark_wall > reset_wall && off < sizeof line) { /* from the reset to the last mark, waiting included */
+    double r = rounds ? rounds : 1, main_cpu = mark_thread - reset_thread, other = mark_proc - reset_proc - main_cpu;
+    snprintf(line + off, sizeof line - off, " | all %.1f/%.1f main + %.1f other threads", 1e3 * (mark_wall - reset_wall) / r,
+             1e3 * main_cpu / r, 1e3 * (other > 0 ? other : 0) / r);
   }
   fprintf(stderr, "%s\n", line);
 }

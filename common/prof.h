@@ -44,7 +44,15 @@ void prof_add(int k, prof_t t0);
 void prof_add_locked(int k, prof_t t0);
 /* Forgets what was counted so far (after a warm-up round). */
 void prof_reset(void);
-/* Prints the totals (stderr) under a label such as "rank 1"; rounds > 0 adds per-round figures. */
+/* Marks the end of a round's work (main thread; the coordinator after each round, a worker
+ * after each training stage). */
+void prof_mark(void);
+/* Prints the totals (stderr) under a label such as "rank 1"; rounds > 0 adds per-round figures.
+ * From the main thread; it also prints, per round from the last prof_reset to the last
+ * prof_mark, "all W/M main + O other threads": the wall time, the main thread's CPU and the
+ * other threads' CPU (waiting and everything outside the sections included). The coordinator
+ * resets when round 2 starts, a worker when round 2's plan arrived (so a worker's figure leaves
+ * out one wait for a plan). */
 void prof_report(const char *who, unsigned rounds);
 
 #endif

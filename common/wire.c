@@ -17,6 +17,31 @@ void wire_use_comm(MPI_Comm c) {
   wire_comm_set_ = 1;
 }
 
+int wire_host_ranks(int *workers, unsigned char *worker_or, size_t len) {
+  MPI_Comm node;
+  int rank = 0, n = -1, w = -1;
+  MPI_Comm_rank(comm(), &rank);
+  if (MPI_Comm_split_type(comm(), MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+    int mine = rank != 0;
+    MPI_Comm_size(node, &n);
+    if (MPI_Allreduce(&mine, &w, 1, MPI_INT, MPI_SUM, node) != MPI_SUCCESS) w = -1;
+    if (worker_or && len > 0 && len <= 1024) { /* the same len on every rank */
+      unsigned char in[1024] = {0}, out[1024];
+      if (rank != 0) memcpy(in, worker_or, len);
+      if (MPI_Allreduce(in, out, (int)len, MPI_BYTE, MPI_BOR, node) == MPI_SUCCESS) memcpy(worker_or, out, len);
+    }
+    MPI_Comm_free(&node);
+  }
+  if (workers) *workers = w;
+  return n;
+}
+
+long wire_sum(long v) {
+  long all = v;
+  MPI_Allreduce(&v, &all, 1, MPI_LONG, MPI_SUM, comm());
+  return all;
+}
+
 double wire_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

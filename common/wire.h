@@ -74,6 +74,19 @@ int wire_pending(int src, int tag);
  * (pilot mode: the communicator joining separately launched jobs). */
 void wire_use_comm(MPI_Comm comm);
 
+/* Collective over the job's communicator (every rank calls it at the same
+ * point, e.g. at start-up): how many of the job's ranks share this rank's
+ * host (MPI_COMM_TYPE_SHARED), and in *workers how many of those are not
+ * rank 0 (the coordinator). -1 if MPI could not tell. If worker_or is not
+ * NULL it holds len bytes of this rank's on entry and, on return, the bitwise
+ * OR of those of the host's worker ranks (rank 0's own are left out; e.g. a
+ * CPU set: the CPUs the host's workers may run on); len <= 1024, the same
+ * on every rank; unchanged on failure. */
+int wire_host_ranks(int *workers, unsigned char *worker_or, size_t len);
+
+/* Collective over the job's communicator: the sum of v over every rank. */
+long wire_sum(long v);
+
 /* Ends the whole MPI job with this exit code (after printing the cause). */
 void wire_abort(int code) __attribute__((noreturn));
 

@@ -592,6 +592,7 @@ int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
     round_stats_t st;
     if (run_train_round(&co, r, part, weight, &st)) goto stop;
     double round_s = wire_now() - t0;
+    prof_mark();
     int final = r == c->rounds;
     if (co.dp) {
       /* every round counts, also a skipped one (conservative) */

@@ -1,10 +1,14 @@
 /* worker/secagg_worker.c: a worker rank's side of secure aggregation (see secagg_worker.h). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "worker/secagg_worker.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/secagg.h"
 #include "common/seal.h"
@@ -60,6 +64,66 @@ static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
  * words arrive, the thread adds its finished mask (y = x + mask, the same
  * words as before), packs the Delta and seals it; the main thread only posts
  * it. Buffers are kept from round to round (no fresh multi-MB mappings). */
+
+/* --- where the masks are made: a helper thread, or the main thread --------
+ *
+ * The helper thread shortens a round only if it has a core to itself: where
+ * every core already runs a rank's training, it competes with them and the
+ * round pays the masks anyway (plus the switching). FEDMETA_SECAGG_THREAD:
+ *   auto (default)  a helper thread where there is a spare CPU for it beside
+ *                   every busy worker: T + 1 <= C_rank and W x (T + 1) <= C_host,
+ *                   with W the job's worker ranks on this host
+ *                   (MPI_COMM_TYPE_SHARED; the coordinator is not counted:
+ *                   while the workers train it waits, polling politely, and
+ *                   opens each delta as it arrives, about 1 ms per 4 MiB),
+ *                   T the threads a worker trains with (2 with
+ *                   OPENBLAS_NUM_THREADS > 1, else 1), C_rank the CPUs this
+ *                   rank may run on (sched_getaffinity, else the online CPUs)
+ *                   and C_host those the host's workers may run on together
+ *                   (the union of their sets: unbound ranks share all the
+ *                   CPUs, ranks bound to one core each get no thread);
+ *   on / off        always / never.
+ * Without the thread, the masks of all the rank's parties are made on the
+ * main thread right after FORWARD (the same single pass, with the streams
+ * between two parties of the rank made once), and each party is masked,
+ * sealed and posted as soon as it is trained. The same bytes either way. */
+static int sa_thread = 1; /* until sa_worker_thread_setup decides */
+
+/* The CPUs this rank may run on. */
+static void usable_cpus(cpu_set_t *set) {
+  CPU_ZERO(set);
+  if (sched_getaffinity(0, sizeof *set, set) == 0 && CPU_COUNT(set) > 0) return;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  CPU_ZERO(set);
+  for (long i = 0; i < (n > 0 ? n : 1) && i < CPU_SETSIZE; i++) CPU_SET((int)i, set);
+}
+
+int sa_worker_thread_setup(const fm_config *c, int rank, int size, int blas_threads) {
+  cpu_set_t own, host_set;
+  usable_cpus(&own);
+  host_set = own;
+  int workers = -1, host = wire_host_ranks(&workers, (unsigned char *)&host_set, sizeof host_set); /* collective */
+  int cpus = CPU_COUNT(&own), host_cpus = CPU_COUNT(&host_set), train = blas_threads > 1 ? 2 : 1;
+  const char *e = getenv("FEDMETA_SECAGG_THREAD");
+  const char *mode = e && e[0] ? e : "auto";
+  if (!strcmp(mode, "on")) {
+    sa_thread = 1;
+  } else if (!strcmp(mode, "off")) {
+    sa_thread = 0;
+  } else {
+    if (strcmp(mode, "auto") && (rank == 0 || c->verbose > 1))
+      fprintf(stderr, "fedmeta: FEDMETA_SECAGG_THREAD=%s is not auto, on or off: taken as auto\n", mode);
+    mode = "auto";
+    sa_thread = train + 1 <= cpus && (workers < 0 /* MPI could not tell: as before */ || (long)workers * (train + 1) <= host_cpus);
+  }
+  if (rank == 0) sa_thread = 0;
+  long n_on = wire_sum(sa_thread); /* collective */
+  if (rank == 0 && c->verbose > 0)
+    printf("fedmeta train: secure aggregation masks on a helper thread on %ld of %d worker rank%s "
+           "(FEDMETA_SECAGG_THREAD=%s; rank 0's host: %d of the job's ranks, %d worker%s on %d CPUs)\n",
+           n_on, size - 1, size == 2 ? "" : "s", mode, host, workers, workers == 1 ? "" : "s", host_cpus);
+  return sa_thread;
+}
 
 /* At most this many bytes of pending masks per rank; beyond, one party at a time. */
 #define SA_BATCH_BUDGET ((size_t)256 << 20)
@@ -197,6 +261,31 @@ static int bg_state(mask_bg_t *b, size_t q, int wait) {
   int st = q < b->n_added ? 1 : b->done ? -1 : 0;
   pthread_mutex_unlock(&b->mu);
   return st;
+}
+
+/* No helper thread: every mask now, on the calling thread (0, or -1 with
+ * b->err); then bg_here finishes each party as it is trained. */
+static int bg_masks_here(mask_bg_t *b) {
+  b->rc = secagg_clients_mask(b->out, b->words, b->cs, b->k, b->pk, 0, NULL, NULL, &b->err);
+  if (b->rc) {
+    b->done = 1;
+    return -1;
+  }
+  b->n_ready = b->k;
+  return 0;
+}
+
+/* No helper thread: party q's y = mask + x, packed and sealed here and now. */
+static void bg_here(mask_bg_t *b, size_t q, uint32_t *x) {
+  pthread_mutex_lock(&b->mu);
+  b->x[q] = x;
+  b->n_pub = q + 1;
+  bg_add_ready(b);
+  if (b->fail) {
+    b->rc = -1;
+    b->done = 1;
+  }
+  pthread_mutex_unlock(&b->mu);
 }
 
 static void bg_stop(mask_bg_t *b, pthread_t tid) {
@@ -412,11 +501,24 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     bg.ch = ch;
     bg.round = plan->round;
     bg.dm = bdm;
-    /* The words of each party go to a buffer of their own (the pre-trained
-     * first party's stay in the scratch, which nothing else writes now), so
-     * the thread can mask them while the next party trains. Without a thread
-     * the masks are all made first, then added as the parties are trained. */
-    bg_on = pthread_create(&bg_tid, NULL, bg_main, &bg) == 0;
+    /* With the thread, the words of each party go to a buffer of their own
+     * (the pre-trained first party's stay in the scratch, which nothing else
+     * writes now), so the thread can mask them while the next party trains.
+     * Without it (sa_worker_thread_setup, or the thread did not start) every
+     * mask is made here first, and each party is masked, sealed and posted
+     * as soon as it is trained (its words in the scratch, done with before
+     * the next party trains). */
+    bg_on = sa_thread && pthread_create(&bg_tid, NULL, bg_main, &bg) == 0;
+    if (!bg_on) {
+      tp = prof_now();
+      int mrc = bg_masks_here(&bg);
+      prof_add(PROF_SA_MASK, tp);
+      if (mrc) {
+        free(shared);
+        fm_fail(err, "%s", bg.err.msg);
+        goto done;
+      }
+    }
     uint32_t head = 0; /* batch parties [head, q) are trained and wait for their mask */
     for (uint32_t q = 0; q <= nb; q++) {
       if (q < nb) {
@@ -425,7 +527,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
         if (i == 0 && pre) {
           bdm[q] = dm0;
           bx[q] = fixed0;
-        } else if (!(into = pool_get(&spare_pool, q, d))) {
+        } else if (bg_on && !(into = pool_get(&spare_pool, q, d))) {
           free(shared);
           fm_fail(err, "out of memory for the masks");
           goto done;
@@ -433,8 +535,13 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
           free(shared);
           goto done;
         }
-        bg_publish(&bg, q, bx[q]);
-        if (!bg_on && q + 1 == nb) bg_main(&bg); /* no thread: everything now */
+        if (bg_on) {
+          bg_publish(&bg, q, bx[q]);
+        } else {
+          tp = prof_now();
+          bg_here(&bg, q, bx[q]);
+          prof_add(PROF_SA_MASK, tp);
+        }
       }
       tp = prof_now();
       /* send, in order, every party that is masked (at the end: wait for them) */

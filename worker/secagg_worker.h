@@ -30,6 +30,13 @@ typedef int (*sa_compute_fn)(void *ctx, const sa_party_t *party, uint32_t *into,
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
                     uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err);
 
+/* Decides, once at start-up, whether this rank makes its masks on a helper
+ * thread beside the training (FEDMETA_SECAGG_THREAD=auto|on|off; the rule is
+ * in secagg_worker.c) and returns 1 if so. Collective over the job's
+ * communicator: every rank calls it (train_job, when --secagg is on); rank 0
+ * prints how many worker ranks will use the thread (verbose > 0). */
+int sa_worker_thread_setup(const fm_config *c, int rank, int size, int blas_threads);
+
 /* Frees the mask buffers kept from round to round (at the end of the run). */
 void sa_worker_release(void);
 

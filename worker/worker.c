@@ -418,6 +418,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
           }
         }
       }
+      prof_mark();
     } else if (plan.stage == MSG_STAGE_EVAL) {
       for (uint32_t j = 0; j < n_host && !failed; j++)
         if (send_eval(&ch, &plat[j], c, &mc, &plan, theta, &out, &err)) failed = 1;

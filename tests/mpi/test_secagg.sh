@@ -10,16 +10,34 @@ FAST="$SMALL --inner-steps 5 --ft-steps 5 --local-steps 10 --eval-every 0 --roun
 field() { sed -n "${2}p" "$1" | grep -o "$3" || true; }
 
 run 3 train $FAST --out "$TMP/plain"
-run 3 train $FAST --secagg on --out "$TMP/sa3"
-cmp "$TMP/plain/meta-model.pb" "$TMP/sa3/meta-model.pb" || fail "secure aggregation changed the model"
+# the masks on a helper thread beside the training (on) or on the main thread
+# (off): the same bytes; auto picks by the host's CPUs (worker/secagg_worker.c)
+FEDMETA_SECAGG_THREAD=off run 3 train $FAST --secagg on --verbose 1 --out "$TMP/sa3" > "$TMP/sa3.log"
+cmp "$TMP/plain/meta-model.pb" "$TMP/sa3/meta-model.pb" || fail "secure aggregation changed the model (masks on the main thread)"
+grep -q "helper thread on 0 of 2 worker ranks (FEDMETA_SECAGG_THREAD=off" "$TMP/sa3.log" || fail "FEDMETA_SECAGG_THREAD=off not taken"
 grep -q '"secagg":{"shared":5,"dropped":0' "$TMP/sa3/metrics.jsonl" || fail "secagg counts missing"
-run 4 train $FAST --secagg on --out "$TMP/sa4"
+FEDMETA_SECAGG_THREAD=on run 3 train $FAST --secagg on --verbose 1 --out "$TMP/sa3t" > "$TMP/sa3t.log"
+cmp "$TMP/plain/meta-model.pb" "$TMP/sa3t/meta-model.pb" || fail "secure aggregation changed the model (masks on a helper thread)"
+grep -q "helper thread on 2 of 2 worker ranks (FEDMETA_SECAGG_THREAD=on" "$TMP/sa3t.log" || fail "FEDMETA_SECAGG_THREAD=on not taken"
+FEDMETA_SECAGG_THREAD=bogus run 4 train $FAST --secagg on --out "$TMP/sa4" 2> "$TMP/sa4.err"
 cmp "$TMP/plain/meta-model.pb" "$TMP/sa4/meta-model.pb" || fail "secure aggregation depends on the ranks"
-run 3 train $FAST --secagg on --secagg-neighbours 2 --out "$TMP/plus"
-cmp "$TMP/plain/meta-model.pb" "$TMP/plus/meta-model.pb" || fail "SecAgg+ (2 neighbours) changed the model"
+grep -q "FEDMETA_SECAGG_THREAD=bogus is not auto, on or off" "$TMP/sa4.err" || fail "a bad FEDMETA_SECAGG_THREAD was not reported"
+# auto with ranks bound to one core each: no CPU beside a worker's training, no thread
+if timeout 300 "$MPIEXEC" -n 2 --bind-to core "$BIN" train $FAST --secagg on --verbose 1 --out "$TMP/bound" > "$TMP/bound.log" 2>&1; then
+  grep -q "helper thread on 0 of 1 worker rank (FEDMETA_SECAGG_THREAD=auto" "$TMP/bound.log" || fail "a rank bound to one core made a helper thread"
+  cmp "$TMP/plain/meta-model.pb" "$TMP/bound/meta-model.pb" || fail "secure aggregation changed the model (bound ranks)"
+elif grep -q "request was made to bind" "$TMP/bound.log"; then
+  echo "note: mpirun cannot bind 2 ranks to a core each here; the bound-ranks check is skipped"
+else
+  cat "$TMP/bound.log" >&2; fail "secure aggregation with bound ranks failed"
+fi
+for t in off on; do
+  FEDMETA_SECAGG_THREAD=$t run 3 train $FAST --secagg on --secagg-neighbours 2 --out "$TMP/plus-$t"
+  cmp "$TMP/plain/meta-model.pb" "$TMP/plus-$t/meta-model.pb" || fail "SecAgg+ (2 neighbours) changed the model (thread $t)"
+done
 
 # platforms live on rank 1 + p % (ranks - 1). One dropout: 5 ranks, platform 1 alone on rank 2.
-run 5 train $FAST --secagg on --round-timeout 2 --inject-stall 1:2:3 --out "$TMP/drop1" 2> /dev/null
+FEDMETA_SECAGG_THREAD=on run 5 train $FAST --secagg on --round-timeout 2 --inject-stall 1:2:3 --out "$TMP/drop1" 2> /dev/null
 [ -n "$(field "$TMP/drop1/metrics.jsonl" 2 '"secagg":{"shared":5,"dropped":1')" ] || fail "one dropout was not recovered"
 [ -n "$(field "$TMP/drop1/metrics.jsonl" 2 '"deltas":4')" ] || fail "the survivors' sum should hold 4 deltas"
 [ "$(wc -l < "$TMP/drop1/metrics.jsonl")" = 4 ] || fail "the run did not go on after a dropout"
@@ -32,7 +50,7 @@ else
 fi
 
 # two dropouts: 4 ranks, platforms 0 and 3 on rank 1; 3 of 5 survive, t = 3
-run 4 train $FAST --secagg on --round-timeout 2 --inject-stall 0:2:3 --out "$TMP/drop2" 2> /dev/null
+FEDMETA_SECAGG_THREAD=off run 4 train $FAST --secagg on --round-timeout 2 --inject-stall 0:2:3 --out "$TMP/drop2" 2> /dev/null
 [ -n "$(field "$TMP/drop2/metrics.jsonl" 2 '"secagg":{"shared":5,"dropped":2')" ] || fail "two dropouts were not recovered"
 [ -n "$(field "$TMP/drop2/metrics.jsonl" 2 '"deltas":3')" ] || fail "the survivors' sum should hold 3 deltas"
 
