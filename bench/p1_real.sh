@@ -151,11 +151,12 @@ for data in ciao amazon; do # every data set in OUT, also from earlier runs (ONL
   awk -F, -v data="$data" -v algos="$algos" '
     FILENAME == ARGV[1] { if (FNR > 1 && $12 == "ok") { k = $1 "|" $2; b[k "|" $3 "|n"] = $6; b[k "|" $3 "|r"] = $7; u[k] = $4; key[k] = 1 } next }
     FNR > 1 && $1 == data { k = $2 "|" $3; m = $5; n[k "|" m]++; s[k "|" m] += $6; q[k "|" m] += $6 * $6; r[k "|" m] += $7; rq[k "|" m] += $7 * $7; key[k] = 1; if (!(k in u)) u[k] = $8 }
+    function sd0(v) { return v > 0 ? sqrt(v) : 0 } # rounding can make a zero variance negative
     function cell(k, m, w,   c, mu, sd) {
       if ((k "|" m "|n") in b) return sprintf("%.4f", b[k "|" m "|" w])
       c = n[k "|" m]; if (!c) return "missing"
-      if (w == "n") { mu = s[k "|" m] / c; sd = sqrt(q[k "|" m] / c - mu * mu + 1e-18) }
-      else { mu = r[k "|" m] / c; sd = sqrt(rq[k "|" m] / c - mu * mu + 1e-18) }
+      if (w == "n") { mu = s[k "|" m] / c; sd = sd0(q[k "|" m] / c - mu * mu) }
+      else { mu = r[k "|" m] / c; sd = sd0(rq[k "|" m] / c - mu * mu) }
       return sprintf("%.4f ± %.4f", mu, sd) (c < 3 ? " (" c " seeds)" : "")
     }
     END {
@@ -174,7 +175,7 @@ for data in ciao amazon; do # every data set in OUT, also from earlier runs (ONL
       }
       for (i = 1; i <= nk; i++) for (j = 1; j <= nm; j++) { split(K[i], x, "|"); m = M[j]; kk = K[i] "|" m
         if ((kk "|n") in b) printf "%s,%s,%s,%s,%.6f,0,%.6f,0,1\n", data, x[1], x[2], m, b[kk "|n"], b[kk "|r"] > "/dev/stderr"
-        else if (n[kk]) { c = n[kk]; mu = s[kk] / c; sd = sqrt(q[kk] / c - mu * mu + 1e-18); mr = r[kk] / c; sr = sqrt(rq[kk] / c - mr * mr + 1e-18)
+        else if (n[kk]) { c = n[kk]; mu = s[kk] / c; sd = sd0(q[kk] / c - mu * mu); mr = r[kk] / c; sr = sd0(rq[kk] / c - mr * mr)
           printf "%s,%s,%s,%s,%.6f,%.6f,%.6f,%.6f,%d\n", data, x[1], x[2], m, mu, sd, mr, sr, c > "/dev/stderr" } }
     }' "$out/baselines-$data.csv" "$rows" 2>> "$summary.tmp"
 done
