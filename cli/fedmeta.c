@@ -7,6 +7,7 @@
  * Exit codes: 0 success, 1 runtime error (data, I/O, a platform failed),
  * 2 usage error (unknown flag, bad value, too few MPI ranks). */
 #include <cblas.h>
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,7 @@ static int cmd_eval(int argc, char **argv) {
   shard_t sh = {0};
   split_t sp = {0};
   dataset_t ds = {0};
+  metrics_user_t *pu_model = NULL, *pu_pop = NULL, *pu_loc = NULL;
   int code = EXIT_RUNTIME;
   memset(&src, 0, sizeof src);
   memset(&ck, 0, sizeof ck);
@@ -166,13 +168,21 @@ static int cmd_eval(int argc, char **argv) {
   c.hist_len = ck.model.hist_len;
   train_cfg_t ft = worker_ft_cfg(&c);
   metrics_t mm, pop, loc;
-  if (adapt_eval(&mm, NULL, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history), c.seed,
+  /* per-user metrics of the three methods, for the bootstrap intervals */
+  uint32_t ne = ds.n_eval ? ds.n_eval : 1;
+  pu_model = malloc(ne * sizeof *pu_model), pu_pop = malloc(ne * sizeof *pu_pop);
+  pu_loc = malloc(ne * sizeof *pu_loc);
+  if (!pu_model || !pu_pop || !pu_loc) {
+    fm_fail(&err, "out of memory for %u users' metrics", ds.n_eval);
+    goto fail;
+  }
+  if (adapt_eval(&mm, pu_model, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history), c.seed,
                  (uint32_t)p, &err) ||
-      metrics_rank_popularity(&pop, NULL, &ds, &err))
+      metrics_rank_popularity(&pop, pu_pop, &ds, &err))
     goto fail;
   int has_local = c.local_steps > 0;
-  if (has_local && adapt_local_only(&loc, &ck.model, &ft, &ds, c.local_steps, adapt_hist_mode(c.ft_history), c.seed,
-                                    (uint32_t)p, &err))
+  if (has_local && adapt_local_only(&loc, pu_loc, &ck.model, &ft, &ds, c.local_steps, adapt_hist_mode(c.ft_history),
+                                    c.seed, (uint32_t)p, &err))
     goto fail;
   printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps\n",
          c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps);
@@ -182,12 +192,44 @@ static int cmd_eval(int argc, char **argv) {
   char name[40];
   snprintf(name, sizeof name, "%s+ft", ck.algo);
   print_metrics_row(name, &mm);
+  /* user-level bootstrap 95% intervals (protocol P1: with a few hundred users a
+   * difference of 10 % can be noise), and paired ones of the model's relative
+   * difference: every resample takes the same users for both methods */
+  double rel_pop[3] = {NAN, NAN, NAN}, rel_loc[3] = {NAN, NAN, NAN};
+  if (c.boot) {
+    double lo, hi;
+    printf("NDCG@10 95%% intervals over %u user-level bootstrap resamples (seed %llu; paired: the same users\n"
+           "for both methods in every resample):\n", c.boot,
+           (unsigned long long)c.seed);
+    metrics_bootstrap_ndcg(&lo, &hi, pu_pop, ds.n_eval, c.boot, c.seed);
+    printf("interval %-18s [%.4f, %.4f]\n", "popularity", lo, hi);
+    if (has_local) {
+      metrics_bootstrap_ndcg(&lo, &hi, pu_loc, ds.n_eval, c.boot, c.seed);
+      printf("interval %-18s [%.4f, %.4f]\n", "local-only", lo, hi);
+    }
+    metrics_bootstrap_ndcg(&lo, &hi, pu_model, ds.n_eval, c.boot, c.seed);
+    printf("interval %-18s [%.4f, %.4f]\n", name, lo, hi);
+    metrics_bootstrap_rel(&rel_pop[0], &rel_pop[1], &rel_pop[2], pu_model, pu_pop, ds.n_eval, c.boot, c.seed);
+    printf("paired   %s vs popularity: %+.1f %% [%+.1f %%, %+.1f %%]\n", name, 100 * rel_pop[0],
+           100 * rel_pop[1], 100 * rel_pop[2]);
+    if (has_local) {
+      metrics_bootstrap_rel(&rel_loc[0], &rel_loc[1], &rel_loc[2], pu_model, pu_loc, ds.n_eval, c.boot, c.seed);
+      printf("paired   %s vs local-only: %+.1f %% [%+.1f %%, %+.1f %%]\n", name, 100 * rel_loc[0],
+             100 * rel_loc[1], 100 * rel_loc[2]);
+    }
+  }
   printf("{\"platform\":\"%s\",\"k\":%u,\"ft_steps\":%u,\"model\":{\"ndcg10\":%.6f,\"recall20\":%.6f},"
-         "\"popularity\":{\"ndcg10\":%.6f,\"recall20\":%.6f},\"users\":%u}\n",
+         "\"popularity\":{\"ndcg10\":%.6f,\"recall20\":%.6f},\"users\":%u",
          c.platform, c.kshot, c.ft_steps, mm.ndcg10, mm.recall20, pop.ndcg10, pop.recall20, mm.n_users);
+  if (c.boot && !isnan(rel_pop[0]))
+    printf(",\"vs_popularity\":{\"rel\":%.6f,\"lo\":%.6f,\"hi\":%.6f}", rel_pop[0], rel_pop[1], rel_pop[2]);
+  if (c.boot && has_local && !isnan(rel_loc[0]))
+    printf(",\"vs_local_only\":{\"rel\":%.6f,\"lo\":%.6f,\"hi\":%.6f}", rel_loc[0], rel_loc[1], rel_loc[2]);
+  printf("}\n");
   code = EXIT_OK;
 fail:
   if (code != EXIT_OK) fprintf(stderr, "fedmeta eval: %s\n", err.msg);
+  free(pu_model), free(pu_pop), free(pu_loc);
   dataset_free(&ds);
   split_free(&sp);
   shard_free(&sh);

@@ -129,7 +129,7 @@ static const opt OPTS[] = {
   {"ks", T_STR, F(ks), 0, 0, NULL, CFG_BASELINES, 1, "K values (support interactions per user), comma-separated"},
   {"ease-lambda", T_F32, F(ease_lambda), 1e-6, 1e9, NULL, CFG_BASELINES, 1, "EASE L2 penalty"},
   {"knn-topk", T_U32, F(knn_topk), 0, 1000000, NULL, CFG_BASELINES, 1, "ItemKNN neighbours per item (0 = all)"},
-  {"boot", T_U32, F(boot), 0, 1000000, NULL, CFG_BASELINES, 1, "bootstrap resamples for the 95% intervals"},
+  {"boot", T_U32, F(boot), 0, 1000000, NULL, CFG_BASELINES | CFG_EVAL, 1, "bootstrap resamples for the 95% intervals (user level; eval: also paired, of the model against popularity and local-only)"},
   {"seed", T_U64, F(seed), 0, 1.8e19, NULL, CFG_BASELINES, 1, "seed (bootstrap)"},
   {"no-pooled", T_FLAG, F(no_pooled), 0, 1, NULL, CFG_BASELINES, 0, "skip the privacy-free pooled EASE (the slowest fit)"},
   {"out", T_STR, F(out), 0, 0, NULL, CFG_BASELINES, 0, "CSV file, or an existing folder for FOLDER/p1-baselines.csv; written only when --out is given"},

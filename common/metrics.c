@@ -1135,6 +1135,45 @@ static double quantile_sorted(const double *x, uint32_t n, double q) {
   return x[k] + (h - k) * (x[k + 1] - x[k]);
 }
 
+void metrics_bootstrap_rel(double *est, double *lo, double *hi, const metrics_user_t *a,
+                           const metrics_user_t *b, uint32_t n, uint32_t n_boot, uint64_t seed) {
+  *est = *lo = *hi = NAN;
+  uint32_t m = 0;
+  double sa = 0, sb = 0;
+  for (uint32_t u = 0; u < n; u++)
+    if (!isnan(a[u].ndcg10) && !isnan(b[u].ndcg10)) m++, sa += a[u].ndcg10, sb += b[u].ndcg10;
+  if (m == 0 || sb == 0) return;
+  *est = sa / sb - 1.0;
+  if (n_boot == 0) return;
+  float *va = malloc((size_t)m * sizeof *va), *vb = malloc((size_t)m * sizeof *vb);
+  double *rel = malloc((size_t)n_boot * sizeof *rel);
+  if (!va || !vb || !rel) {
+    free(va), free(vb), free(rel);
+    *est = NAN;
+    return;
+  }
+  m = 0;
+  for (uint32_t u = 0; u < n; u++)
+    if (!isnan(a[u].ndcg10) && !isnan(b[u].ndcg10)) va[m] = a[u].ndcg10, vb[m++] = b[u].ndcg10;
+  rng_t r;
+  rng_seed(&r, seed, RNG_EVAL, BOOT_STREAM);
+  uint32_t kept = 0;
+  for (uint32_t t = 0; t < n_boot; t++) {
+    double x = 0, y = 0;
+    for (uint32_t k = 0; k < m; k++) {
+      uint32_t j = rng_below(&r, m); /* the same user for both: paired */
+      x += va[j], y += vb[j];
+    }
+    if (y > 0) rel[kept++] = x / y - 1.0;
+  }
+  if (kept) {
+    qsort(rel, kept, sizeof *rel, cmp_double);
+    *lo = quantile_sorted(rel, kept, 0.025);
+    *hi = quantile_sorted(rel, kept, 0.975);
+  }
+  free(va), free(vb), free(rel);
+}
+
 void metrics_bootstrap_ndcg(double *lo, double *hi, const metrics_user_t *per_user, uint32_t n,
                             uint32_t n_boot, uint64_t seed) {
   *lo = *hi = NAN;

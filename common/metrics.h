@@ -48,6 +48,15 @@ int metrics_rank_popularity(metrics_t *out, metrics_user_t *per_user, const data
 void metrics_mean(metrics_t *out, const metrics_user_t *per_user, uint32_t n);
 void metrics_bootstrap_ndcg(double *lo, double *hi, const metrics_user_t *per_user, uint32_t n,
                             uint32_t n_boot, uint64_t seed);
+/* Paired user-level bootstrap of the relative difference of NDCG@10,
+ * mean(a) / mean(b) - 1, over the users counted in both a and b (the same
+ * users, e.g. two methods on one evaluation): *est the point estimate, *lo and
+ * *hi the 2.5 / 97.5 percentiles of n_boot resamples (same stream and
+ * percentile rule as metrics_bootstrap_ndcg); a resample whose b mean is 0 is
+ * left out. All NaN when no user counts in both, b's mean is 0, n_boot is 0
+ * or memory runs out. */
+void metrics_bootstrap_rel(double *est, double *lo, double *hi, const metrics_user_t *a,
+                           const metrics_user_t *b, uint32_t n, uint32_t n_boot, uint64_t seed);
 
 /* ---- additions (evaluation helpers shared with the baselines) ----
  *

@@ -74,7 +74,7 @@ int adapt_eval(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
   return rc;
 }
 
-int adapt_local_only(metrics_t *out, const model_cfg_t *mc, const train_cfg_t *tc,
+int adapt_local_only(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc, const train_cfg_t *tc,
                      const dataset_t *ds, uint32_t steps, int hist_mode, uint64_t seed,
                      uint32_t platform, fm_err *err) {
   size_t d = model_n_shared(mc);
@@ -82,7 +82,7 @@ int adapt_local_only(metrics_t *out, const model_cfg_t *mc, const train_cfg_t *t
   if (!phi) return fm_fail(err, "out of memory for a model (%zu floats)", d);
   /* A fresh initialisation that depends on the platform, not on any training. */
   model_shared_init(phi, mc, seed ^ (0x10ca1ULL + platform * 0x9e3779b97f4a7c15ULL));
-  int rc = adapt_from(out, NULL, mc, tc, phi, ds, steps, hist_mode, seed, platform, err);
+  int rc = adapt_from(out, per_user, mc, tc, phi, ds, steps, hist_mode, seed, platform, err);
   free(phi);
   return rc;
 }

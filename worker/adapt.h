@@ -38,8 +38,9 @@ int adapt_eval(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
                const train_cfg_t *tc, const float *theta, const dataset_t *ds, uint32_t steps,
                int hist_mode, uint64_t seed, uint32_t platform, fm_err *err);
 
-/* The local-only baseline: the same, from a fresh random theta (seeded). */
-int adapt_local_only(metrics_t *out, const model_cfg_t *mc, const train_cfg_t *tc,
+/* The local-only baseline: the same, from a fresh random theta (seeded).
+ * per_user (ds->n_eval) may be NULL. */
+int adapt_local_only(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc, const train_cfg_t *tc,
                      const dataset_t *ds, uint32_t steps, int hist_mode, uint64_t seed,
                      uint32_t platform, fm_err *err);
 

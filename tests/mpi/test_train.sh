@@ -74,6 +74,10 @@ grep -q '"platform":"' "$TMP/eval-t.txt" || fail "fedmeta eval of a --time-lags 
 
 # fedmeta eval reads the meta-model and adapts to the held-out industry
 # (no --platform: the market's default held-out industry)
-"$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 > "$TMP/eval.txt"
+"$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 --boot 200 > "$TMP/eval.txt"
 grep -q '"platform":"' "$TMP/eval.txt" || fail "fedmeta eval printed no result"
+# with the user-level bootstrap intervals, paired against popularity and local-only
+grep -q '^paired .* vs local-only: .*\[' "$TMP/eval.txt" || fail "fedmeta eval printed no paired interval"
+grep -q '"vs_popularity":{"rel":' "$TMP/eval.txt" && grep -q '"vs_local_only":{"rel":' "$TMP/eval.txt" ||
+  fail "fedmeta eval's JSON line has no paired intervals"
 echo "test_train: ok"

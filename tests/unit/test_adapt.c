@@ -124,8 +124,8 @@ static void test_rule(uint32_t k) {
 
   /* local-only is trained on the support alone: the same rule */
   metrics_t ml_auto, ml_full;
-  CHECK_OK(adapt_local_only(&ml_auto, &MC, &tc, &ds, steps, ADAPT_HIST_AUTO, seed, platform, &err));
-  CHECK_OK(adapt_local_only(&ml_full, &MC, &tc, &ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
+  CHECK_OK(adapt_local_only(&ml_auto, NULL, &MC, &tc, &ds, steps, ADAPT_HIST_AUTO, seed, platform, &err));
+  CHECK_OK(adapt_local_only(&ml_full, NULL, &MC, &tc, &ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
   if (k >= 2) CHECK_NEAR(ml_auto.ndcg10, ml_full.ndcg10, 0);
 
   free(got); free(full); free(none); free(theta);

@@ -771,8 +771,49 @@ static void test_bootstrap_small(void) {
   CHECK_NEAR(hi - lo, 2 * 1.96 * 0.025, 0.02); /* se = 0.5 / sqrt(400) */
 }
 
+/* metrics_bootstrap_rel: a known ratio is its own interval; NaN users drop
+ * out of both sides; the pairing: a = b + small noise has a narrow interval
+ * although each mean alone varies a lot (resampling a and b independently
+ * would give a wide one). */
+static void test_bootstrap_rel(void) {
+  metrics_user_t a[6], b[6];
+  const float vb[6] = {0.5f, 0.25f, 1.0f, 0.125f, 0.0f, 0.75f};
+  for (int u = 0; u < 6; u++) b[u] = (metrics_user_t){vb[u], 0, 0, 0}, a[u] = (metrics_user_t){1.5f * vb[u], 0, 0, 0};
+  a[3].ndcg10 = NAN; /* user 3 counts in neither */
+  b[5].ndcg10 = NAN; /* nor user 5 */
+  double est, lo, hi;
+  metrics_bootstrap_rel(&est, &lo, &hi, a, b, 6, 500, 1);
+  CHECK_NEAR(est, 0.5, 1e-12);
+  CHECK_NEAR(lo, 0.5, 1e-12);
+  CHECK_NEAR(hi, 0.5, 1e-12);
+  metrics_bootstrap_rel(&est, &lo, &hi, b, b, 6, 500, 1);
+  CHECK(est == 0.0 && lo == 0.0 && hi == 0.0);
+  metrics_bootstrap_rel(&est, &lo, &hi, a, b, 6, 0, 1); /* no resamples: the estimate only */
+  CHECK_NEAR(est, 0.5, 1e-12);
+  CHECK(isnan(lo) && isnan(hi));
+  for (int u = 0; u < 6; u++) b[u].ndcg10 = 0.0f;
+  metrics_bootstrap_rel(&est, &lo, &hi, a, b, 6, 500, 1); /* b's mean is 0: no ratio */
+  CHECK(isnan(est) && isnan(lo) && isnan(hi));
+  static metrics_user_t pa[400], pb[400];
+  rng_t r;
+  rng_seed(&r, 5, 77, 0);
+  for (int u = 0; u < 400; u++) {
+    float x = (float)rng_double(&r);               /* users differ a lot */
+    pb[u] = (metrics_user_t){x, 0, 0, 0};
+    pa[u] = (metrics_user_t){1.1f * x + 0.01f * (float)rng_double(&r), 0, 0, 0};
+  }
+  metrics_bootstrap_rel(&est, &lo, &hi, pa, pb, 400, 2000, 3);
+  double blo, bhi;
+  metrics_bootstrap_ndcg(&blo, &bhi, pb, 400, 2000, 3);
+  printf("  paired relative difference %.4f [%.4f, %.4f]; b alone [%.4f, %.4f]\n", est, lo, hi, blo, bhi);
+  CHECK(lo <= est && est <= hi);
+  CHECK(lo > 0.10 && hi < 0.13);                  /* a = 1.1 b + U(0, 0.01): about +11 % */
+  CHECK(hi - lo < 0.2 * (bhi - blo) / ((blo + bhi) / 2)); /* far narrower than unpaired */
+}
+
 int main(void) {
   test_known_answers();
+  test_bootstrap_rel();
   test_empty_truth_skipped();
   test_item_col();
   test_random_blocks();
