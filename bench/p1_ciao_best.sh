@@ -2,7 +2,7 @@
 # bench/p1_ciao_best.sh: the best Ciao model of docs/BENCHMARKS.md ("Towers off"),
 # end to end: validation sweeps on c8 and c24 (the test categories c3 and c6
 # excluded and never scored), then protocol P1 on c3 and c6 with every method at
-# its validated settings, 3 seeds. About 15 minutes on 2 cores.
+# its validated settings, 3 seeds. About 7 minutes on 2 cores.
 #
 #   usage: bench/p1_ciao_best.sh [bin] [data-root] [seeds]
 #     bin build/fedmeta   data-root out (holds ciao/ from fedmeta prepare)   seeds "1 2 3"
