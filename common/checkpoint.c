@@ -42,7 +42,6 @@ static uint8_t *pack(const checkpoint_t *ck, int with_outer, size_t *len, fm_err
   m.time_lags = ck->model.time_lags;
   m.time_bin_s = ck->model.time_bin_s;
   m.no_towers = ck->model.no_towers;
-  m.spec_decay = ck->model.spec_decay;
   m.n_views = MODEL_N_VIEWS;
   m.views = vp;
   m.theta.data = (uint8_t *)ck->theta; /* little-endian hosts only (checked at start-up) */
@@ -120,7 +119,6 @@ static int decode(checkpoint_t *ck, const uint8_t *data, size_t len, const char 
   ck->model.time_lags = m->time_lags;
   ck->model.time_bin_s = m->time_bin_s;
   ck->model.no_towers = m->no_towers;
-  ck->model.spec_decay = m->spec_decay;
   if (model_cfg_validate(&ck->model, err)) {
     rc = fm_wrap(err, "%s", name);
     goto done;

@@ -83,7 +83,6 @@ static const opt OPTS[] = {
   {"hist-len", T_U32, F(hist_len), 1, 1024, NULL, TE, 1, "history items pooled by the user encoder"},
   {"pop-prior", T_CHOICE, F(pop_prior), 0, 0, "on|off", CFG_TRAIN, 1, "add a learned popularity prior to the score: beta x log(1 + the item's count in the platform's training data)"},
   {"spectral", T_U32, F(spectral), 0, 256, NULL, CFG_TRAIN, 1, "r: add a co-occurrence term, the rank-r spectrum of the platform's item co-occurrence weighted by a meta-learned filter (0 = off)"},
-  {"spectral-decay", T_F32, F(spectral_decay), 0, 1, NULL, CFG_TRAIN, 1, "d: the co-occurrence term pools the history with weight d^p for the p-th most recent item (1 = all alike)"},
   {"time-lags", T_U32, F(time_lags), 0, 256, NULL, CFG_TRAIN, 1, "J: add a time term, the platform's item counts in the time bins within J of the user's last known interaction, weighted by a meta-learned filter over the lags (0 = off; needs real timestamps)"},
   {"towers", T_CHOICE, F(towers), 0, 0, "on|off", CFG_TRAIN, 1, "off: score with the other terms alone (--pop-prior, --spectral, --time-lags), their meta-learned filters, without the two towers"},
   {"time-bin-days", T_U32, F(time_bin_days), 1, 36500, NULL, CFG_TRAIN, 1, "width of the time term's bins, days"},
@@ -167,7 +166,6 @@ void config_defaults(fm_config *c) {
   c->hist_len = 20;
   snprintf(c->pop_prior, sizeof c->pop_prior, "on");
   c->time_bin_days = 90;
-  c->spectral_decay = 1.0f;
   snprintf(c->towers, sizeof c->towers, "on");
   c->inner_steps = 20;
   snprintf(c->inner_opt, sizeof c->inner_opt, "adam");

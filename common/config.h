@@ -62,7 +62,6 @@ typedef struct fm_config {
   uint32_t dim, hidden, buckets_log2, hist_len;
   char pop_prior[4];            /* on | off: score + beta log(1 + item count) (common/model.h) */
   uint32_t spectral;            /* r: rank of the co-occurrence term (common/model.h); 0 = off */
-  float spectral_decay;         /* d: its history weights d^p (common/model.h); 1 = all alike */
   uint32_t time_lags;           /* J: lags of the time term (common/model.h); 0 = off */
   uint32_t time_bin_days;       /* width of its bins */
   char towers[4];               /* on | off: off scores with the other terms alone */

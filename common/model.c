@@ -176,8 +176,6 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
   if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags)
     return fm_fail(err, "a model without towers needs another term to score with (pop_prior, "
                    "spectral or time_lags)");
-  if (!(cfg->spec_decay >= 0.0f && cfg->spec_decay <= 1.0f))
-    return fm_fail(err, "model spec_decay = %g: expected 0..1", (double)cfg->spec_decay);
   if (cfg->time_lags && cfg->time_bin_s == 0)
     return fm_fail(err, "model time_bin_s = 0 with time_lags %u: expected a bin width > 0", cfg->time_lags);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
@@ -337,7 +335,6 @@ typedef struct ws {
    * once per fold: width Dt. */
   uint32_t R, T, J;    /* spectral rank; time bins and lags (T = 0 without the term) */
   uint32_t NT;         /* no_towers: w_u . v_i is left out (wu, vi stay zero) */
-  double decay;        /* spec_decay, 1 for none */
   uint32_t Ds, Dt;     /* scoring width at inference (model_score_dim) and training */
   float *wuA, *viA, *dwuA, *dviA;
   float *au;           /* (bmax, R) the users' pooled eigenvector entries a_u */
@@ -398,7 +395,6 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
   }
   w->R = cfg->spectral;
   w->NT = cfg->no_towers;
-  w->decay = cfg->spec_decay > 0.0f ? cfg->spec_decay : 1.0;
   w->J = cfg->time_lags;
   w->T = w->J ? ds->time_T : 0;
   w->Ds = model_score_dim(cfg, ds);
@@ -515,13 +511,11 @@ static void ws_user_spec(ws_t *w, const dataset_t *ds, const uint32_t *users, ui
     double acc[SPECTRAL_MAX_RANK];
     memset(acc, 0, R * sizeof *acc);
     const uint32_t *hs = w->hslot + (size_t)b * w->L, c = w->hcnt[b];
-    double wt = 1.0, n2 = 0.0; /* the k-th most recent weighs d^k (1 without decay) */
-    for (uint32_t k = 0; k < c; k++, wt *= w->decay) {
+    for (uint32_t k = 0; k < c; k++) {
       const float *e = vec + (size_t)w->slot_item[hs[k]] * R;
-      for (uint32_t q = 0; q < R; q++) acc[q] += wt * e[q];
-      n2 += wt * wt;
+      for (uint32_t q = 0; q < R; q++) acc[q] += e[q];
     }
-    double sc = c ? 1.0 / sqrt(n2) : 0.0;
+    double sc = c ? 1.0 / sqrt((double)c) : 0.0;
     for (uint32_t q = 0; q < R; q++) a[q] = (float)(acc[q] * sc);
   }
 }

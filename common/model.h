@@ -18,8 +18,7 @@
  *                  interactions it knows (TRAIN, or a held-out industry's
  *                  support): data, not parameters; they never leave the rank
  *            a_uk = sum_{j in the user's last L history items} e_jk / sqrt(count),
- *                  leaving out the target item when training (with spec_decay d
- *                  the p-th most recent weighs d^p and the norm is sqrt(sum d^2p))
+ *                  leaving out the target item when training
  *            c_i(b): the (scaled) number of interactions with item i in time bin b
  *                  (bins of time_bin_s seconds) among those the platform knows
  *                  (dataset_time); b_u: the bin of the user's last known
@@ -73,9 +72,6 @@ typedef struct model_cfg {
   uint32_t no_towers; /* 1: the score leaves out w_u . v_i and is the other terms alone
                        * (their filters beta, gamma, tau are what is learned; the
                        * towers' parameters stay in theta, untouched) */
-  float spec_decay;   /* the co-occurrence term's history weights: the p-th most recent
-                       * item weighs d^p, a_u normalised by sqrt(sum_p d^2p); 0 or 1:
-                       * every item alike (the default) */
 } model_cfg_t;
 
 /* A named view into theta (llm.c style): offset and shape. */

@@ -176,17 +176,14 @@ static void ref_au(const ref_t *r, uint32_t u, uint32_t target, int train, doubl
   const uint32_t R = CFG.spectral;
   const float *vec = ref_vec(r, u, train);
   uint32_t c = 0;
-  double n2 = 0; /* with spec_decay d the c-th most recent weighs d^c */
-  const double d = CFG.spec_decay > 0 ? CFG.spec_decay : 1.0;
   for (uint32_t k = 0; k < R; k++) a[k] = 0;
   for (uint32_t k = r->ds->hist_ptr[u + 1]; k > r->ds->hist_ptr[u] && c < CFG.hist_len; k--) {
     uint32_t j = r->ds->hist[k - 1];
     if (j == target) continue;
-    for (uint32_t q = 0; q < R; q++) a[q] += pow(d, c) * vec[j * R + q];
-    n2 += pow(d, 2.0 * c);
+    for (uint32_t q = 0; q < R; q++) a[q] += vec[j * R + q];
     c++;
   }
-  for (uint32_t q = 0; q < R; q++) a[q] = c ? a[q] / sqrt(n2) : 0.0;
+  for (uint32_t q = 0; q < R; q++) a[q] = c ? a[q] / sqrt((double)c) : 0.0;
 }
 
 /* The co-occurrence term's part of a training score: sum_k gamma_k a_uk lambda_k e_ik,
@@ -936,9 +933,8 @@ int main(void) {
     uint32_t prior = variant & 1, spec = variant & 2 ? 3 : 0, lags = variant >= 4 ? 2 : 0;
     if (variant >= 5) prior = 1, spec = 3;
     CFG.no_towers = variant == 6; /* the other terms alone */
-    CFG.spec_decay = variant == 6 ? 0.5f : 0.0f; /* history weights 1, 1/2, 1/4 in the co-occurrence term */
-    printf(" pop_prior %u, spectral %u, time lags %u%s%s\n", prior, spec, lags,
-           CFG.no_towers ? ", no towers" : "", CFG.spec_decay > 0 ? ", history decay 0.5" : "");
+    printf(" pop_prior %u, spectral %u, time lags %u%s\n", prior, spec, lags,
+           CFG.no_towers ? ", no towers" : "");
     CFG.pop_prior = prior;
     CFG.spectral = spec;
     CFG.time_lags = lags;
