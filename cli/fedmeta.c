@@ -197,25 +197,24 @@ static int cmd_eval(int argc, char **argv) {
    * difference: every resample takes the same users for both methods */
   double rel_pop[3] = {NAN, NAN, NAN}, rel_loc[3] = {NAN, NAN, NAN};
   if (c.boot) {
-    double lo, hi;
+    /* the methods in table order; the model against each baseline it follows */
+    const struct { const char *name; const metrics_user_t *pu; double *rel; } row[3] = {
+        {"popularity", pu_pop, rel_pop}, {"local-only", has_local ? pu_loc : NULL, rel_loc}, {name, pu_model, NULL}};
     printf("NDCG@10 95%% intervals over %u user-level bootstrap resamples (seed %llu; paired: the same users\n"
            "for both methods in every resample):\n", c.boot,
            (unsigned long long)c.seed);
-    metrics_bootstrap_ndcg(&lo, &hi, pu_pop, ds.n_eval, c.boot, c.seed);
-    printf("interval %-18s [%.4f, %.4f]\n", "popularity", lo, hi);
-    if (has_local) {
-      metrics_bootstrap_ndcg(&lo, &hi, pu_loc, ds.n_eval, c.boot, c.seed);
-      printf("interval %-18s [%.4f, %.4f]\n", "local-only", lo, hi);
+    for (int k = 0; k < 3; k++) {
+      double lo, hi;
+      if (!row[k].pu) continue;
+      metrics_bootstrap_ndcg(&lo, &hi, row[k].pu, ds.n_eval, c.boot, c.seed);
+      printf("interval %-18s [%.4f, %.4f]\n", row[k].name, lo, hi);
     }
-    metrics_bootstrap_ndcg(&lo, &hi, pu_model, ds.n_eval, c.boot, c.seed);
-    printf("interval %-18s [%.4f, %.4f]\n", name, lo, hi);
-    metrics_bootstrap_rel(&rel_pop[0], &rel_pop[1], &rel_pop[2], pu_model, pu_pop, ds.n_eval, c.boot, c.seed);
-    printf("paired   %s vs popularity: %+.1f %% [%+.1f %%, %+.1f %%]\n", name, 100 * rel_pop[0],
-           100 * rel_pop[1], 100 * rel_pop[2]);
-    if (has_local) {
-      metrics_bootstrap_rel(&rel_loc[0], &rel_loc[1], &rel_loc[2], pu_model, pu_loc, ds.n_eval, c.boot, c.seed);
-      printf("paired   %s vs local-only: %+.1f %% [%+.1f %%, %+.1f %%]\n", name, 100 * rel_loc[0],
-             100 * rel_loc[1], 100 * rel_loc[2]);
+    for (int k = 0; k < 2; k++) {
+      if (!row[k].pu) continue;
+      double *rel = row[k].rel;
+      metrics_bootstrap_rel(&rel[0], &rel[1], &rel[2], pu_model, row[k].pu, ds.n_eval, c.boot, c.seed);
+      printf("paired   %s vs %s: %+.1f %% [%+.1f %%, %+.1f %%]\n", name, row[k].name, 100 * rel[0], 100 * rel[1],
+             100 * rel[2]);
     }
   }
   printf("{\"platform\":\"%s\",\"k\":%u,\"ft_steps\":%u,\"model\":{\"ndcg10\":%.6f,\"recall20\":%.6f},"

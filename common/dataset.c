@@ -219,6 +219,11 @@ oom:
 static void spectral_drop(dataset_t *d);
 static void time_drop(dataset_t *d);
 
+/* How many of a user's first n interactions a held-out K-shot support would
+ * show with kcap = K (0 = no cap): the rule both training inputs (the folds'
+ * spectra and time counts, each example's reference) are built with. */
+static inline uint32_t kcapped(uint32_t n, uint32_t kcap) { return kcap && n > kcap ? kcap : n; }
+
 void dataset_free(dataset_t *d) {
   if (!d) return;
   free(d->utok_ptr);
@@ -275,6 +280,7 @@ static void spectral_drop(dataset_t *d) {
 int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
   spectral_drop(d);
   if (r == 0) return 0;
+  if (r > SPECTRAL_MAX_RANK) return fm_fail(err, "co-occurrence rank %u: at most %u", r, SPECTRAL_MAX_RANK);
   const size_t nv = (size_t)d->n_items * r, F = DATASET_SPEC_FOLDS;
   d->spec_vec = malloc((nv + 1) * sizeof *d->spec_vec);
   d->spec_val = malloc((size_t)r * sizeof *d->spec_val);
@@ -282,12 +288,6 @@ int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
   d->spec_fval = malloc(F * r * sizeof *d->spec_fval);
   uint32_t *fptr = malloc(((size_t)d->n_users + 1) * sizeof *fptr);
   uint32_t *fh = malloc(((size_t)d->hist_ptr[d->n_users] + 1) * sizeof *fh); /* a fold's items */
-  if (r > SPECTRAL_MAX_RANK) {
-    free(fptr);
-    free(fh);
-    spectral_drop(d);
-    return fm_fail(err, "co-occurrence rank %u: at most %u", r, SPECTRAL_MAX_RANK);
-  }
   if (!d->spec_vec || !d->spec_val || !d->spec_fvec || !d->spec_fval || !fptr || !fh) {
     free(fptr);
     free(fh);
@@ -305,7 +305,7 @@ int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
     for (uint32_t u = 0; u < d->n_users; u++) {
       fptr[u] = o;
       uint32_t n = d->hist_ptr[u + 1] - d->hist_ptr[u];
-      if (u % F != f) o += kcap && n > kcap ? kcap : n;
+      if (u % F != f) o += kcapped(n, kcap);
     }
     fptr[d->n_users] = o;
     /* a compact copy of the complement's items */
@@ -417,16 +417,16 @@ int dataset_time(dataset_t *d, int64_t bin_s, uint32_t lags, uint32_t kcap, fm_e
     const uint32_t h0 = d->hist_ptr[u], nhu = d->hist_ptr[u + 1] - h0;
     d->user_tbin[u] = nhu ? time_bin_of(d, d->hist_ts[h0 + nhu - 1]) : DATASET_NO_BIN;
     if (nhu) nref[d->user_tbin[u]] += 1;
-    const uint32_t f = u % F;
+    const uint32_t f = u % F, nk = kcapped(nhu, kcap);
     for (uint32_t p = 0; p < nhu; p++) {
       const uint32_t i = d->hist[h0 + p], b = time_bin_of(d, d->hist_ts[h0 + p]);
       d->time_cnt[(size_t)i * T + b] += 1.0f;
-      if (kcap && p >= kcap) continue;
+      if (p >= nk) continue;
       for (uint32_t g = 0; g < F; g++) /* u shapes every fold's counts but its own */
         if (g != f) d->time_fcnt[((size_t)g * ni + i) * T + b] += 1.0f;
     }
     for (uint32_t k = d->pair_ptr[u], p = 0; k < d->pair_ptr[u + 1]; k++, p++) {
-      uint32_t q = kcap && p > kcap ? kcap : p; /* support items before the example */
+      uint32_t q = kcapped(p, kcap); /* support items before the example */
       d->pair_tbin[k] = q ? time_bin_of(d, d->hist_ts[h0 + q - 1]) : DATASET_NO_BIN;
       if (q) nref[T + (size_t)f * T + d->pair_tbin[k]] += 1;
     }

@@ -1135,6 +1135,37 @@ static double quantile_sorted(const double *x, uint32_t n, double q) {
   return x[k] + (h - k) * (x[k + 1] - x[k]);
 }
 
+/* The 2.5 / 97.5 percentiles over n_boot resamples of m users (stream
+ * RNG_EVAL / BOOT_STREAM of seed) of mean(va), or with vb of mean(va) /
+ * mean(vb) - 1 (the same users for both: paired; a resample whose vb mean is
+ * 0 is left out; none counting leaves the bounds as they are). Returns 0, or
+ * -1 when out of memory. */
+static int bootstrap(double *lo, double *hi, const float *va, const float *vb, uint32_t m,
+                     uint32_t n_boot, uint64_t seed) {
+  double *stat = malloc((size_t)n_boot * sizeof *stat);
+  if (!stat) return -1;
+  rng_t r;
+  rng_seed(&r, seed, RNG_EVAL, BOOT_STREAM);
+  uint32_t kept = 0;
+  for (uint32_t t = 0; t < n_boot; t++) {
+    double x = 0, y = 0;
+    for (uint32_t k = 0; k < m; k++) {
+      uint32_t j = rng_below(&r, m);
+      x += va[j];
+      if (vb) y += vb[j];
+    }
+    if (!vb) stat[kept++] = x / m;
+    else if (y > 0) stat[kept++] = x / y - 1.0;
+  }
+  if (kept) {
+    qsort(stat, kept, sizeof *stat, cmp_double);
+    *lo = quantile_sorted(stat, kept, 0.025);
+    *hi = quantile_sorted(stat, kept, 0.975);
+  }
+  free(stat);
+  return 0;
+}
+
 void metrics_bootstrap_rel(double *est, double *lo, double *hi, const metrics_user_t *a,
                            const metrics_user_t *b, uint32_t n, uint32_t n_boot, uint64_t seed) {
   *est = *lo = *hi = NAN;
@@ -1146,32 +1177,16 @@ void metrics_bootstrap_rel(double *est, double *lo, double *hi, const metrics_us
   *est = sa / sb - 1.0;
   if (n_boot == 0) return;
   float *va = malloc((size_t)m * sizeof *va), *vb = malloc((size_t)m * sizeof *vb);
-  double *rel = malloc((size_t)n_boot * sizeof *rel);
-  if (!va || !vb || !rel) {
-    free(va), free(vb), free(rel);
+  if (!va || !vb) {
+    free(va), free(vb);
     *est = NAN;
     return;
   }
   m = 0;
   for (uint32_t u = 0; u < n; u++)
     if (!isnan(a[u].ndcg10) && !isnan(b[u].ndcg10)) va[m] = a[u].ndcg10, vb[m++] = b[u].ndcg10;
-  rng_t r;
-  rng_seed(&r, seed, RNG_EVAL, BOOT_STREAM);
-  uint32_t kept = 0;
-  for (uint32_t t = 0; t < n_boot; t++) {
-    double x = 0, y = 0;
-    for (uint32_t k = 0; k < m; k++) {
-      uint32_t j = rng_below(&r, m); /* the same user for both: paired */
-      x += va[j], y += vb[j];
-    }
-    if (y > 0) rel[kept++] = x / y - 1.0;
-  }
-  if (kept) {
-    qsort(rel, kept, sizeof *rel, cmp_double);
-    *lo = quantile_sorted(rel, kept, 0.025);
-    *hi = quantile_sorted(rel, kept, 0.975);
-  }
-  free(va), free(vb), free(rel);
+  if (bootstrap(lo, hi, va, vb, m, n_boot, seed)) *est = NAN; /* out of memory: all NaN */
+  free(va), free(vb);
 }
 
 void metrics_bootstrap_ndcg(double *lo, double *hi, const metrics_user_t *per_user, uint32_t n,
@@ -1181,23 +1196,10 @@ void metrics_bootstrap_ndcg(double *lo, double *hi, const metrics_user_t *per_us
   for (uint32_t u = 0; u < n; u++) m += !isnan(per_user[u].ndcg10);
   if (m == 0 || n_boot == 0) return;
   float *v = malloc((size_t)m * sizeof *v);
-  double *means = malloc((size_t)n_boot * sizeof *means);
-  if (!v || !means) {
-    free(v), free(means);
-    return;
-  }
+  if (!v) return;
   m = 0;
   for (uint32_t u = 0; u < n; u++)
     if (!isnan(per_user[u].ndcg10)) v[m++] = per_user[u].ndcg10;
-  rng_t r;
-  rng_seed(&r, seed, RNG_EVAL, BOOT_STREAM);
-  for (uint32_t b = 0; b < n_boot; b++) {
-    double s = 0;
-    for (uint32_t k = 0; k < m; k++) s += v[rng_below(&r, m)];
-    means[b] = s / m;
-  }
-  qsort(means, n_boot, sizeof *means, cmp_double);
-  *lo = quantile_sorted(means, n_boot, 0.025);
-  *hi = quantile_sorted(means, n_boot, 0.975);
-  free(v), free(means);
+  bootstrap(lo, hi, v, NULL, m, n_boot, seed);
+  free(v);
 }

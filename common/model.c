@@ -822,6 +822,11 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
   params_t p = params_of(cfg, theta);
   for (uint32_t c = 0; c < n; c += MODEL_INFER_CHUNK) {
     uint32_t m = n - c < MODEL_INFER_CHUNK ? n - c : MODEL_INFER_CHUNK;
+    if (cfg->no_towers) { /* the extra terms alone (Ds > D): no tower to run */
+      memset(v, 0, (size_t)m * D * sizeof *v);
+      item_scoring(out + (size_t)c * Ds, &w, v, m, Ds, &p, ds, NULL, c, 0);
+      continue;
+    }
     for (uint32_t r = 0; r < m; r++) ids[r] = c + r;
     memset(x, 0, (size_t)m * D * sizeof *x);
     layer_bag_forward(x, D, p.E, cfg->n_buckets, D, ds->itok_ptr, ds->itok, ids, m);
@@ -832,8 +837,7 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
       layer_linear_forward(out + (size_t)c * D, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
       continue;
     }
-    if (cfg->no_towers) memset(v, 0, (size_t)m * D * sizeof *v);
-    else layer_linear_forward(v, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
+    layer_linear_forward(v, h, p.wi2, p.bi2, (int)m, (int)Hd, (int)D);
     item_scoring(out + (size_t)c * Ds, &w, v, m, Ds, &p, ds, NULL, c, 0);
   }
   free(x); free(h); free(v); free(ids);
