@@ -65,6 +65,7 @@ typedef struct fm_config {
   uint32_t time_lags;           /* J: lags of the time term (common/model.h); 0 = off */
   uint32_t time_bin_days;       /* width of its bins */
   char towers[4];               /* on | off: off scores with the other terms alone */
+  char attr[4];                 /* on | off: on adds the attribute term */
   /* inner loop (platforms) */
   uint32_t inner_steps;
   char inner_opt[8];            /* sgd | adam */

@@ -79,6 +79,99 @@ static int in_sorted(const uint32_t *a, uint32_t n, uint32_t x) {
 
 static void *xcalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
 
+typedef struct attr_tok {
+  uint32_t tok, df;
+} attr_tok_t;
+
+static int cmp_df_desc(const void *a, const void *b) {
+  const attr_tok_t *x = a, *y = b;
+  if (x->df != y->df) return x->df > y->df ? -1 : 1;
+  return (x->tok > y->tok) - (x->tok < y->tok);
+}
+
+static int cmp_tok(const void *a, const void *b) {
+  const attr_tok_t *x = a, *y = b;
+  return (x->tok > y->tok) - (x->tok < y->tok);
+}
+
+/* The item attributes of dataset.h (attr_*), from the shard's item features.
+ * Returns -1 when out of memory (nothing allocated is left behind). */
+static int attr_build(dataset_t *d, const shard_t *s) {
+  const uint32_t ni = s->n_items, nf = s->ifeat_ptr[ni];
+  uint32_t *tmp = xcalloc(nf, sizeof *tmp), *loc = xcalloc(nf, sizeof *loc);
+  attr_tok_t *tk = xcalloc(nf, sizeof *tk);
+  d->attr_ptr = xcalloc((size_t)ni + 1, sizeof *d->attr_ptr);
+  d->attr_id = xcalloc(nf, sizeof *d->attr_id);
+  d->attr_w = xcalloc(nf, sizeof *d->attr_w);
+  int rc = -1;
+  if (!tmp || !loc || !tk || !d->attr_ptr || !d->attr_id || !d->attr_w) goto out;
+  /* the distinct tokens of each item (sorted, in tmp), and each token's df */
+  uint32_t n = 0, m = 0;
+  for (uint32_t i = 0; i < ni; i++) {
+    uint32_t a = s->ifeat_ptr[i], c = s->ifeat_ptr[i + 1] - a;
+    memcpy(tmp + n, s->ifeat + a, (size_t)c * sizeof *tmp);
+    c = sort_unique(tmp + n, c);
+    for (uint32_t k = 0; k < c; k++) tk[m++] = (attr_tok_t){tmp[n + k], 1};
+    loc[i] = c; /* distinct count for now */
+    n += c;
+  }
+  qsort(tk, m, sizeof *tk, cmp_tok);
+  uint32_t u = 0;
+  for (uint32_t k = 0; k < m; k++) {
+    if (u && tk[u - 1].tok == tk[k].tok) tk[u - 1].df++;
+    else tk[u++] = tk[k];
+  }
+  /* coordinates: 2 <= df < ni, the DATASET_ATTR_MAX most frequent; kept in
+   * df order, each token's coordinate is its rank there (in .df after this) */
+  attr_tok_t *cand = xcalloc(u, sizeof *cand);
+  if (!cand) goto out;
+  uint32_t nc = 0;
+  for (uint32_t k = 0; k < u; k++)
+    if (tk[k].df >= 2 && tk[k].df < ni) cand[nc++] = tk[k];
+  qsort(cand, nc, sizeof *cand, cmp_df_desc);
+  if (nc > DATASET_ATTR_MAX) nc = DATASET_ATTR_MAX;
+  for (uint32_t k = 0; k < nc; k++) cand[k].df = k;
+  qsort(cand, nc, sizeof *cand, cmp_tok);
+  d->n_attr = nc;
+  /* per item: the norm over all its tokens, then its coordinates' weights */
+  const double lg = log((double)ni + 1.0);
+  uint32_t off = 0, w = 0;
+  for (uint32_t i = 0; i < ni; i++) {
+    const uint32_t c = loc[i];
+    double nrm = 0;
+    for (uint32_t k = 0; k < c; k++) {
+      attr_tok_t key = {tmp[off + k], 0};
+      const attr_tok_t *t = bsearch(&key, tk, u, sizeof *tk, cmp_tok);
+      double idf = lg - log((double)t->df + 1.0);
+      nrm += idf * idf;
+    }
+    const uint32_t w0 = w;
+    for (uint32_t k = 0; nrm > 0 && k < c; k++) {
+      attr_tok_t key = {tmp[off + k], 0};
+      const attr_tok_t *co = bsearch(&key, cand, nc, sizeof *cand, cmp_tok);
+      if (!co) continue;
+      const attr_tok_t *t = bsearch(&key, tk, u, sizeof *tk, cmp_tok);
+      d->attr_id[w] = co->df;
+      d->attr_w[w++] = (float)((lg - log((double)t->df + 1.0)) / sqrt(nrm));
+    }
+    /* coordinates ascending within the item */
+    for (uint32_t a = w0 + 1; a < w; a++)
+      for (uint32_t b = a; b > w0 && d->attr_id[b - 1] > d->attr_id[b]; b--) {
+        uint32_t ti = d->attr_id[b]; d->attr_id[b] = d->attr_id[b - 1]; d->attr_id[b - 1] = ti;
+        float tw = d->attr_w[b]; d->attr_w[b] = d->attr_w[b - 1]; d->attr_w[b - 1] = tw;
+      }
+    d->attr_ptr[i + 1] = w;
+    off += c;
+  }
+  free(cand);
+  rc = 0;
+out:
+  free(tmp);
+  free(loc);
+  free(tk);
+  return rc;
+}
+
 int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_tag, fm_err *err) {
   memset(d, 0, sizeof *d);
   if (eval_tag != SPLIT_VALID && eval_tag != SPLIT_TEST)
@@ -205,6 +298,11 @@ int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_ta
   free(icnt);
   free(ucnt);
   free(scratch);
+  if (attr_build(d, s)) {
+    dataset_free(d);
+    return fm_fail(err, "dataset_build: out of memory for the item attributes (%u items, %u "
+                   "feature tokens)", ni, n_ifeat);
+  }
   return 0;
 
 oom:
@@ -241,6 +339,9 @@ void dataset_free(dataset_t *d) {
   free(d->excl_ptr);
   free(d->excl);
   free(d->hist_ts);
+  free(d->attr_ptr);
+  free(d->attr_id);
+  free(d->attr_w);
   spectral_drop(d);
   time_drop(d);
   memset(d, 0, sizeof *d);

@@ -55,7 +55,23 @@ typedef struct dataset {
                                 * the user's min(p, kcap)-th TRAIN interaction, p = the
                                 * example's position (the last support item a held-out user
                                 * would have shown before it); DATASET_NO_BIN for p = 0 */
+  /* Item attributes (dataset_build, from the shard's item features: brand,
+   * category path, genre...; catalogue data, no interaction): the input of
+   * the model's attribute term. A token of df of the n_items items weighs
+   * idf = log((n_items + 1) / (df + 1)); each item's vector over all its
+   * distinct tokens has unit norm, so that w_i . w_j is the idf-weighted
+   * cosine of two items' attributes. Only tokens that can relate two items
+   * (2 <= df < n_items) get a coordinate 0..n_attr, at most
+   * DATASET_ATTR_MAX of them (the most frequent; the others still count in
+   * the norms). Attribute vocabularies need not overlap between platforms:
+   * what transfers is how much shared attributes say, the model's alpha. */
+  uint32_t n_attr;
+  uint32_t *attr_ptr;          /* (n_items+1) CSR of each item's coordinates */
+  uint32_t *attr_id;           /* coordinate, ascending within an item */
+  float *attr_w;               /* its weight idf / norm */
 } dataset_t;
+
+#define DATASET_ATTR_MAX 4096u
 
 #define DATASET_NO_BIN UINT32_MAX
 #define DATASET_TIME_MAX_BINS 4096u

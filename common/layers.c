@@ -290,17 +290,17 @@ void layer_ssm_backward(float *dU, float *dVpos, float *dVneg, float *pneg,
 double layer_ssmc_forward(float *ppos, float *P, const float *U, const float *V,
                           const uint32_t *cpos, const float *cnt, int B, int C, int Cn, int D) {
   if (B == 0) return 0.0;
-  return layer_ssmc_forward_rows(ppos, P, U, V, cpos, cnt, 0, B, C, Cn, D) / B;
+  return layer_ssmc_forward_rows(ppos, P, U, V, cpos, cnt, 0, B, C, Cn, D, 0) / B;
 }
 
 double layer_ssmc_forward_rows(float *ppos, float *P, const float *U, const float *V,
                                const uint32_t *cpos, const float *cnt, int b0, int b1, int C,
-                               int Cn, int D) {
+                               int Cn, int D, int acc) {
   if (b1 <= b0) return 0.0;
-  /* S (rows b0..b1, C) = U (rows b0..b1, D) . V^T (D, C), in P */
+  /* S (rows b0..b1, C) = U (rows b0..b1, D) . V^T (D, C) (+ P's rows with acc), in P */
   if (C > 0)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b1 - b0, C, D, 1.0f,
-                U + (size_t)b0 * D, D, V, D, 0.0f, P + (size_t)b0 * C, C);
+                U + (size_t)b0 * D, D, V, D, acc ? 1.0f : 0.0f, P + (size_t)b0 * C, C);
   double loss = 0.0;
   for (int b = b0; b < b1; b++) {
     float *s = P + (size_t)b * C;

@@ -172,10 +172,11 @@ double layer_ssmc_forward(float *ppos, float *P, const float *U, const float *V,
                           const uint32_t *cpos, const float *cnt, int B, int C, int Cn, int D);
 /* The same for rows b0..b1 only (their logits, softmax, ppos and P rows):
  * returns the SUM of their losses, not the mean. Row blocks are independent:
- * two threads may run two blocks at once. */
+ * two threads may run two blocks at once. With acc != 0 the rows of P hold
+ * logits to add to S on entry (S = X + U V^T). */
 double layer_ssmc_forward_rows(float *ppos, float *P, const float *U, const float *V,
                                const uint32_t *cpos, const float *cnt, int b0, int b1, int C,
-                               int Cn, int D);
+                               int Cn, int D, int acc);
 /* Backward of that mean loss: P (B, C) is overwritten with d loss / d S, then
  * dU (B, D) += P V and dV (C, D) += P^T U (either may be NULL). */
 void layer_ssmc_backward(float *dU, float *dV, float *P, const float *ppos,

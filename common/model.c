@@ -173,9 +173,10 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
   if (cfg->time_lags > DATASET_TIME_MAX_LAGS)
     return fm_fail(err, "model time_lags = %u: expected 0..%u", cfg->time_lags, DATASET_TIME_MAX_LAGS);
   if (cfg->no_towers > 1) return fm_fail(err, "model no_towers = %u: expected 0 or 1", cfg->no_towers);
-  if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags)
+  if (cfg->attr > 1) return fm_fail(err, "model attr = %u: expected 0 or 1", cfg->attr);
+  if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags && !cfg->attr)
     return fm_fail(err, "a model without towers needs another term to score with (pop_prior, "
-                   "spectral or time_lags)");
+                   "spectral, time_lags or attr)");
   if (cfg->time_lags && cfg->time_bin_s == 0)
     return fm_fail(err, "model time_bin_s = 0 with time_lags %u: expected a bin width > 0", cfg->time_lags);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
@@ -201,6 +202,7 @@ void model_views(const model_cfg_t *cfg, model_view_t *v) {
       [MODEL_POP] = {"beta", 0, cfg->pop_prior ? 1 : 0, 1},
       [MODEL_SPEC] = {"gamma", 0, cfg->spectral, 1},
       [MODEL_TIME] = {"tau", 0, cfg->time_lags ? 2 * cfg->time_lags + 1 : 0, 1},
+      [MODEL_ATTR] = {"alpha", 0, cfg->attr ? 1 : 0, 1},
   };
   size_t off = 0;
   for (int k = 0; k < MODEL_N_VIEWS; k++) {
@@ -290,6 +292,7 @@ typedef struct params {
   float *pop; /* (1) beta, or NULL without pop_prior */
   float *gam; /* (r) gamma, or NULL without spectral */
   float *tau; /* (2J+1) tau, or NULL without time_lags */
+  float *alpha; /* (1) alpha, or NULL without attr */
 } params_t;
 
 /* Read-only use of theta goes through the same struct; nothing writes through
@@ -303,7 +306,8 @@ static params_t params_of(const model_cfg_t *cfg, const float *theta) {
                     t + v[MODEL_BU1].offset, t + v[MODEL_WU2].offset, t + v[MODEL_BU2].offset,
                     cfg->pop_prior ? t + v[MODEL_POP].offset : NULL,
                     cfg->spectral ? t + v[MODEL_SPEC].offset : NULL,
-                    cfg->time_lags ? t + v[MODEL_TIME].offset : NULL};
+                    cfg->time_lags ? t + v[MODEL_TIME].offset : NULL,
+                    cfg->attr ? t + v[MODEL_ATTR].offset : NULL};
 }
 
 /* --- batch workspace ------------------------------------------------------------ */
@@ -341,6 +345,12 @@ typedef struct ws {
   double *gg;          /* (R) gamma's gradient of a step */
   uint32_t *ub;        /* (bmax) each row's reference time bin b_u, DATASET_NO_BIN if none */
   double *gt;          /* (2J+1) tau's gradient of a step */
+  /* With attr: A = the dataset's n_attr coordinates, the last of the
+   * inference scoring vectors (not of the training ones: when training the
+   * term is added to the logits, sparse over the items' attributes). */
+  uint32_t A;
+  float *ad;           /* (A) a dense a_u, zero between uses */
+  float *aa;           /* inference: (bmax, A) alpha a_u; training: (bmax, C) w_i . a_u */
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -353,7 +363,7 @@ static void ws_free(ws_t *w) {
   free(w->ppos); free(w->P);
   free(w->dX); free(w->dZ); free(w->dhu); free(w->dwu); free(w->dhi); free(w->dvi);
   free(w->wuA); free(w->viA); free(w->dwuA); free(w->dviA); free(w->au); free(w->gg);
-  free(w->ub); free(w->gt);
+  free(w->ub); free(w->gt); free(w->ad); free(w->aa);
   memset(w, 0, sizeof *w);
 }
 
@@ -397,10 +407,16 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
   w->NT = cfg->no_towers;
   w->J = cfg->time_lags;
   w->T = w->J ? ds->time_T : 0;
+  w->A = cfg->attr ? ds->n_attr : 0;
   w->Ds = model_score_dim(cfg, ds);
-  w->Dt = w->Ds + (DATASET_SPEC_FOLDS - 1) * (w->R + w->T);
+  w->Dt = w->Ds - w->A + (DATASET_SPEC_FOLDS - 1) * (w->R + w->T);
+  if (w->A) {
+    w->ad = calloc(w->A, sizeof(float));
+    w->aa = alloc_n((size_t)bmax * (C > w->A ? C : w->A), sizeof(float));
+    ok = ok && w->ad && w->aa;
+  }
   if (w->Ds > D) {
-    const size_t Ds = w->Dt;
+    const size_t Ds = w->Dt > w->Ds ? w->Dt : w->Ds;
     w->wuA = alloc_n((size_t)bmax * Ds, sizeof(float));
     w->viA = alloc_n(C * Ds, sizeof(float));
     w->au = alloc_n((size_t)bmax * w->R, sizeof(float));
@@ -541,6 +557,44 @@ static void ws_user_time(ws_t *w, const dataset_t *ds, const uint32_t *users,
   }
 }
 
+/* w->ad += a_u of row b (its history slots, see model.h), or back to zero. */
+static void attr_fill(ws_t *w, const dataset_t *ds, uint32_t b, int clear) {
+  const uint32_t *hs = w->hslot + (size_t)b * w->L, c = w->hcnt[b];
+  const float sc = c ? 1.0f / sqrtf((float)c) : 0.0f;
+  for (uint32_t k = 0; k < c; k++) {
+    const uint32_t it = w->slot_item[hs[k]];
+    for (uint32_t q = ds->attr_ptr[it]; q < ds->attr_ptr[it + 1]; q++)
+      w->ad[ds->attr_id[q]] = clear ? 0.0f : w->ad[ds->attr_id[q]] + sc * ds->attr_w[q];
+  }
+}
+
+static inline float attr_dot(const ws_t *w, const dataset_t *ds, uint32_t it) {
+  float s = 0.0f;
+  for (uint32_t q = ds->attr_ptr[it]; q < ds->attr_ptr[it + 1]; q++)
+    s += w->ad[ds->attr_id[q]] * ds->attr_w[q];
+  return s;
+}
+
+/* Training: aa (B, C) = w_i . a_u of every row and column (slots 0..C). */
+static void ws_attr_train(ws_t *w, const dataset_t *ds, uint32_t B, uint32_t C) {
+  for (uint32_t b = 0; b < B; b++) {
+    attr_fill(w, ds, b, 0);
+    float *r = w->aa + (size_t)b * C;
+    for (uint32_t j = 0; j < C; j++) r[j] = attr_dot(w, ds, w->slot_item[j]);
+    attr_fill(w, ds, b, 1);
+  }
+}
+
+/* Inference: aa (B, A) = alpha a_u of rows 0..B. */
+static void ws_attr_users(ws_t *w, const dataset_t *ds, uint32_t B, float alpha) {
+  for (uint32_t b = 0; b < B; b++) {
+    attr_fill(w, ds, b, 0);
+    float *r = w->aa + (size_t)b * w->A;
+    for (uint32_t t = 0; t < w->A; t++) r[t] = alpha * w->ad[t];
+    attr_fill(w, ds, b, 1);
+  }
+}
+
 /* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk ;
  * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
  * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
@@ -558,12 +612,15 @@ static void user_scoring(float *out, const ws_t *w, const float *wu, uint32_t n,
       o += (size_t)(users[r] % DATASET_SPEC_FOLDS) * (R + T);
     }
     for (uint32_t k = 0; k < R; k++) o[k] = p->gam[k] * w->au[(size_t)r * R + k];
-    if (!T) continue;
     o += R;
-    memset(o, 0, T * sizeof *o);
-    const uint32_t bu = w->ub[r];
-    if (bu == DATASET_NO_BIN) continue;
-    for (uint32_t b = bu > J ? bu - J : 0; b < T && b <= bu + J; b++) o[b] = p->tau[J + b - bu];
+    if (T) {
+      memset(o, 0, T * sizeof *o);
+      const uint32_t bu = w->ub[r];
+      if (bu != DATASET_NO_BIN)
+        for (uint32_t b = bu > J ? bu - J : 0; b < T && b <= bu + J; b++) o[b] = p->tau[J + b - bu];
+      o += T;
+    }
+    if (w->A && !users) memcpy(o, w->aa + (size_t)r * w->A, w->A * sizeof *o);
   }
 }
 
@@ -585,6 +642,10 @@ static void item_scoring(float *out, const ws_t *w, const float *vi, uint32_t n,
     if (!train) {
       for (uint32_t k = 0; k < R; k++) o[k] = ds->spec_val[k] * ds->spec_vec[(size_t)it * R + k];
       if (T) memcpy(o + R, ds->time_cnt + (size_t)it * T, T * sizeof *o);
+      if (!w->A) continue;
+      o += R + T;
+      memset(o, 0, w->A * sizeof *o);
+      for (uint32_t q = ds->attr_ptr[it]; q < ds->attr_ptr[it + 1]; q++) o[ds->attr_id[q]] = ds->attr_w[q];
       continue;
     }
     for (uint32_t f = 0; f < DATASET_SPEC_FOLDS; f++, o += R + T) {
@@ -619,16 +680,25 @@ static void task_item_forward(void *a) {
   ws_item_forward(c->w, c->p, c->C);
 }
 
+/* With attr the rows' logits start from alpha (w_i . a_u). */
+static double rows(step_ctx_t *c, uint32_t b0, uint32_t b1) {
+  const ws_t *w = c->w;
+  if (w->A) {
+    const float al = *c->p->alpha;
+    for (size_t k = (size_t)b0 * c->C; k < (size_t)b1 * c->C; k++) w->P[k] = al * w->aa[k];
+  }
+  return layer_ssmc_forward_rows(w->ppos, w->P, c->U, c->V, w->cpos, w->cnt, (int)b0, (int)b1,
+                                 (int)c->C, (int)c->Cn, (int)c->Ds, w->A > 0);
+}
+
 static void task_rows_lo(void *a) {
   step_ctx_t *c = a;
-  c->loss[0] = layer_ssmc_forward_rows(c->w->ppos, c->w->P, c->U, c->V, c->w->cpos, c->w->cnt, 0,
-                                       (int)c->B / 2, (int)c->C, (int)c->Cn, (int)c->Ds);
+  c->loss[0] = rows(c, 0, c->B / 2);
 }
 
 static void task_rows_hi(void *a) {
   step_ctx_t *c = a;
-  c->loss[1] = layer_ssmc_forward_rows(c->w->ppos, c->w->P, c->U, c->V, c->w->cpos, c->w->cnt,
-                                       (int)c->B / 2, (int)c->B, (int)c->C, (int)c->Cn, (int)c->Ds);
+  c->loss[1] = rows(c, c->B / 2, c->B);
 }
 
 /* d wu = G V, then the user tower back to dZ (its gradient buffers zeroed). */
@@ -709,6 +779,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   ws_register_users(w, ds, users, pos, B);
   if (w->R) ws_user_spec(w, ds, users, B, 1);
   if (w->T) ws_user_time(w, ds, users, pos, B);
+  if (w->A) ws_attr_train(w, ds, B, C);
   /* Two threads only for batches big enough to pay for the hand-offs (three
    * a step): a scheduling choice, the result is the same either way. */
   par = par && (uint64_t)B * C * (Hd + D) >= g_par_min_work;
@@ -747,8 +818,16 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
     memset(w->dviA, 0, (size_t)C * Ds * sizeof(float));
   }
   layer_ssmc_grad_logits(w->P, w->ppos, w->cpos, (int)B, (int)C);
-  if (w->NT) task_user_backward(&c); /* the extra coordinates only */
-  else fork2(par, task_user_backward, &c, task_item_backward, &c);
+  if (w->A) {
+    double ga = 0;
+    for (size_t k = 0; k < (size_t)B * C; k++) ga += (double)w->P[k] * w->aa[k];
+    *c.q.alpha += (float)ga;
+  }
+  if (w->NT) {
+    if (Ds > D) task_user_backward(&c); /* the extra coordinates only */
+  } else {
+    fork2(par, task_user_backward, &c, task_item_backward, &c);
+  }
   if (p.pop) *c.q.pop += (float)c.gb;
   for (uint32_t k = 0; k < w->R; k++) c.q.gam[k] += (float)w->gg[k];
   if (w->T)
@@ -791,6 +870,7 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
     ws_register_users(&w, ds, users + c, NULL, m);
     if (w.R) ws_user_spec(&w, ds, users + c, m, 0);
     if (w.T) ws_user_time(&w, ds, users + c, NULL, m);
+    if (w.A) ws_attr_users(&w, ds, m, *p.alpha);
     if (w.NT) {
       memset(w.wu, 0, (size_t)m * D * sizeof(float));
     } else {
@@ -809,7 +889,8 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
                         const dataset_t *ds, float *out) {
   const uint32_t D = cfg->dim, Hd = cfg->hidden, n = ds->n_items, Ds = model_score_dim(cfg, ds);
   /* item_scoring reads only the widths of a workspace */
-  const ws_t w = {.D = D, .R = cfg->spectral, .J = cfg->time_lags, .T = cfg->time_lags ? ds->time_T : 0};
+  const ws_t w = {.D = D, .R = cfg->spectral, .J = cfg->time_lags, .T = cfg->time_lags ? ds->time_T : 0,
+                  .A = cfg->attr ? ds->n_attr : 0};
   float *x = malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *x);
   float *h = malloc((size_t)MODEL_INFER_CHUNK * Hd * sizeof *h);
   float *v = Ds > D ? malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *v) : NULL;

@@ -12,6 +12,7 @@
  *   score(u, i) = w_u . v_i + beta s_i        (pop_prior; without it w_u . v_i)
  *                 + sum_k gamma_k a_uk lambda_k e_ik      (spectral = r > 0)
  *                 + sum_{j=-J..J} tau_j c_i(b_u + j)       (time_lags = J > 0)
+ *                 + alpha sum_t a_ut w_it                  (attr)
  *            s_i = log(1 + TRAIN count of item i in this platform)
  *            (lambda_k, e_k): the r leading eigenpairs of the platform's item
  *                  co-occurrence matrix (common/spectral.h), from the
@@ -24,6 +25,18 @@
  *                  (dataset_time); b_u: the bin of the user's last known
  *                  interaction (when training, the one a held-out user's
  *                  K-shot support would end with, see dataset.h pair_tbin)
+ *            w_i: item i's attribute vector (dataset.h attr_*: idf-weighted,
+ *                  unit norm, over the platform's own attribute vocabulary)
+ *            a_ut = sum_{j in the user's last L history items} w_jt / sqrt(count),
+ *                  leaving out the target item when training
+ *   The attribute term scores items like the ones the user took (same brand,
+ *   same sub-category): a catalogue's attribute vocabulary is its own, but
+ *   how much a shared attribute says, alpha, transfers. A held-out industry
+ *   with K = 1 has no pair of its own to learn alpha from: only the
+ *   meta-model can bring it. alpha starts at 0 (the term off until learned).
+ *   At inference the term is A = n_attr more coordinates of the scoring
+ *   vectors [alpha a_u] . [w_i] (full ranking stays one sgemm); when
+ *   training it is added to the logits sparsely.
  *   The time term is what was popular around the user's own time: on data that
  *   spans years, what a catalogue's users take drifts, and a user's support
  *   says when they are. tau, a shared filter over the lags, learns how fast
@@ -40,7 +53,8 @@
  *   from the popularity ranking and the towers learn what to add to it; in a
  *   new industry whose items share their features it is what orders them),
  *   with spectral the filter gamma (r floats, start at 1), and with time_lags
- *   the lag filter tau (2J+1 floats, start at dataset_time_kernel0).
+ *   the lag filter tau (2J+1 floats, start at dataset_time_kernel0), with
+ *   attr the attribute weight alpha (1 float, starts at 0).
  * Local parameters (never leave the rank): Q (n_items, D) item-ID and
  * P (n_users, D) user-ID embeddings of one platform.
  *
@@ -72,6 +86,7 @@ typedef struct model_cfg {
   uint32_t no_towers; /* 1: the score leaves out w_u . v_i and is the other terms alone
                        * (their filters beta, gamma, tau are what is learned; the
                        * towers' parameters stay in theta, untouched) */
+  uint32_t attr;      /* 1: add the attribute term alpha sum_t a_ut w_it (see above); 0: none */
 } model_cfg_t;
 
 /* A named view into theta (llm.c style): offset and shape. */
@@ -83,7 +98,7 @@ typedef struct model_view {
 
 enum { MODEL_E, MODEL_WI1, MODEL_BI1, MODEL_WI2, MODEL_BI2,
        MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_SPEC, MODEL_TIME,
-       MODEL_N_VIEWS };
+       MODEL_ATTR, MODEL_N_VIEWS };
 
 /* Checks the settings (dims > 0, sizes that fit) with a message naming the value. */
 int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
@@ -93,9 +108,11 @@ size_t model_n_shared(const model_cfg_t *cfg);
  * D, + 1 with pop_prior (w_u gets beta, v_i gets s_i), + r with spectral
  * (w_u gets gamma_k a_uk, v_i gets lambda_k e_ik), + the dataset's time bins
  * T with time_lags (w_u gets tau_(b - b_u) in bin b, v_i gets c_i(b)), so that
- * a score is still one dot product and full ranking one sgemm. */
+ * a score is still one dot product and full ranking one sgemm, + the
+ * dataset's n_attr with attr (w_u gets alpha a_u, v_i gets w_i). */
 static inline uint32_t model_score_dim(const model_cfg_t *cfg, const dataset_t *ds) {
-  return cfg->dim + (cfg->pop_prior ? 1 : 0) + cfg->spectral + (cfg->time_lags ? ds->time_T : 0);
+  return cfg->dim + (cfg->pop_prior ? 1 : 0) + cfg->spectral + (cfg->time_lags ? ds->time_T : 0) +
+         (cfg->attr ? ds->n_attr : 0);
 }
 /* The views of theta, in order; v must hold MODEL_N_VIEWS entries. */
 void model_views(const model_cfg_t *cfg, model_view_t *v);

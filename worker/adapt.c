@@ -50,7 +50,7 @@ static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_
    * the training on the support never saw one. */
   dataset_t view = *ds;
   uint32_t *empty = NULL;
-  if (!rc && tr && hist_mode == ADAPT_HIST_AUTO && !adapt_support_has_history(ds)) {
+  if (!rc && tr && hist_mode == ADAPT_HIST_AUTO && !mc->no_towers && !adapt_support_has_history(ds)) {
     empty = calloc((size_t)ds->n_users + 1, sizeof *empty);
     if (!empty) rc = fm_fail(err, "out of memory for %u empty histories", ds->n_users);
     view.hist_ptr = empty;

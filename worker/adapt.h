@@ -23,6 +23,10 @@
  *     history, the regime the model was trained in; otherwise (s = 0: the
  *     meta-model as meta-trained, or any example had a history) with their
  *     support as history. The support items stay excluded from the ranking.
+ *     A model without towers (--towers off) keeps the support as history:
+ *     the rule is about the user tower's regime, and the other terms (the
+ *     attribute term above all, the one signal at K = 1) read the history
+ *     through data, not through a tower trained without it.
  *   ADAPT_HIST_FULL: always the support as history (the behaviour before). */
 enum { ADAPT_HIST_AUTO = 0, ADAPT_HIST_FULL = 1 };
 /* "auto" -> ADAPT_HIST_AUTO, "full" -> ADAPT_HIST_FULL (the --ft-history flag). */

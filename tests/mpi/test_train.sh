@@ -72,6 +72,21 @@ cmp "$TMP/t3/meta-model.pb" "$TMP/t4/meta-model.pb" || fail "--time-lags: 2 and 
 "$BIN" eval --model "$TMP/t3/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 > "$TMP/eval-t.txt"
 grep -q '"platform":"' "$TMP/eval-t.txt" || fail "fedmeta eval of a --time-lags model printed no result"
 
+# the attribute term (--attr): the same bytes on 2 and 3 worker ranks, alpha
+# learned away from 0 (the market's items have styles, price bands...), eval
+# scores with it; also alone, without towers
+run 3 train $SMALL --attr on --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/at3"
+run 4 train $SMALL --attr on --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/at4"
+cmp "$TMP/at3/meta-model.pb" "$TMP/at4/meta-model.pb" || fail "--attr: 2 and 3 worker ranks give different models"
+run 3 train $SMALL --attr on --towers off --pop-prior off --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/ata"
+if command -v python3 > /dev/null; then
+  alpha=$(python3 "$(dirname "$0")/../../bench/ckview.py" "$TMP/ata/meta-model.pb" | awk '$1 == "alpha" { print $2 }')
+  echo "alpha after 3 rounds, attribute term alone: $alpha"
+  awk -v a="$alpha" 'BEGIN { exit !(a != "" && a + 0 != 0) }' || fail "--attr: alpha did not move from 0 ($alpha)"
+fi
+"$BIN" eval --model "$TMP/ata/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 > "$TMP/eval-at.txt"
+grep -q '"platform":"' "$TMP/eval-at.txt" || fail "fedmeta eval of an --attr model printed no result"
+
 # fedmeta eval reads the meta-model and adapts to the held-out industry
 # (no --platform: the market's default held-out industry)
 "$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 --boot 200 > "$TMP/eval.txt"

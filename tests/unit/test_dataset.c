@@ -2,6 +2,7 @@
  * behaviour bands from TRAIN only, history, training pairs, exclusions and
  * truth for VALID and TEST evaluation, and K-shot with K = 0. */
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "common/dataset.h"
@@ -173,10 +174,51 @@ static void test_kshot(void) {
   shard_free(&s);
 }
 
+/* The attribute term's input: idf weights, unit norms over all an item's
+ * distinct tokens, coordinates only for tokens that relate two items and
+ * not all of them. Item tokens (6 items): 10 on items 0-3 (df 4), 11 on 0, 1,
+ * 4 (df 3), 12, 13, 14 once each (14 twice on item 4: counted once), 99 on
+ * every item (df = n: idf 0); item 5 has 99 alone. */
+static void test_attributes(void) {
+  shard_t s;
+  CHECK_OK(shard_alloc(&s, 1, 6, 6, 0, 17, NULL));
+  snprintf(s.name, sizeof s.name, "attr");
+  uint32_t up[] = {0, 6}, it[] = {0, 1, 2, 3, 4, 5};
+  memcpy(s.user_ptr, up, sizeof up);
+  memcpy(s.inter_item, it, sizeof it);
+  for (uint32_t j = 0; j < 6; j++) s.inter_ts[j] = 10 * j;
+  uint32_t ifp[] = {0, 4, 7, 10, 12, 16, 17};
+  uint32_t ifs[] = {12, 10, 99, 11, 99, 11, 10, 10, 13, 99, 10, 99, 14, 11, 14, 99, 99};
+  memcpy(s.ifeat_ptr, ifp, sizeof ifp);
+  memcpy(s.ifeat, ifs, sizeof ifs);
+  CHECK_OK(shard_validate(&s, NULL));
+  split_t sp;
+  CHECK_OK(split_temporal(&sp, &s, 1, 1, NULL));
+  dataset_t d;
+  fm_err err;
+  CHECK_OK(dataset_build(&d, &s, &sp, SPLIT_TEST, &err));
+  CHECK_EQ_INT(d.n_attr, 2); /* 10 -> 0 (df 4), 11 -> 1 (df 3) */
+  const double i10 = log(7.0 / 5), i11 = log(7.0 / 4), i1 = log(7.0 / 2);
+  const double n0 = sqrt(i10 * i10 + i11 * i11 + i1 * i1), n1 = sqrt(i10 * i10 + i11 * i11),
+               n2 = sqrt(i10 * i10 + i1 * i1), n4 = sqrt(i11 * i11 + i1 * i1);
+  expect_u32((d.attr_id + d.attr_ptr[0]), (d.attr_ptr[0 + 1] - d.attr_ptr[0]), LIST(0, 1), "attr 0");
+  expect_u32((d.attr_id + d.attr_ptr[1]), (d.attr_ptr[1 + 1] - d.attr_ptr[1]), LIST(0, 1), "attr 1");
+  expect_u32((d.attr_id + d.attr_ptr[2]), (d.attr_ptr[2 + 1] - d.attr_ptr[2]), LIST(0), "attr 2");
+  expect_u32((d.attr_id + d.attr_ptr[3]), (d.attr_ptr[3 + 1] - d.attr_ptr[3]), LIST(0), "attr 3");
+  expect_u32((d.attr_id + d.attr_ptr[4]), (d.attr_ptr[4 + 1] - d.attr_ptr[4]), LIST(1), "attr 4");
+  expect_u32((d.attr_id + d.attr_ptr[5]), (d.attr_ptr[5 + 1] - d.attr_ptr[5]), EMPTY, "attr 5 (idf 0 only)");
+  const double want[] = {i10 / n0, i11 / n0, i10 / n1, i11 / n1, i10 / n2, 1.0, i11 / n4};
+  for (uint32_t k = 0; k < 7; k++) CHECK_NEAR(d.attr_w[k], want[k], 1e-6);
+  dataset_free(&d);
+  split_free(&sp);
+  shard_free(&s);
+}
+
 int main(void) {
   test_bands();
   test_temporal();
   test_kshot();
+  test_attributes();
   printf("test_dataset: ok\n");
   return 0;
 }

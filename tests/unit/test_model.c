@@ -62,6 +62,15 @@ static void make_dataset(dataset_t *d) {
   for (uint32_t k = 0; k < 15; k++) d->item_pop[hist[k]] += 1.0f;
   d->hist_ts = malloc(15 * sizeof(int64_t)); /* 1000 + 3 k s: 5 bins of 10 s */
   for (uint32_t k = 0; k < 15; k++) d->hist_ts[k] = 1000 + 3 * (int64_t)k;
+  /* attributes (the attribute term's input), 3 coordinates; item 7 has none */
+  const uint32_t attr_ptr[NI + 1] = {0, 2, 3, 5, 6, 8, 9, 11, 11, 12};
+  const uint32_t attr_id[12] = {0, 1, 0, 1, 2, 2, 0, 2, 1, 0, 1, 2};
+  const float attr_w[12] = {0.8f, 0.6f, 1.0f, 0.6f, 0.8f, 1.0f, 0.6f, 0.8f, 1.0f, 0.6f, 0.8f, 0.7f};
+  d->n_attr = 3;
+  d->attr_ptr = copy_u32(attr_ptr, NI + 1);
+  d->attr_id = copy_u32(attr_id, 12);
+  d->attr_w = malloc(sizeof attr_w);
+  memcpy(d->attr_w, attr_w, sizeof attr_w);
 }
 
 /* The time term's settings of the variants that have it (bins of 10 s). */
@@ -72,6 +81,7 @@ static void free_dataset(dataset_t *d) {
   free(d->itok_ptr); free(d->itok); free(d->utok_ptr); free(d->utok);
   free(d->hist_ptr); free(d->hist); free(d->pair_user); free(d->pair_item); free(d->item_pop);
   free(d->hist_ts);
+  free(d->attr_ptr); free(d->attr_id); free(d->attr_w);
   dataset_spectral(d, 0, 0, NULL);
   dataset_time(d, 0, 0, 0, NULL);
 }
@@ -223,6 +233,24 @@ static double ref_time(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) 
   return s;
 }
 
+/* The attribute term: alpha sum over the user's last L history items (target
+ * left out) of w_j . w_i, divided by the square root of their number. */
+static double ref_attr(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) {
+  if (!CFG.attr) return 0.0;
+  const dataset_t *ds = r->ds;
+  double s = 0;
+  uint32_t c = 0;
+  for (uint32_t k = ds->hist_ptr[u + 1]; k > ds->hist_ptr[u] && c < CFG.hist_len; k--) {
+    uint32_t j = ds->hist[k - 1];
+    if (j == target) continue;
+    for (uint32_t p = ds->attr_ptr[j]; p < ds->attr_ptr[j + 1]; p++)
+      for (uint32_t q = ds->attr_ptr[i]; q < ds->attr_ptr[i + 1]; q++)
+        if (ds->attr_id[p] == ds->attr_id[q]) s += (double)ds->attr_w[p] * ds->attr_w[q];
+    c++;
+  }
+  return c ? view(r, MODEL_ATTR)[0] * s / sqrt((double)c) : 0.0;
+}
+
 static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *pos, uint32_t B,
                        const uint32_t *neg, uint32_t N) {
   double loss = 0, w[16], v[16];
@@ -230,12 +258,13 @@ static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *po
     ref_user(r, users[b], pos[b], w);
     ref_item(r, pos[b], v);
     double sp = dot(w, v) + ref_pop(r, pos[b]) + ref_spec(r, users[b], pos[b], pos[b]) +
-                ref_time(r, users[b], pos[b], pos[b]), sum = exp(sp);
+                ref_time(r, users[b], pos[b], pos[b]) + ref_attr(r, users[b], pos[b], pos[b]),
+           sum = exp(sp);
     for (uint32_t n = 0; n < N; n++) {
       if (neg[n] == pos[b]) continue;
       ref_item(r, neg[n], v);
       sum += exp(dot(w, v) + ref_pop(r, neg[n]) + ref_spec(r, users[b], pos[b], neg[n]) +
-                 ref_time(r, users[b], pos[b], neg[n]));
+                 ref_time(r, users[b], pos[b], neg[n]) + ref_attr(r, users[b], pos[b], neg[n]));
     }
     loss += log(sum) - sp;
   }
@@ -261,15 +290,16 @@ static const uint32_t B_NEG[4] = {5, 2, 4, 6};
 static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
   rng_t r;
   rng_seed(&r, seed, 1000, 0);
-  const size_t ntau = CFG.time_lags ? 2 * CFG.time_lags + 1 : 0;
-  fill_normal(theta, g_ns - CFG.spectral - ntau, 0.4, &r);
+  const size_t ntau = CFG.time_lags ? 2 * CFG.time_lags + 1 : 0, na = CFG.attr;
+  fill_normal(theta, g_ns - CFG.spectral - ntau - na, 0.4, &r);
   CHECK_OK(model_local_init(l, &CFG, NU, NI, seed, 0, NULL));
   fill_normal(l->user_id, NU * CFG.dim, 0.4, &r);
   fill_normal(l->item_id, NI * CFG.dim, 0.4, &r);
   /* gamma and tau (the last views) last: the other parameters are those of
    * the variants without these terms, kinks included */
-  fill_normal(theta + g_ns - CFG.spectral - ntau, CFG.spectral, 0.4, &r);
-  fill_normal(theta + g_ns - ntau, ntau, 0.4, &r);
+  fill_normal(theta + g_ns - na - CFG.spectral - ntau, CFG.spectral, 0.4, &r);
+  fill_normal(theta + g_ns - na - ntau, ntau, 0.4, &r);
+  if (na) theta[g_ns - 1] = 1.3f; /* alpha, last: a weight the size of the others' */
 }
 
 static void test_layout(void) {
@@ -279,7 +309,7 @@ static void test_layout(void) {
   const uint32_t D = CFG.dim, Hd = CFG.hidden;
   size_t expect = (size_t)CFG.n_buckets * D + Hd * D + Hd + D * Hd + D + Hd * 3 * D + Hd +
                   D * Hd + D + CFG.pop_prior + CFG.spectral +
-                  (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0);
+                  (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0) + CFG.attr;
   CHECK_EQ_INT(g_ns, expect);
   CHECK_EQ_INT(v[MODEL_E].offset, 0);
   CHECK_EQ_INT(v[MODEL_WU1].rows, Hd);
@@ -304,7 +334,10 @@ static void test_layout(void) {
   CHECK_EQ_INT(v[MODEL_POP].rows, CFG.pop_prior);
   if (CFG.pop_prior) CHECK(a[v[MODEL_POP].offset] == 1.0f); /* starts from popularity */
   CHECK_EQ_INT(model_score_dim(&CFG, &g_ds),
-               D + CFG.pop_prior + CFG.spectral + (CFG.time_lags ? g_ds.time_T : 0));
+               D + CFG.pop_prior + CFG.spectral + (CFG.time_lags ? g_ds.time_T : 0) +
+               (CFG.attr ? g_ds.n_attr : 0));
+  CHECK_EQ_INT(v[MODEL_ATTR].rows, CFG.attr);
+  if (CFG.attr) CHECK(a[v[MODEL_ATTR].offset] == 0.0f); /* alpha starts at 0: off until learned */
   for (uint32_t k = 0; k < v[MODEL_TIME].rows; k++) /* tau starts as the kernel */
     CHECK(a[v[MODEL_TIME].offset + k] ==
           dataset_time_kernel0((int32_t)k - (int32_t)CFG.time_lags, CFG.time_lags));
@@ -324,8 +357,12 @@ static void test_layout(void) {
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "time_bin_s") != NULL);
   bad = CFG;
   bad.no_towers = 1;
-  bad.pop_prior = bad.spectral = bad.time_lags = 0;
+  bad.pop_prior = bad.spectral = bad.time_lags = bad.attr = 0;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "without towers") != NULL);
+  bad.attr = 1;
+  CHECK_OK(model_cfg_validate(&bad, &err));
+  bad.attr = 2;
+  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "attr") != NULL);
   model_shared_init(b, &CFG, 8);
   CHECK(memcmp(a, b, g_ns * sizeof *a) != 0);
   model_local_t l1, l2;
@@ -379,6 +416,13 @@ static void test_forward(void) {
       float want = llabs((int64_t)b - bu) <= CFG.time_lags ? view(&r, MODEL_TIME)[CFG.time_lags + b - bu] : 0.0f;
       CHECK(U[u * Ds + o + b] == want);
     }
+    /* attr: alpha a_u, so that with w_i it gives ref_attr (nothing left out) */
+    for (uint32_t i = 0; CFG.attr && i < NI; i++) {
+      double x = 0;
+      for (uint32_t q = g_ds.attr_ptr[i]; q < g_ds.attr_ptr[i + 1]; q++)
+        x += (double)U[u * Ds + o + T + g_ds.attr_id[q]] * g_ds.attr_w[q];
+      CHECK_NEAR(x, ref_attr(&r, u, UINT32_MAX, i), 1e-6);
+    }
   }
   for (uint32_t i = 0; i < NI; i++) {
     ref_item(&r, i, v);
@@ -389,6 +433,10 @@ static void test_forward(void) {
     for (uint32_t k = 0; k < CFG.spectral; k++)
       CHECK_NEAR(V[i * Ds + D + CFG.pop_prior + k], g_ds.spec_val[k] * g_ds.spec_vec[i * CFG.spectral + k], 1e-7);
     for (uint32_t b = 0; b < T; b++) CHECK(V[i * Ds + o + b] == g_ds.time_cnt[i * T + b]);
+    for (uint32_t a = 0, q = g_ds.attr_ptr[i]; CFG.attr && a < g_ds.n_attr; a++) {
+      float want = q < g_ds.attr_ptr[i + 1] && g_ds.attr_id[q] == a ? g_ds.attr_w[q++] : 0.0f;
+      CHECK(V[i * Ds + o + T + a] == want);
+    }
   }
   /* A subset of users, in another order, gives the same rows. */
   const uint32_t some[3] = {5, 0, 2};
@@ -615,9 +663,17 @@ static void test_training(int opt) {
   double after = full_loss(theta, &l);
   printf("  %s: full loss %.4f -> %.4f, batch loss %.4f -> %.4f over 200 steps\n",
          opt == OPT_SGD ? "SGD " : "Adam", before, after, first, last);
-  /* without towers only the few filter weights learn: less to gain */
-  CHECK(after < (CFG.no_towers ? 0.97 : 0.8) * before);
-  CHECK(last < (CFG.no_towers ? 0.97 : 0.8) * first);
+  /* without towers only the few filter weights learn: less to gain; with the
+   * attribute term alone one weight (alpha): it must move and lower the loss */
+  const int alone = CFG.no_towers && !CFG.pop_prior && !CFG.spectral && !CFG.time_lags;
+  const double keep = alone ? 1.0 : CFG.no_towers ? 0.97 : 0.8;
+  CHECK(after < keep * before);
+  CHECK(last < keep * first);
+  if (alone) {
+    model_view_t v[MODEL_N_VIEWS];
+    model_views(&CFG, v);
+    CHECK(theta[v[MODEL_ATTR].offset] != 0.0f);
+  }
   trainer_free(t);
   model_local_free(&l);
   free(theta);
@@ -929,12 +985,15 @@ int main(void) {
   make_dataset(&g_ds);
   test_time_input();
   /* prior x spectral, then the time term alone and with both */
-  for (uint32_t variant = 0; variant < 7; variant++) {
+  /* then the attribute term with the others, and alone without towers */
+  for (uint32_t variant = 0; variant < 9; variant++) {
     uint32_t prior = variant & 1, spec = variant & 2 ? 3 : 0, lags = variant >= 4 ? 2 : 0;
     if (variant >= 5) prior = 1, spec = 3;
-    CFG.no_towers = variant == 6; /* the other terms alone */
-    printf(" pop_prior %u, spectral %u, time lags %u%s\n", prior, spec, lags,
-           CFG.no_towers ? ", no towers" : "");
+    if (variant == 8) prior = spec = lags = 0;
+    CFG.no_towers = variant == 6 || variant == 8; /* the other terms alone */
+    CFG.attr = variant >= 7;
+    printf(" pop_prior %u, spectral %u, time lags %u%s%s\n", prior, spec, lags,
+           CFG.no_towers ? ", no towers" : "", CFG.attr ? ", attributes" : "");
     CFG.pop_prior = prior;
     CFG.spectral = spec;
     CFG.time_lags = lags;
