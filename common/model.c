@@ -345,12 +345,11 @@ typedef struct ws {
   double *gg;          /* (R) gamma's gradient of a step */
   uint32_t *ub;        /* (bmax) each row's reference time bin b_u, DATASET_NO_BIN if none */
   double *gt;          /* (2J+1) tau's gradient of a step */
-  /* With attr: A = the dataset's n_attr coordinates, the last of the
-   * inference scoring vectors (not of the training ones: when training the
-   * term is added to the logits, sparse over the items' attributes). */
+  /* With attr: A = the dataset's n_attr; the term is added to the logits,
+   * sparse over the items' attributes (not a part of the scoring vectors). */
   uint32_t A;
   float *ad;           /* (A) a dense a_u, zero between uses */
-  float *aa;           /* inference: (bmax, A) alpha a_u; training: (bmax, C) w_i . a_u */
+  float *aa;           /* (bmax, C) w_i . a_u of every row and column */
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -409,14 +408,14 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
   w->T = w->J ? ds->time_T : 0;
   w->A = cfg->attr ? ds->n_attr : 0;
   w->Ds = model_score_dim(cfg, ds);
-  w->Dt = w->Ds - w->A + (DATASET_SPEC_FOLDS - 1) * (w->R + w->T);
+  w->Dt = w->Ds + (DATASET_SPEC_FOLDS - 1) * (w->R + w->T);
   if (w->A) {
     w->ad = calloc(w->A, sizeof(float));
-    w->aa = alloc_n((size_t)bmax * (C > w->A ? C : w->A), sizeof(float));
+    w->aa = alloc_n((size_t)bmax * C, sizeof(float));
     ok = ok && w->ad && w->aa;
   }
   if (w->Ds > D) {
-    const size_t Ds = w->Dt > w->Ds ? w->Dt : w->Ds;
+    const size_t Ds = w->Dt;
     w->wuA = alloc_n((size_t)bmax * Ds, sizeof(float));
     w->viA = alloc_n(C * Ds, sizeof(float));
     w->au = alloc_n((size_t)bmax * w->R, sizeof(float));
@@ -585,16 +584,6 @@ static void ws_attr_train(ws_t *w, const dataset_t *ds, uint32_t B, uint32_t C) 
   }
 }
 
-/* Inference: aa (B, A) = alpha a_u of rows 0..B. */
-static void ws_attr_users(ws_t *w, const dataset_t *ds, uint32_t B, float alpha) {
-  for (uint32_t b = 0; b < B; b++) {
-    attr_fill(w, ds, b, 0);
-    float *r = w->aa + (size_t)b * w->A;
-    for (uint32_t t = 0; t < w->A; t++) r[t] = alpha * w->ad[t];
-    attr_fill(w, ds, b, 1);
-  }
-}
-
 /* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk ;
  * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
  * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
@@ -618,9 +607,7 @@ static void user_scoring(float *out, const ws_t *w, const float *wu, uint32_t n,
       const uint32_t bu = w->ub[r];
       if (bu != DATASET_NO_BIN)
         for (uint32_t b = bu > J ? bu - J : 0; b < T && b <= bu + J; b++) o[b] = p->tau[J + b - bu];
-      o += T;
     }
-    if (w->A && !users) memcpy(o, w->aa + (size_t)r * w->A, w->A * sizeof *o);
   }
 }
 
@@ -642,10 +629,6 @@ static void item_scoring(float *out, const ws_t *w, const float *vi, uint32_t n,
     if (!train) {
       for (uint32_t k = 0; k < R; k++) o[k] = ds->spec_val[k] * ds->spec_vec[(size_t)it * R + k];
       if (T) memcpy(o + R, ds->time_cnt + (size_t)it * T, T * sizeof *o);
-      if (!w->A) continue;
-      o += R + T;
-      memset(o, 0, w->A * sizeof *o);
-      for (uint32_t q = ds->attr_ptr[it]; q < ds->attr_ptr[it + 1]; q++) o[ds->attr_id[q]] = ds->attr_w[q];
       continue;
     }
     for (uint32_t f = 0; f < DATASET_SPEC_FOLDS; f++, o += R + T) {
@@ -870,7 +853,6 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
     ws_register_users(&w, ds, users + c, NULL, m);
     if (w.R) ws_user_spec(&w, ds, users + c, m, 0);
     if (w.T) ws_user_time(&w, ds, users + c, NULL, m);
-    if (w.A) ws_attr_users(&w, ds, m, *p.alpha);
     if (w.NT) {
       memset(w.wu, 0, (size_t)m * D * sizeof(float));
     } else {
@@ -889,8 +871,7 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
                         const dataset_t *ds, float *out) {
   const uint32_t D = cfg->dim, Hd = cfg->hidden, n = ds->n_items, Ds = model_score_dim(cfg, ds);
   /* item_scoring reads only the widths of a workspace */
-  const ws_t w = {.D = D, .R = cfg->spectral, .J = cfg->time_lags, .T = cfg->time_lags ? ds->time_T : 0,
-                  .A = cfg->attr ? ds->n_attr : 0};
+  const ws_t w = {.D = D, .R = cfg->spectral, .J = cfg->time_lags, .T = cfg->time_lags ? ds->time_T : 0};
   float *x = malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *x);
   float *h = malloc((size_t)MODEL_INFER_CHUNK * Hd * sizeof *h);
   float *v = Ds > D ? malloc((size_t)MODEL_INFER_CHUNK * D * sizeof *v) : NULL;
@@ -903,7 +884,11 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
   params_t p = params_of(cfg, theta);
   for (uint32_t c = 0; c < n; c += MODEL_INFER_CHUNK) {
     uint32_t m = n - c < MODEL_INFER_CHUNK ? n - c : MODEL_INFER_CHUNK;
-    if (cfg->no_towers) { /* the extra terms alone (Ds > D): no tower to run */
+    if (cfg->no_towers && Ds == D) { /* the attribute term alone (model_attr_scores) */
+      memset(out + (size_t)c * D, 0, (size_t)m * D * sizeof *out);
+      continue;
+    }
+    if (cfg->no_towers) { /* the extra terms alone: no tower to run */
       memset(v, 0, (size_t)m * D * sizeof *v);
       item_scoring(out + (size_t)c * Ds, &w, v, m, Ds, &p, ds, NULL, c, 0);
       continue;
@@ -922,6 +907,53 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
     item_scoring(out + (size_t)c * Ds, &w, v, m, Ds, &p, ds, NULL, c, 0);
   }
   free(x); free(h); free(v); free(ids);
+}
+
+int model_attr_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
+                      const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err) {
+  if (!cfg->attr || !ds->n_attr || !n) return 0;
+  const uint32_t A = ds->n_attr, ni = ds->n_items, L = cfg->hist_len, nnz = ds->attr_ptr[ni];
+  const float alpha = *params_of(cfg, theta).alpha;
+  /* the items of each coordinate (the transpose of attr_*), in item order */
+  uint32_t *pp = calloc((size_t)A + 1, sizeof *pp), *pi = malloc(((size_t)nnz + 1) * sizeof *pi);
+  float *pw = malloc(((size_t)nnz + 1) * sizeof *pw), *ad = calloc(A, sizeof *ad);
+  uint32_t *hist = malloc(((size_t)L + 1) * sizeof *hist), *touched = malloc((size_t)A * sizeof *touched);
+  if (!pp || !pi || !pw || !ad || !hist || !touched) {
+    free(pp), free(pi), free(pw), free(ad), free(hist), free(touched);
+    return fm_fail(err, "out of memory for the attribute term's index (%u coordinates, %u entries)",
+                   A, nnz);
+  }
+  for (uint32_t q = 0; q < nnz; q++) pp[ds->attr_id[q] + 1]++;
+  for (uint32_t t = 0; t < A; t++) pp[t + 1] += pp[t];
+  for (uint32_t i = 0; i < ni; i++)
+    for (uint32_t q = ds->attr_ptr[i]; q < ds->attr_ptr[i + 1]; q++) {
+      uint32_t t = ds->attr_id[q], k = pp[t]++;
+      pi[k] = i;
+      pw[k] = ds->attr_w[q];
+    }
+  for (uint32_t t = A; t > 0; t--) pp[t] = pp[t - 1];
+  pp[0] = 0;
+  for (uint32_t r = 0; r < n; r++) {
+    /* a_u over the user's last L history items, as model_user_vectors pools them */
+    const uint32_t c = hist_collect(ds, users[r], NO_ITEM, L, hist);
+    const float sc = c ? alpha / sqrtf((float)c) : 0.0f;
+    uint32_t nt = 0;
+    for (uint32_t k = 0; k < c; k++)
+      for (uint32_t q = ds->attr_ptr[hist[k]]; q < ds->attr_ptr[hist[k] + 1]; q++) {
+        const uint32_t t = ds->attr_id[q];
+        if (ad[t] == 0.0f) touched[nt++] = t; /* weights are > 0: touched = non-zero */
+        ad[t] += ds->attr_w[q];
+      }
+    float *row = S + (size_t)r * ld;
+    for (uint32_t k = 0; k < nt; k++) {
+      const uint32_t t = touched[k];
+      const float a = sc * ad[t];
+      for (uint32_t j = pp[t]; j < pp[t + 1]; j++) row[pi[j]] += a * pw[j];
+      ad[t] = 0.0f;
+    }
+  }
+  free(pp), free(pi), free(pw), free(ad), free(hist), free(touched);
+  return 0;
 }
 
 float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_local_t *l,

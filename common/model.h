@@ -34,9 +34,10 @@
  *   how much a shared attribute says, alpha, transfers. A held-out industry
  *   with K = 1 has no pair of its own to learn alpha from: only the
  *   meta-model can bring it. alpha starts at 0 (the term off until learned).
- *   At inference the term is A = n_attr more coordinates of the scoring
- *   vectors [alpha a_u] . [w_i] (full ranking stays one sgemm); when
- *   training it is added to the logits sparsely.
+ *   It is added to the scores sparsely, through the items' attribute lists
+ *   (a dense [alpha a_u] . [w_i] would cost n_attr, up to thousands, more
+ *   coordinates in every full-ranking product): to the logits when
+ *   training, by model_attr_scores at inference.
  *   The time term is what was popular around the user's own time: on data that
  *   spans years, what a catalogue's users take drifts, and a user's support
  *   says when they are. tau, a shared filter over the lags, learns how fast
@@ -108,11 +109,10 @@ size_t model_n_shared(const model_cfg_t *cfg);
  * D, + 1 with pop_prior (w_u gets beta, v_i gets s_i), + r with spectral
  * (w_u gets gamma_k a_uk, v_i gets lambda_k e_ik), + the dataset's time bins
  * T with time_lags (w_u gets tau_(b - b_u) in bin b, v_i gets c_i(b)), so that
- * a score is still one dot product and full ranking one sgemm, + the
- * dataset's n_attr with attr (w_u gets alpha a_u, v_i gets w_i). */
+ * a score is still one dot product and full ranking one sgemm. The attribute
+ * term is not in them: model_attr_scores adds it. */
 static inline uint32_t model_score_dim(const model_cfg_t *cfg, const dataset_t *ds) {
-  return cfg->dim + (cfg->pop_prior ? 1 : 0) + cfg->spectral + (cfg->time_lags ? ds->time_T : 0) +
-         (cfg->attr ? ds->n_attr : 0);
+  return cfg->dim + (cfg->pop_prior ? 1 : 0) + cfg->spectral + (cfg->time_lags ? ds->time_T : 0);
 }
 /* The views of theta, in order; v must hold MODEL_N_VIEWS entries. */
 void model_views(const model_cfg_t *cfg, model_view_t *v);
@@ -137,6 +137,11 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
                         const dataset_t *ds, const uint32_t *users, uint32_t n, float *out);
 void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
                         const dataset_t *ds, float *out);
+/* The attribute term (attr): S[r * ld + i] += alpha a_u . w_i for users[r],
+ * r < n, and every item i (history as in model_user_vectors). Scores are
+ * model_user_vectors . model_item_vectors + this. Nothing without attr. */
+int model_attr_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
+                      const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err);
 
 /* --- training ------------------------------------------------------------ */
 

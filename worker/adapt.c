@@ -4,7 +4,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "common/rng.h"
+
+/* Scores with the attribute term: the vectors' product, then model_attr_scores. */
+typedef struct attr_ctx {
+  const model_cfg_t *mc;
+  const float *theta, *U, *V;
+  uint32_t D;
+  const dataset_t *ds;
+} attr_ctx_t;
+
+static int attr_block(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *err) {
+  const attr_ctx_t *c = vctx;
+  const uint32_t ni = c->ds->n_items;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)ni, (int)c->D, 1.0f,
+              c->U + (size_t)first * c->D, (int)c->D, c->V, (int)c->D, 0.0f, S, (int)ni);
+  return model_attr_scores(c->mc, c->theta, c->ds, c->ds->eval_user + first, n, S, ni, err);
+}
 
 int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
                 const float *theta, const model_local_t *local, const dataset_t *ds, fm_err *err) {
@@ -12,17 +30,23 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
   if (ds->n_eval == 0) return 0;
   size_t D = model_score_dim(mc, ds);
   float *U = malloc(sizeof(float) * D * ds->n_eval);
-  float *I = malloc(sizeof(float) * D * (ds->n_items ? ds->n_items : 1));
-  if (!U || !I) {
+  float *V = malloc(sizeof(float) * D * (ds->n_items ? ds->n_items : 1));
+  if (!U || !V) {
     free(U);
-    free(I);
+    free(V);
     return fm_fail(err, "out of memory for %u user and %u item vectors", ds->n_eval, ds->n_items);
   }
   model_user_vectors(mc, theta, local, ds, ds->eval_user, ds->n_eval, U);
-  model_item_vectors(mc, theta, local, ds, I);
-  int rc = metrics_rank_dot(out, per_user, U, I, (uint32_t)D, ds, err);
+  model_item_vectors(mc, theta, local, ds, V);
+  int rc;
+  if (mc->attr && ds->n_attr) { /* the sparse attribute term beside the product (model.h) */
+    attr_ctx_t c = {mc, theta, U, V, (uint32_t)D, ds};
+    rc = metrics_rank_scores(out, per_user, ds, attr_block, &c, NULL, 0, err);
+  } else {
+    rc = metrics_rank_dot(out, per_user, U, V, (uint32_t)D, ds, err);
+  }
   free(U);
-  free(I);
+  free(V);
   return rc;
 }
 

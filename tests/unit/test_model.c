@@ -334,8 +334,7 @@ static void test_layout(void) {
   CHECK_EQ_INT(v[MODEL_POP].rows, CFG.pop_prior);
   if (CFG.pop_prior) CHECK(a[v[MODEL_POP].offset] == 1.0f); /* starts from popularity */
   CHECK_EQ_INT(model_score_dim(&CFG, &g_ds),
-               D + CFG.pop_prior + CFG.spectral + (CFG.time_lags ? g_ds.time_T : 0) +
-               (CFG.attr ? g_ds.n_attr : 0));
+               D + CFG.pop_prior + CFG.spectral + (CFG.time_lags ? g_ds.time_T : 0));
   CHECK_EQ_INT(v[MODEL_ATTR].rows, CFG.attr);
   if (CFG.attr) CHECK(a[v[MODEL_ATTR].offset] == 0.0f); /* alpha starts at 0: off until learned */
   for (uint32_t k = 0; k < v[MODEL_TIME].rows; k++) /* tau starts as the kernel */
@@ -416,14 +415,19 @@ static void test_forward(void) {
       float want = llabs((int64_t)b - bu) <= CFG.time_lags ? view(&r, MODEL_TIME)[CFG.time_lags + b - bu] : 0.0f;
       CHECK(U[u * Ds + o + b] == want);
     }
-    /* attr: alpha a_u, so that with w_i it gives ref_attr (nothing left out) */
-    for (uint32_t i = 0; CFG.attr && i < NI; i++) {
-      double x = 0;
-      for (uint32_t q = g_ds.attr_ptr[i]; q < g_ds.attr_ptr[i + 1]; q++)
-        x += (double)U[u * Ds + o + T + g_ds.attr_id[q]] * g_ds.attr_w[q];
-      CHECK_NEAR(x, ref_attr(&r, u, UINT32_MAX, i), 1e-6);
-    }
   }
+  /* attr: model_attr_scores adds ref_attr (nothing left out) to every item,
+   * on rows of any stride; without attr it adds nothing */
+  float SA[NU * (NI + 2)];
+  for (uint32_t k = 0; k < NU * (NI + 2); k++) SA[k] = 0.5f;
+  fm_err err;
+  CHECK_OK(model_attr_scores(&CFG, theta, &g_ds, all, NU, SA, NI + 2, &err));
+  for (uint32_t u = 0; u < NU; u++) {
+    for (uint32_t i = 0; i < NI; i++)
+      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_attr(&r, u, UINT32_MAX, i), 1e-6);
+    CHECK(SA[u * (NI + 2) + NI] == 0.5f && SA[u * (NI + 2) + NI + 1] == 0.5f);
+  }
+  if (CFG.attr) CHECK(SA[0] != 0.5f); /* user 0 shares attributes with item 0 */
   for (uint32_t i = 0; i < NI; i++) {
     ref_item(&r, i, v);
     for (uint32_t d = 0; d < D; d++) CHECK_NEAR(V[i * Ds + d], v[d], 1e-5 * (1 + fabs(v[d])));
@@ -433,10 +437,6 @@ static void test_forward(void) {
     for (uint32_t k = 0; k < CFG.spectral; k++)
       CHECK_NEAR(V[i * Ds + D + CFG.pop_prior + k], g_ds.spec_val[k] * g_ds.spec_vec[i * CFG.spectral + k], 1e-7);
     for (uint32_t b = 0; b < T; b++) CHECK(V[i * Ds + o + b] == g_ds.time_cnt[i * T + b]);
-    for (uint32_t a = 0, q = g_ds.attr_ptr[i]; CFG.attr && a < g_ds.n_attr; a++) {
-      float want = q < g_ds.attr_ptr[i + 1] && g_ds.attr_id[q] == a ? g_ds.attr_w[q++] : 0.0f;
-      CHECK(V[i * Ds + o + T + a] == want);
-    }
   }
   /* A subset of users, in another order, gives the same rows. */
   const uint32_t some[3] = {5, 0, 2};
@@ -461,6 +461,7 @@ static void test_forward(void) {
     diff += ref_spec(&r, u, i, j) - ref_spec(&r, u, i, i);
     for (uint32_t b = 0; b < T; b++) diff -= (double)U[u * Ds + o + b] * (V[j * Ds + o + b] - V[i * Ds + o + b]);
     diff += ref_time(&r, u, i, j) - ref_time(&r, u, i, i);
+    diff += ref_attr(&r, u, i, j) - ref_attr(&r, u, i, i); /* added beside the vectors */
     CHECK_NEAR(l1, log1p(exp(diff)), 1e-5 * (1 + l1));
   }
   model_local_free(&l);
