@@ -98,16 +98,41 @@ stop_hosts() { # kill whatever is left on the namespace hosts, restore every lin
   for i in 0 1 2 3; do ip -n "$SW" link set "h$i" up; done
   sleep 0.5
 }
-wait_rounds() { # wait_rounds OUT N: until OUT/metrics.jsonl has N lines (60 s at most)
-  for _ in $(seq 1 600); do
+show_state() ( # show_state WHY LOG: what a stuck or failed launch left behind, for the CI log
+  set +e +o pipefail # best effort: never the cause of a failure
+  echo "=== $1; $2 (last 40 lines):"
+  tail -n 40 "$2"
+  for i in 0 1 2 3; do
+    echo "=== host h$i: processes (pid state wchan command)"
+    for p in $(ip netns pids "$PREFIX-h$i" 2> /dev/null); do
+      echo "$p $(awk '{print $3}' "/proc/$p/stat" 2> /dev/null) $(cat "/proc/$p/wchan" 2> /dev/null)" \
+        "$(tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null | cut -c1-160)"
+    done
+    echo "=== host h$i: TCP sockets"
+    ip netns exec "$PREFIX-h$i" ss -tan 2> /dev/null | head -30
+  done
+) >&2
+wait_rounds() { # wait_rounds OUT N JOB LOG: until OUT/metrics.jsonl has N lines, while the launch JOB runs
+  local t_end=$(($(date +%s) + 180)) rc
+  while :; do
     [ -s "$1/metrics.jsonl" ] && [ "$(wc -l < "$1/metrics.jsonl")" -ge "$2" ] && return 0
+    if ! kill -0 "$3" 2> /dev/null; then # ended (or failed) without the rounds: say why now
+      [ -s "$1/metrics.jsonl" ] && [ "$(wc -l < "$1/metrics.jsonl")" -ge "$2" ] && return 0
+      rc=0
+      wait "$3" || rc=$?
+      show_state "$1: the launch ended (exit $rc) before $2 rounds were recorded" "$4"
+      fail "$1: the launch ended (exit $rc) before $2 rounds were recorded"
+    fi
+    if [ "$(date +%s)" -ge "$t_end" ]; then
+      show_state "$1: $2 rounds were not recorded within 180 s" "$4"
+      fail "$1: $2 rounds were not recorded within 180 s (the launch is still running)"
+    fi
     sleep 0.1
   done
-  fail "$1: $2 rounds were not recorded within 60 s"
 }
-wait_pid() { # wait_pid PID SECONDS: wait for a background job, kill it after SECONDS
+wait_pid() { # wait_pid PID SECONDS [LOG]: wait for a background job, kill it after SECONDS (showing LOG)
   for _ in $(seq 1 $((10 * $2))); do kill -0 "$1" 2> /dev/null || break; sleep 0.1; done
-  if kill -0 "$1" 2> /dev/null; then kill -9 "$1" 2> /dev/null; wait "$1" 2> /dev/null; return 99; fi
+  if kill -0 "$1" 2> /dev/null; then [ -z "${3:-}" ] || show_state "still running after $2 s" "$3"; kill -9 "$1" 2> /dev/null; wait "$1" 2> /dev/null; return 99; fi
   wait "$1"
 }
 
@@ -155,11 +180,11 @@ stamp "4 hosts = 1 host ok"
 on_head timeout 120 "${LAUNCH[@]}" 5 "$BIN" train $TINY --rounds 10 --round-timeout 4 --inject-stall 2:3:2 \
   --out "$TMP/blip" < /dev/null > "$TMP/blip.log" 2>&1 &
 job=$!
-wait_rounds "$TMP/blip" 2
+wait_rounds "$TMP/blip" 2 $job "$TMP/blip.log"
 ip -n "$SW" link set $CUT down
 sleep 6
 ip -n "$SW" link set $CUT up
-wait_pid $job 100 || { rc=$?; cat "$TMP/blip.log"; fail "the run with a 6 s cut did not complete (exit $rc)"; }
+wait_pid $job 100 "$TMP/blip.log" || { rc=$?; cat "$TMP/blip.log"; fail "the run with a 6 s cut did not complete (exit $rc)"; }
 m=$TMP/blip/metrics.jsonl
 [ "$(wc -l < "$m")" = 10 ] || fail "$m: not every round was recorded"
 grep -q "$CUT_NAMES" "$m" || { cat "$m"; fail "no round dropped the cut host's platforms"; }
@@ -177,9 +202,9 @@ on_head timeout 200 bash "$ROOT/cluster/run-until-done.sh" --pause 1 --max-resta
   "${LAUNCH[@]}" --skip-unreachable --abort-grace 8 5 "$BIN" train $TINY --rounds 5 --round-timeout 2 \
   --inject-stall 2:3:4 --out "$TMP/cut" < /dev/null > "$TMP/cut.log" 2>&1 &
 job=$!
-wait_rounds "$TMP/cut" 2
+wait_rounds "$TMP/cut" 2 $job "$TMP/cut.log"
 ip -n "$SW" link set $CUT down
-wait_pid $job 150 || { rc=$?; cat "$TMP/cut.log"; fail "run-until-done did not complete the run with a host cut for good (exit $rc)"; }
+wait_pid $job 150 "$TMP/cut.log" || { rc=$?; cat "$TMP/cut.log"; fail "run-until-done did not complete the run with a host cut for good (exit $rc)"; }
 m=$TMP/cut/metrics.jsonl
 [ "$(wc -l < "$m")" = 5 ] || fail "$m: not every round was recorded"
 [ "$(grep -c "$CUT_NAMES" "$m")" = 3 ] || { cat "$m"; fail "rounds 3-5 should have dropped the cut host's platforms"; }
@@ -203,9 +228,9 @@ on_head timeout 200 bash "$ROOT/cluster/run-until-done.sh" --pause 1 --max-resta
   "${LAUNCH[@]}" --skip-unreachable --abort-grace 8 5 "$BIN" train $TINY --rounds 6 --round-timeout 3 \
   --min-platforms 8 --inject-stall 2:3:2 --out "$TMP/strict" < /dev/null > "$TMP/strict.log" 2>&1 &
 job=$!
-wait_rounds "$TMP/strict" 2
+wait_rounds "$TMP/strict" 2 $job "$TMP/strict.log"
 ip -n "$SW" link set $CUT down
-wait_pid $job 150 || { rc=$?; cat "$TMP/strict.log"; fail "run-until-done did not complete the strict run (exit $rc)"; }
+wait_pid $job 150 "$TMP/strict.log" || { rc=$?; cat "$TMP/strict.log"; fail "run-until-done did not complete the strict run (exit $rc)"; }
 grep -q 'min-platforms is 8; missing: "electronics","sports"' "$TMP/strict.log" ||
   { cat "$TMP/strict.log"; fail "the strict run did not stop at the cut"; }
 grep -q "leaving out $CUT_ADDR" "$TMP/strict.log" || fail "the relaunch did not leave out the cut host"
