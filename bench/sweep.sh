@@ -18,6 +18,8 @@
 #     CSV=bench/results/sweep.csv (appended; header written if new)
 #     OUT=out/sweep (models; not for git)   MPIRUN="cluster/mpirun.sh 3"
 #     FEDMETA_FLAGS (extra flags for train and eval, e.g. --negatives 256)
+#     FIXED="INNER_LR INNER_STEPS OUTER_LR": every trial trains these settings instead
+#                  of sampling them (a model whose settings are not searched; trials = 1)
 #     TRAIN_FLAGS (extra flags for train only, e.g. the model's shape: --spectral 32;
 #                  trial t of a seed samples the same settings with or without them,
 #                  so two sweeps into two CSVs compare them pair by pair)
@@ -95,6 +97,7 @@ fi
 
 for t in $(seq 1 "$trials"); do
   sample_trial "$algo" "$seed" "$t"
+  [ -n "${FIXED:-}" ] && read -r ilr ist olr <<< "$FIXED"
   m="$out/$dname-$algo-s$seed-t$t${train_flags:+-$(echo "$train_flags" | tr -d ' -')}"
   date=$(date -u +%FT%TZ)
   t0=$(date +%s)

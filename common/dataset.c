@@ -98,7 +98,7 @@ static int cmp_tok(const void *a, const void *b) {
  * Returns -1 when out of memory (nothing allocated is left behind). */
 static int attr_build(dataset_t *d, const shard_t *s) {
   const uint32_t ni = s->n_items, nf = s->ifeat_ptr[ni];
-  uint32_t *tmp = xcalloc(nf, sizeof *tmp), *loc = xcalloc(nf, sizeof *loc);
+  uint32_t *tmp = xcalloc(nf, sizeof *tmp), *loc = xcalloc(ni, sizeof *loc); /* loc: per item */
   attr_tok_t *tk = xcalloc(nf, sizeof *tk);
   d->attr_ptr = xcalloc((size_t)ni + 1, sizeof *d->attr_ptr);
   d->attr_id = xcalloc(nf, sizeof *d->attr_id);
