@@ -15,7 +15,9 @@
 #   env: OUT=out/bench-p1-amazon-attr  ROTATIONS="beauty:toys sports:beauty toys:sports"
 #        MODEL_FLAGS (default: --towers off --attr on --spectral 128)
 #        FIXED="0.03 20 1" (reptile's inner lr, inner steps, outer step)
-#        ALGOS=reptile (the federated methods of the test run, at FIXED)
+#        ALGOS=reptile (the federated methods of the test run, at FIXED; each is
+#          validated once; every +ft method takes reptile's validated fine-tune plan,
+#          so reptile's validation must be in the CSV)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-build/fedmeta}
@@ -29,15 +31,16 @@ mkdir -p "$out"
 for pair in ${ROTATIONS:-beauty:toys sports:beauty toys:sports}; do
   test=${pair%%:*} val=${pair##*:}
   csv="$out/validation-$test.csv"
-  if [ ! -s "$csv" ]; then
-    (
-      export EXCLUDE=$test ROUNDS=50 KS="1 5" CSV="$csv" OUT="$out/sweep-$test" TRAIN_FLAGS="$flags"
-      for a in $algos; do
+  (
+    # each method's validation once (a later run with more ALGOS adds theirs)
+    export EXCLUDE=$test ROUNDS=50 KS="1 5" CSV="$csv" OUT="$out/sweep-$test" TRAIN_FLAGS="$flags"
+    for a in $algos; do
+      grep -q "^[^,]*,[^,]*,$a," "$csv" 2> /dev/null ||
         FIXED="$fixed" FT_GRID="0:0.001 20:0.01 100:0.01" bash "$here/sweep.sh" "$bin" "$root/amazon" "$val" "$a" 1 1
-      done
+    done
+    grep -q "^[^,]*,[^,]*,local," "$csv" 2> /dev/null ||
       LOCAL_GRID="1:0.001 20:0.01 100:0.01 400:0.01" bash "$here/sweep.sh" "$bin" "$root/amazon" "$val" local
-    )
-  fi
+  )
   FT_PLAN="$(bash "$here/per-k-plan.sh" "$csv" reptile)" LOCAL_PLAN="$(bash "$here/per-k-plan.sh" "$csv" local)" \
     SWEEP_CSV="$csv" OUT="$out" ONLY=amazon AMAZON_TEST="$test" ALGOS="$algos" TRAIN_FLAGS="$flags" \
     bash "$here/p1_real.sh" "$bin" "$root" "$seeds"
