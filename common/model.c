@@ -601,13 +601,12 @@ static void user_scoring(float *out, const ws_t *w, const float *wu, uint32_t n,
       o += (size_t)(users[r] % DATASET_SPEC_FOLDS) * (R + T);
     }
     for (uint32_t k = 0; k < R; k++) o[k] = p->gam[k] * w->au[(size_t)r * R + k];
+    if (!T) continue;
     o += R;
-    if (T) {
-      memset(o, 0, T * sizeof *o);
-      const uint32_t bu = w->ub[r];
-      if (bu != DATASET_NO_BIN)
-        for (uint32_t b = bu > J ? bu - J : 0; b < T && b <= bu + J; b++) o[b] = p->tau[J + b - bu];
-    }
+    memset(o, 0, T * sizeof *o);
+    const uint32_t bu = w->ub[r];
+    if (bu == DATASET_NO_BIN) continue;
+    for (uint32_t b = bu > J ? bu - J : 0; b < T && b <= bu + J; b++) o[b] = p->tau[J + b - bu];
   }
 }
 
