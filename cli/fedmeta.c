@@ -160,7 +160,8 @@ static int cmd_eval(int argc, char **argv) {
   if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
       dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
       dataset_spectral(&ds, ck.model.spectral, c.kshot, &err) ||
-      dataset_time(&ds, ck.model.time_bin_s, ck.model.time_lags, c.kshot, &err))
+      dataset_time(&ds, ck.model.time_bin_s, ck.model.time_lags, c.kshot, &err) ||
+      dataset_ease(&ds, ck.model.ease, c.kshot, &err))
     goto fail;
   /* The model's shape comes from the file, not from the flags. */
   c.dim = ck.model.dim;

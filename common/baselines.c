@@ -202,7 +202,7 @@ void baseline_ease_free(baseline_ease_t *m) {
   memset(m, 0, sizeof *m);
 }
 
-int baseline_ease_fit_csr(baseline_ease_t *m, uint32_t n_users, uint32_t n_items,
+int baseline_ease_inverse(baseline_ease_t *m, uint32_t n_users, uint32_t n_items,
                           const uint32_t *ptr, const uint32_t *items, float lambda, fm_err *err) {
   memset(m, 0, sizeof *m);
   if (!(lambda > 0)) return fm_fail(err, "EASE: lambda must be > 0 (got %g)", (double)lambda);
@@ -260,7 +260,20 @@ int baseline_ease_fit_csr(baseline_ease_t *m, uint32_t n_users, uint32_t n_items
   }
   for (size_t c = 0; c < M; c++) /* mirror the computed triangle */
     for (size_t r = c + 1; r < M; r++) G[r * M + c] = G[c * M + r];
-  float *d = malloc(M * sizeof *d);
+  return 0;
+oom:
+  free(slot);
+  binmat_free(&b);
+  baseline_ease_free(m);
+  return fm_fail(err, "EASE: out of memory for %u items", n_items);
+}
+
+int baseline_ease_fit_csr(baseline_ease_t *m, uint32_t n_users, uint32_t n_items,
+                          const uint32_t *ptr, const uint32_t *items, float lambda, fm_err *err) {
+  if (baseline_ease_inverse(m, n_users, n_items, ptr, items, lambda, err)) return -1;
+  float *G = m->B;
+  const size_t M = m->n_active;
+  float *d = malloc(M * sizeof *d + 1);
   if (!d) {
     baseline_ease_free(m);
     return fm_fail(err, "EASE: out of memory");
@@ -273,11 +286,6 @@ int baseline_ease_fit_csr(baseline_ease_t *m, uint32_t n_users, uint32_t n_items
   }
   free(d);
   return 0;
-oom:
-  free(slot);
-  binmat_free(&b);
-  baseline_ease_free(m);
-  return fm_fail(err, "EASE: out of memory for %u items", n_items);
 }
 
 int baseline_ease_fit(baseline_ease_t *m, const dataset_t *ds, float lambda, fm_err *err) {

@@ -55,6 +55,12 @@ int baseline_knn_fit_csr(baseline_knn_t *m, uint32_t n_users, uint32_t n_items,
 int baseline_ease_fit_csr(baseline_ease_t *m, uint32_t n_users, uint32_t n_items,
                           const uint32_t *ptr, const uint32_t *items, float lambda, fm_err *err);
 
+/* The first half of the EASE fit: m->B holds P = (X^T X + lambda I)^{-1}
+ * itself (symmetric, over the m->n_active items; not yet B). The model's
+ * EASE term (common/model.h) works from P. */
+int baseline_ease_inverse(baseline_ease_t *m, uint32_t n_users, uint32_t n_items,
+                          const uint32_t *ptr, const uint32_t *items, float lambda, fm_err *err);
+
 /* Fit on ds->hist (TRAIN, or TRAIN+VALID for a SPLIT_TEST dataset). */
 int baseline_knn_fit(baseline_knn_t *m, const dataset_t *ds, uint32_t topk, fm_err *err);
 int baseline_ease_fit(baseline_ease_t *m, const dataset_t *ds, float lambda, fm_err *err);

@@ -21,6 +21,7 @@
  * A user may have an empty history (K-shot with K = 0). */
 #include "common/dataset.h"
 #include "common/spectral.h"
+#include "common/baselines.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -316,6 +317,7 @@ oom:
 
 static void spectral_drop(dataset_t *d);
 static void time_drop(dataset_t *d);
+static void ease_drop(dataset_t *d);
 
 /* How many of a user's first n interactions a held-out K-shot support would
  * show with kcap = K (0 = no cap): the rule both training inputs (the folds'
@@ -344,6 +346,7 @@ void dataset_free(dataset_t *d) {
   free(d->attr_w);
   spectral_drop(d);
   time_drop(d);
+  ease_drop(d);
   memset(d, 0, sizeof *d);
 }
 
@@ -424,6 +427,102 @@ int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
     return -1;
   }
   d->spec_r = r;
+  return 0;
+}
+
+/* --- the EASE term's input ------------------------------------------------------ */
+
+static void ease_drop(dataset_t *d) {
+  free(d->ease_slot);
+  free(d->ease_P);
+  d->ease_slot = NULL;
+  d->ease_P = NULL;
+  d->ease_lambda = d->ease_kcap = d->ease_m = 0;
+  d->ease_scale = 0.0f;
+}
+
+/* ease_scale = 1 / the root mean square of the term's inference scores (model.h) over
+ * every item and at most 2048 users with a history (every ceil(n / 2048)-th). */
+static int ease_scale(dataset_t *d) {
+  const uint32_t m = d->ease_m, ni = d->n_items, nh = 2048;
+  float *acc = malloc(((size_t)m + 1) * sizeof *acc);
+  if (!acc) return -1;
+  uint32_t nu_h = 0;
+  for (uint32_t u = 0; u < d->n_users; u++) nu_h += d->hist_ptr[u + 1] > d->hist_ptr[u];
+  const uint32_t stride = nu_h > nh ? (nu_h + nh - 1) / nh : 1;
+  double ms = 0;
+  uint32_t nu = 0, seen = 0;
+  for (uint32_t u = 0; u < d->n_users; u++) {
+    const uint32_t a = d->hist_ptr[u], b = d->hist_ptr[u + 1];
+    if (a == b || seen++ % stride) continue;
+    nu++;
+    memset(acc, 0, (size_t)m * sizeof *acc);
+    for (uint32_t k = a; k < b; k++) {
+      const uint32_t j = d->ease_slot[d->hist[k]];
+      int dup = 0;
+      for (uint32_t q = a; q < k && !dup; q++) dup = d->hist[q] == d->hist[k];
+      if (j == DATASET_NO_SLOT || dup) continue;
+      const float *row = d->ease_P + (size_t)j * m;
+      for (uint32_t i = 0; i < m; i++) acc[i] += row[i];
+      acc[j] -= row[j]; /* B_jj = 0 */
+    }
+    for (uint32_t i = 0; i < m; i++) {
+      const double e = acc[i] / d->ease_P[(size_t)i * m + i];
+      ms += e * e;
+    }
+  }
+  free(acc);
+  ms = nu ? ms / ((double)ni * nu) : 0.0;
+  d->ease_scale = ms > 0 ? (float)(1.0 / sqrt(ms)) : 0.0f; /* 0: every score is 0 (K = 1) */
+  return 0;
+}
+
+int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err) {
+  ease_drop(d);
+  if (lambda == 0) return 0;
+  const uint32_t nu = d->n_users;
+  uint32_t *ptr = malloc(((size_t)nu + 1) * sizeof *ptr);
+  uint32_t *items = malloc(((size_t)d->hist_ptr[nu] + 1) * sizeof *items);
+  d->ease_slot = malloc(((size_t)d->n_items + 1) * sizeof *d->ease_slot);
+  if (!ptr || !items || !d->ease_slot) {
+    free(ptr);
+    free(items);
+    ease_drop(d);
+    return fm_fail(err, "out of memory for the EASE term (%u users, %u items)", nu, d->n_items);
+  }
+  uint32_t o = 0; /* X: the first kcap items of each user */
+  for (uint32_t u = 0; u < nu; u++) {
+    ptr[u] = o;
+    const uint32_t a = d->hist_ptr[u], c = kcapped(d->hist_ptr[u + 1] - a, kcap);
+    memcpy(items + o, d->hist + a, (size_t)c * sizeof *items);
+    o += c;
+  }
+  ptr[nu] = o;
+  baseline_ease_t e;
+  int rc = baseline_ease_inverse(&e, nu, d->n_items, ptr, items, (float)lambda, err);
+  free(ptr);
+  free(items);
+  if (rc) {
+    ease_drop(d);
+    return -1;
+  }
+  if (e.n_active > DATASET_EASE_MAX_ITEMS) { /* baseline_ease_inverse refuses above its own limit */
+    baseline_ease_free(&e);
+    ease_drop(d);
+    return fm_fail(err, "the EASE term: %u items with an interaction, more than %u",
+                   e.n_active, DATASET_EASE_MAX_ITEMS);
+  }
+  for (uint32_t i = 0; i < d->n_items; i++) d->ease_slot[i] = DATASET_NO_SLOT;
+  for (uint32_t k = 0; k < e.n_active; k++) d->ease_slot[e.active[k]] = k;
+  d->ease_m = e.n_active;
+  d->ease_P = e.B; /* taken over: P itself, not B */
+  free(e.active);
+  d->ease_lambda = lambda;
+  d->ease_kcap = kcap;
+  if (ease_scale(d)) {
+    ease_drop(d);
+    return fm_fail(err, "out of memory for the EASE term's scale (%u items)", d->n_items);
+  }
   return 0;
 }
 

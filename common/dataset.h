@@ -69,8 +69,20 @@ typedef struct dataset {
   uint32_t *attr_ptr;          /* (n_items+1) CSR of each item's coordinates */
   uint32_t *attr_id;           /* coordinate, ascending within an item */
   float *attr_w;               /* its weight idf / norm */
+  /* The EASE term's input (dataset_ease; 0 and NULL until then): P =
+   * (X^T X + lambda I)^-1, X the binary user x item matrix of the first kcap
+   * items of each user's hist (all with kcap 0), over the ease_m items X has
+   * (common/baselines.h, baseline_ease_inverse). Platform data: never sent. */
+  uint32_t ease_lambda;        /* 0: none */
+  uint32_t ease_kcap;
+  uint32_t ease_m;
+  uint32_t *ease_slot;         /* (n_items) row of P of each item, DATASET_NO_SLOT if X has none */
+  float *ease_P;               /* (ease_m, ease_m), symmetric */
+  float ease_scale;            /* the term's scores times this have mean square 1 (dataset_ease) */
 } dataset_t;
 
+#define DATASET_NO_SLOT UINT32_MAX
+#define DATASET_EASE_MAX_ITEMS 20000u /* P alone takes 4 m^2 bytes: 1.6 GB at the limit */
 #define DATASET_ATTR_MAX 4096u
 
 #define DATASET_NO_BIN UINT32_MAX
@@ -94,6 +106,16 @@ void dataset_free(dataset_t *d);
  * has mean square 1 over the catalogue and the users it serves. r = 0 frees
  * it. Deterministic. */
 int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err);
+
+/* The EASE term's input (common/model.h, ease > 0): P over the first kcap
+ * items of each user's hist (the interactions the platform knows; with kcap =
+ * K a training industry's X is as sparse as a held-out industry's support,
+ * as in dataset_spectral), and the scale that gives the term's inference
+ * scores mean square 1 over the catalogue and (a sample of at most 2048 of)
+ * the users with a history, each scored from its whole history. Refused above DATASET_EASE_MAX_ITEMS items with
+ * an interaction. The inverse is OpenBLAS's (spotrf, spotri): the same bytes
+ * for the same OpenBLAS build and thread count. lambda = 0 frees it. */
+int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err);
 
 /* The time term's input (common/model.h, time_lags > 0): interaction times
  * in bins of bin_s seconds; per item and bin the count of the interactions

@@ -174,9 +174,13 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
     return fm_fail(err, "model time_lags = %u: expected 0..%u", cfg->time_lags, DATASET_TIME_MAX_LAGS);
   if (cfg->no_towers > 1) return fm_fail(err, "model no_towers = %u: expected 0 or 1", cfg->no_towers);
   if (cfg->attr > 1) return fm_fail(err, "model attr = %u: expected 0 or 1", cfg->attr);
-  if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags && !cfg->attr)
+  if (cfg->ease > MODEL_MAX_EASE_LAMBDA)
+    return fm_fail(err, "model ease = %u: expected 0 (none) or a lambda 1..%u", cfg->ease,
+                   MODEL_MAX_EASE_LAMBDA);
+  if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags && !cfg->attr &&
+      !cfg->ease)
     return fm_fail(err, "a model without towers needs another term to score with (pop_prior, "
-                   "spectral, time_lags or attr)");
+                   "spectral, time_lags, attr or ease)");
   if (cfg->time_lags && cfg->time_bin_s == 0)
     return fm_fail(err, "model time_bin_s = 0 with time_lags %u: expected a bin width > 0", cfg->time_lags);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
@@ -203,6 +207,7 @@ void model_views(const model_cfg_t *cfg, model_view_t *v) {
       [MODEL_SPEC] = {"gamma", 0, cfg->spectral, 1},
       [MODEL_TIME] = {"tau", 0, cfg->time_lags ? 2 * cfg->time_lags + 1 : 0, 1},
       [MODEL_ATTR] = {"alpha", 0, cfg->attr ? 1 : 0, 1},
+      [MODEL_EASE] = {"eta", 0, cfg->ease ? 1 : 0, 1},
   };
   size_t off = 0;
   for (int k = 0; k < MODEL_N_VIEWS; k++) {
@@ -293,6 +298,7 @@ typedef struct params {
   float *gam; /* (r) gamma, or NULL without spectral */
   float *tau; /* (2J+1) tau, or NULL without time_lags */
   float *alpha; /* (1) alpha, or NULL without attr */
+  float *eta;   /* (1) eta, or NULL without ease */
 } params_t;
 
 /* Read-only use of theta goes through the same struct; nothing writes through
@@ -307,7 +313,8 @@ static params_t params_of(const model_cfg_t *cfg, const float *theta) {
                     cfg->pop_prior ? t + v[MODEL_POP].offset : NULL,
                     cfg->spectral ? t + v[MODEL_SPEC].offset : NULL,
                     cfg->time_lags ? t + v[MODEL_TIME].offset : NULL,
-                    cfg->attr ? t + v[MODEL_ATTR].offset : NULL};
+                    cfg->attr ? t + v[MODEL_ATTR].offset : NULL,
+                    cfg->ease ? t + v[MODEL_EASE].offset : NULL};
 }
 
 /* --- batch workspace ------------------------------------------------------------ */
@@ -350,6 +357,12 @@ typedef struct ws {
   uint32_t A;
   float *ad;           /* (A) a dense a_u, zero between uses */
   float *aa;           /* (bmax, C) w_i . a_u of every row and column */
+  /* With ease: the term's scores e_ui (bmax, C) of every row and column
+   * (training: with the row's user left out of P, see ws_ease_train), and
+   * the rows' X items (ymax of them at most). */
+  uint32_t EZ, ymax;
+  float *ee;
+  uint32_t *ey, *eh;   /* (ymax) a row's X items, (L) its history, as rows of P */
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -363,6 +376,7 @@ static void ws_free(ws_t *w) {
   free(w->dX); free(w->dZ); free(w->dhu); free(w->dwu); free(w->dhi); free(w->dvi);
   free(w->wuA); free(w->viA); free(w->dwuA); free(w->dviA); free(w->au); free(w->gg);
   free(w->ub); free(w->gt); free(w->ad); free(w->aa);
+  free(w->ee); free(w->ey); free(w->eh);
   memset(w, 0, sizeof *w);
 }
 
@@ -413,6 +427,20 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
     w->ad = calloc(w->A, sizeof(float));
     w->aa = alloc_n((size_t)bmax * C, sizeof(float));
     ok = ok && w->ad && w->aa;
+  }
+  w->EZ = cfg->ease ? 1 : 0;
+  if (w->EZ) { /* a user's X items: at most ease_kcap, at most its hist */
+    uint32_t ym = 0;
+    for (uint32_t u = 0; u < ds->n_users; u++) {
+      uint32_t c = ds->hist_ptr[u + 1] - ds->hist_ptr[u];
+      if (ds->ease_kcap && c > ds->ease_kcap) c = ds->ease_kcap;
+      if (c > ym) ym = c;
+    }
+    w->ymax = ym;
+    w->ee = alloc_n((size_t)bmax * C, sizeof(float));
+    w->ey = alloc_n(ym, sizeof(uint32_t));
+    w->eh = alloc_n(w->L, sizeof(uint32_t));
+    ok = ok && w->ee && w->ey && w->eh;
   }
   if (w->Ds > D) {
     const size_t Ds = w->Dt;
@@ -584,6 +612,65 @@ static void ws_attr_train(ws_t *w, const dataset_t *ds, uint32_t B, uint32_t C) 
   }
 }
 
+/* The EASE term (model.h) of row b against the columns: with y the user's
+ * X items (the first kcap of its hist, the user's share of X^T X), q = P y
+ * and c = y' q, Sherman-Morrison gives the inverse without the user,
+ * P_-u = P + q q' / (1 - c), and e_ui = -sum_{j in h, j != i} P_-u[j,i] /
+ * P_-u[i,i]: what EASE fitted on every other user scores. Items outside X
+ * score 0 and add nothing. Sums in double. */
+static inline int slot_in(const uint32_t *a, uint32_t n, uint32_t x) {
+  for (uint32_t k = 0; k < n; k++)
+    if (a[k] == x) return 1;
+  return 0;
+}
+
+static void ws_ease_train(ws_t *w, const dataset_t *ds, const uint32_t *users, uint32_t B,
+                          uint32_t C) {
+  const size_t m = ds->ease_m;
+  const float *P = ds->ease_P;
+  const double sc = ds->ease_scale;
+  for (uint32_t b = 0; b < B; b++) {
+    float *r = w->ee + (size_t)b * C;
+    const uint32_t u = users[b], a = ds->hist_ptr[u];
+    uint32_t ny = 0, nh = 0, n = ds->hist_ptr[u + 1] - a;
+    if (ds->ease_kcap && n > ds->ease_kcap) n = ds->ease_kcap;
+    for (uint32_t k = a; k < a + n; k++) {
+      const uint32_t j = ds->ease_slot[ds->hist[k]];
+      if (j != DATASET_NO_SLOT && !slot_in(w->ey, ny, j)) w->ey[ny++] = j;
+    }
+    const uint32_t *hs = w->hslot + (size_t)b * w->L;
+    for (uint32_t k = 0; k < w->hcnt[b]; k++) {
+      const uint32_t j = ds->ease_slot[w->slot_item[hs[k]]];
+      if (j != DATASET_NO_SLOT && !slot_in(w->eh, nh, j)) w->eh[nh++] = j;
+    }
+    if (!nh || sc == 0.0) {
+      memset(r, 0, (size_t)C * sizeof *r);
+      continue;
+    }
+    double cy = 0, qh = 0; /* c = y' P y, qh = sum_{j in h} q_j */
+    for (uint32_t k = 0; k < ny; k++) {
+      const float *row = P + w->ey[k] * m;
+      for (uint32_t l = 0; l < ny; l++) cy += row[w->ey[l]];
+      for (uint32_t l = 0; l < nh; l++) qh += row[w->eh[l]];
+    }
+    const double g = 1.0 / (1.0 - cy);
+    for (uint32_t j = 0; j < C; j++) {
+      const uint32_t i = ds->ease_slot[w->slot_item[j]];
+      if (i == DATASET_NO_SLOT) {
+        r[j] = 0.0f;
+        continue;
+      }
+      double qi = 0, sh = 0;
+      for (uint32_t k = 0; k < ny; k++) qi += P[w->ey[k] * m + i];
+      for (uint32_t k = 0; k < nh; k++) sh += P[w->eh[k] * m + i];
+      const double den = P[i * m + i] + qi * qi * g;
+      double num = sh + qi * qh * g;
+      if (slot_in(w->eh, nh, i)) num -= den; /* B_ii = 0 */
+      r[j] = (float)(-sc * num / den);
+    }
+  }
+}
+
 /* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk ;
  * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
  * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
@@ -662,15 +749,24 @@ static void task_item_forward(void *a) {
   ws_item_forward(c->w, c->p, c->C);
 }
 
-/* With attr the rows' logits start from alpha (w_i . a_u). */
+/* With attr and / or ease the rows' logits start from alpha (w_i . a_u) +
+ * eta e_ui. */
 static double rows(step_ctx_t *c, uint32_t b0, uint32_t b1) {
   const ws_t *w = c->w;
+  const size_t k0 = (size_t)b0 * c->C, k1 = (size_t)b1 * c->C;
   if (w->A) {
     const float al = *c->p->alpha;
-    for (size_t k = (size_t)b0 * c->C; k < (size_t)b1 * c->C; k++) w->P[k] = al * w->aa[k];
+    for (size_t k = k0; k < k1; k++) w->P[k] = al * w->aa[k];
+  }
+  if (w->EZ) {
+    const float et = *c->p->eta;
+    if (w->A)
+      for (size_t k = k0; k < k1; k++) w->P[k] += et * w->ee[k];
+    else
+      for (size_t k = k0; k < k1; k++) w->P[k] = et * w->ee[k];
   }
   return layer_ssmc_forward_rows(w->ppos, w->P, c->U, c->V, w->cpos, w->cnt, (int)b0, (int)b1,
-                                 (int)c->C, (int)c->Cn, (int)c->Ds, w->A > 0);
+                                 (int)c->C, (int)c->Cn, (int)c->Ds, w->A > 0 || w->EZ);
 }
 
 static void task_rows_lo(void *a) {
@@ -762,6 +858,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   if (w->R) ws_user_spec(w, ds, users, B, 1);
   if (w->T) ws_user_time(w, ds, users, pos, B);
   if (w->A) ws_attr_train(w, ds, B, C);
+  if (w->EZ) ws_ease_train(w, ds, users, B, C);
   /* Two threads only for batches big enough to pay for the hand-offs (three
    * a step): a scheduling choice, the result is the same either way. */
   par = par && (uint64_t)B * C * (Hd + D) >= g_par_min_work;
@@ -805,6 +902,11 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
     for (size_t k = 0; k < (size_t)B * C; k++) ga += (double)w->P[k] * w->aa[k];
     *c.q.alpha += (float)ga;
   }
+  if (w->EZ) {
+    double ge = 0;
+    for (size_t k = 0; k < (size_t)B * C; k++) ge += (double)w->P[k] * w->ee[k];
+    *c.q.eta += (float)ge;
+  }
   if (w->NT) {
     if (Ds > D) task_user_backward(&c); /* the extra coordinates only */
   } else {
@@ -832,6 +934,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
  * dataset_time with the model's settings). */
 static int ds_fits(const model_cfg_t *cfg, const dataset_t *ds) {
   if (ds->spec_r != cfg->spectral || ds->time_lags != cfg->time_lags) return 0;
+  if (ds->ease_lambda != cfg->ease) return 0;
   return !cfg->time_lags || (ds->time_T > 0 && ds->time_bin == (int64_t)cfg->time_bin_s);
 }
 
@@ -883,7 +986,7 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
   params_t p = params_of(cfg, theta);
   for (uint32_t c = 0; c < n; c += MODEL_INFER_CHUNK) {
     uint32_t m = n - c < MODEL_INFER_CHUNK ? n - c : MODEL_INFER_CHUNK;
-    if (cfg->no_towers && Ds == D) { /* the attribute term alone (model_attr_scores) */
+    if (cfg->no_towers && Ds == D) { /* attr / ease alone (model_attr_scores, model_ease_scores) */
       memset(out + (size_t)c * D, 0, (size_t)m * D * sizeof *out);
       continue;
     }
@@ -952,6 +1055,43 @@ int model_attr_scores(const model_cfg_t *cfg, const float *theta, const dataset_
     }
   }
   free(pp), free(pi), free(pw), free(ad), free(hist), free(touched);
+  return 0;
+}
+
+int model_ease_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
+                      const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err) {
+  if (!cfg->ease || !n) return 0;
+  if (ds->ease_lambda != cfg->ease)
+    return fm_fail(err, "the model's EASE term has lambda %u but the dataset's %u", cfg->ease,
+                   ds->ease_lambda);
+  const size_t m = ds->ease_m;
+  const uint32_t L = cfg->hist_len;
+  const float f = *params_of(cfg, theta).eta * ds->ease_scale;
+  if (f == 0.0f || m == 0) return 0;
+  float *acc = malloc((m + 1) * sizeof *acc), *dg = malloc((m + 1) * sizeof *dg);
+  uint32_t *hist = malloc(((size_t)L + 1) * sizeof *hist), *act = malloc((m + 1) * sizeof *act);
+  if (!acc || !dg || !hist || !act) {
+    free(acc), free(dg), free(hist), free(act);
+    return fm_fail(err, "out of memory for the EASE term's scores (%zu items)", m);
+  }
+  for (uint32_t i = 0, k = 0; i < ds->n_items; i++) /* P's rows' items, ascending */
+    if (ds->ease_slot[i] != DATASET_NO_SLOT) act[k++] = i;
+  for (size_t i = 0; i < m; i++) dg[i] = f / ds->ease_P[i * m + i];
+  for (uint32_t r = 0; r < n; r++) {
+    /* e_ui = -sum_{j in h, j != i} P[j,i] / P[i,i], h as model_user_vectors pools it */
+    const uint32_t c = hist_collect(ds, users[r], NO_ITEM, L, hist);
+    memset(acc, 0, m * sizeof *acc);
+    for (uint32_t k = 0; k < c; k++) {
+      const uint32_t j = ds->ease_slot[hist[k]];
+      if (j == DATASET_NO_SLOT || slot_in(hist, k, hist[k])) continue;
+      const float *row = ds->ease_P + j * m;
+      for (size_t i = 0; i < m; i++) acc[i] += row[i];
+      acc[j] -= row[j];
+    }
+    float *o = S + (size_t)r * ld;
+    for (size_t i = 0; i < m; i++) o[act[i]] -= acc[i] * dg[i];
+  }
+  free(acc), free(dg), free(hist), free(act);
   return 0;
 }
 
@@ -1025,6 +1165,10 @@ static int dataset_check(const dataset_t *ds, const model_local_t *l, const mode
     return fm_fail(err, "the model's co-occurrence term has rank %u but the dataset's spectrum "
                    "%u: call dataset_spectral(ds, %u) after dataset_build", cfg->spectral,
                    ds->spec_r, cfg->spectral);
+  if (ds->ease_lambda != cfg->ease)
+    return fm_fail(err, "the model's EASE term has lambda %u but the dataset's %u: call "
+                   "dataset_ease(ds, %u, kcap) after dataset_build", cfg->ease, ds->ease_lambda,
+                   cfg->ease);
   if (!ds_fits(cfg, ds))
     return fm_fail(err, "the model's time term has %u lags of %u s bins but the dataset's %u lags "
                    "of %lld s: call dataset_time(ds, %u, %u, kcap) after dataset_build",

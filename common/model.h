@@ -13,6 +13,7 @@
  *                 + sum_k gamma_k a_uk lambda_k e_ik      (spectral = r > 0)
  *                 + sum_{j=-J..J} tau_j c_i(b_u + j)       (time_lags = J > 0)
  *                 + alpha sum_t a_ut w_it                  (attr)
+ *                 + eta e_ui                               (ease = lambda > 0)
  *            s_i = log(1 + TRAIN count of item i in this platform)
  *            (lambda_k, e_k): the r leading eigenpairs of the platform's item
  *                  co-occurrence matrix (common/spectral.h), from the
@@ -88,7 +89,11 @@ typedef struct model_cfg {
                        * (their filters beta, gamma, tau are what is learned; the
                        * towers' parameters stay in theta, untouched) */
   uint32_t attr;      /* 1: add the attribute term alpha sum_t a_ut w_it (see above); 0: none */
+  uint32_t ease;      /* lambda of the EASE term eta e_ui (see above); 0: none. The dataset
+                       * needs dataset_ease(ds, lambda, kcap) first. */
 } model_cfg_t;
+
+#define MODEL_MAX_EASE_LAMBDA 1000000u
 
 /* A named view into theta (llm.c style): offset and shape. */
 typedef struct model_view {
@@ -99,7 +104,7 @@ typedef struct model_view {
 
 enum { MODEL_E, MODEL_WI1, MODEL_BI1, MODEL_WI2, MODEL_BI2,
        MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_SPEC, MODEL_TIME,
-       MODEL_ATTR, MODEL_N_VIEWS };
+       MODEL_ATTR, MODEL_EASE, MODEL_N_VIEWS };
 
 /* Checks the settings (dims > 0, sizes that fit) with a message naming the value. */
 int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
@@ -141,6 +146,11 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
  * r < n, and every item i (history as in model_user_vectors). Scores are
  * model_user_vectors . model_item_vectors + this. Nothing without attr. */
 int model_attr_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
+                      const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err);
+
+/* The EASE term (ease): S[r * ld + i] += eta e_ui for users[r], r < n, and
+ * every item i (history as in model_user_vectors). Nothing without ease. */
+int model_ease_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
                       const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err);
 
 /* --- training ------------------------------------------------------------ */

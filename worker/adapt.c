@@ -8,7 +8,8 @@
 
 #include "common/rng.h"
 
-/* Scores with the attribute term: the vectors' product, then model_attr_scores. */
+/* Scores with the attribute and / or EASE terms: the vectors' product, then
+ * model_attr_scores and model_ease_scores. */
 typedef struct attr_ctx {
   const model_cfg_t *mc;
   const float *theta, *U, *V;
@@ -21,7 +22,9 @@ static int attr_block(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *
   const uint32_t ni = c->ds->n_items;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)ni, (int)c->D, 1.0f,
               c->U + (size_t)first * c->D, (int)c->D, c->V, (int)c->D, 0.0f, S, (int)ni);
-  return model_attr_scores(c->mc, c->theta, c->ds, c->ds->eval_user + first, n, S, ni, err);
+  const uint32_t *users = c->ds->eval_user + first;
+  return model_attr_scores(c->mc, c->theta, c->ds, users, n, S, ni, err) ||
+         model_ease_scores(c->mc, c->theta, c->ds, users, n, S, ni, err);
 }
 
 int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
@@ -39,7 +42,7 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
   model_user_vectors(mc, theta, local, ds, ds->eval_user, ds->n_eval, U);
   model_item_vectors(mc, theta, local, ds, V);
   int rc;
-  if (mc->attr && ds->n_attr) { /* the sparse attribute term beside the product (model.h) */
+  if ((mc->attr && ds->n_attr) || mc->ease) { /* the terms beside the product (model.h) */
     attr_ctx_t c = {mc, theta, U, V, (uint32_t)D, ds};
     rc = metrics_rank_scores(out, per_user, ds, attr_block, &c, NULL, 0, err);
   } else {

@@ -243,7 +243,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
   source_t src;
   model_cfg_t mc = {c->dim, c->hidden, 1u << c->buckets_log2, c->hist_len, !strcmp(c->pop_prior, "on"),
                     c->spectral, c->time_lags, c->time_bin_days * 86400u, !strcmp(c->towers, "off"),
-                    !strcmp(c->attr, "on")};
+                    !strcmp(c->attr, "on"), c->ease};
   size_t d = model_n_shared(&mc);
   int rc = 0;
   wire_buf in = {0}, out = {0};

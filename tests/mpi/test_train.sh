@@ -87,6 +87,20 @@ fi
 "$BIN" eval --model "$TMP/ata/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 > "$TMP/eval-at.txt"
 grep -q '"platform":"' "$TMP/eval-at.txt" || fail "fedmeta eval of an --attr model printed no result"
 
+# the EASE term (--ease): the same bytes on 2 and 3 worker ranks, eta learned
+# away from 0 with the term alone, eval scores with it
+run 3 train $SMALL --ease 20 --attr on --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/e3"
+run 4 train $SMALL --ease 20 --attr on --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/e4"
+cmp "$TMP/e3/meta-model.pb" "$TMP/e4/meta-model.pb" || fail "--ease: 2 and 3 worker ranks give different models"
+run 3 train $SMALL --ease 20 --towers off --pop-prior off --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/ea"
+if command -v python3 > /dev/null; then
+  eta=$(python3 "$(dirname "$0")/../../bench/ckview.py" "$TMP/ea/meta-model.pb" | awk '$1 == "eta" { print $2 }')
+  echo "eta after 3 rounds, EASE term alone: $eta"
+  awk -v a="$eta" 'BEGIN { exit !(a != "" && a + 0 != 0) }' || fail "--ease: eta did not move from 0 ($eta)"
+fi
+"$BIN" eval --model "$TMP/ea/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 > "$TMP/eval-e.txt"
+grep -q '"platform":"' "$TMP/eval-e.txt" || fail "fedmeta eval of an --ease model printed no result"
+
 # fedmeta eval reads the meta-model and adapts to the held-out industry
 # (no --platform: the market's default held-out industry)
 "$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 --boot 200 > "$TMP/eval.txt"

@@ -84,7 +84,13 @@ static void free_dataset(dataset_t *d) {
   free(d->attr_ptr); free(d->attr_id); free(d->attr_w);
   dataset_spectral(d, 0, 0, NULL);
   dataset_time(d, 0, 0, 0, NULL);
+  dataset_ease(d, 0, 0, NULL);
 }
+
+/* The EASE term's settings of the variants that have it: a small lambda so
+ * that the fixture's few co-occurrences count; X the first 3 items of each user. */
+#define EASE_LAMBDA 1
+#define EASE_KCAP 3
 
 static void fill_normal(float *x, size_t n, double std, rng_t *r) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(r));
@@ -251,6 +257,50 @@ static double ref_attr(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) 
   return c ? view(r, MODEL_ATTR)[0] * s / sqrt((double)c) : 0.0;
 }
 
+/* The EASE term, written out: X the binary matrix of every user's first
+ * EASE_KCAP hist items, without user u when training (target != UINT32_MAX);
+ * P = (X^T X + lambda I)^-1 inverted here by Gauss-Jordan over all NI items;
+ * e_ui = -sum_{j in h, j != i} P[j][i] / P[i][i] over the distinct items h of
+ * the user's last L history items (target left out); times the dataset's
+ * scale and eta. */
+static double ref_ease_raw(const dataset_t *ds, uint32_t u, uint32_t target, uint32_t i) {
+  double G[NI][2 * NI] = {{0}};
+  for (uint32_t v = 0; v < NU; v++) {
+    if (target != UINT32_MAX && v == u) continue;
+    int x[NI] = {0};
+    for (uint32_t k = ds->hist_ptr[v]; k < ds->hist_ptr[v + 1] && k < ds->hist_ptr[v] + EASE_KCAP; k++)
+      x[ds->hist[k]] = 1;
+    for (uint32_t a = 0; a < NI; a++)
+      for (uint32_t b = 0; b < NI; b++) G[a][b] += x[a] * x[b];
+  }
+  for (uint32_t a = 0; a < NI; a++) G[a][a] += EASE_LAMBDA, G[a][NI + a] = 1;
+  for (uint32_t c = 0; c < NI; c++) { /* symmetric positive definite: no pivoting */
+    const double d = G[c][c];
+    for (uint32_t b = 0; b < 2 * NI; b++) G[c][b] /= d;
+    for (uint32_t a = 0; a < NI; a++) {
+      if (a == c) continue;
+      const double f = G[a][c];
+      for (uint32_t b = 0; b < 2 * NI; b++) G[a][b] -= f * G[c][b];
+    }
+  }
+  int h[NI] = {0};
+  uint32_t c = 0;
+  for (uint32_t k = ds->hist_ptr[u + 1]; k > ds->hist_ptr[u] && c < CFG.hist_len; k--) {
+    if (ds->hist[k - 1] == target) continue;
+    h[ds->hist[k - 1]] = 1;
+    c++;
+  }
+  double s = 0;
+  for (uint32_t j = 0; j < NI; j++)
+    if (h[j] && j != i) s += G[j][NI + i];
+  return -s / G[i][NI + i];
+}
+
+static double ref_ease(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) {
+  if (!CFG.ease) return 0.0;
+  return view(r, MODEL_EASE)[0] * r->ds->ease_scale * ref_ease_raw(r->ds, u, target, i);
+}
+
 static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *pos, uint32_t B,
                        const uint32_t *neg, uint32_t N) {
   double loss = 0, w[16], v[16];
@@ -258,13 +308,15 @@ static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *po
     ref_user(r, users[b], pos[b], w);
     ref_item(r, pos[b], v);
     double sp = dot(w, v) + ref_pop(r, pos[b]) + ref_spec(r, users[b], pos[b], pos[b]) +
-                ref_time(r, users[b], pos[b], pos[b]) + ref_attr(r, users[b], pos[b], pos[b]),
+                ref_time(r, users[b], pos[b], pos[b]) + ref_attr(r, users[b], pos[b], pos[b]) +
+                ref_ease(r, users[b], pos[b], pos[b]),
            sum = exp(sp);
     for (uint32_t n = 0; n < N; n++) {
       if (neg[n] == pos[b]) continue;
       ref_item(r, neg[n], v);
       sum += exp(dot(w, v) + ref_pop(r, neg[n]) + ref_spec(r, users[b], pos[b], neg[n]) +
-                 ref_time(r, users[b], pos[b], neg[n]) + ref_attr(r, users[b], pos[b], neg[n]));
+                 ref_time(r, users[b], pos[b], neg[n]) + ref_attr(r, users[b], pos[b], neg[n]) +
+                 ref_ease(r, users[b], pos[b], neg[n]));
     }
     loss += log(sum) - sp;
   }
@@ -290,7 +342,7 @@ static const uint32_t B_NEG[4] = {5, 2, 4, 6};
 static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
   rng_t r;
   rng_seed(&r, seed, 1000, 0);
-  const size_t ntau = CFG.time_lags ? 2 * CFG.time_lags + 1 : 0, na = CFG.attr;
+  const size_t ntau = CFG.time_lags ? 2 * CFG.time_lags + 1 : 0, na = CFG.attr + !!CFG.ease;
   fill_normal(theta, g_ns - CFG.spectral - ntau - na, 0.4, &r);
   CHECK_OK(model_local_init(l, &CFG, NU, NI, seed, 0, NULL));
   fill_normal(l->user_id, NU * CFG.dim, 0.4, &r);
@@ -299,7 +351,8 @@ static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
    * the variants without these terms, kinks included */
   fill_normal(theta + g_ns - na - CFG.spectral - ntau, CFG.spectral, 0.4, &r);
   fill_normal(theta + g_ns - na - ntau, ntau, 0.4, &r);
-  if (na) theta[g_ns - 1] = 1.3f; /* alpha, last: a weight the size of the others' */
+  if (CFG.attr) theta[g_ns - na] = 1.3f; /* alpha, a weight the size of the others' */
+  if (CFG.ease) theta[g_ns - 1] = 0.9f; /* eta, last */
 }
 
 static void test_layout(void) {
@@ -309,7 +362,7 @@ static void test_layout(void) {
   const uint32_t D = CFG.dim, Hd = CFG.hidden;
   size_t expect = (size_t)CFG.n_buckets * D + Hd * D + Hd + D * Hd + D + Hd * 3 * D + Hd +
                   D * Hd + D + CFG.pop_prior + CFG.spectral +
-                  (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0) + CFG.attr;
+                  (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0) + CFG.attr + !!CFG.ease;
   CHECK_EQ_INT(g_ns, expect);
   CHECK_EQ_INT(v[MODEL_E].offset, 0);
   CHECK_EQ_INT(v[MODEL_WU1].rows, Hd);
@@ -337,6 +390,8 @@ static void test_layout(void) {
                D + CFG.pop_prior + CFG.spectral + (CFG.time_lags ? g_ds.time_T : 0));
   CHECK_EQ_INT(v[MODEL_ATTR].rows, CFG.attr);
   if (CFG.attr) CHECK(a[v[MODEL_ATTR].offset] == 0.0f); /* alpha starts at 0: off until learned */
+  CHECK_EQ_INT(v[MODEL_EASE].rows, !!CFG.ease);
+  if (CFG.ease) CHECK(a[v[MODEL_EASE].offset] == 0.0f); /* so does eta */
   for (uint32_t k = 0; k < v[MODEL_TIME].rows; k++) /* tau starts as the kernel */
     CHECK(a[v[MODEL_TIME].offset + k] ==
           dataset_time_kernel0((int32_t)k - (int32_t)CFG.time_lags, CFG.time_lags));
@@ -356,12 +411,17 @@ static void test_layout(void) {
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "time_bin_s") != NULL);
   bad = CFG;
   bad.no_towers = 1;
-  bad.pop_prior = bad.spectral = bad.time_lags = bad.attr = 0;
+  bad.pop_prior = bad.spectral = bad.time_lags = bad.attr = bad.ease = 0;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "without towers") != NULL);
   bad.attr = 1;
   CHECK_OK(model_cfg_validate(&bad, &err));
   bad.attr = 2;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "attr") != NULL);
+  bad.attr = 0;
+  bad.ease = 200;
+  CHECK_OK(model_cfg_validate(&bad, &err));
+  bad.ease = MODEL_MAX_EASE_LAMBDA + 1;
+  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "ease") != NULL);
   model_shared_init(b, &CFG, 8);
   CHECK(memcmp(a, b, g_ns * sizeof *a) != 0);
   model_local_t l1, l2;
@@ -428,6 +488,29 @@ static void test_forward(void) {
     CHECK(SA[u * (NI + 2) + NI] == 0.5f && SA[u * (NI + 2) + NI + 1] == 0.5f);
   }
   if (CFG.attr) CHECK(SA[0] != 0.5f); /* user 0 shares attributes with item 0 */
+  /* ease: model_ease_scores adds ref_ease (nothing left out) likewise */
+  for (uint32_t k = 0; k < NU * (NI + 2); k++) SA[k] = 0.5f;
+  CHECK_OK(model_ease_scores(&CFG, theta, &g_ds, all, NU, SA, NI + 2, &err));
+  double ms = 0;
+  uint32_t nh = 0;
+  for (uint32_t u = 0; u < NU; u++) {
+    for (uint32_t i = 0; i < NI; i++) {
+      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_ease(&r, u, UINT32_MAX, i), 1e-5);
+      if (CFG.ease) { /* the scale is over the whole history, as dataset_spectral's */
+        const uint32_t L = CFG.hist_len;
+        CFG.hist_len = 1000;
+        const double e = ref_ease_raw(&g_ds, u, UINT32_MAX, i);
+        CFG.hist_len = L;
+        ms += g_ds.hist_ptr[u + 1] > g_ds.hist_ptr[u] ? e * e : 0.0;
+      }
+    }
+    nh += g_ds.hist_ptr[u + 1] > g_ds.hist_ptr[u];
+    CHECK(SA[u * (NI + 2) + NI] == 0.5f && SA[u * (NI + 2) + NI + 1] == 0.5f);
+  }
+  if (CFG.ease) { /* the scale: mean square 1 over the catalogue and the users with a history */
+    CHECK(SA[0 * (NI + 2) + 8] != 0.5f); /* user 0 has items 0 and 2, which user 5 took with 8 */
+    CHECK_NEAR(ms * g_ds.ease_scale * g_ds.ease_scale / (NI * nh), 1.0, 1e-4);
+  }
   for (uint32_t i = 0; i < NI; i++) {
     ref_item(&r, i, v);
     for (uint32_t d = 0; d < D; d++) CHECK_NEAR(V[i * Ds + d], v[d], 1e-5 * (1 + fabs(v[d])));
@@ -462,6 +545,7 @@ static void test_forward(void) {
     for (uint32_t b = 0; b < T; b++) diff -= (double)U[u * Ds + o + b] * (V[j * Ds + o + b] - V[i * Ds + o + b]);
     diff += ref_time(&r, u, i, j) - ref_time(&r, u, i, i);
     diff += ref_attr(&r, u, i, j) - ref_attr(&r, u, i, i); /* added beside the vectors */
+    diff += ref_ease(&r, u, i, j) - ref_ease(&r, u, i, i);
     CHECK_NEAR(l1, log1p(exp(diff)), 1e-5 * (1 + l1));
   }
   model_local_free(&l);
@@ -666,14 +750,15 @@ static void test_training(int opt) {
          opt == OPT_SGD ? "SGD " : "Adam", before, after, first, last);
   /* without towers only the few filter weights learn: less to gain; with the
    * attribute term alone one weight (alpha): it must move and lower the loss */
-  const int alone = CFG.no_towers && !CFG.pop_prior && !CFG.spectral && !CFG.time_lags;
+  const int alone = CFG.no_towers && !CFG.pop_prior && !CFG.spectral && !CFG.time_lags &&
+                    !(CFG.attr && CFG.ease);
   const double keep = alone ? 1.0 : CFG.no_towers ? 0.97 : 0.8;
   CHECK(after < keep * before);
   CHECK(last < keep * first);
   if (alone) {
     model_view_t v[MODEL_N_VIEWS];
     model_views(&CFG, v);
-    CHECK(theta[v[MODEL_ATTR].offset] != 0.0f);
+    CHECK(theta[v[CFG.attr ? MODEL_ATTR : MODEL_EASE].offset] != 0.0f);
   }
   trainer_free(t);
   model_local_free(&l);
@@ -987,21 +1072,26 @@ int main(void) {
   test_time_input();
   /* prior x spectral, then the time term alone and with both */
   /* then the attribute term with the others, and alone without towers */
-  for (uint32_t variant = 0; variant < 9; variant++) {
+  /* then the EASE term with all the others, and alone without towers */
+  for (uint32_t variant = 0; variant < 11; variant++) {
     uint32_t prior = variant & 1, spec = variant & 2 ? 3 : 0, lags = variant >= 4 ? 2 : 0;
     if (variant >= 5) prior = 1, spec = 3;
-    if (variant == 8) prior = spec = lags = 0;
-    CFG.no_towers = variant == 6 || variant == 8; /* the other terms alone */
-    CFG.attr = variant >= 7;
-    printf(" pop_prior %u, spectral %u, time lags %u%s%s\n", prior, spec, lags,
-           CFG.no_towers ? ", no towers" : "", CFG.attr ? ", attributes" : "");
+    if (variant == 8 || variant == 10) prior = spec = lags = 0;
+    CFG.no_towers = variant == 6 || variant == 8 || variant == 10; /* the other terms alone */
+    CFG.attr = variant >= 7 && variant <= 9;
+    CFG.ease = variant >= 9 ? EASE_LAMBDA : 0;
+    printf(" pop_prior %u, spectral %u, time lags %u%s%s%s\n", prior, spec, lags,
+           CFG.no_towers ? ", no towers" : "", CFG.attr ? ", attributes" : "",
+           CFG.ease ? ", EASE" : "");
     CFG.pop_prior = prior;
     CFG.spectral = spec;
     CFG.time_lags = lags;
     CFG.time_bin_s = lags ? TIME_BIN : 0;
     CHECK_OK(dataset_spectral(&g_ds, spec, 0, NULL));
     CHECK_OK(dataset_time(&g_ds, TIME_BIN, lags, TIME_KCAP, NULL));
+    CHECK_OK(dataset_ease(&g_ds, CFG.ease, EASE_KCAP, NULL));
     if (lags) CHECK_EQ_INT(g_ds.time_T, 5);
+    if (CFG.ease) CHECK(g_ds.ease_scale > 0.0f);
     if (spec) { /* the fixture's co-occurrence is not empty: the term is exercised */
       CHECK(g_ds.spec_val[0] > 0.1f);
       CHECK(g_ds.spec_val[2] > 0.0f);
