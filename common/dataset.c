@@ -95,25 +95,37 @@ static int cmp_tok(const void *a, const void *b) {
   return (x->tok > y->tok) - (x->tok < y->tok);
 }
 
+static void attr_drop(dataset_t *d) {
+  free(d->attr_ptr);
+  free(d->attr_id);
+  free(d->attr_w);
+  d->attr_ptr = d->attr_id = NULL;
+  d->attr_w = NULL;
+  d->n_attr = 0;
+}
+
 /* The item attributes of dataset.h (attr_*), from the shard's item features.
  * Returns -1 when out of memory (nothing allocated is left behind). */
 static int attr_build(dataset_t *d, const shard_t *s) {
   const uint32_t ni = s->n_items, nf = s->ifeat_ptr[ni];
-  uint32_t *tmp = xcalloc(nf, sizeof *tmp), *loc = xcalloc(ni, sizeof *loc); /* loc: per item */
+  uint32_t *tmp = xcalloc(nf, sizeof *tmp), *cnt = xcalloc(ni, sizeof *cnt);
   attr_tok_t *tk = xcalloc(nf, sizeof *tk);
+  double *idf = xcalloc(nf, sizeof *idf); /* of each entry of tmp */
+  int32_t *coord = xcalloc(nf, sizeof *coord); /* of each entry of tmp, -1: none */
   d->attr_ptr = xcalloc((size_t)ni + 1, sizeof *d->attr_ptr);
   d->attr_id = xcalloc(nf, sizeof *d->attr_id);
   d->attr_w = xcalloc(nf, sizeof *d->attr_w);
+  attr_tok_t *cand = NULL;
   int rc = -1;
-  if (!tmp || !loc || !tk || !d->attr_ptr || !d->attr_id || !d->attr_w) goto out;
-  /* the distinct tokens of each item (sorted, in tmp), and each token's df */
+  if (!tmp || !cnt || !tk || !idf || !coord || !d->attr_ptr || !d->attr_id || !d->attr_w) goto out;
+  /* the distinct tokens of each item (sorted, in tmp; cnt of them), and each token's df */
   uint32_t n = 0, m = 0;
   for (uint32_t i = 0; i < ni; i++) {
     uint32_t a = s->ifeat_ptr[i], c = s->ifeat_ptr[i + 1] - a;
     memcpy(tmp + n, s->ifeat + a, (size_t)c * sizeof *tmp);
     c = sort_unique(tmp + n, c);
     for (uint32_t k = 0; k < c; k++) tk[m++] = (attr_tok_t){tmp[n + k], 1};
-    loc[i] = c; /* distinct count for now */
+    cnt[i] = c;
     n += c;
   }
   qsort(tk, m, sizeof *tk, cmp_tok);
@@ -124,7 +136,7 @@ static int attr_build(dataset_t *d, const shard_t *s) {
   }
   /* coordinates: 2 <= df < ni, the DATASET_ATTR_MAX most frequent; kept in
    * df order, each token's coordinate is its rank there (in .df after this) */
-  attr_tok_t *cand = xcalloc(u, sizeof *cand);
+  cand = xcalloc(u, sizeof *cand);
   if (!cand) goto out;
   uint32_t nc = 0;
   for (uint32_t k = 0; k < u; k++)
@@ -134,26 +146,26 @@ static int attr_build(dataset_t *d, const shard_t *s) {
   for (uint32_t k = 0; k < nc; k++) cand[k].df = k;
   qsort(cand, nc, sizeof *cand, cmp_tok);
   d->n_attr = nc;
-  /* per item: the norm over all its tokens, then its coordinates' weights */
+  /* each entry's idf and coordinate, looked up once */
   const double lg = log((double)ni + 1.0);
+  for (uint32_t k = 0; k < n; k++) {
+    const attr_tok_t key = {tmp[k], 0};
+    const attr_tok_t *t = bsearch(&key, tk, u, sizeof *tk, cmp_tok);
+    const attr_tok_t *co = bsearch(&key, cand, nc, sizeof *cand, cmp_tok);
+    idf[k] = lg - log((double)t->df + 1.0);
+    coord[k] = co ? (int32_t)co->df : -1;
+  }
+  /* per item: the norm over all its tokens, then its coordinates' weights */
   uint32_t off = 0, w = 0;
   for (uint32_t i = 0; i < ni; i++) {
-    const uint32_t c = loc[i];
+    const uint32_t c = cnt[i];
     double nrm = 0;
-    for (uint32_t k = 0; k < c; k++) {
-      attr_tok_t key = {tmp[off + k], 0};
-      const attr_tok_t *t = bsearch(&key, tk, u, sizeof *tk, cmp_tok);
-      double idf = lg - log((double)t->df + 1.0);
-      nrm += idf * idf;
-    }
+    for (uint32_t k = off; k < off + c; k++) nrm += idf[k] * idf[k];
     const uint32_t w0 = w;
-    for (uint32_t k = 0; nrm > 0 && k < c; k++) {
-      attr_tok_t key = {tmp[off + k], 0};
-      const attr_tok_t *co = bsearch(&key, cand, nc, sizeof *cand, cmp_tok);
-      if (!co) continue;
-      const attr_tok_t *t = bsearch(&key, tk, u, sizeof *tk, cmp_tok);
-      d->attr_id[w] = co->df;
-      d->attr_w[w++] = (float)((lg - log((double)t->df + 1.0)) / sqrt(nrm));
+    for (uint32_t k = off; nrm > 0 && k < off + c; k++) {
+      if (coord[k] < 0) continue;
+      d->attr_id[w] = (uint32_t)coord[k];
+      d->attr_w[w++] = (float)(idf[k] / sqrt(nrm));
     }
     /* coordinates ascending within the item */
     for (uint32_t a = w0 + 1; a < w; a++)
@@ -164,13 +176,27 @@ static int attr_build(dataset_t *d, const shard_t *s) {
     d->attr_ptr[i + 1] = w;
     off += c;
   }
-  free(cand);
   rc = 0;
 out:
+  free(cand);
   free(tmp);
-  free(loc);
+  free(cnt);
   free(tk);
+  free(idf);
+  free(coord);
+  if (rc) attr_drop(d);
   return rc;
+}
+
+int dataset_attr(dataset_t *d, const shard_t *s, fm_err *err) {
+  attr_drop(d);
+  if (s->n_items != d->n_items)
+    return fm_fail(err, "dataset_attr: the shard has %u items, the dataset %u", s->n_items,
+                   d->n_items);
+  if (attr_build(d, s))
+    return fm_fail(err, "out of memory for the item attributes (%u items, %u feature tokens)",
+                   d->n_items, s->ifeat_ptr[s->n_items]);
+  return 0;
 }
 
 int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_tag, fm_err *err) {
@@ -299,11 +325,6 @@ int dataset_build(dataset_t *d, const shard_t *s, const split_t *sp, int eval_ta
   free(icnt);
   free(ucnt);
   free(scratch);
-  if (attr_build(d, s)) {
-    dataset_free(d);
-    return fm_fail(err, "dataset_build: out of memory for the item attributes (%u items, %u "
-                   "feature tokens)", ni, n_ifeat);
-  }
   return 0;
 
 oom:
@@ -341,9 +362,7 @@ void dataset_free(dataset_t *d) {
   free(d->excl_ptr);
   free(d->excl);
   free(d->hist_ts);
-  free(d->attr_ptr);
-  free(d->attr_id);
-  free(d->attr_w);
+  attr_drop(d);
   spectral_drop(d);
   time_drop(d);
   ease_drop(d);

@@ -55,7 +55,7 @@ typedef struct dataset {
                                 * the user's min(p, kcap)-th TRAIN interaction, p = the
                                 * example's position (the last support item a held-out user
                                 * would have shown before it); DATASET_NO_BIN for p = 0 */
-  /* Item attributes (dataset_build, from the shard's item features: brand,
+  /* Item attributes (dataset_attr, from the shard's item features: brand,
    * category path, genre...; catalogue data, no interaction): the input of
    * the model's attribute term. A token of df of the n_items items weighs
    * idf = log((n_items + 1) / (df + 1)); each item's vector over all its
@@ -65,7 +65,7 @@ typedef struct dataset {
    * DATASET_ATTR_MAX of them (the most frequent; the others still count in
    * the norms). Attribute vocabularies need not overlap between platforms:
    * what transfers is how much shared attributes say, the model's alpha. */
-  uint32_t n_attr;
+  uint32_t n_attr;             /* 0 and NULL until dataset_attr */
   uint32_t *attr_ptr;          /* (n_items+1) CSR of each item's coordinates */
   uint32_t *attr_id;           /* coordinate, ascending within an item */
   float *attr_w;               /* its weight idf / norm */
@@ -107,14 +107,20 @@ void dataset_free(dataset_t *d);
  * it. Deterministic. */
 int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err);
 
+/* The attribute term's input (common/model.h, attr): the item attribute
+ * vectors above, from the item features of s, the shard d was built from.
+ * Deterministic. */
+int dataset_attr(dataset_t *d, const shard_t *s, fm_err *err);
+
 /* The EASE term's input (common/model.h, ease > 0): P over the first kcap
  * items of each user's hist (the interactions the platform knows; with kcap =
  * K a training industry's X is as sparse as a held-out industry's support,
  * as in dataset_spectral), and the scale that gives the term's inference
  * scores mean square 1 over the catalogue and (a sample of at most 2048 of)
- * the users with a history, each scored from its whole history. Refused above DATASET_EASE_MAX_ITEMS items with
- * an interaction. The inverse is OpenBLAS's (spotrf, spotri): the same bytes
- * for the same OpenBLAS build and thread count. lambda = 0 frees it. */
+ * the users with a history, each scored from its whole history. Refused
+ * above DATASET_EASE_MAX_ITEMS items with an interaction. The inverse is
+ * OpenBLAS's (spotrf, spotri): the same bytes for the same OpenBLAS build and
+ * thread count. lambda = 0 frees it. */
 int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err);
 
 /* The time term's input (common/model.h, time_lags > 0): interaction times

@@ -934,7 +934,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
  * dataset_time with the model's settings). */
 static int ds_fits(const model_cfg_t *cfg, const dataset_t *ds) {
   if (ds->spec_r != cfg->spectral || ds->time_lags != cfg->time_lags) return 0;
-  if (ds->ease_lambda != cfg->ease) return 0;
+  if (ds->ease_lambda != cfg->ease || (cfg->attr && !ds->attr_ptr)) return 0;
   return !cfg->time_lags || (ds->time_T > 0 && ds->time_bin == (int64_t)cfg->time_bin_s);
 }
 
@@ -1013,7 +1013,10 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
 
 int model_attr_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
                       const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err) {
-  if (!cfg->attr || !ds->n_attr || !n) return 0;
+  if (!cfg->attr || !n) return 0;
+  if (!ds->attr_ptr)
+    return fm_fail(err, "the model has the attribute term but the dataset no attribute vectors");
+  if (!ds->n_attr) return 0;
   const uint32_t A = ds->n_attr, ni = ds->n_items, L = cfg->hist_len, nnz = ds->attr_ptr[ni];
   const float alpha = *params_of(cfg, theta).alpha;
   /* the items of each coordinate (the transpose of attr_*), in item order */
@@ -1165,6 +1168,9 @@ static int dataset_check(const dataset_t *ds, const model_local_t *l, const mode
     return fm_fail(err, "the model's co-occurrence term has rank %u but the dataset's spectrum "
                    "%u: call dataset_spectral(ds, %u) after dataset_build", cfg->spectral,
                    ds->spec_r, cfg->spectral);
+  if (cfg->attr && !ds->attr_ptr)
+    return fm_fail(err, "the model has the attribute term but the dataset no attribute "
+                   "vectors: call dataset_attr(ds, shard) after dataset_build");
   if (ds->ease_lambda != cfg->ease)
     return fm_fail(err, "the model's EASE term has lambda %u but the dataset's %u: call "
                    "dataset_ease(ds, %u, kcap) after dataset_build", cfg->ease, ds->ease_lambda,

@@ -197,6 +197,9 @@ static void test_attributes(void) {
   dataset_t d;
   fm_err err;
   CHECK_OK(dataset_build(&d, &s, &sp, SPLIT_TEST, &err));
+  CHECK(d.attr_ptr == NULL && d.n_attr == 0); /* on demand only */
+  CHECK_OK(dataset_attr(&d, &s, &err));
+  CHECK_OK(dataset_attr(&d, &s, &err)); /* again: replaces, leaks nothing */
   CHECK_EQ_INT(d.n_attr, 2); /* 10 -> 0 (df 4), 11 -> 1 (df 3) */
   const double i10 = log(7.0 / 5), i11 = log(7.0 / 4), i1 = log(7.0 / 2);
   const double n0 = sqrt(i10 * i10 + i11 * i11 + i1 * i1), n1 = sqrt(i10 * i10 + i11 * i11),
