@@ -30,6 +30,15 @@
  *                  unit norm, over the platform's own attribute vocabulary)
  *            a_ut = sum_{j in the user's last L history items} w_jt / sqrt(count),
  *                  leaving out the target item when training
+ *            e_ui = -sum_{j in h_u, j != i} P_ji / P_ii, times the dataset's
+ *                  scale (dataset_ease): the score EASE (Steck 2019) fitted on
+ *                  the platform's X gives, P = (X'X + lambda I)^-1, X the
+ *                  binary matrix of each user's first K items (kcap: as
+ *                  sparse as a held-out K-shot support), h_u the distinct
+ *                  items of the user's last L history items: data, not
+ *                  parameters, never sent. When training, the target is left
+ *                  out of h_u and the user out of P (exactly, by
+ *                  Sherman-Morrison), as a query item is never in the fit
  *   The attribute term scores items like the ones the user took (same brand,
  *   same sub-category): a catalogue's attribute vocabulary is its own, but
  *   how much a shared attribute says, alpha, transfers. A held-out industry
@@ -39,6 +48,10 @@
  *   (a dense [alpha a_u] . [w_i] would cost n_attr, up to thousands, more
  *   coordinates in every full-ranking product): to the logits when
  *   training, by model_attr_scores at inference.
+ *   The EASE term is the platform's own item-item regression, the best
+ *   reference baseline once a user has a few items; what transfers is eta,
+ *   how much to trust it beside the other terms. eta starts at 0. It is
+ *   added to the scores like the attribute term (model_ease_scores).
  *   The time term is what was popular around the user's own time: on data that
  *   spans years, what a catalogue's users take drifts, and a user's support
  *   says when they are. tau, a shared filter over the lags, learns how fast
