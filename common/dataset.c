@@ -453,11 +453,26 @@ int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
 
 static void ease_drop(dataset_t *d) {
   free(d->ease_slot);
+  free(d->ease_item);
   free(d->ease_P);
-  d->ease_slot = NULL;
+  d->ease_slot = d->ease_item = NULL;
   d->ease_P = NULL;
   d->ease_lambda = d->ease_kcap = d->ease_m = 0;
   d->ease_scale = 0.0f;
+}
+
+void dataset_ease_sum(const dataset_t *d, const uint32_t *items, uint32_t n, float *acc) {
+  const size_t m = d->ease_m;
+  memset(acc, 0, m * sizeof *acc);
+  for (uint32_t k = 0; k < n; k++) {
+    const uint32_t j = d->ease_slot[items[k]];
+    int dup = 0;
+    for (uint32_t q = 0; q < k && !dup; q++) dup = items[q] == items[k];
+    if (j == DATASET_NO_SLOT || dup) continue;
+    const float *row = d->ease_P + j * m;
+    for (size_t i = 0; i < m; i++) acc[i] += row[i];
+    acc[j] -= row[j]; /* B_jj = 0 */
+  }
 }
 
 /* ease_scale = 1 / the root mean square of the term's inference scores (model.h) over
@@ -475,16 +490,7 @@ static int ease_scale(dataset_t *d) {
     const uint32_t a = d->hist_ptr[u], b = d->hist_ptr[u + 1];
     if (a == b || seen++ % stride) continue;
     nu++;
-    memset(acc, 0, (size_t)m * sizeof *acc);
-    for (uint32_t k = a; k < b; k++) {
-      const uint32_t j = d->ease_slot[d->hist[k]];
-      int dup = 0;
-      for (uint32_t q = a; q < k && !dup; q++) dup = d->hist[q] == d->hist[k];
-      if (j == DATASET_NO_SLOT || dup) continue;
-      const float *row = d->ease_P + (size_t)j * m;
-      for (uint32_t i = 0; i < m; i++) acc[i] += row[i];
-      acc[j] -= row[j]; /* B_jj = 0 */
-    }
+    dataset_ease_sum(d, d->hist + a, b - a, acc);
     for (uint32_t i = 0; i < m; i++) {
       const double e = acc[i] / d->ease_P[(size_t)i * m + i];
       ms += e * e;
@@ -521,21 +527,15 @@ int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err) {
   int rc = baseline_ease_inverse(&e, nu, d->n_items, ptr, items, (float)lambda, err);
   free(ptr);
   free(items);
-  if (rc) {
+  if (rc) { /* out of memory, or above BASELINE_EASE_MAX_ITEMS items */
     ease_drop(d);
-    return -1;
-  }
-  if (e.n_active > DATASET_EASE_MAX_ITEMS) { /* baseline_ease_inverse refuses above its own limit */
-    baseline_ease_free(&e);
-    ease_drop(d);
-    return fm_fail(err, "the EASE term: %u items with an interaction, more than %u",
-                   e.n_active, DATASET_EASE_MAX_ITEMS);
+    return fm_wrap(err, "the EASE term");
   }
   for (uint32_t i = 0; i < d->n_items; i++) d->ease_slot[i] = DATASET_NO_SLOT;
   for (uint32_t k = 0; k < e.n_active; k++) d->ease_slot[e.active[k]] = k;
   d->ease_m = e.n_active;
-  d->ease_P = e.B; /* taken over: P itself, not B */
-  free(e.active);
+  d->ease_item = e.active; /* taken over, as P (not yet B) */
+  d->ease_P = e.B;
   d->ease_lambda = lambda;
   d->ease_kcap = kcap;
   if (ease_scale(d)) {

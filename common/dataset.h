@@ -77,12 +77,12 @@ typedef struct dataset {
   uint32_t ease_kcap;
   uint32_t ease_m;
   uint32_t *ease_slot;         /* (n_items) row of P of each item, DATASET_NO_SLOT if X has none */
+  uint32_t *ease_item;         /* (ease_m) the item of each row of P, ascending */
   float *ease_P;               /* (ease_m, ease_m), symmetric */
   float ease_scale;            /* the term's scores times this have mean square 1 (dataset_ease) */
 } dataset_t;
 
 #define DATASET_NO_SLOT UINT32_MAX
-#define DATASET_EASE_MAX_ITEMS 20000u /* P alone takes 4 m^2 bytes: 1.6 GB at the limit */
 #define DATASET_ATTR_MAX 4096u
 
 #define DATASET_NO_BIN UINT32_MAX
@@ -118,10 +118,15 @@ int dataset_attr(dataset_t *d, const shard_t *s, fm_err *err);
  * as in dataset_spectral), and the scale that gives the term's inference
  * scores mean square 1 over the catalogue and (a sample of at most 2048 of)
  * the users with a history, each scored from its whole history. Refused
- * above DATASET_EASE_MAX_ITEMS items with an interaction. The inverse is
+ * above BASELINE_EASE_MAX_ITEMS items with an interaction (P alone takes
+ * 4 m^2 bytes: 1.6 GB at the limit). The inverse is
  * OpenBLAS's (spotrf, spotri): the same bytes for the same OpenBLAS build and
  * thread count. lambda = 0 frees it. */
 int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err);
+/* acc (ease_m) = sum over the distinct items[0..n) with a row of P of that
+ * row, each without its own diagonal entry: -acc[i] / P_ii is the EASE
+ * score e_ui of a user with that history (the term's inference, the scale). */
+void dataset_ease_sum(const dataset_t *d, const uint32_t *items, uint32_t n, float *acc);
 
 /* The time term's input (common/model.h, time_lags > 0): interaction times
  * in bins of bin_s seconds; per item and bin the count of the interactions

@@ -1072,29 +1072,20 @@ int model_ease_scores(const model_cfg_t *cfg, const float *theta, const dataset_
   const float f = *params_of(cfg, theta).eta * ds->ease_scale;
   if (f == 0.0f || m == 0) return 0;
   float *acc = malloc((m + 1) * sizeof *acc), *dg = malloc((m + 1) * sizeof *dg);
-  uint32_t *hist = malloc(((size_t)L + 1) * sizeof *hist), *act = malloc((m + 1) * sizeof *act);
-  if (!acc || !dg || !hist || !act) {
-    free(acc), free(dg), free(hist), free(act);
+  uint32_t *hist = malloc(((size_t)L + 1) * sizeof *hist);
+  if (!acc || !dg || !hist) {
+    free(acc), free(dg), free(hist);
     return fm_fail(err, "out of memory for the EASE term's scores (%zu items)", m);
   }
-  for (uint32_t i = 0, k = 0; i < ds->n_items; i++) /* P's rows' items, ascending */
-    if (ds->ease_slot[i] != DATASET_NO_SLOT) act[k++] = i;
   for (size_t i = 0; i < m; i++) dg[i] = f / ds->ease_P[i * m + i];
   for (uint32_t r = 0; r < n; r++) {
     /* e_ui = -sum_{j in h, j != i} P[j,i] / P[i,i], h as model_user_vectors pools it */
     const uint32_t c = hist_collect(ds, users[r], NO_ITEM, L, hist);
-    memset(acc, 0, m * sizeof *acc);
-    for (uint32_t k = 0; k < c; k++) {
-      const uint32_t j = ds->ease_slot[hist[k]];
-      if (j == DATASET_NO_SLOT || slot_in(hist, k, hist[k])) continue;
-      const float *row = ds->ease_P + j * m;
-      for (size_t i = 0; i < m; i++) acc[i] += row[i];
-      acc[j] -= row[j];
-    }
+    dataset_ease_sum(ds, hist, c, acc);
     float *o = S + (size_t)r * ld;
-    for (size_t i = 0; i < m; i++) o[act[i]] -= acc[i] * dg[i];
+    for (size_t i = 0; i < m; i++) o[ds->ease_item[i]] -= acc[i] * dg[i];
   }
-  free(acc), free(dg), free(hist), free(act);
+  free(acc), free(dg), free(hist);
   return 0;
 }
 

@@ -72,34 +72,27 @@ cmp "$TMP/t3/meta-model.pb" "$TMP/t4/meta-model.pb" || fail "--time-lags: 2 and 
 "$BIN" eval --model "$TMP/t3/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 > "$TMP/eval-t.txt"
 grep -q '"platform":"' "$TMP/eval-t.txt" || fail "fedmeta eval of a --time-lags model printed no result"
 
-# the attribute term (--attr): the same bytes on 2 and 3 worker ranks, alpha
-# learned away from 0 (the market's items have styles, price bands...), eval
-# scores with it; also alone, without towers
-run 3 train $SMALL --attr on --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/at3"
-run 4 train $SMALL --attr on --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/at4"
-cmp "$TMP/at3/meta-model.pb" "$TMP/at4/meta-model.pb" || fail "--attr: 2 and 3 worker ranks give different models"
-run 3 train $SMALL --attr on --towers off --pop-prior off --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/ata"
-if command -v python3 > /dev/null; then
-  alpha=$(python3 "$(dirname "$0")/../../bench/ckview.py" "$TMP/ata/meta-model.pb" | awk '$1 == "alpha" { print $2 }')
-  echo "alpha after 3 rounds, attribute term alone: $alpha"
-  awk -v a="$alpha" 'BEGIN { exit !(a != "" && a + 0 != 0) }' || fail "--attr: alpha did not move from 0 ($alpha)"
-fi
-"$BIN" eval --model "$TMP/ata/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 > "$TMP/eval-at.txt"
-grep -q '"platform":"' "$TMP/eval-at.txt" || fail "fedmeta eval of an --attr model printed no result"
-
-# the EASE term (--ease): the same bytes on 2 and 3 worker ranks, eta learned
-# away from 0 with the term alone, eval scores with it
-run 3 train $SMALL --ease 20 --attr on --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/e3"
-run 4 train $SMALL --ease 20 --attr on --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/e4"
-cmp "$TMP/e3/meta-model.pb" "$TMP/e4/meta-model.pb" || fail "--ease: 2 and 3 worker ranks give different models"
-run 3 train $SMALL --ease 20 --towers off --pop-prior off --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/ea"
-if command -v python3 > /dev/null; then
-  eta=$(python3 "$(dirname "$0")/../../bench/ckview.py" "$TMP/ea/meta-model.pb" | awk '$1 == "eta" { print $2 }')
-  echo "eta after 3 rounds, EASE term alone: $eta"
-  awk -v a="$eta" 'BEGIN { exit !(a != "" && a + 0 != 0) }' || fail "--ease: eta did not move from 0 ($eta)"
-fi
-"$BIN" eval --model "$TMP/ea/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 > "$TMP/eval-e.txt"
-grep -q '"platform":"' "$TMP/eval-e.txt" || fail "fedmeta eval of an --ease model printed no result"
+# a term weighted by one meta-learned scalar: FLAG (e.g. "--attr on") with
+# WITH (other terms beside it) gives the same bytes on 2 and 3 worker ranks;
+# alone, without towers or prior, its VIEW moves from 0 in 3 rounds; eval
+# scores with it.   check_scalar_term TAG VIEW "FLAG" "WITH"
+check_scalar_term() {
+  local tag=$1 view=$2 flag=$3 with=$4 v
+  run 3 train $SMALL $flag $with --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/$tag-3"
+  run 4 train $SMALL $flag $with --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/$tag-4"
+  cmp "$TMP/$tag-3/meta-model.pb" "$TMP/$tag-4/meta-model.pb" || fail "$flag: 2 and 3 worker ranks give different models"
+  run 3 train $SMALL $flag --towers off --pop-prior off --rounds 3 --inner-steps 5 --seed 5 --out "$TMP/$tag-alone"
+  if command -v python3 > /dev/null; then
+    v=$(python3 "$(dirname "$0")/../../bench/ckview.py" "$TMP/$tag-alone/meta-model.pb" | awk -v n="$view" '$1 == n { print $2 }')
+    echo "$view after 3 rounds, $flag alone: $v"
+    awk -v a="$v" 'BEGIN { exit !(a != "" && a + 0 != 0) }' || fail "$flag: $view did not move from 0 ($v)"
+  fi
+  "$BIN" eval --model "$TMP/$tag-alone/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 > "$TMP/eval-$tag.txt"
+  grep -q '"platform":"' "$TMP/eval-$tag.txt" || fail "fedmeta eval of a $flag model printed no result"
+}
+# the attribute term (the market's items have styles, price bands...) and the EASE term
+check_scalar_term attr alpha "--attr on" ""
+check_scalar_term ease eta "--ease 20" "--attr on"
 
 # fedmeta eval reads the meta-model and adapts to the held-out industry
 # (no --platform: the market's default held-out industry)
