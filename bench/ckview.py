@@ -2,7 +2,7 @@
 """bench/ckview.py: look into a meta-model file (protobuf Checkpoint, proto/fedmeta.proto)
 without protobuf libraries, for diagnostics.
 
-  bench/ckview.py MODEL                      print the small views (beta, gamma, tau, alpha, eta)
+  bench/ckview.py MODEL                      print the small views (beta, gamma, tau, alpha, eta, kappa)
   bench/ckview.py MODEL OUT VIEW VALUE ...   write a copy with every float of VIEW set to
                                              VALUE (pairs may repeat), e.g. W_u2 0 b_u2 0
                                              to score without the towers' term
@@ -60,7 +60,7 @@ def main():
     if theta is None or not views:
         sys.exit("ckview: %s: no theta or views (not a meta-model file?)" % sys.argv[1])
     if len(sys.argv) == 2:
-        for name in ("beta", "gamma", "tau", "alpha", "eta"):
+        for name in ("beta", "gamma", "tau", "alpha", "eta", "kappa"):
             o, n = views.get(name, (0, 0))
             if n:
                 x = struct.unpack_from("<%df" % n, b, theta + 4 * o)

@@ -162,6 +162,7 @@ static int cmd_eval(int argc, char **argv) {
       dataset_spectral(&ds, ck.model.spectral, c.kshot, &err) ||
       dataset_time(&ds, ck.model.time_bin_s, ck.model.time_lags, c.kshot, &err) ||
       dataset_ease(&ds, ck.model.ease, c.kshot, &err) ||
+      dataset_trans(&ds, ck.model.trans, c.kshot, &err) ||
       (ck.model.attr && dataset_attr(&ds, &sh, &err)))
     goto fail;
   /* The model's shape comes from the file, not from the flags. */

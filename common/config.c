@@ -84,8 +84,9 @@ static const opt OPTS[] = {
   {"pop-prior", T_CHOICE, F(pop_prior), 0, 0, "on|off", CFG_TRAIN, 1, "add a learned popularity prior to the score: beta x log(1 + the item's count in the platform's training data)"},
   {"spectral", T_U32, F(spectral), 0, 256, NULL, CFG_TRAIN, 1, "r: add a co-occurrence term, the rank-r spectrum of the platform's item co-occurrence weighted by a meta-learned filter (0 = off)"},
   {"time-lags", T_U32, F(time_lags), 0, 256, NULL, CFG_TRAIN, 1, "J: add a time term, the platform's item counts in the time bins within J of the user's last known interaction, weighted by a meta-learned filter over the lags (0 = off; needs real timestamps)"},
-  {"towers", T_CHOICE, F(towers), 0, 0, "on|off", CFG_TRAIN, 1, "off: score with the other terms alone (--pop-prior, --spectral, --time-lags, --attr, --ease), their meta-learned filters, without the two towers"},
+  {"towers", T_CHOICE, F(towers), 0, 0, "on|off", CFG_TRAIN, 1, "off: score with the other terms alone (--pop-prior, --spectral, --time-lags, --attr, --ease, --trans), their meta-learned filters, without the two towers"},
   {"attr", T_CHOICE, F(attr), 0, 0, "on|off", CFG_TRAIN, 1, "on: add an attribute term, the idf-weighted similarity of an item's attributes (brand, category path, genre...) to the user's history's, weighted by a meta-learned alpha"},
+  {"trans", T_CHOICE, F(trans), 0, 0, "on|off", CFG_TRAIN, 1, "on: add a transition term, how often each item came right after the user's last item among the platform's own users, weighted by a meta-learned kappa"},
   {"ease", T_U32, F(ease), 0, 1000000, NULL, CFG_TRAIN, 1, "lambda: add an EASE term, the platform's own item-item ridge regression (Steck 2019, L2 penalty lambda) of the user's history, weighted by a meta-learned eta (0 = off)"},
   {"time-bin-days", T_U32, F(time_bin_days), 1, 36500, NULL, CFG_TRAIN, 1, "width of the time term's bins, days"},
   /* inner */
@@ -170,6 +171,7 @@ void config_defaults(fm_config *c) {
   c->time_bin_days = 90;
   snprintf(c->towers, sizeof c->towers, "on");
   snprintf(c->attr, sizeof c->attr, "off");
+  snprintf(c->trans, sizeof c->trans, "off");
   c->inner_steps = 20;
   snprintf(c->inner_opt, sizeof c->inner_opt, "adam");
   c->inner_lr = 0.003f;

@@ -67,6 +67,7 @@ typedef struct fm_config {
   char towers[4];               /* on | off: off scores with the other terms alone */
   char attr[4];                 /* on | off: on adds the attribute term */
   uint32_t ease;                /* lambda of the EASE term (common/model.h); 0 = off */
+  char trans[4];                /* on | off: on adds the transition term */
   /* inner loop (platforms) */
   uint32_t inner_steps;
   char inner_opt[8];            /* sgd | adam */

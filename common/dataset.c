@@ -339,6 +339,7 @@ oom:
 static void spectral_drop(dataset_t *d);
 static void time_drop(dataset_t *d);
 static void ease_drop(dataset_t *d);
+static void trans_drop(dataset_t *d);
 
 /* How many of a user's first n interactions a held-out K-shot support would
  * show with kcap = K (0 = no cap): the rule both training inputs (the folds'
@@ -366,6 +367,7 @@ void dataset_free(dataset_t *d) {
   spectral_drop(d);
   time_drop(d);
   ease_drop(d);
+  trans_drop(d);
   memset(d, 0, sizeof *d);
 }
 
@@ -543,6 +545,100 @@ int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err) {
     return fm_fail(err, "out of memory for the EASE term's scale (%u items)", d->n_items);
   }
   return 0;
+}
+
+/* --- the transition term's input ------------------------------------------------ */
+
+static void trans_drop(dataset_t *d) {
+  free(d->trans_ptr);
+  free(d->trans_dst);
+  free(d->trans_cnt);
+  free(d->trans_row);
+  d->trans_ptr = d->trans_dst = NULL;
+  d->trans_cnt = d->trans_row = NULL;
+  d->trans_on = d->trans_kcap = 0;
+  d->trans_scale = 0.0f;
+}
+
+/* trans_scale = 1 / the root mean square of the term's inference scores
+ * T[l][i] / rowsum(l) (model.h), l each user's last hist item, over every
+ * item and at most 2048 users with a history (every ceil(n / 2048)-th). */
+static void trans_scale(dataset_t *d) {
+  const uint32_t nh = 2048;
+  uint32_t nu_h = 0;
+  for (uint32_t u = 0; u < d->n_users; u++) nu_h += d->hist_ptr[u + 1] > d->hist_ptr[u];
+  const uint32_t stride = nu_h > nh ? (nu_h + nh - 1) / nh : 1;
+  double ms = 0;
+  uint32_t nu = 0, seen = 0;
+  for (uint32_t u = 0; u < d->n_users; u++) {
+    const uint32_t a = d->hist_ptr[u], b = d->hist_ptr[u + 1];
+    if (a == b || seen++ % stride) continue;
+    nu++;
+    const uint32_t l = d->hist[b - 1];
+    if (d->trans_row[l] <= 0.0f) continue;
+    double s = 0;
+    for (uint32_t q = d->trans_ptr[l]; q < d->trans_ptr[l + 1]; q++)
+      s += (double)d->trans_cnt[q] * d->trans_cnt[q];
+    ms += s / ((double)d->trans_row[l] * d->trans_row[l]);
+  }
+  ms = nu ? ms / ((double)d->n_items * nu) : 0.0;
+  d->trans_scale = ms > 0 ? (float)(1.0 / sqrt(ms)) : 0.0f; /* 0: no transition (K = 1) */
+}
+
+int dataset_trans(dataset_t *d, uint32_t on, uint32_t kcap, fm_err *err) {
+  trans_drop(d);
+  if (!on) return 0;
+  const uint32_t nu = d->n_users, ni = d->n_items;
+  /* the pairs (a, b), b right after a, a != b: counted per row a, then placed */
+  size_t np = 0;
+  d->trans_ptr = calloc((size_t)ni + 1, sizeof *d->trans_ptr);
+  d->trans_row = calloc((size_t)ni + 1, sizeof *d->trans_row);
+  if (!d->trans_ptr || !d->trans_row) goto oom;
+  for (uint32_t u = 0; u < nu; u++) {
+    const uint32_t a = d->hist_ptr[u], c = kcapped(d->hist_ptr[u + 1] - a, kcap);
+    for (uint32_t k = a + 1; k < a + c; k++)
+      if (d->hist[k - 1] != d->hist[k]) d->trans_ptr[d->hist[k - 1] + 1]++, np++;
+  }
+  for (uint32_t i = 0; i < ni; i++) d->trans_ptr[i + 1] += d->trans_ptr[i];
+  uint32_t *next = malloc(((size_t)ni + 1) * sizeof *next);
+  d->trans_dst = malloc((np + 1) * sizeof *d->trans_dst);
+  d->trans_cnt = malloc((np + 1) * sizeof *d->trans_cnt);
+  if (!next || !d->trans_dst || !d->trans_cnt) {
+    free(next);
+    goto oom;
+  }
+  memcpy(next, d->trans_ptr, (size_t)ni * sizeof *next);
+  for (uint32_t u = 0; u < nu; u++) {
+    const uint32_t a = d->hist_ptr[u], c = kcapped(d->hist_ptr[u + 1] - a, kcap);
+    for (uint32_t k = a + 1; k < a + c; k++)
+      if (d->hist[k - 1] != d->hist[k]) d->trans_dst[next[d->hist[k - 1]]++] = d->hist[k];
+  }
+  free(next);
+  /* each row sorted, repeats merged into counts, compacted in place */
+  uint32_t o = 0;
+  for (uint32_t i = 0; i < ni; i++) {
+    const uint32_t a = d->trans_ptr[i], b = d->trans_ptr[i + 1];
+    qsort(d->trans_dst + a, b - a, sizeof *d->trans_dst, cmp_u32);
+    d->trans_ptr[i] = o;
+    for (uint32_t k = a; k < b; k++) {
+      if (k > a && d->trans_dst[k] == d->trans_dst[k - 1]) {
+        d->trans_cnt[o - 1] += 1.0f;
+      } else {
+        d->trans_dst[o] = d->trans_dst[k];
+        d->trans_cnt[o++] = 1.0f;
+      }
+    }
+    d->trans_row[i] = (float)(b - a);
+  }
+  d->trans_ptr[ni] = o;
+  d->trans_on = 1;
+  d->trans_kcap = kcap;
+  trans_scale(d);
+  return 0;
+oom:
+  trans_drop(d);
+  return fm_fail(err, "out of memory for the transition term (%u users, %u items, %zu pairs)", nu,
+                 ni, np);
 }
 
 /* --- the time term's input ------------------------------------------------------ */

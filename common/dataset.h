@@ -80,6 +80,17 @@ typedef struct dataset {
   uint32_t *ease_item;         /* (ease_m) the item of each row of P, ascending */
   float *ease_P;               /* (ease_m, ease_m), symmetric */
   float ease_scale;            /* the term's scores times this have mean square 1 (dataset_ease) */
+  /* The transition term's input (dataset_trans; 0 and NULL until then):
+   * T[a][b] = how many times item b comes right after item a (a != b) among
+   * the first kcap items of a user's hist (all with kcap 0), a CSR over
+   * items, and each row's sum. Platform data: never sent. */
+  uint32_t trans_on;           /* 0: none */
+  uint32_t trans_kcap;
+  uint32_t *trans_ptr;         /* (n_items+1) CSR rows a */
+  uint32_t *trans_dst;         /* b, ascending within a row */
+  float *trans_cnt;            /* T[a][b] > 0 */
+  float *trans_row;            /* (n_items) sum_b T[a][b] */
+  float trans_scale;           /* the term's scores times this have mean square 1 (dataset_trans) */
 } dataset_t;
 
 #define DATASET_NO_SLOT UINT32_MAX
@@ -127,6 +138,15 @@ int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err);
  * row, each without its own diagonal entry: -acc[i] / P_ii is the EASE
  * score e_ui of a user with that history (the term's inference, the scale). */
 void dataset_ease_sum(const dataset_t *d, const uint32_t *items, uint32_t n, float *acc);
+
+/* The transition term's input (common/model.h, trans): T above over the
+ * first kcap items of each user's hist (with kcap = K a training industry's
+ * transitions are those a held-out K-shot support shows, as in
+ * dataset_ease), and the scale that gives the term's inference scores mean
+ * square 1 over the catalogue and (a sample of at most 2048 of) the users
+ * with a history, each scored from its last hist item. Deterministic. on = 0
+ * frees it. */
+int dataset_trans(dataset_t *d, uint32_t on, uint32_t kcap, fm_err *err);
 
 /* The time term's input (common/model.h, time_lags > 0): interaction times
  * in bins of bin_s seconds; per item and bin the count of the interactions

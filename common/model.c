@@ -177,10 +177,11 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
   if (cfg->ease > MODEL_MAX_EASE_LAMBDA)
     return fm_fail(err, "model ease = %u: expected 0 (none) or a lambda 1..%u", cfg->ease,
                    MODEL_MAX_EASE_LAMBDA);
+  if (cfg->trans > 1) return fm_fail(err, "model trans = %u: expected 0 or 1", cfg->trans);
   if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags && !cfg->attr &&
-      !cfg->ease)
+      !cfg->ease && !cfg->trans)
     return fm_fail(err, "a model without towers needs another term to score with (pop_prior, "
-                   "spectral, time_lags, attr or ease)");
+                   "spectral, time_lags, attr, ease or trans)");
   if (cfg->time_lags && cfg->time_bin_s == 0)
     return fm_fail(err, "model time_bin_s = 0 with time_lags %u: expected a bin width > 0", cfg->time_lags);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
@@ -208,6 +209,7 @@ void model_views(const model_cfg_t *cfg, model_view_t *v) {
       [MODEL_TIME] = {"tau", 0, cfg->time_lags ? 2 * cfg->time_lags + 1 : 0, 1},
       [MODEL_ATTR] = {"alpha", 0, cfg->attr ? 1 : 0, 1},
       [MODEL_EASE] = {"eta", 0, cfg->ease ? 1 : 0, 1},
+      [MODEL_TRANS] = {"kappa", 0, cfg->trans ? 1 : 0, 1},
   };
   size_t off = 0;
   for (int k = 0; k < MODEL_N_VIEWS; k++) {
@@ -299,6 +301,7 @@ typedef struct params {
   float *tau; /* (2J+1) tau, or NULL without time_lags */
   float *alpha; /* (1) alpha, or NULL without attr */
   float *eta;   /* (1) eta, or NULL without ease */
+  float *kappa; /* (1) kappa, or NULL without trans */
 } params_t;
 
 /* Read-only use of theta goes through the same struct; nothing writes through
@@ -314,7 +317,8 @@ static params_t params_of(const model_cfg_t *cfg, const float *theta) {
                     cfg->spectral ? t + v[MODEL_SPEC].offset : NULL,
                     cfg->time_lags ? t + v[MODEL_TIME].offset : NULL,
                     cfg->attr ? t + v[MODEL_ATTR].offset : NULL,
-                    cfg->ease ? t + v[MODEL_EASE].offset : NULL};
+                    cfg->ease ? t + v[MODEL_EASE].offset : NULL,
+                    cfg->trans ? t + v[MODEL_TRANS].offset : NULL};
 }
 
 /* --- batch workspace ------------------------------------------------------------ */
@@ -363,6 +367,12 @@ typedef struct ws {
   uint32_t EZ, ymax;
   float *ee;
   uint32_t *ey, *eh;   /* (ymax) a row's X items, (L) its history, as rows of P */
+  /* With trans: the term's scores t_ui (bmax, C) of every row and column
+   * (training: the user's own transitions left out, see ws_trans_train), a
+   * dense row of T (n_items, zero between uses) and the user's own pairs. */
+  uint32_t TZ;
+  float *tt, *td;
+  uint32_t *tp;        /* (2 ymax) */
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -377,6 +387,7 @@ static void ws_free(ws_t *w) {
   free(w->wuA); free(w->viA); free(w->dwuA); free(w->dviA); free(w->au); free(w->gg);
   free(w->ub); free(w->gt); free(w->ad); free(w->aa);
   free(w->ee); free(w->ey); free(w->eh);
+  free(w->tt); free(w->td); free(w->tp);
   memset(w, 0, sizeof *w);
 }
 
@@ -429,18 +440,28 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
     ok = ok && w->ad && w->aa;
   }
   w->EZ = cfg->ease ? 1 : 0;
-  if (w->EZ) { /* a user's X items: at most ease_kcap, at most its hist */
+  w->TZ = cfg->trans ? 1 : 0;
+  if (w->EZ || w->TZ) { /* a user's X items: at most the kcap, at most its hist */
+    const uint32_t kc = w->EZ ? ds->ease_kcap : ds->trans_kcap;
     uint32_t ym = 0;
     for (uint32_t u = 0; u < ds->n_users; u++) {
       uint32_t c = ds->hist_ptr[u + 1] - ds->hist_ptr[u];
-      if (ds->ease_kcap && c > ds->ease_kcap) c = ds->ease_kcap;
+      if (kc && c > kc) c = kc;
       if (c > ym) ym = c;
     }
     w->ymax = ym;
+  }
+  if (w->EZ) {
     w->ee = alloc_n((size_t)bmax * C, sizeof(float));
-    w->ey = alloc_n(ym, sizeof(uint32_t));
+    w->ey = alloc_n(w->ymax, sizeof(uint32_t));
     w->eh = alloc_n(w->L, sizeof(uint32_t));
     ok = ok && w->ee && w->ey && w->eh;
+  }
+  if (w->TZ) {
+    w->tt = alloc_n((size_t)bmax * C, sizeof(float));
+    w->td = calloc((size_t)n_items + 1, sizeof(float));
+    w->tp = alloc_n(2 * (size_t)w->ymax, sizeof(uint32_t));
+    ok = ok && w->tt && w->td && w->tp;
   }
   if (w->Ds > D) {
     const size_t Ds = w->Dt;
@@ -671,6 +692,38 @@ static void ws_ease_train(ws_t *w, const dataset_t *ds, const uint32_t *users, u
   }
 }
 
+/* The transition term (model.h) of row b against the columns: l the item
+ * right before the target's last occurrence in the user's hist (none: the
+ * row scores 0), T without the user's own transitions (the pairs of its
+ * first kcap items, as dataset_trans counted them): t_ui = (T[l][i] -
+ * own(l, i)) / (rowsum(l) - own(l, .)), times the scale. */
+static void ws_trans_train(ws_t *w, const dataset_t *ds, const uint32_t *users,
+                           const uint32_t *pos, uint32_t B, uint32_t C) {
+  const float sc = ds->trans_scale;
+  for (uint32_t b = 0; b < B; b++) {
+    float *r = w->tt + (size_t)b * C;
+    memset(r, 0, (size_t)C * sizeof *r);
+    const uint32_t u = users[b], a = ds->hist_ptr[u], e = ds->hist_ptr[u + 1];
+    uint32_t k = e;
+    while (k > a && ds->hist[k - 1] != pos[b]) k--;
+    if (k <= a + 1 || sc == 0.0f) continue; /* the target is first (or not in hist) */
+    const uint32_t l = ds->hist[k - 2];
+    /* the user's own transitions out of l */
+    uint32_t np = 0, n = e - a;
+    if (ds->trans_kcap && n > ds->trans_kcap) n = ds->trans_kcap;
+    for (uint32_t q = a + 1; q < a + n; q++)
+      if (ds->hist[q - 1] == l && ds->hist[q] != l) w->tp[np++] = ds->hist[q];
+    const float den = ds->trans_row[l] - (float)np;
+    if (den <= 0.0f) continue;
+    for (uint32_t q = ds->trans_ptr[l]; q < ds->trans_ptr[l + 1]; q++)
+      w->td[ds->trans_dst[q]] = ds->trans_cnt[q];
+    for (uint32_t q = 0; q < np; q++) w->td[w->tp[q]] -= 1.0f;
+    const float f = sc / den;
+    for (uint32_t j = 0; j < C; j++) r[j] = f * w->td[w->slot_item[j]];
+    for (uint32_t q = ds->trans_ptr[l]; q < ds->trans_ptr[l + 1]; q++) w->td[ds->trans_dst[q]] = 0.0f;
+  }
+}
+
 /* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk ;
  * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
  * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
@@ -749,24 +802,21 @@ static void task_item_forward(void *a) {
   ws_item_forward(c->w, c->p, c->C);
 }
 
-/* With attr and / or ease the rows' logits start from alpha (w_i . a_u) +
- * eta e_ui. */
+/* With attr, ease and / or trans the rows' logits start from alpha (w_i .
+ * a_u) + eta e_ui + kappa t_ui. */
 static double rows(step_ctx_t *c, uint32_t b0, uint32_t b1) {
   const ws_t *w = c->w;
   const size_t k0 = (size_t)b0 * c->C, k1 = (size_t)b1 * c->C;
-  if (w->A) {
-    const float al = *c->p->alpha;
-    for (size_t k = k0; k < k1; k++) w->P[k] = al * w->aa[k];
-  }
-  if (w->EZ) {
-    const float et = *c->p->eta;
-    if (w->A)
-      for (size_t k = k0; k < k1; k++) w->P[k] += et * w->ee[k];
-    else
-      for (size_t k = k0; k < k1; k++) w->P[k] = et * w->ee[k];
+  const int seeded = w->A > 0 || w->EZ || w->TZ;
+  if (seeded) {
+    const float al = w->A ? *c->p->alpha : 0.0f, et = w->EZ ? *c->p->eta : 0.0f;
+    const float ka = w->TZ ? *c->p->kappa : 0.0f;
+    for (size_t k = k0; k < k1; k++)
+      w->P[k] = (w->A ? al * w->aa[k] : 0.0f) + (w->EZ ? et * w->ee[k] : 0.0f) +
+                (w->TZ ? ka * w->tt[k] : 0.0f);
   }
   return layer_ssmc_forward_rows(w->ppos, w->P, c->U, c->V, w->cpos, w->cnt, (int)b0, (int)b1,
-                                 (int)c->C, (int)c->Cn, (int)c->Ds, w->A > 0 || w->EZ);
+                                 (int)c->C, (int)c->Cn, (int)c->Ds, seeded);
 }
 
 static void task_rows_lo(void *a) {
@@ -859,6 +909,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   if (w->T) ws_user_time(w, ds, users, pos, B);
   if (w->A) ws_attr_train(w, ds, B, C);
   if (w->EZ) ws_ease_train(w, ds, users, B, C);
+  if (w->TZ) ws_trans_train(w, ds, users, pos, B, C);
   /* Two threads only for batches big enough to pay for the hand-offs (three
    * a step): a scheduling choice, the result is the same either way. */
   par = par && (uint64_t)B * C * (Hd + D) >= g_par_min_work;
@@ -907,6 +958,11 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
     for (size_t k = 0; k < (size_t)B * C; k++) ge += (double)w->P[k] * w->ee[k];
     *c.q.eta += (float)ge;
   }
+  if (w->TZ) {
+    double gk = 0;
+    for (size_t k = 0; k < (size_t)B * C; k++) gk += (double)w->P[k] * w->tt[k];
+    *c.q.kappa += (float)gk;
+  }
   if (w->NT) {
     if (Ds > D) task_user_backward(&c); /* the extra coordinates only */
   } else {
@@ -935,6 +991,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
 static int ds_fits(const model_cfg_t *cfg, const dataset_t *ds) {
   if (ds->spec_r != cfg->spectral || ds->time_lags != cfg->time_lags) return 0;
   if (ds->ease_lambda != cfg->ease || (cfg->attr && !ds->attr_ptr)) return 0;
+  if (ds->trans_on != cfg->trans) return 0;
   return !cfg->time_lags || (ds->time_T > 0 && ds->time_bin == (int64_t)cfg->time_bin_s);
 }
 
@@ -986,7 +1043,7 @@ void model_item_vectors(const model_cfg_t *cfg, const float *theta, const model_
   params_t p = params_of(cfg, theta);
   for (uint32_t c = 0; c < n; c += MODEL_INFER_CHUNK) {
     uint32_t m = n - c < MODEL_INFER_CHUNK ? n - c : MODEL_INFER_CHUNK;
-    if (cfg->no_towers && Ds == D) { /* attr / ease alone (model_attr_scores, model_ease_scores) */
+    if (cfg->no_towers && Ds == D) { /* attr / ease / trans alone (model_*_scores) */
       memset(out + (size_t)c * D, 0, (size_t)m * D * sizeof *out);
       continue;
     }
@@ -1089,6 +1146,26 @@ int model_ease_scores(const model_cfg_t *cfg, const float *theta, const dataset_
   return 0;
 }
 
+int model_trans_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
+                       const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err) {
+  if (!cfg->trans || !n) return 0;
+  if (!ds->trans_on)
+    return fm_fail(err, "the model has the transition term but the dataset no transitions");
+  const float f = *params_of(cfg, theta).kappa * ds->trans_scale;
+  if (f == 0.0f) return 0;
+  for (uint32_t r = 0; r < n; r++) {
+    const uint32_t u = users[r], a = ds->hist_ptr[u], b = ds->hist_ptr[u + 1];
+    if (a == b) continue;
+    const uint32_t l = ds->hist[b - 1]; /* the user's last history item */
+    if (ds->trans_row[l] <= 0.0f) continue;
+    const float g = f / ds->trans_row[l];
+    float *o = S + (size_t)r * ld;
+    for (uint32_t q = ds->trans_ptr[l]; q < ds->trans_ptr[l + 1]; q++)
+      o[ds->trans_dst[q]] += g * ds->trans_cnt[q];
+  }
+  return 0;
+}
+
 float model_loss_grad(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
                       const dataset_t *ds, const uint32_t *users, const uint32_t *pos,
                       uint32_t B, const uint32_t *neg, uint32_t N, float *grad_theta,
@@ -1166,6 +1243,10 @@ static int dataset_check(const dataset_t *ds, const model_local_t *l, const mode
     return fm_fail(err, "the model's EASE term has lambda %u but the dataset's %u: call "
                    "dataset_ease(ds, %u, kcap) after dataset_build", cfg->ease, ds->ease_lambda,
                    cfg->ease);
+  if (ds->trans_on != cfg->trans)
+    return fm_fail(err, "the model's transition term is %s but the dataset's %s: call "
+                   "dataset_trans(ds, %u, kcap) after dataset_build", cfg->trans ? "on" : "off",
+                   ds->trans_on ? "on" : "off", cfg->trans);
   if (!ds_fits(cfg, ds))
     return fm_fail(err, "the model's time term has %u lags of %u s bins but the dataset's %u lags "
                    "of %lld s: call dataset_time(ds, %u, %u, kcap) after dataset_build",

@@ -14,6 +14,7 @@
  *                 + sum_{j=-J..J} tau_j c_i(b_u + j)       (time_lags = J > 0)
  *                 + alpha sum_t a_ut w_it                  (attr)
  *                 + eta e_ui                               (ease = lambda > 0)
+ *                 + kappa t_ui                             (trans)
  *            s_i = log(1 + TRAIN count of item i in this platform)
  *            (lambda_k, e_k): the r leading eigenpairs of the platform's item
  *                  co-occurrence matrix (common/spectral.h), from the
@@ -39,6 +40,12 @@
  *                  parameters, never sent. When training, the target is left
  *                  out of h_u and the user out of P (exactly, by
  *                  Sherman-Morrison), as a query item is never in the fit
+ *            t_ui = T[l][i] / sum_j T[l][j], times the dataset's scale
+ *                  (dataset_trans): how often item i came right after item
+ *                  l among the first K items of the platform's users, l the
+ *                  user's last history item. When training, l is the item
+ *                  right before the target in the user's history (none: 0)
+ *                  and the user's own transitions are left out of T
  *   The attribute term scores items like the ones the user took (same brand,
  *   same sub-category): a catalogue's attribute vocabulary is its own, but
  *   how much a shared attribute says, alpha, transfers. A held-out industry
@@ -52,6 +59,11 @@
  *   reference baseline once a user has a few items; what transfers is eta,
  *   how much to trust it beside the other terms. eta starts at 0. It is
  *   added to the scores like the attribute term (model_ease_scores).
+ *   The transition term is what follows the user's last item: a K-shot
+ *   support is a short sequence in time, and its last item says most about
+ *   the next ones. Like eta, kappa (starts at 0) is how much to trust the
+ *   platform's own counts; it is added like the EASE term
+ *   (model_trans_scores).
  *   The time term is what was popular around the user's own time: on data that
  *   spans years, what a catalogue's users take drifts, and a user's support
  *   says when they are. tau, a shared filter over the lags, learns how fast
@@ -69,7 +81,8 @@
  *   new industry whose items share their features it is what orders them),
  *   with spectral the filter gamma (r floats, start at 1), and with time_lags
  *   the lag filter tau (2J+1 floats, start at dataset_time_kernel0), with
- *   attr the attribute weight alpha (1 float, starts at 0).
+ *   attr the attribute weight alpha (1 float, starts at 0), with ease and
+ *   trans the weights eta and kappa (1 float each, start at 0).
  * Local parameters (never leave the rank): Q (n_items, D) item-ID and
  * P (n_users, D) user-ID embeddings of one platform.
  *
@@ -104,6 +117,8 @@ typedef struct model_cfg {
   uint32_t attr;      /* 1: add the attribute term alpha sum_t a_ut w_it (see above); 0: none */
   uint32_t ease;      /* lambda of the EASE term eta e_ui (see above); 0: none. The dataset
                        * needs dataset_ease(ds, lambda, kcap) first. */
+  uint32_t trans;     /* 1: add the transition term kappa t_ui (see above); 0: none. The
+                       * dataset needs dataset_trans(ds, 1, kcap) first. */
 } model_cfg_t;
 
 #define MODEL_MAX_EASE_LAMBDA 1000000u
@@ -117,7 +132,7 @@ typedef struct model_view {
 
 enum { MODEL_E, MODEL_WI1, MODEL_BI1, MODEL_WI2, MODEL_BI2,
        MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_SPEC, MODEL_TIME,
-       MODEL_ATTR, MODEL_EASE, MODEL_N_VIEWS };
+       MODEL_ATTR, MODEL_EASE, MODEL_TRANS, MODEL_N_VIEWS };
 
 /* Checks the settings (dims > 0, sizes that fit) with a message naming the value. */
 int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
@@ -165,6 +180,11 @@ int model_attr_scores(const model_cfg_t *cfg, const float *theta, const dataset_
  * every item i (history as in model_user_vectors). Nothing without ease. */
 int model_ease_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
                       const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err);
+
+/* The transition term (trans): S[r * ld + i] += kappa t_ui for users[r], r <
+ * n, and every item i. Nothing without trans. */
+int model_trans_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
+                       const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err);
 
 /* --- training ------------------------------------------------------------ */
 

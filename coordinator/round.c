@@ -465,10 +465,7 @@ int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
   co.size = size;
   co.hosts = hosts;
   co.n_workers = size - 1;
-  co.mc = (model_cfg_t){c->dim, c->hidden, 1u << c->buckets_log2, c->hist_len,
-                        !strcmp(c->pop_prior, "on"), c->spectral, c->time_lags,
-                        c->time_bin_days * 86400u, !strcmp(c->towers, "off"), !strcmp(c->attr, "on"),
-                        c->ease};
+  co.mc = worker_model_cfg(c);
   co.d = model_n_shared(&co.mc);
   co.t_start = wire_now();
   source_t src;

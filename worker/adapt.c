@@ -9,7 +9,7 @@
 #include "common/rng.h"
 
 /* Scores with the attribute and / or EASE terms: the vectors' product, then
- * model_attr_scores and model_ease_scores. */
+ * model_attr_scores, model_ease_scores and model_trans_scores. */
 typedef struct attr_ctx {
   const model_cfg_t *mc;
   const float *theta, *U, *V;
@@ -24,7 +24,8 @@ static int attr_block(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *
               c->U + (size_t)first * c->D, (int)c->D, c->V, (int)c->D, 0.0f, S, (int)ni);
   const uint32_t *users = c->ds->eval_user + first;
   return model_attr_scores(c->mc, c->theta, c->ds, users, n, S, ni, err) ||
-         model_ease_scores(c->mc, c->theta, c->ds, users, n, S, ni, err);
+         model_ease_scores(c->mc, c->theta, c->ds, users, n, S, ni, err) ||
+         model_trans_scores(c->mc, c->theta, c->ds, users, n, S, ni, err);
 }
 
 int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
@@ -42,7 +43,7 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
   model_user_vectors(mc, theta, local, ds, ds->eval_user, ds->n_eval, U);
   model_item_vectors(mc, theta, local, ds, V);
   int rc;
-  if ((mc->attr && ds->n_attr) || mc->ease) { /* the terms beside the product (model.h) */
+  if ((mc->attr && ds->n_attr) || mc->ease || mc->trans) { /* the terms beside the product (model.h) */
     attr_ctx_t c = {mc, theta, U, V, (uint32_t)D, ds};
     rc = metrics_rank_scores(out, per_user, ds, attr_block, &c, NULL, 0, err);
   } else {

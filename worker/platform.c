@@ -61,6 +61,7 @@ int platform_open(platform_t *p, const source_t *src, const fm_config *c, const 
   if (!rc && mc->spectral) rc = dataset_spectral(&p->ds, mc->spectral, c->kshot, err);
   if (!rc && mc->time_lags) rc = dataset_time(&p->ds, mc->time_bin_s, mc->time_lags, c->kshot, err);
   if (!rc && mc->ease) rc = dataset_ease(&p->ds, mc->ease, c->kshot, err);
+  if (!rc && mc->trans) rc = dataset_trans(&p->ds, 1, c->kshot, err);
   if (!rc && mc->attr) rc = dataset_attr(&p->ds, &p->shard, err);
   if (!rc && !heldout)
     rc = model_local_init(&p->local, mc, p->ds.n_users, p->ds.n_items, c->seed, id, err);

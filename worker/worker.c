@@ -22,6 +22,21 @@
 #include "worker/platform.h"
 #include "worker/secagg_worker.h"
 
+model_cfg_t worker_model_cfg(const fm_config *c) {
+  return (model_cfg_t){.dim = c->dim,
+                       .hidden = c->hidden,
+                       .n_buckets = 1u << c->buckets_log2,
+                       .hist_len = c->hist_len,
+                       .pop_prior = !strcmp(c->pop_prior, "on"),
+                       .spectral = c->spectral,
+                       .time_lags = c->time_lags,
+                       .time_bin_s = c->time_bin_days * 86400u,
+                       .no_towers = !strcmp(c->towers, "off"),
+                       .attr = !strcmp(c->attr, "on"),
+                       .ease = c->ease,
+                       .trans = !strcmp(c->trans, "on")};
+}
+
 train_cfg_t worker_ft_cfg(const fm_config *c) {
   train_cfg_t t;
   memset(&t, 0, sizeof t);
@@ -241,9 +256,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
   fm_err err = {{0}};
   inject_t inj;
   source_t src;
-  model_cfg_t mc = {c->dim, c->hidden, 1u << c->buckets_log2, c->hist_len, !strcmp(c->pop_prior, "on"),
-                    c->spectral, c->time_lags, c->time_bin_days * 86400u, !strcmp(c->towers, "off"),
-                    !strcmp(c->attr, "on"), c->ease};
+  model_cfg_t mc = worker_model_cfg(c);
   size_t d = model_n_shared(&mc);
   int rc = 0;
   wire_buf in = {0}, out = {0};

@@ -27,4 +27,7 @@ int worker_post_delta(chan_t *ch, uint32_t round, const delta_msg_t *dm, fm_err 
 /* The training configuration for fine-tuning at evaluation time. */
 train_cfg_t worker_ft_cfg(const fm_config *c);
 
+/* The model the settings describe (every rank builds the same). */
+model_cfg_t worker_model_cfg(const fm_config *c);
+
 #endif

@@ -90,9 +90,10 @@ check_scalar_term() {
   "$BIN" eval --model "$TMP/$tag-alone/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 > "$TMP/eval-$tag.txt"
   grep -q '"platform":"' "$TMP/eval-$tag.txt" || fail "fedmeta eval of a $flag model printed no result"
 }
-# the attribute term (the market's items have styles, price bands...) and the EASE term
+# the attribute term (the market's items have styles, price bands...), the EASE and the transition terms
 check_scalar_term attr alpha "--attr on" ""
 check_scalar_term ease eta "--ease 20" "--attr on"
+check_scalar_term trans kappa "--trans on" "--ease 20"
 
 # fedmeta eval reads the meta-model and adapts to the held-out industry
 # (no --platform: the market's default held-out industry)

@@ -85,12 +85,16 @@ static void free_dataset(dataset_t *d) {
   dataset_spectral(d, 0, 0, NULL);
   dataset_time(d, 0, 0, 0, NULL);
   dataset_ease(d, 0, 0, NULL);
+  dataset_trans(d, 0, 0, NULL);
 }
 
 /* The EASE term's settings of the variants that have it: a small lambda so
  * that the fixture's few co-occurrences count; X the first 3 items of each user. */
 #define EASE_LAMBDA 1
 #define EASE_KCAP 3
+/* The transition term's: the first 4 items of each user (every item here;
+ * test_trans_input checks the cap). */
+#define TRANS_KCAP 4
 
 static void fill_normal(float *x, size_t n, double std, rng_t *r) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(r));
@@ -301,6 +305,36 @@ static double ref_ease(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) 
   return view(r, MODEL_EASE)[0] * r->ds->ease_scale * ref_ease_raw(r->ds, u, target, i);
 }
 
+/* The transition term, written out: T[a][b] = the times b comes right after
+ * a != b among every user's first TRANS_KCAP hist items, without user u when
+ * training (target != UINT32_MAX); l the user's last hist item, when training
+ * the item right before the target's last occurrence (none: 0); t_ui =
+ * T[l][i] / sum_b T[l][b] (0 for an empty row); times the scale and kappa. */
+static double ref_trans_raw(const dataset_t *ds, uint32_t u, uint32_t target, uint32_t i,
+                            uint32_t kcap) {
+  const uint32_t a = ds->hist_ptr[u];
+  uint32_t k = ds->hist_ptr[u + 1];
+  if (target != UINT32_MAX) {
+    while (k > a && ds->hist[k - 1] != target) k--;
+    if (k > a) k--; /* k: the target's position; l the item before it */
+  }
+  if (k == a) return 0.0;
+  const uint32_t l = ds->hist[k - 1];
+  double row = 0, cnt = 0;
+  for (uint32_t v = 0; v < NU; v++) {
+    if (target != UINT32_MAX && v == u) continue;
+    const uint32_t s = ds->hist_ptr[v];
+    for (uint32_t q = s + 1; q < ds->hist_ptr[v + 1] && q < s + kcap; q++)
+      if (ds->hist[q - 1] == l && ds->hist[q] != l) row += 1, cnt += ds->hist[q] == i;
+  }
+  return row > 0 ? cnt / row : 0.0;
+}
+
+static double ref_trans(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) {
+  if (!CFG.trans) return 0.0;
+  return view(r, MODEL_TRANS)[0] * r->ds->trans_scale * ref_trans_raw(r->ds, u, target, i, TRANS_KCAP);
+}
+
 static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *pos, uint32_t B,
                        const uint32_t *neg, uint32_t N) {
   double loss = 0, w[16], v[16];
@@ -309,14 +343,14 @@ static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *po
     ref_item(r, pos[b], v);
     double sp = dot(w, v) + ref_pop(r, pos[b]) + ref_spec(r, users[b], pos[b], pos[b]) +
                 ref_time(r, users[b], pos[b], pos[b]) + ref_attr(r, users[b], pos[b], pos[b]) +
-                ref_ease(r, users[b], pos[b], pos[b]),
+                ref_ease(r, users[b], pos[b], pos[b]) + ref_trans(r, users[b], pos[b], pos[b]),
            sum = exp(sp);
     for (uint32_t n = 0; n < N; n++) {
       if (neg[n] == pos[b]) continue;
       ref_item(r, neg[n], v);
       sum += exp(dot(w, v) + ref_pop(r, neg[n]) + ref_spec(r, users[b], pos[b], neg[n]) +
                  ref_time(r, users[b], pos[b], neg[n]) + ref_attr(r, users[b], pos[b], neg[n]) +
-                 ref_ease(r, users[b], pos[b], neg[n]));
+                 ref_ease(r, users[b], pos[b], neg[n]) + ref_trans(r, users[b], pos[b], neg[n]));
     }
     loss += log(sum) - sp;
   }
@@ -342,7 +376,8 @@ static const uint32_t B_NEG[4] = {5, 2, 4, 6};
 static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
   rng_t r;
   rng_seed(&r, seed, 1000, 0);
-  const size_t ntau = CFG.time_lags ? 2 * CFG.time_lags + 1 : 0, na = CFG.attr + !!CFG.ease;
+  const size_t ntau = CFG.time_lags ? 2 * CFG.time_lags + 1 : 0,
+               na = CFG.attr + !!CFG.ease + CFG.trans; /* the scalar weights, the last views */
   fill_normal(theta, g_ns - CFG.spectral - ntau - na, 0.4, &r);
   CHECK_OK(model_local_init(l, &CFG, NU, NI, seed, 0, NULL));
   fill_normal(l->user_id, NU * CFG.dim, 0.4, &r);
@@ -351,8 +386,11 @@ static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
    * the variants without these terms, kinks included */
   fill_normal(theta + g_ns - na - CFG.spectral - ntau, CFG.spectral, 0.4, &r);
   fill_normal(theta + g_ns - na - ntau, ntau, 0.4, &r);
-  if (CFG.attr) theta[g_ns - na] = 1.3f; /* alpha, a weight the size of the others' */
-  if (CFG.ease) theta[g_ns - 1] = 0.9f; /* eta, last */
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(&CFG, v);
+  if (CFG.attr) theta[v[MODEL_ATTR].offset] = 1.3f; /* alpha, a weight the size of the others' */
+  if (CFG.ease) theta[v[MODEL_EASE].offset] = 0.9f;
+  if (CFG.trans) theta[v[MODEL_TRANS].offset] = 1.1f;
 }
 
 static void test_layout(void) {
@@ -362,7 +400,7 @@ static void test_layout(void) {
   const uint32_t D = CFG.dim, Hd = CFG.hidden;
   size_t expect = (size_t)CFG.n_buckets * D + Hd * D + Hd + D * Hd + D + Hd * 3 * D + Hd +
                   D * Hd + D + CFG.pop_prior + CFG.spectral +
-                  (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0) + CFG.attr + !!CFG.ease;
+                  (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0) + CFG.attr + !!CFG.ease + CFG.trans;
   CHECK_EQ_INT(g_ns, expect);
   CHECK_EQ_INT(v[MODEL_E].offset, 0);
   CHECK_EQ_INT(v[MODEL_WU1].rows, Hd);
@@ -392,6 +430,8 @@ static void test_layout(void) {
   if (CFG.attr) CHECK(a[v[MODEL_ATTR].offset] == 0.0f); /* alpha starts at 0: off until learned */
   CHECK_EQ_INT(v[MODEL_EASE].rows, !!CFG.ease);
   if (CFG.ease) CHECK(a[v[MODEL_EASE].offset] == 0.0f); /* so does eta */
+  CHECK_EQ_INT(v[MODEL_TRANS].rows, CFG.trans);
+  if (CFG.trans) CHECK(a[v[MODEL_TRANS].offset] == 0.0f); /* and kappa */
   for (uint32_t k = 0; k < v[MODEL_TIME].rows; k++) /* tau starts as the kernel */
     CHECK(a[v[MODEL_TIME].offset + k] ==
           dataset_time_kernel0((int32_t)k - (int32_t)CFG.time_lags, CFG.time_lags));
@@ -411,7 +451,7 @@ static void test_layout(void) {
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "time_bin_s") != NULL);
   bad = CFG;
   bad.no_towers = 1;
-  bad.pop_prior = bad.spectral = bad.time_lags = bad.attr = bad.ease = 0;
+  bad.pop_prior = bad.spectral = bad.time_lags = bad.attr = bad.ease = bad.trans = 0;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "without towers") != NULL);
   bad.attr = 1;
   CHECK_OK(model_cfg_validate(&bad, &err));
@@ -422,6 +462,11 @@ static void test_layout(void) {
   CHECK_OK(model_cfg_validate(&bad, &err));
   bad.ease = MODEL_MAX_EASE_LAMBDA + 1;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "ease") != NULL);
+  bad.ease = 0;
+  bad.trans = 1;
+  CHECK_OK(model_cfg_validate(&bad, &err));
+  bad.trans = 2;
+  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "trans") != NULL);
   model_shared_init(b, &CFG, 8);
   CHECK(memcmp(a, b, g_ns * sizeof *a) != 0);
   model_local_t l1, l2;
@@ -511,6 +556,22 @@ static void test_forward(void) {
     CHECK(SA[0 * (NI + 2) + 8] != 0.5f); /* user 0 has items 0 and 2, which user 5 took with 8 */
     CHECK_NEAR(ms * g_ds.ease_scale * g_ds.ease_scale / (NI * nh), 1.0, 1e-4);
   }
+  /* trans: model_trans_scores adds ref_trans (nothing left out) likewise */
+  for (uint32_t k = 0; k < NU * (NI + 2); k++) SA[k] = 0.5f;
+  CHECK_OK(model_trans_scores(&CFG, theta, &g_ds, all, NU, SA, NI + 2, &err));
+  ms = 0;
+  for (uint32_t u = 0; u < NU; u++) {
+    for (uint32_t i = 0; i < NI; i++) {
+      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_trans(&r, u, UINT32_MAX, i), 1e-5);
+      const double t = ref_trans_raw(&g_ds, u, UINT32_MAX, i, TRANS_KCAP);
+      ms += t * t;
+    }
+    CHECK(SA[u * (NI + 2) + NI] == 0.5f && SA[u * (NI + 2) + NI + 1] == 0.5f);
+  }
+  if (CFG.trans) { /* user 0 ends with 3, followed by 4 (user 1); the scale: mean square 1 */
+    CHECK(SA[0 * (NI + 2) + 4] > 0.5f);
+    CHECK_NEAR(ms * g_ds.trans_scale * g_ds.trans_scale / (NI * nh), 1.0, 1e-4);
+  }
   for (uint32_t i = 0; i < NI; i++) {
     ref_item(&r, i, v);
     for (uint32_t d = 0; d < D; d++) CHECK_NEAR(V[i * Ds + d], v[d], 1e-5 * (1 + fabs(v[d])));
@@ -546,6 +607,7 @@ static void test_forward(void) {
     diff += ref_time(&r, u, i, j) - ref_time(&r, u, i, i);
     diff += ref_attr(&r, u, i, j) - ref_attr(&r, u, i, i); /* added beside the vectors */
     diff += ref_ease(&r, u, i, j) - ref_ease(&r, u, i, i);
+    diff += ref_trans(&r, u, i, j) - ref_trans(&r, u, i, i);
     CHECK_NEAR(l1, log1p(exp(diff)), 1e-5 * (1 + l1));
   }
   model_local_free(&l);
@@ -751,14 +813,14 @@ static void test_training(int opt) {
   /* without towers only the few filter weights learn: less to gain; with the
    * attribute term alone one weight (alpha): it must move and lower the loss */
   const int alone = CFG.no_towers && !CFG.pop_prior && !CFG.spectral && !CFG.time_lags &&
-                    !(CFG.attr && CFG.ease);
+                    CFG.attr + !!CFG.ease + CFG.trans == 1;
   const double keep = alone ? 1.0 : CFG.no_towers ? 0.97 : 0.8;
   CHECK(after < keep * before);
   CHECK(last < keep * first);
   if (alone) {
     model_view_t v[MODEL_N_VIEWS];
     model_views(&CFG, v);
-    CHECK(theta[v[CFG.attr ? MODEL_ATTR : MODEL_EASE].offset] != 0.0f);
+    CHECK(theta[v[CFG.attr ? MODEL_ATTR : CFG.ease ? MODEL_EASE : MODEL_TRANS].offset] != 0.0f);
   }
   trainer_free(t);
   model_local_free(&l);
@@ -850,6 +912,7 @@ static void test_trainer_grad(void) {
   train_cfg_t tc = tcfg(OPT_ADAM);
   trainer_t *t;
   CHECK_OK(trainer_init(&t, &CFG, &tc, &g_ds, &l, 9, 0, &err));
+  int n_moved = 0;
   for (int rep = 0; rep < 3; rep++) {
     memset(g, 0xff, g_ns * sizeof *g); /* NaN everywhere: every entry must be written */
     float loss = trainer_grad(t, theta, g);
@@ -865,6 +928,12 @@ static void test_trainer_grad(void) {
       norm += (double)g[i] * g[i];
     }
     norm = sqrt(norm);
+    /* the transition term alone: a batch none of whose rows has a transition
+     * in the small fixture has no gradient (and then the reference none) */
+    const int sparse_only = CFG.no_towers && CFG.trans && !CFG.attr && !CFG.ease && !CFG.pop_prior &&
+                            !CFG.spectral && !CFG.time_lags;
+    n_moved += norm > 0;
+    if (sparse_only && norm == 0) continue;
     CHECK(norm > 0);
     /* a small step along -grad lowers that batch's loss */
     for (size_t i = 0; i < g_ns; i++) th2[i] = theta[i] - (float)(1e-2 / norm) * g[i];
@@ -872,6 +941,7 @@ static void test_trainer_grad(void) {
                                   NULL, NULL);
     CHECK(after < loss);
   }
+  CHECK(n_moved > 0);
   /* trainer_grad updates nothing */
   float *keep = malloc(g_ns * sizeof *keep), P0[NU * 16], Q0[NI * 16];
   memcpy(keep, theta, g_ns * sizeof *keep);
@@ -991,9 +1061,35 @@ static void test_trainer_errors(void) {
   other.time_bin_s = TIME_BIN;
   CHECK(trainer_init(&t, &other, &tc, &g_ds, &l, 1, 0, &err) < 0);
   CHECK(strstr(err.msg, "dataset_time") != NULL);
+  /* and one with a transition term the dataset's transitions */
+  other = CFG;
+  other.trans = 1;
+  dataset_t no_trans = g_ds;
+  no_trans.trans_on = 0;
+  CHECK(trainer_init(&t, &other, &tc, &no_trans, &l, 1, 0, &err) < 0);
+  CHECK(strstr(err.msg, "dataset_trans") != NULL);
   model_local_free(&small);
   model_local_free(&l);
   free(theta);
+}
+
+/* dataset_trans on the fixture: the CSR against the pairs by hand, with and
+ * without the cap; the row sums; off frees it. */
+static void test_trans_input(void) {
+  /* every item: 0>1 1>2 2>3 | 3>4 | 5>6 6>7 7>5 | 2>8 8>0 0>6 */
+  CHECK_OK(dataset_trans(&g_ds, 1, 0, NULL));
+  const uint32_t ptr[NI + 1] = {0, 2, 3, 5, 6, 6, 7, 8, 9, 10};
+  const uint32_t dst[10] = {1, 6, 2, 3, 8, 4, 6, 7, 5, 0};
+  for (uint32_t i = 0; i <= NI; i++) CHECK_EQ_INT(g_ds.trans_ptr[i], ptr[i]);
+  for (uint32_t q = 0; q < 10; q++) CHECK(g_ds.trans_dst[q] == dst[q] && g_ds.trans_cnt[q] == 1.0f);
+  for (uint32_t i = 0; i < NI; i++) CHECK(g_ds.trans_row[i] == (float)(ptr[i + 1] - ptr[i]));
+  CHECK(g_ds.trans_on == 1 && g_ds.trans_scale > 0.0f);
+  /* the first 2 items: 0>1 | 3>4 | 5>6 | 2>8 */
+  CHECK_OK(dataset_trans(&g_ds, 1, 2, NULL));
+  CHECK_EQ_INT(g_ds.trans_ptr[NI], 4);
+  CHECK(g_ds.trans_row[0] == 1.0f && g_ds.trans_row[1] == 0.0f && g_ds.trans_row[2] == 1.0f);
+  CHECK_OK(dataset_trans(&g_ds, 0, 0, NULL));
+  CHECK(g_ds.trans_on == 0 && g_ds.trans_ptr == NULL && g_ds.trans_scale == 0.0f);
 }
 
 /* dataset_time on the fixture: counts against a count by hand (up to the
@@ -1073,16 +1169,19 @@ int main(void) {
   /* prior x spectral, then the time term alone and with both */
   /* then the attribute term with the others, and alone without towers */
   /* then the EASE term with all the others, and alone without towers */
-  for (uint32_t variant = 0; variant < 11; variant++) {
+  /* then the transition term alone without towers, and with every other term */
+  test_trans_input();
+  for (uint32_t variant = 0; variant < 13; variant++) {
     uint32_t prior = variant & 1, spec = variant & 2 ? 3 : 0, lags = variant >= 4 ? 2 : 0;
     if (variant >= 5) prior = 1, spec = 3;
-    if (variant == 8 || variant == 10) prior = spec = lags = 0;
-    CFG.no_towers = variant == 6 || variant == 8 || variant == 10; /* the other terms alone */
-    CFG.attr = variant >= 7 && variant <= 9;
-    CFG.ease = variant >= 9 ? EASE_LAMBDA : 0;
-    printf(" pop_prior %u, spectral %u, time lags %u%s%s%s\n", prior, spec, lags,
+    if (variant == 8 || variant == 10 || variant == 11) prior = spec = lags = 0;
+    CFG.no_towers = variant == 6 || variant == 8 || variant == 10 || variant == 11; /* the other terms alone */
+    CFG.attr = (variant >= 7 && variant <= 9) || variant == 12;
+    CFG.ease = (variant >= 9 && variant != 11) ? EASE_LAMBDA : 0;
+    CFG.trans = variant >= 11;
+    printf(" pop_prior %u, spectral %u, time lags %u%s%s%s%s\n", prior, spec, lags,
            CFG.no_towers ? ", no towers" : "", CFG.attr ? ", attributes" : "",
-           CFG.ease ? ", EASE" : "");
+           CFG.ease ? ", EASE" : "", CFG.trans ? ", transitions" : "");
     CFG.pop_prior = prior;
     CFG.spectral = spec;
     CFG.time_lags = lags;
@@ -1090,6 +1189,8 @@ int main(void) {
     CHECK_OK(dataset_spectral(&g_ds, spec, 0, NULL));
     CHECK_OK(dataset_time(&g_ds, TIME_BIN, lags, TIME_KCAP, NULL));
     CHECK_OK(dataset_ease(&g_ds, CFG.ease, EASE_KCAP, NULL));
+    CHECK_OK(dataset_trans(&g_ds, CFG.trans, TRANS_KCAP, NULL));
+    if (CFG.trans) CHECK(g_ds.trans_scale > 0.0f);
     if (lags) CHECK_EQ_INT(g_ds.time_T, 5);
     if (CFG.ease) CHECK(g_ds.ease_scale > 0.0f);
     if (spec) { /* the fixture's co-occurrence is not empty: the term is exercised */
