@@ -89,7 +89,7 @@ typedef struct dataset {
   uint32_t *trans_ptr;         /* (n_items+1) CSR rows a */
   uint32_t *trans_dst;         /* b, ascending within a row */
   float *trans_cnt;            /* T[a][b] > 0 */
-  float *trans_row;            /* (n_items) sum_b T[a][b] */
+  float *trans_row;            /* (n_items) sum_b T[a][b] (counts: exact below 2^24) */
   float trans_scale;           /* the term's scores times this have mean square 1 (dataset_trans) */
 } dataset_t;
 

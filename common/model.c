@@ -368,11 +368,10 @@ typedef struct ws {
   float *ee;
   uint32_t *ey, *eh;   /* (ymax) a row's X items, (L) its history, as rows of P */
   /* With trans: the term's scores t_ui (bmax, C) of every row and column
-   * (training: the user's own transitions left out, see ws_trans_train), a
-   * dense row of T (n_items, zero between uses) and the user's own pairs. */
+   * (training: the user's own transitions left out, see ws_trans_train) and
+   * a dense row of T (n_items, zero between uses). */
   uint32_t TZ;
   float *tt, *td;
-  uint32_t *tp;        /* (2 ymax) */
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -387,7 +386,7 @@ static void ws_free(ws_t *w) {
   free(w->wuA); free(w->viA); free(w->dwuA); free(w->dviA); free(w->au); free(w->gg);
   free(w->ub); free(w->gt); free(w->ad); free(w->aa);
   free(w->ee); free(w->ey); free(w->eh);
-  free(w->tt); free(w->td); free(w->tp);
+  free(w->tt); free(w->td);
   memset(w, 0, sizeof *w);
 }
 
@@ -440,28 +439,24 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
     ok = ok && w->ad && w->aa;
   }
   w->EZ = cfg->ease ? 1 : 0;
-  w->TZ = cfg->trans ? 1 : 0;
-  if (w->EZ || w->TZ) { /* a user's X items: at most the kcap, at most its hist */
-    const uint32_t kc = w->EZ ? ds->ease_kcap : ds->trans_kcap;
+  if (w->EZ) { /* a user's X items: at most ease_kcap, at most its hist */
     uint32_t ym = 0;
     for (uint32_t u = 0; u < ds->n_users; u++) {
       uint32_t c = ds->hist_ptr[u + 1] - ds->hist_ptr[u];
-      if (kc && c > kc) c = kc;
+      if (ds->ease_kcap && c > ds->ease_kcap) c = ds->ease_kcap;
       if (c > ym) ym = c;
     }
     w->ymax = ym;
-  }
-  if (w->EZ) {
     w->ee = alloc_n((size_t)bmax * C, sizeof(float));
     w->ey = alloc_n(w->ymax, sizeof(uint32_t));
     w->eh = alloc_n(w->L, sizeof(uint32_t));
     ok = ok && w->ee && w->ey && w->eh;
   }
+  w->TZ = cfg->trans ? 1 : 0;
   if (w->TZ) {
     w->tt = alloc_n((size_t)bmax * C, sizeof(float));
     w->td = calloc((size_t)n_items + 1, sizeof(float));
-    w->tp = alloc_n(2 * (size_t)w->ymax, sizeof(uint32_t));
-    ok = ok && w->tt && w->td && w->tp;
+    ok = ok && w->tt && w->td;
   }
   if (w->Ds > D) {
     const size_t Ds = w->Dt;
@@ -692,32 +687,35 @@ static void ws_ease_train(ws_t *w, const dataset_t *ds, const uint32_t *users, u
   }
 }
 
-/* The transition term (model.h) of row b against the columns: l the item
- * right before the target's last occurrence in the user's hist (none: the
- * row scores 0), T without the user's own transitions (the pairs of its
- * first kcap items, as dataset_trans counted them): t_ui = (T[l][i] -
- * own(l, i)) / (rowsum(l) - own(l, .)), times the scale. */
+/* The transition term (model.h) of row b against the columns: l the last
+ * item a K-shot support would show before the target (the rule of the time
+ * term's reference, dataset.h pair_tbin): with p the target's first position
+ * in the user's hist, the item at min(p, kcap) - 1 (none if p = 0 or the
+ * target is not in hist: the row scores 0); T without the user's own
+ * transitions (the pairs of its first kcap items, as dataset_trans counted
+ * them): t_ui = (T[l][i] - own(l, i)) / (rowsum(l) - own(l, .)), times the
+ * scale. */
 static void ws_trans_train(ws_t *w, const dataset_t *ds, const uint32_t *users,
                            const uint32_t *pos, uint32_t B, uint32_t C) {
   const float sc = ds->trans_scale;
+  const uint32_t kc = ds->trans_kcap;
   for (uint32_t b = 0; b < B; b++) {
     float *r = w->tt + (size_t)b * C;
     memset(r, 0, (size_t)C * sizeof *r);
-    const uint32_t u = users[b], a = ds->hist_ptr[u], e = ds->hist_ptr[u + 1];
-    uint32_t k = e;
-    while (k > a && ds->hist[k - 1] != pos[b]) k--;
-    if (k <= a + 1 || sc == 0.0f) continue; /* the target is first (or not in hist) */
-    const uint32_t l = ds->hist[k - 2];
-    /* the user's own transitions out of l */
-    uint32_t np = 0, n = e - a;
-    if (ds->trans_kcap && n > ds->trans_kcap) n = ds->trans_kcap;
-    for (uint32_t q = a + 1; q < a + n; q++)
-      if (ds->hist[q - 1] == l && ds->hist[q] != l) w->tp[np++] = ds->hist[q];
+    const uint32_t u = users[b], a = ds->hist_ptr[u], n = ds->hist_ptr[u + 1] - a;
+    uint32_t p = 0;
+    while (p < n && ds->hist[a + p] != pos[b]) p++;
+    if (p == 0 || p == n || sc == 0.0f) continue;
+    const uint32_t l = ds->hist[a + (kc && p > kc ? kc : p) - 1];
+    const uint32_t e = a + (kc && n > kc ? kc : n); /* the user's pairs: a..e */
+    uint32_t np = 0;
+    for (uint32_t q = a + 1; q < e; q++) np += ds->hist[q - 1] == l && ds->hist[q] != l;
     const float den = ds->trans_row[l] - (float)np;
     if (den <= 0.0f) continue;
     for (uint32_t q = ds->trans_ptr[l]; q < ds->trans_ptr[l + 1]; q++)
       w->td[ds->trans_dst[q]] = ds->trans_cnt[q];
-    for (uint32_t q = 0; q < np; q++) w->td[w->tp[q]] -= 1.0f;
+    for (uint32_t q = a + 1; q < e; q++)
+      if (ds->hist[q - 1] == l && ds->hist[q] != l) w->td[ds->hist[q]] -= 1.0f;
     const float f = sc / den;
     for (uint32_t j = 0; j < C; j++) r[j] = f * w->td[w->slot_item[j]];
     for (uint32_t q = ds->trans_ptr[l]; q < ds->trans_ptr[l + 1]; q++) w->td[ds->trans_dst[q]] = 0.0f;

@@ -43,9 +43,11 @@
  *            t_ui = T[l][i] / sum_j T[l][j], times the dataset's scale
  *                  (dataset_trans): how often item i came right after item
  *                  l among the first K items of the platform's users, l the
- *                  user's last history item. When training, l is the item
- *                  right before the target in the user's history (none: 0)
- *                  and the user's own transitions are left out of T
+ *                  user's last history item. When training, l is the last
+ *                  item a K-shot support would show before the target (the
+ *                  item before its first position p in the user's history,
+ *                  the K-th if p > K; none if p = 0: 0), as the time term's
+ *                  reference, and the user's own transitions are left out of T
  *   The attribute term scores items like the ones the user took (same brand,
  *   same sub-category): a catalogue's attribute vocabulary is its own, but
  *   how much a shared attribute says, alpha, transfers. A held-out industry

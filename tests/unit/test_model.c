@@ -92,9 +92,9 @@ static void free_dataset(dataset_t *d) {
  * that the fixture's few co-occurrences count; X the first 3 items of each user. */
 #define EASE_LAMBDA 1
 #define EASE_KCAP 3
-/* The transition term's: the first 4 items of each user (every item here;
- * test_trans_input checks the cap). */
-#define TRANS_KCAP 4
+/* The transition term's: the first 3 items of each user (users 0, 3 and 5
+ * have 4: their last pair is left out). */
+#define TRANS_KCAP 3
 
 static void fill_normal(float *x, size_t n, double std, rng_t *r) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(r));
@@ -306,17 +306,20 @@ static double ref_ease(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) 
 }
 
 /* The transition term, written out: T[a][b] = the times b comes right after
- * a != b among every user's first TRANS_KCAP hist items, without user u when
+ * a != b among every user's first kcap hist items, without user u when
  * training (target != UINT32_MAX); l the user's last hist item, when training
- * the item right before the target's last occurrence (none: 0); t_ui =
- * T[l][i] / sum_b T[l][b] (0 for an empty row); times the scale and kappa. */
+ * the item at min(p, kcap) - 1, p the target's first position in the user's
+ * hist (none if p = 0 or absent: 0); t_ui = T[l][i] / sum_b T[l][b] (0 for an
+ * empty row); times the scale and kappa. */
 static double ref_trans_raw(const dataset_t *ds, uint32_t u, uint32_t target, uint32_t i,
                             uint32_t kcap) {
-  const uint32_t a = ds->hist_ptr[u];
-  uint32_t k = ds->hist_ptr[u + 1];
+  const uint32_t a = ds->hist_ptr[u], e = ds->hist_ptr[u + 1];
+  uint32_t k = e; /* l = hist[k - 1] */
   if (target != UINT32_MAX) {
-    while (k > a && ds->hist[k - 1] != target) k--;
-    if (k > a) k--; /* k: the target's position; l the item before it */
+    k = a;
+    while (k < e && ds->hist[k] != target) k++;
+    if (k == e) return 0.0; /* not in hist */
+    if (k - a > kcap) k = a + kcap;
   }
   if (k == a) return 0.0;
   const uint32_t l = ds->hist[k - 1];
@@ -363,13 +366,19 @@ static dataset_t g_ds;
 static size_t g_ns;
 
 /* A batch that exercises every path: user 0 pools [3, 2, 0] (target 1 left
- * out; items 0 and 3 only reach the loss through history); user 3's target 5
+ * out; item 0 only reaches the loss through history); user 3's target 5
  * occurs twice in its history and is also negative 0 (an accidental hit);
  * user 5 has no tokens and a token-less target; user 4's only history item
- * is its target (g = 0); user 2 has no history. */
-static const uint32_t B_USERS[5] = {0, 3, 5, 4, 2};
-static const uint32_t B_POS[5] = {1, 5, 8, 1, 7};
-static const uint32_t B_NEG[4] = {5, 2, 4, 6};
+ * is its target (g = 0); user 2 has no history. The last two rows have
+ * targets after the first TRANS_KCAP items: the transition term's source is
+ * the K-th item (user 0 target 3: l = 2, T[2] = {8} from user 5; user 5
+ * target 6: l = 0, T[0] = {1} from user 0); negative 8 is also row 2's
+ * positive. */
+#define B_N 7
+#define B_NN 5
+static const uint32_t B_USERS[B_N] = {0, 3, 5, 4, 2, 0, 5};
+static const uint32_t B_POS[B_N] = {1, 5, 8, 1, 7, 3, 6};
+static const uint32_t B_NEG[B_NN] = {5, 2, 4, 6, 8};
 
 /* theta and local drawn wider than the real init, biases non-zero, so that
  * logits are O(1) and gradients are well above the float noise. */
@@ -489,11 +498,26 @@ static void test_forward(void) {
   model_views(&CFG, r.v);
   const uint32_t D = CFG.dim;
 
-  float loss = model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, B_NEG, 4, NULL, NULL,
+  float loss = model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, B_N, B_NEG, B_NN, NULL, NULL,
                                NULL);
-  double ref = ref_loss(&r, B_USERS, B_POS, 5, B_NEG, 4);
+  double ref = ref_loss(&r, B_USERS, B_POS, B_N, B_NEG, B_NN);
   printf("  loss %.7f, reference %.7f\n", (double)loss, ref);
   CHECK_NEAR(loss, ref, 1e-5 * fabs(ref));
+
+  /* targets late in the history: the transition term's source is the K-th
+   * item (user 0 target 3: l = 2, T[2] = {8} from user 5; user 5 target 6:
+   * l = 0, T[0] = {1} from user 0; user 3 target 7: l = 6, only its own 6>7) */
+  {
+    const uint32_t lu[3] = {0, 5, 3}, lp[3] = {3, 6, 7}, ln[4] = {8, 1, 4, 5};
+    float ll = model_loss_grad(&CFG, theta, &l, &g_ds, lu, lp, 3, ln, 4, NULL, NULL, NULL);
+    double lr = ref_loss(&r, lu, lp, 3, ln, 4);
+    CHECK_NEAR(ll, lr, 1e-5 * fabs(lr));
+    if (CFG.trans) {
+      CHECK(ref_trans_raw(&g_ds, 0, 3, 8, TRANS_KCAP) == 1.0);
+      CHECK(ref_trans_raw(&g_ds, 5, 6, 1, TRANS_KCAP) == 1.0);
+      CHECK(ref_trans_raw(&g_ds, 3, 7, 7, TRANS_KCAP) == 0.0);
+    }
+  }
 
   /* inference vectors against the reference (nothing left out); with the
    * prior each has one more coordinate: beta for users, s_i for items */
@@ -624,7 +648,7 @@ typedef struct {
 } gc_ctx;
 
 static double gc_loss(const gc_ctx *c) {
-  return model_loss_grad(&CFG, c->theta, c->l, &g_ds, B_USERS, B_POS, 5, c->neg, c->n_neg, NULL,
+  return model_loss_grad(&CFG, c->theta, c->l, &g_ds, B_USERS, B_POS, B_N, c->neg, c->n_neg, NULL,
                          NULL, NULL);
 }
 
@@ -709,18 +733,18 @@ static void test_gradients(const uint32_t *neg, uint32_t n_neg, int where) {
   wide_params(theta, &l, 23);
   const uint32_t D = CFG.dim;
   float gP[NU * 16], gQ[NI * 16];
-  float loss = model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, neg, n_neg, g, gP, gQ);
+  float loss = model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, B_N, neg, n_neg, g, gP, gQ);
   CHECK(isfinite(loss));
   {
     ref_t r = {theta, &l, &g_ds, {{0}}};
     model_views(&CFG, r.v);
-    double ref = ref_loss(&r, B_USERS, B_POS, 5, neg, n_neg);
+    double ref = ref_loss(&r, B_USERS, B_POS, B_N, neg, n_neg);
     printf("  %u negatives: loss %.7f, reference %.7f\n", n_neg, (double)loss, ref);
     CHECK_NEAR(loss, ref, 1e-5 * fabs(ref));
   }
   /* the same gradient of theta without asking for P and Q */
   float *g2 = malloc(g_ns * sizeof *g2);
-  model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, 5, neg, n_neg, g2, NULL, NULL);
+  model_loss_grad(&CFG, theta, &l, &g_ds, B_USERS, B_POS, B_N, neg, n_neg, g2, NULL, NULL);
   CHECK(memcmp(g, g2, g_ns * sizeof *g) == 0);
   free(g2);
 
@@ -1201,7 +1225,7 @@ int main(void) {
     g_ns = model_n_shared(&CFG);
     test_layout();
     test_forward();
-    test_gradients(B_NEG, 4, 1);
+    test_gradients(B_NEG, B_NN, 1);
     test_gradients(B_NEG_DUP, 7, 0);
     test_training(OPT_SGD);
     test_training(OPT_ADAM);
