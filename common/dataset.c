@@ -459,7 +459,7 @@ static void ease_drop(dataset_t *d) {
   free(d->ease_P);
   d->ease_slot = d->ease_item = NULL;
   d->ease_P = NULL;
-  d->ease_lambda = d->ease_kcap = d->ease_m = 0;
+  d->ease_lambda = d->ease_kcap = d->ease_m = d->ease_ymax = 0;
   d->ease_scale = 0.0f;
 }
 
@@ -517,19 +517,32 @@ int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err) {
     ease_drop(d);
     return fm_fail(err, "out of memory for the EASE term (%u users, %u items)", nu, d->n_items);
   }
-  uint32_t o = 0; /* X: the first kcap items of each user */
+  uint32_t o = 0, m = 0, ymax = 0; /* X: the first kcap items of each user; m its items */
+  for (uint32_t i = 0; i < d->n_items; i++) d->ease_slot[i] = DATASET_NO_SLOT;
   for (uint32_t u = 0; u < nu; u++) {
     ptr[u] = o;
     const uint32_t a = d->hist_ptr[u], c = kcapped(d->hist_ptr[u + 1] - a, kcap);
     memcpy(items + o, d->hist + a, (size_t)c * sizeof *items);
+    for (uint32_t k = 0; k < c; k++)
+      if (d->ease_slot[items[o + k]] == DATASET_NO_SLOT) d->ease_slot[items[o + k]] = m++;
     o += c;
+    if (c > ymax) ymax = c;
   }
   ptr[nu] = o;
+  if (m > BASELINE_EASE_MAX_ITEMS) { /* the baseline's own refusal would advise ItemKNN */
+    free(ptr);
+    free(items);
+    ease_drop(d);
+    return fm_fail(err, "the EASE term: %u items have interactions among the first %u of each "
+                   "user, more than %u (P alone would take %.1f GB per platform); leave --ease "
+                   "off for this catalogue", m, kcap, BASELINE_EASE_MAX_ITEMS,
+                   (double)m * m * 4 / 1e9);
+  }
   baseline_ease_t e;
   int rc = baseline_ease_inverse(&e, nu, d->n_items, ptr, items, (float)lambda, err);
   free(ptr);
   free(items);
-  if (rc) { /* out of memory, or above BASELINE_EASE_MAX_ITEMS items */
+  if (rc) { /* out of memory */
     ease_drop(d);
     return fm_wrap(err, "the EASE term");
   }
@@ -540,6 +553,7 @@ int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err) {
   d->ease_P = e.B;
   d->ease_lambda = lambda;
   d->ease_kcap = kcap;
+  d->ease_ymax = ymax;
   if (ease_scale(d)) {
     ease_drop(d);
     return fm_fail(err, "out of memory for the EASE term's scale (%u items)", d->n_items);

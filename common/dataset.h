@@ -76,6 +76,7 @@ typedef struct dataset {
   uint32_t ease_lambda;        /* 0: none */
   uint32_t ease_kcap;
   uint32_t ease_m;
+  uint32_t ease_ymax;          /* the most items a user has in X */
   uint32_t *ease_slot;         /* (n_items) row of P of each item, DATASET_NO_SLOT if X has none */
   uint32_t *ease_item;         /* (ease_m) the item of each row of P, ascending */
   float *ease_P;               /* (ease_m, ease_m), symmetric */

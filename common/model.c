@@ -439,16 +439,10 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
     ok = ok && w->ad && w->aa;
   }
   w->EZ = cfg->ease ? 1 : 0;
-  if (w->EZ) { /* a user's X items: at most ease_kcap, at most its hist */
-    uint32_t ym = 0;
-    for (uint32_t u = 0; u < ds->n_users; u++) {
-      uint32_t c = ds->hist_ptr[u + 1] - ds->hist_ptr[u];
-      if (ds->ease_kcap && c > ds->ease_kcap) c = ds->ease_kcap;
-      if (c > ym) ym = c;
-    }
-    w->ymax = ym;
+  if (w->EZ) {
+    w->ymax = ds->ease_ymax;
     w->ee = alloc_n((size_t)bmax * C, sizeof(float));
-    w->ey = alloc_n(w->ymax, sizeof(uint32_t));
+    w->ey = alloc_n(w->ymax, sizeof(uint32_t)); /* a user's X items */
     w->eh = alloc_n(w->L, sizeof(uint32_t));
     ok = ok && w->ee && w->ey && w->eh;
   }

@@ -3,8 +3,10 @@
  * truth for VALID and TEST evaluation, and K-shot with K = 0. */
 #include <stdio.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/baselines.h"
 #include "common/dataset.h"
 #include "common/rng.h"
 #include "tests/check.h"
@@ -217,7 +219,30 @@ static void test_attributes(void) {
   shard_free(&s);
 }
 
+/* The EASE term refuses a catalogue whose X has more items than its dense
+ * limit, with its own advice, before allocating P (the count is of X's items:
+ * the first kcap of each user); one item fewer than the limit in X would be
+ * fitted. */
+static void test_ease_limit(void) {
+  const uint32_t n = BASELINE_EASE_MAX_ITEMS + 1;
+  dataset_t d;
+  memset(&d, 0, sizeof d);
+  d.n_users = 1;
+  d.n_items = n;
+  uint32_t hp[2] = {0, n};
+  d.hist_ptr = hp;
+  d.hist = malloc(n * sizeof *d.hist);
+  CHECK(d.hist != NULL);
+  for (uint32_t i = 0; i < n; i++) d.hist[i] = i;
+  fm_err err = {{0}};
+  CHECK(dataset_ease(&d, 200, 0, &err) < 0);
+  CHECK(strstr(err.msg, "leave --ease off") != NULL && strstr(err.msg, "ItemKNN") == NULL);
+  CHECK(d.ease_P == NULL && d.ease_slot == NULL && d.ease_lambda == 0);
+  free(d.hist);
+}
+
 int main(void) {
+  test_ease_limit();
   test_bands();
   test_temporal();
   test_kshot();
