@@ -77,7 +77,7 @@ for pair in ${ROTATIONS:-beauty:toys sports:beauty toys:sports}; do
         echo "  $test: validation $val K=$k [${s:-learned}]: NDCG@10 $nd"
       fi
       [ -n "$nd" ] || { echo "evaluation of [$s] on $val failed" >&2; exit 1; }
-      grep -q "^$test,$val,$k,$v,$x," "$vcsv" || echo "$test,$val,$k,$v,$x,$s,$fs,$fl,$nd,$rc" >> "$vcsv"
+      grep -qxF "$test,$val,$k,$v,$x,$s,$fs,$fl,$nd,$rc" "$vcsv" || echo "$test,$val,$k,$v,$x,$s,$fs,$fl,$nd,$rc" >> "$vcsv"
       if awk -v a="$nd" -v b="$vnd" 'BEGIN { exit !(a + 0 > b + 0) }'; then vbest=$s vnd=$nd; fi
     done
     best=$vbest
