@@ -477,21 +477,30 @@ void dataset_ease_sum(const dataset_t *d, const uint32_t *items, uint32_t n, flo
   }
 }
 
-/* ease_scale = 1 / the root mean square of the term's inference scores (model.h) over
- * every item and at most 2048 users with a history (every ceil(n / 2048)-th). */
-static int ease_scale(dataset_t *d) {
-  const uint32_t m = d->ease_m, ni = d->n_items, nh = 2048;
-  float *acc = malloc(((size_t)m + 1) * sizeof *acc);
-  if (!acc) return -1;
+/* The users a term's scale is measured over: at most SCALE_USERS of those
+ * with a history, every ceil(n / SCALE_USERS)-th, in order. Returns how many. */
+#define SCALE_USERS 2048u
+static uint32_t scale_users(const dataset_t *d, uint32_t *users) {
   uint32_t nu_h = 0;
   for (uint32_t u = 0; u < d->n_users; u++) nu_h += d->hist_ptr[u + 1] > d->hist_ptr[u];
-  const uint32_t stride = nu_h > nh ? (nu_h + nh - 1) / nh : 1;
+  const uint32_t stride = nu_h > SCALE_USERS ? (nu_h + SCALE_USERS - 1) / SCALE_USERS : 1;
+  uint32_t n = 0, seen = 0;
+  for (uint32_t u = 0; u < d->n_users; u++)
+    if (d->hist_ptr[u + 1] > d->hist_ptr[u] && seen++ % stride == 0) users[n++] = u;
+  return n;
+}
+
+/* ease_scale = 1 / the root mean square of the term's inference scores (model.h) over
+ * every item and the scale_users. */
+static int ease_scale(dataset_t *d) {
+  const uint32_t m = d->ease_m, ni = d->n_items;
+  float *acc = malloc(((size_t)m + 1) * sizeof *acc);
+  if (!acc) return -1;
+  uint32_t users[SCALE_USERS];
+  const uint32_t nu = scale_users(d, users);
   double ms = 0;
-  uint32_t nu = 0, seen = 0;
-  for (uint32_t u = 0; u < d->n_users; u++) {
-    const uint32_t a = d->hist_ptr[u], b = d->hist_ptr[u + 1];
-    if (a == b || seen++ % stride) continue;
-    nu++;
+  for (uint32_t r = 0; r < nu; r++) {
+    const uint32_t a = d->hist_ptr[users[r]], b = d->hist_ptr[users[r] + 1];
     dataset_ease_sum(d, d->hist + a, b - a, acc);
     for (uint32_t i = 0; i < m; i++) {
       const double e = acc[i] / d->ease_P[(size_t)i * m + i];
@@ -576,19 +585,13 @@ static void trans_drop(dataset_t *d) {
 
 /* trans_scale = 1 / the root mean square of the term's inference scores
  * T[l][i] / rowsum(l) (model.h), l each user's last hist item, over every
- * item and at most 2048 users with a history (every ceil(n / 2048)-th). */
+ * item and the scale_users. */
 static void trans_scale(dataset_t *d) {
-  const uint32_t nh = 2048;
-  uint32_t nu_h = 0;
-  for (uint32_t u = 0; u < d->n_users; u++) nu_h += d->hist_ptr[u + 1] > d->hist_ptr[u];
-  const uint32_t stride = nu_h > nh ? (nu_h + nh - 1) / nh : 1;
+  uint32_t users[SCALE_USERS];
+  const uint32_t nu = scale_users(d, users);
   double ms = 0;
-  uint32_t nu = 0, seen = 0;
-  for (uint32_t u = 0; u < d->n_users; u++) {
-    const uint32_t a = d->hist_ptr[u], b = d->hist_ptr[u + 1];
-    if (a == b || seen++ % stride) continue;
-    nu++;
-    const uint32_t l = d->hist[b - 1];
+  for (uint32_t r = 0; r < nu; r++) {
+    const uint32_t l = d->hist[d->hist_ptr[users[r] + 1] - 1];
     if (d->trans_row[l] <= 0.0f) continue;
     double s = 0;
     for (uint32_t q = d->trans_ptr[l]; q < d->trans_ptr[l + 1]; q++)
