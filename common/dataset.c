@@ -341,10 +341,6 @@ static void time_drop(dataset_t *d);
 static void ease_drop(dataset_t *d);
 static void trans_drop(dataset_t *d);
 
-/* How many of a user's first n interactions a held-out K-shot support would
- * show with kcap = K (0 = no cap): the rule both training inputs (the folds'
- * spectra and time counts, each example's reference) are built with. */
-static inline uint32_t kcapped(uint32_t n, uint32_t kcap) { return kcap && n > kcap ? kcap : n; }
 
 void dataset_free(dataset_t *d) {
   if (!d) return;
@@ -430,7 +426,7 @@ int dataset_spectral(dataset_t *d, uint32_t r, uint32_t kcap, fm_err *err) {
     for (uint32_t u = 0; u < d->n_users; u++) {
       fptr[u] = o;
       uint32_t n = d->hist_ptr[u + 1] - d->hist_ptr[u];
-      if (u % F != f) o += kcapped(n, kcap);
+      if (u % F != f) o += dataset_kcapped(n, kcap);
     }
     fptr[d->n_users] = o;
     /* a compact copy of the complement's items */
@@ -530,7 +526,7 @@ int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err) {
   for (uint32_t i = 0; i < d->n_items; i++) d->ease_slot[i] = DATASET_NO_SLOT;
   for (uint32_t u = 0; u < nu; u++) {
     ptr[u] = o;
-    const uint32_t a = d->hist_ptr[u], c = kcapped(d->hist_ptr[u + 1] - a, kcap);
+    const uint32_t a = d->hist_ptr[u], c = dataset_kcapped(d->hist_ptr[u + 1] - a, kcap);
     memcpy(items + o, d->hist + a, (size_t)c * sizeof *items);
     for (uint32_t k = 0; k < c; k++)
       if (d->ease_slot[items[o + k]] == DATASET_NO_SLOT) d->ease_slot[items[o + k]] = m++;
@@ -612,7 +608,7 @@ int dataset_trans(dataset_t *d, uint32_t on, uint32_t kcap, fm_err *err) {
   d->trans_row = calloc((size_t)ni + 1, sizeof *d->trans_row);
   if (!d->trans_ptr || !d->trans_row) goto oom;
   for (uint32_t u = 0; u < nu; u++) {
-    const uint32_t a = d->hist_ptr[u], c = kcapped(d->hist_ptr[u + 1] - a, kcap);
+    const uint32_t a = d->hist_ptr[u], c = dataset_kcapped(d->hist_ptr[u + 1] - a, kcap);
     for (uint32_t k = a + 1; k < a + c; k++)
       if (d->hist[k - 1] != d->hist[k]) d->trans_ptr[d->hist[k - 1] + 1]++, np++;
   }
@@ -626,7 +622,7 @@ int dataset_trans(dataset_t *d, uint32_t on, uint32_t kcap, fm_err *err) {
   }
   memcpy(next, d->trans_ptr, (size_t)ni * sizeof *next);
   for (uint32_t u = 0; u < nu; u++) {
-    const uint32_t a = d->hist_ptr[u], c = kcapped(d->hist_ptr[u + 1] - a, kcap);
+    const uint32_t a = d->hist_ptr[u], c = dataset_kcapped(d->hist_ptr[u + 1] - a, kcap);
     for (uint32_t k = a + 1; k < a + c; k++)
       if (d->hist[k - 1] != d->hist[k]) d->trans_dst[next[d->hist[k - 1]]++] = d->hist[k];
   }
@@ -749,7 +745,7 @@ int dataset_time(dataset_t *d, int64_t bin_s, uint32_t lags, uint32_t kcap, fm_e
     const uint32_t h0 = d->hist_ptr[u], nhu = d->hist_ptr[u + 1] - h0;
     d->user_tbin[u] = nhu ? time_bin_of(d, d->hist_ts[h0 + nhu - 1]) : DATASET_NO_BIN;
     if (nhu) nref[d->user_tbin[u]] += 1;
-    const uint32_t f = u % F, nk = kcapped(nhu, kcap);
+    const uint32_t f = u % F, nk = dataset_kcapped(nhu, kcap);
     for (uint32_t p = 0; p < nhu; p++) {
       const uint32_t i = d->hist[h0 + p], b = time_bin_of(d, d->hist_ts[h0 + p]);
       d->time_cnt[(size_t)i * T + b] += 1.0f;
@@ -758,7 +754,7 @@ int dataset_time(dataset_t *d, int64_t bin_s, uint32_t lags, uint32_t kcap, fm_e
         if (g != f) d->time_fcnt[((size_t)g * ni + i) * T + b] += 1.0f;
     }
     for (uint32_t k = d->pair_ptr[u], p = 0; k < d->pair_ptr[u + 1]; k++, p++) {
-      uint32_t q = kcapped(p, kcap); /* support items before the example */
+      uint32_t q = dataset_kcapped(p, kcap); /* support items before the example */
       d->pair_tbin[k] = q ? time_bin_of(d, d->hist_ts[h0 + q - 1]) : DATASET_NO_BIN;
       if (q) nref[T + (size_t)f * T + d->pair_tbin[k]] += 1;
     }

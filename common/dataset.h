@@ -95,6 +95,12 @@ typedef struct dataset {
 } dataset_t;
 
 #define DATASET_NO_SLOT UINT32_MAX
+
+/* How many of a user's first n interactions a held-out K-shot support would
+ * show with kcap = K (0 = no cap): the rule every training input (the folds'
+ * spectra and time counts, X of the EASE term, the transitions, each
+ * example's reference) is built with. */
+static inline uint32_t dataset_kcapped(uint32_t n, uint32_t kcap) { return kcap && n > kcap ? kcap : n; }
 #define DATASET_ATTR_MAX 4096u
 
 #define DATASET_NO_BIN UINT32_MAX

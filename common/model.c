@@ -642,8 +642,8 @@ static void ws_ease_train(ws_t *w, const dataset_t *ds, const uint32_t *users, u
   for (uint32_t b = 0; b < B; b++) {
     float *r = w->ee + (size_t)b * C;
     const uint32_t u = users[b], a = ds->hist_ptr[u];
-    uint32_t ny = 0, nh = 0, n = ds->hist_ptr[u + 1] - a;
-    if (ds->ease_kcap && n > ds->ease_kcap) n = ds->ease_kcap;
+    uint32_t ny = 0, nh = 0;
+    const uint32_t n = dataset_kcapped(ds->hist_ptr[u + 1] - a, ds->ease_kcap);
     for (uint32_t k = a; k < a + n; k++) {
       const uint32_t j = ds->ease_slot[ds->hist[k]];
       if (j != DATASET_NO_SLOT && !slot_in(w->ey, ny, j)) w->ey[ny++] = j;
@@ -700,18 +700,17 @@ static void ws_trans_train(ws_t *w, const dataset_t *ds, const uint32_t *users,
     uint32_t p = 0;
     while (p < n && ds->hist[a + p] != pos[b]) p++;
     if (p == 0 || p == n || sc == 0.0f) continue;
-    const uint32_t l = ds->hist[a + (kc && p > kc ? kc : p) - 1];
-    const uint32_t e = a + (kc && n > kc ? kc : n); /* the user's pairs: a..e */
-    uint32_t np = 0;
-    for (uint32_t q = a + 1; q < e; q++) np += ds->hist[q - 1] == l && ds->hist[q] != l;
-    const float den = ds->trans_row[l] - (float)np;
-    if (den <= 0.0f) continue;
+    const uint32_t l = ds->hist[a + dataset_kcapped(p, kc) - 1];
+    const uint32_t e = a + dataset_kcapped(n, kc); /* the user's pairs: a..e */
+    /* T[l] into td, less the user's own pairs (a subset of T[l]'s entries) */
     for (uint32_t q = ds->trans_ptr[l]; q < ds->trans_ptr[l + 1]; q++)
       w->td[ds->trans_dst[q]] = ds->trans_cnt[q];
+    uint32_t np = 0;
     for (uint32_t q = a + 1; q < e; q++)
-      if (ds->hist[q - 1] == l && ds->hist[q] != l) w->td[ds->hist[q]] -= 1.0f;
-    const float f = sc / den;
-    for (uint32_t j = 0; j < C; j++) r[j] = f * w->td[w->slot_item[j]];
+      if (ds->hist[q - 1] == l && ds->hist[q] != l) w->td[ds->hist[q]] -= 1.0f, np++;
+    const float den = ds->trans_row[l] - (float)np;
+    if (den > 0.0f)
+      for (uint32_t j = 0; j < C; j++) r[j] = sc / den * w->td[w->slot_item[j]];
     for (uint32_t q = ds->trans_ptr[l]; q < ds->trans_ptr[l + 1]; q++) w->td[ds->trans_dst[q]] = 0.0f;
   }
 }
@@ -792,6 +791,13 @@ static void task_user_forward(void *a) {
 static void task_item_forward(void *a) {
   step_ctx_t *c = a;
   ws_item_forward(c->w, c->p, c->C);
+}
+
+/* sum_k x_k y_k, summed in double. */
+static double dot_fd(const float *x, const float *y, size_t n) {
+  double s = 0;
+  for (size_t k = 0; k < n; k++) s += (double)x[k] * y[k];
+  return s;
 }
 
 /* With attr, ease and / or trans the rows' logits start from alpha (w_i .
@@ -940,21 +946,10 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
     memset(w->dviA, 0, (size_t)C * Ds * sizeof(float));
   }
   layer_ssmc_grad_logits(w->P, w->ppos, w->cpos, (int)B, (int)C);
-  if (w->A) {
-    double ga = 0;
-    for (size_t k = 0; k < (size_t)B * C; k++) ga += (double)w->P[k] * w->aa[k];
-    *c.q.alpha += (float)ga;
-  }
-  if (w->EZ) {
-    double ge = 0;
-    for (size_t k = 0; k < (size_t)B * C; k++) ge += (double)w->P[k] * w->ee[k];
-    *c.q.eta += (float)ge;
-  }
-  if (w->TZ) {
-    double gk = 0;
-    for (size_t k = 0; k < (size_t)B * C; k++) gk += (double)w->P[k] * w->tt[k];
-    *c.q.kappa += (float)gk;
-  }
+  /* the sparse terms' weights: d loss / d weight = sum of G times the term's scores */
+  if (w->A) *c.q.alpha += (float)dot_fd(w->P, w->aa, (size_t)B * C);
+  if (w->EZ) *c.q.eta += (float)dot_fd(w->P, w->ee, (size_t)B * C);
+  if (w->TZ) *c.q.kappa += (float)dot_fd(w->P, w->tt, (size_t)B * C);
   if (w->NT) {
     if (Ds > D) task_user_backward(&c); /* the extra coordinates only */
   } else {

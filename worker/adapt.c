@@ -8,7 +8,7 @@
 
 #include "common/rng.h"
 
-/* Scores with the attribute and / or EASE terms: the vectors' product, then
+/* Scores with the attribute, EASE and / or transition terms: the vectors' product, then
  * model_attr_scores, model_ease_scores and model_trans_scores. */
 typedef struct attr_ctx {
   const model_cfg_t *mc;
