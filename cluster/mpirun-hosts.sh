@@ -38,6 +38,10 @@
 #                       own setting of KEY (e.g. --mca btl tcp,vader,self)
 #   --dry-run           print the mpirun command, run nothing
 #
+# The daemons stay attached to their agent (orte_leave_session_attached): a
+# daemon that fails to start fails the launch at once, with its own error,
+# where a daemonized one would leave mpirun waiting for it forever.
+#
 # Relaunch a run until it completes (a dead host is left out of the relaunch):
 #   cluster/run-until-done.sh out/run1 -- cluster/mpirun-hosts.sh --hostfile hosts \
 #       --net 10.1.0.0/24 --skip-unreachable 9 build/fedmeta train ... --out out/run1
@@ -87,6 +91,11 @@ setting pml ob1
 setting btl tcp,self
 setting plm_rsh_agent "$agent"
 setting plm_rsh_no_tree_spawn 1
+# each daemon stays attached to its agent instead of daemonizing: a daemon that
+# dies at start-up (e.g. it cannot make its session directory) ends the launch
+# with its own error message; a daemonized one dies silently and mpirun waits
+# for it forever
+setting orte_leave_session_attached 1
 [ -z "$net" ] || { setting btl_tcp_if_include "$net"; setting oob_tcp_if_include "$net"; }
 if [ -n "$ports" ]; then
   p=${ports%%:*}

@@ -18,6 +18,10 @@
 # no carrier (hosts-up.sh's "ip -n P-sw link set h<i> down" cuts it). ip netns
 # exec itself never crosses the network, so this check is what makes a cut
 # host unreachable to the launcher, as it would be to ssh.
+#
+# COMMAND runs with TMPDIR set to the host's own temporary directory
+# (/tmp/fedmeta-netns/NS, made by hosts-up.sh), as if each host had its own
+# /tmp: Open MPI keeps its session directories there.
 set -uo pipefail
 while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do shift; done
 [ $# -ge 2 ] || { echo "usage: $0 HOST COMMAND..." >&2; exit 255; }
@@ -50,4 +54,8 @@ carrier "$ns" || { echo "agent.sh: $host ($ns): no carrier on its link (cut?): u
 case "$here_ns" in
   "$prefix"-h[0-9]*) carrier "$here_ns" || { echo "agent.sh: this host ($here_ns) has no carrier on its link" >&2; exit 255; } ;;
 esac
+tmp=/tmp/fedmeta-netns/$ns
+if [ -d "$tmp" ]; then
+  exec ip netns exec "$ns" env TMPDIR="$tmp" /bin/sh -c "$*"
+fi
 exec ip netns exec "$ns" /bin/sh -c "$*"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # cluster/netns/hosts-down.sh: remove the namespace hosts of hosts-up.sh:
 # stop every process still running inside them (TERM, then KILL after 2 s),
-# then delete the namespaces (their veth pairs and bridge go with them).
+# then delete the namespaces (their veth pairs and bridge go with them) and
+# the hosts' temporary directories (/tmp/fedmeta-netns/P-h<i>).
 #
 #   usage: cluster/netns/hosts-down.sh [--prefix P]     (default prefix fmh)
 #
@@ -32,5 +33,6 @@ if [ -n "$p" ]; then
 fi
 for ns in $mine; do
   ip netns del "$ns" 2> /dev/null || true
+  rm -rf "/tmp/fedmeta-netns/$ns"
   echo "removed $ns"
 done

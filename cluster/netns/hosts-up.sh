@@ -7,6 +7,12 @@
 #
 #   namespace P-h0 .. P-h<N-1>  interface eth0, address A.B.C.<i+1>/24
 #   namespace P-sw              bridge br0 with one port h<i> per host
+#   directory /tmp/fedmeta-netns/P-h<i>   the host's own temporary directory:
+#                               agent.sh runs commands there with TMPDIR set to
+#                               it, so Open MPI's session directories of two
+#                               hosts never share a parent (on one /tmp, a job
+#                               cleaning up removes the tree another host's
+#                               daemon is creating, and that daemon dies)
 #
 # --firewall PORTS: every host drops incoming TCP connections except to PORTS
 # (e.g. 22,47000-47016), as a host firewall would: nftables in the host's
@@ -63,6 +69,7 @@ for i in $(seq 0 $((n - 1))); do
   ip -n "$sw" link set "h$i" master br0 up
   ip -n "$ns" addr add "$subnet.$((i + 1))/24" dev eth0
   ip -n "$ns" link set eth0 up
+  mkdir -p -m 0700 "/tmp/fedmeta-netns/$ns"
   if [ -n "$firewall" ]; then
     ip netns exec "$ns" nft -f - << RULES
 table inet fedmeta_fw {
