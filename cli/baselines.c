@@ -256,6 +256,7 @@ int cmd_baselines(int argc, char **argv) {
   o.boot = c.boot;
   o.seed = c.seed;
   o.no_pooled = c.no_pooled;
+  o.heldout_users = c.heldout_users;
   o.log = c.verbose > 0 ? stderr : NULL;
   char knn[32] = "all";
   if (c.knn_topk) snprintf(knn, sizeof knn, "top %u", c.knn_topk);

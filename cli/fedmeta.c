@@ -158,7 +158,7 @@ static int cmd_eval(int argc, char **argv) {
   }
   if (checkpoint_read(&ck, c.model_path, &err)) goto fail;
   if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
-      dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
+      split_keep_users(&sp, &sh, c.heldout_users, c.seed, &err) || dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
       dataset_spectral(&ds, ck.model.spectral, c.kshot, &err) ||
       dataset_time(&ds, ck.model.time_bin_s, ck.model.time_lags, c.kshot, &err) ||
       dataset_ease(&ds, ck.model.ease, c.kshot, &err) ||

@@ -38,6 +38,7 @@ static const opt OPTS[] = {
   {"scale", T_F64, F(scale), 0.05, 100, NULL, ALL, 1, "size multiplier of the synthetic catalogues"},
   {"heldout", T_STR, F(heldout), 0, 0, NULL, CFG_TRAIN, 1, "held-out industries, comma-separated (default: the market's)"},
   {"kshot", T_U32, F(kshot), 1, 1000, NULL, TE, 1, "K: support interactions per held-out user"},
+  {"heldout-users", T_U32, F(heldout_users), 0, 5000000, NULL, TE | CFG_BASELINES, 0, "a sparse new industry: keep N of a held-out industry's users, chosen by --seed (0 = all)"},
   {"platform", T_STR, F(platform), 0, 0, NULL, CFG_EVAL, 0, "eval: the industry to adapt to"},
   {"model", T_STR, F(model_path), 0, 0, NULL, CFG_EVAL, 0, "eval: meta-model file (meta-model.pb)"},
   /* job */

@@ -56,6 +56,7 @@ typedef struct fm_config {
   double scale;
   char heldout[256];            /* comma-separated held-out industries; "" = market default */
   uint32_t kshot;               /* K: support interactions per held-out user */
+  uint32_t heldout_users;       /* keep this many of a held-out industry's users (0 = all) */
   char platform[64];            /* eval: the platform to adapt to */
   char model_path[CFG_PATH_MAX];/* eval: meta-model file */
   /* model */

@@ -278,7 +278,9 @@ int p1_baselines(p1_result_t res[P1_N_METHODS], p1_info_t *info, const shard_t *
   dataset_t ds = {0};
   metrics_user_t *per_user = NULL;
   int rc = -1;
-  if (split_kshot(&sp, h, k, err) || dataset_build(&ds, h, &sp, SPLIT_TEST, err)) goto done;
+  if (split_kshot(&sp, h, k, err) || split_keep_users(&sp, h, o->heldout_users, o->seed, err) ||
+      dataset_build(&ds, h, &sp, SPLIT_TEST, err))
+    goto done;
   info->n_items = ds.n_items;
   info->n_eval = ds.n_eval;
   info->n_support = sp.n_train;

@@ -5,6 +5,8 @@
  * way. Ties in timestamp keep the shard's order. */
 #include "common/split.h"
 
+#include "common/rng.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +59,36 @@ int split_kshot(split_t *sp, const shard_t *s, uint32_t k, fm_err *err) {
     sp->n_train += k;
     sp->n_test += n - k;
   }
+  return 0;
+}
+
+int split_keep_users(split_t *sp, const shard_t *s, uint32_t n, uint64_t seed, fm_err *err) {
+  uint32_t m = 0;
+  for (uint32_t u = 0; u < s->n_users; u++)
+    if (s->user_ptr[u] < s->user_ptr[u + 1] && sp->tag[s->user_ptr[u]] == SPLIT_TRAIN) m++;
+  if (n == 0 || n >= m) return 0;
+  uint32_t *users = malloc((size_t)m * sizeof *users);
+  if (!users) return fm_fail(err, "split: out of memory for %u users", m);
+  m = 0;
+  for (uint32_t u = 0; u < s->n_users; u++)
+    if (s->user_ptr[u] < s->user_ptr[u + 1] && sp->tag[s->user_ptr[u]] == SPLIT_TRAIN) users[m++] = u;
+  rng_t r;
+  rng_seed(&r, seed, RNG_SPLIT, s->platform);
+  for (uint32_t i = 0; i < n; i++) { /* the first n of a Fisher-Yates shuffle */
+    uint32_t j = i + rng_below(&r, m - i), t = users[i];
+    users[i] = users[j];
+    users[j] = t;
+  }
+  for (uint32_t i = n; i < m; i++) {
+    uint32_t u = users[i], b = s->user_ptr[u], e = s->user_ptr[u + 1];
+    for (uint32_t x = b; x < e; x++) {
+      if (sp->tag[x] == SPLIT_TRAIN) sp->n_train--;
+      else if (sp->tag[x] == SPLIT_VALID) sp->n_valid--;
+      else if (sp->tag[x] == SPLIT_TEST) sp->n_test--;
+      sp->tag[x] = SPLIT_NONE;
+    }
+  }
+  free(users);
   return 0;
 }
 

@@ -56,6 +56,7 @@ int platform_open(platform_t *p, const source_t *src, const fm_config *c, const 
   if (source_load(src, id, &p->shard, err)) return -1;
   int rc = heldout ? split_kshot(&p->split, &p->shard, c->kshot, err)
                    : split_temporal(&p->split, &p->shard, 1, 1, err);
+  if (!rc && heldout) rc = split_keep_users(&p->split, &p->shard, c->heldout_users, c->seed, err);
   if (!rc) rc = dataset_build(&p->ds, &p->shard, &p->split, heldout ? SPLIT_TEST : SPLIT_VALID, err);
   /* the co-occurrence term's input, from what the platform knows (TRAIN; a held-out one's support) */
   if (!rc && mc->spectral) rc = dataset_spectral(&p->ds, mc->spectral, c->kshot, err);

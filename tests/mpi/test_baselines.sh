@@ -52,6 +52,11 @@ cmp -s "$TMP/b.csv" "$TMP/dir/p1-baselines.csv" || fail "second run differs (or 
 grep -A1 '^|---' "$TMP/t2.txt" | grep -q '^| food | 2 |' || fail "industries not in the order given"
 grep -q "ease-pooled  not asked for" "$TMP/t2.txt" || fail "--no-pooled not reported"
 "$BIN" baselines --help | grep -q "exit codes" || fail "--help lacks the exit codes"
+# a sparse new industry: --heldout-users 9 keeps 9 of home's users at every K
+"$BIN" baselines --data "$TMP/m" --heldout home --ks 1,3 --boot 0 --no-pooled --heldout-users 9 --out "$TMP/u9.csv" \
+  --verbose 0 > /dev/null
+[ "$(awk -F, 'NR > 1 && $12 == "ok" { print $4 }' "$TMP/u9.csv" | sort -u)" = 9 ] ||
+  fail "--heldout-users 9: users column $(awk -F, 'NR > 1 { print $4 }' "$TMP/u9.csv" | paste -sd' ')"
 
 # bad input: one line on stderr, exit 2 for usage, 1 for data
 expect() { # expect CODE PATTERN command...

@@ -103,4 +103,16 @@ grep -q '"platform":"' "$TMP/eval.txt" || fail "fedmeta eval printed no result"
 grep -q '^paired .* vs local-only: .*\[' "$TMP/eval.txt" || fail "fedmeta eval printed no paired interval"
 grep -q '"vs_popularity":{"rel":' "$TMP/eval.txt" && grep -q '"vs_local_only":{"rel":' "$TMP/eval.txt" ||
   fail "fedmeta eval's JSON line has no paired intervals"
+# a sparse new industry: --heldout-users 7 evaluates 7 users, the same 7 for a
+# given seed (same output), others for another seed
+all=$(grep -o '"users":[0-9]*' "$TMP/eval.txt" | cut -d: -f2)
+for s in 1 2; do
+  "$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 --boot 0 --heldout-users 7 --seed $s \
+    > "$TMP/eval-u7-$s.txt"
+done
+grep -q '"users":7[,}]' "$TMP/eval-u7-1.txt" || fail "--heldout-users 7: $(tail -1 "$TMP/eval-u7-1.txt")"
+[ "$all" -gt 7 ] || fail "the held-out industry has only $all users: the --heldout-users check means nothing"
+"$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 --boot 0 --heldout-users 7 --seed 1 \
+  | cmp -s - "$TMP/eval-u7-1.txt" || fail "--heldout-users 7 --seed 1 twice: different output"
+! cmp -s "$TMP/eval-u7-1.txt" "$TMP/eval-u7-2.txt" || fail "--heldout-users 7: seeds 1 and 2 gave the same output"
 echo "test_train: ok"

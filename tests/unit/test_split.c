@@ -99,6 +99,68 @@ int main(void) {
   CHECK_EQ_INT(sp.n_train, 0);
   split_free(&sp);
 
+  /* A sparse new industry: keep 1 of the 2 K = 2 users (0 and 2); the
+   * ineligible ones stay NONE, the counts follow. */
+  CHECK_OK(split_kshot(&sp, &s, 2, &err));
+  CHECK_OK(split_keep_users(&sp, &s, 1, 7, &err));
+  int kept0 = sp.tag[0] == SPLIT_TRAIN, kept2 = sp.tag[7] == SPLIT_TRAIN;
+  CHECK(kept0 + kept2 == 1);
+  expect_tags(&sp, kept0 ? "TTEEE" "NN" "NNN" "" "N" : "NNNNN" "NN" "TTE" "" "N");
+  CHECK_EQ_INT(sp.n_train, 2);
+  CHECK_EQ_INT(sp.n_test, kept0 ? 3 : 1);
+  split_free(&sp);
+  /* 0, or at least the eligible users: nothing changes. */
+  for (uint32_t n = 0; n <= 3; n += 2) {
+    CHECK_OK(split_kshot(&sp, &s, 2, &err));
+    CHECK_OK(split_keep_users(&sp, &s, n, 7, &err));
+    expect_tags(&sp, "TTEEE" "NN" "TTE" "" "N");
+    CHECK_EQ_INT(sp.n_train, 4);
+    CHECK_EQ_INT(sp.n_test, 4);
+    split_free(&sp);
+  }
+
+  /* 40 users of 4 interactions, K = 2: 10 kept is 10 users whole, the rest
+   * NONE; the same seed the same users; 10 kept are among 25 kept (nested);
+   * another seed another choice. */
+  {
+    shard_t b;
+    CHECK_OK(shard_alloc(&b, 40, 4, 160, 0, 0, NULL));
+    for (uint32_t u = 0; u <= 40; u++) b.user_ptr[u] = 4 * u;
+    for (uint32_t j = 0; j < 160; j++) b.inter_item[j] = j % 4, b.inter_ts[j] = j;
+    CHECK_OK(shard_validate(&b, NULL));
+    split_t a10, b10, a25, c10;
+    CHECK_OK(split_kshot(&a10, &b, 2, &err));
+    CHECK_OK(split_keep_users(&a10, &b, 10, 3, &err));
+    CHECK_OK(split_kshot(&b10, &b, 2, &err));
+    CHECK_OK(split_keep_users(&b10, &b, 10, 3, &err));
+    CHECK_OK(split_kshot(&a25, &b, 2, &err));
+    CHECK_OK(split_keep_users(&a25, &b, 25, 3, &err));
+    CHECK_OK(split_kshot(&c10, &b, 2, &err));
+    CHECK_OK(split_keep_users(&c10, &b, 10, 4, &err));
+    CHECK_EQ_INT(a10.n_train, 20);
+    CHECK_EQ_INT(a10.n_test, 20);
+    CHECK_EQ_INT(a25.n_train, 50);
+    CHECK(memcmp(a10.tag, b10.tag, 160) == 0);
+    uint32_t kept = 0, in25 = 0, same_c = 0;
+    for (uint32_t u = 0; u < 40; u++) {
+      const uint8_t *t = a10.tag + 4 * u;
+      int k = t[0] == SPLIT_TRAIN;
+      if (k) CHECK(t[1] == SPLIT_TRAIN && t[2] == SPLIT_TEST && t[3] == SPLIT_TEST);
+      else CHECK(t[0] == SPLIT_NONE && t[1] == SPLIT_NONE && t[2] == SPLIT_NONE && t[3] == SPLIT_NONE);
+      kept += (uint32_t)k;
+      in25 += (uint32_t)(k && a25.tag[4 * u] == SPLIT_TRAIN);
+      same_c += (uint32_t)(k && c10.tag[4 * u] == SPLIT_TRAIN);
+    }
+    CHECK_EQ_INT(kept, 10);
+    CHECK_EQ_INT(in25, 10);
+    CHECK(same_c < 10);
+    split_free(&a10);
+    split_free(&b10);
+    split_free(&a25);
+    split_free(&c10);
+    shard_free(&b);
+  }
+
   /* An empty shard. */
   shard_t e;
   CHECK_OK(shard_alloc(&e, 0, 0, 0, 0, 0, NULL));
