@@ -18,13 +18,19 @@
 #     (subsample seed = SEED, so the seeds also average over the users drawn):
 #     reptile+ft and local-only at their validated settings, and fedmeta
 #     baselines (popularity, ItemKNN, EASE) on the same users; rows in $OUT/rows.csv
+#   ALGOS: the other federated methods of IN (fedavg central fomaml), each
+#     IN/amazon-TEST-ALGO-SEED at reptile's validated fine-tune setting of that N
+#     (as bench/p1_real.sh gives every +ft method reptile's plan); a missing model
+#     is skipped with a note
 # Then $OUT/summary.csv (mean and std over seeds) and a table on stdout.
 #
 #   usage: bench/p1_sparse.sh [bin] [data] [seeds]
 #     bin build/fedmeta   data out/amazon (fedmeta prepare --format amazon)   seeds "1 2 3"
 #   env: IN=out/bench-p1-amazon-trans  OUT=$IN/sparse  NS="100 300 1000 3000"  K=5
 #        ROTATIONS="beauty:toys sports:beauty toys:sports"
-#        FT_GRID="0:0.001 20:0.01 100:0.01"  LOCAL_GRID="20:0.01 100:0.01 400:0.01 1000:0.01"
+#        FT_GRID="0:0.001 20:0.01 100:0.01"
+#        LOCAL_GRID="1:0.001 20:0.01 100:0.01 400:0.01 1000:0.01 400:0.003 1000:0.003"
+#        ALGOS="" (e.g. "fedavg central fomaml")
 # Plot: gnuplot -e "in='OUT/summary.csv'; out='docs/img/p1-amazon-sparse.png'" bench/plot_p1_sparse.gp
 set -euo pipefail
 bin=${1:-build/fedmeta}
@@ -35,7 +41,8 @@ out=${OUT:-$in/sparse}
 ns=${NS:-100 300 1000 3000}
 k=${K:-5}
 ft_grid=${FT_GRID:-0:0.001 20:0.01 100:0.01}
-local_grid=${LOCAL_GRID:-20:0.01 100:0.01 400:0.01 1000:0.01}
+local_grid=${LOCAL_GRID:-1:0.001 20:0.01 100:0.01 400:0.01 1000:0.01 400:0.003 1000:0.003}
+algos=${ALGOS:-}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 [ -f "$data/manifest.txt" ] || { echo "p1_sparse: no prepared data in $data (README, section Data)" >&2; exit 2; }
 mkdir -p "$out"
@@ -75,6 +82,13 @@ for pair in ${ROTATIONS:-beauty:toys sports:beauty toys:sports}; do
     read -r ls ll <<< "$(best local-only)"
     echo "$test, N = $n: validation ($val) chose fine-tune $fs steps at $fl, local-only $ls steps at $ll"
     for seed in $seeds; do
+      for a in $algos; do # the other methods at reptile's fine-tune setting
+        m="$in/amazon-$test-$a-$seed/meta-model.pb"
+        grep -q "^amazon,$test,$n,$seed,$a+ft," "$rows" && continue
+        [ -s "$m" ] || { echo "  no $m: $a seed $seed skipped"; continue; }
+        score "$m" "$test" "$n" "$seed" "$fs" "$fl" 0 |
+          awk -v p="amazon,$test,$n,$seed,$a+ft" '$1 ~ /\+ft$/ { print p "," $2 "," $3 "," $4 }' >> "$rows"
+      done
       grep -q "^amazon,$test,$n,$seed,reptile+ft," "$rows" && continue
       model="$in/amazon-$test-reptile-$seed/meta-model.pb"
       [ -s "$model" ] || { echo "p1_sparse: no test model $model" >&2; exit 1; }
@@ -107,9 +121,9 @@ mv "$tmp" "$out/summary.csv"
 echo
 echo "NDCG@10 (mean over seeds) by held-out category and number of its users N; last columns: reptile+ft against"
 echo "the best baseline (popularity, ItemKNN, EASE) and against local-only"
+printf "%-8s %6s %10s %10s %10s %10s %10s %9s %9s\n" industry N popularity itemknn ease local-only reptile+ft "vs best" "vs local"
 awk -F, 'NR > 1 { v[$2 "," $3 "," $4] = $5; ind[$2] = 1; nn[$3] = 1 }
-  END { printf "%-8s %6s %10s %10s %10s %10s %10s %9s %9s\n", "industry", "N", "popularity", "itemknn", "ease", "local-only", "reptile+ft", "vs best", "vs local"
-        for (i in ind) for (n in nn) { p = i "," n ","; if (!((p "reptile+ft") in v)) continue
+  END { for (i in ind) for (n in nn) { p = i "," n ","; if (!((p "reptile+ft") in v)) continue
           b = v[p "popularity"]; if (v[p "itemknn"] > b) b = v[p "itemknn"]; if (v[p "ease"] > b) b = v[p "ease"]
           printf "%-8s %6s %10.4f %10.4f %10.4f %10.4f %10.4f %+8.1f%% %+8.1f%%\n", i, n, v[p "popularity"], v[p "itemknn"], v[p "ease"],
             v[p "local-only"], v[p "reptile+ft"], 100 * (v[p "reptile+ft"] / b - 1), 100 * (v[p "reptile+ft"] / v[p "local-only"] - 1) } }' \

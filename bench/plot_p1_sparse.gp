@@ -4,8 +4,8 @@
 #   usage: gnuplot -e "in='out/bench-p1-amazon-trans/sparse/summary.csv'; out='docs/img/p1-amazon-sparse.png'" bench/plot_p1_sparse.gp
 if (!exists("in")) in = 'out/bench-p1-amazon-trans/sparse/summary.csv'
 if (!exists("out")) out = 'docs/img/p1-amazon-sparse.png'
-methods = "popularity itemknn ease local-only reptile+ft"
-labels = "popularity ItemKNN EASE local-only reptile+ft"
+methods = "popularity itemknn ease local-only fedavg+ft central+ft fomaml+ft reptile+ft"
+labels = "popularity ItemKNN EASE local-only fedavg+ft central+ft fomaml+ft reptile+ft"
 inds = "beauty sports toys"
 set terminal pngcairo noenhanced size 1500,460 font "sans,10"
 set output out
@@ -15,7 +15,7 @@ set xlabel "N (users of the held-out category)"
 set ylabel "NDCG@10"
 set logscale x
 set yrange [0:*]
-set key bottom right font ",9" spacing 0.9
+set key top left font ",9" spacing 0.9
 set grid ytics
 sel(i, m) = sprintf("< awk -F, '$1 == \"amazon\" && $2 == \"%s\" && $4 == \"%s\"' %s | sort -t, -k3,3n", i, m, in)
 do for [j = 1:words(inds)] {
