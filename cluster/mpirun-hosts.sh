@@ -40,7 +40,9 @@
 #
 # The daemons stay attached to their agent (orte_leave_session_attached): a
 # daemon that fails to start fails the launch at once, with its own error,
-# where a daemonized one would leave mpirun waiting for it forever.
+# where a daemonized one would leave mpirun waiting for it forever. The price:
+# one ssh per host stays open for the whole job (a dropped ssh connection ends
+# the job like a lost host; keep it alive with ssh's ServerAliveInterval).
 #
 # Relaunch a run until it completes (a dead host is left out of the relaunch):
 #   cluster/run-until-done.sh out/run1 -- cluster/mpirun-hosts.sh --hostfile hosts \
@@ -96,6 +98,10 @@ setting plm_rsh_no_tree_spawn 1
 # with its own error message; a daemonized one dies silently and mpirun waits
 # for it forever
 setting orte_leave_session_attached 1
+# attached daemons keep their ssh open for the whole job, and Open MPI refuses
+# more of them than plm_rsh_num_concurrent (default 128): allow every host
+nh=$(grep -cv '^[[:space:]]*\(#\|$\)' "$hostfile" || true)
+[ "${nh:-0}" -le 128 ] || setting plm_rsh_num_concurrent "$nh"
 [ -z "$net" ] || { setting btl_tcp_if_include "$net"; setting oob_tcp_if_include "$net"; }
 if [ -n "$ports" ]; then
   p=${ports%%:*}
@@ -162,7 +168,8 @@ trap 'interrupted=1; kill -TERM "$pid" 2> /dev/null' TERM INT HUP
 while kill -0 "$pid" 2> /dev/null; do
   if [ "$grace" -gt 0 ] && [ -s "$tmp/abort" ] && [ $(($(date +%s) - $(cat "$tmp/abort"))) -ge "$grace" ]; then
     echo "mpirun-hosts: mpirun is still running $grace s after the job began to abort (an unreachable host?): killing it" >&2
-    all=$(tree "$pid") # mpirun, the ranks on this host, the agents: they are orphaned once mpirun is gone
+    all=$(tree "$pid") # mpirun, the ranks on this host, the agents (ssh, alive for the whole job
+                       # since the daemons stay attached): orphaned once mpirun is gone
     kill -TERM "$pid" 2> /dev/null
     sleep 1
     kill -TERM "$pid" 2> /dev/null # a second signal ends mpirun's own wait for the abort

@@ -38,7 +38,7 @@ static const opt OPTS[] = {
   {"scale", T_F64, F(scale), 0.05, 100, NULL, ALL, 1, "size multiplier of the synthetic catalogues"},
   {"heldout", T_STR, F(heldout), 0, 0, NULL, CFG_TRAIN, 1, "held-out industries, comma-separated (default: the market's)"},
   {"kshot", T_U32, F(kshot), 1, 1000, NULL, TE, 1, "K: support interactions per held-out user"},
-  {"heldout-users", T_U32, F(heldout_users), 0, 5000000, NULL, TE | CFG_BASELINES, 0, "a sparse new industry: keep N of a held-out industry's users, chosen by --seed (0 = all)"},
+  {"heldout-users", T_U32, F(heldout_users), 0, 5000000, NULL, TE | CFG_BASELINES, 0, "a sparse new industry: keep N of a held-out industry's users with K+1 interactions, chosen by --seed (0 = all)"},
   {"platform", T_STR, F(platform), 0, 0, NULL, CFG_EVAL, 0, "eval: the industry to adapt to"},
   {"model", T_STR, F(model_path), 0, 0, NULL, CFG_EVAL, 0, "eval: meta-model file (meta-model.pb)"},
   /* job */
@@ -134,7 +134,7 @@ static const opt OPTS[] = {
   {"ease-lambda", T_F32, F(ease_lambda), 1e-6, 1e9, NULL, CFG_BASELINES, 1, "EASE L2 penalty"},
   {"knn-topk", T_U32, F(knn_topk), 0, 1000000, NULL, CFG_BASELINES, 1, "ItemKNN neighbours per item (0 = all)"},
   {"boot", T_U32, F(boot), 0, 1000000, NULL, CFG_BASELINES | CFG_EVAL, 1, "bootstrap resamples for the 95% intervals (user level; eval: also paired, of the model against popularity and local-only)"},
-  {"seed", T_U64, F(seed), 0, 1.8e19, NULL, CFG_BASELINES, 1, "seed (bootstrap)"},
+  {"seed", T_U64, F(seed), 0, 1.8e19, NULL, CFG_BASELINES, 1, "seed (bootstrap; the users of --heldout-users)"},
   {"no-pooled", T_FLAG, F(no_pooled), 0, 1, NULL, CFG_BASELINES, 0, "skip the privacy-free pooled EASE (the slowest fit)"},
   {"out", T_STR, F(out), 0, 0, NULL, CFG_BASELINES, 0, "CSV file, or an existing folder for FOLDER/p1-baselines.csv; written only when --out is given"},
 };

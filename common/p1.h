@@ -83,7 +83,8 @@ typedef struct p1_opts {
   uint32_t knn_topk;   /* ItemKNN neighbours per item, 0 = all */
   uint32_t boot;       /* bootstrap resamples of the NDCG@10 interval, 0 = none */
   uint64_t seed;       /* bootstrap seed; the same for every method, so the
-                          intervals resample the same users (paired) */
+                          intervals resample the same users (paired); also
+                          chooses heldout_users' users */
   uint32_t heldout_users; /* keep this many of the held-out industry's users, chosen by
                              seed (split_keep_users); 0 = all */
   const uint8_t *pool; /* (n_shards) industries pooled by ease-pooled; NULL = all others */

@@ -23,10 +23,13 @@ typedef struct split {
 int split_temporal(split_t *sp, const shard_t *s, uint32_t n_valid, uint32_t n_test, fm_err *err);
 int split_kshot(split_t *sp, const shard_t *s, uint32_t k, fm_err *err);
 /* A sparse new industry: keeps n of a held-out split's users (those with a
- * support interaction), chosen uniformly at random by seed and the shard's
- * platform; the others' interactions become NONE. The choice is nested: the
- * first n of one random order, so a smaller n keeps a subset of a larger n's
- * users. n = 0, or n at least the users, keeps them all. */
+ * support interaction, i.e. at least K + 1 interactions), chosen uniformly at
+ * random by seed and the shard's platform; the others' interactions become
+ * NONE. The choice is nested: the first n of one random order, so a smaller n
+ * keeps a subset of a larger n's users (for one K: the order is over that K's
+ * users, so two K draw different users). n = 0, or n at least the users, keeps
+ * them all. At most n users are evaluated: a kept user whose query items are
+ * all in the support has nothing to rank. */
 int split_keep_users(split_t *sp, const shard_t *s, uint32_t n, uint64_t seed, fm_err *err);
 void split_free(split_t *sp);
 

@@ -20,7 +20,7 @@
 # host unreachable to the launcher, as it would be to ssh.
 #
 # COMMAND runs with TMPDIR set to the host's own temporary directory
-# (/tmp/fedmeta-netns/NS, made by hosts-up.sh), as if each host had its own
+# (/run/fedmeta-netns/NS, made by hosts-up.sh), as if each host had its own
 # /tmp: Open MPI keeps its session directories there.
 set -uo pipefail
 while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do shift; done
@@ -54,7 +54,7 @@ carrier "$ns" || { echo "agent.sh: $host ($ns): no carrier on its link (cut?): u
 case "$here_ns" in
   "$prefix"-h[0-9]*) carrier "$here_ns" || { echo "agent.sh: this host ($here_ns) has no carrier on its link" >&2; exit 255; } ;;
 esac
-tmp=/tmp/fedmeta-netns/$ns
+tmp=/run/fedmeta-netns/$ns
 if [ -d "$tmp" ]; then
   exec ip netns exec "$ns" env TMPDIR="$tmp" /bin/sh -c "$*"
 fi

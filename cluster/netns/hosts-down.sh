@@ -2,7 +2,8 @@
 # cluster/netns/hosts-down.sh: remove the namespace hosts of hosts-up.sh:
 # stop every process still running inside them (TERM, then KILL after 2 s),
 # then delete the namespaces (their veth pairs and bridge go with them) and
-# the hosts' temporary directories (/tmp/fedmeta-netns/P-h<i>).
+# the hosts' temporary directories (/run/fedmeta-netns/P-h<i>, also of
+# namespaces already gone).
 #
 #   usage: cluster/netns/hosts-down.sh [--prefix P]     (default prefix fmh)
 #
@@ -19,6 +20,9 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" = 0 ] || { echo "hosts-down: needs root (ip netns)" >&2; exit 1; }
 mine=$(ip netns list 2> /dev/null | awk '{print $1}' | grep -E "^$(printf '%s' "$prefix" | sed 's/[.]/\\./g')-(h[0-9]+|sw)$" || true)
+# the hosts' temporary directories, also of namespaces already gone
+rm -rf "/run/fedmeta-netns/$prefix"-h* 2> /dev/null
+rmdir /run/fedmeta-netns 2> /dev/null
 [ -n "$mine" ] || exit 0
 pids() { for ns in $mine; do ip netns pids "$ns" 2> /dev/null; done | sort -u; }
 p=$(pids)
@@ -33,6 +37,5 @@ if [ -n "$p" ]; then
 fi
 for ns in $mine; do
   ip netns del "$ns" 2> /dev/null || true
-  rm -rf "/tmp/fedmeta-netns/$ns"
   echo "removed $ns"
 done

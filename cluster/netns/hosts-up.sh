@@ -7,7 +7,8 @@
 #
 #   namespace P-h0 .. P-h<N-1>  interface eth0, address A.B.C.<i+1>/24
 #   namespace P-sw              bridge br0 with one port h<i> per host
-#   directory /tmp/fedmeta-netns/P-h<i>   the host's own temporary directory:
+#   directory /run/fedmeta-netns/P-h<i>   the host's own temporary directory (under
+#                               /run, root's, not the world-writable /tmp):
 #                               agent.sh runs commands there with TMPDIR set to
 #                               it, so Open MPI's session directories of two
 #                               hosts never share a parent (on one /tmp, a job
@@ -26,7 +27,8 @@
 # Cut host i's link at the switch like a pulled cable (host i sees no carrier;
 # the others see nothing: their packets to it are lost):
 #   ip -n P-sw link set h<i> down        (and "up" to restore it)
-# Run a command on host i:  ip netns exec P-h<i> CMD   (or agent.sh ADDRESS CMD)
+# Run a command on host i:  agent.sh h<i> 'CMD'  (as ssh would; with the host's
+# TMPDIR), or ip netns exec P-h<i> env TMPDIR=/run/fedmeta-netns/P-h<i> CMD
 # Needs root and iproute2.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,7 +71,8 @@ for i in $(seq 0 $((n - 1))); do
   ip -n "$sw" link set "h$i" master br0 up
   ip -n "$ns" addr add "$subnet.$((i + 1))/24" dev eth0
   ip -n "$ns" link set eth0 up
-  mkdir -p -m 0700 "/tmp/fedmeta-netns/$ns"
+  rm -rf "/run/fedmeta-netns/$ns"
+  mkdir -p -m 0700 "/run/fedmeta-netns/$ns"
   if [ -n "$firewall" ]; then
     ip netns exec "$ns" nft -f - << RULES
 table inet fedmeta_fw {
