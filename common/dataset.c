@@ -341,7 +341,6 @@ static void time_drop(dataset_t *d);
 static void ease_drop(dataset_t *d);
 static void trans_drop(dataset_t *d);
 
-
 void dataset_free(dataset_t *d) {
   if (!d) return;
   free(d->utok_ptr);

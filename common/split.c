@@ -63,15 +63,15 @@ int split_kshot(split_t *sp, const shard_t *s, uint32_t k, fm_err *err) {
 }
 
 int split_keep_users(split_t *sp, const shard_t *s, uint32_t n, uint64_t seed, fm_err *err) {
-  uint32_t m = 0;
-  for (uint32_t u = 0; u < s->n_users; u++)
-    if (s->user_ptr[u] < s->user_ptr[u + 1] && sp->tag[s->user_ptr[u]] == SPLIT_TRAIN) m++;
-  if (n == 0 || n >= m) return 0;
-  uint32_t *users = malloc((size_t)m * sizeof *users);
-  if (!users) return fm_fail(err, "split: out of memory for %u users", m);
-  m = 0;
-  for (uint32_t u = 0; u < s->n_users; u++)
+  if (n == 0) return 0;
+  uint32_t *users = malloc(((size_t)s->n_users + 1) * sizeof *users), m = 0;
+  if (!users) return fm_fail(err, "split: out of memory for %u users", s->n_users);
+  for (uint32_t u = 0; u < s->n_users; u++) /* the users with a support interaction */
     if (s->user_ptr[u] < s->user_ptr[u + 1] && sp->tag[s->user_ptr[u]] == SPLIT_TRAIN) users[m++] = u;
+  if (n >= m) {
+    free(users);
+    return 0;
+  }
   rng_t r;
   rng_seed(&r, seed, RNG_SPLIT, s->platform);
   for (uint32_t i = 0; i < n; i++) { /* the first n of a Fisher-Yates shuffle */
