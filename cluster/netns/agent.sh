@@ -19,9 +19,9 @@
 # exec itself never crosses the network, so this check is what makes a cut
 # host unreachable to the launcher, as it would be to ssh.
 #
-# COMMAND runs with TMPDIR set to the host's own temporary directory
-# (/run/fedmeta-netns/NS, made by hosts-up.sh), as if each host had its own
-# /tmp: Open MPI keeps its session directories there.
+# COMMAND runs through exec.sh, with TMPDIR set to the host's own temporary
+# directory (/run/fedmeta-netns/NS, made by hosts-up.sh), as if each host had
+# its own /tmp: Open MPI keeps its session directories there.
 set -uo pipefail
 while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do shift; done
 [ $# -ge 2 ] || { echo "usage: $0 HOST COMMAND..." >&2; exit 255; }
@@ -54,8 +54,4 @@ carrier "$ns" || { echo "agent.sh: $host ($ns): no carrier on its link (cut?): u
 case "$here_ns" in
   "$prefix"-h[0-9]*) carrier "$here_ns" || { echo "agent.sh: this host ($here_ns) has no carrier on its link" >&2; exit 255; } ;;
 esac
-tmp=/run/fedmeta-netns/$ns
-if [ -d "$tmp" ]; then
-  exec ip netns exec "$ns" env TMPDIR="$tmp" /bin/sh -c "$*"
-fi
-exec ip netns exec "$ns" /bin/sh -c "$*"
+exec "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/exec.sh" "$ns" /bin/sh -c "$*"

@@ -27,8 +27,8 @@
 # Cut host i's link at the switch like a pulled cable (host i sees no carrier;
 # the others see nothing: their packets to it are lost):
 #   ip -n P-sw link set h<i> down        (and "up" to restore it)
-# Run a command on host i:  agent.sh h<i> 'CMD'  (as ssh would; with the host's
-# TMPDIR), or ip netns exec P-h<i> env TMPDIR=/run/fedmeta-netns/P-h<i> CMD
+# Run a command on host i:  exec.sh P-h<i> CMD ARGS...   (with the host's TMPDIR),
+# or agent.sh h<i> 'CMD'  (a shell command line, as ssh would run it)
 # Needs root and iproute2.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -90,7 +90,7 @@ CUT_NAMES='"dropped_platforms":\["electronics","sports"\]'
 OPEN=("$ROOT/cluster/mpirun-hosts.sh" --hostfile "$TMP/hostfile" --net 10.77.0.0/24 --agent "$NETNS/agent.sh")
 LAUNCH=("${OPEN[@]}")
 [ ${#FIREWALL[@]} = 0 ] || LAUNCH+=(--ports "$PORTS")
-on_head() { ip netns exec "$HEAD" env TMPDIR="/run/fedmeta-netns/$HEAD" "$@"; } # run on the head host (mpirun runs there), in its own TMPDIR as agent.sh does
+on_head() { "$NETNS/exec.sh" "$HEAD" "$@"; }  # run on the head host (mpirun runs there)
 stop_hosts() { # kill whatever is left on the namespace hosts, restore every link
   local p
   p=$(for i in 0 1 2 3; do ip netns pids "$PREFIX-h$i"; done)

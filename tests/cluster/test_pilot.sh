@@ -60,7 +60,7 @@ else
 fi
 on() { # on WHO COMMAND...: run COMMAND on WHO's host
   local ns=${HOST[$1]}; shift
-  if [ -n "$ns" ]; then ip netns exec "$ns" env TMPDIR="/run/fedmeta-netns/$ns" "$@"; else "$@"; fi
+  if [ -n "$ns" ]; then "$NETNS/exec.sh" "$ns" "$@"; else "$@"; fi
 }
 
 S="--industries 6 --users 500 --scale 0.1 --dim 8 --hidden 16 --buckets-log2 8 --batch 32 --negatives 32
