@@ -137,7 +137,7 @@ int dataset_attr(dataset_t *d, const shard_t *s, fm_err *err);
  * scores mean square 1 over the catalogue and (a sample of at most 2048 of)
  * the users with a history, each scored from its whole history. Refused
  * above BASELINE_EASE_MAX_ITEMS items with an interaction (P alone takes
- * 4 m^2 bytes: 1.6 GB at the limit). The inverse is
+ * 4 m^2 bytes: 4.3 GB at the limit). The inverse is
  * OpenBLAS's (spotrf, spotri): the same bytes for the same OpenBLAS build and
  * thread count. lambda = 0 frees it. */
 int dataset_ease(dataset_t *d, uint32_t lambda, uint32_t kcap, fm_err *err);
