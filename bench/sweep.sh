@@ -20,6 +20,10 @@
 #     FEDMETA_FLAGS (extra flags for train and eval, e.g. --negatives 256)
 #     FIXED="INNER_LR INNER_STEPS OUTER_LR": every trial trains these settings instead
 #                  of sampling them (a model whose settings are not searched; trials = 1)
+#     REUSE=1      a trial whose model folder already holds a meta-model is not trained
+#                  again: only FT_GRID is scored on it (to add fine-tune settings to a
+#                  finished sweep; its train_s is 0). The folder name does not record
+#                  FIXED, ROUNDS or the data: reuse only with the sweep's own settings.
 #     TRAIN_FLAGS (extra flags for train only, e.g. the model's shape: --spectral 32;
 #                  trial t of a seed samples the same settings with or without them,
 #                  so two sweeps into two CSVs compare them pair by pair)
@@ -101,9 +105,13 @@ for t in $(seq 1 "$trials"); do
   m="$out/$dname-$algo-s$seed-t$t${train_flags:+-$(echo "$train_flags" | tr -d ' -')}"
   date=$(date -u +%FT%TZ)
   t0=$(date +%s)
-  $mpirun_cmd "$bin" train --data "$data" --heldout "$heldout" --algo "$algo" --seed "$seed" --rounds "$rounds" \
-    --inner-lr "$ilr" --inner-steps "$ist" --outer-lr "$olr" --eval-every 0 --local-steps 0 --verbose 0 \
-    --out "$m" $flags $train_flags < /dev/null > "$m.log" 2>&1 || { echo "sweep: trial $t failed (see $m.log)" >&2; continue; }
+  if [ "${REUSE:-0}" = 1 ] && [ -s "$m/meta-model.pb" ]; then
+    echo "$algo trial $t: reusing $m"
+  else
+    $mpirun_cmd "$bin" train --data "$data" --heldout "$heldout" --algo "$algo" --seed "$seed" --rounds "$rounds" \
+      --inner-lr "$ilr" --inner-steps "$ist" --outer-lr "$olr" --eval-every 0 --local-steps 0 --verbose 0 \
+      --out "$m" $flags $train_flags < /dev/null > "$m.log" 2>&1 || { echo "sweep: trial $t failed (see $m.log)" >&2; continue; }
+  fi
   # the training's own summary names every held-out industry, test ones too: drop it
   rm -f "$m/heldout.csv"
   secs=$(( $(date +%s) - t0 ))
