@@ -173,7 +173,11 @@ typedef struct mask_bg {
   size_t n_added; /* parties 0..n_added-1 are masked: y = mask + x at out[] */
   int done, rc, abort, fail;
   fm_err err;
-  uint32_t **out, **x;
+  uint32_t **out;
+  /* party q's input: the d words at x[q], or, with n_runs[q] > 0, the runs
+   * (offset, length) runs[q][0..n_runs[q]) of the words at x[q], 0 elsewhere */
+  const uint32_t **x, **runs;
+  size_t *n_runs;
   secagg_client_t **cs;
   size_t k, words;
   const uint8_t (*pk)[SECAGG_PKBYTES];
@@ -189,10 +193,21 @@ typedef struct mask_bg {
 
 /* Party q's y = mask + x, then its Delta packed and sealed. */
 static int bg_finish(mask_bg_t *b, size_t q, fm_err *err) {
-  secagg_vec_add(b->out[q], b->x[q], b->words); /* y = mask + x, in the mask's buffer */
+  /* y = mask + x, in the mask's buffer: over x's runs only where x is sparse */
+  if (b->n_runs[q] == 0) {
+    secagg_vec_add(b->out[q], b->x[q], b->words);
+  } else {
+    const uint32_t *r = b->runs[q], *v = b->x[q];
+    for (size_t k = 0; k + 1 < b->n_runs[q]; k += 2) {
+      secagg_vec_add(b->out[q] + r[k], v, r[k + 1]);
+      v += r[k + 1];
+    }
+  }
   delta_msg_t dm = b->dm[q];
   dm.fixed = b->out[q];
   dm.n_fixed = b->words;
+  dm.runs = NULL; /* a masked input is dense */
+  dm.n_runs = 0;
   size_t n = msg_delta_packed_size(&dm), total = chan_sealed_len(b->ch, n);
   if (total > b->sealed_cap) return fm_fail(err, "secagg: a Delta of %zu bytes exceeds its buffer", total);
   msg_delta_pack_into(b->sealed[q] + chan_payload_offset(b->ch), &dm);
@@ -244,10 +259,9 @@ static void *bg_main(void *arg) {
   return NULL;
 }
 
-/* Party q's words are ready for masking. */
-static void bg_publish(mask_bg_t *b, size_t q, uint32_t *x) {
+/* Party q's input (bg_input) is ready for masking. */
+static void bg_publish(mask_bg_t *b, size_t q) {
   pthread_mutex_lock(&b->mu);
-  b->x[q] = x;
   b->n_pub = q + 1;
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
@@ -275,10 +289,9 @@ static int bg_masks_here(mask_bg_t *b) {
   return 0;
 }
 
-/* No helper thread: party q's y = mask + x, packed and sealed here and now. */
-static void bg_here(mask_bg_t *b, size_t q, uint32_t *x) {
+/* No helper thread: party q's y = mask + x (bg_input), packed and sealed here and now. */
+static void bg_here(mask_bg_t *b, size_t q) {
   pthread_mutex_lock(&b->mu);
-  b->x[q] = x;
   b->n_pub = q + 1;
   bg_add_ready(b);
   if (b->fail) {
@@ -286,6 +299,33 @@ static void bg_here(mask_bg_t *b, size_t q, uint32_t *x) {
     b->done = 1;
   }
   pthread_mutex_unlock(&b->mu);
+}
+
+/* Party q's input as compute left it (dm, the d words at fx): used in place
+ * (copy 0: consumed before the next party trains), or copied to the party's
+ * own buffer (copy 1: the helper thread reads it while the next one trains);
+ * a sparse input is copied as its runs and words. -1: out of memory. */
+static int bg_input(mask_bg_t *b, size_t q, const delta_msg_t *dm, const uint32_t *fx, int copy) {
+  size_t nr = dm->n_runs, nw = dm->n_fixed, d = b->words;
+  int sparse = nr > 0 && nr + nw <= d;
+  if (!copy) {
+    b->x[q] = sparse ? dm->fixed : fx;
+    b->runs[q] = sparse ? dm->runs : NULL;
+    b->n_runs[q] = sparse ? nr : 0;
+    return 0;
+  }
+  uint32_t *p = pool_get(&spare_pool, q, d);
+  if (!p) return -1;
+  if (sparse) {
+    memcpy(p, dm->runs, nr * sizeof *p);
+    memcpy(p + nr, dm->fixed, nw * sizeof *p);
+  } else {
+    memcpy(p, fx, d * sizeof *p);
+  }
+  b->x[q] = sparse ? p + nr : p;
+  b->runs[q] = sparse ? p : NULL;
+  b->n_runs[q] = sparse ? nr : 0;
+  return 0;
 }
 
 static void bg_stop(mask_bg_t *b, pthread_t tid) {
@@ -320,16 +360,18 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
    * Delta fields and plain words, the helper thread making their masks */
   uint32_t nb = 0, *bq = calloc(n_parties ? n_parties : 1, sizeof *bq);
   delta_msg_t *bdm = calloc(n_parties ? n_parties : 1, sizeof *bdm);
-  uint32_t **bx = calloc(n_parties ? n_parties : 1, sizeof *bx);
   mask_bg_t bg = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
   bg.out = calloc(n_parties ? n_parties : 1, sizeof *bg.out);
   bg.x = calloc(n_parties ? n_parties : 1, sizeof *bg.x);
+  bg.runs = calloc(n_parties ? n_parties : 1, sizeof *bg.runs);
+  bg.n_runs = calloc(n_parties ? n_parties : 1, sizeof *bg.n_runs);
   bg.sealed = calloc(n_parties ? n_parties : 1, sizeof *bg.sealed);
   bg.sealed_len = calloc(n_parties ? n_parties : 1, sizeof *bg.sealed_len);
   bg.cs = calloc(n_parties ? n_parties : 1, sizeof *bg.cs);
   pthread_t bg_tid;
   int bg_on = 0;
-  if (!cl || !cl_ok || !pk || !bq || !bdm || !bx || !bg.out || !bg.x || !bg.cs || !bg.sealed || !bg.sealed_len) {
+  if (!cl || !cl_ok || !pk || !bq || !bdm || !bg.out || !bg.x || !bg.runs || !bg.n_runs || !bg.cs || !bg.sealed ||
+      !bg.sealed_len) {
     fm_fail(err, "out of memory");
     goto done;
   }
@@ -426,9 +468,12 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   delta_msg_t dm0;
   uint32_t *fixed0 = NULL;
   int pre = n_parties > 0 && cl_ok[0] && known[parties[0].slot];
+  /* keep its words as they are if the batch below will likely take it (the
+   * one-at-a-time path then masks a copy) */
+  int pre_keep = n_parties >= 2 && (size_t)n_parties * d * sizeof(uint32_t) <= SA_BATCH_BUDGET;
   free(known);
   prof_add(PROF_SA_SETUP, tp);
-  if (pre && compute(ctx, &parties[0], NULL, &dm0, &fixed0, err)) goto done;
+  if (pre && compute(ctx, &parties[0], pre_keep, &dm0, &fixed0, err)) goto done;
   tp = prof_now();
   w = wait_msg(&x, MSG_SA_FORWARD, &in, err);
   if (w) {
@@ -501,13 +546,14 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     bg.ch = ch;
     bg.round = plan->round;
     bg.dm = bdm;
-    /* With the thread, the words of each party go to a buffer of their own
-     * (the pre-trained first party's stay in the scratch, which nothing else
-     * writes now), so the thread can mask them while the next party trains.
-     * Without it (sa_worker_thread_setup, or the thread did not start) every
-     * mask is made here first, and each party is masked, sealed and posted
-     * as soon as it is trained (its words in the scratch, done with before
-     * the next party trains). */
+    /* The scratch is only read here (compute's keep): a party's input stays
+     * sparse (the touched rows and the dense part) and the next party
+     * restores only those rows. With the thread, each party's input is copied
+     * to a buffer of its own (its runs and words when sparse), so the thread
+     * can mask it while the next party trains. Without it
+     * (sa_worker_thread_setup, or the thread did not start) every mask is
+     * made here first, and each party is masked, sealed and posted as soon as
+     * it is trained, straight from the scratch. */
     bg_on = sa_thread && pthread_create(&bg_tid, NULL, bg_main, &bg) == 0;
     if (!bg_on) {
       tp = prof_now();
@@ -522,24 +568,24 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     uint32_t head = 0; /* batch parties [head, q) are trained and wait for their mask */
     for (uint32_t q = 0; q <= nb; q++) {
       if (q < nb) {
-        uint32_t i = bq[q];
-        uint32_t *into = NULL;
+        uint32_t i = bq[q], *fx;
         if (i == 0 && pre) {
           bdm[q] = dm0;
-          bx[q] = fixed0;
-        } else if (bg_on && !(into = pool_get(&spare_pool, q, d))) {
-          free(shared);
-          fm_fail(err, "out of memory for the masks");
-          goto done;
-        } else if (compute(ctx, &parties[i], into, &bdm[q], &bx[q], err)) {
+          fx = fixed0;
+        } else if (compute(ctx, &parties[i], 1, &bdm[q], &fx, err)) {
           free(shared);
           goto done;
         }
+        if (bg_input(&bg, q, &bdm[q], fx, bg_on)) {
+          free(shared);
+          fm_fail(err, "out of memory for the masks");
+          goto done;
+        }
         if (bg_on) {
-          bg_publish(&bg, q, bx[q]);
+          bg_publish(&bg, q);
         } else {
           tp = prof_now();
-          bg_here(&bg, q, bx[q]);
+          bg_here(&bg, q);
           prof_add(PROF_SA_MASK, tp);
         }
       }
@@ -572,7 +618,15 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
       if (i == 0 && pre) {
         dm = dm0;
         fixed = fixed0;
-      } else if (compute(ctx, &parties[i], NULL, &dm, &fixed, err)) {
+        if (pre_keep) { /* trained for the batch: its words stay in the scratch, masked in a copy */
+          if (!(fixed = pool_get(&spare_pool, 0, d))) {
+            free(shared);
+            fm_fail(err, "out of memory for the masks");
+            goto done;
+          }
+          memcpy(fixed, fixed0, d * sizeof *fixed);
+        }
+      } else if (compute(ctx, &parties[i], 0, &dm, &fixed, err)) {
         free(shared);
         goto done;
       }
@@ -585,6 +639,8 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
       prof_add(PROF_SA_MASK, tp);
       dm.fixed = fixed;
       dm.n_fixed = d;
+      dm.runs = NULL;
+      dm.n_runs = 0;
       if (worker_post_delta(ch, plan->round, &dm, err)) {
         free(shared);
         goto done;
@@ -631,7 +687,8 @@ done:
   if (bg_on) bg_stop(&bg, bg_tid); /* before the clients it uses go */
   free(bq);
   free(bdm);
-  free(bx);
+  free(bg.runs);
+  free(bg.n_runs);
   free(bg.out);
   free(bg.x);
   free(bg.cs);

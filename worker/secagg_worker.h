@@ -19,10 +19,14 @@ typedef struct sa_party {
 } sa_party_t;
 
 /* Trains party i and writes its Delta (meta fields) and its fixed-point
- * input (dm->n_fixed words in *fixed): into `into` (d words) if not NULL, and
- * then *fixed = into; else into the rank's scratch, valid until the next call
- * that writes there. */
-typedef int (*sa_compute_fn)(void *ctx, const sa_party_t *party, uint32_t *into, delta_msg_t *dm, uint32_t **fixed,
+ * input: d words at *fixed, in the rank's scratch, valid until the next call.
+ * keep: the caller only reads them (the scratch then stays clean outside the
+ * delta's rows, and the next party restores only those), and dm may carry the
+ * same input in sparse form: dm->n_runs > 0 runs (offset, length) over the
+ * dm->n_fixed words at dm->fixed, every other word 0. !keep: the caller may
+ * write the words (masks in place); dm->fixed = *fixed, n_fixed = d, no runs,
+ * and the next party clears the scratch whole. */
+typedef int (*sa_compute_fn)(void *ctx, const sa_party_t *party, int keep, delta_msg_t *dm, uint32_t **fixed,
                              fm_err *err);
 
 /* Runs the round. Returns 0, 1 if the round was abandoned (the coordinator

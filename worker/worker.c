@@ -177,7 +177,8 @@ typedef struct train_ctx {
   int rank;
   size_t d;
   int save_state; /* a checkpoint round of a run whose platforms keep state */
-  int sparse_ok;  /* the delta may leave in sparse form (not masked by secure aggregation) */
+  int keep;       /* this call: the caller does not write the words, and the delta may
+                   * leave in sparse form (see sa_compute_fn) */
 } train_ctx_t;
 
 /* FEDMETA_DENSE_DELTAS=1 (tests): every Delta carries all d words, as before
@@ -211,9 +212,9 @@ static int compute_delta_here(train_ctx_t *x, const sa_party_t *party, delta_msg
   /* the platform's private state after this round, before its delta leaves */
   if (x->save_state && localstate_save(x->c, pl, x->d, plan->round, err)) return -1;
   int poisoned = inj->poison && pid == inj->poison_platform && strcmp(plan->rs.algo, "local");
-  /* secure aggregation masks scratch->fixed in place, the poison rewrites it:
+  /* a caller that masks scratch->fixed in place, or the poison, rewrites it:
    * the next platform must clear the scratch whole */
-  if (!x->sparse_ok || poisoned) x->scratch->rows_valid = 0;
+  if (!x->keep || poisoned) x->scratch->rows_valid = 0;
   if (poisoned) {
     /* a hostile platform: scales its clipped delta past the bound */
     for (size_t j = 0; j < x->d; j++) x->scratch->delta[j] *= inj->poison_factor;
@@ -230,7 +231,7 @@ static int compute_delta_here(train_ctx_t *x, const sa_party_t *party, delta_msg
   dm->seconds = dout.seconds;
   dm->fixed = strcmp(plan->rs.algo, "local") ? x->scratch->fixed : NULL;
   dm->n_fixed = x->d;
-  if (x->sparse_ok && !poisoned && x->scratch->n_runs && !dense_deltas()) {
+  if (x->keep && !poisoned && x->scratch->n_runs && !dense_deltas()) {
     /* only the rows the platform touched, and the dense part (~1 % of d at the defaults) */
     dm->fixed = x->scratch->packed;
     dm->n_fixed = x->scratch->n_packed;
@@ -241,15 +242,12 @@ static int compute_delta_here(train_ctx_t *x, const sa_party_t *party, delta_msg
   return 0;
 }
 
-/* The same with the words in `into` when not NULL (see sa_compute_fn). */
-static int compute_delta(void *vctx, const sa_party_t *party, uint32_t *into, delta_msg_t *dm, uint32_t **fixed,
+/* The sa_compute_fn: the same, told whether the caller keeps the words as they are. */
+static int compute_delta(void *vctx, const sa_party_t *party, int keep, delta_msg_t *dm, uint32_t **fixed,
                          fm_err *err) {
   train_ctx_t *x = vctx;
-  uint32_t *keep = x->scratch->fixed;
-  if (into) x->scratch->fixed = into;
-  int rc = compute_delta_here(x, party, dm, fixed, err);
-  x->scratch->fixed = keep;
-  return rc;
+  x->keep = keep;
+  return compute_delta_here(x, party, dm, fixed, err);
 }
 
 int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *hosts) {
@@ -398,8 +396,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
           if (plat[j].id == pid) parties[n_par++] = (sa_party_t){i, &plat[j]};
       }
       int save = localstate_needed(c) && c->checkpoint_every && plan.round % c->checkpoint_every == 0;
-      int secure = !strcmp(c->secagg, "on");
-      train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d, save, !secure};
+      train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d, save, 1};
       if (resume_pending && localstate_needed(c) && plan.round > 1) {
         /* --resume: the hosted platforms' private state as of the checkpoint */
         for (uint32_t j = 0; j < n_host && !failed; j++)
@@ -420,7 +417,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
         for (uint32_t i = 0; i < n_par && !failed; i++) {
           delta_msg_t dm;
           uint32_t *fixed;
-          if (compute_delta(&tx, &parties[i], NULL, &dm, &fixed, &err)) {
+          if (compute_delta(&tx, &parties[i], 1, &dm, &fixed, &err)) {
             failed = 1;
             break;
           }
