@@ -554,6 +554,10 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
      * (sa_worker_thread_setup, or the thread did not start) every mask is
      * made here first, and each party is masked, sealed and posted as soon as
      * it is trained, straight from the scratch. */
+    /* the batch's sealed deltas are in memory already: let all of them travel
+     * at once rather than hold the next party's training until the
+     * coordinator has taken the one before last (WORKER_MAX_INFLIGHT) */
+    wire_set_max_inflight((size_t)nb + 1);
     bg_on = sa_thread && pthread_create(&bg_tid, NULL, bg_main, &bg) == 0;
     if (!bg_on) {
       tp = prof_now();
@@ -610,6 +614,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     }
     if (bg_on) pthread_join(bg_tid, NULL);
     bg_on = 0;
+    wire_set_max_inflight(WORKER_MAX_INFLIGHT);
   } else {
     for (uint32_t q = 0; q < nb; q++) {
       uint32_t i = bq[q];
@@ -685,6 +690,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   prof_add(PROF_SA_REVEAL, tp);
 done:
   if (bg_on) bg_stop(&bg, bg_tid); /* before the clients it uses go */
+  wire_set_max_inflight(WORKER_MAX_INFLIGHT);
   free(bq);
   free(bdm);
   free(bg.runs);

@@ -269,10 +269,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
   stale_copy_t stale = {0};
   uint32_t last_round = 0;
   int resume_pending = c->resume[0] != 0;
-  /* Sends are posted (the next platform trains while a delta travels); at
-   * most two at a time, so a slow coordinator cannot make a rank hold all
-   * its platforms' deltas. */
-  wire_set_max_inflight(2);
+  wire_set_max_inflight(WORKER_MAX_INFLIGHT);
   /* identities and sealed channels first: nothing else crosses before them */
   if (chan_init(&ch, c, job, rank, size, &err) || chan_handshake(&ch, c, c->round_timeout, &err)) {
     fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);

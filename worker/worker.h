@@ -24,6 +24,12 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
  * coordinator (no copy of the words; see chan_begin). */
 int worker_post_delta(chan_t *ch, uint32_t round, const delta_msg_t *dm, fm_err *err);
 
+/* Sends are posted (the next platform trains while a delta travels); at most
+ * this many at a time, so a slow coordinator cannot make a rank hold all its
+ * platforms' deltas (wire_set_max_inflight). A secure-aggregation batch, whose
+ * sealed deltas are all in memory anyway, lifts it for its own posts. */
+#define WORKER_MAX_INFLIGHT 2
+
 /* The training configuration for fine-tuning at evaluation time. */
 train_cfg_t worker_ft_cfg(const fm_config *c);
 
