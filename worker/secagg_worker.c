@@ -127,6 +127,9 @@ int sa_worker_thread_setup(const fm_config *c, int rank, int size, int blas_thre
 
 /* At most this many bytes of pending masks per rank; beyond, one party at a time. */
 #define SA_BATCH_BUDGET ((size_t)256 << 20)
+/* At most this many bytes of a batch's sealed deltas in flight at once (each
+ * post is copied into the outbox, whose buffers are kept for the next round). */
+#define SA_POST_BUDGET ((size_t)64 << 20)
 
 typedef struct sa_pool {
   uint32_t **buf;
@@ -554,10 +557,13 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
      * (sa_worker_thread_setup, or the thread did not start) every mask is
      * made here first, and each party is masked, sealed and posted as soon as
      * it is trained, straight from the scratch. */
-    /* the batch's sealed deltas are in memory already: let all of them travel
-     * at once rather than hold the next party's training until the
-     * coordinator has taken the one before last (WORKER_MAX_INFLIGHT) */
-    wire_set_max_inflight((size_t)nb + 1);
+    /* let the batch's sealed deltas travel together rather than hold the next
+     * party's training until the coordinator has taken the one before last
+     * (WORKER_MAX_INFLIGHT): all of them, as long as their outbox copies fit
+     * in SA_POST_BUDGET */
+    size_t lim = SA_POST_BUDGET / bg.sealed_cap;
+    if (lim > (size_t)nb + 1) lim = (size_t)nb + 1;
+    wire_set_max_inflight(lim > WORKER_MAX_INFLIGHT ? lim : WORKER_MAX_INFLIGHT);
     bg_on = sa_thread && pthread_create(&bg_tid, NULL, bg_main, &bg) == 0;
     if (!bg_on) {
       tp = prof_now();

@@ -27,7 +27,8 @@ int worker_post_delta(chan_t *ch, uint32_t round, const delta_msg_t *dm, fm_err 
 /* Sends are posted (the next platform trains while a delta travels); at most
  * this many at a time, so a slow coordinator cannot make a rank hold all its
  * platforms' deltas (wire_set_max_inflight). A secure-aggregation batch, whose
- * sealed deltas are all in memory anyway, lifts it for its own posts. */
+ * sealed deltas are all made anyway, lifts it for its own posts up to 64 MiB
+ * of outbox copies (secagg_worker.c, SA_POST_BUDGET). */
 #define WORKER_MAX_INFLIGHT 2
 
 /* The training configuration for fine-tuning at evaluation time. */

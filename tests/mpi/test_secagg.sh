@@ -35,8 +35,9 @@ for t in off on; do
   FEDMETA_SECAGG_THREAD=$t run 3 train $FAST --secagg on --secagg-neighbours 2 --out "$TMP/plus-$t"
   cmp "$TMP/plain/meta-model.pb" "$TMP/plus-$t/meta-model.pb" || fail "SecAgg+ (2 neighbours) changed the model (thread $t)"
 done
-# dense inputs (fomaml's delta, DP noise on every word) and, with the thread, sparse
-# ones copied per party: the same bytes as the plain run, after a sparse round or not
+# dense inputs (fomaml's delta, DP noise on every word, FEDMETA_DENSE_DELTAS) as well
+# as sparse ones (the runs above), on the main thread or copied for the helper thread:
+# the same bytes as the plain run
 run 3 train $FAST --algo fomaml --out "$TMP/fo-plain"
 run 3 train $FAST --dp-noise 0.5 --dp-test-seed 7 --out "$TMP/dp-plain"
 for t in off on; do
@@ -44,6 +45,8 @@ for t in off on; do
   cmp "$TMP/fo-plain/meta-model.pb" "$TMP/fo-$t/meta-model.pb" || fail "secure aggregation changed fomaml's model (thread $t)"
   FEDMETA_SECAGG_THREAD=$t run 3 train $FAST --dp-noise 0.5 --dp-test-seed 7 --secagg on --out "$TMP/dp-$t"
   cmp "$TMP/dp-plain/meta-model.pb" "$TMP/dp-$t/meta-model.pb" || fail "secure aggregation changed the DP model (thread $t)"
+  FEDMETA_DENSE_DELTAS=1 FEDMETA_SECAGG_THREAD=$t run 3 train $FAST --secagg on --out "$TMP/dense-$t"
+  cmp "$TMP/plain/meta-model.pb" "$TMP/dense-$t/meta-model.pb" || fail "secure aggregation changed the model with dense inputs (thread $t)"
 done
 
 # platforms live on rank 1 + p % (ranks - 1). One dropout: 5 ranks, platform 1 alone on rank 2.
