@@ -127,6 +127,8 @@ int sa_worker_thread_setup(const fm_config *c, int rank, int size, int blas_thre
 
 /* At most this many bytes of pending masks per rank; beyond, one party at a time. */
 #define SA_BATCH_BUDGET ((size_t)256 << 20)
+/* 1 if n parties of d words are masked as one batch (at least two, within the budget). */
+static int batch_fits(size_t n, size_t d) { return n >= 2 && n * d * sizeof(uint32_t) <= SA_BATCH_BUDGET; }
 /* At most this many bytes of a batch's sealed deltas in flight at once (each
  * post is copied into the outbox, whose buffers are kept for the next round). */
 #define SA_POST_BUDGET ((size_t)64 << 20)
@@ -473,7 +475,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   int pre = n_parties > 0 && cl_ok[0] && known[parties[0].slot];
   /* keep its words as they are if the batch below will likely take it (the
    * one-at-a-time path then masks a copy) */
-  int pre_keep = n_parties >= 2 && (size_t)n_parties * d * sizeof(uint32_t) <= SA_BATCH_BUDGET;
+  int pre_keep = batch_fits(n_parties, d);
   free(known);
   prof_add(PROF_SA_SETUP, tp);
   if (pre && compute(ctx, &parties[0], pre_keep, &dm0, &fixed0, err)) goto done;
@@ -528,7 +530,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   nb = 0;
   for (uint32_t i = 0; i < n_parties; i++)
     if (cl_ok[i] && shared[parties[i].slot]) bq[nb++] = i;
-  if (nb >= 2 && (size_t)nb * d * sizeof(uint32_t) <= SA_BATCH_BUDGET) {
+  if (batch_fits(nb, d)) {
     /* every mask on a helper thread, in training order, while the main thread trains */
     int ok = 1;
     bg.sealed_cap = chan_sealed_len(ch, d * sizeof(uint32_t) + 4096);

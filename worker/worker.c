@@ -177,8 +177,6 @@ typedef struct train_ctx {
   int rank;
   size_t d;
   int save_state; /* a checkpoint round of a run whose platforms keep state */
-  int keep;       /* this call: the caller does not write the words, and the delta may
-                   * leave in sparse form (see sa_compute_fn) */
 } train_ctx_t;
 
 /* FEDMETA_DENSE_DELTAS=1 (tests): every Delta carries all d words, as before
@@ -192,8 +190,12 @@ static int dense_deltas(void) {
   return v;
 }
 
-/* Trains one hosted participant: its Delta message fields and fixed-point words. */
-static int compute_delta_here(train_ctx_t *x, const sa_party_t *party, delta_msg_t *dm, uint32_t **fixed, fm_err *err) {
+/* Trains one hosted participant: its Delta message fields and fixed-point words.
+ * keep: the caller does not write the words, and the delta may leave in sparse
+ * form (see sa_compute_fn). */
+static int compute_delta(void *vctx, const sa_party_t *party, int keep, delta_msg_t *dm, uint32_t **fixed,
+                         fm_err *err) {
+  train_ctx_t *x = vctx;
   const plan_t *plan = x->plan;
   const inject_t *inj = x->inj;
   platform_t *pl = party->pl;
@@ -214,7 +216,7 @@ static int compute_delta_here(train_ctx_t *x, const sa_party_t *party, delta_msg
   int poisoned = inj->poison && pid == inj->poison_platform && strcmp(plan->rs.algo, "local");
   /* a caller that masks scratch->fixed in place, or the poison, rewrites it:
    * the next platform must clear the scratch whole */
-  if (!x->keep || poisoned) x->scratch->rows_valid = 0;
+  if (!keep || poisoned) x->scratch->rows_valid = 0;
   if (poisoned) {
     /* a hostile platform: scales its clipped delta past the bound */
     for (size_t j = 0; j < x->d; j++) x->scratch->delta[j] *= inj->poison_factor;
@@ -231,7 +233,7 @@ static int compute_delta_here(train_ctx_t *x, const sa_party_t *party, delta_msg
   dm->seconds = dout.seconds;
   dm->fixed = strcmp(plan->rs.algo, "local") ? x->scratch->fixed : NULL;
   dm->n_fixed = x->d;
-  if (x->keep && !poisoned && x->scratch->n_runs && !dense_deltas()) {
+  if (keep && !poisoned && x->scratch->n_runs && !dense_deltas()) {
     /* only the rows the platform touched, and the dense part (~1 % of d at the defaults) */
     dm->fixed = x->scratch->packed;
     dm->n_fixed = x->scratch->n_packed;
@@ -240,14 +242,6 @@ static int compute_delta_here(train_ctx_t *x, const sa_party_t *party, delta_msg
   }
   *fixed = x->scratch->fixed;
   return 0;
-}
-
-/* The sa_compute_fn: the same, told whether the caller keeps the words as they are. */
-static int compute_delta(void *vctx, const sa_party_t *party, int keep, delta_msg_t *dm, uint32_t **fixed,
-                         fm_err *err) {
-  train_ctx_t *x = vctx;
-  x->keep = keep;
-  return compute_delta_here(x, party, dm, fixed, err);
 }
 
 int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *hosts) {
@@ -393,7 +387,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
           if (plat[j].id == pid) parties[n_par++] = (sa_party_t){i, &plat[j]};
       }
       int save = localstate_needed(c) && c->checkpoint_every && plan.round % c->checkpoint_every == 0;
-      train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d, save, 1};
+      train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d, save};
       if (resume_pending && localstate_needed(c) && plan.round > 1) {
         /* --resume: the hosted platforms' private state as of the checkpoint */
         for (uint32_t j = 0; j < n_host && !failed; j++)
