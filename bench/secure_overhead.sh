@@ -1,8 +1,8 @@
 #!/bin/bash
 # bench/secure_overhead.sh: the cost of sealing and of secure aggregation, as
 # the ratio of the median training-round time to the plain round's, for 4, 8
-# and 15 training platforms (the synthetic market has at most 16 industries,
-# one held out) and a shared model of about 1 M parameters (buckets 2^15 x
+# and 16 training platforms (the synthetic market with one industry more,
+# which is held out) and a shared model of about 1 M parameters (buckets 2^15 x
 # dim 32).
 #
 # On a shared machine the load moves while the benchmark runs, so the modes
@@ -13,7 +13,7 @@
 # load), so a load that moves between repetitions cancels.
 #
 #   usage: bench/secure_overhead.sh [path/to/fedmeta] [ranks] [rounds] [inner-steps]
-#   env:   PLATFORMS="4 8 15"  REPS=3  (repetitions per mode)
+#   env:   PLATFORMS="4 8 16"  REPS=3  (repetitions per mode)
 #          BASE=path/to/other/fedmeta  also run that build, interleaved with this one
 #                     (each mode: this build, then BASE), and print its table too:
 #                     before/after figures measured under the same load
@@ -30,7 +30,7 @@ BIN=${1:-build/fedmeta}
 RANKS=${2:-3}
 ROUNDS=${3:-8}
 INNER=${4:-20}
-PLATFORMS=${PLATFORMS:-4 8 15}
+PLATFORMS=${PLATFORMS:-4 8 16}
 REPS=${REPS:-3}
 OUT=$(mktemp -d /tmp/fedmeta-secbench.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
