@@ -29,6 +29,22 @@ static double clock_s(clockid_t id) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static int trace_on = -1;
+
+int prof_tracing(void) {
+  if (trace_on < 0) {
+    const char *e = getenv("FEDMETA_TRACE");
+    trace_on = e && e[0] && strcmp(e, "0") != 0;
+  }
+  return trace_on;
+}
+
+void prof_trace(int rank, const char *event, long peer, int tag, size_t bytes) {
+  if (!prof_tracing()) return;
+  fprintf(stderr, "fedmeta trace %.6f rank %d %s peer %ld tag %d bytes %zu\n", clock_s(CLOCK_MONOTONIC), rank, event,
+          peer, tag, bytes);
+}
+
 prof_t prof_now(void) {
   prof_t t = {0, 0};
   if (!enabled()) return t;

@@ -6,6 +6,8 @@
 #ifndef FEDMETA_PROF_H
 #define FEDMETA_PROF_H
 
+#include <stddef.h>
+
 enum {
   PROF_PLAN_PACK,  /* coordinator: RoundPlan + theta into protobuf */
   PROF_SEAL,       /* any rank: sealing an outgoing message */
@@ -54,5 +56,16 @@ void prof_mark(void);
  * resets when round 2 starts, a worker when round 2's plan arrived (so a worker's figure leaves
  * out one wait for a plan). */
 void prof_report(const char *who, unsigned rounds);
+
+/* A timeline of the round's messages, for finding latency on the critical path
+ * (docs/BENCHMARKS.md, "Where a secure round's time goes"). Off unless the
+ * environment has FEDMETA_TRACE=1; then every event is one stderr line
+ *   fedmeta trace SECONDS rank R EVENT peer P tag T bytes N
+ * SECONDS from CLOCK_MONOTONIC (comparable between the ranks of one host only).
+ * Events: post, send, recv (common/wire.c: a message handed to MPI, or taken
+ * from it, with its wire tag), training and trained (a worker: platform P's
+ * inner steps begin, end), stepped (the coordinator: the outer step of a round done). */
+void prof_trace(int rank, const char *event, long peer, int tag, size_t bytes);
+int prof_tracing(void); /* 1 if FEDMETA_TRACE is on */
 
 #endif

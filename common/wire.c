@@ -1,5 +1,6 @@
 /* common/wire.c: MPI point-to-point transport with polite waiting (see wire.h). */
 #include "common/wire.h"
+#include "common/prof.h"
 
 #include <mpi.h>
 #include <stdlib.h>
@@ -11,6 +12,14 @@
 static MPI_Comm wire_comm_;
 static int wire_comm_set_;
 static MPI_Comm comm(void) { return wire_comm_set_ ? wire_comm_ : MPI_COMM_WORLD; }
+
+/* One FEDMETA_TRACE event of this rank (prof.h). */
+static void trace(const char *event, int peer, int tag, size_t len) {
+  if (!prof_tracing()) return;
+  int rank = -1;
+  MPI_Comm_rank(comm(), &rank);
+  prof_trace(rank, event, peer, tag, len);
+}
 
 void wire_use_comm(MPI_Comm c) {
   wire_comm_ = c;
@@ -70,6 +79,7 @@ void wire_buf_free(wire_buf *b) {
 
 int wire_send(const void *buf, size_t len, int dest, int tag, fm_err *err) {
   if (len > (size_t)2147483647) return fm_fail(err, "message of %zu bytes exceeds MPI's int count", len);
+  trace("send", dest, tag, len);
   int rc = MPI_Send(buf, (int)len, MPI_BYTE, dest, tag, comm());
   if (rc != MPI_SUCCESS) return fm_fail(err, "MPI_Send to rank %d failed (code %d)", dest, rc);
   return 0;
@@ -180,6 +190,7 @@ int wire_post_commit(const int *dests, int n, int tag, fm_err *err) {
     return fm_fail(err, "out of memory");
   }
   m->n = n;
+  for (int i = 0; i < n; i++) trace("post", dests[i], tag, len);
   for (int i = 0; i < n; i++) {
     m->req[i] = MPI_REQUEST_NULL;
     int rc = MPI_Isend(m->data, (int)len, MPI_BYTE, dests[i], tag, comm(), &m->req[i]);
@@ -258,6 +269,11 @@ static long backoff_ns(long last_ns, double waited_s, double left_s) {
   return (long)(next * 1e9);
 }
 
+static double quick_s; /* wire_set_quick */
+#define QUICK_SLEEP_NS 200000L
+
+void wire_set_quick(double seconds) { quick_s = seconds > 0 ? seconds : 0; }
+
 int wire_wait(MPI_Comm c, int src, int tag, double timeout_s, MPI_Message *msg, MPI_Status *st) {
   const double start = wire_now(), deadline = start + timeout_s;
   long sleep_ns = 0;
@@ -272,6 +288,7 @@ int wire_wait(MPI_Comm c, int src, int tag, double timeout_s, MPI_Message *msg, 
     double now = wire_now();
     if (now >= deadline) return 1;
     sleep_ns = backoff_ns(sleep_ns, now - start, deadline - now);
+    if (now - start < quick_s && sleep_ns > QUICK_SLEEP_NS) sleep_ns = QUICK_SLEEP_NS;
     struct timespec ts = {0, sleep_ns};
     nanosleep(&ts, NULL);
   }
@@ -295,6 +312,7 @@ int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err
   MPI_Mrecv(b->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
   b->len = (size_t)count;
   b->tag = st.MPI_TAG;
+  trace("recv", st.MPI_SOURCE, st.MPI_TAG, (size_t)count);
   if (from) *from = st.MPI_SOURCE;
   return 0;
 }

@@ -67,6 +67,14 @@ int wire_recv(wire_buf *b, int *from, int src, int tag, double timeout_s, fm_err
  * msg NULL only probed (MPI_Iprobe; it stays queued). 1 at the deadline. */
 int wire_wait(MPI_Comm c, int src, int tag, double timeout_s, MPI_Message *msg, MPI_Status *st);
 
+/* For the next waits (until called again with 0): poll at least every 200 us
+ * during a wait's first `seconds`, then back off as usual. For replies that
+ * come within milliseconds (secure aggregation's stages): with the usual
+ * back-off each such hop cost 2.5-4 ms here; polling fast for a whole round
+ * instead would take the CPU the other ranks' work needs (docs/BENCHMARKS.md,
+ * "Where a secure round's time goes"). */
+void wire_set_quick(double seconds);
+
 /* 1 if a message with `tag` from `src` is waiting (does not receive it), else 0. */
 int wire_pending(int src, int tag);
 

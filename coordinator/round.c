@@ -393,6 +393,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     outer_step(&co->outer, co->theta, co->mean, lr);
   }
   prof_add(PROF_STEP, tp);
+  prof_trace(0, "stepped", -1, 0, 0);
   return 0;
 }
 

@@ -37,6 +37,10 @@ static int send_msg(sa_ctx_t *x, sa_msg_t *m, fm_err *err) {
   return chan_send(x->ch, 0, WIRE_TAG_SECAGG, x->plan->round, x->out.data, x->out.len, err);
 }
 
+/* How long a stage's wait polls fast (wire_set_quick): the coordinator's
+ * replies come within a few milliseconds. */
+#define SA_QUICK_S 0.02
+
 /* The coordinator's next message of this stage. 1 if it moved on instead (a
  * newer plan is waiting) or nothing came in time. */
 static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
@@ -45,7 +49,9 @@ static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
     double left = x->deadline - wire_now();
     if (left <= 0) return 1;
     int from, reject;
+    wire_set_quick(SA_QUICK_S);
     int rc = chan_recv(x->ch, &x->in, &from, 0, WIRE_TAG_SECAGG, left < 0.05 ? left : 0.05, &reject, err);
+    wire_set_quick(0);
     if (rc < 0) return -1;
     if (rc) continue; /* a time slice, or a rejected message (stale round) */
     if (msg_secagg_unpack(m, x->in.data, x->in.len, err)) continue;

@@ -207,10 +207,12 @@ static int compute_delta(void *vctx, const sa_party_t *party, int keep, delta_ms
   }
   delta_out_t dout;
   prof_t tp = prof_now();
+  prof_trace(x->rank, "training", (long)pid, 0, 0);
   if (platform_train_round(pl, x->c, x->mc, &plan->rs, plan->round, x->theta, plan->part_weight[party->slot],
                            plan->scale, x->scratch, &dout, err))
     return -1;
   prof_add(PROF_TRAIN, tp);
+  prof_trace(x->rank, "trained", (long)pid, 0, 0);
   /* the platform's private state after this round, before its delta leaves */
   if (x->save_state && localstate_save(x->c, pl, x->d, plan->round, err)) return -1;
   int poisoned = inj->poison && pid == inj->poison_platform && strcmp(plan->rs.algo, "local");
