@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-cluster test-asan valgrind fuzz-build test-fuzz fuzz-seeds fuzz-long clean
+.PHONY: all deps build demo test test-cluster test-asan test-tsan valgrind fuzz-build test-fuzz fuzz-seeds fuzz-long clean
 
 all: build
 
@@ -29,6 +29,11 @@ test-cluster: build
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan CMAKE_FLAGS="-DFEDMETA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
+
+# The whole suite under ThreadSanitizer (the helper threads: masks, unmask,
+# ranking), Open MPI's own threads suppressed (tests/tsan.supp).
+test-tsan:
+	@$(MAKE) --no-print-directory test BUILD=build-tsan CMAKE_FLAGS="-DFEDMETA_TSAN=ON"
 
 # libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/; docs/TESTING.md.
 FUZZ_BUILD ?= build-fuzz

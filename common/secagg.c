@@ -44,7 +44,8 @@ void secagg_mask_expand(uint32_t *out, size_t n, const uint8_t seed[SECAGG_SEEDB
 }
 
 /* Vectorised for the widest unit the CPU has (same words whichever runs). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
 #define WIDE_LOOP __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define WIDE_LOOP

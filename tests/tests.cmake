@@ -1,4 +1,7 @@
 # Every tests/unit/test_*.c is one program and one ctest test (label "unit").
+# Under ThreadSanitizer (make test-tsan) every test reads the suppressions of
+# Open MPI's own threads, tests/tsan.supp, and stops at the first report.
+set(FEDMETA_TSAN_ENV "TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tests/tsan.supp halt_on_error=1")
 file(GLOB FEDMETA_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/unit/test_*.c)
 foreach(src ${FEDMETA_UNIT_TESTS})
   get_filename_component(name ${src} NAME_WE)
@@ -6,7 +9,7 @@ foreach(src ${FEDMETA_UNIT_TESTS})
   target_link_libraries(${name} PRIVATE fedmeta_core)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300
-    ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+    ENVIRONMENT "OPENBLAS_NUM_THREADS=1;${FEDMETA_TSAN_ENV}")
 endforeach()
 
 # MPI integration tests are shell scripts run against build/fedmeta (label "mpi").
@@ -18,7 +21,7 @@ foreach(src ${FEDMETA_MPI_TESTS})
   get_filename_component(name ${src} NAME_WE)
   add_test(NAME mpi_${name} COMMAND bash ${src} $<TARGET_FILE:fedmeta> ${MPIEXEC_EXECUTABLE})
   set_tests_properties(mpi_${name} PROPERTIES LABELS mpi TIMEOUT 600
-    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0")
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0;${FEDMETA_TSAN_ENV}")
 endforeach()
 
 # Cluster tests (label "cluster", `make test-cluster`, not in `make test`): they
@@ -30,7 +33,7 @@ foreach(src ${FEDMETA_CLUSTER_TESTS})
   get_filename_component(name ${src} NAME_WE)
   add_test(NAME cluster_${name} COMMAND bash ${src} $<TARGET_FILE:fedmeta> ${MPIEXEC_EXECUTABLE})
   set_tests_properties(cluster_${name} PROPERTIES LABELS cluster TIMEOUT 900
-    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0")
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0;${FEDMETA_TSAN_ENV}")
 endforeach()
 
 # Benchmark smoke runs (label "bench"; part of `make test`, a few seconds each):
