@@ -33,7 +33,8 @@ test-asan:
 # The whole suite under ThreadSanitizer (the helper threads: masks, unmask,
 # ranking), Open MPI's own threads suppressed (tests/tsan.supp).
 test-tsan:
-	@$(MAKE) --no-print-directory test BUILD=build-tsan CMAKE_FLAGS="-DFEDMETA_TSAN=ON"
+	@$(MAKE) --no-print-directory build BUILD=build-tsan CMAKE_FLAGS="-DFEDMETA_TSAN=ON"
+	@prefix=$$(sh tests/tsan-prefix.sh build-tsan/fedmeta) && cd build-tsan && $$prefix ctest --output-on-failure -j 1 -LE cluster
 
 # libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/; docs/TESTING.md.
 FUZZ_BUILD ?= build-fuzz
