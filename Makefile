@@ -34,7 +34,10 @@ test-asan:
 # ranking), Open MPI's own threads suppressed (tests/tsan.supp).
 test-tsan:
 	@$(MAKE) --no-print-directory build BUILD=build-tsan CMAKE_FLAGS="-DFEDMETA_TSAN=ON"
+	@rm -rf build-tsan/tsan-report && mkdir -p build-tsan/tsan-report
 	@prefix=$$(sh tests/tsan-prefix.sh build-tsan/fedmeta) && cd build-tsan && $$prefix ctest --output-on-failure -j 1 -LE cluster
+	@if ls build-tsan/tsan-report/report.* > /dev/null 2>&1; then \
+	  cat build-tsan/tsan-report/report.*; echo "test-tsan: ThreadSanitizer reports above (build-tsan/tsan-report/)" >&2; exit 1; fi
 
 # libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz/; docs/TESTING.md.
 FUZZ_BUILD ?= build-fuzz

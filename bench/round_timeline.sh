@@ -15,6 +15,7 @@ RANKS=${2:-2}
 PLATFORMS=${3:-8}
 INNER=${4:-20}
 ROUND=${ROUND:-4}
+[ "$ROUND" -ge 1 ] 2> /dev/null || { echo "round_timeline: ROUND=$ROUND, expected a round number >= 1" >&2; exit 2; }
 OUT=$(mktemp -d /tmp/fedmeta-timeline.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
@@ -40,7 +41,11 @@ for mode in ("sealed", "secagg"):
         if len(f) == 12 and f[:2] == ["fedmeta", "trace"]:
             ev.append((float(f[2]), int(f[4]), f[5], int(f[7]), int(f[9]), int(f[11])))
     ev.sort()
-    plans = [e[0] for e in ev if e[1] == 0 and e[2] in ("post", "send") and e[4] == 11]
+    # a round's plan is posted to each worker in turn: a burst of rank 0's plan
+    # posts with nothing of rank 0's between them is one round
+    r0 = [e for e in ev if e[1] == 0]
+    is_plan = [e[2] in ("post", "send") and e[4] == 11 for e in r0]
+    plans = [e[0] for i, e in enumerate(r0) if is_plan[i] and not (i and is_plan[i - 1])]
     steps = [e[0] for e in ev if e[1] == 0 and e[2] == "stepped"]
     if len(plans) < rnd + 1:
         sys.exit(f"{mode}: {len(plans)} plans traced, round {rnd + 1} needed")

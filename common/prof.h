@@ -58,7 +58,7 @@ void prof_mark(void);
 void prof_report(const char *who, unsigned rounds);
 
 /* A timeline of the round's messages, for finding latency on the critical path
- * (docs/BENCHMARKS.md, "Where a secure round's time goes"). Off unless the
+ * (docs/BENCHMARKS.md, "Fifth pass: the waits of the handshakes"). Off unless the
  * environment has FEDMETA_TRACE=1; then every event is one stderr line
  *   fedmeta trace SECONDS rank R EVENT peer P tag T bytes N
  * SECONDS from CLOCK_MONOTONIC (comparable between the ranks of one host only).

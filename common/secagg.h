@@ -72,6 +72,9 @@
 #define SECAGG_PKBYTES 32u
 #define SECAGG_SKBYTES 32u
 #define SECAGG_MAX_HOLDERS 255u /* Shamir over GF(2^8): x in 1..255 */
+/* How long a stage's wait polls fast (wire_set_quick), on both sides: the
+ * replies of secure aggregation's handshakes come within milliseconds. */
+#define SECAGG_QUICK_S 0.02
 /* ChaCha20 (original, 64-bit nonce) nonce of the mask generator: 8 zero
  * bytes. Every seed is fresh per round and pair, so one nonce suffices. */
 #define SECAGG_PRG_NONCE "\0\0\0\0\0\0\0\0"

@@ -72,7 +72,7 @@ int wire_wait(MPI_Comm c, int src, int tag, double timeout_s, MPI_Message *msg, 
  * come within milliseconds (secure aggregation's stages): with the usual
  * back-off each such hop cost 2.5-4 ms here; polling fast for a whole round
  * instead would take the CPU the other ranks' work needs (docs/BENCHMARKS.md,
- * "Where a secure round's time goes"). */
+ * "Fifth pass: the waits of the handshakes"). Main thread only, as every wire call. */
 void wire_set_quick(double seconds);
 
 /* 1 if a message with `tag` from `src` is waiting (does not receive it), else 0. */

@@ -48,6 +48,7 @@ typedef struct coord {
   outer_t outer;
   uint32_t late_carry; /* stale messages met outside a round's collection */
   uint32_t round_now;  /* the round being run (sealed into the plans) */
+  uint32_t ck_due;     /* a round whose checkpoint is written while the next one trains (0: none) */
   chan_t ch;           /* sealed channels to the worker ranks */
   double scale;        /* fixed-point scale of the run */
   /* differential privacy (--dp-noise > 0) */

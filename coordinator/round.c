@@ -189,11 +189,6 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   chan_set_round(&co->ch, r); /* sealed messages of earlier rounds are rejected from now on */
   if (chan_post(&co->ch, co->workers, co->n_workers, WIRE_TAG_PLAN, r, co->out.data, co->out.len, &co->err))
     return -1;
-  if (c->inject_crash == r && !c->resume[0]) {
-    fprintf(stderr, "fedmeta: --inject-crash: the coordinator dies in round %u\n", r);
-    fflush(stderr);
-    raise(SIGKILL);
-  }
 
   /* secure aggregation: stages 0-1 (mask keys and key shares) come first */
   sa_coord_t *sa = NULL;
@@ -209,6 +204,22 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     }
     uint32_t dropped_sa, rejected_sa;
     sa_coord_counts(sa, &expect, &dropped_sa, &rejected_sa);
+  }
+
+  /* The last round's checkpoint, written now that the workers train: the
+   * state it holds (theta, the outer optimiser) changes only at this round's
+   * step, and the write (an fsync of several MiB) is off the round's path. */
+  if (co->ck_due) {
+    if (coord_save_checkpoint(co, co->ck_due, 0)) {
+      sa_coord_free(sa);
+      return -1;
+    }
+    co->ck_due = 0;
+  }
+  if (c->inject_crash == r && !c->resume[0]) {
+    fprintf(stderr, "fedmeta: --inject-crash: the coordinator dies in round %u\n", r);
+    fflush(stderr);
+    raise(SIGKILL);
   }
 
   /* collect until every participant answered or the deadline passed */
@@ -616,7 +627,8 @@ int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
       last = r;
       break;
     }
-    if (c->checkpoint_every && r % c->checkpoint_every == 0 && coord_save_checkpoint(&co, r, 0)) goto stop;
+    /* written while round r + 1 trains (run_train_round), or at the end */
+    if (c->checkpoint_every && r % c->checkpoint_every == 0) co.ck_due = r;
   }
   if (coord_write_outputs(&co, last, &es)) goto stop;
   /* the last checkpoint marks the run complete (a relaunch stops at once) */
@@ -624,6 +636,14 @@ int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
   rc = 0;
 
 stop:
+  /* a checkpoint still due (a failure before the next round wrote it): theta
+   * is still that round's, the next step has not been taken */
+  if (rc && co.ck_due) {
+    fm_err cause = co.err; /* the failure is what gets reported */
+    if (coord_save_checkpoint(&co, co.ck_due, 0) == 0 && c->verbose)
+      fprintf(stderr, "fedmeta: wrote the checkpoint of round %u before stopping\n", co.ck_due);
+    co.err = cause;
+  }
   send_stop(&co);
   /* A slow rank may still be sending a late delta (which it cannot finish
    * until someone receives it) before it takes its last plans and STOP:

@@ -59,7 +59,7 @@ static int sa_recv(sa_coord_t *sa, uint32_t stage, double deadline, int *from, s
   coord_t *co = sa->co;
   for (;;) {
     int reject;
-    wire_set_quick(0.02); /* the workers' replies come within milliseconds */
+    wire_set_quick(SECAGG_QUICK_S); /* the workers' replies come within milliseconds */
     int rc = chan_recv(&co->ch, &co->in, from, WIRE_ANY_SOURCE, WIRE_ANY_TAG, deadline - wire_now(), &reject, &co->err);
     wire_set_quick(0);
     if (rc == 1 || rc < 0) return rc;

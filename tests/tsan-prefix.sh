@@ -12,7 +12,11 @@ if setarch "$(uname -m)" -R "$bin" --version > /dev/null 2>&1; then
   echo "setarch $(uname -m) -R"
   exit 0
 fi
-echo "test-tsan: $bin (ThreadSanitizer) does not start on this kernel, even without" \
-  "address-space randomisation (vm.mmap_rnd_bits = $(cat /proc/sys/vm/mmap_rnd_bits 2> /dev/null || echo '?'))." \
-  "As root, 'sysctl -w vm.mmap_rnd_bits=28' lets it run." >&2
+{
+  echo "test-tsan: $bin (ThreadSanitizer) does not start, even without address-space randomisation."
+  echo "Its first lines of output:"
+  "$bin" --version 2>&1 | head -5
+  echo "If it is the kernel's mmap randomisation (vm.mmap_rnd_bits = $(cat /proc/sys/vm/mmap_rnd_bits 2> /dev/null || echo '?')," \
+    "more than 28), as root 'sysctl -w vm.mmap_rnd_bits=28' lets it run."
+} >&2
 exit 1

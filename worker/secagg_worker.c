@@ -37,19 +37,17 @@ static int send_msg(sa_ctx_t *x, sa_msg_t *m, fm_err *err) {
   return chan_send(x->ch, 0, WIRE_TAG_SECAGG, x->plan->round, x->out.data, x->out.len, err);
 }
 
-/* How long a stage's wait polls fast (wire_set_quick): the coordinator's
- * replies come within a few milliseconds. */
-#define SA_QUICK_S 0.02
-
 /* The coordinator's next message of this stage. 1 if it moved on instead (a
  * newer plan is waiting) or nothing came in time. */
 static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
+  /* fast polls for the stage's first SECAGG_QUICK_S, not each slice's */
+  const double quick_until = wire_now() + SECAGG_QUICK_S;
   for (;;) {
     if (wire_pending(0, WIRE_TAG_PLAN)) return 1;
     double left = x->deadline - wire_now();
     if (left <= 0) return 1;
     int from, reject;
-    wire_set_quick(SA_QUICK_S);
+    wire_set_quick(quick_until - wire_now());
     int rc = chan_recv(x->ch, &x->in, &from, 0, WIRE_TAG_SECAGG, left < 0.05 ? left : 0.05, &reject, err);
     wire_set_quick(0);
     if (rc < 0) return -1;
