@@ -72,7 +72,7 @@ for mode in ("sealed", "secagg"):
 print("\n| phase (ms) | sealed | secagg | difference |\n|---|---:|---:|---:|")
 names = ["plan posted -> first training begins", "first training begins -> last one ends",
          "last training ends -> coordinator has the last delta", "last delta -> outer step done",
-         "outer step done -> next plan (metrics, checkpoint)", "plan to plan"]
+         "outer step done -> next plan (metrics, packing the plan)", "plan to plan"]
 for i, nm in enumerate(names):
     a, b = 1e3 * phases["sealed"][i], 1e3 * phases["secagg"][i]
     print(f"| {nm} | {a:.1f} | {b:.1f} | {b - a:+.1f} |")
