@@ -256,10 +256,10 @@ int chan_seal_at(chan_t *ch, int dest, int tag, uint32_t round, uint8_t *buf, si
                    len, err);
 }
 
-int chan_post_sealed(chan_t *ch, int dest, int tag, const uint8_t *buf, size_t sealed_len, fm_err *err) {
+int chan_post_sealed(chan_t *ch, int dest, int tag, uint8_t *buf, size_t cap, size_t sealed_len, fm_err *err) {
   (void)ch;
   prof_t t0 = prof_now();
-  int rc = wire_post(buf, sealed_len, &dest, 1, tag, err);
+  int rc = wire_post_given(buf, cap, sealed_len, &dest, 1, tag, err);
   prof_add(PROF_POST, t0);
   return rc;
 }

@@ -84,12 +84,14 @@ int chan_commit(chan_t *ch, int dest, int tag, uint32_t round, size_t len, fm_er
  * chan_seal_at seals the len bytes at buf + chan_payload_offset in place (no
  * MPI call: any thread, but only one thread at a time may seal to dest, and
  * the messages must then be posted in the order they were sealed);
- * chan_post_sealed posts such a buffer (copied into the outbox). Without
- * sealing (handshake not done) the plaintext is the whole buffer. */
+ * chan_post_sealed posts such a buffer, which must come from wire_buf_take
+ * (cap: its size): the outbox sends it without a copy and owns it from then
+ * on, also on error. Without sealing (handshake not done) the plaintext is
+ * the whole buffer. */
 size_t chan_sealed_len(const chan_t *ch, size_t len);
 size_t chan_payload_offset(const chan_t *ch);
 int chan_seal_at(chan_t *ch, int dest, int tag, uint32_t round, uint8_t *buf, size_t len, fm_err *err);
-int chan_post_sealed(chan_t *ch, int dest, int tag, const uint8_t *buf, size_t sealed_len, fm_err *err);
+int chan_post_sealed(chan_t *ch, int dest, int tag, uint8_t *buf, size_t cap, size_t sealed_len, fm_err *err);
 
 /* Receives like wire_recv (tag may be WIRE_ANY_TAG; out->tag is set) and opens it.
  * Returns 0 (plaintext in out), 1 timeout, -1 error, or 2: rejected, with the

@@ -146,6 +146,24 @@ static uint8_t *pool_get(size_t len, size_t *cap) {
   return malloc(*cap);
 }
 
+/* Waits until fewer than max_inflight posted messages are in flight. */
+static void wait_inflight(void) {
+  if (max_inflight && outbox) {
+    long sleep_ns = 20000;
+    while (wire_progress() >= max_inflight) {
+      struct timespec ts = {0, sleep_ns};
+      nanosleep(&ts, NULL);
+      if (sleep_ns < 2000000) sleep_ns = sleep_ns * 3 / 2;
+    }
+  }
+}
+
+uint8_t *wire_buf_take(size_t len, size_t *cap) { return pool_get(len, cap); }
+
+void wire_buf_give_back(uint8_t *data, size_t cap) {
+  if (data) pool_put(data, cap);
+}
+
 uint8_t *wire_post_begin(size_t len, fm_err *err) {
   if (len > (size_t)2147483647) {
     fm_fail(err, "message of %zu bytes exceeds MPI's int count", len);
@@ -156,14 +174,7 @@ uint8_t *wire_post_begin(size_t len, fm_err *err) {
     free(begun);
     begun = NULL;
   }
-  if (max_inflight && outbox) { /* wait until one of the posted messages has left */
-    long sleep_ns = 20000;
-    while (wire_progress() >= max_inflight) {
-      struct timespec ts = {0, sleep_ns};
-      nanosleep(&ts, NULL);
-      if (sleep_ns < 2000000) sleep_ns = sleep_ns * 3 / 2;
-    }
-  }
+  wait_inflight();
   outmsg_t *m = calloc(1, sizeof *m);
   if (m) m->data = pool_get(len, &m->cap);
   if (!m || !m->data) {
@@ -205,6 +216,27 @@ int wire_post_commit(const int *dests, int n, int tag, fm_err *err) {
   outbox = m;
   wire_progress();
   return 0;
+}
+
+int wire_post_given(uint8_t *data, size_t cap, size_t len, const int *dests, int n, int tag, fm_err *err) {
+  if (len > cap || len > (size_t)2147483647) {
+    pool_put(data, cap);
+    return fm_fail(err, "message of %zu bytes in a buffer of %zu or beyond MPI's int count", len, cap);
+  }
+  wait_inflight();
+  outmsg_t *m = calloc(1, sizeof *m);
+  if (!m) {
+    pool_put(data, cap);
+    return fm_fail(err, "out of memory");
+  }
+  m->data = data;
+  m->cap = cap;
+  m->len = len;
+  outmsg_t *kept = begun; /* a begun message stays begun */
+  begun = m;
+  int rc = wire_post_commit(dests, n, tag, err);
+  begun = kept;
+  return rc;
 }
 
 int wire_post(const void *buf, size_t len, const int *dests, int n, int tag, fm_err *err) {

@@ -42,6 +42,16 @@ int wire_post(const void *buf, size_t len, const int *dests, int n, int tag, fm_
  * error (err set). */
 uint8_t *wire_post_begin(size_t len, fm_err *err);
 int wire_post_commit(const int *dests, int n, int tag, fm_err *err);
+/* wire_post without the copy, for buffers filled elsewhere (e.g. sealed on
+ * another thread): wire_buf_take lends a buffer of at least len bytes (*cap:
+ * its size) from the pool the outbox reuses, wire_post_given posts len bytes
+ * of it and the outbox owns it from then on (also on error), or
+ * wire_buf_give_back returns it unposted. Like every wire call, only on the
+ * thread that calls MPI; the buffer itself may be filled on any. NULL if out
+ * of memory. */
+uint8_t *wire_buf_take(size_t len, size_t *cap);
+void wire_buf_give_back(uint8_t *data, size_t cap);
+int wire_post_given(uint8_t *data, size_t cap, size_t len, const int *dests, int n, int tag, fm_err *err);
 /* The buffer of the begun message (NULL if none). */
 uint8_t *wire_post_current(void);
 /* At most n posted messages in flight (0, the default: no limit): a post

@@ -10,6 +10,14 @@
 #include "common/wire.h"
 #include "worker/adapt.h"
 
+static platform_step_hook_fn step_hook;
+static void *step_hook_arg;
+
+void platform_set_step_hook(platform_step_hook_fn fn, void *arg) {
+  step_hook = fn;
+  step_hook_arg = arg;
+}
+
 int platform_scratch_init(platform_scratch_t *s, const model_cfg_t *mc, size_t d, fm_err *err) {
   memset(s, 0, sizeof *s);
   s->d = d;
@@ -168,7 +176,10 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
   }
   trainer_seed_round(p->tr, c->seed, p->id, round);
   double loss = 0;
-  for (uint32_t k = 0; k < rs->inner_steps; k++) loss += trainer_step(p->tr, phi);
+  for (uint32_t k = 0; k < rs->inner_steps; k++) {
+    loss += trainer_step(p->tr, phi);
+    if (step_hook) step_hook(step_hook_arg);
+  }
   trainer_track_rows(p->tr, NULL);
   out->loss = (float)(loss / rs->inner_steps);
   if (local) {

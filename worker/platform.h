@@ -90,6 +90,14 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
                          const round_settings_t *rs, uint32_t round, const float *theta, double weight,
                          double scale, platform_scratch_t *s, delta_out_t *out, fm_err *err);
 
+/* fn(arg) runs on the training thread after every inner step of
+ * platform_train_round until it is set again (NULL: nothing). Secure
+ * aggregation posts from it the masked Deltas of the platforms trained
+ * before, as its helper thread seals them, instead of after the next
+ * platform's training. It must not touch the platform being trained. */
+typedef void (*platform_step_hook_fn)(void *arg);
+void platform_set_step_hook(platform_step_hook_fn fn, void *arg);
+
 /* Evaluation of a training platform on its VALID split with theta (or its own
  * model for algo local), beside popularity on the same users. */
 int platform_eval(platform_t *p, const model_cfg_t *mc, const char *algo, const float *theta,

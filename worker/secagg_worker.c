@@ -14,6 +14,7 @@
 #include "common/seal.h"
 #include "common/prof.h"
 #include "common/wire.h"
+#include "worker/platform.h"
 #include "worker/worker.h"
 
 typedef struct sa_ctx {
@@ -141,7 +142,7 @@ typedef struct sa_pool {
   uint32_t **buf;
   size_t n, words;
 } sa_pool_t;
-static sa_pool_t mask_pool, spare_pool, sealed_pool; /* masks (then y); each party's words; sealed Deltas */
+static sa_pool_t mask_pool, spare_pool; /* masks (then y); each party's words */
 
 static uint32_t *pool_get(sa_pool_t *p, size_t i, size_t words) {
   if (p->words != words) {
@@ -171,7 +172,6 @@ static void pool_free(sa_pool_t *p) {
 void sa_worker_release(void) {
   pool_free(&mask_pool);
   pool_free(&spare_pool);
-  pool_free(&sealed_pool);
 }
 
 typedef struct mask_bg {
@@ -196,8 +196,8 @@ typedef struct mask_bg {
   chan_t *ch;
   uint32_t round;
   const delta_msg_t *dm; /* the Delta fields of each party */
-  uint8_t **sealed;
-  size_t *sealed_len, sealed_cap;
+  uint8_t **sealed; /* from wire_buf_take, sealed_bufcap[q] bytes; NULL once posted */
+  size_t *sealed_len, *sealed_bufcap, sealed_cap;
 } mask_bg_t;
 
 /* Party q's y = mask + x, then its Delta packed and sealed. */
@@ -345,6 +345,41 @@ static void bg_stop(mask_bg_t *b, pthread_t tid) {
   pthread_join(tid, NULL);
 }
 
+/* Posts, in order, the batch's parties that are masked and sealed, from
+ * head up to (not including) `upto`; wait: block until each is. Called
+ * between trainings and, through the platform step hook, between the inner
+ * steps of one, so that a party's Delta leaves as soon as the helper thread
+ * has sealed it rather than after the next party's training. */
+typedef struct sa_poster {
+  mask_bg_t *bg;
+  chan_t *ch;
+  uint32_t head, upto;
+  int failed; /* 1: err holds why */
+  fm_err err;
+} sa_poster_t;
+
+static void post_masked(sa_poster_t *p, int wait) {
+  while (!p->failed && p->head < p->upto) {
+    int st = bg_state(p->bg, p->head, wait);
+    if (st < 0) {
+      p->failed = 1;
+      fm_fail(&p->err, "%s", p->bg->rc ? p->bg->err.msg : "secagg: the masks were not made");
+      return;
+    }
+    if (st == 0) return;
+    uint8_t *buf = p->bg->sealed[p->head];
+    p->bg->sealed[p->head] = NULL; /* the outbox's now */
+    if (chan_post_sealed(p->ch, 0, WIRE_TAG_DELTA, buf, p->bg->sealed_bufcap[p->head], p->bg->sealed_len[p->head],
+                         &p->err)) {
+      p->failed = 1;
+      return;
+    }
+    p->head++;
+  }
+}
+
+static void post_masked_hook(void *arg) { post_masked(arg, 0); }
+
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
                     uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err) {
   sa_ctx_t x = {.ch = ch, .plan = plan, .job = job, .size = size, .hosts = hosts, .deadline = wire_now() + 3 * c->round_timeout};
@@ -376,11 +411,12 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   bg.n_runs = calloc(n_parties ? n_parties : 1, sizeof *bg.n_runs);
   bg.sealed = calloc(n_parties ? n_parties : 1, sizeof *bg.sealed);
   bg.sealed_len = calloc(n_parties ? n_parties : 1, sizeof *bg.sealed_len);
+  bg.sealed_bufcap = calloc(n_parties ? n_parties : 1, sizeof *bg.sealed_bufcap);
   bg.cs = calloc(n_parties ? n_parties : 1, sizeof *bg.cs);
   pthread_t bg_tid;
   int bg_on = 0;
   if (!cl || !cl_ok || !pk || !bq || !bdm || !bg.out || !bg.x || !bg.runs || !bg.n_runs || !bg.cs || !bg.sealed ||
-      !bg.sealed_len) {
+      !bg.sealed_len || !bg.sealed_bufcap) {
     fm_fail(err, "out of memory");
     goto done;
   }
@@ -540,7 +576,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     bg.sealed_cap = chan_sealed_len(ch, d * sizeof(uint32_t) + 4096);
     for (uint32_t q = 0; q < nb && ok; q++) {
       bg.out[q] = pool_get(&mask_pool, q, d);
-      bg.sealed[q] = (uint8_t *)pool_get(&sealed_pool, q, (bg.sealed_cap + 3) / 4);
+      bg.sealed[q] = wire_buf_take(bg.sealed_cap, &bg.sealed_bufcap[q]);
       bg.cs[q] = &cl[bq[q]];
       ok = bg.out[q] != NULL && bg.sealed[q] != NULL;
     }
@@ -581,14 +617,17 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
         goto done;
       }
     }
-    uint32_t head = 0; /* batch parties [head, q) are trained and wait for their mask */
+    /* batch parties [ps.head, ps.upto) are trained and wait for their mask */
+    sa_poster_t ps = {.bg = &bg, .ch = ch};
+    if (bg_on) platform_set_step_hook(post_masked_hook, &ps);
     for (uint32_t q = 0; q <= nb; q++) {
       if (q < nb) {
         uint32_t i = bq[q], *fx;
         if (i == 0 && pre) {
           bdm[q] = dm0;
           fx = fixed0;
-        } else if (compute(ctx, &parties[i], 1, &bdm[q], &fx, err)) {
+        } else if (compute(ctx, &parties[i], 1, &bdm[q], &fx, err) || ps.failed) {
+          if (ps.failed) *err = ps.err;
           free(shared);
           goto done;
         }
@@ -607,23 +646,16 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
       }
       tp = prof_now();
       /* send, in order, every party that is masked (at the end: wait for them) */
-      for (; head <= q && head < nb; head++) {
-        int st = bg_state(&bg, head, q == nb);
-        if (st < 0) {
-          free(shared);
-          fm_fail(err, "%s", bg.rc ? bg.err.msg : "secagg: the masks were not made");
-          goto done;
-        }
-        if (st == 0) break;
-        prof_add(PROF_SA_MASK, tp);
-        if (chan_post_sealed(ch, 0, WIRE_TAG_DELTA, bg.sealed[head], bg.sealed_len[head], err)) {
-          free(shared);
-          goto done;
-        }
-        tp = prof_now();
-      }
+      ps.upto = q < nb ? q + 1 : nb;
+      post_masked(&ps, q == nb);
       prof_add(PROF_SA_MASK, tp);
+      if (ps.failed) {
+        *err = ps.err;
+        free(shared);
+        goto done;
+      }
     }
+    platform_set_step_hook(NULL, NULL);
     if (bg_on) pthread_join(bg_tid, NULL);
     bg_on = 0;
     wire_set_max_inflight(WORKER_MAX_INFLIGHT);
@@ -701,6 +733,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   rc = n ? send_msg(&x, &re, err) : 0;
   prof_add(PROF_SA_REVEAL, tp);
 done:
+  platform_set_step_hook(NULL, NULL);
   if (bg_on) bg_stop(&bg, bg_tid); /* before the clients it uses go */
   wire_set_max_inflight(WORKER_MAX_INFLIGHT);
   free(bq);
@@ -710,7 +743,9 @@ done:
   free(bg.out);
   free(bg.x);
   free(bg.cs);
+  for (uint32_t q = 0; bg.sealed && q < n_parties; q++) wire_buf_give_back(bg.sealed[q], bg.sealed_bufcap[q]);
   free(bg.sealed);
+  free(bg.sealed_bufcap);
   free(bg.sealed_len);
   if (blob) sodium_memzero(blob, blob_cap);
   free(blob);
