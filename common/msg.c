@@ -381,7 +381,7 @@ int msg_secagg_unpack(sa_msg_t *m, const uint8_t *buf, size_t len, fm_err *err) 
   memset(m, 0, sizeof *m);
   Fedmeta__SecaggMsg *p = fedmeta__secagg_msg__unpack(NULL, len, buf);
   if (!p) return fm_fail(err, "SecaggMsg: message does not decode");
-  if ((int)p->stage < MSG_SA_ADVERTISE || (int)p->stage > MSG_SA_REVEAL) {
+  if ((int)p->stage < MSG_SA_ADVERTISE || (int)p->stage > MSG_SA_REVEAL_B) {
     fedmeta__secagg_msg__free_unpacked(p, NULL);
     return fm_fail(err, "SecaggMsg: unknown stage %d", (int)p->stage);
   }

@@ -95,7 +95,7 @@ int msg_eval_unpack(eval_msg_t *m, const uint8_t *buf, size_t len, fm_err *err);
  * SecaggMsg comments in proto/fedmeta.proto). Unpacked items point into the
  * decoded message: valid until msg_secagg_release. */
 enum { MSG_SA_ADVERTISE = 1, MSG_SA_KEYS = 2, MSG_SA_SHARE = 3, MSG_SA_FORWARD = 4, MSG_SA_STATE = 5,
-       MSG_SA_REVEAL = 6 };
+       MSG_SA_REVEAL = 6, MSG_SA_SURVIVED = 7, MSG_SA_REVEAL_B = 8 };
 
 typedef struct sa_item {
   uint32_t from, to;

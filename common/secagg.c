@@ -404,10 +404,16 @@ uint32_t secagg_graph_x(const secagg_graph_t *g, uint32_t owner, uint32_t holder
 int secagg_unmask(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64_t job, uint32_t round,
                   const uint8_t *state, const uint8_t (*pk)[SECAGG_PKBYTES],
                   const uint8_t (*b)[SECAGG_SEEDBYTES], const uint8_t (*sk)[SECAGG_SKBYTES], fm_err *err) {
+  return secagg_unmask_rest(sum, n_words, g, job, round, state, NULL, pk, b, sk, err);
+}
+
+int secagg_unmask_rest(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64_t job, uint32_t round,
+                       const uint8_t *state, const uint8_t *self_done, const uint8_t (*pk)[SECAGG_PKBYTES],
+                       const uint8_t (*b)[SECAGG_SEEDBYTES], const uint8_t (*sk)[SECAGG_SKBYTES], fm_err *err) {
   /* every mask to remove, then one pass over the sum */
   size_t cap = 0;
   for (uint32_t u = 0; u < g->n; u++)
-    if (state[u] == SECAGG_SURVIVED) cap++;
+    if (state[u] == SECAGG_SURVIVED) cap += !(self_done && self_done[u]);
     else if (state[u] == SECAGG_DROPPED) cap += g->deg;
   uint8_t (*seeds)[SECAGG_SEEDBYTES] = sodium_malloc((cap ? cap : 1) * SECAGG_SEEDBYTES);
   int8_t *signs = malloc(cap ? cap : 1);
@@ -419,7 +425,7 @@ int secagg_unmask(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64
   size_t k = 0;
   int rc = 0;
   for (uint32_t u = 0; u < g->n; u++)
-    if (state[u] == SECAGG_SURVIVED) {
+    if (state[u] == SECAGG_SURVIVED && !(self_done && self_done[u])) {
       memcpy(seeds[k], b[u], SECAGG_SEEDBYTES);
       signs[k++] = -1;
     }
@@ -488,6 +494,7 @@ struct secagg_client_secret {
   uint8_t sk[SECAGG_SKBYTES];
   uint8_t b[SECAGG_SEEDBYTES];
   secagg_keyshare_t held[SECAGG_MAX_HOLDERS];
+  uint8_t told[SECAGG_MAX_HOLDERS]; /* held[i] revealed: 0, SECAGG_REVEAL_B or _SK */
 };
 
 static int check_t(const secagg_graph_t *g, uint32_t t, fm_err *err) {
@@ -505,6 +512,7 @@ int secagg_client_init(secagg_client_t *c, const secagg_graph_t *g, uint64_t job
   if (check_t(g, t, err)) return -1;
   c->sec = sodium_malloc(sizeof *c->sec);
   if (!c->sec) return fm_fail(err, "secagg: cannot allocate protected memory");
+  memset(c->sec, 0, sizeof *c->sec); /* sodium_malloc fills with a canary pattern */
   randombytes_buf(c->sec->sk, sizeof c->sec->sk);
   randombytes_buf(c->sec->b, sizeof c->sec->b);
   crypto_scalarmult_base(c->mask_pk, c->sec->sk);
@@ -761,17 +769,57 @@ int secagg_client_reveal(secagg_reveal_t *out, size_t cap, size_t *n_out, secagg
               st == SECAGG_ABSENT ? "absent" : "undecided");
       return SECAGG_EINCONSISTENT;
     }
+    if (st == SECAGG_DROPPED && c->sec->told[i] == SECAGG_REVEAL_B) {
+      fm_fail(err, "secagg: slot %u survived earlier in this round and is now marked dropped (refused)",
+              c->sec->held[i].owner);
+      return SECAGG_EINCONSISTENT;
+    }
   }
   c->revealed = 1; /* from here on, never a second answer this round */
+  size_t k = 0;
   for (uint32_t i = 0; i < c->n_held; i++) {
     const secagg_keyshare_t *h = &c->sec->held[i];
+    if (c->sec->told[i]) continue; /* revealed early (stage 2b) */
     int dropped = state[h->owner] == SECAGG_DROPPED;
-    out[i].owner = h->owner;
-    out[i].kind = dropped ? SECAGG_REVEAL_SK : SECAGG_REVEAL_B;
-    out[i].x = h->x;
-    memcpy(out[i].y, dropped ? h->sk : h->b, 32);
+    c->sec->told[i] = dropped ? SECAGG_REVEAL_SK : SECAGG_REVEAL_B;
+    out[k].owner = h->owner;
+    out[k].kind = c->sec->told[i];
+    out[k].x = h->x;
+    memcpy(out[k].y, dropped ? h->sk : h->b, 32);
+    k++;
   }
-  *n_out = c->n_held;
+  *n_out = k;
+  return 0;
+}
+
+int secagg_client_reveal_new(secagg_reveal_t *out, size_t cap, size_t *n_out, secagg_client_t *c,
+                             const uint8_t *state, fm_err *err) {
+  *n_out = 0;
+  if (c->revealed) {
+    fm_fail(err, "secagg: slot %u already gave its final reveals this round (refused)", c->slot);
+    return SECAGG_EINCONSISTENT;
+  }
+  if (cap < c->n_held) return fm_fail(err, "secagg: room for %zu reveals, need %u", cap, c->n_held);
+  for (uint32_t i = 0; i < c->n_held; i++) {
+    uint8_t st = state[c->sec->held[i].owner];
+    if (st != SECAGG_SURVIVED && st != SECAGG_SHARED) {
+      fm_fail(err, "secagg: slot %u shared keys but is marked %s before the deadline (refused)", c->sec->held[i].owner,
+              st == SECAGG_DROPPED ? "dropped" : "absent");
+      return SECAGG_EINCONSISTENT;
+    }
+  }
+  size_t k = 0;
+  for (uint32_t i = 0; i < c->n_held; i++) {
+    const secagg_keyshare_t *h = &c->sec->held[i];
+    if (c->sec->told[i] || state[h->owner] != SECAGG_SURVIVED) continue;
+    c->sec->told[i] = SECAGG_REVEAL_B;
+    out[k].owner = h->owner;
+    out[k].kind = SECAGG_REVEAL_B;
+    out[k].x = h->x;
+    memcpy(out[k].y, h->b, 32);
+    k++;
+  }
+  *n_out = k;
   return 0;
 }
 
@@ -794,7 +842,8 @@ int secagg_server_init(secagg_server_t *s, const secagg_graph_t *g, uint64_t job
   s->cap_rv = (size_t)g->n * (g->deg + 1);
   s->rv = calloc(s->cap_rv, sizeof *s->rv);
   s->rv_from = calloc(s->cap_rv, sizeof *s->rv_from);
-  if (!s->pk || !s->has_pk || !s->state || !s->acc || !s->rv || !s->rv_from) {
+  s->self_done = calloc(g->n, 1);
+  if (!s->pk || !s->has_pk || !s->state || !s->acc || !s->rv || !s->rv_from || !s->self_done) {
     secagg_server_free(s);
     return fm_fail(err, "secagg: out of memory");
   }
@@ -810,6 +859,7 @@ void secagg_server_free(secagg_server_t *s) {
   if (s->rv) sodium_memzero(s->rv, s->cap_rv * sizeof *s->rv);
   free(s->rv);
   free(s->rv_from);
+  free(s->self_done);
   memset(s, 0, sizeof *s);
 }
 
@@ -893,12 +943,10 @@ int secagg_server_close_inputs(uint8_t *state_out, secagg_server_t *s, fm_err *e
 
 int secagg_server_add_reveal(secagg_server_t *s, uint32_t from, const secagg_reveal_t *r, size_t n, fm_err *err) {
   if (bad_slot(s, from, err)) return -1;
-  if (!s->closed || s->state[from] != SECAGG_SURVIVED) {
-    fm_fail(err, "secagg: reveals from slot %u, which is not a survivor", from);
+  if (s->state[from] == SECAGG_ABSENT) {
+    fm_fail(err, "secagg: reveals from slot %u, which did not share its keys", from);
     return SECAGG_EINCONSISTENT;
   }
-  for (size_t i = 0; i < s->n_rv; i++)
-    if (s->rv_from[i] == from) return fm_fail(err, "secagg: slot %u revealed twice", from);
   if (s->n_rv + n > s->cap_rv) return fm_fail(err, "secagg: too many reveals from slot %u", from);
   for (size_t i = 0; i < n; i++) {
     uint32_t o = r[i].owner;
@@ -911,6 +959,9 @@ int secagg_server_add_reveal(secagg_server_t *s, uint32_t from, const secagg_rev
     }
     for (size_t j = 0; j < i; j++)
       if (r[j].owner == o) return fm_fail(err, "secagg: slot %u revealed two shares of slot %u", from, o);
+    for (size_t j = 0; j < s->n_rv; j++)
+      if (s->rv_from[j] == from && s->rv[j].owner == o)
+        return fm_fail(err, "secagg: slot %u revealed its share of slot %u twice", from, o);
   }
   for (size_t i = 0; i < n; i++) {
     s->rv[s->n_rv] = r[i];
@@ -931,6 +982,7 @@ int secagg_server_finish(uint32_t *sum, secagg_server_t *s, fm_err *err) {
   }
   for (uint32_t u = 0; u < g->n; u++) {
     if (s->state[u] != SECAGG_SURVIVED && s->state[u] != SECAGG_DROPPED) continue;
+    if (s->self_done[u]) continue; /* its b is not needed any more */
     size_t k = 0;
     for (size_t i = 0; i < s->n_rv && k < s->t; i++) {
       if (s->rv[i].owner != u) continue;
@@ -956,13 +1008,52 @@ int secagg_server_finish(uint32_t *sum, secagg_server_t *s, fm_err *err) {
     }
   }
   memcpy(sum, s->acc, s->n_words * sizeof *sum);
-  if (secagg_unmask(sum, s->n_words, g, s->job, s->round, s->state, (const uint8_t (*)[32])s->pk,
-                    (const uint8_t (*)[32])b, (const uint8_t (*)[32])sk, err))
+  if (secagg_unmask_rest(sum, s->n_words, g, s->job, s->round, s->state, s->self_done, (const uint8_t (*)[32])s->pk,
+                         (const uint8_t (*)[32])b, (const uint8_t (*)[32])sk, err))
     goto done;
   rc = 0;
 done:
   sodium_free(b); /* sodium_free wipes and accepts NULL */
   sodium_free(sk);
   sodium_free(sh);
+  return rc;
+}
+
+int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) {
+  const secagg_graph_t *g = s->g;
+  int rc = -1;
+  size_t k = 0;
+  uint8_t (*seeds)[SECAGG_SEEDBYTES] = sodium_malloc((size_t)g->n * SECAGG_SEEDBYTES);
+  secagg_share_t *sh = sodium_malloc(SECAGG_MAX_HOLDERS * sizeof *sh);
+  int8_t *signs = malloc(g->n);
+  uint32_t *who = malloc(sizeof *who * g->n);
+  if (!seeds || !sh || !signs || !who) {
+    fm_fail(err, "secagg: cannot allocate protected memory");
+    goto done;
+  }
+  for (uint32_t u = 0; u < g->n; u++) {
+    if (s->state[u] != SECAGG_SURVIVED || s->self_done[u]) continue;
+    size_t m = 0;
+    for (size_t i = 0; i < s->n_rv && m < s->t; i++) {
+      if (s->rv[i].owner != u) continue; /* a survivor's reveals are all b-shares (add_reveal) */
+      sh[m].x = s->rv[i].x;
+      memcpy(sh[m].y, s->rv[i].y, 32);
+      m++;
+    }
+    if (m < s->t) continue;
+    if (secagg_shamir_combine(seeds[k], sh, m, err)) goto done;
+    signs[k] = -1;
+    who[k++] = u;
+  }
+  if (k && secagg_mask_apply_mt(s->acc, s->n_words, (const uint8_t(*)[SECAGG_SEEDBYTES])seeds, signs, k,
+                                threads < 1 ? 1 : threads, err))
+    goto done;
+  for (size_t i = 0; i < k; i++) s->self_done[who[i]] = 1;
+  rc = (int)k;
+done:
+  sodium_free(seeds); /* wipes; accepts NULL */
+  sodium_free(sh);
+  free(signs);
+  free(who);
   return rc;
 }

@@ -34,12 +34,19 @@
  *               (secagg_clients_mask: the same words for all the parties of
  *               one rank at once, each stream between two of them made once.)
  *               Coordinator: secagg_server_add_masked (acc += y mod 2^32).
+ *  2b EARLY    as soon as u's y is in the sum, the coordinator may say so
+ *               (the state so far: u SURVIVED, parties not yet heard SHARED);
+ *               v: secagg_client_reveal_new(state): the share of b_u, once.
+ *               Coordinator: secagg_server_add_reveal, and
+ *               secagg_server_unmask_ready removes PRG(b_u) from the sum as
+ *               soon as t shares of b_u are in, while other parties train.
  *  3 (deadline) Coordinator: secagg_server_close_inputs: parties of U2 that sent
  *               no y are DROPPED; fewer than t surviving holders for any party
  *               aborts the round (SECAGG_ETHRESHOLD). Broadcast the state array.
- *  4 UNMASK     v: secagg_client_reveal(state): for each share v holds of u,
- *               the share of b_u if u SURVIVED, of s_sk_u if u DROPPED, never
- *               both (one reveal per round). v -> coordinator: [reveals].
+ *  4 UNMASK     v: secagg_client_reveal(state): for each share v holds of u
+ *               and has not revealed in 2b, the share of b_u if u SURVIVED, of
+ *               s_sk_u if u DROPPED, never both kinds for one u (each share
+ *               is revealed at most once). v -> coordinator: [reveals].
  *               Coordinator: secagg_server_add_reveal, then secagg_server_finish:
  *               reconstructs b_u of survivors and s_sk_d of dropped parties
  *               (checked against s_pk_d), removes PRG(b_u) and the masks between
@@ -196,6 +203,12 @@ int secagg_unmask(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64
                   const uint8_t *state, const uint8_t (*pk)[SECAGG_PKBYTES],
                   const uint8_t (*b)[SECAGG_SEEDBYTES], const uint8_t (*sk)[SECAGG_SKBYTES],
                   fm_err *err) SECAGG_WUR;
+/* secagg_unmask, except for the SURVIVED slots u with self_done[u] != 0, whose
+ * PRG(b[u]) is already out of the sum (self_done NULL: none). */
+int secagg_unmask_rest(uint32_t *sum, size_t n_words, const secagg_graph_t *g, uint64_t job, uint32_t round,
+                       const uint8_t *state, const uint8_t *self_done, const uint8_t (*pk)[SECAGG_PKBYTES],
+                       const uint8_t (*b)[SECAGG_SEEDBYTES], const uint8_t (*sk)[SECAGG_SKBYTES],
+                       fm_err *err) SECAGG_WUR;
 
 /* t for a party with `holders` holders: t_cfg (0 = the smallest majority), at most holders. */
 static inline uint32_t secagg_threshold_for(uint32_t t_cfg, uint32_t holders) {
@@ -274,12 +287,22 @@ int secagg_client_mask(uint32_t *y, size_t n, secagg_client_t *c, const uint8_t 
 int secagg_clients_mask(uint32_t *const *out, size_t n, secagg_client_t *const *cs, size_t k,
                         const uint8_t (*pk)[SECAGG_PKBYTES], int add, void (*ready)(void *arg, size_t i), void *arg,
                         fm_err *err) SECAGG_WUR;
-/* Stage 4: the shares to reveal for the coordinator's state array (g->n bytes).
- * Once per round; refuses a state that contradicts what c saw (a party c holds
- * a share of marked ABSENT, c itself not SURVIVED) and fewer than t surviving
- * holders of c's own secrets. cap >= c->n_held. */
+/* Stage 4: the shares to reveal for the coordinator's final state array (g->n
+ * bytes), those not revealed before by secagg_client_reveal_new. Once per
+ * round; refuses a state that contradicts what c saw (a party c holds a share
+ * of marked ABSENT or still SHARED, c itself not SURVIVED, a party whose
+ * b-share c revealed now DROPPED) and fewer than t surviving holders of c's
+ * own secrets. cap >= c->n_held. */
 int secagg_client_reveal(secagg_reveal_t *out, size_t cap, size_t *n_out, secagg_client_t *c,
                          const uint8_t *state, fm_err *err) SECAGG_WUR;
+/* Stage 2b: the b-shares c holds of the parties `state` marks SURVIVED (their
+ * masked input is in the sum) that c has not revealed yet; parties still
+ * SHARED are skipped. Any number of times before the final state, in any
+ * order; never a share of both kinds for one party: a state that marks
+ * DROPPED a party c holds a share of is refused whole (SECAGG_EINCONSISTENT;
+ * dropping is for the final state only). cap >= c->n_held. */
+int secagg_client_reveal_new(secagg_reveal_t *out, size_t cap, size_t *n_out, secagg_client_t *c,
+                             const uint8_t *state, fm_err *err) SECAGG_WUR;
 
 /* --- server (coordinator) ------------------------------------------------ */
 
@@ -295,6 +318,7 @@ typedef struct secagg_server {
   secagg_reveal_t *rv;           /* reveals received */
   uint32_t *rv_from;             /* their senders */
   size_t n_rv, cap_rv;
+  uint8_t *self_done;            /* per slot: PRG(b_u) already out of acc */
   int closed;
 } secagg_server_t;
 
@@ -315,10 +339,16 @@ int secagg_server_add_masked_le(secagg_server_t *s, uint32_t slot, const void *y
  * (g->n bytes) to send to the survivors. SECAGG_ETHRESHOLD if some party has
  * fewer than t surviving holders: the round cannot be unmasked, abort it. */
 int secagg_server_close_inputs(uint8_t *state_out, secagg_server_t *s, fm_err *err) SECAGG_WUR;
-/* Stage 4: the reveals of one surviving slot (checked: sender is a holder of
- * the owner, kind matches the owner's state, x is the sender's, no repeats). */
+/* Stages 2b and 4: reveals of holder slot `from` (checked: sender is a holder
+ * of the owner, kind matches the owner's state now: b for SURVIVED, s_sk for
+ * DROPPED, x is the sender's, no share twice). All or none are kept. */
 int secagg_server_add_reveal(secagg_server_t *s, uint32_t from, const secagg_reveal_t *r, size_t n,
                              fm_err *err) SECAGG_WUR;
+/* Stage 2b: for every SURVIVED slot with t b-shares in whose self-mask is
+ * still in the sum, reconstructs b_u and subtracts PRG(b_u) now (on up to
+ * `threads` threads). Returns how many were removed, or -1. Optional: finish
+ * removes the others. */
+int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) SECAGG_WUR;
 /* Reconstructs the seeds and writes the exact sum of the survivors' inputs to
  * sum (n_words). SECAGG_ETHRESHOLD if fewer than t reveals for some party;
  * SECAGG_EINCONSISTENT if a reconstructed s_sk does not match its public key. */

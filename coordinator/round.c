@@ -254,6 +254,15 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
       if (c->verbose > 1) fprintf(stderr, "fedmeta: round %u: message from rank %d rejected: %s\n", r, from, co->err.msg);
       continue;
     }
+    if (sa && co->in.tag == WIRE_TAG_SECAGG) { /* b-shares of the survivors so far */
+      if (sa_coord_take(sa, from, co->in.data, co->in.len)) {
+        free(got);
+        free(by_rank);
+        sa_coord_free(sa);
+        return -1;
+      }
+      continue;
+    }
     if (co->in.tag != WIRE_TAG_DELTA) { /* an evaluation report that missed its deadline */
       st->rej[REJ_LATE]++;
       continue;
@@ -307,6 +316,14 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     }
     got[dm.platform] = 1;
     answered++;
+    /* the last one's b-shares come with the final STATE's answers */
+    if (sa && answered < expect && sa_coord_survived(sa)) {
+      msg_delta_release(&dm);
+      free(got);
+      free(by_rank);
+      sa_coord_free(sa);
+      return -1;
+    }
     if (!local) {
       if (robust && sparse) fixed_expand_runs(co->rows + (size_t)st->got * co->d, co->d, dm.fixed, dm.runs, dm.n_runs);
       else if (robust) memcpy(co->rows + (size_t)st->got * co->d, dm.fixed, sizeof(uint32_t) * co->d);

@@ -10,6 +10,10 @@
  *             FORWARD    send each rank the shares for the holders it hosts,
  *                        and who shared
  *   add     2            a Delta carries the masked input y; acc += y
+ *   survived  SURVIVED   tell the ranks whose y is in (all but the last one's)
+ *   take   2b REVEAL_B   hear the b-shares of those; as soon as t of a party's
+ *                        are in, its self-mask leaves the sum, while the
+ *                        others still train
  *   finish  3 STATE      the deadline passed: who survived, who dropped
  *           4 REVEAL     hear the survivors' shares (b of survivors, s_sk of
  *                        the dropped), reconstruct, unmask: the exact sum
@@ -55,7 +59,7 @@ static int sa_send_all(sa_coord_t *sa, const sa_msg_t *m) {
 /* Next secure-aggregation message of this round and stage, until deadline.
  * Anything else that arrives is stale (late deltas, other rounds) and counted.
  * Returns 0 (*m to release), 1 deadline, -1 error. */
-static int sa_recv(sa_coord_t *sa, uint32_t stage, double deadline, int *from, sa_msg_t *m) {
+static int sa_recv(sa_coord_t *sa, uint32_t stage, uint32_t also, double deadline, int *from, sa_msg_t *m) {
   coord_t *co = sa->co;
   for (;;) {
     int reject;
@@ -71,7 +75,7 @@ static int sa_recv(sa_coord_t *sa, uint32_t stage, double deadline, int *from, s
       sa->n_rejected++;
       continue;
     }
-    if (m->job == co->job && m->round == sa->r && m->stage == stage) return 0;
+    if (m->job == co->job && m->round == sa->r && (m->stage == stage || (also && m->stage == also))) return 0;
     msg_secagg_release(m);
     co->late_carry++;
   }
@@ -109,7 +113,7 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
   while (advertised < m) {
     int from;
     sa_msg_t msg;
-    int rc = sa_recv(sa, MSG_SA_ADVERTISE, deadline, &from, &msg);
+    int rc = sa_recv(sa, MSG_SA_ADVERTISE, 0, deadline, &from, &msg);
     if (rc < 0) {
       free(has);
       return -1;
@@ -161,7 +165,7 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
   while (!rc && sa->n_shared < advertised) {
     int from;
     sa_msg_t msg;
-    int r2 = sa_recv(sa, MSG_SA_SHARE, deadline, &from, &msg);
+    int r2 = sa_recv(sa, MSG_SA_SHARE, 0, deadline, &from, &msg);
     if (r2 < 0) rc = -1;
     if (r2) break;
     /* items are grouped by owner; accept an owner only with one item per holder */
@@ -235,6 +239,59 @@ int sa_coord_add(sa_coord_t *sa, uint32_t slot, const void *words, fm_err *err) 
   return secagg_server_add_masked_le(&sa->srv, slot, words, err) ? -1 : 0; /* protobuf bytes are not aligned */
 }
 
+/* The reveals of a REVEAL or REVEAL_B message from rank `from`: items grouped
+ * by the revealing holder slot; a group that does not fit is counted and left
+ * out. rv: room for deg + 1 reveals. */
+static void take_reveals(sa_coord_t *sa, int from, const sa_msg_t *msg, secagg_reveal_t *rv) {
+  for (size_t i = 0; i < msg->n_items;) {
+    uint32_t holder = msg->items[i].from;
+    size_t j = i, n = 0;
+    int ok = holder < sa->m && slot_rank(sa, holder) == from;
+    for (; j < msg->n_items && msg->items[j].from == holder; j++) {
+      fm_err e;
+      if (ok && n <= sa->g.deg && secagg_reveal_unpack(&rv[n], msg->items[j].data, msg->items[j].len, &e) == 0) n++;
+      else ok = 0;
+    }
+    fm_err e;
+    if (!ok || secagg_server_add_reveal(&sa->srv, holder, rv, n, &e)) sa->n_rejected++;
+    sodium_memzero(rv, sizeof *rv * (sa->g.deg + 1));
+    i = j;
+  }
+}
+
+int sa_coord_survived(sa_coord_t *sa) {
+  sa_msg_t st = {.job = sa->co->job, .round = sa->r, .stage = MSG_SA_SURVIVED, .state = sa->srv.state, .n_state = sa->m};
+  return sa_send_all(sa, &st);
+}
+
+int sa_coord_take(sa_coord_t *sa, int from, const uint8_t *data, size_t len) {
+  coord_t *co = sa->co;
+  sa_msg_t msg;
+  if (msg_secagg_unpack(&msg, data, len, &co->err)) {
+    sa->n_rejected++;
+    return 0;
+  }
+  int rc = 0;
+  if (msg.job == co->job && msg.round == sa->r && msg.stage == MSG_SA_REVEAL_B && from > 0 && from < co->size &&
+      sa->involved[from]) {
+    secagg_reveal_t *rv = sodium_malloc(sizeof *rv * (sa->g.deg + 1));
+    if (!rv) {
+      msg_secagg_release(&msg);
+      return fm_fail(&co->err, "out of memory");
+    }
+    take_reveals(sa, from, &msg, rv);
+    sodium_free(rv);
+    /* on this thread only: the other cores train */
+    prof_t tp = prof_now();
+    if (secagg_server_unmask_ready(&sa->srv, 1, &co->err) < 0) rc = -1;
+    prof_add(PROF_SA_UNMASK, tp);
+  } else {
+    co->late_carry++;
+  }
+  msg_secagg_release(&msg);
+  return rc;
+}
+
 int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
   uint32_t m = sa->m;
   uint8_t *state = malloc(m);
@@ -275,29 +332,18 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
   while (n_want > 0) {
     int from;
     sa_msg_t msg;
-    int r2 = sa_recv(sa, MSG_SA_REVEAL, deadline, &from, &msg);
+    int r2 = sa_recv(sa, MSG_SA_REVEAL, MSG_SA_REVEAL_B, deadline, &from, &msg);
     if (r2 < 0) rc = -1;
     if (r2) break;
     if (from <= 0 || from >= co->size || !want[from]) {
       msg_secagg_release(&msg);
       continue;
     }
-    want[from] = 0;
-    n_want--;
-    /* items grouped by the revealing holder slot */
-    for (size_t i = 0; i < msg.n_items;) {
-      uint32_t holder = msg.items[i].from;
-      size_t j = i, n = 0;
-      int ok = holder < m && slot_rank(sa, holder) == from;
-      for (; j < msg.n_items && msg.items[j].from == holder; j++) {
-        fm_err e;
-        if (ok && secagg_reveal_unpack(&rv[n], msg.items[j].data, msg.items[j].len, &e) == 0) n++;
-        else ok = 0;
-      }
-      fm_err e;
-      if (!ok || secagg_server_add_reveal(&sa->srv, holder, rv, n, &e)) sa->n_rejected++;
-      i = j;
+    if (msg.stage == MSG_SA_REVEAL) { /* the rank's answer to STATE; REVEAL_B answered an earlier SURVIVED */
+      want[from] = 0;
+      n_want--;
     }
+    take_reveals(sa, from, &msg, rv);
     msg_secagg_release(&msg);
   }
   sodium_memzero(rv, sizeof *rv * (sa->g.deg + 1) * (size_t)m);

@@ -38,9 +38,10 @@ static int send_msg(sa_ctx_t *x, sa_msg_t *m, fm_err *err) {
   return chan_send(x->ch, 0, WIRE_TAG_SECAGG, x->plan->round, x->out.data, x->out.len, err);
 }
 
-/* The coordinator's next message of this stage. 1 if it moved on instead (a
- * newer plan is waiting) or nothing came in time. */
-static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
+/* The coordinator's next message of this stage (or of stage `also`, if not
+ * 0). 1 if it moved on instead (a newer plan is waiting) or nothing came in
+ * time. */
+static int wait_msg2(sa_ctx_t *x, uint32_t stage, uint32_t also, sa_msg_t *m, fm_err *err) {
   /* fast polls for the stage's first SECAGG_QUICK_S, not each slice's */
   const double quick_until = wire_now() + SECAGG_QUICK_S;
   for (;;) {
@@ -54,10 +55,12 @@ static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) {
     if (rc < 0) return -1;
     if (rc) continue; /* a time slice, or a rejected message (stale round) */
     if (msg_secagg_unpack(m, x->in.data, x->in.len, err)) continue;
-    if (m->job == x->job && m->round == x->plan->round && m->stage == stage) return 0;
+    if (m->job == x->job && m->round == x->plan->round && (m->stage == stage || (also && m->stage == also))) return 0;
     msg_secagg_release(m);
   }
 }
+
+static int wait_msg(sa_ctx_t *x, uint32_t stage, sa_msg_t *m, fm_err *err) { return wait_msg2(x, stage, 0, m, err); }
 
 /* --- the masks of a round's hosted parties, made beside the training -------
  *
@@ -175,6 +178,11 @@ void sa_worker_release(void) {
 }
 
 typedef struct mask_bg {
+  /* seal_mu: held by whoever seals to the coordinator while the thread runs
+   * (the thread, from sealing a Delta until it is counted in n_added; the main
+   * thread, from posting the sealed Deltas until its own message is sent), so
+   * the sequence numbers go out in the order they were given. Taken before mu. */
+  pthread_mutex_t seal_mu;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   size_t n_ready; /* parties 0..n_ready-1 of the batch have their masks */
@@ -220,7 +228,11 @@ static int bg_finish(mask_bg_t *b, size_t q, fm_err *err) {
   size_t n = msg_delta_packed_size(&dm), total = chan_sealed_len(b->ch, n);
   if (total > b->sealed_cap) return fm_fail(err, "secagg: a Delta of %zu bytes exceeds its buffer", total);
   msg_delta_pack_into(b->sealed[q] + chan_payload_offset(b->ch), &dm);
-  if (chan_seal_at(b->ch, 0, WIRE_TAG_DELTA, b->round, b->sealed[q], n, err)) return -1;
+  pthread_mutex_lock(&b->seal_mu); /* released once q is counted sealed (bg_add_ready) */
+  if (chan_seal_at(b->ch, 0, WIRE_TAG_DELTA, b->round, b->sealed[q], n, err)) {
+    pthread_mutex_unlock(&b->seal_mu);
+    return -1;
+  }
   b->sealed_len[q] = total;
   return 0;
 }
@@ -239,6 +251,7 @@ static void bg_add_ready(mask_bg_t *b) {
       break;
     }
     b->n_added = q + 1;
+    pthread_mutex_unlock(&b->seal_mu); /* taken in bg_finish */
     pthread_cond_broadcast(&b->cv);
   }
 }
@@ -351,15 +364,86 @@ static void bg_stop(mask_bg_t *b, pthread_t tid) {
  * steps of one, so that a party's Delta leaves as soon as the helper thread
  * has sealed it rather than after the next party's training. */
 typedef struct sa_poster {
-  mask_bg_t *bg;
+  mask_bg_t *bg; /* NULL: nothing to post here (each party is posted as it is trained) */
   chan_t *ch;
   uint32_t head, upto;
   int failed; /* 1: err holds why */
   fm_err err;
+  /* stage 2b: the hosted parties' clients, to answer SURVIVED states with */
+  sa_ctx_t *x;
+  const sa_party_t *parties;
+  secagg_client_t *cl;
+  const int *cl_ok;
+  uint32_t n_parties, m, h;
+  secagg_reveal_t *rv; /* room for h (secret) */
+  sa_item_t *items;    /* room for n_parties * h */
+  uint8_t *blob;       /* room for n_parties * h reveals */
+  uint8_t *state;      /* a final STATE that came early (m bytes), else NULL */
 } sa_poster_t;
 
+static void post_masked(sa_poster_t *p, int wait);
+
+/* Stage 2b: answers a SURVIVED state with the b-shares the hosted parties
+ * hold of the slots it names and have not revealed yet: one REVEAL_B message,
+ * none if there is nothing new. A client refuses a state that contradicts
+ * what it saw (secagg_client_reveal_new) and reveals nothing then. */
+static int answer_survived(sa_poster_t *p, const uint8_t *state, size_t n_state, fm_err *err) {
+  if (n_state != p->m) return 0; /* not a state of this round's slots: ignored */
+  size_t n = 0, off = 0;
+  for (uint32_t i = 0; i < p->n_parties; i++) {
+    if (!p->cl_ok[i]) continue;
+    size_t nr;
+    fm_err e;
+    if (secagg_client_reveal_new(p->rv, p->h, &nr, &p->cl[i], state, &e)) continue;
+    for (size_t k = 0; k < nr; k++) {
+      secagg_reveal_pack(p->blob + off, &p->rv[k]);
+      p->items[n++] = (sa_item_t){p->parties[i].slot, p->rv[k].owner, p->blob + off, SECAGG_REVEALBYTES};
+      off += SECAGG_REVEALBYTES;
+    }
+    sodium_memzero(p->rv, sizeof *p->rv * p->h);
+  }
+  sa_msg_t re = {.stage = MSG_SA_REVEAL_B, .items = p->items, .n_items = n};
+  int rc = 0;
+  if (n) {
+    /* after every Delta the helper thread sealed before it (sequence numbers) */
+    if (p->bg) pthread_mutex_lock(&p->bg->seal_mu);
+    post_masked(p, 0);
+    if (p->failed) {
+      rc = -1;
+      if (err != &p->err) *err = p->err;
+    } else {
+      rc = send_msg(p->x, &re, err);
+    }
+    if (p->bg) pthread_mutex_unlock(&p->bg->seal_mu);
+  }
+  sodium_memzero(p->blob, off);
+  return rc;
+}
+
+/* Stage 2b without waiting: answers every SURVIVED state that has come; keeps
+ * a final STATE that came already (the deadline passed) for stage 3. */
+static void poll_survived(sa_poster_t *p) {
+  while (!p->failed && !p->state && wire_pending(0, WIRE_TAG_SECAGG)) {
+    int from, reject;
+    int rc = chan_recv(p->x->ch, &p->x->in, &from, 0, WIRE_TAG_SECAGG, 0, &reject, &p->err);
+    if (rc < 0) {
+      p->failed = 1;
+      return;
+    }
+    if (rc) continue; /* a rejected message (stale round) */
+    sa_msg_t m;
+    if (msg_secagg_unpack(&m, p->x->in.data, p->x->in.len, &p->err)) continue;
+    if (m.job == p->x->job && m.round == p->x->plan->round) {
+      if (m.stage == MSG_SA_SURVIVED && answer_survived(p, m.state, m.n_state, &p->err)) p->failed = 1;
+      if (m.stage == MSG_SA_STATE && m.n_state == p->m && (p->state = malloc(p->m)) != NULL)
+        memcpy(p->state, m.state, p->m);
+    }
+    msg_secagg_release(&m);
+  }
+}
+
 static void post_masked(sa_poster_t *p, int wait) {
-  while (!p->failed && p->head < p->upto) {
+  while (!p->failed && p->bg && p->head < p->upto) {
     int st = bg_state(p->bg, p->head, wait);
     if (st < 0) {
       p->failed = 1;
@@ -378,7 +462,12 @@ static void post_masked(sa_poster_t *p, int wait) {
   }
 }
 
-static void post_masked_hook(void *arg) { post_masked(arg, 0); }
+/* Between the inner steps of a training: the Deltas sealed meanwhile leave,
+ * SURVIVED states are answered. */
+static void stage2_hook(void *arg) {
+  post_masked(arg, 0);
+  poll_survived(arg);
+}
 
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
                     uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err) {
@@ -404,7 +493,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
    * Delta fields and plain words, the helper thread making their masks */
   uint32_t nb = 0, *bq = calloc(n_parties ? n_parties : 1, sizeof *bq);
   delta_msg_t *bdm = calloc(n_parties ? n_parties : 1, sizeof *bdm);
-  mask_bg_t bg = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  mask_bg_t bg = {.seal_mu = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
   bg.out = calloc(n_parties ? n_parties : 1, sizeof *bg.out);
   bg.x = calloc(n_parties ? n_parties : 1, sizeof *bg.x);
   bg.runs = calloc(n_parties ? n_parties : 1, sizeof *bg.runs);
@@ -415,6 +504,8 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   bg.cs = calloc(n_parties ? n_parties : 1, sizeof *bg.cs);
   pthread_t bg_tid;
   int bg_on = 0;
+  sa_poster_t ps; /* stage 2's posts and 2b's answers (set up there) */
+  memset(&ps, 0, sizeof ps);
   if (!cl || !cl_ok || !pk || !bq || !bdm || !bg.out || !bg.x || !bg.runs || !bg.n_runs || !bg.cs || !bg.sealed ||
       !bg.sealed_len || !bg.sealed_bufcap) {
     fm_fail(err, "out of memory");
@@ -566,10 +657,23 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   msg_secagg_release(&in);
 
   prof_add(PROF_SA_SETUP, tp);
-  /* stage 2: train, mask, send */
+  /* stage 2: train, mask, send; and (2b) answer the coordinator's SURVIVED
+   * states between the inner steps of the trainings */
   nb = 0;
   for (uint32_t i = 0; i < n_parties; i++)
     if (cl_ok[i] && shared[parties[i].slot]) bq[nb++] = i;
+  ps.ch = ch;
+  ps.x = &x;
+  ps.parties = parties;
+  ps.cl = cl;
+  ps.cl_ok = cl_ok;
+  ps.n_parties = n_parties;
+  ps.m = m;
+  ps.h = h;
+  ps.rv = rv;
+  ps.items = items;
+  ps.blob = blob;
+  platform_set_step_hook(stage2_hook, &ps);
   if (batch_fits(nb, d)) {
     /* every mask on a helper thread, in training order, while the main thread trains */
     int ok = 1;
@@ -618,8 +722,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
       }
     }
     /* batch parties [ps.head, ps.upto) are trained and wait for their mask */
-    sa_poster_t ps = {.bg = &bg, .ch = ch};
-    if (bg_on) platform_set_step_hook(post_masked_hook, &ps);
+    ps.bg = &bg;
     for (uint32_t q = 0; q <= nb; q++) {
       if (q < nb) {
         uint32_t i = bq[q], *fx;
@@ -655,7 +758,6 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
         goto done;
       }
     }
-    platform_set_step_hook(NULL, NULL);
     if (bg_on) pthread_join(bg_tid, NULL);
     bg_on = 0;
     wire_set_max_inflight(WORKER_MAX_INFLIGHT);
@@ -694,30 +796,51 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
         free(shared);
         goto done;
       }
+      if (ps.failed) {
+        *err = ps.err;
+        free(shared);
+        goto done;
+      }
     }
   }
   free(shared);
+  platform_set_step_hook(NULL, NULL);
+  poll_survived(&ps); /* what came during the last training */
+  if (ps.failed) {
+    *err = ps.err;
+    goto done;
+  }
 
   /* stages 3-4: who survived; reveal what unmasks the sum */
   tp = prof_now();
-  w = wait_msg(&x, MSG_SA_STATE, &in, err);
-  if (w) {
-    rc = w;
-    goto done;
-  }
-  uint8_t *state = malloc(m);
-  if (!state || in.n_state != m) {
-    free(state);
+  uint8_t *state = ps.state; /* a final STATE that came during the trainings */
+  ps.state = NULL;
+  while (!state) {
+    w = wait_msg2(&x, MSG_SA_STATE, MSG_SA_SURVIVED, &in, err);
+    if (w) {
+      rc = w;
+      goto done;
+    }
+    if (in.stage == MSG_SA_SURVIVED) { /* 2b for a party that was trained last or elsewhere */
+      int arc = answer_survived(&ps, in.state, in.n_state, err);
+      msg_secagg_release(&in);
+      if (arc) goto done;
+      continue;
+    }
+    if (in.n_state != m || !(state = malloc(m))) {
+      msg_secagg_release(&in);
+      rc = fm_fail(err, "secagg: bad STATE message");
+      goto done;
+    }
+    memcpy(state, in.state, m);
     msg_secagg_release(&in);
-    rc = fm_fail(err, "secagg: bad STATE message");
-    goto done;
   }
-  memcpy(state, in.state, m);
-  msg_secagg_release(&in);
   n = 0;
   off = 0;
+  int answer = 0; /* the coordinator waits for one answer from a rank that hosts a survivor */
   for (uint32_t i = 0; i < n_parties; i++) {
     if (!cl_ok[i] || state[parties[i].slot] != SECAGG_SURVIVED) continue;
+    answer = 1;
     size_t nr;
     fm_err e;
     if (secagg_client_reveal(rv, h, &nr, &cl[i], state, &e)) continue; /* refuses a contradictory state */
@@ -730,10 +853,11 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   }
   free(state);
   sa_msg_t re = {.stage = MSG_SA_REVEAL, .items = items, .n_items = n};
-  rc = n ? send_msg(&x, &re, err) : 0;
+  rc = answer ? send_msg(&x, &re, err) : 0;
   prof_add(PROF_SA_REVEAL, tp);
 done:
   platform_set_step_hook(NULL, NULL);
+  free(ps.state);
   if (bg_on) bg_stop(&bg, bg_tid); /* before the clients it uses go */
   wire_set_max_inflight(WORKER_MAX_INFLIGHT);
   free(bq);

@@ -183,9 +183,32 @@ typedef struct sim {
   size_t words;
   const uint8_t *drop_before, *drop_after, *silent;
   uint32_t ranks; /* > 0: party u is hosted on "rank" u % ranks, whose parties mask at once (secagg_clients_mask) */
+  int early;      /* stage 2b: after each masked input, the parties alive reveal the survivors' b-shares */
+  uint32_t n_early; /* out: self-masks removed in stage 2b */
 } sim_t;
 
-static int run_round(uint32_t *sum, const sim_t *p, uint32_t **x, uint32_t round, fm_err *err) {
+/* Stage 2b in the simulation: every party alive (not dropped; silent ones only in stage 4) is
+ * told the server's state so far and reveals what is new; the server removes
+ * the self-masks it can. */
+static void early_reveals(sim_t *p, secagg_client_t *c, secagg_server_t *s, fm_err *err) {
+  for (uint32_t v = 0; v < p->n; v++) {
+    if ((p->drop_before && p->drop_before[v]) || (p->drop_after && p->drop_after[v])) continue;
+    secagg_reveal_t rv[255];
+    size_t m;
+    CHECK_OK(secagg_client_reveal_new(rv, 255, &m, &c[v], s->state, err));
+    for (size_t i = 0; i < m; i++) CHECK_EQ_INT(rv[i].kind, SECAGG_REVEAL_B);
+    if (m) CHECK_OK(secagg_server_add_reveal(s, v, rv, m, err));
+    /* told again: nothing new */
+    CHECK_OK(secagg_client_reveal_new(rv, 255, &m, &c[v], s->state, err));
+    CHECK_EQ_INT(m, 0);
+  }
+  int k = secagg_server_unmask_ready(s, 2, err);
+  CHECK(k >= 0);
+  p->n_early += (uint32_t)k;
+}
+
+static int run_round(uint32_t *sum, sim_t *p, uint32_t **x, uint32_t round, fm_err *err) {
+  p->n_early = 0;
   uint8_t gseed[32];
   secagg_graph_seed(gseed, JOB, round);
   secagg_graph_t g;
@@ -233,6 +256,7 @@ static int run_round(uint32_t *sum, const sim_t *p, uint32_t **x, uint32_t round
     for (size_t i = 0; i < k; i++) {
       CHECK_OK(secagg_server_add_masked(&s, cs[i]->slot, ys[i], err));
       free(ys[i]);
+      if (p->early) early_reveals(p, c, &s, err);
     }
   }
   for (uint32_t u = 0; u < p->n && !p->ranks; u++) {
@@ -241,6 +265,7 @@ static int run_round(uint32_t *sum, const sim_t *p, uint32_t **x, uint32_t round
     CHECK_OK(secagg_client_mask(y, p->words, &c[u], (const uint8_t(*)[32])pk, err));
     CHECK(p->words < 8 || memcmp(y, x[u], p->words * sizeof *y) != 0);
     CHECK_OK(secagg_server_add_masked(&s, u, y, err));
+    if (p->early) early_reveals(p, c, &s, err);
   }
   free(y);
   uint8_t *state = malloc(p->n);
@@ -306,7 +331,7 @@ static void test_protocol_complete(void) {
   enum { N = 7, W = 1000 };
   uint32_t **x = make_inputs(N, W, 7);
   uint32_t sum[W], want[W];
-  sim_t p = {N, 4, 0, W, NULL, NULL, NULL, 0};
+  sim_t p = {N, 4, 0, W, NULL, NULL, NULL, 0, 0, 0};
   /* no dropouts: exactly the plain fixed-point sum */
   CHECK_OK(run_round(sum, &p, x, 1, &err));
   plain_sum(want, x, N, W, NULL, NULL);
@@ -340,12 +365,12 @@ static void test_protocol_complete(void) {
   p.ranks = 0;
   /* too few survivors: four of seven dropped with t = 4 aborts cleanly */
   uint8_t after4[N] = {1, 1, 0, 1, 0, 0, 1};
-  sim_t q = {N, 4, 0, W, NULL, after4, NULL, 0};
+  sim_t q = {N, 4, 0, W, NULL, after4, NULL, 0, 0, 0};
   CHECK_EQ_INT(run_round(sum, &q, x, 5, &err), SECAGG_ETHRESHOLD);
   CHECK(strstr(err.msg, "fewer than t") != NULL);
   /* enough survivors but too few of them answer in stage 4 */
   uint8_t after5[N] = {1, 0, 0, 0, 0, 0, 1}, silent5[N] = {0, 1, 1, 0, 0, 0, 0};
-  sim_t r = {N, 4, 0, W, NULL, after5, silent5, 0};
+  sim_t r = {N, 4, 0, W, NULL, after5, silent5, 0, 0, 0};
   CHECK_EQ_INT(run_round(sum, &r, x, 6, &err), SECAGG_ETHRESHOLD);
   free_inputs(x, N);
 }
@@ -356,7 +381,7 @@ static void test_protocol_secagg_plus(void) {
   uint32_t **x = make_inputs(N, W, 8);
   uint32_t sum[W], want[W];
   /* k = 6: 7 holders per party, t = 4 */
-  sim_t p = {N, 4, 6, W, NULL, NULL, NULL, 0};
+  sim_t p = {N, 4, 6, W, NULL, NULL, NULL, 0, 0, 0};
   CHECK_OK(run_round(sum, &p, x, 1, &err));
   plain_sum(want, x, N, W, NULL, NULL);
   CHECK(memcmp(sum, want, sizeof sum) == 0);
@@ -374,6 +399,89 @@ static void test_protocol_secagg_plus(void) {
   CHECK_OK(run_round(sum, &p, x, 4, &err));
   CHECK(memcmp(sum, want, sizeof sum) == 0);
   free_inputs(x, N);
+}
+
+/* Stage 2b: the survivors' b-shares revealed as their inputs arrive, their
+ * self-masks removed before the deadline; the sum is still exact, with and
+ * without dropouts, and never both kinds of share of one party go out. */
+static void test_protocol_early(void) {
+  fm_err err;
+  enum { N = 7, W = 1000 };
+  uint32_t **x = make_inputs(N, W, 9);
+  uint32_t sum[W], want[W];
+  sim_t p = {N, 4, 0, W, NULL, NULL, NULL, 0, 1, 0};
+  CHECK_OK(run_round(sum, &p, x, 21, &err));
+  plain_sum(want, x, N, W, NULL, NULL);
+  CHECK(memcmp(sum, want, sizeof sum) == 0);
+  CHECK_EQ_INT(p.n_early, N); /* every self-mask before the deadline */
+  uint8_t before[N] = {0, 1, 0, 0, 0, 0, 0}, after[N] = {0, 0, 0, 1, 0, 0, 0}, silent[N] = {0, 0, 0, 0, 1, 0, 0};
+  p.drop_before = before;
+  p.drop_after = after;
+  p.silent = silent;
+  CHECK_OK(run_round(sum, &p, x, 22, &err));
+  plain_sum(want, x, N, W, before, after);
+  CHECK(memcmp(sum, want, sizeof sum) == 0);
+  CHECK_EQ_INT(p.n_early, 5); /* the survivors 0, 2, 4 (silent only in stage 4), 5, 6 */
+  /* SecAgg+ (k = 4, t = 3) with the parties of 2 ranks masked at once */
+  uint8_t after2[N] = {0, 0, 1, 0, 0, 0, 0};
+  sim_t q = {N, 3, 4, W, NULL, after2, NULL, 2, 1, 0};
+  CHECK_OK(run_round(sum, &q, x, 23, &err));
+  plain_sum(want, x, N, W, after2, NULL);
+  CHECK(memcmp(sum, want, sizeof sum) == 0);
+  free_inputs(x, N);
+
+  /* never both kinds: a b-share revealed early, then a final state that drops its owner */
+  uint8_t gseed[32] = {0};
+  secagg_graph_t g;
+  CHECK_OK(secagg_graph_init(&g, 3, 0, gseed, &err));
+  secagg_client_t c[3];
+  secagg_server_t s;
+  CHECK_OK(secagg_server_init(&s, &g, JOB, 0, 2, 4, &err));
+  for (uint32_t u = 0; u < 3; u++) {
+    CHECK_OK(secagg_client_init(&c[u], &g, JOB, 0, u, 2, &err));
+    CHECK_OK(secagg_server_set_pk(&s, u, c[u].mask_pk, &err));
+  }
+  for (uint32_t u = 0; u < 3; u++) {
+    secagg_keyshare_t ks[3];
+    size_t m;
+    CHECK_OK(secagg_client_share(ks, 3, &m, &c[u], &err));
+    for (size_t i = 0; i < m; i++) CHECK_OK(secagg_client_hold(&c[ks[i].holder], &ks[i], &err));
+    CHECK_OK(secagg_server_mark_shared(&s, u, &err));
+  }
+  uint8_t pk[3][32];
+  for (int u = 0; u < 3; u++) memcpy(pk[u], c[u].mask_pk, 32);
+  uint32_t y[4] = {1, 2, 3, 4};
+  CHECK_OK(secagg_client_mask(y, 4, &c[0], (const uint8_t(*)[32])pk, &err));
+  CHECK_OK(secagg_server_add_masked(&s, 0, y, &err));
+  secagg_reveal_t rv[3];
+  size_t m;
+  /* the server takes no b-share of a party whose input it has not */
+  uint8_t st[3] = {SECAGG_SURVIVED, SECAGG_SURVIVED, SECAGG_SHARED};
+  CHECK_OK(secagg_client_reveal_new(rv, 3, &m, &c[1], st, &err));
+  CHECK_EQ_INT(m, 2); /* of slots 0 and 1 (a lying state: slot 1 sent nothing yet) */
+  CHECK_EQ_INT(secagg_server_add_reveal(&s, 1, rv, m, &err), SECAGG_EINCONSISTENT);
+  CHECK_OK(secagg_server_add_reveal(&s, 1, rv, 1, &err)); /* slot 0's only */
+  CHECK(secagg_server_add_reveal(&s, 1, rv, 1, &err) == -1); /* twice */
+  CHECK(strstr(err.msg, "twice") != NULL);
+  /* a state that drops a party before the deadline is refused whole */
+  uint8_t drop0[3] = {SECAGG_DROPPED, SECAGG_SHARED, SECAGG_SHARED};
+  CHECK_EQ_INT(secagg_client_reveal_new(rv, 3, &m, &c[2], drop0, &err), SECAGG_EINCONSISTENT);
+  CHECK_EQ_INT(m, 0);
+  /* c[1] gave slot 0's b-share: a final state dropping slot 0 gets nothing from it */
+  CHECK_OK(secagg_client_mask(y, 4, &c[1], (const uint8_t(*)[32])pk, &err));
+  uint8_t fin[3] = {SECAGG_DROPPED, SECAGG_SURVIVED, SECAGG_SURVIVED};
+  CHECK_EQ_INT(secagg_client_reveal(rv, 3, &m, &c[1], fin, &err), SECAGG_EINCONSISTENT);
+  CHECK_EQ_INT(m, 0);
+  CHECK(strstr(err.msg, "survived earlier") != NULL);
+  /* the final reveal leaves out what went early, and nothing comes after it */
+  uint8_t ok[3] = {SECAGG_SURVIVED, SECAGG_SURVIVED, SECAGG_SURVIVED};
+  CHECK_OK(secagg_client_reveal(rv, 3, &m, &c[1], ok, &err));
+  CHECK_EQ_INT(m, 1); /* slot 2's; slot 1's own b-share went early above */
+  CHECK_EQ_INT(rv[0].owner, 2);
+  CHECK_EQ_INT(secagg_client_reveal_new(rv, 3, &m, &c[1], ok, &err), SECAGG_EINCONSISTENT);
+  for (int u = 0; u < 3; u++) secagg_client_free(&c[u]);
+  secagg_server_free(&s);
+  secagg_graph_free(&g);
 }
 
 static void test_misuse(void) {
@@ -792,6 +900,7 @@ int main(void) {
   test_pair_seed();
   test_protocol_complete();
   test_protocol_secagg_plus();
+  test_protocol_early();
   test_misuse();
   test_masked_unrelated();
   test_bulk_stream();
