@@ -1019,20 +1019,11 @@ done:
   return rc;
 }
 
-int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) {
+int secagg_server_next_ready(secagg_server_t *s, uint8_t b[SECAGG_SEEDBYTES], uint32_t *slot, fm_err *err) {
   const secagg_graph_t *g = s->g;
-  int rc = -1;
-  size_t k = 0;
-  uint8_t (*seeds)[SECAGG_SEEDBYTES] = sodium_malloc((size_t)g->n * SECAGG_SEEDBYTES);
-  secagg_share_t *sh = sodium_malloc(SECAGG_MAX_HOLDERS * sizeof *sh);
-  int8_t *signs = malloc(g->n);
-  uint32_t *who = malloc(sizeof *who * g->n);
-  if (!seeds || !sh || !signs || !who) {
-    fm_fail(err, "secagg: cannot allocate protected memory");
-    goto done;
-  }
   for (uint32_t u = 0; u < g->n; u++) {
     if (s->state[u] != SECAGG_SURVIVED || s->self_done[u]) continue;
+    secagg_share_t sh[SECAGG_MAX_HOLDERS];
     size_t m = 0;
     for (size_t i = 0; i < s->n_rv && m < s->t; i++) {
       if (s->rv[i].owner != u) continue; /* a survivor's reveals are all b-shares (add_reveal) */
@@ -1040,20 +1031,41 @@ int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) {
       memcpy(sh[m].y, s->rv[i].y, 32);
       m++;
     }
-    if (m < s->t) continue;
-    if (secagg_shamir_combine(seeds[k], sh, m, err)) goto done;
-    signs[k] = -1;
-    who[k++] = u;
+    if (m < s->t) {
+      sodium_memzero(sh, sizeof sh);
+      continue;
+    }
+    int rc = secagg_shamir_combine(b, sh, m, err);
+    sodium_memzero(sh, sizeof sh);
+    if (rc) return -1;
+    s->self_done[u] = 1;
+    *slot = u;
+    return 1;
   }
+  return 0;
+}
+
+void secagg_server_sub(secagg_server_t *s, const uint32_t *w) { secagg_vec_sub(s->acc, w, s->n_words); }
+
+int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) {
+  const secagg_graph_t *g = s->g;
+  int rc = -1, r;
+  size_t k = 0;
+  uint8_t (*seeds)[SECAGG_SEEDBYTES] = sodium_malloc((size_t)g->n * SECAGG_SEEDBYTES);
+  int8_t *signs = malloc(g->n);
+  if (!seeds || !signs) {
+    fm_fail(err, "secagg: cannot allocate protected memory");
+    goto done;
+  }
+  uint32_t u;
+  while (k < g->n && (r = secagg_server_next_ready(s, seeds[k], &u, err)) == 1) signs[k++] = -1;
+  if (r < 0) goto done; /* no mask removed yet: but the slots handed out count as removed */
   if (k && secagg_mask_apply_mt(s->acc, s->n_words, (const uint8_t(*)[SECAGG_SEEDBYTES])seeds, signs, k,
                                 threads < 1 ? 1 : threads, err))
     goto done;
-  for (size_t i = 0; i < k; i++) s->self_done[who[i]] = 1;
   rc = (int)k;
 done:
   sodium_free(seeds); /* wipes; accepts NULL */
-  sodium_free(sh);
   free(signs);
-  free(who);
   return rc;
 }

@@ -349,6 +349,15 @@ int secagg_server_add_reveal(secagg_server_t *s, uint32_t from, const secagg_rev
  * `threads` threads). Returns how many were removed, or -1. Optional: finish
  * removes the others. */
 int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) SECAGG_WUR;
+/* Stage 2b for a caller that removes the self-masks elsewhere (e.g. on a
+ * helper thread, into a sum of its own): the next SURVIVED slot with t
+ * b-shares in whose self-mask is still in the sum: its b, reconstructed, in
+ * b (wipe it after use) and its slot in *slot; the slot counts as removed from
+ * then on. Returns 1, 0 if there is none, -1 on error. The caller subtracts
+ * the sum of the PRG(b)s it was given with secagg_server_sub before finish. */
+int secagg_server_next_ready(secagg_server_t *s, uint8_t b[SECAGG_SEEDBYTES], uint32_t *slot, fm_err *err) SECAGG_WUR;
+/* acc -= w (n_words words, mod 2^32). */
+void secagg_server_sub(secagg_server_t *s, const uint32_t *w);
 /* Reconstructs the seeds and writes the exact sum of the survivors' inputs to
  * sum (n_words). SECAGG_ETHRESHOLD if fewer than t reveals for some party;
  * SECAGG_EINCONSISTENT if a reconstructed s_sk does not match its public key. */

@@ -103,9 +103,10 @@ typedef struct sa_coord sa_coord_t;
 int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *part, uint32_t m);
 /* Stage 2: slot's masked input (d words, any alignment). 0, or -1 if refused. */
 int sa_coord_add(sa_coord_t *sa, uint32_t slot, const void *words, fm_err *err);
-/* Stage 2b: tells the involved ranks which slots' masked inputs are in (they
- * answer with those slots' b-shares). 0, or -1 fatal. */
-int sa_coord_survived(sa_coord_t *sa);
+/* Stage 2b: slot's masked input is in: tells the ranks that host its holders
+ * the state so far (they answer with the b-shares of the slots it marks
+ * SURVIVED that they have not revealed yet). 0, or -1 fatal. */
+int sa_coord_survived(sa_coord_t *sa, uint32_t slot);
 /* Stage 2b: a secure-aggregation message (tag WIRE_TAG_SECAGG) from rank
  * `from` that came while the Deltas are collected: REVEAL_B shares are kept,
  * and every survivor with t of them has its self-mask removed from the sum on

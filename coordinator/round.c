@@ -317,7 +317,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     got[dm.platform] = 1;
     answered++;
     /* the last one's b-shares come with the final STATE's answers */
-    if (sa && answered < expect && sa_coord_survived(sa)) {
+    if (sa && answered < expect && sa_coord_survived(sa, (uint32_t)slot)) {
       msg_delta_release(&dm);
       free(got);
       free(by_rank);

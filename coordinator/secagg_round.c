@@ -12,17 +12,21 @@
  *   add     2            a Delta carries the masked input y; acc += y
  *   survived  SURVIVED   tell the ranks whose y is in (all but the last one's)
  *   take   2b REVEAL_B   hear the b-shares of those; as soon as t of a party's
- *                        are in, its self-mask leaves the sum, while the
- *                        others still train
+ *                        are in, a helper thread at idle priority makes its
+ *                        self-mask while the others still train
  *   finish  3 STATE      the deadline passed: who survived, who dropped
  *           4 REVEAL     hear the survivors' shares (b of survivors, s_sk of
  *                        the dropped), reconstruct, unmask: the exact sum
  *
  * The coordinator never holds an unmasked individual delta. A round with too
  * few parties to unmask is abandoned (no update) and the run goes on. */
+#define _GNU_SOURCE /* SCHED_IDLE */
+#include <pthread.h>
+#include <sched.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/secagg.h"
 #include "common/seal.h"
@@ -39,6 +43,17 @@ struct sa_coord {
   uint8_t *involved;  /* (size) worker ranks hosting a slot */
   uint8_t *shared;    /* (m) */
   uint32_t n_shared, n_dropped, n_rejected;
+  /* stage 2b: the survivors' self-masks, summed into selfsum by a helper
+   * thread at idle priority (it runs on a core nothing else wants, so it never
+   * slows the training or the collection); seeds[n_done..n_seeds) wait. What
+   * it has not done when the deadline comes is done in sa_coord_finish. */
+  pthread_t th;
+  int th_on, stop;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  uint8_t (*seeds)[SECAGG_SEEDBYTES]; /* (m) sodium_malloc'd */
+  uint32_t n_seeds, n_done;
+  uint32_t *selfsum; /* (d) */
 };
 
 static int slot_rank(const sa_coord_t *sa, uint32_t slot) { return sa->co->p[sa->part[slot]].rank; }
@@ -81,10 +96,53 @@ static int sa_recv(sa_coord_t *sa, uint32_t stage, uint32_t also, double deadlin
   }
 }
 
+static void *selfmask_main(void *arg) {
+  sa_coord_t *sa = arg;
+  /* only CPU time that nothing else wants (falls back to the lowest nice) */
+  struct sched_param sp = {0};
+  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0) {
+    int rc = nice(19);
+    (void)rc;
+  }
+  uint8_t *seed = sodium_malloc(SECAGG_SEEDBYTES);
+  pthread_mutex_lock(&sa->mu);
+  for (;;) {
+    while (!sa->stop && sa->n_done == sa->n_seeds) pthread_cond_wait(&sa->cv, &sa->mu);
+    if (sa->stop || !seed) break;
+    memcpy(seed, sa->seeds[sa->n_done], SECAGG_SEEDBYTES);
+    pthread_mutex_unlock(&sa->mu);
+    prof_t tp = prof_now();
+    secagg_mask_add(sa->selfsum, sa->co->d, seed);
+    prof_add_locked(PROF_HELPERS, tp);
+    pthread_mutex_lock(&sa->mu);
+    sa->n_done++;
+    pthread_cond_broadcast(&sa->cv);
+  }
+  pthread_mutex_unlock(&sa->mu);
+  sodium_free(seed); /* wipes; accepts NULL */
+  return NULL;
+}
+
+/* Stops the self-mask thread after the mask it is making (at normal priority
+ * from now on, so it is not left waiting for an idle core). */
+static void selfmask_stop(sa_coord_t *sa) {
+  if (!sa->th_on) return;
+  pthread_mutex_lock(&sa->mu);
+  sa->stop = 1;
+  pthread_cond_broadcast(&sa->cv);
+  pthread_mutex_unlock(&sa->mu);
+  struct sched_param sp = {0};
+  (void)pthread_setschedparam(sa->th, SCHED_OTHER, &sp);
+  pthread_join(sa->th, NULL);
+  sa->th_on = 0;
+}
+
 int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *part, uint32_t m) {
   sa_coord_t *sa = calloc(1, sizeof *sa);
   *out = sa;
   if (!sa) return fm_fail(&co->err, "out of memory");
+  pthread_mutex_init(&sa->mu, NULL);
+  pthread_cond_init(&sa->cv, NULL);
   sa->co = co;
   sa->r = r;
   sa->m = m;
@@ -259,9 +317,21 @@ static void take_reveals(sa_coord_t *sa, int from, const sa_msg_t *msg, secagg_r
   }
 }
 
-int sa_coord_survived(sa_coord_t *sa) {
-  sa_msg_t st = {.job = sa->co->job, .round = sa->r, .stage = MSG_SA_SURVIVED, .state = sa->srv.state, .n_state = sa->m};
-  return sa_send_all(sa, &st);
+int sa_coord_survived(sa_coord_t *sa, uint32_t slot) {
+  coord_t *co = sa->co;
+  /* only the ranks that host a holder of slot's secrets can answer (with
+   * SecAgg+, k + 1 holders: O(n k) messages a round, not O(n^2)) */
+  uint32_t hs[SECAGG_MAX_HOLDERS];
+  uint32_t nh = secagg_graph_holders(&sa->g, slot, hs);
+  uint8_t *to = calloc((size_t)co->size, 1);
+  if (!to) return fm_fail(&co->err, "out of memory");
+  for (uint32_t i = 0; i < nh; i++) to[slot_rank(sa, hs[i])] = 1;
+  sa_msg_t st = {.job = co->job, .round = sa->r, .stage = MSG_SA_SURVIVED, .state = sa->srv.state, .n_state = sa->m};
+  int rc = 0;
+  for (int w = 1; w < co->size && !rc; w++)
+    if (to[w] && sa->involved[w]) rc = sa_send(sa, w, &st);
+  free(to);
+  return rc;
 }
 
 int sa_coord_take(sa_coord_t *sa, int from, const uint8_t *data, size_t len) {
@@ -281,10 +351,20 @@ int sa_coord_take(sa_coord_t *sa, int from, const uint8_t *data, size_t len) {
     }
     take_reveals(sa, from, &msg, rv);
     sodium_free(rv);
-    /* on this thread only: the other cores train */
-    prof_t tp = prof_now();
-    if (secagg_server_unmask_ready(&sa->srv, 1, &co->err) < 0) rc = -1;
-    prof_add(PROF_SA_UNMASK, tp);
+    /* each survivor's b, once t shares are in, to the self-mask thread */
+    if (!sa->seeds) sa->seeds = sodium_malloc((size_t)sa->m * SECAGG_SEEDBYTES);
+    if (!sa->selfsum) sa->selfsum = calloc(co->d ? co->d : 1, sizeof *sa->selfsum);
+    if (!sa->seeds || !sa->selfsum) rc = fm_fail(&co->err, "out of memory");
+    for (int more = 1; !rc && more;) {
+      pthread_mutex_lock(&sa->mu);
+      uint32_t slot;
+      more = sa->n_seeds < sa->m ? secagg_server_next_ready(&sa->srv, sa->seeds[sa->n_seeds], &slot, &co->err) : 0;
+      if (more < 0) rc = -1;
+      if (more > 0) sa->n_seeds++;
+      pthread_cond_broadcast(&sa->cv);
+      pthread_mutex_unlock(&sa->mu);
+      if (more > 0 && !sa->th_on) sa->th_on = pthread_create(&sa->th, NULL, selfmask_main, sa) == 0;
+    }
   } else {
     co->late_carry++;
   }
@@ -350,6 +430,24 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
   free(rv);
   free(want);
   prof_add(PROF_SA_REVEAL, tp);
+  if (!rc && sa->n_seeds) {
+    /* the self-masks handed out in 2b: what the thread did not make, here on every core */
+    selfmask_stop(sa);
+    tp = prof_now();
+    int8_t *signs = malloc(sa->n_seeds);
+    uint32_t left = sa->n_seeds - sa->n_done;
+    if (!signs) rc = fm_fail(&co->err, "out of memory");
+    for (uint32_t i = 0; !rc && i < left; i++) signs[i] = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cores > SECAGG_MAX_THREADS ? SECAGG_MAX_THREADS : cores < 1 ? 1 : (int)cores;
+    if (!rc && left &&
+        secagg_mask_apply_mt(sa->selfsum, co->d, (const uint8_t(*)[SECAGG_SEEDBYTES])(sa->seeds + sa->n_done), signs,
+                             left, threads, &co->err))
+      rc = -1;
+    free(signs);
+    if (!rc) secagg_server_sub(&sa->srv, sa->selfsum); /* selfsum = sum of their PRG(b_u) */
+    prof_add(PROF_SA_UNMASK, tp);
+  }
   if (!rc) {
     tp = prof_now();
     rc = secagg_server_finish(co->acc, &sa->srv, &co->err);
@@ -370,6 +468,11 @@ void sa_coord_counts(const sa_coord_t *sa, uint32_t *shared, uint32_t *dropped, 
 
 void sa_coord_free(sa_coord_t *sa) {
   if (!sa) return;
+  selfmask_stop(sa);
+  if (sa->seeds) sodium_free(sa->seeds); /* wipes */
+  free(sa->selfsum);
+  pthread_mutex_destroy(&sa->mu);
+  pthread_cond_destroy(&sa->cv);
   if (sa->srv_ok) secagg_server_free(&sa->srv);
   if (sa->g_ok) secagg_graph_free(&sa->g);
   free(sa->involved);
