@@ -743,6 +743,17 @@ done:
   return rc;
 }
 
+/* Reveals c's share i of the given kind (SECAGG_REVEAL_B or _SK) into *out and
+ * remembers it: each share goes out at most once, and of one kind. */
+static void reveal_share(secagg_reveal_t *out, secagg_client_t *c, uint32_t i, uint8_t kind) {
+  const secagg_keyshare_t *h = &c->sec->held[i];
+  c->sec->told[i] = kind;
+  out->owner = h->owner;
+  out->kind = kind;
+  out->x = h->x;
+  memcpy(out->y, kind == SECAGG_REVEAL_SK ? h->sk : h->b, 32);
+}
+
 int secagg_client_reveal(secagg_reveal_t *out, size_t cap, size_t *n_out, secagg_client_t *c,
                          const uint8_t *state, fm_err *err) {
   *n_out = 0;
@@ -778,15 +789,9 @@ int secagg_client_reveal(secagg_reveal_t *out, size_t cap, size_t *n_out, secagg
   c->revealed = 1; /* from here on, never a second answer this round */
   size_t k = 0;
   for (uint32_t i = 0; i < c->n_held; i++) {
-    const secagg_keyshare_t *h = &c->sec->held[i];
     if (c->sec->told[i]) continue; /* revealed early (stage 2b) */
-    int dropped = state[h->owner] == SECAGG_DROPPED;
-    c->sec->told[i] = dropped ? SECAGG_REVEAL_SK : SECAGG_REVEAL_B;
-    out[k].owner = h->owner;
-    out[k].kind = c->sec->told[i];
-    out[k].x = h->x;
-    memcpy(out[k].y, dropped ? h->sk : h->b, 32);
-    k++;
+    int dropped = state[c->sec->held[i].owner] == SECAGG_DROPPED;
+    reveal_share(&out[k++], c, i, dropped ? SECAGG_REVEAL_SK : SECAGG_REVEAL_B);
   }
   *n_out = k;
   return 0;
@@ -809,16 +814,8 @@ int secagg_client_reveal_new(secagg_reveal_t *out, size_t cap, size_t *n_out, se
     }
   }
   size_t k = 0;
-  for (uint32_t i = 0; i < c->n_held; i++) {
-    const secagg_keyshare_t *h = &c->sec->held[i];
-    if (c->sec->told[i] || state[h->owner] != SECAGG_SURVIVED) continue;
-    c->sec->told[i] = SECAGG_REVEAL_B;
-    out[k].owner = h->owner;
-    out[k].kind = SECAGG_REVEAL_B;
-    out[k].x = h->x;
-    memcpy(out[k].y, h->b, 32);
-    k++;
-  }
+  for (uint32_t i = 0; i < c->n_held; i++)
+    if (!c->sec->told[i] && state[c->sec->held[i].owner] == SECAGG_SURVIVED) reveal_share(&out[k++], c, i, SECAGG_REVEAL_B);
   *n_out = k;
   return 0;
 }
