@@ -840,7 +840,8 @@ int secagg_server_init(secagg_server_t *s, const secagg_graph_t *g, uint64_t job
   s->rv = calloc(s->cap_rv, sizeof *s->rv);
   s->rv_from = calloc(s->cap_rv, sizeof *s->rv_from);
   s->self_done = calloc(g->n, 1);
-  if (!s->pk || !s->has_pk || !s->state || !s->acc || !s->rv || !s->rv_from || !s->self_done) {
+  s->seen = calloc(s->cap_rv, 1);
+  if (!s->pk || !s->has_pk || !s->state || !s->acc || !s->rv || !s->rv_from || !s->self_done || !s->seen) {
     secagg_server_free(s);
     return fm_fail(err, "secagg: out of memory");
   }
@@ -857,6 +858,7 @@ void secagg_server_free(secagg_server_t *s) {
   free(s->rv);
   free(s->rv_from);
   free(s->self_done);
+  free(s->seen);
   memset(s, 0, sizeof *s);
 }
 
@@ -956,11 +958,11 @@ int secagg_server_add_reveal(secagg_server_t *s, uint32_t from, const secagg_rev
     }
     for (size_t j = 0; j < i; j++)
       if (r[j].owner == o) return fm_fail(err, "secagg: slot %u revealed two shares of slot %u", from, o);
-    for (size_t j = 0; j < s->n_rv; j++)
-      if (s->rv_from[j] == from && s->rv[j].owner == o)
-        return fm_fail(err, "secagg: slot %u revealed its share of slot %u twice", from, o);
+    if (s->seen[(size_t)o * (s->g->deg + 1) + (x - 1)])
+      return fm_fail(err, "secagg: slot %u revealed its share of slot %u twice", from, o);
   }
   for (size_t i = 0; i < n; i++) {
+    s->seen[(size_t)r[i].owner * (s->g->deg + 1) + (r[i].x - 1)] = 1;
     s->rv[s->n_rv] = r[i];
     s->rv_from[s->n_rv++] = from;
   }
@@ -1044,6 +1046,11 @@ int secagg_server_next_ready(secagg_server_t *s, uint8_t b[SECAGG_SEEDBYTES], ui
 
 void secagg_server_sub(secagg_server_t *s, const uint32_t *w) { secagg_vec_sub(s->acc, w, s->n_words); }
 
+int secagg_server_sub_masks(secagg_server_t *s, const uint8_t (*seeds)[SECAGG_SEEDBYTES], const int8_t *signs, size_t k,
+                            int threads, fm_err *err) {
+  return secagg_mask_apply_mt(s->acc, s->n_words, seeds, signs, k, threads < 1 ? 1 : threads, err);
+}
+
 int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) {
   const secagg_graph_t *g = s->g;
   int rc = -1, r;
@@ -1057,9 +1064,7 @@ int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) {
   uint32_t u;
   while (k < g->n && (r = secagg_server_next_ready(s, seeds[k], &u, err)) == 1) signs[k++] = -1;
   if (r < 0) goto done; /* no mask removed yet: but the slots handed out count as removed */
-  if (k && secagg_mask_apply_mt(s->acc, s->n_words, (const uint8_t(*)[SECAGG_SEEDBYTES])seeds, signs, k,
-                                threads < 1 ? 1 : threads, err))
-    goto done;
+  if (k && secagg_server_sub_masks(s, (const uint8_t(*)[SECAGG_SEEDBYTES])seeds, signs, k, threads, err)) goto done;
   rc = (int)k;
 done:
   sodium_free(seeds); /* wipes; accepts NULL */

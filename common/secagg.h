@@ -319,6 +319,7 @@ typedef struct secagg_server {
   uint32_t *rv_from;             /* their senders */
   size_t n_rv, cap_rv;
   uint8_t *self_done;            /* per slot: PRG(b_u) already out of acc */
+  uint8_t *seen;                 /* per (owner, x - 1): that holder's share of owner is in */
   int closed;
 } secagg_server_t;
 
@@ -358,6 +359,10 @@ int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) SEC
 int secagg_server_next_ready(secagg_server_t *s, uint8_t b[SECAGG_SEEDBYTES], uint32_t *slot, fm_err *err) SECAGG_WUR;
 /* acc -= w (n_words words, mod 2^32). */
 void secagg_server_sub(secagg_server_t *s, const uint32_t *w);
+/* acc += signs[i] * PRG(seeds[i]) for the k seeds, on up to `threads` threads
+ * (the seeds from secagg_server_next_ready, with signs -1). */
+int secagg_server_sub_masks(secagg_server_t *s, const uint8_t (*seeds)[SECAGG_SEEDBYTES], const int8_t *signs, size_t k,
+                            int threads, fm_err *err) SECAGG_WUR;
 /* Reconstructs the seeds and writes the exact sum of the survivors' inputs to
  * sum (n_words). SECAGG_ETHRESHOLD if fewer than t reveals for some party;
  * SECAGG_EINCONSISTENT if a reconstructed s_sk does not match its public key. */

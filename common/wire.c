@@ -277,6 +277,12 @@ size_t wire_flush(double timeout_s) {
   return pending;
 }
 
+int wire_await(int src, int tag, double timeout_s) {
+  MPI_Status st;
+  return wire_wait(comm(), src == WIRE_ANY_SOURCE ? MPI_ANY_SOURCE : src, tag == WIRE_ANY_TAG ? MPI_ANY_TAG : tag,
+                   timeout_s, NULL, &st);
+}
+
 int wire_pending(int src, int tag) {
   int flag = 0;
   MPI_Status st;

@@ -87,6 +87,9 @@ void wire_set_quick(double seconds);
 
 /* 1 if a message with `tag` from `src` is waiting (does not receive it), else 0. */
 int wire_pending(int src, int tag);
+/* Waits like wire_recv, up to timeout_s, until a message with `tag` from `src`
+ * is waiting, without receiving it: 0 when there is one, 1 at the deadline. */
+int wire_await(int src, int tag, double timeout_s);
 
 /* Every message from now on goes through comm instead of MPI_COMM_WORLD
  * (pilot mode: the communicator joining separately launched jobs). */

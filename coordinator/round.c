@@ -22,6 +22,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,7 +256,9 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
       continue;
     }
     if (sa && co->in.tag == WIRE_TAG_SECAGG) { /* b-shares of the survivors so far */
-      if (sa_coord_take(sa, from, co->in.data, co->in.len)) {
+      int trc = sa_coord_take(sa, from, co->in.data, co->in.len);
+      sodium_memzero(co->in.data, co->in.len); /* the opened b-shares */
+      if (trc) {
         free(got);
         free(by_rank);
         sa_coord_free(sa);

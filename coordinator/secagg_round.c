@@ -33,6 +33,8 @@
 #include "common/prof.h"
 #include "coordinator/coord.h"
 
+typedef struct selfmask selfmask_t;
+
 struct sa_coord {
   coord_t *co;
   uint32_t r, m;
@@ -43,17 +45,8 @@ struct sa_coord {
   uint8_t *involved;  /* (size) worker ranks hosting a slot */
   uint8_t *shared;    /* (m) */
   uint32_t n_shared, n_dropped, n_rejected;
-  /* stage 2b: the survivors' self-masks, summed into selfsum by a helper
-   * thread at idle priority (it runs on a core nothing else wants, so it never
-   * slows the training or the collection); seeds[n_done..n_seeds) wait. What
-   * it has not done when the deadline comes is done in sa_coord_finish. */
-  pthread_t th;
-  int th_on, stop;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  uint8_t (*seeds)[SECAGG_SEEDBYTES]; /* (m) sodium_malloc'd */
-  uint32_t n_seeds, n_done;
-  uint32_t *selfsum; /* (d) */
+  selfmask_t *sm; /* stage 2b's self-masks (NULL until the first survivor's b) */
+  secagg_reveal_t *rv; /* room for deg + 1 reveals (secret) */
 };
 
 static int slot_rank(const sa_coord_t *sa, uint32_t slot) { return sa->co->p[sa->part[slot]].rank; }
@@ -96,53 +89,118 @@ static int sa_recv(sa_coord_t *sa, uint32_t stage, uint32_t also, double deadlin
   }
 }
 
+/* Stage 2b's self-masks, made beside the round by a detached helper thread at
+ * idle priority (SCHED_IDLE, else nice 19), so that they use only CPU nothing
+ * else wants: the thread expands a seed's PRG(b_u) into one of its two buffers
+ * and hands the buffer over; the main thread subtracts handed-over buffers from
+ * the sum (selfmask_collect) and gives them back. The main thread never waits
+ * for the thread: at the deadline it makes itself every mask not handed over
+ * (the thread, if it is in the middle of one, drops it when it next runs). The
+ * struct lives until both have let go (refs). */
+struct selfmask {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int stop, refs;
+  size_t d;
+  uint32_t cap, n_seeds, n_taken; /* seeds[n_taken..n_seeds) wait for the thread */
+  uint8_t (*seeds)[SECAGG_SEEDBYTES]; /* (cap) sodium_malloc'd */
+  uint8_t *done;                      /* (cap) seed k's mask is out of the sum */
+  uint32_t *buf[2];
+  int ready[2];     /* buf[i] holds PRG(seeds[seed_of[i]]) for the main thread */
+  uint32_t seed_of[2];
+};
+
+/* Drops one reference; the last one frees (wiping the seeds). Called unlocked. */
+static void selfmask_release(selfmask_t *sm) {
+  pthread_mutex_lock(&sm->mu);
+  int last = --sm->refs == 0;
+  pthread_mutex_unlock(&sm->mu);
+  if (!last) return;
+  if (sm->seeds) sodium_free(sm->seeds);
+  free(sm->done);
+  free(sm->buf[0]);
+  free(sm->buf[1]);
+  pthread_mutex_destroy(&sm->mu);
+  pthread_cond_destroy(&sm->cv);
+  free(sm);
+}
+
 static void *selfmask_main(void *arg) {
-  sa_coord_t *sa = arg;
-  /* only CPU time that nothing else wants (falls back to the lowest nice) */
+  selfmask_t *sm = arg;
   struct sched_param sp = {0};
   if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0) {
     int rc = nice(19);
     (void)rc;
   }
   uint8_t *seed = sodium_malloc(SECAGG_SEEDBYTES);
-  pthread_mutex_lock(&sa->mu);
-  for (;;) {
-    while (!sa->stop && sa->n_done == sa->n_seeds) pthread_cond_wait(&sa->cv, &sa->mu);
-    if (sa->stop || !seed) break;
-    memcpy(seed, sa->seeds[sa->n_done], SECAGG_SEEDBYTES);
-    pthread_mutex_unlock(&sa->mu);
+  pthread_mutex_lock(&sm->mu);
+  while (seed) {
+    while (!sm->stop && (sm->n_taken == sm->n_seeds || (sm->ready[0] && sm->ready[1])))
+      pthread_cond_wait(&sm->cv, &sm->mu);
+    if (sm->stop) break;
+    int i = sm->ready[0] ? 1 : 0; /* a buffer the main thread does not hold */
+    uint32_t k = sm->n_taken++;
+    memcpy(seed, sm->seeds[k], SECAGG_SEEDBYTES);
+    pthread_mutex_unlock(&sm->mu);
     prof_t tp = prof_now();
-    secagg_mask_add(sa->selfsum, sa->co->d, seed);
+    secagg_mask_expand(sm->buf[i], sm->d, seed);
     prof_add_locked(PROF_HELPERS, tp);
-    pthread_mutex_lock(&sa->mu);
-    sa->n_done++;
-    pthread_cond_broadcast(&sa->cv);
+    pthread_mutex_lock(&sm->mu);
+    if (sm->stop) break; /* the main thread makes it itself */
+    sm->ready[i] = 1;
+    sm->seed_of[i] = k;
+    pthread_cond_broadcast(&sm->cv);
   }
-  pthread_mutex_unlock(&sa->mu);
+  pthread_mutex_unlock(&sm->mu);
   sodium_free(seed); /* wipes; accepts NULL */
+  selfmask_release(sm);
   return NULL;
 }
 
-/* Stops the self-mask thread after the mask it is making (at normal priority
- * from now on, so it is not left waiting for an idle core). */
-static void selfmask_stop(sa_coord_t *sa) {
-  if (!sa->th_on) return;
-  pthread_mutex_lock(&sa->mu);
-  sa->stop = 1;
-  pthread_cond_broadcast(&sa->cv);
-  pthread_mutex_unlock(&sa->mu);
-  struct sched_param sp = {0};
-  (void)pthread_setschedparam(sa->th, SCHED_OTHER, &sp);
-  pthread_join(sa->th, NULL);
-  sa->th_on = 0;
+/* Subtracts from the sum the masks the thread has handed over. */
+static void selfmask_collect(sa_coord_t *sa) {
+  selfmask_t *sm = sa->sm;
+  pthread_mutex_lock(&sm->mu);
+  for (int i = 0; i < 2; i++) {
+    if (!sm->ready[i]) continue;
+    pthread_mutex_unlock(&sm->mu); /* buf[i] is ours while ready[i] */
+    secagg_server_sub(&sa->srv, sm->buf[i]);
+    pthread_mutex_lock(&sm->mu);
+    sm->done[sm->seed_of[i]] = 1;
+    sm->ready[i] = 0;
+    pthread_cond_broadcast(&sm->cv);
+  }
+  pthread_mutex_unlock(&sm->mu);
+}
+
+/* The thread and its shared state for a round of m parties and d words. */
+static selfmask_t *selfmask_new(uint32_t m, size_t d) {
+  selfmask_t *sm = calloc(1, sizeof *sm);
+  if (!sm) return NULL;
+  pthread_mutex_init(&sm->mu, NULL);
+  pthread_cond_init(&sm->cv, NULL);
+  sm->refs = 1;
+  sm->d = d;
+  sm->cap = m;
+  sm->seeds = sodium_malloc((size_t)m * SECAGG_SEEDBYTES);
+  sm->done = calloc(m, 1);
+  sm->buf[0] = malloc(sizeof(uint32_t) * (d ? d : 1));
+  sm->buf[1] = malloc(sizeof(uint32_t) * (d ? d : 1));
+  if (!sm->seeds || !sm->done || !sm->buf[0] || !sm->buf[1]) {
+    selfmask_release(sm);
+    return NULL;
+  }
+  pthread_t th;
+  sm->refs = 2;
+  if (pthread_create(&th, NULL, selfmask_main, sm) != 0) sm->refs = 1; /* then all at the deadline */
+  else pthread_detach(th);
+  return sm;
 }
 
 int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *part, uint32_t m) {
   sa_coord_t *sa = calloc(1, sizeof *sa);
   *out = sa;
   if (!sa) return fm_fail(&co->err, "out of memory");
-  pthread_mutex_init(&sa->mu, NULL);
-  pthread_cond_init(&sa->cv, NULL);
   sa->co = co;
   sa->r = r;
   sa->m = m;
@@ -309,6 +367,7 @@ static void take_reveals(sa_coord_t *sa, int from, const sa_msg_t *msg, secagg_r
       fm_err e;
       if (ok && n <= sa->g.deg && secagg_reveal_unpack(&rv[n], msg->items[j].data, msg->items[j].len, &e) == 0) n++;
       else ok = 0;
+      if (msg->items[j].len) sodium_memzero((void *)msg->items[j].data, msg->items[j].len); /* shares: wiped */
     }
     fm_err e;
     if (!ok || secagg_server_add_reveal(&sa->srv, holder, rv, n, &e)) sa->n_rejected++;
@@ -344,27 +403,24 @@ int sa_coord_take(sa_coord_t *sa, int from, const uint8_t *data, size_t len) {
   int rc = 0;
   if (msg.job == co->job && msg.round == sa->r && msg.stage == MSG_SA_REVEAL_B && from > 0 && from < co->size &&
       sa->involved[from]) {
-    secagg_reveal_t *rv = sodium_malloc(sizeof *rv * (sa->g.deg + 1));
-    if (!rv) {
+    if (!sa->rv && !(sa->rv = sodium_malloc(sizeof *sa->rv * (sa->g.deg + 1)))) {
       msg_secagg_release(&msg);
       return fm_fail(&co->err, "out of memory");
     }
-    take_reveals(sa, from, &msg, rv);
-    sodium_free(rv);
+    take_reveals(sa, from, &msg, sa->rv);
     /* each survivor's b, once t shares are in, to the self-mask thread */
-    if (!sa->seeds) sa->seeds = sodium_malloc((size_t)sa->m * SECAGG_SEEDBYTES);
-    if (!sa->selfsum) sa->selfsum = calloc(co->d ? co->d : 1, sizeof *sa->selfsum);
-    if (!sa->seeds || !sa->selfsum) rc = fm_fail(&co->err, "out of memory");
+    if (!sa->sm && !(sa->sm = selfmask_new(sa->m, co->d))) rc = fm_fail(&co->err, "out of memory");
     for (int more = 1; !rc && more;) {
-      pthread_mutex_lock(&sa->mu);
+      selfmask_t *sm = sa->sm;
+      pthread_mutex_lock(&sm->mu);
       uint32_t slot;
-      more = sa->n_seeds < sa->m ? secagg_server_next_ready(&sa->srv, sa->seeds[sa->n_seeds], &slot, &co->err) : 0;
+      more = sm->n_seeds < sm->cap ? secagg_server_next_ready(&sa->srv, sm->seeds[sm->n_seeds], &slot, &co->err) : 0;
       if (more < 0) rc = -1;
-      if (more > 0) sa->n_seeds++;
-      pthread_cond_broadcast(&sa->cv);
-      pthread_mutex_unlock(&sa->mu);
-      if (more > 0 && !sa->th_on) sa->th_on = pthread_create(&sa->th, NULL, selfmask_main, sa) == 0;
+      if (more > 0) sm->n_seeds++;
+      pthread_cond_broadcast(&sm->cv);
+      pthread_mutex_unlock(&sm->mu);
     }
+    if (!rc) selfmask_collect(sa);
   } else {
     co->late_carry++;
   }
@@ -425,27 +481,39 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
     }
     take_reveals(sa, from, &msg, rv);
     msg_secagg_release(&msg);
+    sodium_memzero(co->in.data, co->in.len); /* the opened shares */
   }
   sodium_memzero(rv, sizeof *rv * (sa->g.deg + 1) * (size_t)m);
   free(rv);
   free(want);
   prof_add(PROF_SA_REVEAL, tp);
-  if (!rc && sa->n_seeds) {
-    /* the self-masks handed out in 2b: what the thread did not make, here on every core */
-    selfmask_stop(sa);
+  if (!rc && sa->sm) {
+    /* the self-masks handed out in 2b: those the thread has made, then the rest
+     * here on every core (without waiting for the thread) */
+    selfmask_t *sm = sa->sm;
     tp = prof_now();
-    int8_t *signs = malloc(sa->n_seeds);
-    uint32_t left = sa->n_seeds - sa->n_done;
-    if (!signs) rc = fm_fail(&co->err, "out of memory");
-    for (uint32_t i = 0; !rc && i < left; i++) signs[i] = 1;
+    selfmask_collect(sa);
+    pthread_mutex_lock(&sm->mu);
+    sm->stop = 1;
+    pthread_cond_broadcast(&sm->cv);
+    pthread_mutex_unlock(&sm->mu);
+    selfmask_collect(sa); /* handed over just before the stop */
+    uint8_t (*left)[SECAGG_SEEDBYTES] = sodium_malloc((size_t)sm->cap * SECAGG_SEEDBYTES + 1);
+    int8_t *signs = malloc(sm->cap + 1);
+    uint32_t n_left = 0;
+    if (!left || !signs) rc = fm_fail(&co->err, "out of memory");
+    for (uint32_t k = 0; !rc && k < sm->n_seeds; k++)
+      if (!sm->done[k]) {
+        memcpy(left[n_left], sm->seeds[k], SECAGG_SEEDBYTES);
+        signs[n_left++] = -1;
+      }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > SECAGG_MAX_THREADS ? SECAGG_MAX_THREADS : cores < 1 ? 1 : (int)cores;
-    if (!rc && left &&
-        secagg_mask_apply_mt(sa->selfsum, co->d, (const uint8_t(*)[SECAGG_SEEDBYTES])(sa->seeds + sa->n_done), signs,
-                             left, threads, &co->err))
+    if (!rc && n_left &&
+        secagg_server_sub_masks(&sa->srv, (const uint8_t(*)[SECAGG_SEEDBYTES])left, signs, n_left, threads, &co->err))
       rc = -1;
+    if (left) sodium_free(left); /* wipes */
     free(signs);
-    if (!rc) secagg_server_sub(&sa->srv, sa->selfsum); /* selfsum = sum of their PRG(b_u) */
     prof_add(PROF_SA_UNMASK, tp);
   }
   if (!rc) {
@@ -468,11 +536,14 @@ void sa_coord_counts(const sa_coord_t *sa, uint32_t *shared, uint32_t *dropped, 
 
 void sa_coord_free(sa_coord_t *sa) {
   if (!sa) return;
-  selfmask_stop(sa);
-  if (sa->seeds) sodium_free(sa->seeds); /* wipes */
-  free(sa->selfsum);
-  pthread_mutex_destroy(&sa->mu);
-  pthread_cond_destroy(&sa->cv);
+  if (sa->sm) {
+    pthread_mutex_lock(&sa->sm->mu);
+    sa->sm->stop = 1;
+    pthread_cond_broadcast(&sa->sm->cv);
+    pthread_mutex_unlock(&sa->sm->mu);
+    selfmask_release(sa->sm);
+  }
+  if (sa->rv) sodium_free(sa->rv); /* wipes */
   if (sa->srv_ok) secagg_server_free(&sa->srv);
   if (sa->g_ok) secagg_graph_free(&sa->g);
   free(sa->involved);

@@ -50,8 +50,13 @@ static int wait_msg2(sa_ctx_t *x, uint32_t stage, uint32_t also, sa_msg_t *m, fm
     if (left <= 0) return 1;
     int from, reject;
     wire_set_quick(quick_until - wire_now());
-    int rc = chan_recv(x->ch, &x->in, &from, 0, WIRE_TAG_SECAGG, left < 0.05 ? left : 0.05, &reject, err);
+    int w = wire_await(0, WIRE_TAG_SECAGG, left < 0.05 ? left : 0.05);
     wire_set_quick(0);
+    if (w) continue; /* a time slice */
+    /* probed after the secure-aggregation message, so a plan sent before it
+     * (the coordinator moved on: the message is the next round's) is seen */
+    if (wire_pending(0, WIRE_TAG_PLAN)) return 1;
+    int rc = chan_recv(x->ch, &x->in, &from, 0, WIRE_TAG_SECAGG, 0, &reject, err);
     if (rc < 0) return -1;
     if (rc) continue; /* a time slice, or a rejected message (stale round) */
     if (msg_secagg_unpack(m, x->in.data, x->in.len, err)) continue;
@@ -138,7 +143,7 @@ int sa_worker_thread_setup(const fm_config *c, int rank, int size, int blas_thre
 /* 1 if n parties of d words are masked as one batch (at least two, within the budget). */
 static int batch_fits(size_t n, size_t d) { return n >= 2 && n * d * sizeof(uint32_t) <= SA_BATCH_BUDGET; }
 /* At most this many bytes of a batch's sealed deltas in flight at once (each
- * post is copied into the outbox, whose buffers are kept for the next round). */
+ * sealed into a buffer of the outbox's pool, kept for the next round). */
 #define SA_POST_BUDGET ((size_t)64 << 20)
 
 typedef struct sa_pool {
@@ -413,6 +418,7 @@ static int answer_survived(sa_poster_t *p, const uint8_t *state, size_t n_state,
       if (err != &p->err) *err = p->err;
     } else {
       rc = send_msg(p->x, &re, err);
+      sodium_memzero(p->x->out.data, p->x->out.len); /* the packed shares */
     }
     if (p->bg) pthread_mutex_unlock(&p->bg->seal_mu);
   }
@@ -423,7 +429,10 @@ static int answer_survived(sa_poster_t *p, const uint8_t *state, size_t n_state,
 /* Stage 2b without waiting: answers every SURVIVED state that has come; keeps
  * a final STATE that came already (the deadline passed) for stage 3. */
 static void poll_survived(sa_poster_t *p) {
-  while (!p->failed && !p->state && wire_pending(0, WIRE_TAG_SECAGG)) {
+  /* not past a newer plan: the coordinator moved on (abandoned this round), and
+   * its next messages are for the round that plan starts. Probed after the
+   * secure-aggregation message: a plan sent before it has arrived before it. */
+  while (!p->failed && !p->state && wire_pending(0, WIRE_TAG_SECAGG) && !wire_pending(0, WIRE_TAG_PLAN)) {
     int from, reject;
     int rc = chan_recv(p->x->ch, &p->x->in, &from, 0, WIRE_TAG_SECAGG, 0, &reject, &p->err);
     if (rc < 0) {
@@ -435,8 +444,14 @@ static void poll_survived(sa_poster_t *p) {
     if (msg_secagg_unpack(&m, p->x->in.data, p->x->in.len, &p->err)) continue;
     if (m.job == p->x->job && m.round == p->x->plan->round) {
       if (m.stage == MSG_SA_SURVIVED && answer_survived(p, m.state, m.n_state, &p->err)) p->failed = 1;
-      if (m.stage == MSG_SA_STATE && m.n_state == p->m && (p->state = malloc(p->m)) != NULL)
-        memcpy(p->state, m.state, p->m);
+      if (m.stage == MSG_SA_STATE) {
+        if (m.n_state != p->m || !(p->state = malloc(p->m))) {
+          p->failed = 1;
+          fm_fail(&p->err, "secagg: bad STATE message");
+        } else {
+          memcpy(p->state, m.state, p->m);
+        }
+      }
     }
     msg_secagg_release(&m);
   }
@@ -854,6 +869,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   free(state);
   sa_msg_t re = {.stage = MSG_SA_REVEAL, .items = items, .n_items = n};
   rc = answer ? send_msg(&x, &re, err) : 0;
+  if (x.out.data) sodium_memzero(x.out.data, x.out.len); /* the packed shares */
   prof_add(PROF_SA_REVEAL, tp);
 done:
   platform_set_step_hook(NULL, NULL);
