@@ -131,6 +131,11 @@ static void *mask_range(void *arg) {
   return NULL;
 }
 
+int secagg_unmask_threads(void) {
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > SECAGG_MAX_THREADS ? SECAGG_MAX_THREADS : cores < 1 ? 1 : (int)cores;
+}
+
 int secagg_mask_apply_mt(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_SEEDBYTES], const int8_t *signs,
                          size_t n_seeds, int threads, fm_err *err) {
   if (n_seeds == 0 || n == 0) return 0;
@@ -443,8 +448,7 @@ int secagg_unmask_rest(uint32_t *sum, size_t n_words, const secagg_graph_t *g, u
   }
   /* The coordinator unmasks while the parties wait: all its cores can help.
    * The words are exact sums mod 2^32, the same however the work is split. */
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  int threads = cores > SECAGG_MAX_THREADS ? SECAGG_MAX_THREADS : cores < 1 ? 1 : (int)cores;
+  int threads = secagg_unmask_threads();
   if (!rc) rc = secagg_mask_apply_mt(sum, n_words, (const uint8_t(*)[SECAGG_SEEDBYTES])seeds, signs, k, threads, err);
   sodium_free(seeds); /* wipes */
   free(signs);

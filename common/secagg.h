@@ -127,6 +127,9 @@ int secagg_mask_apply(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_SEE
 #define SECAGG_MAX_THREADS 4
 int secagg_mask_apply_mt(uint32_t *acc, size_t n, const uint8_t (*seeds)[SECAGG_SEEDBYTES], const int8_t *signs,
                          size_t n_seeds, int threads, fm_err *err) SECAGG_WUR;
+/* The threads an unmasking the parties wait for may use: the online cores,
+ * 1 to SECAGG_MAX_THREADS. */
+int secagg_unmask_threads(void);
 /* acc[i] += x[i], acc[i] -= x[i] (mod 2^32); acc and x the same buffer or not overlapping. */
 void secagg_vec_add(uint32_t *acc, const uint32_t *x, size_t n);
 void secagg_vec_sub(uint32_t *acc, const uint32_t *x, size_t n);

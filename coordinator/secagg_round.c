@@ -507,8 +507,7 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
         memcpy(left[n_left], sm->seeds[k], SECAGG_SEEDBYTES);
         signs[n_left++] = -1;
       }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = cores > SECAGG_MAX_THREADS ? SECAGG_MAX_THREADS : cores < 1 ? 1 : (int)cores;
+    int threads = secagg_unmask_threads();
     if (!rc && n_left &&
         secagg_server_sub_masks(&sa->srv, (const uint8_t(*)[SECAGG_SEEDBYTES])left, signs, n_left, threads, &co->err))
       rc = -1;
