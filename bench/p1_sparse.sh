@@ -27,7 +27,17 @@
 #   usage: bench/p1_sparse.sh [bin] [data] [seeds]
 #     bin build/fedmeta   data out/amazon (fedmeta prepare --format amazon)   seeds "1 2 3"
 #   env: IN=out/bench-p1-amazon-trans  OUT=$IN/sparse  NS="100 300 1000 3000"  K=5
-#        ROTATIONS="beauty:toys sports:beauty toys:sports"
+#        ROTATIONS="beauty:toys sports:beauty toys:sports" (test:validation; several
+#          validation categories joined by +, e.g. c3:c8+c24, are scored together:
+#          the mean of their NDCG@10)
+#        DATASET=amazon (the rows' first column)
+#        TMODEL="{in}/amazon-{test}-{algo}-{seed}" (a test model's folder)
+#        VMODEL (the validation model's folder; default: the first of
+#          IN/sweep-TEST/amazon-reptile-*, as bench/p1_amazon_attr.sh leaves them)
+#   Ciao (bench/p1_ciao_best.sh's models: c3 and c6 held out of one model,
+#   validation on c8 and c24 with both test categories excluded):
+#        DATASET=ciao IN=out/bench-p1-ciao-trans TMODEL="{in}/ciao-<tag>-{algo}-{seed}"
+#        VMODEL=<the best reptile trial of IN/sweep> ROTATIONS="c3:c8+c24 c6:c8+c24"
 #        FT_GRID="0:0.001 20:0.01 100:0.01"
 #        LOCAL_GRID="1:0.001 20:0.01 100:0.01 400:0.01 1000:0.01 400:0.003 1000:0.003"
 #        ALGOS="" (e.g. "fedavg central fomaml")
@@ -43,6 +53,15 @@ k=${K:-5}
 ft_grid=${FT_GRID:-0:0.001 20:0.01 100:0.01}
 local_grid=${LOCAL_GRID:-1:0.001 20:0.01 100:0.01 400:0.01 1000:0.01 400:0.003 1000:0.003}
 algos=${ALGOS:-}
+dataset=${DATASET:-amazon}
+tmodel=${TMODEL:-"{in}/amazon-{test}-{algo}-{seed}"}
+# test_model TEST ALGO SEED -> the meta-model file
+test_model() {
+  local m=${tmodel//\{in\}/$in}
+  m=${m//\{test\}/$1}
+  m=${m//\{algo\}/$2}
+  echo "${m//\{seed\}/$3}/meta-model.pb"
+}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 [ -f "$data/manifest.txt" ] || { echo "p1_sparse: no prepared data in $data (README, section Data)" >&2; exit 2; }
 mkdir -p "$out"
@@ -51,17 +70,23 @@ valid="$out/validation.csv" rows="$out/rows.csv"
 [ -s "$rows" ] || echo "data,industry,n_users,seed,method,ndcg10,recall20,users" > "$rows"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'); date: $(date -u '+%F %H:%M') UTC; K = $k; N: $ns"
 
-# score MODEL IND N SEED FT_STEPS FT_LR LOCAL_STEPS -> "method ndcg recall users" lines
+# score MODEL IND N SEED FT_STEPS FT_LR LOCAL_STEPS -> "method ndcg recall users" lines;
+# IND may list several categories joined by +: then the mean NDCG@10 and Recall@20
+# over them, and their users summed
 score() {
-  "$bin" eval --data "$data" --model "$1" --platform "$2" --kshot "$k" --heldout-users "$3" --seed "$4" \
-    --ft-steps "$5" --ft-lr "$6" --local-steps "$7" --boot 0 --verbose 0 |
-    awk '$1 == "local-only" || $1 ~ /\+ft$/ { print $1, $2, $3, $6 }'
+  local ind
+  for ind in ${2//+/ }; do
+    "$bin" eval --data "$data" --model "$1" --platform "$ind" --kshot "$k" --heldout-users "$3" --seed "$4" \
+      --ft-steps "$5" --ft-lr "$6" --local-steps "$7" --boot 0 --verbose 0 |
+      awk '$1 == "local-only" || $1 ~ /\+ft$/ { print $1, $2, $3, $6 }'
+  done | awk '{ n[$1]++; s[$1] += $2; r[$1] += $3; u[$1] += $4 }
+    END { for (m in n) printf "%s %.6f %.6f %d\n", m, s[m] / n[m], r[m] / n[m], u[m] }'
 }
 
 for pair in ${ROTATIONS:-beauty:toys sports:beauty toys:sports}; do
   test=${pair%%:*} val=${pair##*:}
-  vmodel=$(ls -d "$in/sweep-$test"/amazon-reptile-*/ 2> /dev/null | head -1)
-  [ -n "$vmodel" ] && [ -s "$vmodel/meta-model.pb" ] || { echo "p1_sparse: no validation model in $in/sweep-$test" >&2; exit 1; }
+  vmodel=${VMODEL:-$(ls -d "$in/sweep-$test"/amazon-reptile-*/ 2> /dev/null | head -1)}
+  [ -n "$vmodel" ] && [ -s "$vmodel/meta-model.pb" ] || { echo "p1_sparse: no validation model ${vmodel:-in $in/sweep-$test}" >&2; exit 1; }
   for n in $ns; do
     # validation: every trial once (a rerun keeps the trials already recorded)
     for e in $ft_grid; do
@@ -83,27 +108,27 @@ for pair in ${ROTATIONS:-beauty:toys sports:beauty toys:sports}; do
     echo "$test, N = $n: validation ($val) chose fine-tune $fs steps at $fl, local-only $ls steps at $ll"
     for seed in $seeds; do
       for a in $algos; do # the other methods at reptile's fine-tune setting
-        m="$in/amazon-$test-$a-$seed/meta-model.pb"
-        grep -q "^amazon,$test,$n,$seed,$a+ft," "$rows" && continue
+        m=$(test_model "$test" "$a" "$seed")
+        grep -q "^$dataset,$test,$n,$seed,$a+ft," "$rows" && continue
         [ -s "$m" ] || { echo "  no $m: $a seed $seed skipped"; continue; }
         score "$m" "$test" "$n" "$seed" "$fs" "$fl" 0 |
-          awk -v p="amazon,$test,$n,$seed,$a+ft" '$1 ~ /\+ft$/ { print p "," $2 "," $3 "," $4 }' >> "$rows"
+          awk -v p="$dataset,$test,$n,$seed,$a+ft" '$1 ~ /\+ft$/ { print p "," $2 "," $3 "," $4 }' >> "$rows"
       done
-      grep -q "^amazon,$test,$n,$seed,reptile+ft," "$rows" && continue
-      model="$in/amazon-$test-reptile-$seed/meta-model.pb"
+      grep -q "^$dataset,$test,$n,$seed,reptile+ft," "$rows" && continue
+      model=$(test_model "$test" reptile "$seed")
       [ -s "$model" ] || { echo "p1_sparse: no test model $model" >&2; exit 1; }
       score "$model" "$test" "$n" "$seed" 0 "$ll" "$ls" |
-        awk -v p="amazon,$test,$n,$seed" '$1 == "local-only" { print p ",local-only," $2 "," $3 "," $4 }' >> "$rows"
+        awk -v p="$dataset,$test,$n,$seed" '$1 == "local-only" { print p ",local-only," $2 "," $3 "," $4 }' >> "$rows"
       "$bin" baselines --data "$data" --heldout "$test" --ks "$k" --no-pooled --heldout-users "$n" --seed "$seed" \
         --boot 0 --verbose 0 --out "$out/baselines.tmp.csv" > /dev/null
       # the baselines CSV: platform,k,method,users,items,ndcg10,recall20,... (header first)
-      awk -F, -v p="amazon,$test,$n,$seed" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+      awk -F, -v p="$dataset,$test,$n,$seed" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
         $c["method"] != "ease-pooled" && $c["ndcg10"] != "" { print p "," $c["method"] "," $c["ndcg10"] "," $c["recall20"] "," $c["users"] }' \
         "$out/baselines.tmp.csv" >> "$rows"
       rm -f "$out/baselines.tmp.csv"
       # the model's row last: its presence marks the seed done
       score "$model" "$test" "$n" "$seed" "$fs" "$fl" 0 |
-        awk -v p="amazon,$test,$n,$seed" '$1 ~ /\+ft$/ { print p ",reptile+ft," $2 "," $3 "," $4 }' >> "$rows"
+        awk -v p="$dataset,$test,$n,$seed" '$1 ~ /\+ft$/ { print p ",reptile+ft," $2 "," $3 "," $4 }' >> "$rows"
       echo "  seed $seed done ($(date -u +%T))"
     done
   done
