@@ -15,6 +15,8 @@ extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, in
                     size_t uplo_len);
 extern void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info,
                     size_t uplo_len);
+extern int openblas_get_num_threads(void);
+extern void openblas_set_num_threads(int);
 
 /* ---------------- shared: binary user-item CSR ---------------- */
 
@@ -249,10 +251,18 @@ int baseline_ease_inverse(baseline_ease_t *m, uint32_t n_users, uint32_t n_items
   slot = NULL;
   binmat_free(&b);
   /* P = G^{-1} through Cholesky. G is symmetric, so row- and column-major
-   * agree; 'L' in Fortran's column-major is element (r >= c) at G[c*M + r]. */
+   * agree; 'L' in Fortran's column-major is element (r >= c) at G[c*M + r].
+   * On one OpenBLAS thread: its threaded potrf / potri block the work by the
+   * thread count, so P's last bits (and the rankings, and a model trained with
+   * the EASE term) would depend on OPENBLAS_NUM_THREADS. One thread gives the
+   * same P for any setting, at a cost in time (docs/BENCHMARKS.md: 12,101 items
+   * in 17 s instead of 10 s on 2 cores). */
   int n = (int)nm, info = 0;
+  const int blas_threads = openblas_get_num_threads();
+  if (blas_threads > 1) openblas_set_num_threads(1);
   spotrf_("L", &n, G, &n, &info, 1);
   if (info == 0) spotri_("L", &n, G, &n, &info, 1);
+  if (blas_threads > 1) openblas_set_num_threads(blas_threads);
   if (info != 0) {
     baseline_ease_free(m);
     return fm_fail(err, "EASE: X^T X + lambda I is not positive definite (LAPACK info %d); "

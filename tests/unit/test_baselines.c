@@ -312,11 +312,48 @@ static void test_ease_refuses_large(void) {
   free(ptr), free(items);
 }
 
+extern int openblas_get_num_threads(void);
+extern void openblas_set_num_threads(int);
+
+/* EASE's P is the same, to the last bit, for any OpenBLAS thread count: a
+ * catalogue large enough for OpenBLAS's threaded potrf / potri (they block the
+ * work by the thread count, so without the pinning in baseline_ease_inverse
+ * the bits differ), fitted at 1 and at 3 threads. */
+static void test_ease_thread_count(void) {
+  const uint32_t nu = 3000, ni = 700, per = 6;
+  uint32_t *ptr = malloc((nu + 1) * sizeof *ptr), *items = malloc((size_t)nu * per * sizeof *items);
+  uint64_t x = 88172645463325252ull; /* xorshift64: a fixed pseudo-random history */
+  for (uint32_t u = 0; u < nu; u++) {
+    ptr[u] = u * per;
+    for (uint32_t k = 0; k < per; k++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      uint32_t r = (uint32_t)(x % ni), s = (uint32_t)((x >> 32) % ni);
+      items[u * per + k] = r < s ? r : s; /* skewed towards low ids: popular items */
+    }
+  }
+  ptr[nu] = nu * per;
+  const int saved = openblas_get_num_threads();
+  baseline_ease_t m1, m3;
+  fm_err err;
+  openblas_set_num_threads(1);
+  CHECK_OK(baseline_ease_fit_csr(&m1, nu, ni, ptr, items, 20.0f, &err));
+  openblas_set_num_threads(3);
+  CHECK_OK(baseline_ease_fit_csr(&m3, nu, ni, ptr, items, 20.0f, &err));
+  CHECK(openblas_get_num_threads() == 3); /* the caller's setting is restored */
+  openblas_set_num_threads(saved);
+  CHECK(m1.n_active == m3.n_active && m1.n_active > 600);
+  CHECK(memcmp(m1.B, m3.B, (size_t)m1.n_active * m1.n_active * sizeof *m1.B) == 0);
+  baseline_ease_free(&m1);
+  baseline_ease_free(&m3);
+  free(ptr), free(items);
+}
+
 int main(void) {
   test_knn();
   test_ease();
   test_single_item_users_is_popularity();
   test_ease_refuses_large();
+  test_ease_thread_count();
   printf("test_baselines: ok\n");
   return 0;
 }
