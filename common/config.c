@@ -57,7 +57,7 @@ static const opt OPTS[] = {
   {"inject-stall", T_STR, F(inject_stall), 0, 0, NULL, CFG_TRAIN, 0, "testing only: PLATFORM:ROUND:SECONDS, the platform's rank sleeps before that round's delta"},
   {"inject-poison", T_STR, F(inject_poison), 0, 0, NULL, CFG_TRAIN, 1, "testing only: PLATFORM:FACTOR, the platform sends FACTOR x its clipped delta"},
   {"inject-crash", T_U32, F(inject_crash), 0, 1000000, NULL, CFG_TRAIN, 0, "testing only: the coordinator dies in the middle of this round unless --resume is given"},
-  {"inject-wire", T_STR, F(inject_wire), 0, 0, NULL, CFG_TRAIN, 0, "testing only: KIND:PLATFORM:ROUND, KIND tamper|truncate|replay|stale: the platform's sealed delta is damaged or repeated"},
+  {"inject-wire", T_STR, F(inject_wire), 0, 0, NULL, CFG_TRAIN, 0, "testing only: KIND:PLATFORM:ROUND, KIND tamper|truncate|replay|stale: the platform's sealed delta is damaged or repeated; spoof: another rank sends a delta in the platform's name"},
   /* differential privacy */
   {"dp-noise", T_F64, F(dp_noise), 0, 1000, NULL, CFG_TRAIN, 1, "z: Gaussian noise multiplier of client-level DP (0 = off); noise std = z x clip on the sum"},
   {"dp-delta", T_F64, F(dp_delta), 1e-15, 0.1, NULL, CFG_TRAIN, 1, "delta of the reported (epsilon, delta) guarantee"},

@@ -29,7 +29,7 @@ typedef struct fm_config {
   char inject_stall[64];        /* testing: "PLATFORM:ROUND:SECONDS" */
   char inject_poison[64];       /* testing: "PLATFORM:FACTOR" */
   uint32_t inject_crash;        /* testing: coordinator dies mid-round (first launch only) */
-  char inject_wire[64];         /* testing: "KIND:PLATFORM:ROUND", KIND tamper|truncate|replay|stale */
+  char inject_wire[64];         /* testing: "KIND:PLATFORM:ROUND", KIND tamper|truncate|replay|stale|spoof */
   /* differential privacy */
   double dp_noise;              /* z: noise multiplier (0 = off) */
   double dp_delta;              /* delta of the reported (epsilon, delta) */

@@ -2,6 +2,7 @@
 #include "common/msg.h"
 
 #include <stdio.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -408,6 +409,9 @@ int msg_secagg_unpack(sa_msg_t *m, const uint8_t *buf, size_t len, fm_err *err) 
 
 void msg_secagg_release(sa_msg_t *m) {
   if (!m) return;
+  /* the payloads are protobuf-c's copies: opened shares in a REVEAL / REVEAL_B */
+  for (size_t i = 0; m->impl && i < m->n_items; i++)
+    if (m->items[i].data && m->items[i].len) sodium_memzero((void *)m->items[i].data, m->items[i].len);
   if (m->impl) fedmeta__secagg_msg__free_unpacked(m->impl, NULL);
   free(m->items);
   m->items = NULL;

@@ -86,21 +86,25 @@ void prof_reset(void) {
     reset_thread = clock_s(CLOCK_THREAD_CPUTIME_ID);
     reset_proc = clock_s(CLOCK_PROCESS_CPUTIME_ID);
   }
+  pthread_mutex_lock(&prof_lock); /* a helper thread may be adding (prof_add_locked) */
   memset(prof_total, 0, sizeof prof_total);
   memset(prof_count, 0, sizeof prof_count);
   memset(prof_cpu, 0, sizeof prof_cpu);
+  pthread_mutex_unlock(&prof_lock);
 }
 
 void prof_report(const char *who, unsigned rounds) {
   if (!enabled()) return;
   char line[2048];
   size_t off = (size_t)snprintf(line, sizeof line, "fedmeta profile %s (ms per round over %u rounds: wall/cpu (calls)):", who, rounds);
+  pthread_mutex_lock(&prof_lock);
   for (int k = 0; k < PROF_N; k++) {
     if (!prof_count[k] || off >= sizeof line) continue;
     off += (size_t)snprintf(line + off, sizeof line - off, " %s %.1f/%.1f (%lu)", PROF_NAME[k],
                             1e3 * prof_total[k] / (rounds ? rounds : 1), 1e3 * prof_cpu[k] / (rounds ? rounds : 1),
                             prof_count[k]);
   }
+  pthread_mutex_unlock(&prof_lock);
   if (reset_wall > 0 && mark_wall > reset_wall && off < sizeof line) { /* from the reset to the last mark, waiting included */
     double r = rounds ? rounds : 1, main_cpu = mark_thread - reset_thread, other = mark_proc - reset_proc - main_cpu;
     snprintf(line + off, sizeof line - off, " | all %.1f/%.1f main + %.1f other threads", 1e3 * (mark_wall - reset_wall) / r,

@@ -39,8 +39,13 @@ static void prg_words(uint32_t *w, size_t n) {
 }
 
 void secagg_mask_expand(uint32_t *out, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]) {
-  bulk_chacha20_stream((uint8_t *)out, 4 * n, 0, seed);
-  prg_words(out, n);
+  secagg_mask_expand_part(out, 0, n, seed);
+}
+
+void secagg_mask_expand_part(uint32_t *out, size_t lo, size_t hi, const uint8_t seed[SECAGG_SEEDBYTES]) {
+  if (hi <= lo) return;
+  bulk_chacha20_stream((uint8_t *)(out + lo), 4 * (hi - lo), lo / 16, seed);
+  prg_words(out + lo, hi - lo);
 }
 
 /* Vectorised for the widest unit the CPU has (same words whichever runs). */
@@ -1065,9 +1070,23 @@ int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) {
     fm_fail(err, "secagg: cannot allocate protected memory");
     goto done;
   }
-  uint32_t u;
-  while (k < g->n && (r = secagg_server_next_ready(s, seeds[k], &u, err)) == 1) signs[k++] = -1;
-  if (r < 0) goto done; /* no mask removed yet: but the slots handed out count as removed */
+  uint32_t u, *slots = malloc(sizeof *slots * g->n);
+  if (!slots) {
+    fm_fail(err, "out of memory");
+    goto done;
+  }
+  r = 0;
+  while (k < g->n && (r = secagg_server_next_ready(s, seeds[k], &u, err)) == 1) {
+    slots[k] = u;
+    signs[k++] = -1;
+  }
+  if (r < 0) { /* no mask removed yet: the slots handed out keep their masks in the sum */
+    while (k > 0) s->self_done[slots[--k]] = 0;
+    free(slots);
+    goto done;
+  }
+  free(slots);
+  /* (a failure here leaves the sum part-unmasked: the round is to be abandoned) */
   if (k && secagg_server_sub_masks(s, (const uint8_t(*)[SECAGG_SEEDBYTES])seeds, signs, k, threads, err)) goto done;
   rc = (int)k;
 done:

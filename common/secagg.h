@@ -113,6 +113,9 @@ enum { SECAGG_REVEAL_B = 1, SECAGG_REVEAL_SK = 2 };
 /* out[i] = little-endian uint32 word i of the ChaCha20 keystream under key
  * seed, nonce SECAGG_PRG_NONCE, block counter from 0 (DJB ChaCha20, 20 rounds). */
 void secagg_mask_expand(uint32_t *out, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]);
+/* Words [lo, hi) of the same (out[lo..hi) = PRG(seed)[lo..hi)); lo a multiple of
+ * 16 (one 64-byte block). Pieces make the same words as one call. */
+void secagg_mask_expand_part(uint32_t *out, size_t lo, size_t hi, const uint8_t seed[SECAGG_SEEDBYTES]);
 /* acc[i] += PRG(seed)[i] (mod 2^32), streaming (no n-word temporary). */
 void secagg_mask_add(uint32_t *acc, size_t n, const uint8_t seed[SECAGG_SEEDBYTES]);
 /* acc[i] -= PRG(seed)[i] (mod 2^32). */
@@ -350,7 +353,9 @@ int secagg_server_add_reveal(secagg_server_t *s, uint32_t from, const secagg_rev
                              fm_err *err) SECAGG_WUR;
 /* Stage 2b: for every SURVIVED slot with t b-shares in whose self-mask is
  * still in the sum, reconstructs b_u and subtracts PRG(b_u) now (on up to
- * `threads` threads). Returns how many were removed, or -1. Optional: finish
+ * `threads` threads). Returns how many were removed, or -1: if no share
+ * combined, nothing changed; if the subtraction itself failed (out of memory),
+ * the sum is part-unmasked and the round is to be abandoned. Optional: finish
  * removes the others. */
 int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) SECAGG_WUR;
 /* Stage 2b for a caller that removes the self-masks elsewhere (e.g. on a

@@ -286,7 +286,8 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     int sparse = dm.n_runs > 0;
     if (dm.job != co->job) why = REJ_FOREIGN;
     else if (dm.round < r) why = REJ_LATE;
-    else if (dm.round > r || slot < 0 || got[dm.platform] ||
+    else if (dm.round > r || slot < 0 || co->p[dm.platform].rank != from /* only its host speaks for it */ ||
+             got[dm.platform] ||
              (!local && (sparse ? sa || fixed_runs_check(dm.runs, dm.n_runs, co->d, dm.n_fixed) /* masked: dense */
                                 : dm.n_fixed != co->d)))
       why = REJ_UNEXPECTED;

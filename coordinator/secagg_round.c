@@ -26,6 +26,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/secagg.h"
@@ -93,29 +94,42 @@ static int sa_recv(sa_coord_t *sa, uint32_t stage, uint32_t also, double deadlin
  * idle priority (SCHED_IDLE, else nice 19), so that they use only CPU nothing
  * else wants: the thread expands a seed's PRG(b_u) into one of its two buffers
  * and hands the buffer over; the main thread subtracts handed-over buffers from
- * the sum (selfmask_collect) and gives them back. The main thread never waits
- * for the thread: at the deadline it makes itself every mask not handed over
- * (the thread, if it is in the middle of one, drops it when it next runs). The
- * struct lives until both have let go (refs). */
+ * the sum (selfmask_collect) and gives them back. At the deadline the main
+ * thread makes itself every mask not handed over; the thread, if it is in the
+ * middle of one, drops it at its next piece (SELFMASK_PIECE words).
+ *
+ * The main thread never waits for the thread, not even for a lock: a thread at
+ * idle priority preempted while holding one could keep it for seconds on a busy
+ * host. So the two share only atomics (seeds handed out up to n_seeds, buffers
+ * by ready[], stop, refs); the mutex and condition variable are the thread's
+ * own, for sleeping when it has nothing to do. The main thread signals without
+ * the mutex, and the thread wakes every SELFMASK_NAP_NS anyway, so a signal
+ * that comes between its check and its wait is only late, never lost.
+ * The buffers hold PRG(b_u) of survivors, whose b_u the coordinator learns by
+ * design: they are not wiped. The struct lives until both have let go (refs). */
+#define SELFMASK_PIECE ((size_t)16384) /* words: 64 KiB of keystream */
+#define SELFMASK_NAP_NS 5000000L
 struct selfmask {
-  pthread_mutex_t mu;
+  pthread_mutex_t mu; /* the thread's, for its condition variable */
   pthread_cond_t cv;
-  int stop, refs;
+  int stop, refs; /* atomic */
   size_t d;
-  uint32_t cap, n_seeds, n_taken; /* seeds[n_taken..n_seeds) wait for the thread */
+  uint32_t cap;
+  uint32_t n_seeds; /* atomic: seeds[0..n_seeds) are handed out (main thread's release) */
+  uint32_t n_taken; /* the thread's: seeds[0..n_taken) taken */
   uint8_t (*seeds)[SECAGG_SEEDBYTES]; /* (cap) sodium_malloc'd */
-  uint8_t *done;                      /* (cap) seed k's mask is out of the sum */
+  uint8_t *done;                      /* (cap) the main thread's: seed k's mask is out of the sum */
   uint32_t *buf[2];
-  int ready[2];     /* buf[i] holds PRG(seeds[seed_of[i]]) for the main thread */
-  uint32_t seed_of[2];
+  int ready[2];       /* atomic: buf[i] holds PRG(seeds[seed_of[i]]) for the main thread */
+  uint32_t seed_of[2]; /* written by the thread before ready[i] is set */
 };
 
-/* Drops one reference; the last one frees (wiping the seeds). Called unlocked. */
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Drops one reference; the last one frees (wiping the seeds). */
 static void selfmask_release(selfmask_t *sm) {
-  pthread_mutex_lock(&sm->mu);
-  int last = --sm->refs == 0;
-  pthread_mutex_unlock(&sm->mu);
-  if (!last) return;
+  if (__atomic_sub_fetch(&sm->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
   if (sm->seeds) sodium_free(sm->seeds);
   free(sm->done);
   free(sm->buf[0]);
@@ -125,6 +139,9 @@ static void selfmask_release(selfmask_t *sm) {
   free(sm);
 }
 
+/* Wakes the thread (main thread; without the mutex, see above). */
+static void selfmask_wake(selfmask_t *sm) { pthread_cond_signal(&sm->cv); }
+
 static void *selfmask_main(void *arg) {
   selfmask_t *sm = arg;
   struct sched_param sp = {0};
@@ -133,44 +150,49 @@ static void *selfmask_main(void *arg) {
     (void)rc;
   }
   uint8_t *seed = sodium_malloc(SECAGG_SEEDBYTES);
-  pthread_mutex_lock(&sm->mu);
-  while (seed) {
-    while (!sm->stop && (sm->n_taken == sm->n_seeds || (sm->ready[0] && sm->ready[1])))
-      pthread_cond_wait(&sm->cv, &sm->mu);
-    if (sm->stop) break;
-    int i = sm->ready[0] ? 1 : 0; /* a buffer the main thread does not hold */
+  while (seed && !LOAD(&sm->stop)) {
+    int i = !LOAD(&sm->ready[0]) ? 0 : !LOAD(&sm->ready[1]) ? 1 : -1; /* a buffer the main thread does not hold */
+    if (i < 0 || sm->n_taken == LOAD(&sm->n_seeds)) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += SELFMASK_NAP_NS;
+      if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+      pthread_mutex_lock(&sm->mu);
+      pthread_cond_timedwait(&sm->cv, &sm->mu, &ts);
+      pthread_mutex_unlock(&sm->mu);
+      continue;
+    }
     uint32_t k = sm->n_taken++;
     memcpy(seed, sm->seeds[k], SECAGG_SEEDBYTES);
-    pthread_mutex_unlock(&sm->mu);
     prof_t tp = prof_now();
-    secagg_mask_expand(sm->buf[i], sm->d, seed);
-    prof_add_locked(PROF_HELPERS, tp);
-    pthread_mutex_lock(&sm->mu);
-    if (sm->stop) break; /* the main thread makes it itself */
-    sm->ready[i] = 1;
+    for (size_t lo = 0; lo < sm->d && !LOAD(&sm->stop); lo += SELFMASK_PIECE)
+      secagg_mask_expand_part(sm->buf[i], lo, lo + SELFMASK_PIECE < sm->d ? lo + SELFMASK_PIECE : sm->d, seed);
+    prof_add_locked(PROF_HELPERS, tp); /* the main thread takes prof's lock only to reset and report */
+    if (LOAD(&sm->stop)) break; /* the main thread makes it itself */
     sm->seed_of[i] = k;
-    pthread_cond_broadcast(&sm->cv);
+    STORE(&sm->ready[i], 1);
   }
-  pthread_mutex_unlock(&sm->mu);
   sodium_free(seed); /* wipes; accepts NULL */
   selfmask_release(sm);
   return NULL;
 }
 
-/* Subtracts from the sum the masks the thread has handed over. */
+/* Subtracts from the sum the masks the thread has handed over (main thread). */
 static void selfmask_collect(sa_coord_t *sa) {
   selfmask_t *sm = sa->sm;
-  pthread_mutex_lock(&sm->mu);
   for (int i = 0; i < 2; i++) {
-    if (!sm->ready[i]) continue;
-    pthread_mutex_unlock(&sm->mu); /* buf[i] is ours while ready[i] */
-    secagg_server_sub(&sa->srv, sm->buf[i]);
-    pthread_mutex_lock(&sm->mu);
+    if (!LOAD(&sm->ready[i])) continue;
+    secagg_server_sub(&sa->srv, sm->buf[i]); /* buf[i] is ours while ready[i] */
     sm->done[sm->seed_of[i]] = 1;
-    sm->ready[i] = 0;
-    pthread_cond_broadcast(&sm->cv);
+    STORE(&sm->ready[i], 0);
+    selfmask_wake(sm);
   }
-  pthread_mutex_unlock(&sm->mu);
+}
+
+/* Tells the thread to stop (main thread; it lets go of the struct itself). */
+static void selfmask_stop(selfmask_t *sm) {
+  STORE(&sm->stop, 1);
+  selfmask_wake(sm);
 }
 
 /* The thread and its shared state for a round of m parties and d words. */
@@ -294,8 +316,8 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
       ok = ok && j - i == nh;
       for (size_t k = i; ok && k < j; k++) {
         const sa_item_t *it = &msg.items[k];
-        int local = slot_rank(sa, it->to) == from;
-        ok = it->to == holders[k - i] && (local ? it->len == 0 : it->len > 0);
+        ok = it->to == holders[k - i]; /* a slot of the round: slot_rank may look it up */
+        if (ok) ok = slot_rank(sa, it->to) == from ? it->len == 0 : it->len > 0;
       }
       fm_err e;
       if (!ok || secagg_server_mark_shared(&sa->srv, owner, &e)) {
@@ -412,13 +434,13 @@ int sa_coord_take(sa_coord_t *sa, int from, const uint8_t *data, size_t len) {
     if (!sa->sm && !(sa->sm = selfmask_new(sa->m, co->d))) rc = fm_fail(&co->err, "out of memory");
     for (int more = 1; !rc && more;) {
       selfmask_t *sm = sa->sm;
-      pthread_mutex_lock(&sm->mu);
-      uint32_t slot;
-      more = sm->n_seeds < sm->cap ? secagg_server_next_ready(&sa->srv, sm->seeds[sm->n_seeds], &slot, &co->err) : 0;
+      uint32_t slot, n = sm->n_seeds; /* only this thread writes n_seeds */
+      more = n < sm->cap ? secagg_server_next_ready(&sa->srv, sm->seeds[n], &slot, &co->err) : 0;
       if (more < 0) rc = -1;
-      if (more > 0) sm->n_seeds++;
-      pthread_cond_broadcast(&sm->cv);
-      pthread_mutex_unlock(&sm->mu);
+      if (more > 0) {
+        STORE(&sm->n_seeds, n + 1); /* seeds[n] is written before it is handed out */
+        selfmask_wake(sm);
+      }
     }
     if (!rc) selfmask_collect(sa);
   } else {
@@ -493,10 +515,7 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
     selfmask_t *sm = sa->sm;
     tp = prof_now();
     selfmask_collect(sa);
-    pthread_mutex_lock(&sm->mu);
-    sm->stop = 1;
-    pthread_cond_broadcast(&sm->cv);
-    pthread_mutex_unlock(&sm->mu);
+    selfmask_stop(sm);
     selfmask_collect(sa); /* handed over just before the stop */
     uint8_t (*left)[SECAGG_SEEDBYTES] = sodium_malloc((size_t)sm->cap * SECAGG_SEEDBYTES + 1);
     int8_t *signs = malloc(sm->cap + 1);
@@ -536,10 +555,7 @@ void sa_coord_counts(const sa_coord_t *sa, uint32_t *shared, uint32_t *dropped, 
 void sa_coord_free(sa_coord_t *sa) {
   if (!sa) return;
   if (sa->sm) {
-    pthread_mutex_lock(&sa->sm->mu);
-    sa->sm->stop = 1;
-    pthread_cond_broadcast(&sa->sm->cv);
-    pthread_mutex_unlock(&sa->sm->mu);
+    selfmask_stop(sa->sm);
     selfmask_release(sa->sm);
   }
   if (sa->rv) sodium_free(sa->rv); /* wipes */

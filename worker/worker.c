@@ -99,7 +99,7 @@ typedef struct inject {
   int poison;
   uint32_t poison_platform;
   float poison_factor;
-  char wire_kind[16]; /* tamper | truncate | replay | stale, "" = none */
+  char wire_kind[16]; /* tamper | truncate | replay | stale | spoof, "" = none */
   uint32_t wire_platform, wire_round;
 } inject_t;
 
@@ -118,9 +118,9 @@ static int inject_parse(inject_t *in, const fm_config *c, fm_err *err) {
   if (c->inject_wire[0]) {
     if (sscanf(c->inject_wire, "%15[a-z]:%u:%u%c", in->wire_kind, &in->wire_platform, &in->wire_round, &tail) != 3 ||
         (strcmp(in->wire_kind, "tamper") && strcmp(in->wire_kind, "truncate") && strcmp(in->wire_kind, "replay") &&
-         strcmp(in->wire_kind, "stale")))
-      return fm_fail(err, "--inject-wire '%s': expected KIND:PLATFORM:ROUND with KIND tamper, truncate, replay or "
-                          "stale, e.g. tamper:1:3", c->inject_wire);
+         strcmp(in->wire_kind, "stale") && strcmp(in->wire_kind, "spoof")))
+      return fm_fail(err, "--inject-wire '%s': expected KIND:PLATFORM:ROUND with KIND tamper, truncate, replay, "
+                          "stale or spoof, e.g. tamper:1:3", c->inject_wire);
   }
   return 0;
 }
@@ -387,6 +387,17 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
         if (pid >= np || worker_rank_of(hosts, pid, size) != rank) continue;
         for (uint32_t j = 0; j < n_host; j++)
           if (plat[j].id == pid) parties[n_par++] = (sa_party_t){i, &plat[j]};
+      }
+      if (!strcmp(inj.wire_kind, "spoof") && plan.round == inj.wire_round && inj.wire_platform < np &&
+          worker_rank_of(hosts, inj.wire_platform, size) != rank) {
+        /* --inject-wire spoof:V:R: a rank that does not host platform V sends, before
+         * anything else of round R, a zero delta in V's name (sealed by this rank:
+         * authentic, but not from V's host) */
+        uint32_t *zero = calloc(d ? d : 1, sizeof *zero);
+        delta_msg_t sp = {.job = job, .round = plan.round, .platform = inj.wire_platform, .fixed = zero, .n_fixed = d};
+        if (!zero) failed = fm_fail(&err, "out of memory");
+        else if (worker_post_delta(&ch, plan.round, &sp, &err)) failed = 1;
+        free(zero);
       }
       int save = localstate_needed(c) && c->checkpoint_every && plan.round % c->checkpoint_every == 0;
       train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d, save};

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/mpi/test_security.sh: sealed channels in a real MPI job. A tampered,
-# truncated, replayed or earlier-round delta is rejected and counted, and the
-# round goes on; sealing does not change the model; pinned identities: a
+# truncated, replayed or earlier-round delta, or one sent in the name of a
+# platform another rank hosts, is rejected and counted, and the round goes on; sealing does not change the model; pinned identities: a
 # federation of key files runs, a rank whose key is not in the keyring is
 # refused at the handshake, and a key file readable by others is refused.
 source "$(dirname "$0")/common.sh"
@@ -26,11 +26,19 @@ run 3 train $FAST --inject-wire stale:1:3 --out "$TMP/stale" 2> /dev/null
 [ "$(count "$TMP/stale/metrics.jsonl" late)" = 1 ] || fail "an earlier round's sealed delta was not rejected"
 sed -n 3p "$TMP/stale/metrics.jsonl" | grep -q '"deltas":5' || fail "the genuine delta of round 3 was lost"
 
+# a rank sends a delta in the name of a platform another rank hosts, before that
+# platform's own (authentic from the sender, but the sender does not host it;
+# the platform's own delta is held back 1 s, so the spoof is always first)
+run 3 train $FAST --inject-wire spoof:1:2 --inject-stall 1:2:1 --out "$TMP/spoof" 2> /dev/null
+[ "$(count "$TMP/spoof/metrics.jsonl" unexpected)" = 1 ] || fail "the spoofed delta was not rejected"
+sed -n 2p "$TMP/spoof/metrics.jsonl" | grep -q '"deltas":5' || fail "the genuine delta of the spoofed platform was lost"
+
 # sealing changes nothing in the model
 run 3 train $FAST --seal on --out "$TMP/on"
 run 3 train $FAST --seal off --out "$TMP/off"
 cmp "$TMP/on/meta-model.pb" "$TMP/off/meta-model.pb" || fail "--seal on and off give different models"
 cmp "$TMP/on/meta-model.pb" "$TMP/replay/meta-model.pb" || fail "a rejected replay changed the model"
+cmp "$TMP/on/meta-model.pb" "$TMP/spoof/meta-model.pb" || fail "a spoofed delta changed the model"
 
 # pinned identities from key files
 mkdir -p "$TMP/keys"
