@@ -195,6 +195,13 @@ static void selfmask_stop(selfmask_t *sm) {
   selfmask_wake(sm);
 }
 
+/* The struct of the last round that had a thread, with a reference of its own
+ * (the main thread's): while that thread still runs (a stopped thread at idle
+ * priority on a busy host may wait long for the CPU to see it is stopped), a
+ * new round gets no thread and makes its self-masks at the deadline. So at most
+ * one such thread, and its two buffers, outlive their round. */
+static selfmask_t *last_threaded;
+
 /* The thread and its shared state for a round of m parties and d words. */
 static selfmask_t *selfmask_new(uint32_t m, size_t d) {
   selfmask_t *sm = calloc(1, sizeof *sm);
@@ -212,10 +219,19 @@ static selfmask_t *selfmask_new(uint32_t m, size_t d) {
     selfmask_release(sm);
     return NULL;
   }
+  if (last_threaded) {
+    if (LOAD(&last_threaded->refs) > 1) return sm; /* its thread still runs: none this round */
+    selfmask_release(last_threaded); /* it has ended */
+    last_threaded = NULL;
+  }
   pthread_t th;
-  sm->refs = 2;
-  if (pthread_create(&th, NULL, selfmask_main, sm) != 0) sm->refs = 1; /* then all at the deadline */
-  else pthread_detach(th);
+  sm->refs = 3; /* this round's, the thread's, last_threaded's */
+  if (pthread_create(&th, NULL, selfmask_main, sm) != 0) {
+    sm->refs = 1; /* then all at the deadline */
+  } else {
+    pthread_detach(th);
+    last_threaded = sm;
+  }
   return sm;
 }
 
