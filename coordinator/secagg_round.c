@@ -195,11 +195,12 @@ static void selfmask_stop(selfmask_t *sm) {
   selfmask_wake(sm);
 }
 
-/* The struct of the last round that had a thread, with a reference of its own
- * (the main thread's): while that thread still runs (a stopped thread at idle
- * priority on a busy host may wait long for the CPU to see it is stopped), a
- * new round gets no thread and makes its self-masks at the deadline. So at most
- * one such thread, and its two buffers, outlive their round. */
+/* The struct of the last round that had a thread. It holds a reference of its
+ * own, so the main thread can look at refs after the round let go of it: refs
+ * above 1 means that thread still runs (a stopped thread at idle priority on a
+ * busy host may wait long for the CPU to see it is stopped). Meanwhile a new
+ * round gets no thread and makes its self-masks at the deadline, so at most one
+ * such thread, and its two buffers, outlive their round. */
 static selfmask_t *last_threaded;
 
 /* The thread and its shared state for a round of m parties and d words. */
