@@ -33,5 +33,6 @@ int cmd_baselines(int argc, char **argv); /* cli/baselines.c */
 int cmd_keygen(int argc, char **argv);    /* cli/keygen.c */
 int cmd_coordinator(int argc, char **argv); /* cli/pilot.c */
 int cmd_join(int argc, char **argv);      /* cli/pilot.c */
+int cmd_inspect(int argc, char **argv);   /* cli/inspect.c */
 
 #endif

@@ -44,6 +44,7 @@ static void usage(FILE *f) {
           "  fedmeta prepare --format F --input PATH --out DIR   import a published data set\n"
           "  fedmeta baselines --data DIR --heldout NAMES        popularity, ItemKNN, EASE (protocol P1)\n"
           "  fedmeta keygen --out NAME.key               a party's secret key (prints its public line)\n"
+          "  fedmeta inspect MODEL                       what a meta-model holds: settings, learned term weights\n"
           "  mpirun -n 1 --ompi-server file:URI fedmeta coordinator --key K --keyring R [train options]\n"
           "                                             pilot: the coordinator alone; it dials the parties\n"
           "  mpirun -n M --ompi-server file:URI fedmeta join --key K --keyring R --host NAMES [--data DIR]\n"
@@ -295,12 +296,13 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc, argv);
   if (!strcmp(argv[1], "baselines")) return cmd_baselines(argc, argv);
   if (!strcmp(argv[1], "keygen")) return cmd_keygen(argc, argv);
+  if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc, argv);
   if (!strcmp(argv[1], "coordinator")) return cmd_coordinator(argc, argv);
   if (!strcmp(argv[1], "join")) return cmd_join(argc, argv);
   if (!strcmp(argv[1], "--version")) {
     printf("fedmeta 0.1.0 (bulk crypto: %s)\n", bulk_engine());
     return EXIT_OK;
   }
-  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, prepare, baselines, keygen, coordinator, join; see fedmeta --help)\n", argv[1]);
+  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, prepare, baselines, keygen, inspect, coordinator, join; see fedmeta --help)\n", argv[1]);
   return EXIT_USAGE;
 }

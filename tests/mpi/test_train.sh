@@ -118,4 +118,12 @@ grep -q '"users":7[,}]' "$TMP/eval-u7-1.txt" || fail "--heldout-users 7: $(tail 
 pop() { grep -o '"popularity":{"ndcg10":[0-9.]*,"recall20":[0-9.]*' "$1"; }
 [ "$(pop "$TMP/eval-u7-1.txt")" != "$(pop "$TMP/eval-u7-2.txt")" ] ||
   fail "--heldout-users 7: seeds 1 and 2 kept users with the same popularity figures"
+# fedmeta inspect: what a meta-model holds; a bad file or no file is an error
+"$BIN" inspect "$TMP/a/meta-model.pb" > "$TMP/inspect.txt" || fail "inspect failed on a trained model"
+grep -q "shape: dim 16, hidden 32, buckets 4096" "$TMP/inspect.txt" || { cat "$TMP/inspect.txt"; fail "inspect: wrong shape"; }
+grep -q "^  beta  *[-0-9.e]*   (start: 1)$" "$TMP/inspect.txt" || { cat "$TMP/inspect.txt"; fail "inspect: no beta"; }
+code=0; "$BIN" inspect "$TMP/none.pb" 2> "$TMP/inspect.err" || code=$?
+[ $code = 1 ] && grep -q "none.pb" "$TMP/inspect.err" || fail "inspect of a missing file: exit $code, $(cat "$TMP/inspect.err")"
+code=0; "$BIN" inspect 2> /dev/null || code=$?
+[ $code = 2 ] || fail "inspect without a file: exit $code, expected 2"
 echo "test_train: ok"

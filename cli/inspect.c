@@ -1,0 +1,90 @@
+/* cli/inspect.c: `fedmeta inspect FILE...` prints what a meta-model holds: how
+ * it was trained, its shape and terms, and the learned weights. The scalar
+ * weights of the terms (beta, gamma, tau, alpha, eta, kappa) are what
+ * transfers between industries whose catalogues do not overlap, so they are
+ * printed in full, each beside the value the model starts from; the large
+ * tensors are summarised (root mean square, largest magnitude). Reads
+ * meta-model.pb files (checkpoint_read: version, shapes and finite values
+ * checked), nothing else. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/checkpoint.h"
+#include "common/dataset.h"
+#include "common/model.h"
+
+/* The start of a term's weights (model_shared_init): beta 1, gamma 1, tau the
+ * kernel dataset_time_kernel0, alpha, eta and kappa 0. */
+static void print_start(int k, size_t n, const model_cfg_t *m) {
+  printf("   (start:");
+  for (size_t q = 0; q < n; q++) {
+    double s = k == MODEL_POP || k == MODEL_SPEC ? 1.0
+               : k == MODEL_TIME ? dataset_time_kernel0((int32_t)q - (int32_t)m->time_lags, m->time_lags)
+                                 : 0.0;
+    if (k == MODEL_SPEC && q > 0) break; /* all the same */
+    printf(" %.4g", s);
+  }
+  printf("%s)\n", k == MODEL_SPEC && n > 1 ? " each" : "");
+}
+
+static void print_model(const char *path, const checkpoint_t *ck) {
+  const model_cfg_t *m = &ck->model;
+  printf("%s: %s, round %u, seed %llu; %zu shared parameters\n", path, ck->algo[0] ? ck->algo : "?", ck->round,
+         (unsigned long long)ck->seed, ck->n_theta);
+  printf("  shape: dim %u, hidden %u, buckets %u, history %u items\n", m->dim, m->hidden, m->n_buckets, m->hist_len);
+  printf("  terms: towers %s", m->no_towers ? "off" : "on");
+  if (m->pop_prior) printf(", popularity");
+  if (m->spectral) printf(", co-occurrence (rank %u)", m->spectral);
+  if (m->time_lags) printf(", time (%u lags of %.0f days)", m->time_lags, m->time_bin_s / 86400.0);
+  if (m->attr) printf(", attributes");
+  if (m->ease) printf(", EASE (lambda %u)", m->ease);
+  if (m->trans) printf(", transitions");
+  printf("\n");
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(m, v);
+  for (int k = 0; k < MODEL_N_VIEWS; k++) {
+    size_t n = (size_t)v[k].rows * v[k].cols;
+    if (n == 0) continue;
+    const float *x = ck->theta + v[k].offset;
+    if (k >= MODEL_POP) { /* a term's weights: every value */
+      printf("  %-6s", v[k].name);
+      for (size_t i = 0; i < n; i++) printf(" %.4g", (double)x[i]);
+      print_start(k, n, m);
+    } else {
+      double ss = 0, mx = 0;
+      for (size_t i = 0; i < n; i++) {
+        ss += (double)x[i] * x[i];
+        if (fabs((double)x[i]) > mx) mx = fabs((double)x[i]);
+      }
+      printf("  %-6s %u x %u: rms %.4g, max |x| %.4g%s\n", v[k].name, v[k].rows, v[k].cols, sqrt(ss / (double)n), mx,
+             m->no_towers ? " (unused: towers off)" : "");
+    }
+  }
+}
+
+int cmd_inspect(int argc, char **argv) {
+  if (argc < 3 || !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) {
+    fprintf(argc < 3 ? stderr : stdout,
+            "usage: fedmeta inspect MODEL [MODEL...]\n"
+            "  prints what a meta-model (meta-model.pb) holds: how it was trained, its shape and\n"
+            "  terms, every learned weight of the terms (beside its start) and a summary of the\n"
+            "  large tensors\n");
+    return argc < 3 ? 2 : 0;
+  }
+  int code = 0;
+  for (int i = 2; i < argc; i++) {
+    checkpoint_t ck;
+    fm_err err = {{0}};
+    memset(&ck, 0, sizeof ck);
+    if (checkpoint_read(&ck, argv[i], &err)) {
+      fprintf(stderr, "fedmeta inspect: %s\n", err.msg);
+      code = 1;
+      continue;
+    }
+    print_model(argv[i], &ck);
+    checkpoint_free(&ck);
+  }
+  return code;
+}
