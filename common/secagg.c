@@ -862,13 +862,20 @@ void secagg_server_free(secagg_server_t *s) {
   free(s->pk);
   free(s->has_pk);
   free(s->state);
-  free(s->acc);
+  if (!s->acc_borrowed) free(s->acc);
   if (s->rv) sodium_memzero(s->rv, s->cap_rv * sizeof *s->rv);
   free(s->rv);
   free(s->rv_from);
   free(s->self_done);
   free(s->seen);
   memset(s, 0, sizeof *s);
+}
+
+void secagg_server_use_buffer(secagg_server_t *s, uint32_t *buf) {
+  if (!s->acc_borrowed) free(s->acc);
+  s->acc = buf;
+  s->acc_borrowed = 1;
+  memset(buf, 0, s->n_words * sizeof *buf);
 }
 
 static int bad_slot(const secagg_server_t *s, uint32_t slot, fm_err *err) {
@@ -1015,7 +1022,7 @@ int secagg_server_finish(uint32_t *sum, secagg_server_t *s, fm_err *err) {
       }
     }
   }
-  memcpy(sum, s->acc, s->n_words * sizeof *sum);
+  if (sum != s->acc) memcpy(sum, s->acc, s->n_words * sizeof *sum);
   if (secagg_unmask_rest(sum, s->n_words, g, s->job, s->round, s->state, s->self_done, (const uint8_t (*)[32])s->pk,
                          (const uint8_t (*)[32])b, (const uint8_t (*)[32])sk, err))
     goto done;

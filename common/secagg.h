@@ -321,6 +321,7 @@ typedef struct secagg_server {
   uint8_t *has_pk;               /* per slot */
   uint8_t *state;                /* per slot, SECAGG_* */
   uint32_t *acc;                 /* the masked sum */
+  int acc_borrowed;              /* acc is the caller's (secagg_server_use_buffer) */
   secagg_reveal_t *rv;           /* reveals received */
   uint32_t *rv_from;             /* their senders */
   size_t n_rv, cap_rv;
@@ -332,6 +333,11 @@ typedef struct secagg_server {
 int secagg_server_init(secagg_server_t *s, const secagg_graph_t *g, uint64_t job, uint32_t round,
                        uint32_t t, size_t n_words, fm_err *err) SECAGG_WUR;
 void secagg_server_free(secagg_server_t *s);
+/* Sums into buf (n_words words, zeroed here; the caller's, e.g. reused from
+ * round to round) instead of a buffer of the server's own: no fresh n_words
+ * a round, and secagg_server_finish(buf, ...) leaves the sum where it is.
+ * Before the first input. */
+void secagg_server_use_buffer(secagg_server_t *s, uint32_t *buf);
 /* Stage 0: slot's advertised mask public key (after checking its signature). */
 int secagg_server_set_pk(secagg_server_t *s, uint32_t slot, const uint8_t pk[SECAGG_PKBYTES],
                          fm_err *err) SECAGG_WUR;

@@ -259,6 +259,7 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
   uint32_t t = secagg_threshold_for(co->c->secagg_threshold, sa->g.deg + 1);
   if (secagg_server_init(&sa->srv, &sa->g, co->job, r, t, co->d, &co->err)) return -1;
   sa->srv_ok = 1;
+  secagg_server_use_buffer(&sa->srv, co->acc); /* the round's sum, where finish leaves it */
   double deadline = wire_now() + co->c->round_timeout;
 
   /* stage 0: signed mask keys */
