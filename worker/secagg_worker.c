@@ -557,6 +557,37 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   }
   sa_msg_t adv = {.stage = MSG_SA_ADVERTISE, .items = items, .n_items = n};
   if (send_msg(&x, &adv, err)) goto done;
+
+  /* stage 1: shares of each party's secrets, sealed to the holder's rank. Made
+   * while the round's KEYS are on their way (they need none of them); sent for
+   * the parties whose key the coordinator took. (A share sealed and not sent
+   * leaves a gap in that channel's sequence numbers, which the receiver
+   * allows: it only refuses a number not above the last it took.) */
+  n = 0;
+  off = 0;
+  for (uint32_t i = 0; i < n_parties; i++) {
+    size_t nks;
+    if (secagg_client_share(ks, h, &nks, &cl[i], err)) goto done;
+    for (size_t k = 0; k < nks; k++) {
+      int dest = slot_rank(&x, ks[k].holder);
+      if (dest == rank) { /* kept here until the coordinator says the owner shared */
+        local[n_local++] = ks[k];
+        items[n++] = (sa_item_t){ks[k].owner, ks[k].holder, NULL, 0};
+        continue;
+      }
+      uint8_t plain[SECAGG_KEYSHAREBYTES];
+      secagg_keyshare_pack(plain, &ks[k]);
+      const uint8_t *sealed;
+      size_t sn;
+      int src = chan_seal(ch, dest, WIRE_TAG_SECAGG, plan->round, plain, sizeof plain, &sealed, &sn, err);
+      sodium_memzero(plain, sizeof plain);
+      if (src) goto done;
+      memcpy(blob + off, sealed, sn);
+      items[n++] = (sa_item_t){ks[k].owner, ks[k].holder, blob + off, sn};
+      off += sn;
+    }
+    sodium_memzero(ks, sizeof *ks * h);
+  }
   int w = wait_msg(&x, MSG_SA_KEYS, &in, err);
   if (w) {
     rc = w;
@@ -573,40 +604,10 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
       known[in.items[i].from] = 1;
     }
   msg_secagg_release(&in);
-
-  /* stage 1: shares of each party's secrets, sealed to the holder's rank */
-  n = 0;
-  off = 0;
-  for (uint32_t i = 0; i < n_parties; i++) {
-    if (!known[parties[i].slot]) continue; /* the coordinator did not take its key */
-    size_t nks;
-    if (secagg_client_share(ks, h, &nks, &cl[i], err)) {
-      free(known);
-      goto done;
-    }
-    for (size_t k = 0; k < nks; k++) {
-      int dest = slot_rank(&x, ks[k].holder);
-      if (dest == rank) { /* kept here until the coordinator says the owner shared */
-        local[n_local++] = ks[k];
-        items[n++] = (sa_item_t){ks[k].owner, ks[k].holder, NULL, 0};
-        continue;
-      }
-      uint8_t plain[SECAGG_KEYSHAREBYTES];
-      secagg_keyshare_pack(plain, &ks[k]);
-      const uint8_t *sealed;
-      size_t sn;
-      int src = chan_seal(ch, dest, WIRE_TAG_SECAGG, plan->round, plain, sizeof plain, &sealed, &sn, err);
-      sodium_memzero(plain, sizeof plain);
-      if (src) {
-        free(known);
-        goto done;
-      }
-      memcpy(blob + off, sealed, sn);
-      items[n++] = (sa_item_t){ks[k].owner, ks[k].holder, blob + off, sn};
-      off += sn;
-    }
-    sodium_memzero(ks, sizeof *ks * h);
-  }
+  size_t kept = 0; /* the shares of parties whose key was not taken stay here */
+  for (size_t j = 0; j < n; j++)
+    if (known[items[j].from]) items[kept++] = items[j];
+  n = kept;
   sa_msg_t sh = {.stage = MSG_SA_SHARE, .items = items, .n_items = n};
   if (send_msg(&x, &sh, err)) {
     free(known);
