@@ -1,5 +1,6 @@
 /* common/baselines.c: ItemKNN and EASE baselines (see baselines.h). */
 #include "common/baselines.h"
+#include "common/blas.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -15,8 +16,6 @@ extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, in
                     size_t uplo_len);
 extern void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info,
                     size_t uplo_len);
-extern int openblas_get_num_threads(void);
-extern void openblas_set_num_threads(int);
 
 /* ---------------- shared: binary user-item CSR ---------------- */
 
@@ -258,11 +257,10 @@ int baseline_ease_inverse(baseline_ease_t *m, uint32_t n_users, uint32_t n_items
    * same P for any setting, at a cost in time (docs/BENCHMARKS.md: 12,101 items
    * in 17 s instead of 10 s on 2 cores). */
   int n = (int)nm, info = 0;
-  const int blas_threads = openblas_get_num_threads();
-  if (blas_threads > 1) openblas_set_num_threads(1);
+  const int blas = blas_one_thread();
   spotrf_("L", &n, G, &n, &info, 1);
   if (info == 0) spotri_("L", &n, G, &n, &info, 1);
-  if (blas_threads > 1) openblas_set_num_threads(blas_threads);
+  blas_restore(blas);
   if (info != 0) {
     baseline_ease_free(m);
     return fm_fail(err, "EASE: X^T X + lambda I is not positive definite (LAPACK info %d); "

@@ -46,11 +46,9 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/blas.h"
 #include "common/rng.h"
 
-/* OpenBLAS's own (Debian's pthread build; not declared by every cblas.h). */
-extern int openblas_get_num_threads(void);
-extern void openblas_set_num_threads(int);
 
 #define TOPK METRICS_TOPK
 #define MASK_EXCL 1u
@@ -1029,8 +1027,7 @@ static int dot_driver(metrics_t *out, metrics_user_t *per_user, uint32_t *top, f
    * on one core. The OpenBLAS setting is restored afterwards. */
   pthread_t tid[METRICS_MAX_THREADS];
   uint32_t started = 0;
-  const int blas_threads = openblas_get_num_threads();
-  if (blas_threads > 1) openblas_set_num_threads(1);
+  const int blas = blas_one_thread();
   if (threads > 1) {
     for (uint32_t t = 1; t < threads; t++) {
       if (pthread_create(&tid[started], NULL, dot_thread, &j) != 0) break; /* fewer, then */
@@ -1039,7 +1036,7 @@ static int dot_driver(metrics_t *out, metrics_user_t *per_user, uint32_t *top, f
   }
   dot_run(&j);
   for (uint32_t t = 0; t < started; t++) pthread_join(tid[t], NULL);
-  if (blas_threads > 1) openblas_set_num_threads(blas_threads);
+  blas_restore(blas);
   pthread_mutex_destroy(&j.mu);
 
   int rc = 0;

@@ -33,32 +33,18 @@
 #include <string.h>
 
 #include "common/layers.h"
+#include "common/blas.h"
 #include "common/optim.h"
 #include "common/rng.h"
 
-/* OpenBLAS's own (its cblas.h has them; not included here: <complex.h>). */
-extern int openblas_get_num_threads(void);
-extern void openblas_set_num_threads(int);
-
 /* The sgemm calls of a batch's loss and gradient run one-threaded, whatever
- * OPENBLAS_NUM_THREADS says (the setting is restored after): they are small
+ * OPENBLAS_NUM_THREADS says (blas_one_thread, common/blas.h): they are small
  * (a default step's largest is 128 x 447 x 32, some 20 calls a step) and
  * OpenBLAS's threads made a step slower, not faster (bench/inner_vs_torch.sh,
  * docs/BENCHMARKS.md). With a thread count above 1 the step runs its two
  * towers, two halves of its softmax rows and its two backward branches on two
  * threads of its own instead (fork2), each with the same operations in the
- * same order as one thread: a trained model is the same for any thread count.
- * Returns the count to restore (0: nothing to do). */
-static int blas_one_thread(void) {
-  int n = openblas_get_num_threads();
-  if (n <= 1) return 0;
-  openblas_set_num_threads(1);
-  return n;
-}
-
-static void blas_restore(int n) {
-  if (n > 1) openblas_set_num_threads(n);
-}
+ * same order as one thread: a trained model is the same for any thread count. */
 
 /* --- two-way fork-join: one helper thread per process, started on first use -- */
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/baselines.h"
+#include "common/blas.h"
 #include "common/metrics.h"
 #include "tests/check.h"
 
@@ -311,9 +312,6 @@ static void test_ease_refuses_large(void) {
   CHECK(baseline_ease_fit_csr(&m, 1, 1, ptr, items, 0.0f, &err) < 0); /* lambda > 0 */
   free(ptr), free(items);
 }
-
-extern int openblas_get_num_threads(void);
-extern void openblas_set_num_threads(int);
 
 /* EASE's P is the same, to the last bit, for any OpenBLAS thread count: a
  * catalogue large enough for OpenBLAS's threaded potrf / potri (they block the
