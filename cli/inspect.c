@@ -8,25 +8,21 @@
  * checked), nothing else. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "common/checkpoint.h"
-#include "common/dataset.h"
 #include "common/model.h"
 
-/* The start of a term's weights (model_shared_init): beta 1, gamma 1, tau the
- * kernel dataset_time_kernel0, alpha, eta and kappa 0. */
-static void print_start(int k, size_t n, const model_cfg_t *m) {
+/* A term's start, from model_shared_init itself (0 ... n-1 of the view); all
+ * the same values (gamma's) are printed once. */
+static void print_start(const float *s, size_t n) {
+  size_t same = 1;
+  while (same < n && s[same] == s[0]) same++;
   printf("   (start:");
-  for (size_t q = 0; q < n; q++) {
-    double s = k == MODEL_POP || k == MODEL_SPEC ? 1.0
-               : k == MODEL_TIME ? dataset_time_kernel0((int32_t)q - (int32_t)m->time_lags, m->time_lags)
-                                 : 0.0;
-    if (k == MODEL_SPEC && q > 0) break; /* all the same */
-    printf(" %.4g", s);
-  }
-  printf("%s)\n", k == MODEL_SPEC && n > 1 ? " each" : "");
+  for (size_t q = 0; q < (same == n ? 1 : n); q++) printf(" %.4g", (double)s[q]);
+  printf("%s)\n", same == n && n > 1 ? " each" : "");
 }
 
 static void print_model(const char *path, const checkpoint_t *ck) {
@@ -44,6 +40,8 @@ static void print_model(const char *path, const checkpoint_t *ck) {
   printf("\n");
   model_view_t v[MODEL_N_VIEWS];
   model_views(m, v);
+  float *start = malloc(ck->n_theta * sizeof *start + 1); /* the starting theta: its terms need no seed */
+  if (start) model_shared_init(start, m, ck->seed);
   for (int k = 0; k < MODEL_N_VIEWS; k++) {
     size_t n = (size_t)v[k].rows * v[k].cols;
     if (n == 0) continue;
@@ -51,7 +49,8 @@ static void print_model(const char *path, const checkpoint_t *ck) {
     if (k >= MODEL_POP) { /* a term's weights: every value */
       printf("  %-6s", v[k].name);
       for (size_t i = 0; i < n; i++) printf(" %.4g", (double)x[i]);
-      print_start(k, n, m);
+      if (start) print_start(start + v[k].offset, n);
+      else printf("\n");
     } else {
       double ss = 0, mx = 0;
       for (size_t i = 0; i < n; i++) {
@@ -62,6 +61,7 @@ static void print_model(const char *path, const checkpoint_t *ck) {
              m->no_towers ? " (unused: towers off)" : "");
     }
   }
+  free(start);
 }
 
 int cmd_inspect(int argc, char **argv) {
