@@ -42,8 +42,8 @@
 #include "coordinator/coord.h"
 
 /* sum_i x_i^2 in double, in a fixed order (eight interleaved partial sums, then
- * their sum): the same bits every run, and twice as fast as one running sum,
- * whose every add waits for the one before. */
+ * their sum): the same bits every run, and faster than one running sum, whose
+ * every add waits for the one before. */
 static double sumsq(const float *x, size_t n) {
   double a[8] = {0};
   size_t i = 0;
