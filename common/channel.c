@@ -23,6 +23,7 @@ int chan_init(chan_t *ch, const fm_config *c, uint64_t job, int rank, int size, 
   ch->rank = rank;
   ch->size = size;
   ch->job = job;
+  ch->split_tag = -1;
   ch->sealed = strcmp(c->seal, "off") != 0;
   if (!ch->sealed) return 0;
   if (seal_init(err)) return -1;
@@ -256,6 +257,42 @@ int chan_seal_at(chan_t *ch, int dest, int tag, uint32_t round, uint8_t *buf, si
                    len, err);
 }
 
+void chan_set_split(chan_t *ch, int tag) { ch->split_tag = tag; }
+
+size_t chan_split_len(size_t plain_len, size_t clear_len) { return seal_split_len(plain_len, clear_len); }
+
+size_t chan_split_plain_offset(size_t clear_len) { return SEAL_SPLIT_CLEAR_OFF + clear_len; }
+
+int chan_seal_split_at(chan_t *ch, int dest, int tag, uint32_t round, uint8_t *buf, size_t plain_len,
+                       size_t clear_len, fm_err *err) {
+  if (!ch->ready) return fm_fail(err, "a split message needs sealing (--seal on)");
+  return seal_seal_split(buf, seal_split_len(plain_len, clear_len), &ch->sess[dest], round, (uint32_t)tag,
+                         buf + SEAL_SPLIT_CLEAR_OFF + clear_len, plain_len, clear_len, err);
+}
+
+uint8_t *chan_begin_split(chan_t *ch, size_t plain_len, size_t clear_len, uint8_t **clear, fm_err *err) {
+  if (!ch->ready) {
+    fm_fail(err, "a split message needs sealing (--seal on)");
+    return NULL;
+  }
+  uint8_t *b = wire_post_begin(seal_split_len(plain_len, clear_len), err);
+  if (!b) return NULL;
+  *clear = b + SEAL_SPLIT_CLEAR_OFF;
+  return b + SEAL_SPLIT_CLEAR_OFF + clear_len;
+}
+
+int chan_commit_split(chan_t *ch, int dest, int tag, uint32_t round, size_t plain_len, size_t clear_len, fm_err *err) {
+  uint8_t *b = wire_post_current();
+  if (!b) return fm_fail(err, "chan_commit_split without chan_begin_split");
+  prof_t t0 = prof_now();
+  if (chan_seal_split_at(ch, dest, tag, round, b, plain_len, clear_len, err)) return -1;
+  prof_add(PROF_SEAL, t0);
+  t0 = prof_now();
+  int rc = wire_post_commit(&dest, 1, tag, err);
+  prof_add(PROF_POST, t0);
+  return rc;
+}
+
 int chan_post_sealed(chan_t *ch, int dest, int tag, uint8_t *buf, size_t cap, size_t sealed_len, fm_err *err) {
   (void)ch;
   prof_t t0 = prof_now();
@@ -273,6 +310,8 @@ int chan_recv(chan_t *ch, wire_buf *out, int *from, int src, int tag, double tim
     prof_add(PROF_WAIT, t0);
     return r;
   }
+  ch->clear = NULL; /* the last split message's clear part goes with ch->raw */
+  ch->clear_len = 0;
   int r = wire_recv(&ch->raw, from, src, tag, timeout_s, err);
   prof_add(PROF_WAIT, t0);
   if (r) return r;
@@ -293,8 +332,11 @@ int chan_recv(chan_t *ch, wire_buf *out, int *from, int src, int tag, double tim
   seal_hdr_t h;
   size_t n = 0;
   t0 = prof_now();
-  int code = seal_open(out->data, out->cap, &n, &h, &ch->sess[peer], (uint32_t)ch->raw.tag, ch->raw.data,
-                       ch->raw.len, err);
+  int code = ch->raw.tag == ch->split_tag
+                 ? seal_open_split(out->data, out->cap, &n, &ch->clear, &ch->clear_len, &h, &ch->sess[peer],
+                                   (uint32_t)ch->raw.tag, ch->raw.data, ch->raw.len, err)
+                 : seal_open(out->data, out->cap, &n, &h, &ch->sess[peer], (uint32_t)ch->raw.tag, ch->raw.data,
+                             ch->raw.len, err);
   prof_add(PROF_OPEN, t0);
   if (code) {
     *reject = code;

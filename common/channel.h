@@ -39,6 +39,9 @@ typedef struct chan {
   uint8_t *box;           /* sealing buffer */
   size_t box_cap;
   wire_buf raw;           /* sealed bytes as received */
+  int split_tag;          /* messages of this tag are split (seal_seal_split); -1: none */
+  const uint8_t *clear;   /* the clear, authenticated part of the last split message */
+  size_t clear_len;       /* received (inside raw: valid until the next chan_recv) */
 } chan_t;
 
 /* Loads or makes this rank's identity (not yet any session). */
@@ -98,6 +101,28 @@ int chan_post_sealed(chan_t *ch, int dest, int tag, uint8_t *buf, size_t cap, si
  * seal code in *reject (SEAL_E*) and the message in err. */
 int chan_recv(chan_t *ch, wire_buf *out, int *from, int src, int tag, double timeout_s, int *reject,
               fm_err *err);
+
+/* Split messages (seal.h: a clear but authenticated part, for masked
+ * secure-aggregation inputs, and the rest encrypted). chan_set_split makes
+ * every message of `tag` split, on both sides (-1: none); chan_recv then
+ * opens such a message's encrypted part into out and leaves the clear part in
+ * ch->clear / ch->clear_len (inside the received bytes: valid until the next
+ * chan_recv). Needs sealing: a split message exists only once the handshake
+ * is done.
+ *
+ * chan_split_len is the size of a split message; the caller writes the clear
+ * bytes at buf + SEAL_SPLIT_CLEAR_OFF and the plaintext right after them (at
+ * chan_split_plain_offset), then chan_seal_split_at seals it in place (the
+ * same threading rules as chan_seal_at) for chan_post_sealed.
+ * chan_begin_split / chan_commit_split do the same inside the outbox, like
+ * chan_begin / chan_commit. */
+void chan_set_split(chan_t *ch, int tag);
+size_t chan_split_len(size_t plain_len, size_t clear_len);
+size_t chan_split_plain_offset(size_t clear_len);
+int chan_seal_split_at(chan_t *ch, int dest, int tag, uint32_t round, uint8_t *buf, size_t plain_len,
+                       size_t clear_len, fm_err *err);
+uint8_t *chan_begin_split(chan_t *ch, size_t plain_len, size_t clear_len, uint8_t **clear, fm_err *err);
+int chan_commit_split(chan_t *ch, int dest, int tag, uint32_t round, size_t plain_len, size_t clear_len, fm_err *err);
 
 /* From now on messages of rounds before `round` are rejected (SEAL_EROUND). */
 void chan_set_round(chan_t *ch, uint32_t round);

@@ -216,6 +216,13 @@ int seal_session_init(seal_session_t *s, const seal_identity_t *id, uint32_t sel
   return 0;
 }
 
+int seal_session_derive(uint8_t out[SEAL_KEYBYTES], const seal_session_t *s, int dir, const char *label) {
+  if (!s || !s->keys) return -1;
+  const uint8_t *k = dir == SEAL_TX ? s->keys->tx : s->keys->rx;
+  crypto_generichash(out, SEAL_KEYBYTES, (const uint8_t *)label, strlen(label) + 1, k, SEAL_KEYBYTES);
+  return 0;
+}
+
 void seal_session_free(seal_session_t *s) {
   if (!s) return;
   if (s->keys) sodium_free(s->keys);
@@ -264,6 +271,39 @@ int seal_seal(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, u
   return 0;
 }
 
+/* The checks before the tag, common to both layouts: header, stage, round,
+ * seq (each with its code). */
+static int open_check(seal_hdr_t *h, const seal_session_t *s, uint32_t expected_stage, const uint8_t *msg,
+                      fm_err *err) {
+  seal_hdr_decode(h, msg);
+  if (h->job != s->job || h->sender != s->peer || h->receiver != s->self) {
+    fm_fail(err, "message from %u: header says job %016llx, %u->%u; expected job %016llx, %u->%u", s->peer,
+            (unsigned long long)h->job, h->sender, h->receiver, (unsigned long long)s->job, s->peer, s->self);
+    return SEAL_EHEADER;
+  }
+  if (expected_stage != SEAL_ANY_STAGE && h->stage != expected_stage) {
+    fm_fail(err, "message from %u: stage %u, expected %u", s->peer, h->stage, expected_stage);
+    return SEAL_ESTAGE;
+  }
+  int round_ok = s->round_policy == SEAL_ROUND_FORWARD ? h->round >= s->rx_round : h->round == s->rx_round;
+  if (!round_ok) {
+    fm_fail(err, "message from %u: round %u, receiver is in round %u", s->peer, h->round, s->rx_round);
+    return SEAL_EROUND;
+  }
+  if (h->seq <= s->rx_seq) {
+    fm_fail(err, "message from %u: sequence number %llu, already accepted up to %llu (replay or reorder)",
+            s->peer, (unsigned long long)h->seq, (unsigned long long)s->rx_seq);
+    return SEAL_EREPLAY;
+  }
+  return 0;
+}
+
+/* After the tag verified: the receive state moves. */
+static void open_accept(seal_session_t *s, const seal_hdr_t *h) {
+  s->rx_seq = h->seq;
+  if (s->round_policy == SEAL_ROUND_FORWARD) s->rx_round = h->round;
+}
+
 int seal_open(uint8_t *plain, size_t plain_cap, size_t *plain_len, seal_hdr_t *hdr,
               seal_session_t *s, uint32_t expected_stage, const uint8_t *msg, size_t msg_len,
               fm_err *err) {
@@ -283,35 +323,79 @@ int seal_open(uint8_t *plain, size_t plain_cap, size_t *plain_len, seal_hdr_t *h
     return SEAL_EFAIL;
   }
   seal_hdr_t h;
-  seal_hdr_decode(&h, msg);
-  if (h.job != s->job || h.sender != s->peer || h.receiver != s->self) {
-    fm_fail(err, "message from %u: header says job %016llx, %u->%u; expected job %016llx, %u->%u", s->peer,
-            (unsigned long long)h.job, h.sender, h.receiver, (unsigned long long)s->job, s->peer, s->self);
-    return SEAL_EHEADER;
-  }
-  if (expected_stage != SEAL_ANY_STAGE && h.stage != expected_stage) {
-    fm_fail(err, "message from %u: stage %u, expected %u", s->peer, h.stage, expected_stage);
-    return SEAL_ESTAGE;
-  }
-  int round_ok = s->round_policy == SEAL_ROUND_FORWARD ? h.round >= s->rx_round : h.round == s->rx_round;
-  if (!round_ok) {
-    fm_fail(err, "message from %u: round %u, receiver is in round %u", s->peer, h.round, s->rx_round);
-    return SEAL_EROUND;
-  }
-  if (h.seq <= s->rx_seq) {
-    fm_fail(err, "message from %u: sequence number %llu, already accepted up to %llu (replay or reorder)",
-            s->peer, (unsigned long long)h.seq, (unsigned long long)s->rx_seq);
-    return SEAL_EREPLAY;
-  }
+  int code = open_check(&h, s, expected_stage, msg, err);
+  if (code) return code;
   const uint8_t *nonce = msg + SEAL_HDRBYTES;
   if (bulk_aead_decrypt(plain, nonce + SEAL_NONCEBYTES, msg_len - SEAL_HDRBYTES - SEAL_NONCEBYTES, msg, SEAL_HDRBYTES,
                         nonce, s->keys->rx) != 0) {
     fm_fail(err, "message from %u: authentication failed (tampered, truncated or forged)", s->peer);
     return SEAL_EAUTH;
   }
-  s->rx_seq = h.seq;
-  if (s->round_policy == SEAL_ROUND_FORWARD) s->rx_round = h.round;
+  open_accept(s, &h);
   *plain_len = n;
+  if (hdr) *hdr = h;
+  return 0;
+}
+
+int seal_seal_split(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, uint32_t stage,
+                    const uint8_t *plain, size_t plain_len, size_t clear_len, fm_err *err) {
+  if (!s || !s->keys) return fm_fail(err, "sealing without a session");
+  if (plain_len > SIZE_MAX / 2 - SEAL_SPLIT_CLEAR_OFF - SEAL_MACBYTES || clear_len > SIZE_MAX / 2 ||
+      out_cap < seal_split_len(plain_len, clear_len))
+    return fm_fail(err, "seal %u->%u: output buffer of %zu bytes is too small", s->self, s->peer, out_cap);
+  size_t ad_len = SEAL_SPLIT_CLEAR_OFF + clear_len;
+  uintptr_t o = (uintptr_t)out, p = (uintptr_t)plain; /* addresses of possibly unrelated objects */
+  if (plain_len && p != o + ad_len && p < o + seal_split_len(plain_len, clear_len) && o < p + plain_len)
+    return fm_fail(err, "seal %u->%u: plaintext and output overlap", s->self, s->peer);
+  if (s->tx_seq == UINT64_MAX) return fm_fail(err, "seal %u->%u: sequence numbers exhausted", s->self, s->peer);
+  seal_hdr_t h = {s->job, round, stage, s->self, s->peer, s->tx_seq + 1};
+  seal_hdr_encode(out, &h);
+  uint8_t *nonce = out + SEAL_HDRBYTES;
+  randombytes_buf(nonce, SEAL_NONCEBYTES);
+  le_put64(nonce + SEAL_NONCEBYTES, (uint64_t)clear_len);
+  if (bulk_aead_encrypt(out + ad_len, plain, plain_len, out, ad_len, nonce, s->keys->tx) != 0)
+    return fm_fail(err, "seal %u->%u: encryption failed", s->self, s->peer);
+  s->tx_seq++;
+  return 0;
+}
+
+int seal_open_split(uint8_t *plain, size_t plain_cap, size_t *plain_len, const uint8_t **clear,
+                    size_t *clear_len, seal_hdr_t *hdr, seal_session_t *s, uint32_t expected_stage,
+                    const uint8_t *msg, size_t msg_len, fm_err *err) {
+  *plain_len = 0;
+  *clear = NULL;
+  *clear_len = 0;
+  if (!s || !s->keys) {
+    fm_fail(err, "opening without a session");
+    return SEAL_EFAIL;
+  }
+  const size_t min = SEAL_SPLIT_CLEAR_OFF + SEAL_MACBYTES;
+  if (msg_len < min) {
+    fm_fail(err, "message from %u: %zu bytes, shorter than the %zu of an empty split message", s->peer, msg_len, min);
+    return SEAL_ETRUNC;
+  }
+  uint64_t cl = le_get64(msg + SEAL_HDRBYTES + SEAL_NONCEBYTES);
+  if (cl > msg_len - min) {
+    fm_fail(err, "message from %u: %llu clear bytes announced, %zu in the message", s->peer, (unsigned long long)cl,
+            msg_len - min);
+    return SEAL_ETRUNC;
+  }
+  size_t ad_len = SEAL_SPLIT_CLEAR_OFF + (size_t)cl, n = msg_len - ad_len - SEAL_MACBYTES;
+  if (plain_cap < n) {
+    fm_fail(err, "message from %u: %zu bytes of plaintext, buffer holds %zu", s->peer, n, plain_cap);
+    return SEAL_EFAIL;
+  }
+  seal_hdr_t h;
+  int code = open_check(&h, s, expected_stage, msg, err);
+  if (code) return code;
+  if (bulk_aead_decrypt(plain, msg + ad_len, n + SEAL_MACBYTES, msg, ad_len, msg + SEAL_HDRBYTES, s->keys->rx) != 0) {
+    fm_fail(err, "message from %u: authentication failed (tampered, truncated or forged)", s->peer);
+    return SEAL_EAUTH;
+  }
+  open_accept(s, &h);
+  *plain_len = n;
+  *clear = msg + SEAL_SPLIT_CLEAR_OFF;
+  *clear_len = (size_t)cl;
   if (hdr) *hdr = h;
   return 0;
 }

@@ -211,6 +211,27 @@ void secagg_vec_sub(uint32_t *acc, const uint32_t *x, size_t n) {
 
 /* --- (b) pairwise seeds -------------------------------------------------- */
 
+static const char SELF_TAG[] = "fedmeta-secagg-self-v1";
+
+void secagg_self_seed(uint8_t out[SECAGG_SEEDBYTES], const uint8_t b[SECAGG_SEEDBYTES], const uint8_t *bind,
+                      uint64_t job, uint32_t round, uint32_t slot) {
+  if (!bind) {
+    if (out != b) memcpy(out, b, SECAGG_SEEDBYTES);
+    return;
+  }
+  uint8_t ctx[8 + 4 + 4];
+  le_put64(ctx, job);
+  le_put32(ctx + 8, round);
+  le_put32(ctx + 12, slot);
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, bind, SECAGG_SEEDBYTES, SECAGG_SEEDBYTES);
+  crypto_generichash_update(&st, (const uint8_t *)SELF_TAG, sizeof SELF_TAG - 1);
+  crypto_generichash_update(&st, ctx, sizeof ctx);
+  crypto_generichash_update(&st, b, SECAGG_SEEDBYTES);
+  crypto_generichash_final(&st, out, SECAGG_SEEDBYTES); /* out may be b */
+  sodium_memzero(&st, sizeof st);
+}
+
 int secagg_pair_seed(uint8_t seed[SECAGG_SEEDBYTES], const uint8_t my_sk[SECAGG_SKBYTES],
                      const uint8_t my_pk[SECAGG_PKBYTES], const uint8_t peer_pk[SECAGG_PKBYTES],
                      uint64_t job, uint32_t round, uint32_t me, uint32_t peer, fm_err *err) {
@@ -502,6 +523,8 @@ int secagg_reveal_unpack(secagg_reveal_t *r, const uint8_t *in, size_t len, fm_e
 struct secagg_client_secret {
   uint8_t sk[SECAGG_SKBYTES];
   uint8_t b[SECAGG_SEEDBYTES];
+  uint8_t bind[SECAGG_SEEDBYTES]; /* self-mask binding key, if has_bind */
+  int has_bind;
   secagg_keyshare_t held[SECAGG_MAX_HOLDERS];
   uint8_t told[SECAGG_MAX_HOLDERS]; /* held[i] revealed: 0, SECAGG_REVEAL_B or _SK */
 };
@@ -531,6 +554,16 @@ int secagg_client_init(secagg_client_t *c, const secagg_graph_t *g, uint64_t job
   c->slot = slot;
   c->t = t;
   return 0;
+}
+
+void secagg_client_bind_self(secagg_client_t *c, const uint8_t bind[SECAGG_SEEDBYTES]) {
+  memcpy(c->sec->bind, bind, SECAGG_SEEDBYTES);
+  c->sec->has_bind = 1;
+}
+
+/* c's self-mask seed */
+static void client_self_seed(uint8_t out[SECAGG_SEEDBYTES], const secagg_client_t *c) {
+  secagg_self_seed(out, c->sec->b, c->sec->has_bind ? c->sec->bind : NULL, c->job, c->round, c->slot);
 }
 
 void secagg_client_free(secagg_client_t *c) {
@@ -592,7 +625,7 @@ int secagg_client_mask(uint32_t *y, size_t n, secagg_client_t *c, const uint8_t 
     rc = secagg_pair_seed(seeds[k], c->sec->sk, c->mask_pk, pk[v], c->job, c->round, c->slot, v, err);
     signs[k++] = v > c->slot ? 1 : -1;
   }
-  memcpy(seeds[k], c->sec->b, SECAGG_SEEDBYTES);
+  client_self_seed(seeds[k], c);
   signs[k++] = 1;
   if (!rc) rc = secagg_mask_apply(y, n, (const uint8_t(*)[SECAGG_SEEDBYTES])seeds, signs, k, err);
   sodium_free(seeds); /* wipes */
@@ -695,7 +728,7 @@ int secagg_clients_mask(uint32_t *const *out, size_t n, secagg_client_t *const *
         ns++;
       }
       if (rc) break;
-      memcpy(seeds[ns], c->sec->b, SECAGG_SEEDBYTES);
+      client_self_seed(seeds[ns], c);
       to[ns][0] = (uint32_t)g1;
       sg[ns][0] = 1;
       nto[ns++] = 1;
@@ -850,7 +883,10 @@ int secagg_server_init(secagg_server_t *s, const secagg_graph_t *g, uint64_t job
   s->rv_from = calloc(s->cap_rv, sizeof *s->rv_from);
   s->self_done = calloc(g->n, 1);
   s->seen = calloc(s->cap_rv, 1);
-  if (!s->pk || !s->has_pk || !s->state || !s->acc || !s->rv || !s->rv_from || !s->self_done || !s->seen) {
+  s->bind = sodium_malloc((size_t)g->n * SECAGG_SEEDBYTES + 1);
+  s->has_bind = calloc(g->n, 1);
+  if (!s->pk || !s->has_pk || !s->state || !s->acc || !s->rv || !s->rv_from || !s->self_done || !s->seen || !s->bind ||
+      !s->has_bind) {
     secagg_server_free(s);
     return fm_fail(err, "secagg: out of memory");
   }
@@ -868,6 +904,8 @@ void secagg_server_free(secagg_server_t *s) {
   free(s->rv_from);
   free(s->self_done);
   free(s->seen);
+  sodium_free(s->bind); /* wipes; accepts NULL */
+  free(s->has_bind);
   memset(s, 0, sizeof *s);
 }
 
@@ -881,6 +919,13 @@ void secagg_server_use_buffer(secagg_server_t *s, uint32_t *buf) {
 static int bad_slot(const secagg_server_t *s, uint32_t slot, fm_err *err) {
   if (slot < s->g->n) return 0;
   return fm_fail(err, "secagg: slot %u of %u", slot, s->g->n);
+}
+
+int secagg_server_bind_self(secagg_server_t *s, uint32_t slot, const uint8_t bind[SECAGG_SEEDBYTES], fm_err *err) {
+  if (bad_slot(s, slot, err)) return -1;
+  memcpy(s->bind[slot], bind, SECAGG_SEEDBYTES);
+  s->has_bind[slot] = 1;
+  return 0;
 }
 
 int secagg_server_set_pk(secagg_server_t *s, uint32_t slot, const uint8_t pk[SECAGG_PKBYTES], fm_err *err) {
@@ -1012,6 +1057,7 @@ int secagg_server_finish(uint32_t *sum, secagg_server_t *s, fm_err *err) {
     }
     int dropped = s->state[u] == SECAGG_DROPPED;
     if (secagg_shamir_combine(dropped ? sk[u] : b[u], sh, k, err)) goto done;
+    if (!dropped) secagg_self_seed(b[u], b[u], s->has_bind[u] ? s->bind[u] : NULL, s->job, s->round, u);
     if (dropped) {
       uint8_t pk[32];
       crypto_scalarmult_base(pk, sk[u]);
@@ -1053,6 +1099,7 @@ int secagg_server_next_ready(secagg_server_t *s, uint8_t b[SECAGG_SEEDBYTES], ui
     int rc = secagg_shamir_combine(b, sh, m, err);
     sodium_memzero(sh, sizeof sh);
     if (rc) return -1;
+    secagg_self_seed(b, b, s->has_bind[u] ? s->bind[u] : NULL, s->job, s->round, u);
     s->self_done[u] = 1;
     *slot = u;
     return 1;

@@ -146,6 +146,22 @@ int secagg_pair_seed(uint8_t seed[SECAGG_SEEDBYTES], const uint8_t my_sk[SECAGG_
                      const uint8_t my_pk[SECAGG_PKBYTES], const uint8_t peer_pk[SECAGG_PKBYTES],
                      uint64_t job, uint32_t round, uint32_t me, uint32_t peer, fm_err *err) SECAGG_WUR;
 
+/* The self-mask seed: PRG(this) is party u's self-mask. Without a binding
+ * key (bind == NULL) it is b_u itself. With one — a key only u's host and the
+ * coordinator know (fedmeta binds with a key derived from their sealed
+ * session, seal_session_derive) — it is
+ *   BLAKE2b-256(key = bind, "fedmeta-secagg-self-v1" || job || round || u || b_u),
+ * so that holders who pool t shares of b_u still cannot remove u's self-mask:
+ * a masked input that travels in the clear (seal.h, split messages) stays
+ * hidden from everyone but the coordinator, as a sealed one was. The
+ * coordinator, who has both, removes it as before. b_u is what is shared. */
+void secagg_self_seed(uint8_t out[SECAGG_SEEDBYTES], const uint8_t b[SECAGG_SEEDBYTES], const uint8_t *bind,
+                      uint64_t job, uint32_t round, uint32_t slot);
+/* The label fedmeta derives the binding key with from the host's sealed
+ * session with the coordinator (seal_session_derive: SEAL_TX on the worker,
+ * SEAL_RX on the coordinator). */
+#define SECAGG_BIND_LABEL "fedmeta-secagg-self-v1 binding"
+
 /* The bytes a client signs with its identity when advertising its mask key. */
 void secagg_advertise_bytes(uint8_t out[SECAGG_ADVBYTES], uint64_t job, uint32_t round, uint32_t slot,
                             const uint8_t mask_pk[SECAGG_PKBYTES]);
@@ -259,6 +275,9 @@ typedef struct secagg_client {
 /* Stage 0: fresh mask keypair and self-mask seed. t: 2t > deg+1, t <= deg+1. */
 int secagg_client_init(secagg_client_t *c, const secagg_graph_t *g, uint64_t job, uint32_t round,
                        uint32_t slot, uint32_t t, fm_err *err) SECAGG_WUR;
+/* Binds c's self-mask to a key (secagg_self_seed); before stage 2. The key
+ * is copied into protected memory. */
+void secagg_client_bind_self(secagg_client_t *c, const uint8_t bind[SECAGG_SEEDBYTES]);
 /* Wipes and frees; accepts NULL and a half-built client. */
 void secagg_client_free(secagg_client_t *c);
 /* Stage 1: one keyshare per holder (deg + 1, including c's own, which the
@@ -327,6 +346,8 @@ typedef struct secagg_server {
   size_t n_rv, cap_rv;
   uint8_t *self_done;            /* per slot: PRG(b_u) already out of acc */
   uint8_t *seen;                 /* per (owner, x - 1): that holder's share of owner is in */
+  uint8_t (*bind)[SECAGG_SEEDBYTES]; /* per slot (sodium_malloc'd): self-mask binding keys */
+  uint8_t *has_bind;             /* per slot */
   int closed;
 } secagg_server_t;
 
@@ -341,6 +362,10 @@ void secagg_server_use_buffer(secagg_server_t *s, uint32_t *buf);
 /* Stage 0: slot's advertised mask public key (after checking its signature). */
 int secagg_server_set_pk(secagg_server_t *s, uint32_t slot, const uint8_t pk[SECAGG_PKBYTES],
                          fm_err *err) SECAGG_WUR;
+/* slot's self-mask is bound to this key (secagg_self_seed; the same key as
+ * that client's secagg_client_bind_self). Before stage 2b. */
+int secagg_server_bind_self(secagg_server_t *s, uint32_t slot, const uint8_t bind[SECAGG_SEEDBYTES],
+                            fm_err *err) SECAGG_WUR;
 /* Stage 1: slot's shares arrived (and were forwarded). */
 int secagg_server_mark_shared(secagg_server_t *s, uint32_t slot, fm_err *err) SECAGG_WUR;
 /* Stage 2: slot's masked input (n_words words); added to the sum. */
@@ -366,8 +391,8 @@ int secagg_server_add_reveal(secagg_server_t *s, uint32_t from, const secagg_rev
 int secagg_server_unmask_ready(secagg_server_t *s, int threads, fm_err *err) SECAGG_WUR;
 /* Stage 2b for a caller that removes the self-masks elsewhere (e.g. on a
  * helper thread, into a sum of its own): the next SURVIVED slot with t
- * b-shares in whose self-mask is still in the sum: its b, reconstructed, in
- * b (wipe it after use) and its slot in *slot; the slot counts as removed from
+ * b-shares in whose self-mask is still in the sum: its self-mask seed
+ * (secagg_self_seed of its reconstructed b) in b (wipe it after use) and its slot in *slot; the slot counts as removed from
  * then on. Returns 1, 0 if there is none, -1 on error. The caller subtracts
  * the sum of the PRG(b)s it was given with secagg_server_sub before finish. */
 int secagg_server_next_ready(secagg_server_t *s, uint8_t b[SECAGG_SEEDBYTES], uint32_t *slot, fm_err *err) SECAGG_WUR;

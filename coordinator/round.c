@@ -289,6 +289,15 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
       st->rej[REJ_MALFORMED]++;
       continue;
     }
+    if (co->ch.split_tag == WIRE_TAG_DELTA) { /* secagg: the masked words are the clear part */
+      if (dm.n_fixed || dm.n_runs || co->ch.clear_len % sizeof(uint32_t)) {
+        st->rej[REJ_MALFORMED]++;
+        msg_delta_release(&dm);
+        continue;
+      }
+      dm.fixed = co->ch.clear_len ? (const uint32_t *)co->ch.clear : NULL; /* read with memcpy: no alignment assumed */
+      dm.n_fixed = co->ch.clear_len / sizeof(uint32_t);
+    }
     prof_add(PROF_DELTA_UNPACK, tp);
     tp = prof_now();
     int slot = -1;
@@ -535,6 +544,8 @@ int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
     fflush(stderr);
     wire_abort(1);
   }
+  /* under secagg a Delta's masked words travel in the clear part of a split message */
+  if (!strcmp(c->secagg, "on")) chan_set_split(&co.ch, WIRE_TAG_DELTA);
   if (c->verbose > 1 && co.ch.sealed) printf("fedmeta train: sealed channels to %d worker ranks\n", co.n_workers);
   /* If the data cannot be opened here it cannot on the workers either: they
    * report it in their Hello and wait for the STOP that follows. */

@@ -260,6 +260,14 @@ int sa_coord_start(sa_coord_t **out, coord_t *co, uint32_t r, const uint32_t *pa
   if (secagg_server_init(&sa->srv, &sa->g, co->job, r, t, co->d, &co->err)) return -1;
   sa->srv_ok = 1;
   secagg_server_use_buffer(&sa->srv, co->acc); /* the round's sum, where finish leaves it */
+  for (uint32_t i = 0; i < m; i++) { /* each self-mask bound to its host's session (secagg_self_seed) */
+    uint8_t bind[SECAGG_SEEDBYTES];
+    if (seal_session_derive(bind, &co->ch.sess[slot_rank(sa, i)], SEAL_RX, SECAGG_BIND_LABEL))
+      return fm_fail(&co->err, "secure aggregation needs sealed sessions");
+    int brc = secagg_server_bind_self(&sa->srv, i, bind, &co->err);
+    sodium_memzero(bind, sizeof bind);
+    if (brc) return -1;
+  }
   double deadline = wire_now() + co->c->round_timeout;
 
   /* stage 0: signed mask keys */

@@ -225,16 +225,19 @@ static int bg_finish(mask_bg_t *b, size_t q, fm_err *err) {
       v += r[k + 1];
     }
   }
+  /* the masked words go in the clear, authenticated part of a split message
+   * (a one-time-pad ciphertext already; seal.h), the other fields encrypted */
   delta_msg_t dm = b->dm[q];
-  dm.fixed = b->out[q];
-  dm.n_fixed = b->words;
-  dm.runs = NULL; /* a masked input is dense */
+  dm.fixed = NULL;
+  dm.n_fixed = 0;
+  dm.runs = NULL;
   dm.n_runs = 0;
-  size_t n = msg_delta_packed_size(&dm), total = chan_sealed_len(b->ch, n);
+  size_t clear_len = b->words * sizeof(uint32_t), n = msg_delta_packed_size(&dm), total = chan_split_len(n, clear_len);
   if (total > b->sealed_cap) return fm_fail(err, "secagg: a Delta of %zu bytes exceeds its buffer", total);
-  msg_delta_pack_into(b->sealed[q] + chan_payload_offset(b->ch), &dm);
+  memcpy(b->sealed[q] + SEAL_SPLIT_CLEAR_OFF, b->out[q], clear_len);
+  msg_delta_pack_into(b->sealed[q] + chan_split_plain_offset(clear_len), &dm);
   pthread_mutex_lock(&b->seal_mu); /* released once q is counted sealed (bg_add_ready) */
-  if (chan_seal_at(b->ch, 0, WIRE_TAG_DELTA, b->round, b->sealed[q], n, err)) {
+  if (chan_seal_split_at(b->ch, 0, WIRE_TAG_DELTA, b->round, b->sealed[q], n, clear_len, err)) {
     pthread_mutex_unlock(&b->seal_mu);
     return -1;
   }
@@ -547,6 +550,15 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   for (uint32_t i = 0; i < n_parties; i++) {
     if (secagg_client_init(&cl[i], &g, job, plan->round, parties[i].slot, t, err)) goto done;
     cl_ok[i] = 1;
+    { /* the self-mask bound to this rank's session with the coordinator (secagg_self_seed) */
+      uint8_t bind[SECAGG_SEEDBYTES];
+      if (seal_session_derive(bind, &ch->sess[0], SEAL_TX, SECAGG_BIND_LABEL)) {
+        fm_fail(err, "secure aggregation needs a sealed session with the coordinator");
+        goto done;
+      }
+      secagg_client_bind_self(&cl[i], bind);
+      sodium_memzero(bind, sizeof bind);
+    }
     uint8_t adv[SECAGG_ADVBYTES];
     secagg_advertise_bytes(adv, job, plan->round, parties[i].slot, cl[i].mask_pk);
     uint8_t *p = blob + off;
@@ -693,7 +705,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   if (batch_fits(nb, d)) {
     /* every mask on a helper thread, in training order, while the main thread trains */
     int ok = 1;
-    bg.sealed_cap = chan_sealed_len(ch, d * sizeof(uint32_t) + 4096);
+    bg.sealed_cap = chan_split_len(4096, d * sizeof(uint32_t)); /* the Delta's other fields fit in 4 KiB */
     for (uint32_t q = 0; q < nb && ok; q++) {
       bg.out[q] = pool_get(&mask_pool, q, d);
       bg.sealed[q] = wire_buf_take(bg.sealed_cap, &bg.sealed_bufcap[q]);

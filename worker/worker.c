@@ -84,6 +84,18 @@ static int send_eval(chan_t *ch, platform_t *p, const fm_config *c, const model_
 
 int worker_post_delta(chan_t *ch, uint32_t round, const delta_msg_t *dm, fm_err *err) {
   prof_t tp = prof_now();
+  if (ch->split_tag == WIRE_TAG_DELTA) { /* secagg: the words in the clear part, the rest encrypted */
+    delta_msg_t rest = *dm;
+    rest.fixed = NULL;
+    rest.n_fixed = 0;
+    size_t clear_len = dm->n_fixed * sizeof(uint32_t), n = msg_delta_packed_size(&rest);
+    uint8_t *clear, *b = chan_begin_split(ch, n, clear_len, &clear, err);
+    if (!b) return -1;
+    if (clear_len) memcpy(clear, dm->fixed, clear_len);
+    msg_delta_pack_into(b, &rest);
+    prof_add(PROF_DELTA_PACK, tp);
+    return chan_commit_split(ch, 0, WIRE_TAG_DELTA, round, n, clear_len, err);
+  }
   size_t n = msg_delta_packed_size(dm);
   uint8_t *b = chan_begin(ch, n, err);
   if (!b) return -1;
@@ -272,6 +284,8 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
     fflush(stderr);
     wire_abort(1);
   }
+  /* under secagg a Delta's masked words travel in the clear part of a split message */
+  if (!strcmp(c->secagg, "on")) chan_set_split(&ch, WIRE_TAG_DELTA);
   int src_ok = inject_parse(&inj, c, &err) == 0 && source_open(&src, c, &err) == 0;
   uint32_t np = src_ok ? src.n_platforms : 0;
   if (src_ok) {

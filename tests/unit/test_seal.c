@@ -4,7 +4,11 @@
  * other-round, wrong-peer and other-job messages rejected with their own codes,
  * and the receive state unchanged by a rejected message. The bulk AEAD
  * (common/bulk.c: OpenSSL when built with it) against the XChaCha20-Poly1305
- * known answer and byte for byte against libsodium, in place and not. */
+ * known answer and byte for byte against libsodium, in place and not. Split
+ * messages (a clear, authenticated part): the layout against libsodium's
+ * XChaCha20-Poly1305 with the clear part as associated data, every single-bit
+ * flip and every truncation rejected, a split and a plain message never
+ * opening as the other, replay, and the receive state unchanged. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +382,77 @@ static void test_seal_in_place(void) {
   pair_free(&p);
 }
 
+static void test_split(void) {
+  pair_t p;
+  pair_init(&p);
+  fm_err err;
+  enum { C = 256, L = 40 };
+  const size_t total = seal_split_len(L, C);
+  uint8_t *msg = malloc(total), *t = malloc(total + 1), clear[C], plain[L], out[total];
+  CHECK(msg && t);
+  randombytes_buf(clear, C);
+  randombytes_buf(plain, L);
+  CHECK(total == SEAL_SPLIT_CLEAR_OFF + C + L + SEAL_MACBYTES && SEAL_SPLIT_CLEAR_OFF == 64);
+  /* the clear bytes in place, the plaintext in place after them */
+  memcpy(msg + SEAL_SPLIT_CLEAR_OFF, clear, C);
+  memcpy(msg + SEAL_SPLIT_CLEAR_OFF + C, plain, L);
+  CHECK_OK(seal_seal_split(msg, total, &p.a, 0, 13, msg + SEAL_SPLIT_CLEAR_OFF + C, L, C, &err));
+  CHECK(memcmp(msg + SEAL_SPLIT_CLEAR_OFF, clear, C) == 0);         /* clear: as given */
+  CHECK(memcmp(msg + SEAL_SPLIT_CLEAR_OFF + C, plain, L) != 0);     /* the rest encrypted */
+  /* the layout: libsodium's XChaCha20-Poly1305 of plain, AD = everything before it */
+  {
+    uint8_t c2[L + SEAL_MACBYTES];
+    const uint8_t *tx = (const uint8_t *)p.a.keys + SEAL_KEYBYTES; /* struct seal_keys: rx, then tx */
+    CHECK_OK(bulk_aead_encrypt_sodium(c2, plain, L, msg, SEAL_SPLIT_CLEAR_OFF + C, msg + SEAL_HDRBYTES, tx));
+    CHECK(memcmp(c2, msg + SEAL_SPLIT_CLEAR_OFF + C, sizeof c2) == 0);
+  }
+  size_t n, cl;
+  const uint8_t *cp;
+  seal_hdr_t h;
+  /* every bit flipped is refused, with the state unchanged */
+  for (size_t bit = 0; bit < 8 * total; bit++) {
+    memcpy(t, msg, total);
+    t[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    int rc = seal_open_split(out, sizeof out, &n, &cp, &cl, &h, &p.b, 13, t, total, &err);
+    CHECK(rc < 0 && cp == NULL && cl == 0 && n == 0);
+    size_t byte = bit / 8;
+    if (byte >= SEAL_HDRBYTES + SEAL_NONCEBYTES && byte < SEAL_SPLIT_CLEAR_OFF) /* clear_len */
+      CHECK(rc == SEAL_EAUTH || rc == SEAL_ETRUNC);
+    else if (byte >= SEAL_HDRBYTES)
+      CHECK_EQ_INT(rc, SEAL_EAUTH); /* nonce, clear bytes, ciphertext, tag */
+  }
+  /* every truncation, and one byte more */
+  for (size_t len = 0; len < total; len++) {
+    int rc = seal_open_split(out, sizeof out, &n, &cp, &cl, &h, &p.b, 13, msg, len, &err);
+    CHECK(rc == SEAL_ETRUNC || rc == SEAL_EAUTH);
+  }
+  memcpy(t, msg, total);
+  t[total] = 0;
+  CHECK(seal_open_split(out, sizeof out, &n, &cp, &cl, &h, &p.b, 13, t, total + 1, &err) < 0);
+  /* never opened as the other layout */
+  CHECK_EQ_INT(seal_open(out, sizeof out, &n, &h, &p.b, 13, msg, total, &err), SEAL_EAUTH);
+  CHECK_EQ_INT(p.b.rx_seq, 0);
+  /* the genuine message opens once: clear part inside msg, plaintext out */
+  CHECK_OK(seal_open_split(out, sizeof out, &n, &cp, &cl, &h, &p.b, 13, msg, total, &err));
+  CHECK(n == L && memcmp(out, plain, L) == 0 && cp == msg + SEAL_SPLIT_CLEAR_OFF && cl == C);
+  CHECK(h.seq == 1 && h.stage == 13 && h.sender == 0 && h.receiver == 5);
+  CHECK_EQ_INT(seal_open_split(out, sizeof out, &n, &cp, &cl, &h, &p.b, 13, msg, total, &err), SEAL_EREPLAY);
+  /* a plain sealed message does not open as a split one */
+  uint8_t pm[L + SEAL_OVERHEAD];
+  CHECK_OK(seal_seal(pm, sizeof pm, &p.a, 0, 13, plain, L, &err));
+  CHECK(seal_open_split(out, sizeof out, &n, &cp, &cl, &h, &p.b, 13, pm, sizeof pm, &err) < 0);
+  /* empty clear part and empty plaintext */
+  CHECK_OK(seal_seal_split(msg, total, &p.a, 0, 13, plain, 0, 0, &err));
+  CHECK_OK(seal_open_split(out, sizeof out, &n, &cp, &cl, &h, &p.b, 13, msg, seal_split_len(0, 0), &err));
+  CHECK(n == 0 && cl == 0);
+  /* the output too small, overlap */
+  CHECK(seal_seal_split(msg, total - 1, &p.a, 0, 13, plain, L, C, &err) == -1);
+  CHECK(seal_seal_split(msg, total, &p.a, 0, 13, msg + 1, L, C, &err) == -1);
+  free(msg);
+  free(t);
+  pair_free(&p);
+}
+
 int main(void) {
   fm_err err;
   CHECK_OK(seal_init(&err));
@@ -388,6 +463,7 @@ int main(void) {
   test_other_parties();
   test_bulk_aead();
   test_seal_in_place();
+  test_split();
   printf("test_seal: ok\n");
   return 0;
 }

@@ -192,7 +192,13 @@ typedef struct sim {
   uint32_t ranks; /* > 0: party u is hosted on "rank" u % ranks, whose parties mask at once (secagg_clients_mask) */
   int early;      /* stage 2b: after each masked input, the parties alive reveal the survivors' b-shares */
   uint32_t n_early; /* out: self-masks removed in stage 2b */
+  int bind;         /* 1: every self-mask bound to a key of its own (server told the same keys);
+                       2: the same, but the server has a wrong key for slot 1 */
 } sim_t;
+
+static void bind_key(uint8_t k[SECAGG_SEEDBYTES], uint32_t u) {
+  for (int i = 0; i < (int)SECAGG_SEEDBYTES; i++) k[i] = (uint8_t)(u * 31 + i * 7 + 1);
+}
 
 /* Stage 2b in the simulation: every party alive (not dropped; silent ones only in stage 4) is
  * told the server's state so far and reveals what is new; the server removes
@@ -216,7 +222,7 @@ static void early_reveals(sim_t *p, secagg_client_t *c, secagg_server_t *s, fm_e
     int r;
     while ((r = secagg_server_next_ready(s, b, &slot, err)) == 1) {
       CHECK(s->state[slot] == SECAGG_SURVIVED && s->self_done[slot]);
-      secagg_mask_expand(w, p->words, b);
+      secagg_mask_expand(w, p->words, b); /* b: the self-mask seed (bound, if bound) */
       secagg_server_sub(s, w);
       p->n_early++;
     }
@@ -247,6 +253,13 @@ static int run_round(uint32_t *sum, sim_t *p, uint32_t **x, uint32_t round, fm_e
     CHECK_OK(secagg_client_init(&c[u], &g, JOB, round, u, p->t, err));
     memcpy(pk[u], c[u].mask_pk, 32);
     CHECK_OK(secagg_server_set_pk(&s, u, pk[u], err));
+    if (p->bind) {
+      uint8_t k[SECAGG_SEEDBYTES];
+      bind_key(k, u);
+      secagg_client_bind_self(&c[u], k);
+      if (p->bind == 2 && u == 1) k[0] ^= 1;
+      CHECK_OK(secagg_server_bind_self(&s, u, k, err));
+    }
   }
   /* stage 1: shares, through their wire form */
   secagg_keyshare_t ks[255];
@@ -357,7 +370,7 @@ static void test_protocol_complete(void) {
   enum { N = 7, W = 1000 };
   uint32_t **x = make_inputs(N, W, 7);
   uint32_t sum[W], want[W];
-  sim_t p = {N, 4, 0, W, NULL, NULL, NULL, 0, 0, 0};
+  sim_t p = {N, 4, 0, W, NULL, NULL, NULL, 0, 0, 0, 0};
   /* no dropouts: exactly the plain fixed-point sum */
   CHECK_OK(run_round(sum, &p, x, 1, &err));
   plain_sum(want, x, N, W, NULL, NULL);
@@ -391,13 +404,53 @@ static void test_protocol_complete(void) {
   p.ranks = 0;
   /* too few survivors: four of seven dropped with t = 4 aborts cleanly */
   uint8_t after4[N] = {1, 1, 0, 1, 0, 0, 1};
-  sim_t q = {N, 4, 0, W, NULL, after4, NULL, 0, 0, 0};
+  sim_t q = {N, 4, 0, W, NULL, after4, NULL, 0, 0, 0, 0};
   CHECK_EQ_INT(run_round(sum, &q, x, 5, &err), SECAGG_ETHRESHOLD);
   CHECK(strstr(err.msg, "fewer than t") != NULL);
   /* enough survivors but too few of them answer in stage 4 */
   uint8_t after5[N] = {1, 0, 0, 0, 0, 0, 1}, silent5[N] = {0, 1, 1, 0, 0, 0, 0};
-  sim_t r = {N, 4, 0, W, NULL, after5, silent5, 0, 0, 0};
+  sim_t r = {N, 4, 0, W, NULL, after5, silent5, 0, 0, 0, 0};
   CHECK_EQ_INT(run_round(sum, &r, x, 6, &err), SECAGG_ETHRESHOLD);
+  free_inputs(x, N);
+}
+
+/* Self-masks bound to a key only the party's host and the coordinator hold
+ * (secagg_self_seed): the known answer, exact sums with dropouts, early
+ * reveals and batched masking, and a wrong key on the server spoils the sum
+ * (so the shares of b alone do not remove a bound self-mask). */
+static void test_protocol_bound(void) {
+  uint8_t bind[32], b[32], out[32], want_kat[32];
+  for (int i = 0; i < 32; i++) bind[i] = (uint8_t)i, b[i] = (uint8_t)(32 + i);
+  /* BLAKE2b-256(key = 00..1f, "fedmeta-secagg-self-v1" || LE64 0x0123456789abcdef || LE32 7 || LE32 3 || 20..3f),
+   * computed with Python's hashlib.blake2b */
+  size_t got = 0;
+  CHECK_OK(sodium_hex2bin(want_kat, 32, "b8e22428195ca6b1b6b62d74320d0c2794abaacd47fff53cb70bca88a9664783", 64, NULL,
+                          &got, NULL));
+  CHECK(got == 32);
+  secagg_self_seed(out, b, bind, 0x0123456789abcdefULL, 7, 3);
+  CHECK(memcmp(out, want_kat, 32) == 0);
+  secagg_self_seed(out, b, NULL, 0x0123456789abcdefULL, 7, 3); /* unbound: b itself */
+  CHECK(memcmp(out, b, 32) == 0);
+  memcpy(out, b, 32);
+  secagg_self_seed(out, out, bind, 0x0123456789abcdefULL, 7, 3); /* in place */
+  CHECK(memcmp(out, want_kat, 32) == 0);
+
+  fm_err err;
+  enum { N = 6, W = 700 };
+  uint32_t **x = make_inputs(N, W, 11);
+  uint32_t sum[W], want[W];
+  uint8_t after[N] = {0, 0, 0, 1, 0, 0};
+  plain_sum(want, x, N, W, after, NULL);
+  for (int early = 0; early <= 2; early++)
+    for (uint32_t ranks = 0; ranks <= 2; ranks += 2) {
+      sim_t p = {N, 2, 2, W, NULL, after, NULL, ranks, early, 0, 1};
+      CHECK_OK(run_round(sum, &p, x, 40 + (uint32_t)early, &err));
+      CHECK(memcmp(sum, want, sizeof sum) == 0);
+      if (early) CHECK(p.n_early > 0);
+      p.bind = 2; /* slot 1's key wrong on the server: its self-mask stays in */
+      CHECK_OK(run_round(sum, &p, x, 50 + (uint32_t)early, &err));
+      CHECK(memcmp(sum, want, sizeof sum) != 0);
+    }
   free_inputs(x, N);
 }
 
@@ -407,7 +460,7 @@ static void test_protocol_secagg_plus(void) {
   uint32_t **x = make_inputs(N, W, 8);
   uint32_t sum[W], want[W];
   /* k = 6: 7 holders per party, t = 4 */
-  sim_t p = {N, 4, 6, W, NULL, NULL, NULL, 0, 0, 0};
+  sim_t p = {N, 4, 6, W, NULL, NULL, NULL, 0, 0, 0, 0};
   CHECK_OK(run_round(sum, &p, x, 1, &err));
   plain_sum(want, x, N, W, NULL, NULL);
   CHECK(memcmp(sum, want, sizeof sum) == 0);
@@ -435,7 +488,7 @@ static void test_protocol_early(void) {
   enum { N = 7, W = 1000 };
   uint32_t **x = make_inputs(N, W, 9);
   uint32_t sum[W], want[W];
-  sim_t p = {N, 4, 0, W, NULL, NULL, NULL, 0, 1, 0};
+  sim_t p = {N, 4, 0, W, NULL, NULL, NULL, 0, 1, 0, 0};
   CHECK_OK(run_round(sum, &p, x, 21, &err));
   plain_sum(want, x, N, W, NULL, NULL);
   CHECK(memcmp(sum, want, sizeof sum) == 0);
@@ -454,7 +507,7 @@ static void test_protocol_early(void) {
   CHECK_EQ_INT(p.n_early, 5);
   /* SecAgg+ (k = 4, t = 3) with the parties of 2 ranks masked at once */
   uint8_t after2[N] = {0, 0, 1, 0, 0, 0, 0};
-  sim_t q = {N, 3, 4, W, NULL, after2, NULL, 2, 1, 0};
+  sim_t q = {N, 3, 4, W, NULL, after2, NULL, 2, 1, 0, 0};
   CHECK_OK(run_round(sum, &q, x, 23, &err));
   plain_sum(want, x, N, W, after2, NULL);
   CHECK(memcmp(sum, want, sizeof sum) == 0);
@@ -930,6 +983,7 @@ int main(void) {
   test_pair_seed();
   test_protocol_complete();
   test_protocol_secagg_plus();
+  test_protocol_bound();
   test_protocol_early();
   test_misuse();
   test_masked_unrelated();
