@@ -150,7 +150,7 @@ typedef struct sa_pool {
   uint32_t **buf;
   size_t n, words;
 } sa_pool_t;
-static sa_pool_t mask_pool, spare_pool; /* masks (then y); each party's words */
+static sa_pool_t spare_pool; /* each party's words */
 
 static uint32_t *pool_get(sa_pool_t *p, size_t i, size_t words) {
   if (p->words != words) {
@@ -178,7 +178,6 @@ static void pool_free(sa_pool_t *p) {
 }
 
 void sa_worker_release(void) {
-  pool_free(&mask_pool);
   pool_free(&spare_pool);
 }
 
@@ -234,7 +233,7 @@ static int bg_finish(mask_bg_t *b, size_t q, fm_err *err) {
   dm.n_runs = 0;
   size_t clear_len = b->words * sizeof(uint32_t), n = msg_delta_packed_size(&dm), total = chan_split_len(n, clear_len);
   if (total > b->sealed_cap) return fm_fail(err, "secagg: a Delta of %zu bytes exceeds its buffer", total);
-  memcpy(b->sealed[q] + SEAL_SPLIT_CLEAR_OFF, b->out[q], clear_len);
+  /* y is already there: out[q] is the clear part of sealed[q] */
   msg_delta_pack_into(b->sealed[q] + chan_split_plain_offset(clear_len), &dm);
   pthread_mutex_lock(&b->seal_mu); /* released once q is counted sealed (bg_add_ready) */
   if (chan_seal_split_at(b->ch, 0, WIRE_TAG_DELTA, b->round, b->sealed[q], n, clear_len, err)) {
@@ -707,8 +706,9 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     int ok = 1;
     bg.sealed_cap = chan_split_len(4096, d * sizeof(uint32_t)); /* the Delta's other fields fit in 4 KiB */
     for (uint32_t q = 0; q < nb && ok; q++) {
-      bg.out[q] = pool_get(&mask_pool, q, d);
       bg.sealed[q] = wire_buf_take(bg.sealed_cap, &bg.sealed_bufcap[q]);
+      /* the mask, then y, made where the Delta's clear part goes: no copy */
+      bg.out[q] = bg.sealed[q] ? (uint32_t *)(void *)(bg.sealed[q] + SEAL_SPLIT_CLEAR_OFF) : NULL;
       bg.cs[q] = &cl[bq[q]];
       ok = bg.out[q] != NULL && bg.sealed[q] != NULL;
     }
