@@ -373,6 +373,7 @@ static void bg_stop(mask_bg_t *b, pthread_t tid) {
 typedef struct sa_poster {
   mask_bg_t *bg; /* NULL: nothing to post here (each party is posted as it is trained) */
   chan_t *ch;
+  const fm_config *c; /* for the test-only --inject-wire tamper */
   uint32_t head, upto;
   int failed; /* 1: err holds why */
   fm_err err;
@@ -459,6 +460,16 @@ static void poll_survived(sa_poster_t *p) {
   }
 }
 
+/* --inject-wire tamper:V:R (a test-only fault): platform V's split Delta of
+ * round R gets one bit of its clear, authenticated words flipped on the way
+ * out, as a network attacker would; the coordinator must refuse it (auth)
+ * and recover the round without V. */
+static int tamper_wanted(const fm_config *c, uint32_t platform, uint32_t round) {
+  unsigned v, r;
+  char tail;
+  return c && sscanf(c->inject_wire, "tamper:%u:%u%c", &v, &r, &tail) == 2 && v == platform && r == round;
+}
+
 static void post_masked(sa_poster_t *p, int wait) {
   while (!p->failed && p->bg && p->head < p->upto) {
     int st = bg_state(p->bg, p->head, wait);
@@ -470,6 +481,7 @@ static void post_masked(sa_poster_t *p, int wait) {
     if (st == 0) return;
     uint8_t *buf = p->bg->sealed[p->head];
     p->bg->sealed[p->head] = NULL; /* the outbox's now */
+    if (tamper_wanted(p->c, p->bg->dm[p->head].platform, p->bg->round)) buf[SEAL_SPLIT_CLEAR_OFF + 28] ^= 0x10;
     if (chan_post_sealed(p->ch, 0, WIRE_TAG_DELTA, buf, p->bg->sealed_bufcap[p->head], p->bg->sealed_len[p->head],
                          &p->err)) {
       p->failed = 1;
@@ -690,6 +702,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   for (uint32_t i = 0; i < n_parties; i++)
     if (cl_ok[i] && shared[parties[i].slot]) bq[nb++] = i;
   ps.ch = ch;
+  ps.c = c;
   ps.x = &x;
   ps.parties = parties;
   ps.cl = cl;

@@ -3,7 +3,8 @@
 # dropouts the securely aggregated model is byte-identical to the plain one
 # (the masks cancel exactly in Z_2^32), also with the SecAgg+ neighbour graph;
 # with one and with two platforms dropped after key sharing the survivors'
-# sum is recovered and the run goes on; with fewer than t survivors the round
+# sum is recovered and the run goes on; a masked delta whose clear words were
+# tampered with is refused and its round recovered; with fewer than t survivors the round
 # is abandoned cleanly (no update) and the run goes on.
 source "$(dirname "$0")/common.sh"
 FAST="$SMALL --inner-steps 5 --ft-steps 5 --local-steps 10 --eval-every 0 --rounds 4"
@@ -72,6 +73,13 @@ run 3 train $FAST --secagg on --round-timeout 2 --inject-stall 0:2:3 --out "$TMP
 [ -n "$(field "$TMP/drop3/metrics.jsonl" 2 '"abandoned":true')" ] || fail "a round with too few survivors was not abandoned"
 grep -q "abandoned, no update" "$TMP/drop3.err" || fail "the abandoned round was not reported"
 [ "$(wc -l < "$TMP/drop3/metrics.jsonl")" = 4 ] || fail "the run did not go on after an abandoned round"
+
+# a bit flipped in the clear but authenticated words of a split Delta (platform 1, round 2):
+# refused as auth, and the round recovered without that platform
+run 3 train $FAST --secagg on --round-timeout 2 --inject-wire tamper:1:2 --out "$TMP/tamper" 2> /dev/null
+[ -n "$(field "$TMP/tamper/metrics.jsonl" 2 '"auth":1')" ] || fail "a tampered masked delta was not refused as auth"
+[ -n "$(field "$TMP/tamper/metrics.jsonl" 2 '"secagg":{"shared":5,"dropped":1')" ] || fail "the round with a tampered delta was not recovered"
+[ "$(wc -l < "$TMP/tamper/metrics.jsonl")" = 4 ] || fail "the run did not go on after a tampered delta"
 
 # a platform that does not clip cannot hide behind the masks: the sum breaks the bound, no update
 run 3 train $FAST --secagg on --clip 1 --inject-poison 2:100 --out "$TMP/poison" 2> "$TMP/poison.err"
