@@ -21,6 +21,7 @@
 #                     set these for the BASE runs only. BASE may be this same build: e.g.
 #                     BASE=build/fedmeta BASE_RANKS=3 (2 against 3 ranks, interleaved) or
 #                     BASE_ENV=FEDMETA_SECAGG_THREAD=off (the masks' helper thread on/off)
+#          PLUS_K=2   SecAgg+'s neighbours per party (even; 2 by default)
 #          PROFILE=1  also print the per-stage timings (FEDMETA_PROFILE, common/prof.h)
 #                     of the last repetition: ms per round, wall/cpu, per rank
 # Each table is followed by where the secure-aggregation masks were made (a
@@ -32,6 +33,7 @@ ROUNDS=${3:-8}
 INNER=${4:-20}
 PLATFORMS=${PLATFORMS:-4 8 16}
 REPS=${REPS:-3}
+PLUS_K=${PLUS_K:-2}
 OUT=$(mktemp -d /tmp/fedmeta-secbench.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
@@ -53,7 +55,7 @@ ranks_of() { if [ "$1" = base ]; then echo "${BASE_RANKS:-$RANKS}"; else echo "$
 env_of() { if [ "$1" = base ]; then echo "${BASE_ENV:-}"; fi; }
 header() {
   echo
-  echo "| platforms | shared params | plain round (s) | sealed | ratio | sealed + secagg | ratio | secagg+ k=2 | ratio |"
+  echo "| platforms | shared params | plain round (s) | sealed | ratio | sealed + secagg | ratio | secagg+ k=$PLUS_K | ratio |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 }
 for n in $PLATFORMS; do
@@ -64,7 +66,7 @@ for n in $PLATFORMS; do
         plain) flags="--seal off" ;;
         seal) flags="--seal on" ;;
         secagg) flags="--seal on --secagg on" ;;
-        plus) flags="--seal on --secagg on --secagg-neighbours 2" ;;
+        plus) flags="--seal on --secagg on --secagg-neighbours $PLUS_K" ;;
       esac
       for b in $BUILDS; do
         run="$OUT/$b-$n-$mode-$rep"
