@@ -41,7 +41,10 @@ endforeach()
 
 # Benchmark smoke runs (label "bench"; part of `make test`, a few seconds each):
 # the benchmark drivers still run, and their own checks hold (eval_bench: the
-# metrics do not depend on the ranking threads or the tiling).
+# metrics do not depend on the ranking threads or the tiling; seal_bench: both
+# layouts round-trip).
 add_test(NAME bench_eval_smoke COMMAND eval_bench --items 4000 --users 300 --reps 1
   --peak-n 256 --sort-users 8 --threads "1 2")
 set_tests_properties(bench_eval_smoke PROPERTIES LABELS bench TIMEOUT 120 ENVIRONMENT "${FEDMETA_TSAN_ENV}")
+add_test(NAME bench_seal_smoke COMMAND seal_bench --words 4096 --reps 3)
+set_tests_properties(bench_seal_smoke PROPERTIES LABELS bench TIMEOUT 60 ENVIRONMENT "${FEDMETA_TSAN_ENV}")
