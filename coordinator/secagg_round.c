@@ -495,6 +495,33 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
     free(state);
     return -1;
   }
+  /* the self-masks handed out in 2b: those the thread has made, then the rest
+   * here on every core (without waiting for the thread), while the STATE
+   * goes out and the answers come back */
+  rc = 0;
+  if (sa->sm) {
+    selfmask_t *sm = sa->sm;
+    prof_t tl = prof_now();
+    selfmask_collect(sa);
+    selfmask_stop(sm);
+    selfmask_collect(sa); /* handed over just before the stop */
+    uint8_t (*left)[SECAGG_SEEDBYTES] = sodium_malloc((size_t)sm->cap * SECAGG_SEEDBYTES + 1);
+    int8_t *signs = malloc(sm->cap + 1);
+    uint32_t n_left = 0;
+    if (!left || !signs) rc = fm_fail(&co->err, "out of memory");
+    for (uint32_t k = 0; !rc && k < sm->n_seeds; k++)
+      if (!sm->done[k]) {
+        memcpy(left[n_left], sm->seeds[k], SECAGG_SEEDBYTES);
+        signs[n_left++] = -1;
+      }
+    int threads = secagg_unmask_threads();
+    if (!rc && n_left &&
+        secagg_server_sub_masks(&sa->srv, (const uint8_t(*)[SECAGG_SEEDBYTES])left, signs, n_left, threads, &co->err))
+      rc = -1;
+    if (left) sodium_free(left); /* wipes */
+    free(signs);
+    prof_add(PROF_SA_UNMASK, tl);
+  }
   /* stage 4: every involved rank that hosts a survivor answers once */
   uint8_t *want = calloc((size_t)co->size, 1);
   uint32_t n_want = 0;
@@ -511,9 +538,8 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
     return fm_fail(&co->err, "out of memory");
   }
   double deadline = wire_now() + co->c->round_timeout;
-  rc = 0;
   prof_t tp = prof_now();
-  while (n_want > 0) {
+  while (!rc && n_want > 0) {
     int from;
     sa_msg_t msg;
     int r2 = sa_recv(sa, MSG_SA_REVEAL, MSG_SA_REVEAL_B, deadline, &from, &msg);
@@ -535,31 +561,6 @@ int sa_coord_finish(sa_coord_t *sa, coord_t *co, uint8_t *survived) {
   free(rv);
   free(want);
   prof_add(PROF_SA_REVEAL, tp);
-  if (!rc && sa->sm) {
-    /* the self-masks handed out in 2b: those the thread has made, then the rest
-     * here on every core (without waiting for the thread) */
-    selfmask_t *sm = sa->sm;
-    tp = prof_now();
-    selfmask_collect(sa);
-    selfmask_stop(sm);
-    selfmask_collect(sa); /* handed over just before the stop */
-    uint8_t (*left)[SECAGG_SEEDBYTES] = sodium_malloc((size_t)sm->cap * SECAGG_SEEDBYTES + 1);
-    int8_t *signs = malloc(sm->cap + 1);
-    uint32_t n_left = 0;
-    if (!left || !signs) rc = fm_fail(&co->err, "out of memory");
-    for (uint32_t k = 0; !rc && k < sm->n_seeds; k++)
-      if (!sm->done[k]) {
-        memcpy(left[n_left], sm->seeds[k], SECAGG_SEEDBYTES);
-        signs[n_left++] = -1;
-      }
-    int threads = secagg_unmask_threads();
-    if (!rc && n_left &&
-        secagg_server_sub_masks(&sa->srv, (const uint8_t(*)[SECAGG_SEEDBYTES])left, signs, n_left, threads, &co->err))
-      rc = -1;
-    if (left) sodium_free(left); /* wipes */
-    free(signs);
-    prof_add(PROF_SA_UNMASK, tp);
-  }
   if (!rc) {
     tp = prof_now();
     rc = secagg_server_finish(co->acc, &sa->srv, &co->err);
