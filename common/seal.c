@@ -252,23 +252,36 @@ void seal_hdr_decode(seal_hdr_t *h, const uint8_t in[SEAL_HDRBYTES]) {
   h->seq = le_get64(in + 24);
 }
 
-int seal_seal(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, uint32_t stage,
-              const uint8_t *plain, size_t plain_len, fm_err *err) {
-  if (!s || !s->keys) return fm_fail(err, "sealing without a session");
-  if (plain_len > SIZE_MAX - SEAL_OVERHEAD || out_cap < seal_sealed_len(plain_len))
-    return fm_fail(err, "seal %u->%u: output buffer of %zu bytes is too small", s->self, s->peer, out_cap);
+/* Seals plain_len bytes of plain into out, whose first ct_off bytes hold the
+ * header, nonce and (split) the clear part, of which the first ad_len are the
+ * associated data; the caller has written the clear part and checked the
+ * sizes (out holds ct_off + plain_len + the tag). len_at: where a split
+ * message's clear_len goes (NULL: none). */
+static int seal_at(uint8_t *out, size_t total, seal_session_t *s, uint32_t round, uint32_t stage,
+                   const uint8_t *plain, size_t plain_len, size_t ad_len, size_t ct_off, const size_t *clear_len,
+                   fm_err *err) {
   uintptr_t o = (uintptr_t)out, p = (uintptr_t)plain; /* addresses of possibly unrelated objects */
-  if (plain_len && p != o + SEAL_HDRBYTES + SEAL_NONCEBYTES && p < o + seal_sealed_len(plain_len) && o < p + plain_len)
+  if (plain_len && p != o + ct_off && p < o + total && o < p + plain_len)
     return fm_fail(err, "seal %u->%u: plaintext and output overlap", s->self, s->peer);
   if (s->tx_seq == UINT64_MAX) return fm_fail(err, "seal %u->%u: sequence numbers exhausted", s->self, s->peer);
   seal_hdr_t h = {s->job, round, stage, s->self, s->peer, s->tx_seq + 1};
   seal_hdr_encode(out, &h);
   uint8_t *nonce = out + SEAL_HDRBYTES;
   randombytes_buf(nonce, SEAL_NONCEBYTES);
-  if (bulk_aead_encrypt(nonce + SEAL_NONCEBYTES, plain, plain_len, out, SEAL_HDRBYTES, nonce, s->keys->tx) != 0)
+  if (clear_len) le_put64(nonce + SEAL_NONCEBYTES, (uint64_t)*clear_len);
+  if (bulk_aead_encrypt(out + ct_off, plain, plain_len, out, ad_len, nonce, s->keys->tx) != 0)
     return fm_fail(err, "seal %u->%u: encryption failed", s->self, s->peer);
   s->tx_seq++;
   return 0;
+}
+
+int seal_seal(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, uint32_t stage,
+              const uint8_t *plain, size_t plain_len, fm_err *err) {
+  if (!s || !s->keys) return fm_fail(err, "sealing without a session");
+  if (plain_len > SIZE_MAX - SEAL_OVERHEAD || out_cap < seal_sealed_len(plain_len))
+    return fm_fail(err, "seal %u->%u: output buffer of %zu bytes is too small", s->self, s->peer, out_cap);
+  return seal_at(out, seal_sealed_len(plain_len), s, round, stage, plain, plain_len, SEAL_HDRBYTES,
+                 SEAL_HDRBYTES + SEAL_NONCEBYTES, NULL, err);
 }
 
 /* The checks before the tag, common to both layouts: header, stage, round,
@@ -304,6 +317,30 @@ static void open_accept(seal_session_t *s, const seal_hdr_t *h) {
   if (s->round_policy == SEAL_ROUND_FORWARD) s->rx_round = h->round;
 }
 
+/* Opens msg, whose ciphertext and tag start at ct_off and whose first ad_len
+ * bytes are the associated data (the nonce at SEAL_HDRBYTES); the caller has
+ * checked that msg_len >= ct_off + the tag. */
+static int open_at(uint8_t *plain, size_t plain_cap, size_t *plain_len, seal_hdr_t *hdr, seal_session_t *s,
+                   uint32_t expected_stage, const uint8_t *msg, size_t msg_len, size_t ad_len, size_t ct_off,
+                   fm_err *err) {
+  size_t n = msg_len - ct_off - SEAL_MACBYTES;
+  if (plain_cap < n) {
+    fm_fail(err, "message from %u: %zu bytes of plaintext, buffer holds %zu", s->peer, n, plain_cap);
+    return SEAL_EFAIL;
+  }
+  seal_hdr_t h;
+  int code = open_check(&h, s, expected_stage, msg, err);
+  if (code) return code;
+  if (bulk_aead_decrypt(plain, msg + ct_off, n + SEAL_MACBYTES, msg, ad_len, msg + SEAL_HDRBYTES, s->keys->rx) != 0) {
+    fm_fail(err, "message from %u: authentication failed (tampered, truncated or forged)", s->peer);
+    return SEAL_EAUTH;
+  }
+  open_accept(s, &h);
+  *plain_len = n;
+  if (hdr) *hdr = h;
+  return 0;
+}
+
 int seal_open(uint8_t *plain, size_t plain_cap, size_t *plain_len, seal_hdr_t *hdr,
               seal_session_t *s, uint32_t expected_stage, const uint8_t *msg, size_t msg_len,
               fm_err *err) {
@@ -317,24 +354,8 @@ int seal_open(uint8_t *plain, size_t plain_cap, size_t *plain_len, seal_hdr_t *h
             msg_len, SEAL_OVERHEAD);
     return SEAL_ETRUNC;
   }
-  size_t n = msg_len - SEAL_OVERHEAD;
-  if (plain_cap < n) {
-    fm_fail(err, "message from %u: %zu bytes of plaintext, buffer holds %zu", s->peer, n, plain_cap);
-    return SEAL_EFAIL;
-  }
-  seal_hdr_t h;
-  int code = open_check(&h, s, expected_stage, msg, err);
-  if (code) return code;
-  const uint8_t *nonce = msg + SEAL_HDRBYTES;
-  if (bulk_aead_decrypt(plain, nonce + SEAL_NONCEBYTES, msg_len - SEAL_HDRBYTES - SEAL_NONCEBYTES, msg, SEAL_HDRBYTES,
-                        nonce, s->keys->rx) != 0) {
-    fm_fail(err, "message from %u: authentication failed (tampered, truncated or forged)", s->peer);
-    return SEAL_EAUTH;
-  }
-  open_accept(s, &h);
-  *plain_len = n;
-  if (hdr) *hdr = h;
-  return 0;
+  return open_at(plain, plain_cap, plain_len, hdr, s, expected_stage, msg, msg_len, SEAL_HDRBYTES,
+                 SEAL_HDRBYTES + SEAL_NONCEBYTES, err);
 }
 
 int seal_seal_split(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t round, uint32_t stage,
@@ -344,19 +365,8 @@ int seal_seal_split(uint8_t *out, size_t out_cap, seal_session_t *s, uint32_t ro
       out_cap < seal_split_len(plain_len, clear_len))
     return fm_fail(err, "seal %u->%u: output buffer of %zu bytes is too small", s->self, s->peer, out_cap);
   size_t ad_len = SEAL_SPLIT_CLEAR_OFF + clear_len;
-  uintptr_t o = (uintptr_t)out, p = (uintptr_t)plain; /* addresses of possibly unrelated objects */
-  if (plain_len && p != o + ad_len && p < o + seal_split_len(plain_len, clear_len) && o < p + plain_len)
-    return fm_fail(err, "seal %u->%u: plaintext and output overlap", s->self, s->peer);
-  if (s->tx_seq == UINT64_MAX) return fm_fail(err, "seal %u->%u: sequence numbers exhausted", s->self, s->peer);
-  seal_hdr_t h = {s->job, round, stage, s->self, s->peer, s->tx_seq + 1};
-  seal_hdr_encode(out, &h);
-  uint8_t *nonce = out + SEAL_HDRBYTES;
-  randombytes_buf(nonce, SEAL_NONCEBYTES);
-  le_put64(nonce + SEAL_NONCEBYTES, (uint64_t)clear_len);
-  if (bulk_aead_encrypt(out + ad_len, plain, plain_len, out, ad_len, nonce, s->keys->tx) != 0)
-    return fm_fail(err, "seal %u->%u: encryption failed", s->self, s->peer);
-  s->tx_seq++;
-  return 0;
+  return seal_at(out, seal_split_len(plain_len, clear_len), s, round, stage, plain, plain_len, ad_len, ad_len,
+                 &clear_len, err);
 }
 
 int seal_open_split(uint8_t *plain, size_t plain_cap, size_t *plain_len, const uint8_t **clear,
@@ -380,22 +390,10 @@ int seal_open_split(uint8_t *plain, size_t plain_cap, size_t *plain_len, const u
             msg_len - min);
     return SEAL_ETRUNC;
   }
-  size_t ad_len = SEAL_SPLIT_CLEAR_OFF + (size_t)cl, n = msg_len - ad_len - SEAL_MACBYTES;
-  if (plain_cap < n) {
-    fm_fail(err, "message from %u: %zu bytes of plaintext, buffer holds %zu", s->peer, n, plain_cap);
-    return SEAL_EFAIL;
-  }
-  seal_hdr_t h;
-  int code = open_check(&h, s, expected_stage, msg, err);
+  size_t ad_len = SEAL_SPLIT_CLEAR_OFF + (size_t)cl;
+  int code = open_at(plain, plain_cap, plain_len, hdr, s, expected_stage, msg, msg_len, ad_len, ad_len, err);
   if (code) return code;
-  if (bulk_aead_decrypt(plain, msg + ad_len, n + SEAL_MACBYTES, msg, ad_len, msg + SEAL_HDRBYTES, s->keys->rx) != 0) {
-    fm_fail(err, "message from %u: authentication failed (tampered, truncated or forged)", s->peer);
-    return SEAL_EAUTH;
-  }
-  open_accept(s, &h);
-  *plain_len = n;
   *clear = msg + SEAL_SPLIT_CLEAR_OFF;
   *clear_len = (size_t)cl;
-  if (hdr) *hdr = h;
   return 0;
 }
