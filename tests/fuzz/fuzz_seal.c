@@ -17,6 +17,9 @@
  *                next input byte gives) is flipped: it must be refused
  *   bit 2     direction: 0 platform -> coordinator (receiver accepts exactly its
  *             round), 1 coordinator -> platform (receiver follows the rounds)
+ *   bit 3     (modes 0, 1, 3) the split layout (seal_seal_split /
+ *             seal_open_split): in modes 1 and 3 the first half of the
+ *             plaintext goes as the clear part, which must come back as sent
  *   bits 4-5  for a plan, the number of floats of theta the receiver expects
  * The message kind after a successful open is the header's stage mod 4 (plan,
  * hello, delta, eval). An opened message opened a second time must be refused
@@ -82,6 +85,38 @@ static int open_and_check(seal_session_t *rx, const uint8_t *msg, size_t len, si
   return rc;
 }
 
+/* The same for a split message; clear / clear_len: what must come back as the
+ * clear part (NULL: not known, mode 0). Returns seal_open_split's code. */
+static int open_split_and_check(seal_session_t *rx, const uint8_t *msg, size_t len, size_t d, const uint8_t *want,
+                                size_t want_len) {
+  size_t cap = len > SEAL_SPLIT_CLEAR_OFF + SEAL_MACBYTES ? len - SEAL_SPLIT_CLEAR_OFF - SEAL_MACBYTES : 1;
+  uint8_t *plain = malloc(cap);
+  if (!plain) abort();
+  size_t plain_len = 0, clear_len = 0;
+  const uint8_t *clear = NULL;
+  seal_hdr_t h;
+  fm_err err;
+  int rc = seal_open_split(plain, cap, &plain_len, &clear, &clear_len, &h, rx, SEAL_ANY_STAGE, msg, len, &err);
+  if (rc == 0) {
+    FUZZ_CHECK(seal_split_len(plain_len, clear_len) == len, "split: %zu + %zu bytes from %zu", plain_len, clear_len,
+               len);
+    FUZZ_CHECK(clear == msg + SEAL_SPLIT_CLEAR_OFF, "clear part not where the layout puts it");
+    FUZZ_CHECK(!want || (clear_len == want_len && !memcmp(clear, want, want_len)), "clear part changed");
+    FUZZ_CHECK(h.job == JOB && h.sender == rx->peer && h.receiver == rx->self, "header not checked");
+    FUZZ_CHECK(rx->rx_seq == h.seq, "receive state did not move");
+    fuzz_msg_check((int)(h.stage & 3), plain, plain_len, d);
+    size_t again_len, again_cl;
+    const uint8_t *again_c;
+    int rc2 = seal_open_split(plain, cap, &again_len, &again_c, &again_cl, NULL, rx, SEAL_ANY_STAGE, msg, len, &err);
+    FUZZ_CHECK(rc2 == SEAL_EREPLAY, "a replayed split message gave %d (%s)", rc2, seal_strerror(rc2));
+  } else {
+    FUZZ_CHECK(rc < 0 && plain_len == 0 && clear == NULL && clear_len == 0, "refusal %d with output", rc);
+    FUZZ_CHECK(memchr(err.msg, '\0', sizeof err.msg) != NULL, "error message not terminated");
+  }
+  free(plain);
+  return rc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static int ready = 0;
   if (!ready) {
@@ -93,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const int dir = (mode >> 2) & 1;           /* 0: 1 -> 0, 1: 0 -> 1 */
   seal_session_t *tx = &g_sess[dir ? 0 : 1], *rx = &g_sess[dir ? 1 : 0];
   const size_t d = PLAN_D[(mode >> 4) & 3];
+  const int split = (mode >> 3) & 1;
   data++;
   size--;
   /* the same state for every input */
@@ -103,7 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   switch (mode & 3) {
   case 0:
-    open_and_check(rx, data, size, d);
+    if (split) open_split_and_check(rx, data, size, d, NULL, 0);
+    else open_and_check(rx, data, size, d);
     break;
   case 2: {
     uint8_t spk[SEAL_SIGN_PKBYTES], kpk[SEAL_KX_PKBYTES];
@@ -121,18 +158,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *plain = data + head;
     size_t plain_len = size - head;
     if (!dir) seal_session_set_round(rx, round, SEAL_ROUND_EXACT); /* the coordinator is in that round */
-    size_t n = seal_sealed_len(plain_len);
+    size_t clear_len = split ? plain_len / 2 : 0, n = split ? seal_split_len(plain_len - clear_len, clear_len)
+                                                            : seal_sealed_len(plain_len);
     uint8_t *msg = malloc(n);
     if (!msg) abort();
-    FUZZ_CHECK(seal_seal(msg, n, tx, round, stage, plain, plain_len, &err) == 0, "seal: %s", err.msg);
-    if (tamper) {
-      msg[data[8] % n] ^= 0x01;
-      int rc = open_and_check(rx, msg, n, d);
-      FUZZ_CHECK(rc != 0, "a tampered message (byte %zu) opened", (size_t)(data[8] % n));
+    if (split) {
+      memcpy(msg + SEAL_SPLIT_CLEAR_OFF, plain, clear_len);
+      FUZZ_CHECK(seal_seal_split(msg, n, tx, round, stage, plain + clear_len, plain_len - clear_len, clear_len, &err) == 0,
+                 "seal split: %s", err.msg);
     } else {
-      int rc = open_and_check(rx, msg, n, d);
-      FUZZ_CHECK(rc == 0, "an intact sealed message was refused: %d", rc);
+      FUZZ_CHECK(seal_seal(msg, n, tx, round, stage, plain, plain_len, &err) == 0, "seal: %s", err.msg);
     }
+    if (tamper) msg[data[8] % n] ^= 0x01;
+    int rc = split ? open_split_and_check(rx, msg, n, d, tamper ? NULL : plain, clear_len) : open_and_check(rx, msg, n, d);
+    if (tamper) FUZZ_CHECK(rc != 0, "a tampered message (byte %zu) opened", (size_t)(data[8] % n));
+    else FUZZ_CHECK(rc == 0, "an intact sealed message was refused: %d", rc);
     free(msg);
     break;
   }

@@ -237,6 +237,30 @@ static void seeds_seal(void) {
   uint8_t mode = 0;
   seed("seal", "raw-delta-round0", &mode, 1, msg, n);
   free(msg);
+  /* the split layout (mode bit 3): mode 1 with as many clear bytes as the
+   * Delta that follows them (the harness sends the first half in the clear),
+   * and mode 0 with a real split Delta from platform 1, round 0, seq 1 */
+  {
+    size_t L = g_plain_len[2];
+    uint8_t *both = malloc(2 * L);
+    if (!both) die("out of memory", NULL);
+    for (size_t i = 0; i < L; i++) both[i] = (uint8_t)(0x5a ^ i);
+    memcpy(both + L, g_plain[2], L);
+    uint8_t sh[9];
+    sh[0] = (uint8_t)(1 | 1 << 3 | 2 << 4);
+    le32(sh + 1, 3);
+    le32(sh + 5, 2);
+    seed("seal", "split-delta-to-coordinator", sh, 9, both, 2 * L);
+    size_t sn = seal_split_len(L, L);
+    uint8_t *sm = malloc(sn);
+    if (!sm) die("out of memory", NULL);
+    memcpy(sm + SEAL_SPLIT_CLEAR_OFF, both, L);
+    if (seal_seal_split(sm, sn, &sess[1], 0, 2, g_plain[2], L, L, &err)) die("seal", &err);
+    mode = 1 << 3;
+    seed("seal", "raw-split-delta-round0", &mode, 1, sm, sn);
+    free(sm);
+    free(both);
+  }
   /* mode 2: party 1's handshake */
   uint8_t hs[SEAL_HSBYTES];
   if (seal_handshake_make(hs, &id[1], SEAL_JOB, 1, &err)) die("seal", &err);
