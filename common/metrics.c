@@ -49,7 +49,6 @@
 #include "common/blas.h"
 #include "common/rng.h"
 
-
 #define TOPK METRICS_TOPK
 #define MASK_EXCL 1u
 #define MASK_REL 2u

@@ -255,8 +255,8 @@ void seal_hdr_decode(seal_hdr_t *h, const uint8_t in[SEAL_HDRBYTES]) {
 /* Seals plain_len bytes of plain into out, whose first ct_off bytes hold the
  * header, nonce and (split) the clear part, of which the first ad_len are the
  * associated data; the caller has written the clear part and checked the
- * sizes (out holds ct_off + plain_len + the tag). len_at: where a split
- * message's clear_len goes (NULL: none). */
+ * sizes (out holds ct_off + plain_len + the tag). clear_len: a split
+ * message's, written after the nonce (NULL: a plain message). */
 static int seal_at(uint8_t *out, size_t total, seal_session_t *s, uint32_t round, uint32_t stage,
                    const uint8_t *plain, size_t plain_len, size_t ad_len, size_t ct_off, const size_t *clear_len,
                    fm_err *err) {

@@ -928,6 +928,11 @@ int secagg_server_bind_self(secagg_server_t *s, uint32_t slot, const uint8_t bin
   return 0;
 }
 
+/* b (slot u's reconstructed b_u) := u's self-mask seed, in place */
+static void server_self_seed(uint8_t b[SECAGG_SEEDBYTES], const secagg_server_t *s, uint32_t u) {
+  secagg_self_seed(b, b, s->has_bind[u] ? s->bind[u] : NULL, s->job, s->round, u);
+}
+
 int secagg_server_set_pk(secagg_server_t *s, uint32_t slot, const uint8_t pk[SECAGG_PKBYTES], fm_err *err) {
   if (bad_slot(s, slot, err)) return -1;
   if (s->has_pk[slot]) return fm_fail(err, "secagg: slot %u advertised twice", slot);
@@ -1057,8 +1062,9 @@ int secagg_server_finish(uint32_t *sum, secagg_server_t *s, fm_err *err) {
     }
     int dropped = s->state[u] == SECAGG_DROPPED;
     if (secagg_shamir_combine(dropped ? sk[u] : b[u], sh, k, err)) goto done;
-    if (!dropped) secagg_self_seed(b[u], b[u], s->has_bind[u] ? s->bind[u] : NULL, s->job, s->round, u);
-    if (dropped) {
+    if (!dropped) {
+      server_self_seed(b[u], s, u);
+    } else {
       uint8_t pk[32];
       crypto_scalarmult_base(pk, sk[u]);
       if (sodium_memcmp(pk, s->pk[u], 32) != 0) {
@@ -1099,7 +1105,7 @@ int secagg_server_next_ready(secagg_server_t *s, uint8_t b[SECAGG_SEEDBYTES], ui
     int rc = secagg_shamir_combine(b, sh, m, err);
     sodium_memzero(sh, sizeof sh);
     if (rc) return -1;
-    secagg_self_seed(b, b, s->has_bind[u] ? s->bind[u] : NULL, s->job, s->round, u);
+    server_self_seed(b, s, u);
     s->self_done[u] = 1;
     *slot = u;
     return 1;

@@ -373,7 +373,7 @@ static void bg_stop(mask_bg_t *b, pthread_t tid) {
 typedef struct sa_poster {
   mask_bg_t *bg; /* NULL: nothing to post here (each party is posted as it is trained) */
   chan_t *ch;
-  const fm_config *c; /* for the test-only --inject-wire tamper */
+  uint32_t tamper; /* the platform whose Delta leaves tampered (SA_NO_TAMPER: none) */
   uint32_t head, upto;
   int failed; /* 1: err holds why */
   fm_err err;
@@ -460,16 +460,6 @@ static void poll_survived(sa_poster_t *p) {
   }
 }
 
-/* --inject-wire tamper:V:R (a test-only fault): platform V's split Delta of
- * round R gets one bit of its clear, authenticated words flipped on the way
- * out, as a network attacker would; the coordinator must refuse it (auth)
- * and recover the round without V. */
-static int tamper_wanted(const fm_config *c, uint32_t platform, uint32_t round) {
-  unsigned v, r;
-  char tail;
-  return c && sscanf(c->inject_wire, "tamper:%u:%u%c", &v, &r, &tail) == 2 && v == platform && r == round;
-}
-
 static void post_masked(sa_poster_t *p, int wait) {
   while (!p->failed && p->bg && p->head < p->upto) {
     int st = bg_state(p->bg, p->head, wait);
@@ -481,7 +471,9 @@ static void post_masked(sa_poster_t *p, int wait) {
     if (st == 0) return;
     uint8_t *buf = p->bg->sealed[p->head];
     p->bg->sealed[p->head] = NULL; /* the outbox's now */
-    if (tamper_wanted(p->c, p->bg->dm[p->head].platform, p->bg->round)) buf[SEAL_SPLIT_CLEAR_OFF + 28] ^= 0x10;
+    /* --inject-wire tamper (test only): one bit of the clear, authenticated
+     * words flipped; the coordinator must refuse it (auth) and recover the round */
+    if (p->bg->dm[p->head].platform == p->tamper) buf[SEAL_SPLIT_CLEAR_OFF + 28] ^= 0x10;
     if (chan_post_sealed(p->ch, 0, WIRE_TAG_DELTA, buf, p->bg->sealed_bufcap[p->head], p->bg->sealed_len[p->head],
                          &p->err)) {
       p->failed = 1;
@@ -499,7 +491,7 @@ static void stage2_hook(void *arg) {
 }
 
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
-                    uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err) {
+                    uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, uint32_t tamper, fm_err *err) {
   sa_ctx_t x = {.ch = ch, .plan = plan, .job = job, .size = size, .hosts = hosts, .deadline = wire_now() + 3 * c->round_timeout};
   uint32_t m = plan->n_part;
   int rank = ch->rank, rc = -1;
@@ -557,27 +549,35 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
     goto done;
   }
 
-  /* stage 0: a fresh mask key per party, signed with this rank's identity */
+  /* stage 0: a fresh mask key per party, signed with this rank's identity;
+   * each self-mask bound to this rank's session with the coordinator
+   * (secagg_self_seed: one key for all the rank's parties) */
+  uint8_t bind[SECAGG_SEEDBYTES];
+  if (seal_session_derive(bind, &ch->sess[0], SEAL_TX, SECAGG_BIND_LABEL)) {
+    fm_fail(err, "secure aggregation needs a sealed session with the coordinator");
+    goto done;
+  }
+  int s0 = 0;
   for (uint32_t i = 0; i < n_parties; i++) {
-    if (secagg_client_init(&cl[i], &g, job, plan->round, parties[i].slot, t, err)) goto done;
-    cl_ok[i] = 1;
-    { /* the self-mask bound to this rank's session with the coordinator (secagg_self_seed) */
-      uint8_t bind[SECAGG_SEEDBYTES];
-      if (seal_session_derive(bind, &ch->sess[0], SEAL_TX, SECAGG_BIND_LABEL)) {
-        fm_fail(err, "secure aggregation needs a sealed session with the coordinator");
-        goto done;
-      }
-      secagg_client_bind_self(&cl[i], bind);
-      sodium_memzero(bind, sizeof bind);
+    if (secagg_client_init(&cl[i], &g, job, plan->round, parties[i].slot, t, err)) {
+      s0 = -1;
+      break;
     }
+    cl_ok[i] = 1;
+    secagg_client_bind_self(&cl[i], bind);
     uint8_t adv[SECAGG_ADVBYTES];
     secagg_advertise_bytes(adv, job, plan->round, parties[i].slot, cl[i].mask_pk);
     uint8_t *p = blob + off;
     memcpy(p, cl[i].mask_pk, SECAGG_PKBYTES);
-    if (seal_sign(p + SECAGG_PKBYTES, &ch->id, SECAGG_ADV_DOMAIN, adv, sizeof adv, err)) goto done;
+    if (seal_sign(p + SECAGG_PKBYTES, &ch->id, SECAGG_ADV_DOMAIN, adv, sizeof adv, err)) {
+      s0 = -1;
+      break;
+    }
     items[n++] = (sa_item_t){parties[i].slot, 0, p, SECAGG_PKBYTES + SEAL_SIGBYTES};
     off += SECAGG_PKBYTES + SEAL_SIGBYTES;
   }
+  sodium_memzero(bind, sizeof bind);
+  if (s0) goto done;
   sa_msg_t adv = {.stage = MSG_SA_ADVERTISE, .items = items, .n_items = n};
   if (send_msg(&x, &adv, err)) goto done;
 
@@ -702,7 +702,7 @@ int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t
   for (uint32_t i = 0; i < n_parties; i++)
     if (cl_ok[i] && shared[parties[i].slot]) bq[nb++] = i;
   ps.ch = ch;
-  ps.c = c;
+  ps.tamper = tamper;
   ps.x = &x;
   ps.parties = parties;
   ps.cl = cl;

@@ -30,9 +30,13 @@ typedef int (*sa_compute_fn)(void *ctx, const sa_party_t *party, int keep, delta
                              fm_err *err);
 
 /* Runs the round. Returns 0, 1 if the round was abandoned (the coordinator
- * moved on: a newer plan is waiting, or no answer in time), -1 on error. */
+ * moved on: a newer plan is waiting, or no answer in time), -1 on error.
+ * tamper: a test-only fault (--inject-wire tamper, parsed by the caller): the
+ * platform whose Delta of this round leaves with one bit of its clear words
+ * flipped, as a network attacker would (SA_NO_TAMPER: none). */
+#define SA_NO_TAMPER UINT32_MAX
 int sa_worker_round(chan_t *ch, const fm_config *c, const plan_t *plan, uint64_t job, int size, const int *hosts, sa_party_t *parties,
-                    uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, fm_err *err);
+                    uint32_t n_parties, size_t d, sa_compute_fn compute, void *ctx, uint32_t tamper, fm_err *err);
 
 /* Decides, once at start-up, whether this rank makes its masks on a helper
  * thread beside the training (FEDMETA_SECAGG_THREAD=auto|on|off; the rule is

@@ -427,7 +427,9 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
         if (!plat[j].heldout && !part && localstate_save(c, &plat[j], d, plan.round, &err)) failed = 1;
       }
       if (!failed && !strcmp(c->secagg, "on") && n_par > 0) { /* a rank without participants stays out */
-        int sarc = sa_worker_round(&ch, c, &plan, job, size, hosts, parties, n_par, d, compute_delta, &tx, &err);
+        uint32_t tamper = !strcmp(inj.wire_kind, "tamper") && plan.round == inj.wire_round ? inj.wire_platform
+                                                                                             : SA_NO_TAMPER;
+        int sarc = sa_worker_round(&ch, c, &plan, job, size, hosts, parties, n_par, d, compute_delta, &tx, tamper, &err);
         if (sarc < 0) failed = 1;
         else if (sarc > 0 && c->verbose > 1)
           fprintf(stderr, "fedmeta: rank %d: round %u abandoned (the coordinator moved on)\n", rank, plan.round);
