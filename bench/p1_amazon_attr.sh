@@ -15,6 +15,9 @@
 #   env: OUT=out/bench-p1-amazon-attr  ROTATIONS="beauty:toys sports:beauty toys:sports"
 #        MODEL_FLAGS (default: --towers off --attr on --spectral 128)
 #        FIXED="0.03 20 1" (reptile's inner lr, inner steps, outer step)
+#        FT_GRID="0:0.001 20:0.01 100:0.01" (the fine-tune settings validation scores)
+#        FEDMETA_FLAGS (flags for train and eval alike, e.g. --negatives 128: the
+#          fine-tune and local-only train with them too)
 #        ALGOS=reptile (the federated methods of the test run, at FIXED; each is
 #          validated once; every +ft method takes reptile's validated fine-tune plan,
 #          so reptile's validation must be in the CSV)
@@ -27,6 +30,7 @@ out=${OUT:-out/bench-p1-amazon-attr}
 flags=${MODEL_FLAGS:---towers off --attr on --spectral 128}
 fixed=${FIXED:-0.03 20 1}
 algos=${ALGOS:-reptile}
+ft_grid=${FT_GRID:-0:0.001 20:0.01 100:0.01}
 mkdir -p "$out"
 for pair in ${ROTATIONS:-beauty:toys sports:beauty toys:sports}; do
   test=${pair%%:*} val=${pair##*:}
@@ -36,7 +40,7 @@ for pair in ${ROTATIONS:-beauty:toys sports:beauty toys:sports}; do
     export EXCLUDE=$test ROUNDS=50 KS="1 5" CSV="$csv" OUT="$out/sweep-$test" TRAIN_FLAGS="$flags"
     for a in $algos; do
       grep -q "^[^,]*,[^,]*,$a," "$csv" 2> /dev/null ||
-        FIXED="$fixed" FT_GRID="0:0.001 20:0.01 100:0.01" bash "$here/sweep.sh" "$bin" "$root/amazon" "$val" "$a" 1 1
+        FIXED="$fixed" FT_GRID="$ft_grid" bash "$here/sweep.sh" "$bin" "$root/amazon" "$val" "$a" 1 1
     done
     grep -q "^[^,]*,[^,]*,local," "$csv" 2> /dev/null ||
       LOCAL_GRID="1:0.001 20:0.01 100:0.01 400:0.01" bash "$here/sweep.sh" "$bin" "$root/amazon" "$val" local
