@@ -96,6 +96,20 @@ stop_hosts() { # kill whatever is left on the namespace hosts, restore every lin
   p=$(for i in 0 1 2 3; do ip netns pids "$PREFIX-h$i"; done)
   [ -z "$p" ] || kill -9 $p 2> /dev/null || true
   for i in 0 1 2 3; do ip -n "$SW" link set "h$i" up; done
+  # A launch in the moment after a link comes back can fail in Open MPI's start-up
+  # ("unable to complete a TCP connection", seen once after the cut for good): wait
+  # until every host reaches the head's daemon port again. Nothing listens there
+  # now, so a working path answers at once with "Connection refused".
+  local out head_addr
+  head_addr=$(awk 'NR == 1 { print $2 }' "$TMP/hosts.txt")
+  for i in 1 2 3; do
+    for _ in $(seq 1 100); do
+      out=$(ip netns exec "$PREFIX-h$i" timeout 1 bash -c "exec 3<> /dev/tcp/$head_addr/$PORTS" 2>&1 || true)
+      [[ $out == *refused* ]] && break
+      sleep 0.1
+    done
+    [[ $out == *refused* ]] || echo "note: h$i did not reach $head_addr:$PORTS within 10 s of its link coming back ($out)" >&2
+  done
   sleep 0.5
 }
 show_state() ( # show_state WHY LOG: what a stuck or failed launch left behind, for the CI log
