@@ -5,8 +5,8 @@
 # nothing. Run A trained and fine-tuned with 512 negatives (the default), run B with
 # 128 (FEDMETA_FLAGS="--negatives 128"). For every rotation, K and method (reptile + ft,
 # local-only), the run whose validation score at that K is higher gives the test rows:
-# each method's setting is chosen on the validation category only, as its fine-tune
-# plan is (bench/per-k-plan.sh: the best fine-tune or local-only setting at each K).
+# each method's setting is chosen on the validation category only, by the score of the
+# fine-tune (or local-only) plan bench/per-k-plan.sh picks at that K.
 #
 #   usage: bench/p1_amazon_neg.sh [bin]    (bin: only for bench/p1_real.sh's summary)
 #   env: A_VAL=bench/results/validation-amazon-trans   (prefix: -beauty.csv ...)
@@ -24,17 +24,14 @@ out=${OUT:-out/bench-p1-amazon-neg}
 mkdir -p "$out"
 cp "$(dirname "$b_rows")/baselines-amazon.csv" "$out/"
 
-# best validation NDCG@10 of ALGO at K in CSV (over its fine-tune or local-only settings)
+# the validation NDCG@10 at K of ALGO's per-K plan in CSV (bench/per-k-plan.sh)
 best() {
-  awk -F, -v a="$2" -v k="$3" 'NR > 1 && $3 == a {
-      n = split($17, p, ";"); s = 0; c = 0
-      for (i = 1; i <= n; i++) { split(p[i], kv, "="); split(kv[1], ik, "@"); if (ik[2] == k) { s += kv[2]; c++ } }
-      if (c && (b == "" || s / c > b)) b = s / c }
-    END { if (b == "") exit 1; printf "%.4f\n", b }' "$1"
+  bash "$here/per-k-plan.sh" "$1" "$2" score | tr ' ' '\n' | awk -F: -v k="$3" '$1 == k { print $4; f = 1 } END { exit !f }'
 }
 
-tmp=$(mktemp "$out/rows.XXXXXX")
+tmp=$(mktemp "$out/rows.XXXXXX")           # written whole, then renamed
 choices=$(mktemp "$out/choices.XXXXXX")
+trap 'rm -f "$tmp" "$choices"' EXIT          # nothing half-written is left on an error
 head -1 "$b_rows" > "$tmp"
 echo "industry,k,method,val_512,val_128,chosen" > "$choices"
 for test in beauty sports toys; do
