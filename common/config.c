@@ -107,6 +107,7 @@ static const opt OPTS[] = {
   /* evaluation */
   {"ft-steps", T_U32, F(ft_steps), 0, 1000000, NULL, TE, 1, "fine-tune steps on the support split"},
   {"ft-lr", T_F32, F(ft_lr), 1e-7, 10, NULL, TE, 1, "fine-tune learning rate"},
+  {"ft-prox", T_F32, F(ft_prox), 0, 10000, NULL, TE, 1, "lambda: the fine-tune (and local-only) adds a prior (lambda / 2) |theta - theta0|^2 centred on its start theta0, the meta-model (local-only: its hand-set start); 0 = none"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
   {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
   {"config", T_STR, F(config_file), 0, 0, NULL, ALL | CFG_PREPARE | CFG_BASELINES, 0, "read settings from FILE (key = value); flags override"},
@@ -188,6 +189,7 @@ void config_defaults(fm_config *c) {
   c->ft_steps = 40;
   c->ft_lr = 0.003f;
   c->local_steps = 200;
+  c->ft_prox = 0;
   snprintf(c->ft_history, sizeof c->ft_history, "auto");
   snprintf(c->delimiter, sizeof c->delimiter, "tab");
   c->min_rating = 1;

@@ -83,6 +83,7 @@ typedef struct fm_config {
   /* evaluation */
   uint32_t ft_steps;            /* fine-tune steps on the support split */
   float ft_lr;
+  float ft_prox;                /* lambda of the fine-tune's prior centred on its start (0 = none) */
   uint32_t local_steps;         /* steps of the local-only baseline (from scratch) */
   char ft_history[8];           /* auto | full: history used to score after training on the support (worker/adapt.h) */
   char config_file[CFG_PATH_MAX];

@@ -1186,6 +1186,7 @@ struct trainer {
   uint64_t step;      /* optimiser steps since the last reset */
   int borrowed;       /* g, m, v belong to the caller (trainer_init_shared) */
   layer_rowset_t *tR; /* the caller's: every E row a step updated since it was set (trainer_track_rows) */
+  const float *prior; /* the caller's: the centre of the tc.prox prior (trainer_set_prior) */
 };
 
 static int dataset_check(const dataset_t *ds, const model_local_t *l, const model_cfg_t *cfg,
@@ -1244,6 +1245,8 @@ static int train_cfg_check(const train_cfg_t *tc, fm_err *err) {
                    (double)tc->lr, (double)tc->lr_local);
   if (!(tc->l2 >= 0.0f) || !isfinite(tc->l2))
     return fm_fail(err, "l2 = %g: expected finite and >= 0", (double)tc->l2);
+  if (!(tc->prox >= 0.0f) || !isfinite(tc->prox))
+    return fm_fail(err, "prox = %g: expected finite and >= 0", (double)tc->prox);
   if (tc->opt == OPT_ADAM &&
       (!(tc->beta1 >= 0.0f && tc->beta1 < 1.0f) || !(tc->beta2 >= 0.0f && tc->beta2 < 1.0f) ||
        !(tc->adam_eps > 0.0f)))
@@ -1424,11 +1427,24 @@ static double trainer_batch_grad(trainer_t *t, const float *theta, int local) {
   return loss;
 }
 
+void trainer_set_prior(trainer_t *t, const float *theta0) { t->prior = theta0; }
+
+/* The prior's pull on every shared parameter, taken at the point the batch's
+ * gradient was (so that for SGD the step is one along the whole objective's
+ * gradient); before the optimiser's update, which reads only t->g. */
+static void trainer_pull(trainer_t *t, float *theta) {
+  if (!t->prior || t->tc.prox == 0.0f) return;
+  const float a = t->tc.lr * t->tc.prox;
+  const float *c = t->prior;
+  for (size_t i = 0; i < t->n_shared; i++) theta[i] -= a * (theta[i] - c[i]);
+}
+
 float trainer_step(trainer_t *t, float *theta) {
   /* lr_local = 0 (the default): P and Q would not move, so their gradients
    * and moments are not computed (the row sets stay empty: no update) */
   double loss = trainer_batch_grad(t, theta, t->tc.lr_local > 0.0f);
   const train_cfg_t *tc = &t->tc;
+  trainer_pull(t, theta);
   const uint32_t D = t->cfg.dim;
   model_local_t *l = t->local;
   float *tower = theta + t->n_emb, *gtower = t->g + t->n_emb;
@@ -1456,8 +1472,9 @@ float trainer_step(trainer_t *t, float *theta) {
   return (float)loss;
 }
 
-/* The gradient includes the L2 term l2 * E[row] of the touched E rows, so that
- * it is the gradient of the objective trainer_step descends. */
+/* The gradient includes the L2 term l2 * E[row] of the touched E rows and the
+ * prior's prox * (theta - theta0), so that it is the gradient of the objective
+ * trainer_step descends. */
 float trainer_grad(trainer_t *t, const float *theta, float *grad) {
   double loss = trainer_batch_grad(t, theta, 0);
   const uint32_t D = t->cfg.dim;
@@ -1469,6 +1486,8 @@ float trainer_grad(trainer_t *t, const float *theta, float *grad) {
     memset(t->g + off, 0, D * sizeof *t->g);
   }
   memcpy(grad + t->n_emb, t->g + t->n_emb, (t->n_shared - t->n_emb) * sizeof *grad);
+  if (t->prior && t->tc.prox != 0.0f)
+    for (size_t i = 0; i < t->n_shared; i++) grad[i] += t->tc.prox * (theta[i] - t->prior[i]);
   layer_rowset_clear(&t->tE);
   return (float)loss;
 }

@@ -197,6 +197,8 @@ typedef struct train_cfg {
   float lr;          /* learning rate for shared parameters */
   float lr_local;    /* learning rate for local ID embeddings */
   float l2;          /* L2 penalty on the embeddings touched by a step (0 = none) */
+  float prox;        /* lambda of a prior centred on the start point: (lambda / 2) |theta - theta0|^2
+                        on every shared parameter, theta0 set by trainer_set_prior (0 = none) */
   uint32_t batch;    /* B */
   uint32_t n_neg;    /* N */
   float beta1, beta2, adam_eps;
@@ -253,6 +255,15 @@ size_t trainer_n_emb(const trainer_t *t);
  * With lr_local = 0 the local embeddings stay as they are and their gradient
  * and optimiser state are not computed (their Adam moments stay zero). */
 float trainer_step(trainer_t *t, float *theta);
+/* Centres the prior of tc->prox on theta0 (model_n_shared floats, the caller's, which
+ * must outlive the trainer; NULL: no prior). Each step first pulls every shared
+ * parameter, theta -= lr * prox * (theta - theta0), then updates with the batch's
+ * gradient taken before the pull: with SGD (and l2 = 0) exactly a step along the
+ * gradient of loss + prior that trainer_grad returns; with Adam the prior stays out
+ * of the moments, as AdamW's weight decay does. It is the fine-tune's iMAML-style
+ * prior (Rajeswaran et al. 2019): with a long fine-tune on much data the start
+ * point alone is forgotten, the prior is not. */
+void trainer_set_prior(trainer_t *t, const float *theta0);
 /* A step with B x C x (hidden + dim) multiply-adds (C distinct items among its
  * positives and negatives) at least `work` runs on two threads when OpenBLAS
  * is set to more than one (default 2^25); below, on one. The result is the

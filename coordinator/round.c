@@ -72,6 +72,7 @@ static round_settings_t settings_of(const fm_config *c) {
   rs.inner_steps = c->inner_steps;
   rs.train = worker_ft_cfg(c);
   rs.train.lr = c->inner_lr;
+  rs.train.prox = 0; /* the prior is the fine-tune's (adapt.c), not the inner training's */
   rs.clip = c->clip;
   rs.ft_steps = c->ft_steps;
   return rs;

@@ -70,9 +70,16 @@ static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_
                       int hist_mode, uint64_t seed, uint32_t platform, fm_err *err) {
   model_local_t local = {0};
   trainer_t *tr = NULL;
+  float *start = NULL; /* the centre of the fine-tune's prior (--ft-prox) */
   int rc = model_local_init(&local, mc, ds->n_users, ds->n_items, seed, platform, err);
   if (!rc && steps > 0 && ds->n_pairs > 0)
     rc = trainer_init(&tr, mc, tc, ds, &local, seed, platform, err);
+  if (!rc && tr && tc->prox > 0.0f) {
+    size_t d = model_n_shared(mc);
+    start = malloc(sizeof(float) * d);
+    if (!start) rc = fm_fail(err, "out of memory for the prior's centre (%zu floats)", d);
+    else memcpy(start, phi, sizeof(float) * d), trainer_set_prior(tr, start);
+  }
   for (uint32_t s = 0; !rc && tr && s < steps; s++) trainer_step(tr, phi);
   /* Scored in the regime it was trained in (adapt.h): without history when
    * the training on the support never saw one. */
@@ -86,6 +93,7 @@ static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_
   if (!rc) rc = adapt_score(out, per_user, mc, phi, &local, &view, err);
   free(empty);
   trainer_free(tr);
+  free(start);
   model_local_free(&local);
   return rc;
 }

@@ -44,6 +44,7 @@ train_cfg_t worker_ft_cfg(const fm_config *c) {
   t.lr = c->ft_lr;
   t.lr_local = c->local_lr;
   t.l2 = c->l2;
+  t.prox = c->ft_prox;
   t.batch = c->batch;
   t.n_neg = c->n_neg;
   t.beta1 = 0.9f;
