@@ -1247,6 +1247,10 @@ static int train_cfg_check(const train_cfg_t *tc, fm_err *err) {
     return fm_fail(err, "l2 = %g: expected finite and >= 0", (double)tc->l2);
   if (!(tc->prox >= 0.0f) || !isfinite(tc->prox))
     return fm_fail(err, "prox = %g: expected finite and >= 0", (double)tc->prox);
+  if ((double)tc->lr * tc->prox > 1.0) /* beyond a full pull back to the start it overshoots */
+    return fm_fail(err, "lr x prox = %g x %g = %g: the prior's pull per step must be at most 1 "
+                   "(lower --ft-prox or --ft-lr)", (double)tc->lr, (double)tc->prox,
+                   (double)tc->lr * tc->prox);
   if (tc->opt == OPT_ADAM &&
       (!(tc->beta1 >= 0.0f && tc->beta1 < 1.0f) || !(tc->beta2 >= 0.0f && tc->beta2 < 1.0f) ||
        !(tc->adam_eps > 0.0f)))

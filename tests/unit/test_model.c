@@ -1053,6 +1053,12 @@ static void test_prior(void) {
   trainer_t *t = NULL;
   CHECK(trainer_init(&t, &CFG, &bad, &g_ds, &l, 1, 0, &err) < 0 && t == NULL);
   CHECK(strstr(err.msg, "prox") != NULL);
+  bad.prox = 1.01f / bad.lr; /* a pull past the start */
+  CHECK(trainer_init(&t, &CFG, &bad, &g_ds, &l, 1, 0, &err) < 0 && t == NULL);
+  CHECK(strstr(err.msg, "at most 1") != NULL);
+  bad.prox = 1.0f / bad.lr; /* a full pull back is allowed */
+  CHECK_OK(trainer_init(&t, &CFG, &bad, &g_ds, &l, 1, 0, &err));
+  trainer_free(t);
   model_local_free(&l);
   free(theta), free(theta0), free(g), free(g0), free(a), free(b);
   printf("  prior (prox): its gradient exact, SGD along it, Adam decoupled from the moments\n");
