@@ -65,21 +65,21 @@ int adapt_support_has_history(const dataset_t *ds) {
   return 0;
 }
 
+/* Fine-tunes a copy of theta0 on the support and scores it. theta0 (the caller's)
+ * is also the centre of the fine-tune's prior (--ft-prox). */
 static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
-                      const train_cfg_t *tc, float *phi, const dataset_t *ds, uint32_t steps,
+                      const train_cfg_t *tc, const float *theta0, const dataset_t *ds, uint32_t steps,
                       int hist_mode, uint64_t seed, uint32_t platform, fm_err *err) {
+  size_t d = model_n_shared(mc);
+  float *phi = malloc(sizeof(float) * d);
+  if (!phi) return fm_fail(err, "out of memory for a copy of theta (%zu floats)", d);
+  memcpy(phi, theta0, sizeof(float) * d);
   model_local_t local = {0};
   trainer_t *tr = NULL;
-  float *start = NULL; /* the centre of the fine-tune's prior (--ft-prox) */
   int rc = model_local_init(&local, mc, ds->n_users, ds->n_items, seed, platform, err);
   if (!rc && steps > 0 && ds->n_pairs > 0)
     rc = trainer_init(&tr, mc, tc, ds, &local, seed, platform, err);
-  if (!rc && tr && tc->prox > 0.0f) {
-    size_t d = model_n_shared(mc);
-    start = malloc(sizeof(float) * d);
-    if (!start) rc = fm_fail(err, "out of memory for the prior's centre (%zu floats)", d);
-    else memcpy(start, phi, sizeof(float) * d), trainer_set_prior(tr, start);
-  }
+  if (!rc && tr) trainer_set_prior(tr, theta0);
   for (uint32_t s = 0; !rc && tr && s < steps; s++) trainer_step(tr, phi);
   /* Scored in the regime it was trained in (adapt.h): without history when
    * the training on the support never saw one. */
@@ -93,32 +93,26 @@ static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_
   if (!rc) rc = adapt_score(out, per_user, mc, phi, &local, &view, err);
   free(empty);
   trainer_free(tr);
-  free(start);
   model_local_free(&local);
+  free(phi);
   return rc;
 }
 
 int adapt_eval(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
                const train_cfg_t *tc, const float *theta, const dataset_t *ds, uint32_t steps,
                int hist_mode, uint64_t seed, uint32_t platform, fm_err *err) {
-  size_t d = model_n_shared(mc);
-  float *phi = malloc(sizeof(float) * d);
-  if (!phi) return fm_fail(err, "out of memory for a copy of theta (%zu floats)", d);
-  memcpy(phi, theta, sizeof(float) * d);
-  int rc = adapt_from(out, per_user, mc, tc, phi, ds, steps, hist_mode, seed, platform, err);
-  free(phi);
-  return rc;
+  return adapt_from(out, per_user, mc, tc, theta, ds, steps, hist_mode, seed, platform, err);
 }
 
 int adapt_local_only(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc, const train_cfg_t *tc,
                      const dataset_t *ds, uint32_t steps, int hist_mode, uint64_t seed,
                      uint32_t platform, fm_err *err) {
   size_t d = model_n_shared(mc);
-  float *phi = malloc(sizeof(float) * d);
-  if (!phi) return fm_fail(err, "out of memory for a model (%zu floats)", d);
+  float *init = malloc(sizeof(float) * d);
+  if (!init) return fm_fail(err, "out of memory for a model (%zu floats)", d);
   /* A fresh initialisation that depends on the platform, not on any training. */
-  model_shared_init(phi, mc, seed ^ (0x10ca1ULL + platform * 0x9e3779b97f4a7c15ULL));
-  int rc = adapt_from(out, per_user, mc, tc, phi, ds, steps, hist_mode, seed, platform, err);
-  free(phi);
+  model_shared_init(init, mc, seed ^ (0x10ca1ULL + platform * 0x9e3779b97f4a7c15ULL));
+  int rc = adapt_from(out, per_user, mc, tc, init, ds, steps, hist_mode, seed, platform, err);
+  free(init);
   return rc;
 }

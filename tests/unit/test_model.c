@@ -1047,7 +1047,7 @@ static void test_prior(void) {
     }
     trainer_free(t), trainer_free(tg), trainer_free(t0), trainer_free(tg0);
   }
-  /* a negative or non-finite strength is refused */
+  /* a negative strength, or one that pulls past the start in a step, is refused */
   train_cfg_t bad = tcfg(OPT_ADAM);
   bad.prox = -1.0f;
   trainer_t *t = NULL;
