@@ -535,27 +535,23 @@ static inline uint32_t ws_slot(ws_t *w, uint32_t item) {
 }
 
 /* The user's last L history items, most recent first, skipping every
- * occurrence of target (NO_ITEM at inference); of the first cap items only
- * if cap > 0. Returns how many. */
+ * occurrence of target (NO_ITEM at inference). Returns how many. */
 static uint32_t hist_collect(const dataset_t *ds, uint32_t u, uint32_t target, uint32_t L,
-                             uint32_t cap, uint32_t *items) {
+                             uint32_t *items) {
   uint32_t a = ds->hist_ptr[u], c = 0;
-  for (uint32_t k = a + dataset_kcapped(ds->hist_ptr[u + 1] - a, cap); k > a && c < L; k--) {
+  for (uint32_t k = ds->hist_ptr[u + 1]; k > a && c < L; k--) {
     uint32_t it = ds->hist[k - 1];
     if (it != target) items[c++] = it;
   }
   return c;
 }
 
-/* Registers the history slots of users[0..B); targets (B) or NULL. With the
- * query shift a training row's history is the user's first K items, as a
- * held-out user's support: its target among them (early) or after them. */
+/* Registers the history slots of users[0..B); targets (B) or NULL. */
 static void ws_register_users(ws_t *w, const dataset_t *ds, const uint32_t *users,
                               const uint32_t *targets, uint32_t B) {
   for (uint32_t b = 0; b < B; b++) {
     uint32_t *hs = w->hslot + (size_t)b * w->L;
-    uint32_t c = hist_collect(ds, users[b], targets ? targets[b] : NO_ITEM, w->L,
-                              targets ? w->K : 0, hs);
+    uint32_t c = hist_collect(ds, users[b], targets ? targets[b] : NO_ITEM, w->L, hs);
     for (uint32_t k = 0; k < c; k++) hs[k] = ws_slot(w, hs[k]);
     w->hcnt[b] = c;
   }
@@ -1178,7 +1174,7 @@ int model_attr_scores(const model_cfg_t *cfg, const float *theta, const dataset_
   pp[0] = 0;
   for (uint32_t r = 0; r < n; r++) {
     /* a_u over the user's last L history items, as model_user_vectors pools them */
-    const uint32_t c = hist_collect(ds, users[r], NO_ITEM, L, 0, hist);
+    const uint32_t c = hist_collect(ds, users[r], NO_ITEM, L, hist);
     const float sc = c ? alpha / sqrtf((float)c) : 0.0f;
     uint32_t nt = 0;
     for (uint32_t k = 0; k < c; k++)
@@ -1218,7 +1214,7 @@ int model_ease_scores(const model_cfg_t *cfg, const float *theta, const dataset_
   for (size_t i = 0; i < m; i++) dg[i] = f / ds->ease_P[i * m + i];
   for (uint32_t r = 0; r < n; r++) {
     /* e_ui = -sum_{j in h, j != i} P[j,i] / P[i,i], h as model_user_vectors pools it */
-    const uint32_t c = hist_collect(ds, users[r], NO_ITEM, L, 0, hist);
+    const uint32_t c = hist_collect(ds, users[r], NO_ITEM, L, hist);
     dataset_ease_sum(ds, hist, c, acc);
     float *o = S + (size_t)r * ld;
     for (size_t i = 0; i < m; i++) o[ds->ease_item[i]] -= acc[i] * dg[i];

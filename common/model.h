@@ -95,11 +95,9 @@
  * should differ for what comes after them (the transitions' last item is then
  * further from the target, for one) is what its data cannot show, and what
  * the training industries, whose users have longer histories, can. With
- * shift, every training example is shaped like one of a held-out user: its
- * history is the user's first K items (the support; the target left out),
- * and an example whose target is at position p >= K of the user's history
- * (0-based; a target absent from it counts as p = the history's length), a
- * query, scores with the term weights plus delta; every other example, and
+ * shift, a training example whose target is at position p >= K of the user's
+ * history (0-based; a target absent from it counts as p = the history's
+ * length) scores with the term weights plus delta; every other example, and
  * so every support example of a K-shot fine-tune, with the weights alone.
  * Inference scores every user with weights + delta (a query comes after the
  * support).

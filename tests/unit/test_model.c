@@ -96,9 +96,8 @@ static void free_dataset(dataset_t *d) {
  * have 4: their last pair is left out). */
 #define TRANS_KCAP 3
 /* The query shift's K in the variants that have it: late rows are those
- * whose target is at position 3 or after (or absent from a history of 3 or
- * more items). */
-#define SHIFT_K 3
+ * whose target is at position 2 or after. */
+#define SHIFT_K 2
 
 static void fill_normal(float *x, size_t n, double std, rng_t *r) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(r));
@@ -117,13 +116,6 @@ typedef struct {
 } ref_t;
 
 static const float *view(const ref_t *r, int k) { return r->theta + r->v[k].offset; }
-
-/* Where the history a row pools ends: the user's whole hist, or when
- * training (target != UINT32_MAX) with the query shift its first K items. */
-static uint32_t ref_hist_end(const dataset_t *ds, uint32_t u, uint32_t target) {
-  const uint32_t a = ds->hist_ptr[u], e = ds->hist_ptr[u + 1];
-  return target != UINT32_MAX && CFG.shift && e - a > CFG.shift ? a + CFG.shift : e;
-}
 
 static void ref_bag(const ref_t *r, const uint32_t *ptr, const uint32_t *tok, uint32_t e,
                     double *out) {
@@ -170,7 +162,7 @@ static void ref_user(const ref_t *r, uint32_t u, uint32_t target, double *w) {
   double z[48] = {0}, x[16];
   ref_bag(r, r->ds->utok_ptr, r->ds->utok, u, z);
   uint32_t c = 0;
-  for (uint32_t k = ref_hist_end(r->ds, u, target); k > r->ds->hist_ptr[u] && c < CFG.hist_len; k--) {
+  for (uint32_t k = r->ds->hist_ptr[u + 1]; k > r->ds->hist_ptr[u] && c < CFG.hist_len; k--) {
     uint32_t j = r->ds->hist[k - 1];
     if (j == target) continue;
     ref_x(r, j, x);
@@ -211,7 +203,7 @@ static void ref_au(const ref_t *r, uint32_t u, uint32_t target, int train, doubl
   const float *vec = ref_vec(r, u, train);
   uint32_t c = 0;
   for (uint32_t k = 0; k < R; k++) a[k] = 0;
-  for (uint32_t k = ref_hist_end(r->ds, u, target); k > r->ds->hist_ptr[u] && c < CFG.hist_len; k--) {
+  for (uint32_t k = r->ds->hist_ptr[u + 1]; k > r->ds->hist_ptr[u] && c < CFG.hist_len; k--) {
     uint32_t j = r->ds->hist[k - 1];
     if (j == target) continue;
     for (uint32_t q = 0; q < R; q++) a[q] += vec[j * R + q];
@@ -264,7 +256,7 @@ static double ref_attr(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) 
   const dataset_t *ds = r->ds;
   double s = 0;
   uint32_t c = 0;
-  for (uint32_t k = ref_hist_end(ds, u, target); k > ds->hist_ptr[u] && c < CFG.hist_len; k--) {
+  for (uint32_t k = ds->hist_ptr[u + 1]; k > ds->hist_ptr[u] && c < CFG.hist_len; k--) {
     uint32_t j = ds->hist[k - 1];
     if (j == target) continue;
     for (uint32_t p = ds->attr_ptr[j]; p < ds->attr_ptr[j + 1]; p++)
@@ -303,7 +295,7 @@ static double ref_ease_raw(const dataset_t *ds, uint32_t u, uint32_t target, uin
   }
   int h[NI] = {0};
   uint32_t c = 0;
-  for (uint32_t k = ref_hist_end(ds, u, target); k > ds->hist_ptr[u] && c < CFG.hist_len; k--) {
+  for (uint32_t k = ds->hist_ptr[u + 1]; k > ds->hist_ptr[u] && c < CFG.hist_len; k--) {
     if (ds->hist[k - 1] == target) continue;
     h[ds->hist[k - 1]] = 1;
     c++;
@@ -678,9 +670,7 @@ static void test_forward(void) {
    * prior included): with one negative the loss is log(1 + exp(s_neg - s_pos)).
    * The positive is not in the user's history, so nothing is left out. */
   /* With the shift, a row that is not late scores with the weights alone:
-   * the vectors of the model without it (theta's prefix is that model's). A
-   * late row's history is the user's first K items, not the whole history
-   * the inference vectors pool: those rows are left to the reference. */
+   * the vectors of the model without it (theta's prefix is that model's). */
   model_cfg_t c0 = CFG;
   c0.shift = 0;
   float U0[NU * 32];
@@ -689,10 +679,9 @@ static void test_forward(void) {
   for (int c = 0; c < 4; c++) {
     uint32_t u = cases[c][0], i = cases[c][1], j = cases[c][2];
     const int late = ref_late(&g_ds, u, i);
+    const float *Uc = late ? U : U0;
+    const ref_t *rr = late ? &rq : &r;
     if (CFG.shift) CHECK_EQ_INT(late, c != 2 && c != 3); /* users 2 and 4 have under K items */
-    if (late) continue;
-    const float *Uc = U0;
-    const ref_t *rr = &r;
     double l1 = model_loss_grad(&CFG, theta, &l, &g_ds, &u, &i, 1, &j, 1, NULL, NULL, NULL);
     double diff = 0;
     for (uint32_t d = 0; d < Ds; d++) diff += (double)Uc[u * Ds + d] * (V[j * Ds + d] - V[i * Ds + d]);
@@ -721,6 +710,12 @@ typedef struct {
   const uint32_t *neg;
   uint32_t n_neg;
 } gc_ctx;
+
+/* The loss of the late rows (lu, lp of test_shift) under another model setting. */
+static float model_loss(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
+                        const uint32_t *users, const uint32_t *pos) {
+  return model_loss_grad(cfg, theta, l, &g_ds, users, pos, 3, B_NEG, B_NN, NULL, NULL, NULL);
+}
 
 static double gc_loss(const gc_ctx *c) {
   return model_loss_grad(&CFG, c->theta, c->l, &g_ds, B_USERS, B_POS, B_N, c->neg, c->n_neg, NULL,
@@ -869,38 +864,50 @@ static void test_gradients(const uint32_t *neg, uint32_t n_neg, int where) {
   free(g);
 }
 
-/* The query shift. Rows before the K-th item leave delta's gradient at
- * zero: a K-shot support has no other row, so a fine-tune never moves delta.
- * On late rows delta's gradient is the term weights' (both move the same
- * scores). Both losses are the reference's (late rows at weights + delta,
- * every row's history the user's first K items). */
+/* The query shift. Rows before the K-th item score, and differentiate, as
+ * the model without the shift (theta's prefix), and leave delta's gradient
+ * at zero: a K-shot support has no other row, so a fine-tune never moves
+ * delta. Late rows score and differentiate as the model without the shift at
+ * weights + delta, and delta's gradient is the weights' gradient there. */
 static void test_shift(void) {
   if (!CFG.shift) return;
-  float *theta = malloc(g_ns * sizeof *theta), *g = malloc(g_ns * sizeof *g);
+  float *theta = malloc(g_ns * sizeof *theta), *g = malloc(g_ns * sizeof *g),
+        *g0 = malloc(g_ns * sizeof *g0);
   model_local_t l;
   wide_params(theta, &l, 31);
-  ref_t r = {theta, &l, &g_ds, {{0}}};
-  model_views(&CFG, r.v);
-  const size_t o = r.v[MODEL_POP].offset, n0 = r.v[MODEL_SHIFT].offset, nd = r.v[MODEL_SHIFT].rows;
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(&CFG, v);
+  const size_t o = v[MODEL_POP].offset, n0 = v[MODEL_SHIFT].offset, nd = v[MODEL_SHIFT].rows;
+  model_cfg_t c0 = CFG;
+  c0.shift = 0;
+  CHECK_EQ_INT(model_n_shared(&c0), n0);
   CHECK(nd > 0);
   const uint32_t eu[5] = {0, 3, 5, 4, 2}, ep[5] = {1, 5, 8, 1, 7}; /* positions 1, 0, 1, 0, none */
   for (uint32_t b = 0; b < 5; b++) CHECK(!ref_late(&g_ds, eu[b], ep[b]));
   float le = model_loss_grad(&CFG, theta, &l, &g_ds, eu, ep, 5, B_NEG, B_NN, g, NULL, NULL);
-  CHECK_NEAR(le, ref_loss(&r, eu, ep, 5, B_NEG, B_NN), 1e-5 * (1 + fabs(le)));
+  float le0 = model_loss_grad(&c0, theta, &l, &g_ds, eu, ep, 5, B_NEG, B_NN, g0, NULL, NULL);
+  CHECK(le == le0);
+  for (size_t k = 0; k < n0; k++) CHECK(g[k] == g0[k]);
   for (size_t k = 0; k < nd; k++) CHECK(g[n0 + k] == 0.0f);
-  const uint32_t lu[3] = {0, 5, 0}, lp[3] = {3, 6, 8}; /* positions 3, 3, absent from 4 items */
+  const uint32_t lu[3] = {0, 5, 3}, lp[3] = {3, 6, 7}; /* positions 3, 3, 2 */
   for (uint32_t b = 0; b < 3; b++) CHECK(ref_late(&g_ds, lu[b], lp[b]));
+  float *tq = query_theta(theta);
   float ll = model_loss_grad(&CFG, theta, &l, &g_ds, lu, lp, 3, B_NEG, B_NN, g, NULL, NULL);
-  CHECK_NEAR(ll, ref_loss(&r, lu, lp, 3, B_NEG, B_NN), 1e-5 * (1 + fabs(ll)));
+  float ll0 = model_loss_grad(&c0, tq, &l, &g_ds, lu, lp, 3, B_NEG, B_NN, g0, NULL, NULL);
+  CHECK_NEAR(ll, ll0, 1e-6 * (1 + fabs(ll0)));
+  CHECK(ll != model_loss(&c0, theta, &l, lu, lp)); /* delta is not zero: it moves the loss */
+  for (size_t k = 0; k < n0; k++) CHECK_NEAR(g[k], g0[k], 1e-5 * (1 + fabs(g0[k])));
   double gd = 0;
   for (size_t k = 0; k < nd; k++) {
-    CHECK_NEAR(g[n0 + k], g[o + k], 1e-6 * (1 + fabs(g[o + k])));
+    CHECK_NEAR(g[n0 + k], g0[o + k], 1e-5 * (1 + fabs(g0[o + k])));
     gd += fabs(g[n0 + k]);
   }
   CHECK(gd > 0);
   model_local_free(&l);
   free(theta);
+  free(tq);
   free(g);
+  free(g0);
 }
 
 /* --- trainer ------------------------------------------------------------------------------ */
