@@ -37,7 +37,6 @@ static void print_model(const char *path, const checkpoint_t *ck) {
   if (m->attr) printf(", attributes");
   if (m->ease) printf(", EASE (lambda %u)", m->ease);
   if (m->trans) printf(", transitions");
-  if (m->shift) printf("; query shift after %u items", m->shift);
   printf("\n");
   model_view_t v[MODEL_N_VIEWS];
   model_views(m, v);

@@ -88,7 +88,6 @@ static const opt OPTS[] = {
   {"towers", T_CHOICE, F(towers), 0, 0, "on|off", CFG_TRAIN, 1, "off: score with the other terms alone (--pop-prior, --spectral, --time-lags, --attr, --ease, --trans), their meta-learned filters, without the two towers"},
   {"attr", T_CHOICE, F(attr), 0, 0, "on|off", CFG_TRAIN, 1, "on: add an attribute term, the idf-weighted similarity of an item's attributes (brand, category path, genre...) to the user's history's, weighted by a meta-learned alpha"},
   {"trans", T_CHOICE, F(trans), 0, 0, "on|off", CFG_TRAIN, 1, "on: add a transition term, how often each item came right after the user's last item among the platform's own users, weighted by a meta-learned kappa"},
-  {"query-shift", T_CHOICE, F(query_shift), 0, 0, "on|off", CFG_TRAIN, 1, "on: meta-learn a shift of the term weights for what comes after a user's first --kshot items (a held-out user's query), which a K-shot support cannot show; training examples after the K-th item score with the weights plus the shift, and so does every query (docs/BENCHMARKS.md, \"The query shift\")"},
   {"ease", T_U32, F(ease), 0, 1000000, NULL, CFG_TRAIN, 1, "lambda: add an EASE term, the platform's own item-item ridge regression (Steck 2019, L2 penalty lambda) of the user's history, weighted by a meta-learned eta (0 = off)"},
   {"time-bin-days", T_U32, F(time_bin_days), 1, 36500, NULL, CFG_TRAIN, 1, "width of the time term's bins, days"},
   /* inner */
@@ -175,7 +174,6 @@ void config_defaults(fm_config *c) {
   snprintf(c->towers, sizeof c->towers, "on");
   snprintf(c->attr, sizeof c->attr, "off");
   snprintf(c->trans, sizeof c->trans, "off");
-  snprintf(c->query_shift, sizeof c->query_shift, "off");
   c->inner_steps = 20;
   snprintf(c->inner_opt, sizeof c->inner_opt, "adam");
   c->inner_lr = 0.003f;

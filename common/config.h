@@ -69,7 +69,6 @@ typedef struct fm_config {
   char attr[4];                 /* on | off: on adds the attribute term */
   uint32_t ease;                /* lambda of the EASE term (common/model.h); 0 = off */
   char trans[4];                /* on | off: on adds the transition term */
-  char query_shift[4];          /* on | off: on adds the query shift (model.h), K = kshot */
   /* inner loop (platforms) */
   uint32_t inner_steps;
   char inner_opt[8];            /* sgd | adam */

@@ -164,11 +164,6 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
     return fm_fail(err, "model ease = %u: expected 0 (none) or a lambda 1..%u", cfg->ease,
                    MODEL_MAX_EASE_LAMBDA);
   if (cfg->trans > 1) return fm_fail(err, "model trans = %u: expected 0 or 1", cfg->trans);
-  if (cfg->shift > MODEL_MAX_SHIFT)
-    return fm_fail(err, "model shift = %u: expected 0 (none) or a K 1..%u", cfg->shift, MODEL_MAX_SHIFT);
-  if (cfg->shift && !model_n_terms(cfg))
-    return fm_fail(err, "model shift = %u: the query shift moves the term weights, and the model "
-                   "has none (pop_prior, spectral, time_lags, attr, ease or trans)", cfg->shift);
   if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags && !cfg->attr &&
       !cfg->ease && !cfg->trans)
     return fm_fail(err, "a model without towers needs another term to score with (pop_prior, "
@@ -181,11 +176,6 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
     return fm_fail(err, "model has %zu shared parameters (n_buckets %u x dim %u ...): at most "
                    "%d; lower n_buckets or dim", n, cfg->n_buckets, cfg->dim, INT_MAX);
   return 0;
-}
-
-size_t model_n_terms(const model_cfg_t *cfg) {
-  return (cfg->pop_prior ? 1 : 0) + cfg->spectral + (cfg->time_lags ? 2 * (size_t)cfg->time_lags + 1 : 0) +
-         (cfg->attr ? 1 : 0) + (cfg->ease ? 1 : 0) + (cfg->trans ? 1 : 0);
 }
 
 void model_views(const model_cfg_t *cfg, model_view_t *v) {
@@ -206,7 +196,6 @@ void model_views(const model_cfg_t *cfg, model_view_t *v) {
       [MODEL_ATTR] = {"alpha", 0, cfg->attr ? 1 : 0, 1},
       [MODEL_EASE] = {"eta", 0, cfg->ease ? 1 : 0, 1},
       [MODEL_TRANS] = {"kappa", 0, cfg->trans ? 1 : 0, 1},
-      [MODEL_SHIFT] = {"delta", 0, cfg->shift ? (uint32_t)model_n_terms(cfg) : 0, 1},
   };
   size_t off = 0;
   for (int k = 0; k < MODEL_N_VIEWS; k++) {
@@ -299,7 +288,6 @@ typedef struct params {
   float *alpha; /* (1) alpha, or NULL without attr */
   float *eta;   /* (1) eta, or NULL without ease */
   float *kappa; /* (1) kappa, or NULL without trans */
-  float *delta; /* (model_n_terms) the query shift, or NULL without shift */
 } params_t;
 
 /* Read-only use of theta goes through the same struct; nothing writes through
@@ -316,34 +304,7 @@ static params_t params_of(const model_cfg_t *cfg, const float *theta) {
                     cfg->time_lags ? t + v[MODEL_TIME].offset : NULL,
                     cfg->attr ? t + v[MODEL_ATTR].offset : NULL,
                     cfg->ease ? t + v[MODEL_EASE].offset : NULL,
-                    cfg->trans ? t + v[MODEL_TRANS].offset : NULL,
-                    cfg->shift ? t + v[MODEL_SHIFT].offset : NULL};
-}
-
-/* The parameters a query is scored with (model.h, the query shift): those of
- * theta, the term weights beta .. kappa replaced by weights + delta, written
- * to buf (model_n_terms floats). Without shift, those of theta. */
-static params_t params_query(const model_cfg_t *cfg, const float *theta, float *buf) {
-  params_t p = params_of(cfg, theta);
-  if (!cfg->shift) return p;
-  model_view_t v[MODEL_N_VIEWS];
-  model_views(cfg, v);
-  const size_t n = model_n_terms(cfg), o = v[MODEL_POP].offset; /* the weights are contiguous */
-  for (size_t k = 0; k < n; k++) buf[k] = theta[o + k] + theta[v[MODEL_SHIFT].offset + k];
-  float **w[] = {&p.pop, &p.gam, &p.tau, &p.alpha, &p.eta, &p.kappa};
-  for (int k = MODEL_POP; k <= MODEL_TRANS; k++)
-    if (*w[k - MODEL_POP]) *w[k - MODEL_POP] = buf + (v[k].offset - o);
-  return p;
-}
-
-/* The scalar term weight of view k (MODEL_ATTR, MODEL_EASE, MODEL_TRANS) a
- * query is scored with: the weight, plus its query shift with shift. */
-static float query_weight(const model_cfg_t *cfg, const float *theta, int k) {
-  model_view_t v[MODEL_N_VIEWS];
-  model_views(cfg, v);
-  float x = theta[v[k].offset];
-  if (cfg->shift) x += theta[v[MODEL_SHIFT].offset + (v[k].offset - v[MODEL_POP].offset)];
-  return x;
+                    cfg->trans ? t + v[MODEL_TRANS].offset : NULL};
 }
 
 /* --- batch workspace ------------------------------------------------------------ */
@@ -397,15 +358,6 @@ typedef struct ws {
    * a dense row of T (n_items, zero between uses). */
   uint32_t TZ;
   float *tt, *td;
-  /* With shift = K (model.h, the query shift): which rows' targets come at
-   * or after the user's K-th item (late, 1) and score with params_query's
-   * weights (qbuf); the parts of a step's beta, gamma and tau gradients from
-   * those rows. */
-  uint32_t K;
-  uint8_t *late;       /* (bmax) */
-  float *qbuf;         /* (model_n_terms) */
-  double gbL;
-  double *ggL, *gtL;   /* (R), (2J+1) */
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -421,7 +373,6 @@ static void ws_free(ws_t *w) {
   free(w->ub); free(w->gt); free(w->ad); free(w->aa);
   free(w->ee); free(w->ey); free(w->eh);
   free(w->tt); free(w->td);
-  free(w->late); free(w->qbuf); free(w->ggL); free(w->gtL);
   memset(w, 0, sizeof *w);
 }
 
@@ -486,14 +437,6 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
     w->tt = alloc_n((size_t)bmax * C, sizeof(float));
     w->td = calloc((size_t)n_items + 1, sizeof(float));
     ok = ok && w->tt && w->td;
-  }
-  w->K = cfg->shift;
-  if (w->K) {
-    w->late = calloc(bmax ? bmax : 1, sizeof *w->late);
-    w->qbuf = alloc_n(model_n_terms(cfg), sizeof(float));
-    w->ggL = alloc_n(w->R, sizeof(double));
-    w->gtL = alloc_n(w->J ? 2 * (size_t)w->J + 1 : 0, sizeof(double));
-    ok = ok && w->late && w->qbuf && w->ggL && w->gtL;
   }
   if (w->Ds > D) {
     const size_t Ds = w->Dt;
@@ -758,29 +701,14 @@ static void ws_trans_train(ws_t *w, const dataset_t *ds, const uint32_t *users,
   }
 }
 
-/* Which rows are late (the query shift, model.h): the target's first
- * position p in the user's hist (its length if absent) is >= K. */
-static void ws_late(ws_t *w, const dataset_t *ds, const uint32_t *users, const uint32_t *pos,
-                    uint32_t B) {
-  for (uint32_t b = 0; b < B; b++) {
-    const uint32_t a = ds->hist_ptr[users[b]], n = ds->hist_ptr[users[b] + 1] - a;
-    uint32_t p = 0;
-    while (p < n && ds->hist[a + p] != pos[b]) p++;
-    w->late[b] = p >= w->K;
-  }
-}
-
 /* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk ;
  * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
  * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
- * the other folds' slots are zero (see item_scoring). The weights are p's,
- * or pq's for the rows late marks (late may be NULL: none). */
+ * the other folds' slots are zero (see item_scoring). */
 static void user_scoring(float *out, const ws_t *w, const float *wu, uint32_t n, uint32_t Ds,
-                         const params_t *p0, const params_t *pq, const uint8_t *late,
-                         const uint32_t *users) {
+                         const params_t *p, const uint32_t *users) {
   const uint32_t D = w->D, R = w->R, T = w->T, J = w->J;
   for (uint32_t r = 0; r < n; r++) {
-    const params_t *p = late && late[r] ? pq : p0;
     float *o = out + (size_t)r * Ds;
     memcpy(o, wu + (size_t)r * D, D * sizeof(float));
     o += D;
@@ -831,7 +759,6 @@ static void item_scoring(float *out, const ws_t *w, const float *vi, uint32_t n,
 typedef struct step_ctx {
   ws_t *w;
   const params_t *p;
-  const params_t *pq; /* the late rows' weights (the query shift; p without it) */
   params_t q;
   const model_local_t *l;
   const dataset_t *ds;
@@ -860,19 +787,18 @@ static double dot_fd(const float *x, const float *y, size_t n) {
 }
 
 /* With attr, ease and / or trans the rows' logits start from alpha (w_i .
- * a_u) + eta e_ui + kappa t_ui (a late row's weights: with the shift). */
+ * a_u) + eta e_ui + kappa t_ui. */
 static double rows(step_ctx_t *c, uint32_t b0, uint32_t b1) {
   const ws_t *w = c->w;
+  const size_t k0 = (size_t)b0 * c->C, k1 = (size_t)b1 * c->C;
   const int seeded = w->A > 0 || w->EZ || w->TZ;
-  if (seeded)
-    for (uint32_t b = b0; b < b1; b++) {
-      const params_t *p = w->K && w->late[b] ? c->pq : c->p;
-      const float al = w->A ? *p->alpha : 0.0f, et = w->EZ ? *p->eta : 0.0f;
-      const float ka = w->TZ ? *p->kappa : 0.0f;
-      for (size_t k = (size_t)b * c->C; k < (size_t)(b + 1) * c->C; k++)
-        w->P[k] = (w->A ? al * w->aa[k] : 0.0f) + (w->EZ ? et * w->ee[k] : 0.0f) +
-                  (w->TZ ? ka * w->tt[k] : 0.0f);
-    }
+  if (seeded) {
+    const float al = w->A ? *c->p->alpha : 0.0f, et = w->EZ ? *c->p->eta : 0.0f;
+    const float ka = w->TZ ? *c->p->kappa : 0.0f;
+    for (size_t k = k0; k < k1; k++)
+      w->P[k] = (w->A ? al * w->aa[k] : 0.0f) + (w->EZ ? et * w->ee[k] : 0.0f) +
+                (w->TZ ? ka * w->tt[k] : 0.0f);
+  }
   return layer_ssmc_forward_rows(w->ppos, w->P, c->U, c->V, w->cpos, w->cnt, (int)b0, (int)b1,
                                  (int)c->C, (int)c->Cn, (int)c->Ds, seeded);
 }
@@ -895,31 +821,20 @@ static void task_user_backward(void *a) {
   if (Ds > D) { /* through the extra coordinates: beta's and gamma's gradients, the tower's part */
     layer_ssmc_backward_u(w->dwuA, w->P, c->V, (int)B, (int)C, (int)Ds);
     const uint32_t R = w->R, T = w->T, J = w->J, o = D + (c->p->pop ? 1 : 0);
-    double gb = 0, gbL = 0;
+    double gb = 0;
     memset(w->gg, 0, R * sizeof *w->gg);
     if (J) memset(w->gt, 0, (2 * (size_t)J + 1) * sizeof *w->gt);
-    if (w->K) {
-      memset(w->ggL, 0, R * sizeof *w->ggL);
-      if (J) memset(w->gtL, 0, (2 * (size_t)J + 1) * sizeof *w->gtL);
-    }
     for (uint32_t b = 0; b < B; b++) {
       const float *d = w->dwuA + (size_t)b * Ds;
-      const int late = w->K && w->late[b];
       memcpy(w->dwu + (size_t)b * D, d, D * sizeof(float));
       if (c->p->pop) gb += d[D];
-      if (c->p->pop && late) gbL += d[D];
       const float *dg = d + o + (size_t)(c->users[b] % DATASET_SPEC_FOLDS) * (R + T); /* the row's fold block */
       for (uint32_t k = 0; k < R; k++) w->gg[k] += (double)dg[k] * w->au[(size_t)b * R + k];
-      if (late)
-        for (uint32_t k = 0; k < R; k++) w->ggL[k] += (double)dg[k] * w->au[(size_t)b * R + k];
       const uint32_t bu = w->ub[b];
       if (!T || bu == DATASET_NO_BIN) continue;
       for (uint32_t q = bu > J ? bu - J : 0; q < T && q <= bu + J; q++) w->gt[J + q - bu] += dg[R + q];
-      if (late)
-        for (uint32_t q = bu > J ? bu - J : 0; q < T && q <= bu + J; q++) w->gtL[J + q - bu] += dg[R + q];
     }
     c->gb = gb;
-    w->gbL = gbL;
     if (w->NT) return; /* no towers: nothing flows past the extra coordinates */
   } else {
     layer_ssmc_backward_u(w->dwu, w->P, c->V, (int)B, (int)C, (int)D);
@@ -962,7 +877,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
                            layer_rowset_t *tP, layer_rowset_t *tQ, int par) {
   const uint32_t D = w->D, Hd = w->Hd;
   const size_t ldz = 3 * (size_t)D;
-  params_t p = params_of(cfg, theta), pq = params_query(cfg, theta, w->qbuf);
+  params_t p = params_of(cfg, theta);
 
   /* forward: the C columns first, the Cn distinct negatives (with the number
    * of times each was drawn) then the other positives; then the histories */
@@ -979,11 +894,10 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   if (w->A) ws_attr_train(w, ds, B, C);
   if (w->EZ) ws_ease_train(w, ds, users, B, C);
   if (w->TZ) ws_trans_train(w, ds, users, pos, B, C);
-  if (w->K) ws_late(w, ds, users, pos, B);
   /* Two threads only for batches big enough to pay for the hand-offs (three
    * a step): a scheduling choice, the result is the same either way. */
   par = par && (uint64_t)B * C * (Hd + D) >= g_par_min_work;
-  step_ctx_t c = {w, &p, &pq, {0}, l, ds, users, B, C, Cn, D, w->wu, w->vi, {0, 0}, 0};
+  step_ctx_t c = {w, &p, {0}, l, ds, users, B, C, Cn, D, w->wu, w->vi, {0, 0}, 0};
   if (w->NT) { /* the score is the extra terms alone */
     memset(w->wu, 0, (size_t)B * D * sizeof(float));
     memset(w->vi, 0, (size_t)C * D * sizeof(float));
@@ -994,7 +908,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   /* scores: wu . vi, or [wu ; beta ; gamma a_u] . [vi ; s_i ; lambda e_i] */
   if (w->Ds > D) {
     c.Ds = w->Dt;
-    user_scoring(w->wuA, w, w->wu, B, c.Ds, &p, &pq, w->late, users);
+    user_scoring(w->wuA, w, w->wu, B, c.Ds, &p, users);
     item_scoring(w->viA, w, w->vi, C, c.Ds, &p, ds, w->slot_item, 0, 1);
     c.U = w->wuA;
     c.V = w->viA;
@@ -1022,14 +936,6 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   if (w->A) *c.q.alpha += (float)dot_fd(w->P, w->aa, (size_t)B * C);
   if (w->EZ) *c.q.eta += (float)dot_fd(w->P, w->ee, (size_t)B * C);
   if (w->TZ) *c.q.kappa += (float)dot_fd(w->P, w->tt, (size_t)B * C);
-  double ga = 0, ge = 0, gk = 0; /* the late rows' parts, for the query shift */
-  for (uint32_t b = 0; w->K && b < B; b++) {
-    if (!w->late[b]) continue;
-    const size_t k = (size_t)b * C;
-    if (w->A) ga += dot_fd(w->P + k, w->aa + k, C);
-    if (w->EZ) ge += dot_fd(w->P + k, w->ee + k, C);
-    if (w->TZ) gk += dot_fd(w->P + k, w->tt + k, C);
-  }
   if (w->NT) {
     if (Ds > D) task_user_backward(&c); /* the extra coordinates only */
   } else {
@@ -1039,16 +945,6 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   for (uint32_t k = 0; k < w->R; k++) c.q.gam[k] += (float)w->gg[k];
   if (w->T)
     for (uint32_t k = 0; k < 2 * w->J + 1; k++) c.q.tau[k] += (float)w->gt[k];
-  if (w->K) { /* delta moves the late rows' weights: their parts, in the order of the weights */
-    float *d = c.q.delta;
-    if (p.pop) *d++ += (float)w->gbL;
-    for (uint32_t k = 0; k < w->R; k++) *d++ += (float)w->ggL[k];
-    if (p.tau) /* the model's lags, whether or not the dataset has bins (T) */
-      for (uint32_t k = 0; k < 2 * w->J + 1; k++) *d++ += w->T ? (float)w->gtL[k] : 0.0f;
-    if (p.alpha) *d++ += (float)ga;
-    if (p.eta) *d++ += (float)ge;
-    if (p.kappa) *d++ += (float)gk;
-  }
   if (w->NT) return loss;
   params_t q = c.q;
   /* the pooled histories, into their slots of dX */
@@ -1082,7 +978,7 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
     for (size_t i = 0; i < (size_t)n * model_score_dim(cfg, ds); i++) out[i] = NAN;
     return;
   }
-  params_t p = params_query(cfg, theta, w.qbuf); /* a query: with the shift */
+  params_t p = params_of(cfg, theta);
   for (uint32_t c = 0; c < n; c += MODEL_INFER_CHUNK) {
     uint32_t m = n - c < MODEL_INFER_CHUNK ? n - c : MODEL_INFER_CHUNK;
     ws_slots_reset(&w);
@@ -1096,7 +992,7 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
       ws_user_forward(&w, &p, l, ds, users + c, m);
     }
     if (w.Ds > D)
-      user_scoring(out + (size_t)c * w.Ds, &w, w.wu, m, w.Ds, &p, &p, NULL, NULL);
+      user_scoring(out + (size_t)c * w.Ds, &w, w.wu, m, w.Ds, &p, NULL);
     else
       memcpy(out + (size_t)c * D, w.wu, (size_t)m * D * sizeof(float));
   }
@@ -1152,7 +1048,7 @@ int model_attr_scores(const model_cfg_t *cfg, const float *theta, const dataset_
     return fm_fail(err, "the model has the attribute term but the dataset no attribute vectors");
   if (!ds->n_attr) return 0;
   const uint32_t A = ds->n_attr, ni = ds->n_items, L = cfg->hist_len, nnz = ds->attr_ptr[ni];
-  const float alpha = query_weight(cfg, theta, MODEL_ATTR);
+  const float alpha = *params_of(cfg, theta).alpha;
   /* the items of each coordinate (the transpose of attr_*), in item order */
   uint32_t *pp = calloc((size_t)A + 1, sizeof *pp), *pi = malloc(((size_t)nnz + 1) * sizeof *pi);
   float *pw = malloc(((size_t)nnz + 1) * sizeof *pw), *ad = calloc(A, sizeof *ad);
@@ -1203,7 +1099,7 @@ int model_ease_scores(const model_cfg_t *cfg, const float *theta, const dataset_
                    ds->ease_lambda);
   const size_t m = ds->ease_m;
   const uint32_t L = cfg->hist_len;
-  const float f = query_weight(cfg, theta, MODEL_EASE) * ds->ease_scale;
+  const float f = *params_of(cfg, theta).eta * ds->ease_scale;
   if (f == 0.0f || m == 0) return 0;
   float *acc = malloc((m + 1) * sizeof *acc), *dg = malloc((m + 1) * sizeof *dg);
   uint32_t *hist = malloc(((size_t)L + 1) * sizeof *hist);
@@ -1228,7 +1124,7 @@ int model_trans_scores(const model_cfg_t *cfg, const float *theta, const dataset
   if (!cfg->trans || !n) return 0;
   if (!ds->trans_on)
     return fm_fail(err, "the model has the transition term but the dataset no transitions");
-  const float f = query_weight(cfg, theta, MODEL_TRANS) * ds->trans_scale;
+  const float f = *params_of(cfg, theta).kappa * ds->trans_scale;
   if (f == 0.0f) return 0;
   for (uint32_t r = 0; r < n; r++) {
     const uint32_t u = users[r], a = ds->hist_ptr[u], b = ds->hist_ptr[u + 1];

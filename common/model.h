@@ -84,23 +84,7 @@
  *   with spectral the filter gamma (r floats, start at 1), and with time_lags
  *   the lag filter tau (2J+1 floats, start at dataset_time_kernel0), with
  *   attr the attribute weight alpha (1 float, starts at 0), with ease and
- *   trans the weights eta and kappa (1 float each, start at 0), and with shift
- *   the query shift delta (one float per term weight above, beta to kappa in
- *   that order, start at 0).
- *
- * The query shift (shift = K): a held-out industry's platform knows the first
- * K items of each user (the support) and is scored on the items that come
- * after them (the query). Its fine-tune can only fit the term weights to
- * support examples, targets among a user's first K items; how the weights
- * should differ for what comes after them (the transitions' last item is then
- * further from the target, for one) is what its data cannot show, and what
- * the training industries, whose users have longer histories, can. With
- * shift, a training example whose target is at position p >= K of the user's
- * history (0-based; a target absent from it counts as p = the history's
- * length) scores with the term weights plus delta; every other example, and
- * so every support example of a K-shot fine-tune, with the weights alone.
- * Inference scores every user with weights + delta (a query comes after the
- * support).
+ *   trans the weights eta and kappa (1 float each, start at 0).
  * Local parameters (never leave the rank): Q (n_items, D) item-ID and
  * P (n_users, D) user-ID embeddings of one platform.
  *
@@ -137,11 +121,9 @@ typedef struct model_cfg {
                        * needs dataset_ease(ds, lambda, kcap) first. */
   uint32_t trans;     /* 1: add the transition term kappa t_ui (see above); 0: none. The
                        * dataset needs dataset_trans(ds, 1, kcap) first. */
-  uint32_t shift;     /* K > 0: the query shift (see below); 0: none */
 } model_cfg_t;
 
 #define MODEL_MAX_EASE_LAMBDA 1000000u
-#define MODEL_MAX_SHIFT 1000u
 
 /* A named view into theta (llm.c style): offset and shape. */
 typedef struct model_view {
@@ -152,14 +134,12 @@ typedef struct model_view {
 
 enum { MODEL_E, MODEL_WI1, MODEL_BI1, MODEL_WI2, MODEL_BI2,
        MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_SPEC, MODEL_TIME,
-       MODEL_ATTR, MODEL_EASE, MODEL_TRANS, MODEL_SHIFT, MODEL_N_VIEWS };
+       MODEL_ATTR, MODEL_EASE, MODEL_TRANS, MODEL_N_VIEWS };
 
 /* Checks the settings (dims > 0, sizes that fit) with a message naming the value. */
 int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
 /* Number of floats in theta. */
 size_t model_n_shared(const model_cfg_t *cfg);
-/* Number of term weights, beta .. kappa (the size of the query shift delta). */
-size_t model_n_terms(const model_cfg_t *cfg);
 /* Width of the scoring vectors of model_user_vectors / model_item_vectors:
  * D, + 1 with pop_prior (w_u gets beta, v_i gets s_i), + r with spectral
  * (w_u gets gamma_k a_uk, v_i gets lambda_k e_ik), + the dataset's time bins

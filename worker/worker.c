@@ -34,8 +34,7 @@ model_cfg_t worker_model_cfg(const fm_config *c) {
                        .no_towers = !strcmp(c->towers, "off"),
                        .attr = !strcmp(c->attr, "on"),
                        .ease = c->ease,
-                       .trans = !strcmp(c->trans, "on"),
-                       .shift = !strcmp(c->query_shift, "on") ? c->kshot : 0};
+                       .trans = !strcmp(c->trans, "on")};
 }
 
 train_cfg_t worker_ft_cfg(const fm_config *c) {

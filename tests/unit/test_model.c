@@ -95,18 +95,12 @@ static void free_dataset(dataset_t *d) {
 /* The transition term's: the first 3 items of each user (users 0, 3 and 5
  * have 4: their last pair is left out). */
 #define TRANS_KCAP 3
-/* The query shift's K in the variants that have it: late rows are those
- * whose target is at position 2 or after. */
-#define SHIFT_K 2
 
 static void fill_normal(float *x, size_t n, double std, rng_t *r) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(r));
 }
 
 /* --- the model written out directly, in double ---------------------------------- */
-
-static dataset_t g_ds;
-static size_t g_ns; /* model_n_shared(&CFG) */
 
 typedef struct {
   const float *theta;
@@ -344,38 +338,10 @@ static double ref_trans(const ref_t *r, uint32_t u, uint32_t target, uint32_t i)
   return view(r, MODEL_TRANS)[0] * r->ds->trans_scale * ref_trans_raw(r->ds, u, target, i, TRANS_KCAP);
 }
 
-/* The query shift: a training row is late when its target's first position
- * in the user's hist (the hist's length if absent) is >= K = CFG.shift. */
-static int ref_late(const dataset_t *ds, uint32_t u, uint32_t target) {
-  if (!CFG.shift) return 0;
-  uint32_t p = 0, a = ds->hist_ptr[u], n = ds->hist_ptr[u + 1] - a;
-  while (p < n && ds->hist[a + p] != target) p++;
-  return p >= CFG.shift;
-}
-
-/* A copy of theta with the term weights beta .. kappa replaced by weights +
- * delta (the weights a query, or a late row, scores with); a plain copy
- * without the shift. */
-static float *query_theta(const float *theta) {
-  float *t = malloc(g_ns * sizeof *t);
-  memcpy(t, theta, g_ns * sizeof *t);
-  if (!CFG.shift) return t;
-  model_view_t v[MODEL_N_VIEWS];
-  model_views(&CFG, v);
-  CHECK_EQ_INT(v[MODEL_SHIFT].rows, v[MODEL_SHIFT].offset - v[MODEL_POP].offset);
-  for (uint32_t k = 0; k < v[MODEL_SHIFT].rows; k++)
-    t[v[MODEL_POP].offset + k] += theta[v[MODEL_SHIFT].offset + k];
-  return t;
-}
-
-static double ref_loss(const ref_t *r0, const uint32_t *users, const uint32_t *pos, uint32_t B,
+static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *pos, uint32_t B,
                        const uint32_t *neg, uint32_t N) {
   double loss = 0, w[16], v[16];
-  float *tq = query_theta(r0->theta);
-  ref_t rq = *r0;
-  rq.theta = tq;
   for (uint32_t b = 0; b < B; b++) {
-    const ref_t *r = ref_late(r0->ds, users[b], pos[b]) ? &rq : r0;
     ref_user(r, users[b], pos[b], w);
     ref_item(r, pos[b], v);
     double sp = dot(w, v) + ref_pop(r, pos[b]) + ref_spec(r, users[b], pos[b], pos[b]) +
@@ -391,11 +357,13 @@ static double ref_loss(const ref_t *r0, const uint32_t *users, const uint32_t *p
     }
     loss += log(sum) - sp;
   }
-  free(tq);
   return loss / B;
 }
 
 /* --- fixtures ------------------------------------------------------------------------ */
+
+static dataset_t g_ds;
+static size_t g_ns;
 
 /* A batch that exercises every path: user 0 pools [3, 2, 0] (target 1 left
  * out; item 0 only reaches the loss through history); user 3's target 5
@@ -418,23 +386,20 @@ static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
   rng_t r;
   rng_seed(&r, seed, 1000, 0);
   const size_t ntau = CFG.time_lags ? 2 * CFG.time_lags + 1 : 0,
-               na = CFG.attr + !!CFG.ease + CFG.trans, /* the scalar weights, the last views */
-               nd = CFG.shift ? model_n_terms(&CFG) : 0, /* but for the query shift */
-               ns = g_ns - nd;
-  fill_normal(theta, ns - CFG.spectral - ntau - na, 0.4, &r);
+               na = CFG.attr + !!CFG.ease + CFG.trans; /* the scalar weights, the last views */
+  fill_normal(theta, g_ns - CFG.spectral - ntau - na, 0.4, &r);
   CHECK_OK(model_local_init(l, &CFG, NU, NI, seed, 0, NULL));
   fill_normal(l->user_id, NU * CFG.dim, 0.4, &r);
   fill_normal(l->item_id, NI * CFG.dim, 0.4, &r);
   /* gamma and tau (the last views) last: the other parameters are those of
    * the variants without these terms, kinks included */
-  fill_normal(theta + ns - na - CFG.spectral - ntau, CFG.spectral, 0.4, &r);
-  fill_normal(theta + ns - na - ntau, ntau, 0.4, &r);
+  fill_normal(theta + g_ns - na - CFG.spectral - ntau, CFG.spectral, 0.4, &r);
+  fill_normal(theta + g_ns - na - ntau, ntau, 0.4, &r);
   model_view_t v[MODEL_N_VIEWS];
   model_views(&CFG, v);
   if (CFG.attr) theta[v[MODEL_ATTR].offset] = 1.3f; /* alpha, a weight the size of the others' */
   if (CFG.ease) theta[v[MODEL_EASE].offset] = 0.9f;
   if (CFG.trans) theta[v[MODEL_TRANS].offset] = 1.1f;
-  fill_normal(theta + ns, nd, 0.5, &r); /* delta, last */
 }
 
 static void test_layout(void) {
@@ -445,9 +410,6 @@ static void test_layout(void) {
   size_t expect = (size_t)CFG.n_buckets * D + Hd * D + Hd + D * Hd + D + Hd * 3 * D + Hd +
                   D * Hd + D + CFG.pop_prior + CFG.spectral +
                   (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0) + CFG.attr + !!CFG.ease + CFG.trans;
-  const size_t nterms = expect - v[MODEL_POP].offset;
-  CHECK_EQ_INT(model_n_terms(&CFG), nterms);
-  if (CFG.shift) expect += nterms; /* delta: one per term weight */
   CHECK_EQ_INT(g_ns, expect);
   CHECK_EQ_INT(v[MODEL_E].offset, 0);
   CHECK_EQ_INT(v[MODEL_WU1].rows, Hd);
@@ -479,8 +441,6 @@ static void test_layout(void) {
   if (CFG.ease) CHECK(a[v[MODEL_EASE].offset] == 0.0f); /* so does eta */
   CHECK_EQ_INT(v[MODEL_TRANS].rows, CFG.trans);
   if (CFG.trans) CHECK(a[v[MODEL_TRANS].offset] == 0.0f); /* and kappa */
-  CHECK_EQ_INT(v[MODEL_SHIFT].rows, CFG.shift ? nterms : 0);
-  for (uint32_t k = 0; k < v[MODEL_SHIFT].rows; k++) CHECK(a[v[MODEL_SHIFT].offset + k] == 0.0f);
   for (uint32_t k = 0; k < v[MODEL_TIME].rows; k++) /* tau starts as the kernel */
     CHECK(a[v[MODEL_TIME].offset + k] ==
           dataset_time_kernel0((int32_t)k - (int32_t)CFG.time_lags, CFG.time_lags));
@@ -500,7 +460,7 @@ static void test_layout(void) {
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "time_bin_s") != NULL);
   bad = CFG;
   bad.no_towers = 1;
-  bad.pop_prior = bad.spectral = bad.time_lags = bad.attr = bad.ease = bad.trans = bad.shift = 0;
+  bad.pop_prior = bad.spectral = bad.time_lags = bad.attr = bad.ease = bad.trans = 0;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "without towers") != NULL);
   bad.attr = 1;
   CHECK_OK(model_cfg_validate(&bad, &err));
@@ -516,15 +476,6 @@ static void test_layout(void) {
   CHECK_OK(model_cfg_validate(&bad, &err));
   bad.trans = 2;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "trans") != NULL);
-  bad = CFG;
-  bad.pop_prior = 1; /* a term weight to shift */
-  bad.shift = MODEL_MAX_SHIFT + 1;
-  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "shift") != NULL);
-  bad.shift = MODEL_MAX_SHIFT;
-  CHECK_EQ_INT(model_cfg_validate(&bad, &err), 0);
-  bad.pop_prior = bad.spectral = bad.time_lags = bad.attr = bad.ease = bad.trans = 0;
-  bad.no_towers = 0;
-  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "has none") != NULL);
   model_shared_init(b, &CFG, 8);
   CHECK(memcmp(a, b, g_ns * sizeof *a) != 0);
   model_local_t l1, l2;
@@ -568,12 +519,8 @@ static void test_forward(void) {
     }
   }
 
-  /* inference vectors against the reference (nothing left out), whose
-   * weights are a query's (with the shift: weights + delta); with the
+  /* inference vectors against the reference (nothing left out); with the
    * prior each has one more coordinate: beta for users, s_i for items */
-  float *tq = query_theta(theta);
-  ref_t rq = r;
-  rq.theta = tq;
   const uint32_t Ds = model_score_dim(&CFG, &g_ds), o = D + CFG.pop_prior + CFG.spectral;
   const uint32_t T = CFG.time_lags ? g_ds.time_T : 0;
   uint32_t all[NU];
@@ -583,18 +530,18 @@ static void test_forward(void) {
   model_item_vectors(&CFG, theta, &l, &g_ds, V);
   double w[16], v[16];
   for (uint32_t u = 0; u < NU; u++) {
-    ref_user(&rq, u, UINT32_MAX, w);
+    ref_user(&r, u, UINT32_MAX, w);
     for (uint32_t d = 0; d < D; d++) CHECK_NEAR(U[u * Ds + d], w[d], 1e-5 * (1 + fabs(w[d])));
-    if (CFG.pop_prior) CHECK(U[u * Ds + D] == view(&rq, MODEL_POP)[0]);
+    if (CFG.pop_prior) CHECK(U[u * Ds + D] == view(&r, MODEL_POP)[0]);
     double a[16];
-    ref_au(&rq, u, UINT32_MAX, 0, a);
+    ref_au(&r, u, UINT32_MAX, 0, a);
     for (uint32_t k = 0; k < CFG.spectral; k++)
-      CHECK_NEAR(U[u * Ds + D + CFG.pop_prior + k], view(&rq, MODEL_SPEC)[k] * a[k], 1e-6);
+      CHECK_NEAR(U[u * Ds + D + CFG.pop_prior + k], view(&r, MODEL_SPEC)[k] * a[k], 1e-6);
     /* time: tau at lag b - b_u, b_u the bin of the last interaction (none for user 2) */
     const uint32_t n = g_ds.hist_ptr[u + 1] - g_ds.hist_ptr[u];
     const int64_t bu = n ? (g_ds.hist_ts[g_ds.hist_ptr[u + 1] - 1] - g_ds.time_t0) / TIME_BIN : -100;
     for (uint32_t b = 0; b < T; b++) {
-      float want = llabs((int64_t)b - bu) <= CFG.time_lags ? view(&rq, MODEL_TIME)[CFG.time_lags + b - bu] : 0.0f;
+      float want = llabs((int64_t)b - bu) <= CFG.time_lags ? view(&r, MODEL_TIME)[CFG.time_lags + b - bu] : 0.0f;
       CHECK(U[u * Ds + o + b] == want);
     }
   }
@@ -606,7 +553,7 @@ static void test_forward(void) {
   CHECK_OK(model_attr_scores(&CFG, theta, &g_ds, all, NU, SA, NI + 2, &err));
   for (uint32_t u = 0; u < NU; u++) {
     for (uint32_t i = 0; i < NI; i++)
-      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_attr(&rq, u, UINT32_MAX, i), 1e-6);
+      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_attr(&r, u, UINT32_MAX, i), 1e-6);
     CHECK(SA[u * (NI + 2) + NI] == 0.5f && SA[u * (NI + 2) + NI + 1] == 0.5f);
   }
   if (CFG.attr) CHECK(SA[0] != 0.5f); /* user 0 shares attributes with item 0 */
@@ -617,7 +564,7 @@ static void test_forward(void) {
   uint32_t nh = 0;
   for (uint32_t u = 0; u < NU; u++) {
     for (uint32_t i = 0; i < NI; i++) {
-      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_ease(&rq, u, UINT32_MAX, i), 1e-5);
+      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_ease(&r, u, UINT32_MAX, i), 1e-5);
       if (CFG.ease) { /* the scale is over the whole history, as dataset_spectral's */
         const uint32_t L = CFG.hist_len;
         CFG.hist_len = 1000;
@@ -639,7 +586,7 @@ static void test_forward(void) {
   ms = 0;
   for (uint32_t u = 0; u < NU; u++) {
     for (uint32_t i = 0; i < NI; i++) {
-      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_trans(&rq, u, UINT32_MAX, i), 1e-5);
+      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_trans(&r, u, UINT32_MAX, i), 1e-5);
       const double t = ref_trans_raw(&g_ds, u, UINT32_MAX, i, TRANS_KCAP);
       ms += t * t;
     }
@@ -650,7 +597,7 @@ static void test_forward(void) {
     CHECK_NEAR(ms * g_ds.trans_scale * g_ds.trans_scale / (NI * nh), 1.0, 1e-4);
   }
   for (uint32_t i = 0; i < NI; i++) {
-    ref_item(&rq, i, v);
+    ref_item(&r, i, v);
     for (uint32_t d = 0; d < D; d++) CHECK_NEAR(V[i * Ds + d], v[d], 1e-5 * (1 + fabs(v[d])));
     if (CFG.pop_prior) CHECK_NEAR(V[i * Ds + D], log1p(g_ds.item_pop[i]), 1e-6);
     if (CFG.no_towers)
@@ -669,37 +616,26 @@ static void test_forward(void) {
   /* The scores the loss uses are the dot products of those vectors (the
    * prior included): with one negative the loss is log(1 + exp(s_neg - s_pos)).
    * The positive is not in the user's history, so nothing is left out. */
-  /* With the shift, a row that is not late scores with the weights alone:
-   * the vectors of the model without it (theta's prefix is that model's). */
-  model_cfg_t c0 = CFG;
-  c0.shift = 0;
-  float U0[NU * 32];
-  model_user_vectors(&c0, theta, &l, &g_ds, all, NU, U0);
   const uint32_t cases[4][3] = {{0, 5, 7}, {3, 0, 2}, {2, 4, 8}, {4, 6, 3}};
   for (int c = 0; c < 4; c++) {
     uint32_t u = cases[c][0], i = cases[c][1], j = cases[c][2];
-    const int late = ref_late(&g_ds, u, i);
-    const float *Uc = late ? U : U0;
-    const ref_t *rr = late ? &rq : &r;
-    if (CFG.shift) CHECK_EQ_INT(late, c != 2 && c != 3); /* users 2 and 4 have under K items */
     double l1 = model_loss_grad(&CFG, theta, &l, &g_ds, &u, &i, 1, &j, 1, NULL, NULL, NULL);
     double diff = 0;
-    for (uint32_t d = 0; d < Ds; d++) diff += (double)Uc[u * Ds + d] * (V[j * Ds + d] - V[i * Ds + d]);
+    for (uint32_t d = 0; d < Ds; d++) diff += (double)U[u * Ds + d] * (V[j * Ds + d] - V[i * Ds + d]);
     /* the co-occurrence term: inference uses all users' spectrum, training
      * the fold's complement's (ref_spec): swap one for the other */
-    for (uint32_t k = 0; k < CFG.spectral; k++) diff -= (double)Uc[u * Ds + D + CFG.pop_prior + k] *
+    for (uint32_t k = 0; k < CFG.spectral; k++) diff -= (double)U[u * Ds + D + CFG.pop_prior + k] *
         (V[j * Ds + D + CFG.pop_prior + k] - V[i * Ds + D + CFG.pop_prior + k]);
-    diff += ref_spec(rr, u, i, j) - ref_spec(rr, u, i, i);
-    for (uint32_t b = 0; b < T; b++) diff -= (double)Uc[u * Ds + o + b] * (V[j * Ds + o + b] - V[i * Ds + o + b]);
-    diff += ref_time(rr, u, i, j) - ref_time(rr, u, i, i);
-    diff += ref_attr(rr, u, i, j) - ref_attr(rr, u, i, i); /* added beside the vectors */
-    diff += ref_ease(rr, u, i, j) - ref_ease(rr, u, i, i);
-    diff += ref_trans(rr, u, i, j) - ref_trans(rr, u, i, i);
+    diff += ref_spec(&r, u, i, j) - ref_spec(&r, u, i, i);
+    for (uint32_t b = 0; b < T; b++) diff -= (double)U[u * Ds + o + b] * (V[j * Ds + o + b] - V[i * Ds + o + b]);
+    diff += ref_time(&r, u, i, j) - ref_time(&r, u, i, i);
+    diff += ref_attr(&r, u, i, j) - ref_attr(&r, u, i, i); /* added beside the vectors */
+    diff += ref_ease(&r, u, i, j) - ref_ease(&r, u, i, i);
+    diff += ref_trans(&r, u, i, j) - ref_trans(&r, u, i, i);
     CHECK_NEAR(l1, log1p(exp(diff)), 1e-5 * (1 + l1));
   }
   model_local_free(&l);
   free(theta);
-  free(tq);
 }
 
 /* --- gradient check of model_loss_grad ------------------------------------------------ */
@@ -710,12 +646,6 @@ typedef struct {
   const uint32_t *neg;
   uint32_t n_neg;
 } gc_ctx;
-
-/* The loss of the late rows (lu, lp of test_shift) under another model setting. */
-static float model_loss(const model_cfg_t *cfg, const float *theta, const model_local_t *l,
-                        const uint32_t *users, const uint32_t *pos) {
-  return model_loss_grad(cfg, theta, l, &g_ds, users, pos, 3, B_NEG, B_NN, NULL, NULL, NULL);
-}
 
 static double gc_loss(const gc_ctx *c) {
   return model_loss_grad(&CFG, c->theta, c->l, &g_ds, B_USERS, B_POS, B_N, c->neg, c->n_neg, NULL,
@@ -862,52 +792,6 @@ static void test_gradients(const uint32_t *neg, uint32_t n_neg, int where) {
   model_local_free(&l);
   free(theta);
   free(g);
-}
-
-/* The query shift. Rows before the K-th item score, and differentiate, as
- * the model without the shift (theta's prefix), and leave delta's gradient
- * at zero: a K-shot support has no other row, so a fine-tune never moves
- * delta. Late rows score and differentiate as the model without the shift at
- * weights + delta, and delta's gradient is the weights' gradient there. */
-static void test_shift(void) {
-  if (!CFG.shift) return;
-  float *theta = malloc(g_ns * sizeof *theta), *g = malloc(g_ns * sizeof *g),
-        *g0 = malloc(g_ns * sizeof *g0);
-  model_local_t l;
-  wide_params(theta, &l, 31);
-  model_view_t v[MODEL_N_VIEWS];
-  model_views(&CFG, v);
-  const size_t o = v[MODEL_POP].offset, n0 = v[MODEL_SHIFT].offset, nd = v[MODEL_SHIFT].rows;
-  model_cfg_t c0 = CFG;
-  c0.shift = 0;
-  CHECK_EQ_INT(model_n_shared(&c0), n0);
-  CHECK(nd > 0);
-  const uint32_t eu[5] = {0, 3, 5, 4, 2}, ep[5] = {1, 5, 8, 1, 7}; /* positions 1, 0, 1, 0, none */
-  for (uint32_t b = 0; b < 5; b++) CHECK(!ref_late(&g_ds, eu[b], ep[b]));
-  float le = model_loss_grad(&CFG, theta, &l, &g_ds, eu, ep, 5, B_NEG, B_NN, g, NULL, NULL);
-  float le0 = model_loss_grad(&c0, theta, &l, &g_ds, eu, ep, 5, B_NEG, B_NN, g0, NULL, NULL);
-  CHECK(le == le0);
-  for (size_t k = 0; k < n0; k++) CHECK(g[k] == g0[k]);
-  for (size_t k = 0; k < nd; k++) CHECK(g[n0 + k] == 0.0f);
-  const uint32_t lu[3] = {0, 5, 3}, lp[3] = {3, 6, 7}; /* positions 3, 3, 2 */
-  for (uint32_t b = 0; b < 3; b++) CHECK(ref_late(&g_ds, lu[b], lp[b]));
-  float *tq = query_theta(theta);
-  float ll = model_loss_grad(&CFG, theta, &l, &g_ds, lu, lp, 3, B_NEG, B_NN, g, NULL, NULL);
-  float ll0 = model_loss_grad(&c0, tq, &l, &g_ds, lu, lp, 3, B_NEG, B_NN, g0, NULL, NULL);
-  CHECK_NEAR(ll, ll0, 1e-6 * (1 + fabs(ll0)));
-  CHECK(ll != model_loss(&c0, theta, &l, lu, lp)); /* delta is not zero: it moves the loss */
-  for (size_t k = 0; k < n0; k++) CHECK_NEAR(g[k], g0[k], 1e-5 * (1 + fabs(g0[k])));
-  double gd = 0;
-  for (size_t k = 0; k < nd; k++) {
-    CHECK_NEAR(g[n0 + k], g0[o + k], 1e-5 * (1 + fabs(g0[o + k])));
-    gd += fabs(g[n0 + k]);
-  }
-  CHECK(gd > 0);
-  model_local_free(&l);
-  free(theta);
-  free(tq);
-  free(g);
-  free(g0);
 }
 
 /* --- trainer ------------------------------------------------------------------------------ */
@@ -1368,20 +1252,17 @@ int main(void) {
   /* then the EASE term with all the others, and alone without towers */
   /* then the transition term alone without towers, and with every other term */
   test_trans_input();
-  /* then everything with the query shift, with and without towers */
-  for (uint32_t variant = 0; variant < 15; variant++) {
+  for (uint32_t variant = 0; variant < 13; variant++) {
     uint32_t prior = variant & 1, spec = variant & 2 ? 3 : 0, lags = variant >= 4 ? 2 : 0;
     if (variant >= 5) prior = 1, spec = 3;
     if (variant == 8 || variant == 10 || variant == 11) prior = spec = lags = 0;
-    CFG.no_towers = variant == 6 || variant == 8 || variant == 10 || variant == 11 || variant == 14; /* the other terms alone */
-    CFG.attr = (variant >= 7 && variant <= 9) || variant >= 12;
-    CFG.shift = variant >= 13 ? SHIFT_K : 0;
+    CFG.no_towers = variant == 6 || variant == 8 || variant == 10 || variant == 11; /* the other terms alone */
+    CFG.attr = (variant >= 7 && variant <= 9) || variant == 12;
     CFG.ease = (variant >= 9 && variant != 11) ? EASE_LAMBDA : 0;
     CFG.trans = variant >= 11;
-    printf(" pop_prior %u, spectral %u, time lags %u%s%s%s%s%s\n", prior, spec, lags,
+    printf(" pop_prior %u, spectral %u, time lags %u%s%s%s%s\n", prior, spec, lags,
            CFG.no_towers ? ", no towers" : "", CFG.attr ? ", attributes" : "",
-           CFG.ease ? ", EASE" : "", CFG.trans ? ", transitions" : "",
-           CFG.shift ? ", query shift" : "");
+           CFG.ease ? ", EASE" : "", CFG.trans ? ", transitions" : "");
     CFG.pop_prior = prior;
     CFG.spectral = spec;
     CFG.time_lags = lags;
@@ -1408,7 +1289,6 @@ int main(void) {
     test_determinism();
     test_trainer_grad();
     test_prior();
-    test_shift();
     test_reset();
     test_trainer_errors();
   }
