@@ -166,6 +166,7 @@ static int cmd_eval(int argc, char **argv) {
       dataset_trans(&ds, ck.model.trans, c.kshot, &err) ||
       (ck.model.attr && dataset_attr(&ds, &sh, &err)))
     goto fail;
+  ds.pop_loo = !strcmp(c.pop_loo, "on");
   /* The model's shape comes from the file, not from the flags. */
   c.dim = ck.model.dim;
   c.hidden = ck.model.hidden;

@@ -21,6 +21,9 @@ typedef struct dataset {
   uint32_t n_pairs;          /* training examples: every TRAIN interaction */
   uint32_t *pair_user, *pair_item; /* (n_pairs) */
   float *item_pop;           /* (n_items) TRAIN count of each item (popularity baseline) */
+  uint32_t pop_loo;          /* 1: a training example's popularity input leaves out its own
+                              * user's interactions (model.h, pop_prior); 0: it counts them.
+                              * Set by the caller (config pop-loo); dataset_build leaves 0 */
   /* Evaluation target (VALID or TEST, chosen at build): for each evaluated user
    * the items to find and the items to exclude from the ranking. */
   uint32_t n_eval;           /* number of evaluated users */

@@ -358,6 +358,13 @@ typedef struct ws {
    * a dense row of T (n_items, zero between uses). */
   uint32_t TZ;
   float *tt, *td;
+  /* With pop_prior and the dataset's pop_loo: the change of each row's
+   * popularity input when its own user's interactions leave the counts,
+   * log(1 + c_i - n_ui) - log(1 + c_i), (bmax, C), non-zero only at the
+   * user's own items; the users' own counts over the columns (C, zero between
+   * uses). */
+  uint32_t PL;
+  float *pc, *pn;
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -373,6 +380,7 @@ static void ws_free(ws_t *w) {
   free(w->ub); free(w->gt); free(w->ad); free(w->aa);
   free(w->ee); free(w->ey); free(w->eh);
   free(w->tt); free(w->td);
+  free(w->pc); free(w->pn);
   memset(w, 0, sizeof *w);
 }
 
@@ -437,6 +445,12 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
     w->tt = alloc_n((size_t)bmax * C, sizeof(float));
     w->td = calloc((size_t)n_items + 1, sizeof(float));
     ok = ok && w->tt && w->td;
+  }
+  w->PL = cfg->pop_prior && ds->pop_loo && nmax > 0; /* training rows only */
+  if (w->PL) {
+    w->pc = alloc_n((size_t)bmax * C, sizeof(float));
+    w->pn = calloc(C ? C : 1, sizeof(float));
+    ok = ok && w->pc && w->pn;
   }
   if (w->Ds > D) {
     const size_t Ds = w->Dt;
@@ -701,6 +715,29 @@ static void ws_trans_train(ws_t *w, const dataset_t *ds, const uint32_t *users,
   }
 }
 
+/* The popularity input's leave-user-out change of each row (pop_loo; see
+ * ws_t pc): over the user's hist (its training interactions, which the
+ * counts hold), at the columns among them. */
+static void ws_pop_train(ws_t *w, const dataset_t *ds, const uint32_t *users, uint32_t B,
+                         uint32_t C) {
+  for (uint32_t b = 0; b < B; b++) {
+    float *r = w->pc + (size_t)b * C;
+    memset(r, 0, (size_t)C * sizeof *r);
+    const uint32_t a = ds->hist_ptr[users[b]], e = ds->hist_ptr[users[b] + 1];
+    for (uint32_t k = a; k < e; k++) {
+      const uint32_t s = w->slot_of[ds->hist[k]];
+      if (s < C) w->pn[s] += 1.0f;
+    }
+    for (uint32_t k = a; k < e; k++) {
+      const uint32_t i = ds->hist[k], s = w->slot_of[i];
+      if (s >= C || w->pn[s] == 0.0f) continue;
+      const float c = ds->item_pop[i], left = c > w->pn[s] ? c - w->pn[s] : 0.0f;
+      r[s] = log1pf(left) - log1pf(c);
+      w->pn[s] = 0.0f;
+    }
+  }
+}
+
 /* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk ;
  * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
  * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
@@ -791,13 +828,13 @@ static double dot_fd(const float *x, const float *y, size_t n) {
 static double rows(step_ctx_t *c, uint32_t b0, uint32_t b1) {
   const ws_t *w = c->w;
   const size_t k0 = (size_t)b0 * c->C, k1 = (size_t)b1 * c->C;
-  const int seeded = w->A > 0 || w->EZ || w->TZ;
+  const int seeded = w->A > 0 || w->EZ || w->TZ || w->PL;
   if (seeded) {
     const float al = w->A ? *c->p->alpha : 0.0f, et = w->EZ ? *c->p->eta : 0.0f;
-    const float ka = w->TZ ? *c->p->kappa : 0.0f;
+    const float ka = w->TZ ? *c->p->kappa : 0.0f, be = w->PL ? *c->p->pop : 0.0f;
     for (size_t k = k0; k < k1; k++)
       w->P[k] = (w->A ? al * w->aa[k] : 0.0f) + (w->EZ ? et * w->ee[k] : 0.0f) +
-                (w->TZ ? ka * w->tt[k] : 0.0f);
+                (w->TZ ? ka * w->tt[k] : 0.0f) + (w->PL ? be * w->pc[k] : 0.0f);
   }
   return layer_ssmc_forward_rows(w->ppos, w->P, c->U, c->V, w->cpos, w->cnt, (int)b0, (int)b1,
                                  (int)c->C, (int)c->Cn, (int)c->Ds, seeded);
@@ -894,6 +931,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   if (w->A) ws_attr_train(w, ds, B, C);
   if (w->EZ) ws_ease_train(w, ds, users, B, C);
   if (w->TZ) ws_trans_train(w, ds, users, pos, B, C);
+  if (w->PL) ws_pop_train(w, ds, users, B, C);
   /* Two threads only for batches big enough to pay for the hand-offs (three
    * a step): a scheduling choice, the result is the same either way. */
   par = par && (uint64_t)B * C * (Hd + D) >= g_par_min_work;
@@ -936,12 +974,13 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   if (w->A) *c.q.alpha += (float)dot_fd(w->P, w->aa, (size_t)B * C);
   if (w->EZ) *c.q.eta += (float)dot_fd(w->P, w->ee, (size_t)B * C);
   if (w->TZ) *c.q.kappa += (float)dot_fd(w->P, w->tt, (size_t)B * C);
+  const double gpl = w->PL ? dot_fd(w->P, w->pc, (size_t)B * C) : 0.0; /* beta's, through pc */
   if (w->NT) {
     if (Ds > D) task_user_backward(&c); /* the extra coordinates only */
   } else {
     fork2(par, task_user_backward, &c, task_item_backward, &c);
   }
-  if (p.pop) *c.q.pop += (float)c.gb;
+  if (p.pop) *c.q.pop += (float)(c.gb + gpl);
   for (uint32_t k = 0; k < w->R; k++) c.q.gam[k] += (float)w->gg[k];
   if (w->T)
     for (uint32_t k = 0; k < 2 * w->J + 1; k++) c.q.tau[k] += (float)w->gt[k];

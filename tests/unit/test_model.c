@@ -182,6 +182,15 @@ static double ref_pop(const ref_t *r, uint32_t i) {
   return CFG.pop_prior ? view(r, MODEL_POP)[0] * log1p(r->ds->item_pop[i]) : 0.0;
 }
 
+/* The same in a training row of user u: with the dataset's pop_loo, the count
+ * without u's own interactions with i (its hist). */
+static double ref_pop_row(const ref_t *r, uint32_t u, uint32_t i) {
+  if (!CFG.pop_prior || !r->ds->pop_loo) return ref_pop(r, i);
+  double c = r->ds->item_pop[i];
+  for (uint32_t k = r->ds->hist_ptr[u]; k < r->ds->hist_ptr[u + 1]; k++) c -= r->ds->hist[k] == i;
+  return view(r, MODEL_POP)[0] * log1p(c);
+}
+
 /* The spectrum of user u's scores: training, its fold's complement's; else all users'. */
 static const float *ref_vec(const ref_t *r, uint32_t u, int train) {
   return train ? r->ds->spec_fvec + (u % DATASET_SPEC_FOLDS) * NI * CFG.spectral : r->ds->spec_vec;
@@ -344,14 +353,14 @@ static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *po
   for (uint32_t b = 0; b < B; b++) {
     ref_user(r, users[b], pos[b], w);
     ref_item(r, pos[b], v);
-    double sp = dot(w, v) + ref_pop(r, pos[b]) + ref_spec(r, users[b], pos[b], pos[b]) +
+    double sp = dot(w, v) + ref_pop_row(r, users[b], pos[b]) + ref_spec(r, users[b], pos[b], pos[b]) +
                 ref_time(r, users[b], pos[b], pos[b]) + ref_attr(r, users[b], pos[b], pos[b]) +
                 ref_ease(r, users[b], pos[b], pos[b]) + ref_trans(r, users[b], pos[b], pos[b]),
            sum = exp(sp);
     for (uint32_t n = 0; n < N; n++) {
       if (neg[n] == pos[b]) continue;
       ref_item(r, neg[n], v);
-      sum += exp(dot(w, v) + ref_pop(r, neg[n]) + ref_spec(r, users[b], pos[b], neg[n]) +
+      sum += exp(dot(w, v) + ref_pop_row(r, users[b], neg[n]) + ref_spec(r, users[b], pos[b], neg[n]) +
                  ref_time(r, users[b], pos[b], neg[n]) + ref_attr(r, users[b], pos[b], neg[n]) +
                  ref_ease(r, users[b], pos[b], neg[n]) + ref_trans(r, users[b], pos[b], neg[n]));
     }
@@ -1252,15 +1261,20 @@ int main(void) {
   /* then the EASE term with all the others, and alone without towers */
   /* then the transition term alone without towers, and with every other term */
   test_trans_input();
-  for (uint32_t variant = 0; variant < 13; variant++) {
+  /* then the popularity prior leaving the row's own user out (pop_loo),
+   * with every term and alone */
+  for (uint32_t variant = 0; variant < 15; variant++) {
     uint32_t prior = variant & 1, spec = variant & 2 ? 3 : 0, lags = variant >= 4 ? 2 : 0;
     if (variant >= 5) prior = 1, spec = 3;
     if (variant == 8 || variant == 10 || variant == 11) prior = spec = lags = 0;
     CFG.no_towers = variant == 6 || variant == 8 || variant == 10 || variant == 11; /* the other terms alone */
-    CFG.attr = (variant >= 7 && variant <= 9) || variant == 12;
-    CFG.ease = (variant >= 9 && variant != 11) ? EASE_LAMBDA : 0;
-    CFG.trans = variant >= 11;
-    printf(" pop_prior %u, spectral %u, time lags %u%s%s%s%s\n", prior, spec, lags,
+    CFG.attr = (variant >= 7 && variant <= 9) || variant == 12 || variant == 13;
+    CFG.ease = (variant >= 9 && variant != 11 && variant != 14) ? EASE_LAMBDA : 0;
+    CFG.trans = variant >= 11 && variant != 14;
+    g_ds.pop_loo = variant >= 13;
+    if (variant == 14) prior = 1, spec = lags = 0;
+    printf(" pop_prior %u%s, spectral %u, time lags %u%s%s%s%s\n", prior,
+           g_ds.pop_loo ? " (own user left out)" : "", spec, lags,
            CFG.no_towers ? ", no towers" : "", CFG.attr ? ", attributes" : "",
            CFG.ease ? ", EASE" : "", CFG.trans ? ", transitions" : "");
     CFG.pop_prior = prior;
