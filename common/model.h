@@ -15,7 +15,9 @@
  *                 + alpha sum_t a_ut w_it                  (attr)
  *                 + eta e_ui                               (ease = lambda > 0)
  *                 + kappa t_ui                             (trans)
- *            s_i = log(1 + TRAIN count of item i in this platform)
+ *            s_i = log(1 + TRAIN count of item i in this platform); with the
+ *                  dataset's pop_loo a training example's count leaves out its
+ *                  own user's interactions, as the other terms' inputs do
  *            (lambda_k, e_k): the r leading eigenpairs of the platform's item
  *                  co-occurrence matrix (common/spectral.h), from the
  *                  interactions it knows (TRAIN, or a held-out industry's
