@@ -361,10 +361,9 @@ typedef struct ws {
   /* With pop_prior and the dataset's pop_loo: the change of each row's
    * popularity input when its own user's interactions leave the counts,
    * log(1 + c_i - n_ui) - log(1 + c_i), (bmax, C), non-zero only at the
-   * user's own items; the users' own counts over the columns (C, zero between
-   * uses). */
+   * user's own items. */
   uint32_t PL;
-  float *pc, *pn;
+  float *pc;
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -380,7 +379,7 @@ static void ws_free(ws_t *w) {
   free(w->ub); free(w->gt); free(w->ad); free(w->aa);
   free(w->ee); free(w->ey); free(w->eh);
   free(w->tt); free(w->td);
-  free(w->pc); free(w->pn);
+  free(w->pc);
   memset(w, 0, sizeof *w);
 }
 
@@ -449,8 +448,7 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
   w->PL = cfg->pop_prior && ds->pop_loo && nmax > 0; /* training rows only */
   if (w->PL) {
     w->pc = alloc_n((size_t)bmax * C, sizeof(float));
-    w->pn = calloc(C ? C : 1, sizeof(float));
-    ok = ok && w->pc && w->pn;
+    ok = ok && w->pc;
   }
   if (w->Ds > D) {
     const size_t Ds = w->Dt;
@@ -716,24 +714,22 @@ static void ws_trans_train(ws_t *w, const dataset_t *ds, const uint32_t *users,
 }
 
 /* The popularity input's leave-user-out change of each row (pop_loo; see
- * ws_t pc): over the user's hist (its training interactions, which the
- * counts hold), at the columns among them. */
+ * ws_t pc): the row first counts the user's hist entries (its training
+ * interactions, which the counts hold) at the columns among them, then turns
+ * each count n into log(1 + c - n) - log(1 + c). */
 static void ws_pop_train(ws_t *w, const dataset_t *ds, const uint32_t *users, uint32_t B,
                          uint32_t C) {
   for (uint32_t b = 0; b < B; b++) {
     float *r = w->pc + (size_t)b * C;
     memset(r, 0, (size_t)C * sizeof *r);
-    const uint32_t a = ds->hist_ptr[users[b]], e = ds->hist_ptr[users[b] + 1];
-    for (uint32_t k = a; k < e; k++) {
+    for (uint32_t k = ds->hist_ptr[users[b]]; k < ds->hist_ptr[users[b] + 1]; k++) {
       const uint32_t s = w->slot_of[ds->hist[k]];
-      if (s < C) w->pn[s] += 1.0f;
+      if (s < C) r[s] += 1.0f;
     }
-    for (uint32_t k = a; k < e; k++) {
-      const uint32_t i = ds->hist[k], s = w->slot_of[i];
-      if (s >= C || w->pn[s] == 0.0f) continue;
-      const float c = ds->item_pop[i], left = c > w->pn[s] ? c - w->pn[s] : 0.0f;
-      r[s] = log1pf(left) - log1pf(c);
-      w->pn[s] = 0.0f;
+    for (uint32_t j = 0; j < C; j++) {
+      if (r[j] == 0.0f) continue;
+      const float c = ds->item_pop[w->slot_item[j]], left = c > r[j] ? c - r[j] : 0.0f;
+      r[j] = log1pf(left) - log1pf(c);
     }
   }
 }
