@@ -41,6 +41,9 @@
 #        FT_GRID="0:0.001 20:0.01 100:0.01"
 #        LOCAL_GRID="1:0.001 20:0.01 100:0.01 400:0.01 1000:0.01 400:0.003 1000:0.003"
 #        ALGOS="" (e.g. "fedavg central fomaml")
+#        FEDMETA_FLAGS (flags for every eval, as the models' run had them for
+#          training: e.g. "--negatives 128 --pop-loo on" for a p1_amazon_attr.sh
+#          run with those; the fine-tune and local-only train with them)
 # Plot: gnuplot -e "in='OUT/summary.csv'; out='docs/img/p1-amazon-sparse.png'" bench/plot_p1_sparse.gp
 set -euo pipefail
 bin=${1:-build/fedmeta}
@@ -53,6 +56,7 @@ k=${K:-5}
 ft_grid=${FT_GRID:-0:0.001 20:0.01 100:0.01}
 local_grid=${LOCAL_GRID:-1:0.001 20:0.01 100:0.01 400:0.01 1000:0.01 400:0.003 1000:0.003}
 algos=${ALGOS:-}
+read -r -a fm_flags <<< "${FEDMETA_FLAGS:-}"
 dataset=${DATASET:-amazon}
 tmodel=${TMODEL:-"{in}/amazon-{test}-{algo}-{seed}"}
 # test_model TEST ALGO SEED -> the meta-model file
@@ -68,7 +72,7 @@ mkdir -p "$out"
 valid="$out/validation.csv" rows="$out/rows.csv"
 [ -s "$valid" ] || echo "test,val,n_users,method,steps,lr,ndcg10,recall20,users" > "$valid"
 [ -s "$rows" ] || echo "data,industry,n_users,seed,method,ndcg10,recall20,users" > "$rows"
-echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'); date: $(date -u '+%F %H:%M') UTC; K = $k; N: $ns"
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'); date: $(date -u '+%F %H:%M') UTC; K = $k; N: $ns; flags: ${FEDMETA_FLAGS:-none}"
 
 # score MODEL IND N SEED FT_STEPS FT_LR LOCAL_STEPS -> "method ndcg recall users" lines;
 # IND may list several categories joined by +: then the mean NDCG@10 and Recall@20
@@ -77,7 +81,7 @@ score() {
   local ind
   for ind in ${2//+/ }; do
     "$bin" eval --data "$data" --model "$1" --platform "$ind" --kshot "$k" --heldout-users "$3" --seed "$4" \
-      --ft-steps "$5" --ft-lr "$6" --local-steps "$7" --boot 0 --verbose 0 |
+      --ft-steps "$5" --ft-lr "$6" --local-steps "$7" --boot 0 --verbose 0 "${fm_flags[@]}" |
       awk '$1 == "local-only" || $1 ~ /\+ft$/ { print $1, $2, $3, $6 }'
   done | awk '{ n[$1]++; s[$1] += $2; r[$1] += $3; u[$1] += $4 }
     END { for (m in n) printf "%s %.6f %.6f %d\n", m, s[m] / n[m], r[m] / n[m], u[m] }'
