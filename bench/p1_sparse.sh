@@ -56,7 +56,6 @@ k=${K:-5}
 ft_grid=${FT_GRID:-0:0.001 20:0.01 100:0.01}
 local_grid=${LOCAL_GRID:-1:0.001 20:0.01 100:0.01 400:0.01 1000:0.01 400:0.003 1000:0.003}
 algos=${ALGOS:-}
-read -r -a fm_flags <<< "${FEDMETA_FLAGS:-}"
 dataset=${DATASET:-amazon}
 tmodel=${TMODEL:-"{in}/amazon-{test}-{algo}-{seed}"}
 # test_model TEST ALGO SEED -> the meta-model file
@@ -81,7 +80,7 @@ score() {
   local ind
   for ind in ${2//+/ }; do
     "$bin" eval --data "$data" --model "$1" --platform "$ind" --kshot "$k" --heldout-users "$3" --seed "$4" \
-      --ft-steps "$5" --ft-lr "$6" --local-steps "$7" --boot 0 --verbose 0 "${fm_flags[@]}" |
+      --ft-steps "$5" --ft-lr "$6" --local-steps "$7" --boot 0 --verbose 0 ${FEDMETA_FLAGS:-} |
       awk '$1 == "local-only" || $1 ~ /\+ft$/ { print $1, $2, $3, $6 }'
   done | awk '{ n[$1]++; s[$1] += $2; r[$1] += $3; u[$1] += $4 }
     END { for (m in n) printf "%s %.6f %.6f %d\n", m, s[m] / n[m], r[m] / n[m], u[m] }'
