@@ -126,6 +126,31 @@ fail:
 
 /* --- the summary ------------------------------------------------------------------- */
 
+/* Per platform, how many of its users also have interactions on another
+ * platform (joined by the global user id): the cross-industry signal a
+ * new industry could draw on only if platforms shared per-user data, which
+ * fedmeta does not. out[p] = 0 for every p when the ids are missing or
+ * memory is short (the summary then prints "-"). Returns 0, or -1. */
+static int shared_users(const import_result_t *r, uint32_t *out) {
+  memset(out, 0, r->n * sizeof *out);
+  uint32_t nu = r->st.n_users;
+  uint8_t *seen = calloc(nu ? nu : 1, 1); /* platforms per user, saturating at 2 */
+  if (!seen) return -1;
+  for (uint32_t p = 0; p < r->n; p++) {
+    const shard_t *s = &r->shards[p];
+    if (!s->user_gid) { free(seen); return -1; }
+    for (uint32_t u = 0; u < s->n_users; u++) {
+      uint32_t g = s->user_gid[u];
+      if (g >= nu) { free(seen); return -1; }
+      if (seen[g] < 2) seen[g]++;
+    }
+  }
+  for (uint32_t p = 0; p < r->n; p++)
+    for (uint32_t u = 0; u < r->shards[p].n_users; u++) out[p] += seen[r->shards[p].user_gid[u]] > 1;
+  free(seen);
+  return 0;
+}
+
 void import_print_summary(const import_result_t *r, FILE *f) {
   const import_stats_t *st = &r->st;
   fprintf(f, "fedmeta prepare: %s from %s\n", r->format, r->input);
@@ -156,10 +181,22 @@ void import_print_summary(const import_result_t *r, FILE *f) {
   fprintf(f, "  %-26s %12llu   interactions, %u users, %u items, %u industries\n", "kept",
           (unsigned long long)st->n_inter, st->n_users, st->n_items, r->n);
   for (uint32_t i = 0; i < st->n_notes; i++) fprintf(f, "  note: %s\n", st->notes[i]);
-  fprintf(f, "  %8s  %-24s %8s %8s %12s\n", "platform", "name", "users", "items", "interactions");
-  for (uint32_t p = 0; p < r->n; p++)
-    fprintf(f, "  %8u  %-24s %8u %8u %12u\n", p, r->shards[p].name, r->shards[p].n_users, r->shards[p].n_items,
+  uint32_t *sh = calloc(r->n ? r->n : 1, sizeof *sh);
+  int have_sh = sh && !shared_users(r, sh);
+  int w = 24; /* the name column fits the longest name */
+  for (uint32_t p = 0; p < r->n; p++) w = (int)strlen(r->shards[p].name) > w ? (int)strlen(r->shards[p].name) : w;
+  fprintf(f, "  %8s  %-*s %8s %8s %12s %14s\n", "platform", w, "name", "users", "items", "interactions",
+          "users elsewhere");
+  for (uint32_t p = 0; p < r->n; p++) {
+    fprintf(f, "  %8u  %-*s %8u %8u %12u ", p, w, r->shards[p].name, r->shards[p].n_users, r->shards[p].n_items,
             r->shards[p].n_inter);
+    if (have_sh)
+      fprintf(f, "%6u (%4.1f %%)\n", sh[p], r->shards[p].n_users ? 100.0 * sh[p] / r->shards[p].n_users : 0.0);
+    else
+      fprintf(f, "%14s\n", "-");
+  }
+  fprintf(f, "  (users elsewhere: the platform's users who also interacted on another platform)\n");
+  free(sh);
 }
 
 static void json_str(FILE *f, const char *s) {
@@ -188,11 +225,16 @@ void import_print_json(const import_result_t *r, FILE *f) {
           (unsigned long long)st->duplicates, r->kcore, st->kcore_rounds, (unsigned long long)st->kcore_inter,
           st->small_dropped, (unsigned long long)st->small_inter, (unsigned long long)st->n_inter, st->n_users,
           st->n_items);
+  uint32_t *sh = calloc(r->n ? r->n : 1, sizeof *sh);
+  int have_sh = sh && !shared_users(r, sh);
   for (uint32_t p = 0; p < r->n; p++) {
     fprintf(f, "%s{\"name\":", p ? "," : "");
     json_str(f, r->shards[p].name);
-    fprintf(f, ",\"users\":%u,\"items\":%u,\"interactions\":%u}", r->shards[p].n_users, r->shards[p].n_items,
+    fprintf(f, ",\"users\":%u,\"items\":%u,\"interactions\":%u", r->shards[p].n_users, r->shards[p].n_items,
             r->shards[p].n_inter);
+    if (have_sh) fprintf(f, ",\"users_elsewhere\":%u", sh[p]);
+    fputc('}', f);
   }
+  free(sh);
   fprintf(f, "]}\n");
 }

@@ -29,6 +29,21 @@ run 3 train --data "$TMP/data" --heldout garden --rounds 2 --inner-steps 3 --dim
   || fail "training on the prepared folder failed"
 [ -s "$TMP/run/meta-model.pb" ] || fail "no meta-model"
 
+# users elsewhere: every user of the fixture is on all three industries;
+# a second one where users 4..6 of books (1..6) and games (4..9) overlap
+for n in books games garden; do
+  grep -q "{\"name\":\"$n\",\"users\":120,[^}]*\"users_elsewhere\":120}" "$TMP/out.txt" \
+    || fail "$n: expected 120 users, all 120 elsewhere: $(tail -1 "$TMP/out.txt")"
+done
+awk 'BEGIN { for (u = 1; u <= 9; u++) for (j = 0; j < 3; j++) {
+  if (u <= 6) printf "u%d,b%d,books,%d\n", u, j, 10 * u + j
+  if (u >= 4) printf "u%d,g%d,games,%d\n", u, j, 10 * u + j } }' > "$TMP/ov.csv"
+"$BIN" prepare --format csv --input "$TMP/ov.csv" --columns user=1,item=2,industry=3,time=4 --delimiter , --kcore 1 \
+  --out "$TMP/ov" > "$TMP/ov.txt" || fail "prepare of the overlap fixture failed"
+grep -q '"name":"books","users":6,[^}]*"users_elsewhere":3}' "$TMP/ov.txt" \
+  && grep -q '"name":"games","users":6,[^}]*"users_elsewhere":3}' "$TMP/ov.txt" \
+  || fail "users elsewhere: expected 3 of 6 on books and on games: $(tail -1 "$TMP/ov.txt")"
+
 expect() { # expect CODE PATTERN command...
   local code=$1 pat=$2; shift 2
   set +e
