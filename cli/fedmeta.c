@@ -160,13 +160,8 @@ static int cmd_eval(int argc, char **argv) {
   if (checkpoint_read(&ck, c.model_path, &err)) goto fail;
   if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
       split_keep_users(&sp, &sh, c.heldout_users, c.seed, &err) || dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
-      dataset_spectral(&ds, ck.model.spectral, c.kshot, &err) ||
-      dataset_time(&ds, ck.model.time_bin_s, ck.model.time_lags, c.kshot, &err) ||
-      dataset_ease(&ds, ck.model.ease, c.kshot, &err) ||
-      dataset_trans(&ds, ck.model.trans, c.kshot, &err) ||
-      (ck.model.attr && dataset_attr(&ds, &sh, &err)))
+      model_dataset_inputs(&ck.model, &ds, &sh, c.kshot, !strcmp(c.pop_loo, "on"), &err))
     goto fail;
-  ds.pop_loo = !strcmp(c.pop_loo, "on");
   /* The model's shape comes from the file, not from the flags. */
   c.dim = ck.model.dim;
   c.hidden = ck.model.hidden;

@@ -243,6 +243,17 @@ void model_shared_init(float *theta, const model_cfg_t *cfg, uint64_t seed) {
   }
 }
 
+int model_dataset_inputs(const model_cfg_t *cfg, dataset_t *d, const shard_t *s, uint32_t kcap,
+                         int pop_loo, fm_err *err) {
+  d->pop_loo = pop_loo != 0;
+  if (cfg->spectral && dataset_spectral(d, cfg->spectral, kcap, err)) return -1;
+  if (cfg->time_lags && dataset_time(d, cfg->time_bin_s, cfg->time_lags, kcap, err)) return -1;
+  if (cfg->ease && dataset_ease(d, cfg->ease, kcap, err)) return -1;
+  if (cfg->trans && dataset_trans(d, 1, kcap, err)) return -1;
+  if (cfg->attr && dataset_attr(d, s, err)) return -1;
+  return 0;
+}
+
 int model_local_init(model_local_t *l, const model_cfg_t *cfg, uint32_t n_users,
                      uint32_t n_items, uint64_t seed, uint32_t platform, fm_err *err) {
   memset(l, 0, sizeof *l);

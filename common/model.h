@@ -162,6 +162,15 @@ typedef struct model_local {
   float *item_id; /* (n_items, D) Q */
 } model_local_t;
 
+/* The inputs cfg's terms read, added to d (built by dataset_build from the
+ * shard s): the spectrum, the time counts, EASE's P, the transitions (each
+ * over the first kcap items of a user's history, 0 = all) and the attribute
+ * vectors, each only when cfg has the term; and pop_loo (--pop-loo). The one
+ * place a platform's dataset is fitted to a model, in training and in
+ * `fedmeta eval` alike. Returns 0 or -1. */
+int model_dataset_inputs(const model_cfg_t *cfg, dataset_t *d, const shard_t *s, uint32_t kcap,
+                         int pop_loo, fm_err *err);
+
 /* Allocates and initialises local parameters from (seed, RNG_INIT_LOCAL, platform). */
 int model_local_init(model_local_t *l, const model_cfg_t *cfg, uint32_t n_users,
                      uint32_t n_items, uint64_t seed, uint32_t platform, fm_err *err);

@@ -66,13 +66,8 @@ int platform_open(platform_t *p, const source_t *src, const fm_config *c, const 
                    : split_temporal(&p->split, &p->shard, 1, 1, err);
   if (!rc && heldout) rc = split_keep_users(&p->split, &p->shard, c->heldout_users, c->seed, err);
   if (!rc) rc = dataset_build(&p->ds, &p->shard, &p->split, heldout ? SPLIT_TEST : SPLIT_VALID, err);
-  if (!rc) p->ds.pop_loo = !strcmp(c->pop_loo, "on");
-  /* the co-occurrence term's input, from what the platform knows (TRAIN; a held-out one's support) */
-  if (!rc && mc->spectral) rc = dataset_spectral(&p->ds, mc->spectral, c->kshot, err);
-  if (!rc && mc->time_lags) rc = dataset_time(&p->ds, mc->time_bin_s, mc->time_lags, c->kshot, err);
-  if (!rc && mc->ease) rc = dataset_ease(&p->ds, mc->ease, c->kshot, err);
-  if (!rc && mc->trans) rc = dataset_trans(&p->ds, 1, c->kshot, err);
-  if (!rc && mc->attr) rc = dataset_attr(&p->ds, &p->shard, err);
+  /* the terms' inputs, from what the platform knows (TRAIN; a held-out one's support) */
+  if (!rc) rc = model_dataset_inputs(mc, &p->ds, &p->shard, c->kshot, !strcmp(c->pop_loo, "on"), err);
   if (!rc && !heldout)
     rc = model_local_init(&p->local, mc, p->ds.n_users, p->ds.n_items, c->seed, id, err);
   if (rc) {
