@@ -19,6 +19,7 @@ void import_free(import_result_t *r) {
   for (uint32_t p = 0; r->item_raw && p < r->n; p++) free(r->item_raw[p]);
   free(r->shards);
   free(r->item_raw);
+  free(r->users_elsewhere);
   free(r->user_raw);
   free(r->ids);
   memset(r, 0, sizeof *r);
@@ -29,6 +30,34 @@ static void one_line(char *out, size_t n, const char *s) {
   size_t i = 0;
   for (; s[i] && i + 1 < n; i++) out[i] = (unsigned char)s[i] < 32 ? '?' : s[i];
   out[i] = '\0';
+}
+
+/* r->users_elsewhere: per platform, how many of its users also have
+ * interactions on another platform (joined by the global user id): the
+ * cross-industry signal a new industry could draw on only if platforms
+ * shared per-user data, which fedmeta does not. Returns 0, or -1. */
+static int count_users_elsewhere(import_result_t *r, fm_err *err) {
+  const uint32_t nu = r->st.n_users;
+  uint8_t *seen = calloc(nu ? nu : 1, 1); /* platforms per user, saturating at 2 */
+  r->users_elsewhere = calloc(r->n ? r->n : 1, sizeof *r->users_elsewhere);
+  if (!seen || !r->users_elsewhere) {
+    free(seen);
+    return fm_fail(err, "out of memory counting the users on several platforms");
+  }
+  for (uint32_t p = 0; p < r->n; p++)
+    for (uint32_t u = 0; u < r->shards[p].n_users; u++) {
+      uint32_t g = r->shards[p].user_gid[u];
+      if (g >= nu) {
+        free(seen);
+        return fm_fail(err, "platform %u: user %u has global id %u, over the %u users kept", p, u, g, nu);
+      }
+      if (seen[g] < 2) seen[g]++;
+    }
+  for (uint32_t p = 0; p < r->n; p++)
+    for (uint32_t u = 0; u < r->shards[p].n_users; u++)
+      r->users_elsewhere[p] += seen[r->shards[p].user_gid[u]] > 1;
+  free(seen);
+  return 0;
 }
 
 int import_load(import_result_t *r, const fm_config *c, fm_err *err) {
@@ -55,6 +84,7 @@ int import_load(import_result_t *r, const fm_config *c, fm_err *err) {
   }
   if (!rc && import_name_industries(&d, c->names, ciao ? "c" : NULL, err)) rc = IMPORT_EDATA;
   if (!rc) rc = import_clean(r, &d, c, err);
+  if (!rc && count_users_elsewhere(r, err)) rc = IMPORT_EDATA;
   imp_data_free(&d);
   if (rc) {
     import_free(r);
@@ -126,31 +156,6 @@ fail:
 
 /* --- the summary ------------------------------------------------------------------- */
 
-/* Per platform, how many of its users also have interactions on another
- * platform (joined by the global user id): the cross-industry signal a
- * new industry could draw on only if platforms shared per-user data, which
- * fedmeta does not. out[p] = 0 for every p when the ids are missing or
- * memory is short (the summary then prints "-"). Returns 0, or -1. */
-static int shared_users(const import_result_t *r, uint32_t *out) {
-  memset(out, 0, r->n * sizeof *out);
-  uint32_t nu = r->st.n_users;
-  uint8_t *seen = calloc(nu ? nu : 1, 1); /* platforms per user, saturating at 2 */
-  if (!seen) return -1;
-  for (uint32_t p = 0; p < r->n; p++) {
-    const shard_t *s = &r->shards[p];
-    if (!s->user_gid) { free(seen); return -1; }
-    for (uint32_t u = 0; u < s->n_users; u++) {
-      uint32_t g = s->user_gid[u];
-      if (g >= nu) { free(seen); return -1; }
-      if (seen[g] < 2) seen[g]++;
-    }
-  }
-  for (uint32_t p = 0; p < r->n; p++)
-    for (uint32_t u = 0; u < r->shards[p].n_users; u++) out[p] += seen[r->shards[p].user_gid[u]] > 1;
-  free(seen);
-  return 0;
-}
-
 void import_print_summary(const import_result_t *r, FILE *f) {
   const import_stats_t *st = &r->st;
   fprintf(f, "fedmeta prepare: %s from %s\n", r->format, r->input);
@@ -181,8 +186,6 @@ void import_print_summary(const import_result_t *r, FILE *f) {
   fprintf(f, "  %-26s %12llu   interactions, %u users, %u items, %u industries\n", "kept",
           (unsigned long long)st->n_inter, st->n_users, st->n_items, r->n);
   for (uint32_t i = 0; i < st->n_notes; i++) fprintf(f, "  note: %s\n", st->notes[i]);
-  uint32_t *sh = calloc(r->n ? r->n : 1, sizeof *sh);
-  int have_sh = sh && !shared_users(r, sh);
   int w = 24; /* the name column fits the longest name */
   for (uint32_t p = 0; p < r->n; p++) w = (int)strlen(r->shards[p].name) > w ? (int)strlen(r->shards[p].name) : w;
   fprintf(f, "  %8s  %-*s %8s %8s %12s %14s\n", "platform", w, "name", "users", "items", "interactions",
@@ -190,13 +193,10 @@ void import_print_summary(const import_result_t *r, FILE *f) {
   for (uint32_t p = 0; p < r->n; p++) {
     fprintf(f, "  %8u  %-*s %8u %8u %12u ", p, w, r->shards[p].name, r->shards[p].n_users, r->shards[p].n_items,
             r->shards[p].n_inter);
-    if (have_sh)
-      fprintf(f, "%6u (%4.1f %%)\n", sh[p], r->shards[p].n_users ? 100.0 * sh[p] / r->shards[p].n_users : 0.0);
-    else
-      fprintf(f, "%14s\n", "-");
+    uint32_t e = r->users_elsewhere[p];
+    fprintf(f, "%6u (%4.1f %%)\n", e, r->shards[p].n_users ? 100.0 * e / r->shards[p].n_users : 0.0);
   }
   fprintf(f, "  (users elsewhere: the platform's users who also interacted on another platform)\n");
-  free(sh);
 }
 
 static void json_str(FILE *f, const char *s) {
@@ -225,16 +225,11 @@ void import_print_json(const import_result_t *r, FILE *f) {
           (unsigned long long)st->duplicates, r->kcore, st->kcore_rounds, (unsigned long long)st->kcore_inter,
           st->small_dropped, (unsigned long long)st->small_inter, (unsigned long long)st->n_inter, st->n_users,
           st->n_items);
-  uint32_t *sh = calloc(r->n ? r->n : 1, sizeof *sh);
-  int have_sh = sh && !shared_users(r, sh);
   for (uint32_t p = 0; p < r->n; p++) {
     fprintf(f, "%s{\"name\":", p ? "," : "");
     json_str(f, r->shards[p].name);
-    fprintf(f, ",\"users\":%u,\"items\":%u,\"interactions\":%u", r->shards[p].n_users, r->shards[p].n_items,
-            r->shards[p].n_inter);
-    if (have_sh) fprintf(f, ",\"users_elsewhere\":%u", sh[p]);
-    fputc('}', f);
+    fprintf(f, ",\"users\":%u,\"items\":%u,\"interactions\":%u,\"users_elsewhere\":%u}", r->shards[p].n_users,
+            r->shards[p].n_items, r->shards[p].n_inter, r->users_elsewhere[p]);
   }
-  free(sh);
   fprintf(f, "]}\n");
 }

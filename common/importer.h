@@ -66,6 +66,8 @@ typedef struct import_result {
   char *ids;                 /* NUL-separated raw ids (one arena) */
   size_t *user_raw;          /* (st.n_users) offset in ids of global user g's raw id */
   size_t **item_raw;         /* (n) per platform: (n_items) offsets of raw item ids */
+  uint32_t *users_elsewhere; /* (n) per platform: its users who also interacted on another
+                                platform (joined by the global user id) */
   import_stats_t st;
   char format[16];           /* the settings that produced it, for the summary */
   char input[CFG_PATH_MAX];

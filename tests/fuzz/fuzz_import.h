@@ -59,6 +59,8 @@ static inline void fuzz_import_check(const import_result_t *r) {
     for (uint32_t u = 0; u < s->n_users; u++)
       FUZZ_CHECK(s->user_gid[u] < r->st.n_users, "platform %u user %u: gid %u of %u", p, u, s->user_gid[u],
                  r->st.n_users);
+    FUZZ_CHECK(r->users_elsewhere[p] <= s->n_users, "platform %u: %u of its %u users elsewhere", p,
+               r->users_elsewhere[p], s->n_users);
     inter += s->n_inter;
   }
   FUZZ_CHECK(inter == r->st.n_inter, "shards hold %llu interactions, the summary says %llu",
