@@ -226,7 +226,7 @@ int main(int argc, char **argv) {
   uint32_t pop = 1;
   uint64_t seed = 1;
   const char *threads_s = "1 2";
-  for (int a = 1; a < argc; a++) {
+  for (int a = 1; a < argc; a += 2) { /* options come as "--name value" pairs */
     const char *k = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
     if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
       usage();
@@ -257,7 +257,6 @@ int main(int argc, char **argv) {
       usage();
       return 2;
     }
-    a++;
   }
   int threads[8], nt = 0;
   for (const char *p = threads_s; *p && nt < 8;) {
