@@ -89,19 +89,26 @@ score() {
 for pair in ${ROTATIONS:-beauty:toys sports:beauty toys:sports}; do
   test=${pair%%:*} val=${pair##*:}
   vmodel=${VMODEL:-$(ls -d "$in/sweep-$test"/amazon-reptile-*/ 2> /dev/null | head -1)}
-  [ -n "$vmodel" ] && [ -s "$vmodel/meta-model.pb" ] || { echo "p1_sparse: no validation model ${vmodel:-in $in/sweep-$test}" >&2; exit 1; }
+  # the validation model, needed only for a trial not yet in $valid (a rerun
+  # with every trial recorded, e.g. copied from bench/results, needs none)
+  need_vmodel() {
+    [ -n "$vmodel" ] && [ -s "$vmodel/meta-model.pb" ] ||
+      { echo "p1_sparse: no validation model ${vmodel:-in $in/sweep-$test} for a trial missing from $valid" >&2; exit 1; }
+  }
   for n in $ns; do
     # validation: every trial once (a rerun keeps the trials already recorded)
     for e in $ft_grid; do
       s=${e%%:*} l=${e#*:}
-      grep -q "^$test,$val,$n,reptile+ft,$s,$l," "$valid" ||
-        score "$vmodel/meta-model.pb" "$val" "$n" 1 "$s" "$l" 0 |
+      grep -q "^$test,$val,$n,reptile+ft,$s,$l," "$valid" && continue
+      need_vmodel
+      score "$vmodel/meta-model.pb" "$val" "$n" 1 "$s" "$l" 0 |
         awk -v p="$test,$val,$n" -v s="$s" -v l="$l" '$1 ~ /\+ft$/ { print p ",reptile+ft," s "," l "," $2 "," $3 "," $4 }' >> "$valid"
     done
     for e in $local_grid; do
       s=${e%%:*} l=${e#*:}
-      grep -q "^$test,$val,$n,local-only,$s,$l," "$valid" ||
-        score "$vmodel/meta-model.pb" "$val" "$n" 1 0 "$l" "$s" |
+      grep -q "^$test,$val,$n,local-only,$s,$l," "$valid" && continue
+      need_vmodel
+      score "$vmodel/meta-model.pb" "$val" "$n" 1 0 "$l" "$s" |
         awk -v p="$test,$val,$n" -v s="$s" -v l="$l" '$1 == "local-only" { print p ",local-only," s "," l "," $2 "," $3 "," $4 }' >> "$valid"
     done
     best() { awk -F, -v t="$test" -v n="$n" -v m="$1" '$1 == t && $3 == n && $4 == m && (b == "" || $7 > bv) { bv = $7; b = $5 " " $6 }

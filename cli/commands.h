@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/model.h"
 
 /* Defaults, then --config and the flags of subcommand cmd (CFG_*), then the
  * cross-field checks. Returns 0, 1 if --help was printed, -1 after printing
@@ -34,5 +35,8 @@ int cmd_keygen(int argc, char **argv);    /* cli/keygen.c */
 int cmd_coordinator(int argc, char **argv); /* cli/pilot.c */
 int cmd_join(int argc, char **argv);      /* cli/pilot.c */
 int cmd_inspect(int argc, char **argv);   /* cli/inspect.c */
+/* Every weight of the terms of theta (beta, gamma, tau, alpha, eta, kappa), a
+ * line per term, each beside start's (when not NULL). cli/inspect.c. */
+void inspect_print_terms(const model_cfg_t *m, const float *theta, const float *start);
 
 #endif

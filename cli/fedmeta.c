@@ -135,6 +135,7 @@ static int cmd_eval(int argc, char **argv) {
   split_t sp = {0};
   dataset_t ds = {0};
   metrics_user_t *pu_model = NULL, *pu_pop = NULL, *pu_loc = NULL;
+  float *phi_model = NULL, *phi_loc = NULL, *start_loc = NULL;
   int code = EXIT_RUNTIME;
   memset(&src, 0, sizeof src);
   memset(&ck, 0, sizeof ck);
@@ -176,13 +177,23 @@ static int cmd_eval(int argc, char **argv) {
     fm_fail(&err, "out of memory for %u users' metrics", ds.n_eval);
     goto fail;
   }
-  if (adapt_eval(&mm, pu_model, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history), c.seed,
-                 (uint32_t)p, &err) ||
+  /* --verbose 2: the term weights each method ends with (below the table) */
+  const int show_terms = c.verbose >= 2;
+  if (show_terms) {
+    phi_model = malloc(ck.n_theta * sizeof *phi_model + 1), phi_loc = malloc(ck.n_theta * sizeof *phi_loc + 1);
+    start_loc = malloc(ck.n_theta * sizeof *start_loc + 1);
+    if (!phi_model || !phi_loc || !start_loc) {
+      fm_fail(&err, "out of memory for the adapted models (%zu floats)", ck.n_theta);
+      goto fail;
+    }
+  }
+  if (adapt_eval(&mm, pu_model, phi_model, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history),
+                 c.seed, (uint32_t)p, &err) ||
       metrics_rank_popularity(&pop, pu_pop, &ds, &err))
     goto fail;
   int has_local = c.local_steps > 0;
-  if (has_local && adapt_local_only(&loc, pu_loc, &ck.model, &ft, &ds, c.local_steps, adapt_hist_mode(c.ft_history),
-                                    c.seed, (uint32_t)p, &err))
+  if (has_local && adapt_local_only(&loc, pu_loc, phi_loc, &ck.model, &ft, &ds, c.local_steps,
+                                    adapt_hist_mode(c.ft_history), c.seed, (uint32_t)p, &err))
     goto fail;
   printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps\n",
          c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps);
@@ -217,6 +228,15 @@ static int cmd_eval(int argc, char **argv) {
              100 * rel[2]);
     }
   }
+  if (show_terms) { /* each beside its start: the meta-model's, local-only's hand-set one */
+    printf("term weights after adaptation (start in brackets):\n%s (%u fine-tune steps)\n", name, c.ft_steps);
+    inspect_print_terms(&ck.model, phi_model, ck.theta);
+    if (has_local) {
+      model_shared_init(start_loc, &ck.model, c.seed); /* the terms' start does not depend on the seed */
+      printf("local-only (%u steps)\n", c.local_steps);
+      inspect_print_terms(&ck.model, phi_loc, start_loc);
+    }
+  }
   printf("{\"platform\":\"%s\",\"k\":%u,\"ft_steps\":%u,\"model\":{\"ndcg10\":%.6f,\"recall20\":%.6f},"
          "\"popularity\":{\"ndcg10\":%.6f,\"recall20\":%.6f},\"users\":%u",
          c.platform, c.kshot, c.ft_steps, mm.ndcg10, mm.recall20, pop.ndcg10, pop.recall20, mm.n_users);
@@ -229,6 +249,7 @@ static int cmd_eval(int argc, char **argv) {
 fail:
   if (code != EXIT_OK) fprintf(stderr, "fedmeta eval: %s\n", err.msg);
   free(pu_model), free(pu_pop), free(pu_loc);
+  free(phi_model), free(phi_loc), free(start_loc);
   dataset_free(&ds);
   split_free(&sp);
   shard_free(&sh);

@@ -25,6 +25,19 @@ static void print_start(const float *s, size_t n) {
   printf("%s)\n", same == n && n > 1 ? " each" : "");
 }
 
+void inspect_print_terms(const model_cfg_t *m, const float *theta, const float *start) {
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(m, v);
+  for (int k = MODEL_POP; k < MODEL_N_VIEWS; k++) {
+    size_t n = (size_t)v[k].rows * v[k].cols;
+    if (n == 0) continue;
+    printf("  %-6s", v[k].name);
+    for (size_t i = 0; i < n; i++) printf(" %.4g", (double)theta[v[k].offset + i]);
+    if (start) print_start(start + v[k].offset, n);
+    else printf("\n");
+  }
+}
+
 static void print_model(const char *path, const checkpoint_t *ck) {
   const model_cfg_t *m = &ck->model;
   printf("%s: %s, round %u, seed %llu; %zu shared parameters\n", path, ck->algo[0] ? ck->algo : "?", ck->round,
@@ -40,27 +53,21 @@ static void print_model(const char *path, const checkpoint_t *ck) {
   printf("\n");
   model_view_t v[MODEL_N_VIEWS];
   model_views(m, v);
-  float *start = malloc(ck->n_theta * sizeof *start + 1); /* the starting theta: its terms need no seed */
-  if (start) model_shared_init(start, m, ck->seed);
-  for (int k = 0; k < MODEL_N_VIEWS; k++) {
+  for (int k = 0; k < MODEL_POP; k++) { /* the large tensors: a summary */
     size_t n = (size_t)v[k].rows * v[k].cols;
     if (n == 0) continue;
     const float *x = ck->theta + v[k].offset;
-    if (k >= MODEL_POP) { /* a term's weights: every value */
-      printf("  %-6s", v[k].name);
-      for (size_t i = 0; i < n; i++) printf(" %.4g", (double)x[i]);
-      if (start) print_start(start + v[k].offset, n);
-      else printf("\n");
-    } else {
-      double ss = 0, mx = 0;
-      for (size_t i = 0; i < n; i++) {
-        ss += (double)x[i] * x[i];
-        if (fabs((double)x[i]) > mx) mx = fabs((double)x[i]);
-      }
-      printf("  %-6s %u x %u: rms %.4g, max |x| %.4g%s\n", v[k].name, v[k].rows, v[k].cols, sqrt(ss / (double)n), mx,
-             m->no_towers ? " (unused: towers off)" : "");
+    double ss = 0, mx = 0;
+    for (size_t i = 0; i < n; i++) {
+      ss += (double)x[i] * x[i];
+      if (fabs((double)x[i]) > mx) mx = fabs((double)x[i]);
     }
+    printf("  %-6s %u x %u: rms %.4g, max |x| %.4g%s\n", v[k].name, v[k].rows, v[k].cols, sqrt(ss / (double)n), mx,
+           m->no_towers ? " (unused: towers off)" : "");
   }
+  float *start = malloc(ck->n_theta * sizeof *start + 1); /* the starting theta: its terms need no seed */
+  if (start) model_shared_init(start, m, ck->seed);
+  inspect_print_terms(m, ck->theta, start);
   free(start);
 }
 

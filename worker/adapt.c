@@ -67,7 +67,7 @@ int adapt_support_has_history(const dataset_t *ds) {
 
 /* Fine-tunes a copy of theta0 on the support and scores it. theta0 (the caller's)
  * is also the centre of the fine-tune's prior (--ft-prox). */
-static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
+static int adapt_from(metrics_t *out, metrics_user_t *per_user, float *phi_out, const model_cfg_t *mc,
                       const train_cfg_t *tc, const float *theta0, const dataset_t *ds, uint32_t steps,
                       int hist_mode, uint64_t seed, uint32_t platform, fm_err *err) {
   size_t d = model_n_shared(mc);
@@ -91,6 +91,7 @@ static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_
     view.hist_ptr = empty;
   }
   if (!rc) rc = adapt_score(out, per_user, mc, phi, &local, &view, err);
+  if (!rc && phi_out) memcpy(phi_out, phi, sizeof(float) * d);
   free(empty);
   trainer_free(tr);
   model_local_free(&local);
@@ -98,21 +99,21 @@ static int adapt_from(metrics_t *out, metrics_user_t *per_user, const model_cfg_
   return rc;
 }
 
-int adapt_eval(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
+int adapt_eval(metrics_t *out, metrics_user_t *per_user, float *phi, const model_cfg_t *mc,
                const train_cfg_t *tc, const float *theta, const dataset_t *ds, uint32_t steps,
                int hist_mode, uint64_t seed, uint32_t platform, fm_err *err) {
-  return adapt_from(out, per_user, mc, tc, theta, ds, steps, hist_mode, seed, platform, err);
+  return adapt_from(out, per_user, phi, mc, tc, theta, ds, steps, hist_mode, seed, platform, err);
 }
 
-int adapt_local_only(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc, const train_cfg_t *tc,
-                     const dataset_t *ds, uint32_t steps, int hist_mode, uint64_t seed,
-                     uint32_t platform, fm_err *err) {
+int adapt_local_only(metrics_t *out, metrics_user_t *per_user, float *phi, const model_cfg_t *mc,
+                     const train_cfg_t *tc, const dataset_t *ds, uint32_t steps, int hist_mode,
+                     uint64_t seed, uint32_t platform, fm_err *err) {
   size_t d = model_n_shared(mc);
   float *init = malloc(sizeof(float) * d);
   if (!init) return fm_fail(err, "out of memory for a model (%zu floats)", d);
   /* A fresh initialisation that depends on the platform, not on any training. */
   model_shared_init(init, mc, seed ^ (0x10ca1ULL + platform * 0x9e3779b97f4a7c15ULL));
-  int rc = adapt_from(out, per_user, mc, tc, init, ds, steps, hist_mode, seed, platform, err);
+  int rc = adapt_from(out, per_user, phi, mc, tc, init, ds, steps, hist_mode, seed, platform, err);
   free(init);
   return rc;
 }

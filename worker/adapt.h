@@ -37,16 +37,17 @@ int adapt_support_has_history(const dataset_t *ds);
 
 /* Copies theta, adapts for `steps` steps on ds (TRAIN = support) with fresh
  * local embeddings, evaluates on ds's evaluation users (history: hist_mode,
- * above). theta is not changed. per_user (ds->n_eval) may be NULL. */
-int adapt_eval(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
+ * above). theta is not changed. per_user (ds->n_eval) may be NULL; phi
+ * (model_n_shared floats), when not NULL, receives the adapted theta. */
+int adapt_eval(metrics_t *out, metrics_user_t *per_user, float *phi, const model_cfg_t *mc,
                const train_cfg_t *tc, const float *theta, const dataset_t *ds, uint32_t steps,
                int hist_mode, uint64_t seed, uint32_t platform, fm_err *err);
 
 /* The local-only baseline: the same, from a fresh random theta (seeded).
- * per_user (ds->n_eval) may be NULL. */
-int adapt_local_only(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc, const train_cfg_t *tc,
-                     const dataset_t *ds, uint32_t steps, int hist_mode, uint64_t seed,
-                     uint32_t platform, fm_err *err);
+ * per_user (ds->n_eval) and phi may be NULL, as in adapt_eval. */
+int adapt_local_only(metrics_t *out, metrics_user_t *per_user, float *phi, const model_cfg_t *mc,
+                     const train_cfg_t *tc, const dataset_t *ds, uint32_t steps, int hist_mode,
+                     uint64_t seed, uint32_t platform, fm_err *err);
 
 /* Full-ranking evaluation of theta + local as they are. */
 int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,

@@ -67,13 +67,13 @@ static int send_eval(chan_t *ch, platform_t *p, const fm_config *c, const model_
     int hm = adapt_hist_mode(c->ft_history);
     if (strcmp(plan->rs.algo, "local") == 0) {
       /* No meta-model exists without federation: the model is local-only. */
-      if (adapt_local_only(&em.model, NULL, mc, &ft, &p->ds, c->local_steps, hm, seed, p->id, err)) return -1;
-    } else if (adapt_eval(&em.model, NULL, mc, &ft, theta, &p->ds, plan->rs.ft_steps, hm, seed, p->id, err)) {
+      if (adapt_local_only(&em.model, NULL, NULL, mc, &ft, &p->ds, c->local_steps, hm, seed, p->id, err)) return -1;
+    } else if (adapt_eval(&em.model, NULL, NULL, mc, &ft, theta, &p->ds, plan->rs.ft_steps, hm, seed, p->id, err)) {
       return -1;
     }
     if (metrics_rank_popularity(&em.popularity, NULL, &p->ds, err)) return -1;
     if (plan->final) {
-      if (adapt_local_only(&em.local_only, NULL, mc, &ft, &p->ds, c->local_steps, hm, seed, p->id, err)) return -1;
+      if (adapt_local_only(&em.local_only, NULL, NULL, mc, &ft, &p->ds, c->local_steps, hm, seed, p->id, err)) return -1;
       em.has_local_only = 1;
     }
   } else if (platform_eval(p, mc, plan->rs.algo, theta, &em.model, &em.popularity, err)) {

@@ -118,6 +118,23 @@ grep -q '"users":7[,}]' "$TMP/eval-u7-1.txt" || fail "--heldout-users 7: $(tail 
 pop() { grep -o '"popularity":{"ndcg10":[0-9.]*,"recall20":[0-9.]*' "$1"; }
 [ "$(pop "$TMP/eval-u7-1.txt")" != "$(pop "$TMP/eval-u7-2.txt")" ] ||
   fail "--heldout-users 7: seeds 1 and 2 kept users with the same popularity figures"
+# --verbose 2: the term weights each method ends with. Without fine-tune steps
+# the model's beta is the meta-model's (as inspect prints it); after 5 steps it
+# has moved from there, and local-only's from its start (1)
+beta_after() { awk -v m="$1" '$1 == m && $2 ~ /^\(/ { on = 1; next } /^[^ ]/ { on = 0 } on && $1 == "beta" { print $2, $3, $4 }' "$2"; }
+"$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 0 --local-steps 5 --boot 0 --verbose 2 > "$TMP/eval-v0.txt"
+"$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 --boot 0 --verbose 2 > "$TMP/eval-v5.txt"
+meta_beta=$("$BIN" inspect "$TMP/a/meta-model.pb" | awk '$1 == "beta" { print $2 }')
+read -r b0 s0 s0v <<< "$(beta_after reptile+ft "$TMP/eval-v0.txt")"
+read -r b5 s5 s5v <<< "$(beta_after reptile+ft "$TMP/eval-v5.txt")"
+read -r bl sl slv <<< "$(beta_after local-only "$TMP/eval-v0.txt")"
+[ -n "$meta_beta" ] && [ "$b0" = "$meta_beta" ] && [ "$s0v" = "$meta_beta)" ] ||
+  { cat "$TMP/eval-v0.txt"; fail "eval --verbose 2, 0 steps: beta '$b0' (start '$s0v'), the meta-model's is '$meta_beta'"; }
+[ "$s5v" = "$meta_beta)" ] && [ -n "$b5" ] && [ "$b5" != "$meta_beta" ] ||
+  { cat "$TMP/eval-v5.txt"; fail "eval --verbose 2, 5 steps: beta '$b5' did not move from '$meta_beta'"; }
+[ "$slv" = "1)" ] && [ -n "$bl" ] && [ "$bl" != 1 ] ||
+  { cat "$TMP/eval-v0.txt"; fail "eval --verbose 2: local-only's beta '$bl' (start '$slv')"; }
+grep -q "^term weights" "$TMP/eval.txt" && fail "eval at the default --verbose printed the term weights"
 # fedmeta inspect: what a meta-model holds; a bad file or no file is an error
 "$BIN" inspect "$TMP/a/meta-model.pb" > "$TMP/inspect.txt" || fail "inspect failed on a trained model"
 grep -q "shape: dim 16, hidden 32, buckets 4096" "$TMP/inspect.txt" || { cat "$TMP/inspect.txt"; fail "inspect: wrong shape"; }

@@ -30,8 +30,8 @@ static train_cfg_t tcfg(void) {
 
 /* The adaptation of adapt_eval redone by hand: per-user metrics of theta after
  * `steps` steps on ds, scored with the support as history (full = 1) or with
- * none (full = 0). */
-static void by_hand(metrics_user_t *pu, metrics_t *m, const float *theta, const dataset_t *ds,
+ * none (full = 0); the adapted theta in phi_out when not NULL. */
+static void by_hand(metrics_user_t *pu, metrics_t *m, float *phi_out, const float *theta, const dataset_t *ds,
                     uint32_t steps, int full, uint64_t seed, uint32_t platform) {
   fm_err err = {{0}};
   size_t d = model_n_shared(&MC);
@@ -49,6 +49,7 @@ static void by_hand(metrics_user_t *pu, metrics_t *m, const float *theta, const 
   CHECK(empty != NULL);
   if (!full) view.hist_ptr = empty;
   CHECK_OK(adapt_score(m, pu, &MC, phi, &local, &view, &err));
+  if (phi_out) memcpy(phi_out, phi, d * sizeof *phi);
   free(empty);
   trainer_free(tr);
   model_local_free(&local);
@@ -108,27 +109,32 @@ static void test_rule(uint32_t k) {
   train_cfg_t tc = tcfg();
 
   /* after fine-tuning: auto follows the support's regime, full keeps the history */
-  by_hand(full, &mf, theta, &ds, steps, 1, seed, platform);
-  by_hand(none, &mn, theta, &ds, steps, 0, seed, platform);
+  float *phi_hand = malloc(d * sizeof *phi_hand), *phi_got = malloc(d * sizeof *phi_got);
+  CHECK(phi_hand && phi_got);
+  by_hand(full, &mf, phi_hand, theta, &ds, steps, 1, seed, platform);
+  by_hand(none, &mn, NULL, theta, &ds, steps, 0, seed, platform);
   CHECK(!same_users(full, none, n)); /* the two views differ: the check below can fail */
-  CHECK_OK(adapt_eval(&mg, got, &MC, &tc, theta, &ds, steps, ADAPT_HIST_AUTO, seed, platform, &err));
+  CHECK_OK(adapt_eval(&mg, got, phi_got, &MC, &tc, theta, &ds, steps, ADAPT_HIST_AUTO, seed, platform, &err));
   CHECK(same_users(got, k == 1 ? none : full, n));
+  /* the adapted theta it hands back is the one it scored, not theta */
+  CHECK(memcmp(phi_got, phi_hand, d * sizeof *phi_got) == 0);
+  CHECK(memcmp(phi_got, theta, d * sizeof *phi_got) != 0);
   CHECK_NEAR(mg.ndcg10, k == 1 ? mn.ndcg10 : mf.ndcg10, 0);
-  CHECK_OK(adapt_eval(&mg, got, &MC, &tc, theta, &ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
+  CHECK_OK(adapt_eval(&mg, got, NULL, &MC, &tc, theta, &ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
   CHECK(same_users(got, full, n));
 
   /* without fine-tuning the meta-model is scored as it was meta-trained: with history */
-  by_hand(full, &mf, theta, &ds, 0, 1, seed, platform);
-  CHECK_OK(adapt_eval(&mg, got, &MC, &tc, theta, &ds, 0, ADAPT_HIST_AUTO, seed, platform, &err));
+  by_hand(full, &mf, NULL, theta, &ds, 0, 1, seed, platform);
+  CHECK_OK(adapt_eval(&mg, got, NULL, &MC, &tc, theta, &ds, 0, ADAPT_HIST_AUTO, seed, platform, &err));
   CHECK(same_users(got, full, n));
 
   /* local-only is trained on the support alone: the same rule */
   metrics_t ml_auto, ml_full;
-  CHECK_OK(adapt_local_only(&ml_auto, NULL, &MC, &tc, &ds, steps, ADAPT_HIST_AUTO, seed, platform, &err));
-  CHECK_OK(adapt_local_only(&ml_full, NULL, &MC, &tc, &ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
+  CHECK_OK(adapt_local_only(&ml_auto, NULL, NULL, &MC, &tc, &ds, steps, ADAPT_HIST_AUTO, seed, platform, &err));
+  CHECK_OK(adapt_local_only(&ml_full, NULL, NULL, &MC, &tc, &ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
   if (k >= 2) CHECK_NEAR(ml_auto.ndcg10, ml_full.ndcg10, 0);
 
-  free(got); free(full); free(none); free(theta);
+  free(got); free(full); free(none); free(theta); free(phi_hand); free(phi_got);
   dataset_free(&ds);
   split_free(&sp);
   shard_free(&sh);
