@@ -59,6 +59,11 @@ uint32_t dataset_rank_token(uint32_t train_count, uint32_t n_greater, uint32_t n
 }
 uint32_t dataset_act_token(uint32_t train_count) { return band_token("uact", train_count); }
 
+void dataset_rank_tokens_off(dataset_t *d) {
+  const uint32_t off = fm_hash_feature("iprk", "off");
+  for (uint32_t i = 0; i < d->n_items; i++) d->itok[d->itok_ptr[i + 1] - 1] = off; /* dataset_build puts it last */
+}
+
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return (x > y) - (x < y);

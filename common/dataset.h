@@ -182,5 +182,12 @@ uint32_t dataset_act_token(uint32_t train_count);
  * train_count TRAIN interactions when n_greater of the n_items items have more
  * (fm_hash_feature("iprk", "0".."8"), or "none" for train_count 0). */
 uint32_t dataset_rank_token(uint32_t train_count, uint32_t n_greater, uint32_t n_items);
+/* Sets every item's rank token (the last of its tokens) to the one value
+ * fm_hash_feature("iprk", "off"). For --pop-loo (model_dataset_inputs): the rank
+ * counts a training example's own interaction, like the popularity input
+ * before its leave-user-out correction, and being one token per item, not per
+ * example, it cannot leave the user out; measured, it drove the towers to
+ * carry the leak the correction removes (docs/BENCHMARKS.md). */
+void dataset_rank_tokens_off(dataset_t *d);
 
 #endif

@@ -17,7 +17,9 @@
  *                 + kappa t_ui                             (trans)
  *            s_i = log(1 + TRAIN count of item i in this platform); with the
  *                  dataset's pop_loo a training example's count leaves out its
- *                  own user's interactions, as the other terms' inputs do
+ *                  own user's interactions, as the other terms' inputs do (and
+ *                  the item's popularity rank token, which cannot, is off:
+ *                  dataset_rank_tokens_off)
  *            (lambda_k, e_k): the r leading eigenpairs of the platform's item
  *                  co-occurrence matrix (common/spectral.h), from the
  *                  interactions it knows (TRAIN, or a held-out industry's
@@ -165,7 +167,8 @@ typedef struct model_local {
 /* The inputs cfg's terms read, added to d (built by dataset_build from the
  * shard s): the spectrum, the time counts, EASE's P, the transitions (each
  * over the first kcap items of a user's history, 0 = all) and the attribute
- * vectors, each only when cfg has the term; and pop_loo (--pop-loo). The one
+ * vectors, each only when cfg has the term; and pop_loo (--pop-loo; it also
+ * turns the items' rank tokens off, dataset_rank_tokens_off). The one
  * place a platform's dataset is fitted to a model, in training and in
  * `fedmeta eval` alike. Returns 0 or -1. */
 int model_dataset_inputs(const model_cfg_t *cfg, dataset_t *d, const shard_t *s, uint32_t kcap,

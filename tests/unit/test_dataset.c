@@ -8,6 +8,7 @@
 
 #include "common/baselines.h"
 #include "common/dataset.h"
+#include "common/model.h"
 #include "common/rng.h"
 #include "tests/check.h"
 
@@ -94,6 +95,27 @@ static void test_temporal(void) {
   CHECK_EQ_INT(dataset_rank_token(5, 74, 100), fm_hash_feature("iprk", "7"));
   float pop[] = {2, 2, 0, 0, 1, 1};
   for (int i = 0; i < 6; i++) CHECK_NEAR(d.item_pop[i], pop[i], 0);
+  /* --pop-loo turns every item's rank token off (model_dataset_inputs), the
+   * shard's own features stay; without it nothing changes */
+  {
+    model_cfg_t mc;
+    memset(&mc, 0, sizeof mc); /* no term needs inputs */
+    CHECK_OK(model_dataset_inputs(&mc, &d, &s, 0, 0, &err));
+    CHECK_EQ_INT(d.pop_loo, 0);
+    expect_u32(ROW(&d, itok, 0), LIST(200, p2), "itok 0, pop-loo off");
+    dataset_t e;
+    CHECK_OK(dataset_build(&e, &s, &sp, SPLIT_TEST, &err));
+    CHECK_OK(model_dataset_inputs(&mc, &e, &s, 0, 1, &err));
+    CHECK_EQ_INT(e.pop_loo, 1);
+    uint32_t off = fm_hash_feature("iprk", "off");
+    CHECK(off != p0 && off != p1 && off != p2);
+    expect_u32(ROW(&e, itok, 0), LIST(200, off), "itok 0, pop-loo on");
+    expect_u32(ROW(&e, itok, 2), LIST(202, off), "itok 2, pop-loo on");
+    expect_u32(ROW(&e, itok, 3), LIST(off), "itok 3, pop-loo on");
+    expect_u32(ROW(&e, itok, 5), LIST(205, off), "itok 5, pop-loo on");
+    expect_u32(ROW(&e, utok, 1), LIST(101, 102, a1), "utok 1, pop-loo on"); /* users' tokens unchanged */
+    dataset_free(&e);
+  }
 
   /* Training pairs: every TRAIN interaction in shard order. */
   CHECK_EQ_INT(d.n_pairs, 6);
