@@ -10,9 +10,11 @@
 #          LOCAL_PLAN="K:STEPS:LR ..."  the local-only baseline per K
 #          FEDMETA_FLAGS (extra flags for train and eval)  FEDMETA_BENCH_OUT=out/bench-p1
 # The default plans were chosen on the VALIDATION industries sports and home
-# (bench/p1_synthetic_val.sh; the held-out toys is never scored there), each
-# method on its own grid; a K missing from a plan uses the defaults of fedmeta
-# (40 x 0.003 fine-tune, 200 local-only steps at 0.003).
+# (bench/p1_synthetic_val.sh with the default --pop-loo on, 2026-12-01: the best
+# reptile+ft and local-only settings per K of
+# bench/results/validation-synthetic-poploo2-on.txt; the held-out toys is never
+# scored there); a K missing from a plan uses the defaults of fedmeta (40 x
+# 0.003 fine-tune, 200 local-only steps at 0.003).
 set -euo pipefail
 bin=${1:-build/fedmeta}; shift || true
 seeds=${*:-1 2 3}
@@ -20,8 +22,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${FEDMETA_BENCH_OUT:-out/bench-p1}
 ks=${KS:-1 2 5 10}
 algos=${ALGOS:-fedavg fomaml reptile}
-ft_plan=${FT_PLAN:-1:40:0.001 2:40:0.003 5:20:0.003 10:40:0.003}
-local_plan=${LOCAL_PLAN:-1:200:0.003 2:400:0.003 5:200:0.01 10:400:0.003}
+ft_plan=${FT_PLAN:-1:40:0.001 2:40:0.003 5:40:0.001 10:80:0.003}
+local_plan=${LOCAL_PLAN:-1:200:0.003 2:200:0.003 5:200:0.003 10:200:0.003}
 mkdir -p "$out"
 rows="$out/rows.csv"
 echo "seed,platform,k,method,ndcg10,recall20,hr10,mrr,users" > "$rows"

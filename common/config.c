@@ -107,7 +107,7 @@ static const opt OPTS[] = {
   /* evaluation */
   {"ft-steps", T_U32, F(ft_steps), 0, 1000000, NULL, TE, 1, "fine-tune steps on the support split"},
   {"ft-lr", T_F32, F(ft_lr), 1e-7, 10, NULL, TE, 1, "fine-tune learning rate"},
-  {"pop-loo", T_CHOICE, F(pop_loo), 0, 0, "on|off", TE, 1, "on: a training example's popularity input (--pop-prior) leaves out its own user's interactions, as a query's does at inference (a K-shot support's counts are small, and its own interaction inflates its target's), and the towers' item popularity rank token, which cannot leave it out, is off; off: the counts include them"},
+  {"pop-loo", T_CHOICE, F(pop_loo), 0, 0, "on|off", TE, 1, "on: a training example's popularity input (--pop-prior) leaves out its own user's interactions, as a query's does at inference (a K-shot support's counts are small, and its own interaction inflates its target's), and the towers' item popularity rank token, which cannot leave it out, is off (with --pop-prior on: without it the token is the model's only popularity input and stays); off: the counts include them"},
   {"ft-prox", T_F32, F(ft_prox), 0, 10000, NULL, TE, 1, "lambda: the fine-tune (and local-only) adds a prior (lambda / 2) |theta - theta0|^2 centred on its start theta0, the meta-model (local-only: its hand-set start); 0 = none"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
   {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
@@ -171,7 +171,7 @@ void config_defaults(fm_config *c) {
   c->buckets_log2 = 14;
   c->hist_len = 20;
   snprintf(c->pop_prior, sizeof c->pop_prior, "on");
-  snprintf(c->pop_loo, sizeof c->pop_loo, "off");
+  snprintf(c->pop_loo, sizeof c->pop_loo, "on");
   c->time_bin_days = 90;
   snprintf(c->towers, sizeof c->towers, "on");
   snprintf(c->attr, sizeof c->attr, "off");

@@ -246,7 +246,9 @@ void model_shared_init(float *theta, const model_cfg_t *cfg, uint64_t seed) {
 int model_dataset_inputs(const model_cfg_t *cfg, dataset_t *d, const shard_t *s, uint32_t kcap,
                          int pop_loo, fm_err *err) {
   d->pop_loo = pop_loo != 0;
-  if (pop_loo) dataset_rank_tokens_off(d); /* the towers' popularity rank would keep the leak */
+  /* the towers' popularity rank would keep the leak; without the prior it is
+   * the model's only popularity input, and stays */
+  if (pop_loo && cfg->pop_prior) dataset_rank_tokens_off(d);
   if (cfg->spectral && dataset_spectral(d, cfg->spectral, kcap, err)) return -1;
   if (cfg->time_lags && dataset_time(d, cfg->time_bin_s, cfg->time_lags, kcap, err)) return -1;
   if (cfg->ease && dataset_ease(d, cfg->ease, kcap, err)) return -1;

@@ -167,8 +167,9 @@ typedef struct model_local {
 /* The inputs cfg's terms read, added to d (built by dataset_build from the
  * shard s): the spectrum, the time counts, EASE's P, the transitions (each
  * over the first kcap items of a user's history, 0 = all) and the attribute
- * vectors, each only when cfg has the term; and pop_loo (--pop-loo; it also
- * turns the items' rank tokens off, dataset_rank_tokens_off). The one
+ * vectors, each only when cfg has the term; and pop_loo (--pop-loo; with the
+ * popularity prior it also turns the items' rank tokens off,
+ * dataset_rank_tokens_off). The one
  * place a platform's dataset is fitted to a model, in training and in
  * `fedmeta eval` alike. Returns 0 or -1. */
 int model_dataset_inputs(const model_cfg_t *cfg, dataset_t *d, const shard_t *s, uint32_t kcap,

@@ -100,6 +100,7 @@ static void test_temporal(void) {
   {
     model_cfg_t mc;
     memset(&mc, 0, sizeof mc); /* no term needs inputs */
+    mc.pop_prior = 1;
     CHECK_OK(model_dataset_inputs(&mc, &d, &s, 0, 0, &err));
     CHECK_EQ_INT(d.pop_loo, 0);
     expect_u32(ROW(&d, itok, 0), LIST(200, p2), "itok 0, pop-loo off");
@@ -114,6 +115,13 @@ static void test_temporal(void) {
     expect_u32(ROW(&e, itok, 3), LIST(off), "itok 3, pop-loo on");
     expect_u32(ROW(&e, itok, 5), LIST(205, off), "itok 5, pop-loo on");
     expect_u32(ROW(&e, utok, 1), LIST(101, 102, a1), "utok 1, pop-loo on"); /* users' tokens unchanged */
+    dataset_free(&e);
+    /* without the popularity prior the rank token is the only popularity input: kept */
+    mc.pop_prior = 0;
+    CHECK_OK(dataset_build(&e, &s, &sp, SPLIT_TEST, &err));
+    CHECK_OK(model_dataset_inputs(&mc, &e, &s, 0, 1, &err));
+    expect_u32(ROW(&e, itok, 0), LIST(200, p2), "itok 0, pop-loo on, no prior");
+    expect_u32(ROW(&e, itok, 3), LIST(p0), "itok 3, pop-loo on, no prior");
     dataset_free(&e);
   }
 
