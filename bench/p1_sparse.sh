@@ -88,7 +88,7 @@ score() {
 
 for pair in ${ROTATIONS:-beauty:toys sports:beauty toys:sports}; do
   test=${pair%%:*} val=${pair##*:}
-  vmodel=${VMODEL:-$(ls -d "$in/sweep-$test"/amazon-reptile-*/ 2> /dev/null | head -1)}
+  vmodel=${VMODEL:-$(ls -d "$in/sweep-$test"/amazon-reptile-*/ 2> /dev/null | head -1 || true)}
   # the validation model, needed only for a trial not yet in $valid (a rerun
   # with every trial recorded, e.g. copied from bench/results, needs none)
   need_vmodel() {
