@@ -1,8 +1,9 @@
 #!/bin/bash
-# bench/poploo_terms.sh: why `--pop-loo on` helps on Amazon (a towers-off
-# model) but hurts on the synthetic market (towers on): the popularity weight
-# beta each method ends with, beside its NDCG@10, with and without the towers
-# (docs/BENCHMARKS.md, "Why `--pop-loo` hurts on the synthetic market").
+# bench/poploo_terms.sh: why `--pop-loo on` helped on Amazon (a towers-off
+# model) but hurt on the synthetic market (towers on) until it also turned the
+# towers' popularity rank token off: the popularity weight beta each method ends
+# with, beside its NDCG@10, with and without the towers (docs/BENCHMARKS.md,
+# "Why `--pop-loo` hurt on the synthetic market").
 # Per seed, towers (on, off) and --pop-loo (off, on): reptile trained with the
 # validation industries and toys held out (as bench/p1_synthetic_val.sh; toys is
 # never scored), then on each validation industry at K = 5: reptile+ft at FT and
