@@ -35,6 +35,17 @@ void inspect_print_terms(const model_cfg_t *m, const float *theta, const float *
     for (size_t i = 0; i < n; i++) printf(" %.4g", (double)theta[v[k].offset + i]);
     if (start) print_start(start + v[k].offset, n);
     else printf("\n");
+    if (k == MODEL_SPEC && m->spectral_basis) { /* the filter those coefficients make */
+      float *gam = malloc(m->spectral * sizeof *gam);
+      if (!gam || model_gamma(m, theta, gam)) {
+        printf("  gamma  (out of memory)\n");
+      } else {
+        printf("  gamma ");
+        for (uint32_t i = 0; i < m->spectral; i++) printf(" %.4g", (double)gam[i]);
+        printf("\n");
+      }
+      free(gam);
+    }
   }
 }
 
@@ -45,7 +56,7 @@ static void print_model(const char *path, const checkpoint_t *ck) {
   printf("  shape: dim %u, hidden %u, buckets %u, history %u items\n", m->dim, m->hidden, m->n_buckets, m->hist_len);
   printf("  terms: towers %s", m->no_towers ? "off" : "on");
   if (m->pop_prior) printf(", popularity");
-  if (m->spectral) printf(", co-occurrence (rank %u)", m->spectral);
+  if (m->spectral) printf(", co-occurrence (rank %u%s)", m->spectral, m->spectral_basis ? ", smooth filter" : "");
   if (m->time_lags) printf(", time (%u lags of %.0f days)", m->time_lags, m->time_bin_s / 86400.0);
   if (m->attr) printf(", attributes");
   if (m->ease) printf(", EASE (lambda %u)", m->ease);

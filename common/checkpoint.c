@@ -39,6 +39,7 @@ static uint8_t *pack(const checkpoint_t *ck, int with_outer, size_t *len, fm_err
   m.hist_len = ck->model.hist_len;
   m.pop_prior = ck->model.pop_prior;
   m.spectral = ck->model.spectral;
+  m.spectral_basis = ck->model.spectral_basis;
   m.time_lags = ck->model.time_lags;
   m.time_bin_s = ck->model.time_bin_s;
   m.no_towers = ck->model.no_towers;
@@ -119,6 +120,7 @@ static int decode(checkpoint_t *ck, const uint8_t *data, size_t len, const char 
   ck->model.hist_len = m->hist_len;
   ck->model.pop_prior = m->pop_prior;
   ck->model.spectral = m->spectral;
+  ck->model.spectral_basis = m->spectral_basis;
   ck->model.time_lags = m->time_lags;
   ck->model.time_bin_s = m->time_bin_s;
   ck->model.no_towers = m->no_towers;

@@ -64,6 +64,7 @@ typedef struct fm_config {
   char pop_prior[4];            /* on | off: score + beta log(1 + item count) (common/model.h) */
   char pop_loo[4];              /* on | off: training rows' counts leave their user out (dataset.h) */
   uint32_t spectral;            /* r: rank of the co-occurrence term (common/model.h); 0 = off */
+  uint32_t spectral_basis;      /* M: gamma from M smooth coefficients (common/model.h); 0 = one per rank */
   uint32_t time_lags;           /* J: lags of the time term (common/model.h); 0 = off */
   uint32_t time_bin_days;       /* width of its bins */
   char towers[4];               /* on | off: off scores with the other terms alone */

@@ -156,6 +156,11 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
     return fm_fail(err, "model hist_len = %u: expected 0..%u", cfg->hist_len, MODEL_MAX_HIST);
   if (cfg->spectral > SPECTRAL_MAX_RANK)
     return fm_fail(err, "model spectral = %u: expected 0..%u", cfg->spectral, SPECTRAL_MAX_RANK);
+  if (cfg->spectral_basis > MODEL_MAX_SPEC_BASIS)
+    return fm_fail(err, "model spectral_basis = %u: expected 0..%u", cfg->spectral_basis, MODEL_MAX_SPEC_BASIS);
+  if (cfg->spectral_basis > cfg->spectral)
+    return fm_fail(err, "model spectral_basis = %u with spectral %u: the filter's coefficients "
+                   "need a co-occurrence term of at least that rank", cfg->spectral_basis, cfg->spectral);
   if (cfg->time_lags > DATASET_TIME_MAX_LAGS)
     return fm_fail(err, "model time_lags = %u: expected 0..%u", cfg->time_lags, DATASET_TIME_MAX_LAGS);
   if (cfg->no_towers > 1) return fm_fail(err, "model no_towers = %u: expected 0 or 1", cfg->no_towers);
@@ -191,7 +196,8 @@ void model_views(const model_cfg_t *cfg, model_view_t *v) {
       [MODEL_WU2] = {"W_u2", 0, D, Hd},
       [MODEL_BU2] = {"b_u2", 0, 1, D},
       [MODEL_POP] = {"beta", 0, cfg->pop_prior ? 1 : 0, 1},
-      [MODEL_SPEC] = {"gamma", 0, cfg->spectral, 1},
+      [MODEL_SPEC] = cfg->spectral_basis ? (model_view_t){"gamma_c", 0, cfg->spectral_basis, 1}
+                                         : (model_view_t){"gamma", 0, cfg->spectral, 1},
       [MODEL_TIME] = {"tau", 0, cfg->time_lags ? 2 * cfg->time_lags + 1 : 0, 1},
       [MODEL_ATTR] = {"alpha", 0, cfg->attr ? 1 : 0, 1},
       [MODEL_EASE] = {"eta", 0, cfg->ease ? 1 : 0, 1},
@@ -209,6 +215,47 @@ size_t model_n_shared(const model_cfg_t *cfg) {
   model_view_t v[MODEL_N_VIEWS];
   model_views(cfg, v);
   return v[MODEL_N_VIEWS - 1].offset + (size_t)v[MODEL_N_VIEWS - 1].rows * v[MODEL_N_VIEWS - 1].cols;
+}
+
+void model_gamma_basis(uint32_t r, uint32_t m, float *phi) {
+  for (uint32_t k = 0; k < r; k++) {
+    const double x = r > 1 ? 2.0 * log1p((double)k) / log((double)r) - 1.0 : 0.0;
+    double p0 = 1.0, p1 = x; /* Legendre: (n+1) P_(n+1) = (2n+1) x P_n - n P_(n-1) */
+    for (uint32_t j = 0; j < m; j++) {
+      phi[(size_t)k * m + j] = (float)(j == 0 ? 1.0 : p1);
+      if (j >= 1) {
+        const double p2 = ((2.0 * j + 1.0) * x * p1 - j * p0) / (j + 1.0);
+        p0 = p1, p1 = p2;
+      }
+    }
+  }
+}
+
+/* gamma (r) from its view: the view itself, or with a basis Phi c in a fixed
+ * order (the same floats in training, inference and inspect). */
+static void gamma_from(uint32_t r, uint32_t m, const float *phi, const float *view, float *gam) {
+  if (!m) {
+    memcpy(gam, view, r * sizeof *gam);
+    return;
+  }
+  for (uint32_t k = 0; k < r; k++) {
+    double g = 0;
+    for (uint32_t j = 0; j < m; j++) g += (double)phi[(size_t)k * m + j] * view[j];
+    gam[k] = (float)g;
+  }
+}
+
+int model_gamma(const model_cfg_t *cfg, const float *theta, float *gam) {
+  const uint32_t r = cfg->spectral, m = cfg->spectral_basis;
+  if (!r) return 0;
+  model_view_t v[MODEL_N_VIEWS];
+  model_views(cfg, v);
+  float *phi = m ? malloc((size_t)r * m * sizeof *phi) : NULL;
+  if (m && !phi) return -1;
+  if (m) model_gamma_basis(r, m, phi);
+  gamma_from(r, m, phi, theta + v[MODEL_SPEC].offset, gam);
+  free(phi);
+  return 0;
 }
 
 static void fill_normal(float *x, size_t n, double std, rng_t *r) {
@@ -233,7 +280,9 @@ void model_shared_init(float *theta, const model_cfg_t *cfg, uint64_t seed) {
       case MODEL_WI2:
       case MODEL_WU2: fill_normal(p, n, sqrt(1.0 / fan_in), &r); break;
       case MODEL_POP: if (n) p[0] = 1.0f; break; /* start from the popularity ranking */
-      case MODEL_SPEC: for (size_t q = 0; q < n; q++) p[q] = 1.0f; break; /* the rank-r co-occurrence */
+      case MODEL_SPEC: /* the rank-r co-occurrence: gamma_k = 1 (with a basis, P_0 = 1) */
+        for (size_t q = 0; q < n; q++) p[q] = cfg->spectral_basis && q ? 0.0f : 1.0f;
+        break;
       case MODEL_TIME: /* a kernel around the user's time */
         for (size_t q = 0; q < n; q++)
           p[q] = dataset_time_kernel0((int32_t)q - (int32_t)cfg->time_lags, cfg->time_lags);
@@ -354,6 +403,9 @@ typedef struct ws {
   float *wuA, *viA, *dwuA, *dviA;
   float *au;           /* (bmax, R) the users' pooled eigenvector entries a_u */
   double *gg;          /* (R) gamma's gradient of a step */
+  uint32_t M;          /* spectral_basis: gamma = phi c (0: the view is gamma) */
+  float *phi;          /* (R, M) the basis, model_gamma_basis */
+  float *gam;          /* (R) gamma of theta (ws_gamma, before user_scoring) */
   uint32_t *ub;        /* (bmax) each row's reference time bin b_u, DATASET_NO_BIN if none */
   double *gt;          /* (2J+1) tau's gradient of a step */
   /* With attr: A = the dataset's n_attr; the term is added to the logits,
@@ -390,6 +442,7 @@ static void ws_free(ws_t *w) {
   free(w->ppos); free(w->P);
   free(w->dX); free(w->dZ); free(w->dhu); free(w->dwu); free(w->dhi); free(w->dvi);
   free(w->wuA); free(w->viA); free(w->dwuA); free(w->dviA); free(w->au); free(w->gg);
+  free(w->phi); free(w->gam);
   free(w->ub); free(w->gt); free(w->ad); free(w->aa);
   free(w->ee); free(w->ey); free(w->eh);
   free(w->tt); free(w->td);
@@ -470,6 +523,11 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
     w->viA = alloc_n(C * Ds, sizeof(float));
     w->au = alloc_n((size_t)bmax * w->R, sizeof(float));
     w->gg = alloc_n(w->R, sizeof(double));
+    w->M = cfg->spectral_basis;
+    w->gam = alloc_n(w->R, sizeof(float));
+    w->phi = alloc_n((size_t)w->R * w->M, sizeof(float));
+    ok = ok && w->gam && w->phi;
+    if (w->phi) model_gamma_basis(w->R, w->M, w->phi);
     w->ub = alloc_n(bmax, sizeof(uint32_t));
     w->gt = alloc_n(w->J ? 2 * (size_t)w->J + 1 : 0, sizeof(double));
     ok = ok && w->wuA && w->viA && w->au && w->gg && w->ub && w->gt;
@@ -752,6 +810,11 @@ static void ws_pop_train(ws_t *w, const dataset_t *ds, const uint32_t *users, ui
  * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
  * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
  * the other folds' slots are zero (see item_scoring). */
+/* w->gam from p's gamma view (call before user_scoring). */
+static void ws_gamma(ws_t *w, const params_t *p) {
+  if (w->R) gamma_from(w->R, w->M, w->phi, p->gam, w->gam);
+}
+
 static void user_scoring(float *out, const ws_t *w, const float *wu, uint32_t n, uint32_t Ds,
                          const params_t *p, const uint32_t *users) {
   const uint32_t D = w->D, R = w->R, T = w->T, J = w->J;
@@ -764,7 +827,7 @@ static void user_scoring(float *out, const ws_t *w, const float *wu, uint32_t n,
       memset(o, 0, (size_t)DATASET_SPEC_FOLDS * (R + T) * sizeof *o);
       o += (size_t)(users[r] % DATASET_SPEC_FOLDS) * (R + T);
     }
-    for (uint32_t k = 0; k < R; k++) o[k] = p->gam[k] * w->au[(size_t)r * R + k];
+    for (uint32_t k = 0; k < R; k++) o[k] = w->gam[k] * w->au[(size_t)r * R + k];
     if (!T) continue;
     o += R;
     memset(o, 0, T * sizeof *o);
@@ -956,6 +1019,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   /* scores: wu . vi, or [wu ; beta ; gamma a_u] . [vi ; s_i ; lambda e_i] */
   if (w->Ds > D) {
     c.Ds = w->Dt;
+    ws_gamma(w, &p);
     user_scoring(w->wuA, w, w->wu, B, c.Ds, &p, users);
     item_scoring(w->viA, w, w->vi, C, c.Ds, &p, ds, w->slot_item, 0, 1);
     c.U = w->wuA;
@@ -991,7 +1055,15 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
     fork2(par, task_user_backward, &c, task_item_backward, &c);
   }
   if (p.pop) *c.q.pop += (float)(c.gb + gpl);
-  for (uint32_t k = 0; k < w->R; k++) c.q.gam[k] += (float)w->gg[k];
+  if (!w->M) {
+    for (uint32_t k = 0; k < w->R; k++) c.q.gam[k] += (float)w->gg[k];
+  } else { /* through gamma = phi c */
+    for (uint32_t j = 0; j < w->M; j++) {
+      double gj = 0;
+      for (uint32_t k = 0; k < w->R; k++) gj += w->gg[k] * w->phi[(size_t)k * w->M + j];
+      c.q.gam[j] += (float)gj;
+    }
+  }
   if (w->T)
     for (uint32_t k = 0; k < 2 * w->J + 1; k++) c.q.tau[k] += (float)w->gt[k];
   if (w->NT) return loss;
@@ -1040,10 +1112,12 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
       ws_items_x(&w, &p, l, ds);
       ws_user_forward(&w, &p, l, ds, users + c, m);
     }
-    if (w.Ds > D)
+    if (w.Ds > D) {
+      ws_gamma(&w, &p);
       user_scoring(out + (size_t)c * w.Ds, &w, w.wu, m, w.Ds, &p, NULL);
-    else
+    } else {
       memcpy(out + (size_t)c * D, w.wu, (size_t)m * D * sizeof(float));
+    }
   }
   ws_free(&w);
 }

@@ -77,7 +77,10 @@
  *   gamma it transfers between industries whose catalogues do not overlap.
  *   The co-occurrence term is the rank-r part of "items bought by the same
  *   users", filtered by gamma: a per-eigenvalue-rank weight that meta-learning
- *   can transfer between industries whose catalogues do not overlap.
+ *   can transfer between industries whose catalogues do not overlap. r free
+ *   weights, each tied to one rank of one catalogue's spectrum, transfer
+ *   poorly (docs/BENCHMARKS.md, "What a fine-tune keeps"); spectral_basis
+ *   makes gamma a smooth function of the log rank with a few coefficients.
  *
  * Shared parameters theta (one contiguous float buffer, the meta-model):
  *   E (H, D) hashed feature embeddings, W_i1 (Hd, D), b_i1 (Hd), W_i2 (D, Hd),
@@ -85,7 +88,8 @@
  *   pop_prior the popularity weight beta (1 float, starts at 1: the model starts
  *   from the popularity ranking and the towers learn what to add to it; in a
  *   new industry whose items share their features it is what orders them),
- *   with spectral the filter gamma (r floats, start at 1), and with time_lags
+ *   with spectral the filter gamma (r floats, start at 1; with spectral_basis M
+ *   its M coefficients "gamma_c", start 1, 0, ...), and with time_lags
  *   the lag filter tau (2J+1 floats, start at dataset_time_kernel0), with
  *   attr the attribute weight alpha (1 float, starts at 0), with ease and
  *   trans the weights eta and kappa (1 float each, start at 0).
@@ -125,9 +129,15 @@ typedef struct model_cfg {
                        * needs dataset_ease(ds, lambda, kcap) first. */
   uint32_t trans;     /* 1: add the transition term kappa t_ui (see above); 0: none. The
                        * dataset needs dataset_trans(ds, 1, kcap) first. */
+  uint32_t spectral_basis; /* M: with spectral, gamma_k = sum_(j<M) c_j P_j(x_k), c the
+                       * view "gamma_c" (M floats, start 1, 0, ...), P_j the Legendre
+                       * polynomials, x_k = 2 ln(1+k) / ln(r) - 1 (the log rank in
+                       * [-1, 1]): a smooth filter, the same function of the rank in
+                       * every industry; 0: gamma is r free weights (view "gamma") */
 } model_cfg_t;
 
 #define MODEL_MAX_EASE_LAMBDA 1000000u
+#define MODEL_MAX_SPEC_BASIS 16u
 
 /* A named view into theta (llm.c style): offset and shape. */
 typedef struct model_view {
@@ -153,6 +163,11 @@ size_t model_n_shared(const model_cfg_t *cfg);
 static inline uint32_t model_score_dim(const model_cfg_t *cfg, const dataset_t *ds) {
   return cfg->dim + (cfg->pop_prior ? 1 : 0) + cfg->spectral + (cfg->time_lags ? ds->time_T : 0);
 }
+/* The basis of spectral_basis: phi (r, m), phi[k m + j] = P_j(x_k) (see model_cfg_t). */
+void model_gamma_basis(uint32_t r, uint32_t m, float *phi);
+/* The co-occurrence filter gamma (cfg->spectral floats) of theta: the view, or
+ * the basis times its coefficients. Returns 0, or -1 out of memory. */
+int model_gamma(const model_cfg_t *cfg, const float *theta, float *gam);
 /* The views of theta, in order; v must hold MODEL_N_VIEWS entries. */
 void model_views(const model_cfg_t *cfg, model_view_t *v);
 /* Deterministic initialisation from seed (stream RNG_INIT_SHARED). */

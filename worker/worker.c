@@ -29,6 +29,7 @@ model_cfg_t worker_model_cfg(const fm_config *c) {
                        .hist_len = c->hist_len,
                        .pop_prior = !strcmp(c->pop_prior, "on"),
                        .spectral = c->spectral,
+                       .spectral_basis = c->spectral_basis,
                        .time_lags = c->time_lags,
                        .time_bin_s = c->time_bin_days * 86400u,
                        .no_towers = !strcmp(c->towers, "off"),

@@ -111,6 +111,22 @@ typedef struct {
 
 static const float *view(const ref_t *r, int k) { return r->theta + r->v[k].offset; }
 
+/* gamma_k: the view, or with spectral_basis M the Legendre polynomials
+ * P_0 = 1, P_1 = x, P_2 = (3x^2 - 1)/2 at x = 2 ln(1+k)/ln(r) - 1 times the
+ * view's M coefficients (written out here, not model_gamma_basis's recursion). */
+static double ref_gamma(const ref_t *r, uint32_t k) {
+  const float *c = view(r, MODEL_SPEC);
+  if (!CFG.spectral_basis) return c[k];
+  const double x = 2.0 * log(1.0 + k) / log((double)CFG.spectral) - 1.0;
+  const double P[3] = {1.0, x, (3.0 * x * x - 1.0) / 2.0};
+  double g = 0;
+  for (uint32_t j = 0; j < CFG.spectral_basis; j++) g += P[j] * c[j];
+  return g;
+}
+
+/* Floats of the gamma view: r, or the M coefficients. */
+static size_t n_gamma_view(void) { return CFG.spectral_basis ? CFG.spectral_basis : CFG.spectral; }
+
 static void ref_bag(const ref_t *r, const uint32_t *ptr, const uint32_t *tok, uint32_t e,
                     double *out) {
   const uint32_t D = CFG.dim;
@@ -222,7 +238,7 @@ static double ref_spec(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) 
   ref_au(r, u, target, 1, a);
   const float *vec = ref_vec(r, u, 1), *val = ref_val(r, u, 1);
   for (uint32_t k = 0; k < CFG.spectral; k++)
-    s += view(r, MODEL_SPEC)[k] * a[k] * val[k] * vec[i * CFG.spectral + k];
+    s += ref_gamma(r, k) * a[k] * val[k] * vec[i * CFG.spectral + k];
   return s;
 }
 
@@ -396,13 +412,13 @@ static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
   rng_seed(&r, seed, 1000, 0);
   const size_t ntau = CFG.time_lags ? 2 * CFG.time_lags + 1 : 0,
                na = CFG.attr + !!CFG.ease + CFG.trans; /* the scalar weights, the last views */
-  fill_normal(theta, g_ns - CFG.spectral - ntau - na, 0.4, &r);
+  fill_normal(theta, g_ns - n_gamma_view() - ntau - na, 0.4, &r);
   CHECK_OK(model_local_init(l, &CFG, NU, NI, seed, 0, NULL));
   fill_normal(l->user_id, NU * CFG.dim, 0.4, &r);
   fill_normal(l->item_id, NI * CFG.dim, 0.4, &r);
   /* gamma and tau (the last views) last: the other parameters are those of
    * the variants without these terms, kinks included */
-  fill_normal(theta + g_ns - na - CFG.spectral - ntau, CFG.spectral, 0.4, &r);
+  fill_normal(theta + g_ns - na - n_gamma_view() - ntau, n_gamma_view(), 0.4, &r);
   fill_normal(theta + g_ns - na - ntau, ntau, 0.4, &r);
   model_view_t v[MODEL_N_VIEWS];
   model_views(&CFG, v);
@@ -417,7 +433,7 @@ static void test_layout(void) {
   model_views(&CFG, v);
   const uint32_t D = CFG.dim, Hd = CFG.hidden;
   size_t expect = (size_t)CFG.n_buckets * D + Hd * D + Hd + D * Hd + D + Hd * 3 * D + Hd +
-                  D * Hd + D + CFG.pop_prior + CFG.spectral +
+                  D * Hd + D + CFG.pop_prior + n_gamma_view() +
                   (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0) + CFG.attr + !!CFG.ease + CFG.trans;
   CHECK_EQ_INT(g_ns, expect);
   CHECK_EQ_INT(v[MODEL_E].offset, 0);
@@ -453,8 +469,17 @@ static void test_layout(void) {
   for (uint32_t k = 0; k < v[MODEL_TIME].rows; k++) /* tau starts as the kernel */
     CHECK(a[v[MODEL_TIME].offset + k] ==
           dataset_time_kernel0((int32_t)k - (int32_t)CFG.time_lags, CFG.time_lags));
-  CHECK_EQ_INT(v[MODEL_SPEC].rows, CFG.spectral);
-  for (uint32_t k = 0; k < CFG.spectral; k++) CHECK(a[v[MODEL_SPEC].offset + k] == 1.0f);
+  CHECK_EQ_INT(v[MODEL_SPEC].rows, n_gamma_view());
+  for (uint32_t k = 0; k < n_gamma_view(); k++) /* gamma = 1: the weights, or P_0's coefficient */
+    CHECK(a[v[MODEL_SPEC].offset + k] == (CFG.spectral_basis && k ? 0.0f : 1.0f));
+  if (CFG.spectral) { /* and the filter they make is 1 at every rank */
+    float gam[16];
+    CHECK_OK(model_gamma(&CFG, a, gam));
+    for (uint32_t k = 0; k < CFG.spectral; k++) CHECK_NEAR(gam[k], 1.0, 1e-6);
+  }
+  bad = CFG;
+  bad.spectral_basis = CFG.spectral + 1;
+  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "spectral_basis") != NULL);
   bad = CFG;
   bad.pop_prior = 2;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "pop_prior") != NULL);
@@ -469,7 +494,7 @@ static void test_layout(void) {
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "time_bin_s") != NULL);
   bad = CFG;
   bad.no_towers = 1;
-  bad.pop_prior = bad.spectral = bad.time_lags = bad.attr = bad.ease = bad.trans = 0;
+  bad.pop_prior = bad.spectral = bad.spectral_basis = bad.time_lags = bad.attr = bad.ease = bad.trans = 0;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "without towers") != NULL);
   bad.attr = 1;
   CHECK_OK(model_cfg_validate(&bad, &err));
@@ -545,7 +570,7 @@ static void test_forward(void) {
     double a[16];
     ref_au(&r, u, UINT32_MAX, 0, a);
     for (uint32_t k = 0; k < CFG.spectral; k++)
-      CHECK_NEAR(U[u * Ds + D + CFG.pop_prior + k], view(&r, MODEL_SPEC)[k] * a[k], 1e-6);
+      CHECK_NEAR(U[u * Ds + D + CFG.pop_prior + k], ref_gamma(&r, k) * a[k], 1e-6);
     /* time: tau at lag b - b_u, b_u the bin of the last interaction (none for user 2) */
     const uint32_t n = g_ds.hist_ptr[u + 1] - g_ds.hist_ptr[u];
     const int64_t bu = n ? (g_ds.hist_ts[g_ds.hist_ptr[u + 1] - 1] - g_ds.time_t0) / TIME_BIN : -100;
@@ -1252,8 +1277,28 @@ static void test_time_input(void) {
   CHECK(g_ds.time_T == 0 && g_ds.time_cnt == NULL); /* a failed call leaves no term */
 }
 
+/* model_gamma_basis against the Legendre polynomials written out, at the
+ * rank and size of a real run (r = 128, M = 5), and its ends: x = -1 at the
+ * first rank and 1 at the last, where P_j(-1) = (-1)^j and P_j(1) = 1. */
+static void test_gamma_basis(void) {
+  enum { R = 128, M = 5 };
+  static float phi[R * M];
+  model_gamma_basis(R, M, phi);
+  for (uint32_t k = 0; k < R; k++) {
+    const double x = 2.0 * log(1.0 + k) / log((double)R) - 1.0, x2 = x * x;
+    const double P[M] = {1.0, x, (3 * x2 - 1) / 2, (5 * x2 * x - 3 * x) / 2, (35 * x2 * x2 - 30 * x2 + 3) / 8};
+    for (uint32_t j = 0; j < M; j++) CHECK_NEAR(phi[k * M + j], P[j], 1e-6);
+  }
+  for (uint32_t j = 0; j < M; j++) {
+    CHECK_NEAR(phi[j], j % 2 ? -1.0 : 1.0, 1e-6);
+    CHECK_NEAR(phi[(R - 1) * M + j], 1.0, 1e-6);
+  }
+  printf(" gamma basis: the Legendre polynomials P_0..P_4 of the log rank\n");
+}
+
 int main(void) {
   printf("test_model\n");
+  test_gamma_basis();
   make_dataset(&g_ds);
   test_time_input();
   /* prior x spectral, then the time term alone and with both */
@@ -1263,18 +1308,20 @@ int main(void) {
   test_trans_input();
   /* then the popularity prior leaving the row's own user out (pop_loo),
    * with every term and alone */
-  for (uint32_t variant = 0; variant < 15; variant++) {
+  /* then a smooth co-occurrence filter (spectral_basis 2) with every term */
+  for (uint32_t variant = 0; variant < 16; variant++) {
     uint32_t prior = variant & 1, spec = variant & 2 ? 3 : 0, lags = variant >= 4 ? 2 : 0;
     if (variant >= 5) prior = 1, spec = 3;
     if (variant == 8 || variant == 10 || variant == 11) prior = spec = lags = 0;
     CFG.no_towers = variant == 6 || variant == 8 || variant == 10 || variant == 11; /* the other terms alone */
-    CFG.attr = (variant >= 7 && variant <= 9) || variant == 12 || variant == 13;
+    CFG.attr = (variant >= 7 && variant <= 9) || variant == 12 || variant == 13 || variant == 15;
     CFG.ease = (variant >= 9 && variant != 11 && variant != 14) ? EASE_LAMBDA : 0;
     CFG.trans = variant >= 11 && variant != 14;
     g_ds.pop_loo = variant >= 13;
     if (variant == 14) prior = 1, spec = lags = 0;
-    printf(" pop_prior %u%s, spectral %u, time lags %u%s%s%s%s\n", prior,
-           g_ds.pop_loo ? " (own user left out)" : "", spec, lags,
+    CFG.spectral_basis = variant == 15 ? 2 : 0;
+    printf(" pop_prior %u%s, spectral %u%s, time lags %u%s%s%s%s\n", prior,
+           g_ds.pop_loo ? " (own user left out)" : "", spec, CFG.spectral_basis ? " (smooth filter)" : "", lags,
            CFG.no_towers ? ", no towers" : "", CFG.attr ? ", attributes" : "",
            CFG.ease ? ", EASE" : "", CFG.trans ? ", transitions" : "");
     CFG.pop_prior = prior;
