@@ -159,9 +159,19 @@ static int cmd_eval(int argc, char **argv) {
     goto fail;
   }
   if (checkpoint_read(&ck, c.model_path, &err)) goto fail;
+  /* --pop-loo model: the setting the meta-model was trained with (its inputs
+   * must be the ones it learned on: the setting also turns a token off) */
+  char pop_loo[8];
+  const int from_model = !strcmp(c.eval_pop_loo, "model");
+  snprintf(pop_loo, sizeof pop_loo, "%s", from_model ? "off" : c.eval_pop_loo);
+  if (from_model && ck.config) config_text_get(ck.config, "pop-loo", pop_loo, sizeof pop_loo);
+  if (strcmp(pop_loo, "on") && strcmp(pop_loo, "off")) {
+    fm_fail(&err, "%s: the model's settings say pop-loo = '%s', expected on or off", c.model_path, pop_loo);
+    goto fail;
+  }
   if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
       split_keep_users(&sp, &sh, c.heldout_users, c.seed, &err) || dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
-      model_dataset_inputs(&ck.model, &ds, &sh, c.kshot, !strcmp(c.pop_loo, "on"), &err))
+      model_dataset_inputs(&ck.model, &ds, &sh, c.kshot, !strcmp(pop_loo, "on"), &err))
     goto fail;
   /* The model's shape comes from the file, not from the flags. */
   c.dim = ck.model.dim;
@@ -195,8 +205,9 @@ static int cmd_eval(int argc, char **argv) {
   if (has_local && adapt_local_only(&loc, pu_loc, phi_loc, &ck.model, &ft, &ds, c.local_steps,
                                     adapt_hist_mode(c.ft_history), c.seed, (uint32_t)p, &err))
     goto fail;
-  printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps\n",
-         c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps);
+  printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps, "
+         "pop-loo %s%s\n", c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps, pop_loo,
+         from_model ? " (the model's)" : "");
   printf("%-18s %9s %10s %8s %8s %7s\n", "method", "NDCG@10", "Recall@20", "HR@10", "MRR", "users");
   print_metrics_row("popularity", &pop);
   if (has_local) print_metrics_row("local-only", &loc);

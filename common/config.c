@@ -108,7 +108,8 @@ static const opt OPTS[] = {
   /* evaluation */
   {"ft-steps", T_U32, F(ft_steps), 0, 1000000, NULL, TE, 1, "fine-tune steps on the support split"},
   {"ft-lr", T_F32, F(ft_lr), 1e-7, 10, NULL, TE, 1, "fine-tune learning rate"},
-  {"pop-loo", T_CHOICE, F(pop_loo), 0, 0, "on|off", TE, 1, "on: a training example's popularity input (--pop-prior) leaves out its own user's interactions, as a query's does at inference (a K-shot support's counts are small, and its own interaction inflates its target's), and the towers' item popularity rank token, which cannot leave it out, is off (with --pop-prior on: without it the token is the model's only popularity input and stays); off: the counts include them"},
+  {"pop-loo", T_CHOICE, F(eval_pop_loo), 0, 0, "model|on|off", CFG_EVAL, 1, "--pop-loo of the fine-tune and local-only (see `fedmeta train --help`); model: the setting the meta-model was trained with, from its settings (off for a model whose settings do not name it: it predates the option)"},
+  {"pop-loo", T_CHOICE, F(pop_loo), 0, 0, "on|off", CFG_TRAIN, 1, "on: a training example's popularity input (--pop-prior) leaves out its own user's interactions, as a query's does at inference (a K-shot support's counts are small, and its own interaction inflates its target's), and the towers' item popularity rank token, which cannot leave it out, is off (with --pop-prior on: without it the token is the model's only popularity input and stays); off: the counts include them"},
   {"ft-prox", T_F32, F(ft_prox), 0, 10000, NULL, TE, 1, "lambda: the fine-tune (and local-only) adds a prior (lambda / 2) |theta - theta0|^2 centred on its start theta0, the meta-model (local-only: its hand-set start); 0 = none"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
   {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
@@ -173,6 +174,7 @@ void config_defaults(fm_config *c) {
   c->hist_len = 20;
   snprintf(c->pop_prior, sizeof c->pop_prior, "on");
   snprintf(c->pop_loo, sizeof c->pop_loo, "on");
+  snprintf(c->eval_pop_loo, sizeof c->eval_pop_loo, "model");
   c->time_bin_days = 90;
   snprintf(c->towers, sizeof c->towers, "on");
   snprintf(c->attr, sizeof c->attr, "off");
@@ -320,6 +322,31 @@ static int read_config_file(fm_config *c, int cmd, const char *path, fm_err *err
   FILE *f = fopen(path, "r");
   if (!f) return fm_fail(err, "--config %s: cannot open (%s)", path, strerror(errno));
   return read_config_stream(c, cmd, f, path, err);
+}
+
+int config_text_get(const char *text, const char *key, char *out, size_t n) {
+  int found = 0;
+  const size_t kl = strlen(key);
+  for (const char *line = text; line && *line;) {
+    const char *end = strchr(line, '\n');
+    const size_t len = end ? (size_t)(end - line) : strlen(line);
+    const char *p = line;
+    while (p < line + len && (*p == ' ' || *p == '\t')) p++;
+    if ((size_t)(line + len - p) > kl && !strncmp(p, key, kl)) {
+      const char *q = p + kl;
+      while (q < line + len && (*q == ' ' || *q == '\t')) q++;
+      if (q < line + len && *q == '=') { /* the last line naming the key wins, as when parsing */
+        q++;
+        while (q < line + len && (*q == ' ' || *q == '\t')) q++;
+        size_t vl = (size_t)(line + len - q);
+        while (vl && (q[vl - 1] == ' ' || q[vl - 1] == '\t' || q[vl - 1] == '\r')) vl--;
+        if (n) snprintf(out, n, "%.*s", (int)vl, q);
+        found = 1;
+      }
+    }
+    line = end ? end + 1 : NULL;
+  }
+  return found;
 }
 
 int config_parse_text(fm_config *c, int cmd, const char *text, const char *origin, fm_err *err) {

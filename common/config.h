@@ -63,6 +63,7 @@ typedef struct fm_config {
   uint32_t dim, hidden, buckets_log2, hist_len;
   char pop_prior[4];            /* on | off: score + beta log(1 + item count) (common/model.h) */
   char pop_loo[4];              /* on | off: training rows' counts leave their user out (dataset.h) */
+  char eval_pop_loo[8];         /* eval: model | on | off (model: the meta-model's own pop_loo) */
   uint32_t spectral;            /* r: rank of the co-occurrence term (common/model.h); 0 = off */
   uint32_t spectral_basis;      /* M: gamma from M smooth coefficients (common/model.h); 0 = one per rank */
   uint32_t time_lags;           /* J: lags of the time term (common/model.h); 0 = off */
@@ -129,6 +130,11 @@ int config_parse(fm_config *c, int cmd, int argc, char **argv, int first, FILE *
 /* Applies "key = value" lines (the config file format) from text; origin
  * names them in error messages ("ORIGIN:LINE: ..."). */
 int config_parse_text(fm_config *c, int cmd, const char *text, const char *origin, fm_err *err);
+
+/* The value of the last "key = value" line of text naming key (a model's
+ * settings, checkpoint.h config), trimmed, into out (n bytes). Returns 1 if
+ * a line names it, else 0 (out untouched). */
+int config_text_get(const char *text, const char *key, char *out, size_t n);
 
 /* Cross-field checks (e.g. --data and --synthetic together). */
 int config_check(const fm_config *c, int cmd, fm_err *err);

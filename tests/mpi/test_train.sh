@@ -140,6 +140,31 @@ read -r bl sl slv <<< "$(beta_after local-only "$TMP/eval-v0.txt")"
 [ "$slv" = "1)" ] && [ -n "$bl" ] && [ "$bl" != 1 ] ||
   { cat "$TMP/eval-v0.txt"; fail "eval --verbose 2: local-only's beta '$bl' (start '$slv')"; }
 grep -q "^term weights" "$TMP/eval.txt" && fail "eval at the default --verbose printed the term weights"
+# eval's --pop-loo defaults to the model's own setting (its settings text): the
+# model trained with --pop-loo off is evaluated with it off, not with the
+# default, on (which also turns the towers' popularity rank token off)
+ev() { "$BIN" eval --model "$1/meta-model.pb" $SMALL --ft-steps 5 --local-steps 5 --boot 0 --heldout-users 7 "${@:2}"; }
+ev "$TMP/pl" > "$TMP/ev-pl.txt"
+ev "$TMP/pl" --pop-loo off > "$TMP/ev-pl-off.txt"
+ev "$TMP/pl" --pop-loo on > "$TMP/ev-pl-on.txt"
+ev "$TMP/a" > "$TMP/ev-a.txt"
+grep -q "pop-loo off (the model's)$" "$TMP/ev-pl.txt" || { cat "$TMP/ev-pl.txt"; fail "eval of a --pop-loo off model did not take its setting"; }
+grep -q "pop-loo on (the model's)$" "$TMP/ev-a.txt" || { cat "$TMP/ev-a.txt"; fail "eval of a default model did not say pop-loo on"; }
+grep -q "pop-loo off$" "$TMP/ev-pl-off.txt" || fail "eval --pop-loo off: header does not say so"
+[ "$(tail -n +2 "$TMP/ev-pl.txt")" = "$(tail -n +2 "$TMP/ev-pl-off.txt")" ] || fail "eval with the model's pop-loo (off) differs from --pop-loo off"
+[ "$(tail -n +2 "$TMP/ev-pl.txt")" != "$(tail -n +2 "$TMP/ev-pl-on.txt")" ] || fail "eval --pop-loo on and off gave the same figures"
+
+# --spectral-basis: gamma from a few smooth coefficients; inspect prints both
+run 3 train $SMALL --rounds 2 --inner-steps 5 --spectral 8 --spectral-basis 3 --eval-every 0 --seed 5 --out "$TMP/sb"
+"$BIN" inspect "$TMP/sb/meta-model.pb" > "$TMP/inspect-sb.txt"
+grep -q "co-occurrence (rank 8, smooth filter)" "$TMP/inspect-sb.txt" &&
+  grep -q "^  gamma_c [-0-9.e]* [-0-9.e]* [-0-9.e]*   (start: 1 0 0)$" "$TMP/inspect-sb.txt" &&
+  [ "$(awk '$1 == "gamma" { print NF - 1 }' "$TMP/inspect-sb.txt")" = 8 ] ||
+  { cat "$TMP/inspect-sb.txt"; fail "inspect of a --spectral-basis 3 model"; }
+code=0; run 3 train $SMALL --rounds 1 --spectral-basis 3 --out "$TMP/sb0" > "$TMP/sb0.txt" 2>&1 || code=$?
+[ $code != 0 ] && grep -q "spectral_basis = 3 with spectral 0" "$TMP/sb0.txt" ||
+  { cat "$TMP/sb0.txt"; fail "--spectral-basis without --spectral: exit $code"; }
+
 # fedmeta inspect: what a meta-model holds; a bad file or no file is an error
 "$BIN" inspect "$TMP/a/meta-model.pb" > "$TMP/inspect.txt" || fail "inspect failed on a trained model"
 grep -q "shape: dim 16, hidden 32, buckets 4096" "$TMP/inspect.txt" || { cat "$TMP/inspect.txt"; fail "inspect: wrong shape"; }

@@ -100,6 +100,23 @@ int main(void) {
     CHECK(config_hash(&c) != config_hash(&c2));
   }
   unlink(path);
+  { /* config_text_get reads one setting of a model's settings text: the last
+     * line naming it, trimmed; a key that only starts like it is another */
+    char v[16] = "untouched";
+    const char *settings = "pop-loo-x = 1\n  pop-loo\t=  off \r\nrounds = 5\npop-loo = on\n# pop-loo = bad\n";
+    CHECK(config_text_get(settings, "pop-loo", v, sizeof v) == 1 && !strcmp(v, "on"));
+    CHECK(config_text_get("pop-loo\t=  off \r\n", "pop-loo", v, sizeof v) == 1 && !strcmp(v, "off"));
+    CHECK(config_text_get("rounds = 5\npop-loo-x = 1\n", "pop-loo", v, sizeof v) == 0 && !strcmp(v, "off"));
+    CHECK(config_text_get("", "pop-loo", v, sizeof v) == 0);
+    CHECK(config_text_get("rounds = 5", "rounds", v, sizeof v) == 1 && !strcmp(v, "5"));
+    /* the default of eval's --pop-loo is the model's, train's is on */
+    const char *none[] = {"--seed", "1"};
+    CHECK_OK(parse(&c, CFG_EVAL, none, 2, &e));
+    CHECK(!strcmp(c.eval_pop_loo, "model"));
+    CHECK_OK(parse(&c, CFG_TRAIN, none, 2, &e));
+    CHECK(!strcmp(c.pop_loo, "on"));
+    EXPECT_ERR(CFG_TRAIN, "not one of on|off", "--pop-loo", "model");
+  }
   printf("test_config: ok\n");
   return 0;
 }
