@@ -806,15 +806,15 @@ static void ws_pop_train(ws_t *w, const dataset_t *ds, const uint32_t *users, ui
   }
 }
 
-/* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk ;
- * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
- * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
- * the other folds' slots are zero (see item_scoring). */
 /* w->gam from p's gamma view (call before user_scoring). */
 static void ws_gamma(ws_t *w, const params_t *p) {
   if (w->R) gamma_from(w->R, w->M, w->phi, p->gam, w->gam);
 }
 
+/* The user scoring vectors out (n, Ds) = [wu (n, D) ; beta ; gamma_k a_uk ;
+ * tau_(b - b_u) for b = 0..T) (zero beyond J lags)]. Training (users not
+ * NULL): the last R + T (a fold block) sit in the slot of the user's fold,
+ * the other folds' slots are zero (see item_scoring). */
 static void user_scoring(float *out, const ws_t *w, const float *wu, uint32_t n, uint32_t Ds,
                          const params_t *p, const uint32_t *users) {
   const uint32_t D = w->D, R = w->R, T = w->T, J = w->J;
