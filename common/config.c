@@ -324,26 +324,29 @@ static int read_config_file(fm_config *c, int cmd, const char *path, fm_err *err
   return read_config_stream(c, cmd, f, path, err);
 }
 
+/* One "key = value" line, in place: 0 for a blank or comment line, 1 with
+ * *key and *val trimmed, -1 without '='. The file format's one parser. */
+static int split_setting(char *line, char **key, char **val) {
+  char *s = trim(line);
+  if (!*s || *s == '#') return 0;
+  char *eq = strchr(s, '=');
+  if (!eq) return -1;
+  *eq = 0;
+  *key = trim(s), *val = trim(eq + 1);
+  return 1;
+}
+
 int config_text_get(const char *text, const char *key, char *out, size_t n) {
   int found = 0;
-  const size_t kl = strlen(key);
   for (const char *line = text; line && *line;) {
     const char *end = strchr(line, '\n');
     const size_t len = end ? (size_t)(end - line) : strlen(line);
-    const char *p = line;
-    while (p < line + len && (*p == ' ' || *p == '\t')) p++;
-    if ((size_t)(line + len - p) > kl && !strncmp(p, key, kl)) {
-      const char *q = p + kl;
-      while (q < line + len && (*q == ' ' || *q == '\t')) q++;
-      if (q < line + len && *q == '=') { /* the last line naming the key wins, as when parsing */
-        q++;
-        while (q < line + len && (*q == ' ' || *q == '\t')) q++;
-        size_t vl = (size_t)(line + len - q);
-        while (vl && (q[vl - 1] == ' ' || q[vl - 1] == '\t' || q[vl - 1] == '\r')) vl--;
-        if (n) snprintf(out, n, "%.*s", (int)vl, q);
-        found = 1;
-      }
+    char *copy = strndup(line, len), *k, *v;
+    if (copy && split_setting(copy, &k, &v) == 1 && !strcmp(k, key)) { /* the last line wins, as when parsing */
+      if (n) snprintf(out, n, "%s", v);
+      found = 1;
     }
+    free(copy);
     line = end ? end + 1 : NULL;
   }
   return found;
@@ -367,15 +370,13 @@ static int read_config_stream(fm_config *c, int cmd, FILE *f, const char *path, 
       rc = fm_fail(err, "%s:%d: line longer than %zu characters", path, ln, sizeof line - 2);
       break;
     }
-    char *s = trim(line);
-    if (!*s || *s == '#') continue;
-    char *eq = strchr(s, '=');
-    if (!eq) {
-      rc = fm_fail(err, "%s:%d: expected 'key = value', got '%s'", path, ln, s);
+    char *key, *val;
+    const int kind = split_setting(line, &key, &val);
+    if (kind == 0) continue;
+    if (kind < 0) {
+      rc = fm_fail(err, "%s:%d: expected 'key = value', got '%s'", path, ln, trim(line));
       break;
     }
-    *eq = 0;
-    char *key = trim(s), *val = trim(eq + 1);
     const opt *o = find_opt(key, cmd);
     if (!o || strcmp(key, "config") == 0) {
       rc = fm_fail(err, "%s:%d: unknown setting '%s' for this command (see --help)", path, ln, key);

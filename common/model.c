@@ -1100,6 +1100,7 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
     return;
   }
   params_t p = params_of(cfg, theta);
+  ws_gamma(&w, &p); /* theta is fixed here: once for every chunk */
   for (uint32_t c = 0; c < n; c += MODEL_INFER_CHUNK) {
     uint32_t m = n - c < MODEL_INFER_CHUNK ? n - c : MODEL_INFER_CHUNK;
     ws_slots_reset(&w);
@@ -1112,12 +1113,10 @@ void model_user_vectors(const model_cfg_t *cfg, const float *theta, const model_
       ws_items_x(&w, &p, l, ds);
       ws_user_forward(&w, &p, l, ds, users + c, m);
     }
-    if (w.Ds > D) {
-      ws_gamma(&w, &p);
+    if (w.Ds > D)
       user_scoring(out + (size_t)c * w.Ds, &w, w.wu, m, w.Ds, &p, NULL);
-    } else {
+    else
       memcpy(out + (size_t)c * D, w.wu, (size_t)m * D * sizeof(float));
-    }
   }
   ws_free(&w);
 }
