@@ -9,6 +9,7 @@
 #          FT_PLAN="K:STEPS:LR ..."     fine-tune of every +ft method per K
 #          LOCAL_PLAN="K:STEPS:LR ..."  the local-only baseline per K
 #          FEDMETA_FLAGS (extra flags for train and eval)  FEDMETA_BENCH_OUT=out/bench-p1
+#          TRAIN_FLAGS (flags for train only: the model's shape, e.g. --user-ids on)
 # The default plans were chosen on the VALIDATION industries sports and home
 # (bench/p1_synthetic_val.sh with the default --pop-loo on, 2026-12-01: the best
 # reptile+ft and local-only settings per K of
@@ -33,7 +34,7 @@ start=$(date +%s)
 for seed in $seeds; do
   for algo in $algos; do
     "$here/../cluster/mpirun.sh" 3 "$bin" train --algo "$algo" --seed "$seed" --eval-every 0 --verbose 0 \
-      --local-steps 0 --out "$out/$algo-$seed" ${FEDMETA_FLAGS:-} < /dev/null > "$out/$algo-$seed.log"
+      --local-steps 0 --out "$out/$algo-$seed" ${FEDMETA_FLAGS:-} ${TRAIN_FLAGS:-} < /dev/null > "$out/$algo-$seed.log"
     for k in $ks; do
       read -r fs fl <<< "$(plan "$ft_plan" "$k" 40 0.003)"
       read -r ls ll <<< "$(plan "$local_plan" "$k" 200 0.003)"

@@ -46,6 +46,7 @@ static uint8_t *pack(const checkpoint_t *ck, int with_outer, size_t *len, fm_err
   m.attr = ck->model.attr;
   m.ease = ck->model.ease;
   m.trans = ck->model.trans;
+  m.user_ids = ck->model.user_ids;
   m.n_views = MODEL_N_VIEWS;
   m.views = vp;
   m.theta.data = (uint8_t *)ck->theta; /* little-endian hosts only (checked at start-up) */
@@ -127,6 +128,7 @@ static int decode(checkpoint_t *ck, const uint8_t *data, size_t len, const char 
   ck->model.attr = m->attr;
   ck->model.ease = m->ease;
   ck->model.trans = m->trans;
+  ck->model.user_ids = m->user_ids;
   if (model_cfg_validate(&ck->model, err)) {
     rc = fm_wrap(err, "%s", name);
     goto done;

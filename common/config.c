@@ -88,6 +88,7 @@ static const opt OPTS[] = {
   {"spectral-basis", T_U32, F(spectral_basis), 0, 16, NULL, CFG_TRAIN, 1, "M: the co-occurrence filter gamma is a smooth function of the eigenvalue's rank, M meta-learned coefficients of Legendre polynomials in the log rank (at most --spectral), instead of one free weight per rank (0)"},
   {"towers", T_CHOICE, F(towers), 0, 0, "on|off", CFG_TRAIN, 1, "off: score with the other terms alone (--pop-prior, --spectral, --time-lags, --attr, --ease, --trans), their meta-learned filters, without the two towers"},
   {"attr", T_CHOICE, F(attr), 0, 0, "on|off", CFG_TRAIN, 1, "on: add an attribute term, the idf-weighted similarity of an item's attributes (brand, category path, genre...) to the user's history's, weighted by a meta-learned alpha"},
+  {"user-ids", T_CHOICE, F(user_ids), 0, 0, "on|off", CFG_TRAIN, 1, "on: a hashed shared user table: each user's global id (the same person on every platform) is one more of its hashed feature tokens, so what the user did on the other platforms reaches a platform through the meta-model (needs the towers)"},
   {"trans", T_CHOICE, F(trans), 0, 0, "on|off", CFG_TRAIN, 1, "on: add a transition term, how often each item came right after the user's last item among the platform's own users, weighted by a meta-learned kappa"},
   {"ease", T_U32, F(ease), 0, 1000000, NULL, CFG_TRAIN, 1, "lambda: add an EASE term, the platform's own item-item ridge regression (Steck 2019, L2 penalty lambda) of the user's history, weighted by a meta-learned eta (0 = off)"},
   {"time-bin-days", T_U32, F(time_bin_days), 1, 36500, NULL, CFG_TRAIN, 1, "width of the time term's bins, days"},
@@ -179,6 +180,7 @@ void config_defaults(fm_config *c) {
   snprintf(c->towers, sizeof c->towers, "on");
   snprintf(c->attr, sizeof c->attr, "off");
   snprintf(c->trans, sizeof c->trans, "off");
+  snprintf(c->user_ids, sizeof c->user_ids, "off");
   c->inner_steps = 20;
   snprintf(c->inner_opt, sizeof c->inner_opt, "adam");
   c->inner_lr = 0.003f;

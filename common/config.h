@@ -72,6 +72,7 @@ typedef struct fm_config {
   char attr[4];                 /* on | off: on adds the attribute term */
   uint32_t ease;                /* lambda of the EASE term (common/model.h); 0 = off */
   char trans[4];                /* on | off: on adds the transition term */
+  char user_ids[4];             /* on | off: on gives each user its global-id token (the shared user table) */
   /* inner loop (platforms) */
   uint32_t inner_steps;
   char inner_opt[8];            /* sgd | adam */

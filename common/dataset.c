@@ -64,6 +64,38 @@ void dataset_rank_tokens_off(dataset_t *d) {
   for (uint32_t i = 0; i < d->n_items; i++) d->itok[d->itok_ptr[i + 1] - 1] = off; /* dataset_build puts it last */
 }
 
+uint32_t dataset_user_id_token(uint32_t gid) {
+  char v[16];
+  snprintf(v, sizeof v, "%u", gid);
+  return fm_hash_feature("uid", v);
+}
+
+int dataset_user_id_tokens(dataset_t *d, const shard_t *s, fm_err *err) {
+  if (s->n_users != d->n_users)
+    return fm_fail(err, "user id tokens: the shard has %u users, the dataset %u", s->n_users, d->n_users);
+  if (d->n_users && !s->user_gid)
+    return fm_fail(err, "user id tokens (--user-ids on): the shard has no global user ids "
+                   "(user_gid), so its users cannot be matched across platforms");
+  uint32_t *ptr = calloc((size_t)d->n_users + 1, sizeof *ptr);
+  uint32_t *tok = calloc((size_t)d->utok_ptr[d->n_users] + d->n_users + 1, sizeof *tok);
+  if (!ptr || !tok) {
+    free(ptr);
+    free(tok);
+    return fm_fail(err, "out of memory for the user id tokens of %u users", d->n_users);
+  }
+  uint32_t k = 0;
+  for (uint32_t u = 0; u < d->n_users; u++) {
+    for (uint32_t j = d->utok_ptr[u]; j < d->utok_ptr[u + 1]; j++) tok[k++] = d->utok[j];
+    tok[k++] = dataset_user_id_token(s->user_gid[u]);
+    ptr[u + 1] = k;
+  }
+  free(d->utok_ptr);
+  free(d->utok);
+  d->utok_ptr = ptr;
+  d->utok = tok;
+  return 0;
+}
+
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return (x > y) - (x < y);

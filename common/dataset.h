@@ -178,6 +178,8 @@ float dataset_time_kernel0(int32_t j, uint32_t J);
 uint32_t dataset_band(uint32_t count);
 uint32_t dataset_pop_token(uint32_t train_count);
 uint32_t dataset_act_token(uint32_t train_count);
+/* A user's global-id token: fm_hash_feature("uid", "<gid>"). */
+uint32_t dataset_user_id_token(uint32_t gid);
 /* The item token the dataset uses: the popularity rank band of an item with
  * train_count TRAIN interactions when n_greater of the n_items items have more
  * (fm_hash_feature("iprk", "0".."8"), or "none" for train_count 0). */
@@ -189,5 +191,11 @@ uint32_t dataset_rank_token(uint32_t train_count, uint32_t n_greater, uint32_t n
  * example, it cannot leave the user out; measured, it drove the towers to
  * carry the leak the correction removes (docs/BENCHMARKS.md). */
 void dataset_rank_tokens_off(dataset_t *d);
+/* Appends to every user's tokens fm_hash_feature("uid", "<gid>"), gid the
+ * shard's global user id (user_gid): the same token for the same person on
+ * every platform, so the rows of the hashed feature table it falls in are a
+ * hashed shared user table (model.h, user_ids). Refuses a shard without
+ * user_gid. Returns 0, or -1 with err. */
+int dataset_user_id_tokens(dataset_t *d, const shard_t *s, fm_err *err);
 
 #endif

@@ -169,6 +169,10 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
     return fm_fail(err, "model ease = %u: expected 0 (none) or a lambda 1..%u", cfg->ease,
                    MODEL_MAX_EASE_LAMBDA);
   if (cfg->trans > 1) return fm_fail(err, "model trans = %u: expected 0 or 1", cfg->trans);
+  if (cfg->user_ids > 1) return fm_fail(err, "model user_ids = %u: expected 0 or 1", cfg->user_ids);
+  if (cfg->user_ids && cfg->no_towers)
+    return fm_fail(err, "model user_ids with no_towers: the users' global-id tokens are read by the "
+                   "user tower only; turn the towers on");
   if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags && !cfg->attr &&
       !cfg->ease && !cfg->trans)
     return fm_fail(err, "a model without towers needs another term to score with (pop_prior, "
@@ -303,6 +307,7 @@ int model_dataset_inputs(const model_cfg_t *cfg, dataset_t *d, const shard_t *s,
   if (cfg->ease && dataset_ease(d, cfg->ease, kcap, err)) return -1;
   if (cfg->trans && dataset_trans(d, 1, kcap, err)) return -1;
   if (cfg->attr && dataset_attr(d, s, err)) return -1;
+  if (cfg->user_ids && dataset_user_id_tokens(d, s, err)) return -1;
   return 0;
 }
 

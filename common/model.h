@@ -134,6 +134,10 @@ typedef struct model_cfg {
                        * polynomials, x_k = 2 ln(1+k) / ln(r) - 1 (the log rank in
                        * [-1, 1]): a smooth filter, the same function of the rank in
                        * every industry; 0: gamma is r free weights (view "gamma") */
+  uint32_t user_ids;  /* 1: every user gets one more token, its global id across platforms
+                       * (shard user_gid; dataset_user_id_tokens): the rows of E it hashes
+                       * to are a hashed shared user table, trained by every platform the
+                       * user is on (docs/ARCHITECTURE.md, "The shared user table"); 0: none */
 } model_cfg_t;
 
 #define MODEL_MAX_EASE_LAMBDA 1000000u

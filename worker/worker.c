@@ -35,7 +35,8 @@ model_cfg_t worker_model_cfg(const fm_config *c) {
                        .no_towers = !strcmp(c->towers, "off"),
                        .attr = !strcmp(c->attr, "on"),
                        .ease = c->ease,
-                       .trans = !strcmp(c->trans, "on")};
+                       .trans = !strcmp(c->trans, "on"),
+                       .user_ids = !strcmp(c->user_ids, "on")};
 }
 
 train_cfg_t worker_ft_cfg(const fm_config *c) {

@@ -165,6 +165,21 @@ code=0; run 3 train $SMALL --rounds 1 --spectral-basis 3 --out "$TMP/sb0" > "$TM
 [ $code != 0 ] && grep -q "spectral_basis = 3 with spectral 0" "$TMP/sb0.txt" ||
   { cat "$TMP/sb0.txt"; fail "--spectral-basis without --spectral: exit $code"; }
 
+# --user-ids: the users' global-id tokens (a hashed shared user table in E) change
+# what is learned; inspect names the table; eval reads the setting from the model;
+# without the towers that read them it is refused
+run 3 train $SMALL --rounds 2 --inner-steps 5 --user-ids on --eval-every 0 --seed 5 --out "$TMP/uid"
+run 3 train $SMALL --rounds 2 --inner-steps 5 --eval-every 0 --seed 5 --out "$TMP/nouid"
+"$BIN" inspect "$TMP/uid/meta-model.pb" > "$TMP/inspect-uid.txt"
+grep -q "shared user table" "$TMP/inspect-uid.txt" || { cat "$TMP/inspect-uid.txt"; fail "inspect of a --user-ids on model"; }
+cmp -s "$TMP/uid/meta-model.pb" "$TMP/nouid/meta-model.pb" && fail "--user-ids on trained the same meta-model as off"
+"$BIN" eval $SMALL --model "$TMP/uid/meta-model.pb" --kshot 2 --ft-steps 5 --local-steps 5 --boot 0 --verbose 0 > "$TMP/ev-uid.txt" ||
+  { cat "$TMP/ev-uid.txt"; fail "eval of a --user-ids on model"; }
+grep -q "^reptile+ft " "$TMP/ev-uid.txt" || { cat "$TMP/ev-uid.txt"; fail "eval of a --user-ids on model: no reptile+ft row"; }
+code=0; run 3 train $SMALL --rounds 1 --user-ids on --towers off --pop-prior on --out "$TMP/uid0" > "$TMP/uid0.txt" 2>&1 || code=$?
+[ $code != 0 ] && grep -q "user_ids with no_towers" "$TMP/uid0.txt" ||
+  { cat "$TMP/uid0.txt"; fail "--user-ids on --towers off: exit $code"; }
+
 # fedmeta inspect: what a meta-model holds; a bad file or no file is an error
 "$BIN" inspect "$TMP/a/meta-model.pb" > "$TMP/inspect.txt" || fail "inspect failed on a trained model"
 grep -q "shape: dim 16, hidden 32, buckets 4096" "$TMP/inspect.txt" || { cat "$TMP/inspect.txt"; fail "inspect: wrong shape"; }

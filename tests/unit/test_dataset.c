@@ -271,7 +271,64 @@ static void test_ease_limit(void) {
   free(d.hist);
 }
 
+/* --user-ids: each user's tokens gain the token of its global id, after the
+ * ones it had; the same person on another platform (another local index)
+ * gets the same token, another person another one; a shard without global
+ * ids is refused and the dataset is left as it was. */
+static void test_user_id_tokens(void) {
+  shard_t s, t;
+  make_shard(&s);
+  const uint32_t gid[] = {40, 7, 1234567, 8};
+  memcpy(s.user_gid, gid, sizeof gid);
+  split_t sp;
+  CHECK_OK(split_temporal(&sp, &s, 1, 1, NULL));
+  dataset_t d;
+  fm_err err = {{0}};
+  CHECK_OK(dataset_build(&d, &s, &sp, SPLIT_TEST, &err));
+  uint32_t before_ptr[5], before[16];
+  memcpy(before_ptr, d.utok_ptr, sizeof before_ptr);
+  CHECK(before_ptr[4] <= 16);
+  memcpy(before, d.utok, before_ptr[4] * sizeof *before);
+  CHECK_OK(dataset_user_id_tokens(&d, &s, &err));
+  for (uint32_t u = 0; u < 4; u++) {
+    uint32_t n0 = before_ptr[u + 1] - before_ptr[u];
+    CHECK_EQ_INT(d.utok_ptr[u + 1] - d.utok_ptr[u], n0 + 1);
+    CHECK(!memcmp(d.utok + d.utok_ptr[u], before + before_ptr[u], n0 * sizeof *before));
+    char v[16];
+    snprintf(v, sizeof v, "%u", gid[u]);
+    CHECK_EQ_INT(d.utok[d.utok_ptr[u + 1] - 1], fm_hash_feature("uid", v));
+    CHECK_EQ_INT(d.utok[d.utok_ptr[u + 1] - 1], dataset_user_id_token(gid[u]));
+  }
+  CHECK(dataset_user_id_token(7) != dataset_user_id_token(8));
+  CHECK(dataset_user_id_token(7) != fm_hash_feature("uact", "7")); /* its own field */
+  /* another platform: user 7 is its local user 2 */
+  make_shard(&t);
+  const uint32_t gid2[] = {90, 91, 7, 92};
+  memcpy(t.user_gid, gid2, sizeof gid2);
+  split_t tp;
+  CHECK_OK(split_temporal(&tp, &t, 1, 1, NULL));
+  dataset_t e;
+  CHECK_OK(dataset_build(&e, &t, &tp, SPLIT_TEST, &err));
+  CHECK_OK(dataset_user_id_tokens(&e, &t, &err));
+  CHECK_EQ_INT(e.utok[e.utok_ptr[3] - 1], d.utok[d.utok_ptr[2] - 1]);
+  dataset_free(&e);
+  /* no global ids: refused, nothing changed */
+  CHECK_OK(dataset_build(&e, &t, &tp, SPLIT_TEST, &err));
+  free(t.user_gid);
+  t.user_gid = NULL;
+  uint32_t *p0 = e.utok_ptr, n_tok = e.utok_ptr[4];
+  CHECK(dataset_user_id_tokens(&e, &t, &err) < 0 && strstr(err.msg, "user_gid") != NULL);
+  CHECK(e.utok_ptr == p0 && e.utok_ptr[4] == n_tok);
+  dataset_free(&e);
+  split_free(&tp);
+  shard_free(&t);
+  dataset_free(&d);
+  split_free(&sp);
+  shard_free(&s);
+}
+
 int main(void) {
+  test_user_id_tokens();
   test_ease_limit();
   test_bands();
   test_temporal();

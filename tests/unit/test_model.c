@@ -498,6 +498,19 @@ static void test_layout(void) {
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "without towers") != NULL);
   bad.attr = 1;
   CHECK_OK(model_cfg_validate(&bad, &err));
+  bad.user_ids = 1; /* the global-id tokens need the user tower that reads them */
+  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "user_ids") != NULL);
+  bad.no_towers = 0;
+  CHECK_OK(model_cfg_validate(&bad, &err));
+  {
+    model_cfg_t plain = bad;
+    plain.user_ids = 0;
+    CHECK_EQ_INT(model_n_shared(&bad), model_n_shared(&plain)); /* nothing new in theta: the table is rows of E */
+  }
+  bad.user_ids = 2;
+  CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "user_ids") != NULL);
+  bad.user_ids = 0;
+  bad.no_towers = 1;
   bad.attr = 2;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "attr") != NULL);
   bad.attr = 0;
