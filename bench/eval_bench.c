@@ -272,7 +272,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (n_sort > n_users) n_sort = n_users;
-  model_cfg_t mc = {D, Hd, 1u << blog2, L, pop, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  model_cfg_t mc = {D, Hd, 1u << blog2, L, pop, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   fm_err err = {{0}};
   if (model_cfg_validate(&mc, &err)) {
     fprintf(stderr, "eval_bench: %s\n", err.msg);

@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   model_cfg_t mc = {c.dim, c.hidden, 1u << c.buckets_log2, c.hist_len,
-                    strcmp(c.pop_prior, "on") == 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* as fedmeta train: --pop-prior (the dump has no spectrum) */
+                    strcmp(c.pop_prior, "on") == 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* as fedmeta train: --pop-prior (the dump has no spectrum) */
   train_cfg_t tc = worker_ft_cfg(&c);
   tc.lr = c.inner_lr;
 

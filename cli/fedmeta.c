@@ -169,16 +169,6 @@ static int cmd_eval(int argc, char **argv) {
     fm_fail(&err, "%s: the model's settings say pop-loo = '%s', expected on or off", c.model_path, pop_loo);
     goto fail;
   }
-  if (c.user_trust != 1.0f) { /* --user-trust: the user term's weight rho, scaled before the fine-tune */
-    if (!ck.model.user_term) {
-      fm_fail(&err, "--user-trust %g: %s has no user term (train with --user-term on)", c.user_trust, c.model_path);
-      code = EXIT_USAGE;
-      goto fail;
-    }
-    model_view_t v[MODEL_N_VIEWS];
-    model_views(&ck.model, v);
-    ck.theta[v[MODEL_USER].offset] *= c.user_trust;
-  }
   if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
       split_keep_users(&sp, &sh, c.heldout_users, c.seed, &err) || dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
       model_dataset_inputs(&ck.model, &ds, &sh, c.kshot, !strcmp(pop_loo, "on"), &err))

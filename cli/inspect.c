@@ -61,7 +61,6 @@ static void print_model(const char *path, const checkpoint_t *ck) {
   if (m->attr) printf(", attributes");
   if (m->ease) printf(", EASE (lambda %u)", m->ease);
   if (m->trans) printf(", transitions");
-  if (m->user_term) printf(", users elsewhere (the shared user table's term)");
   if (m->user_ids) printf(", shared user table (global-id tokens)");
   printf("\n");
   model_view_t v[MODEL_N_VIEWS];

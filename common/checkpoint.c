@@ -47,7 +47,6 @@ static uint8_t *pack(const checkpoint_t *ck, int with_outer, size_t *len, fm_err
   m.ease = ck->model.ease;
   m.trans = ck->model.trans;
   m.user_ids = ck->model.user_ids;
-  m.user_term = ck->model.user_term;
   m.n_views = MODEL_N_VIEWS;
   m.views = vp;
   m.theta.data = (uint8_t *)ck->theta; /* little-endian hosts only (checked at start-up) */
@@ -130,7 +129,6 @@ static int decode(checkpoint_t *ck, const uint8_t *data, size_t len, const char 
   ck->model.ease = m->ease;
   ck->model.trans = m->trans;
   ck->model.user_ids = m->user_ids;
-  ck->model.user_term = m->user_term;
   if (model_cfg_validate(&ck->model, err)) {
     rc = fm_wrap(err, "%s", name);
     goto done;

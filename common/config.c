@@ -88,7 +88,6 @@ static const opt OPTS[] = {
   {"spectral-basis", T_U32, F(spectral_basis), 0, 16, NULL, CFG_TRAIN, 1, "M: the co-occurrence filter gamma is a smooth function of the eigenvalue's rank, M meta-learned coefficients of Legendre polynomials in the log rank (at most --spectral), instead of one free weight per rank (0)"},
   {"towers", T_CHOICE, F(towers), 0, 0, "on|off", CFG_TRAIN, 1, "off: score with the other terms alone (--pop-prior, --spectral, --time-lags, --attr, --ease, --trans), their meta-learned filters, without the two towers"},
   {"attr", T_CHOICE, F(attr), 0, 0, "on|off", CFG_TRAIN, 1, "on: add an attribute term, the idf-weighted similarity of an item's attributes (brand, category path, genre...) to the user's history's, weighted by a meta-learned alpha"},
-  {"user-term", T_CHOICE, F(user_term), 0, 0, "on|off", CFG_TRAIN, 1, "on: add a user term, rho u_u . m_i: u_u the user's row of a hashed shared user table (its global id's bucket of the hashed features, trained by every platform the user is on), m_i the sum of the rows of the item's users on this platform; what the user did elsewhere reaches a new platform through the meta-model, with or without the towers"},
   {"user-ids", T_CHOICE, F(user_ids), 0, 0, "on|off", CFG_TRAIN, 1, "on: a hashed shared user table: each user's global id (the same person on every platform) is one more of its hashed feature tokens, so what the user did on the other platforms reaches a platform through the meta-model (needs the towers)"},
   {"trans", T_CHOICE, F(trans), 0, 0, "on|off", CFG_TRAIN, 1, "on: add a transition term, how often each item came right after the user's last item among the platform's own users, weighted by a meta-learned kappa"},
   {"ease", T_U32, F(ease), 0, 1000000, NULL, CFG_TRAIN, 1, "lambda: add an EASE term, the platform's own item-item ridge regression (Steck 2019, L2 penalty lambda) of the user's history, weighted by a meta-learned eta (0 = off)"},
@@ -113,7 +112,6 @@ static const opt OPTS[] = {
   {"pop-loo", T_CHOICE, F(eval_pop_loo), 0, 0, "model|on|off", CFG_EVAL, 1, "--pop-loo of the fine-tune and local-only (see `fedmeta train --help`); model: the setting the meta-model was trained with, from its settings (off for a model whose settings do not name it: it predates the option)"},
   {"pop-loo", T_CHOICE, F(pop_loo), 0, 0, "on|off", CFG_TRAIN, 1, "on: a training example's popularity input (--pop-prior) leaves out its own user's interactions, as a query's does at inference (a K-shot support's counts are small, and its own interaction inflates its target's), and the towers' item popularity rank token, which cannot leave it out, is off (with --pop-prior on: without it the token is the model's only popularity input and stays); off: the counts include them"},
   {"ft-prox", T_F32, F(ft_prox), 0, 10000, NULL, TE, 1, "lambda: the fine-tune (and local-only) adds a prior (lambda / 2) |theta - theta0|^2 centred on its start theta0, the meta-model (local-only: its hand-set start); 0 = none"},
-  {"user-trust", T_F32, F(user_trust), 0, 100, NULL, CFG_EVAL, 1, "c: a model trained with --user-term on scores with c times its learned rho (a training platform's rows of the shared user table also hold what it taught them itself, so the learned rho can trust them more than a new platform should; choose c on validation industries)"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
   {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
   {"config", T_STR, F(config_file), 0, 0, NULL, ALL | CFG_PREPARE | CFG_BASELINES, 0, "read settings from FILE (key = value); flags override"},
@@ -183,7 +181,6 @@ void config_defaults(fm_config *c) {
   snprintf(c->attr, sizeof c->attr, "off");
   snprintf(c->trans, sizeof c->trans, "off");
   snprintf(c->user_ids, sizeof c->user_ids, "off");
-  snprintf(c->user_term, sizeof c->user_term, "off");
   c->inner_steps = 20;
   snprintf(c->inner_opt, sizeof c->inner_opt, "adam");
   c->inner_lr = 0.003f;
@@ -200,7 +197,6 @@ void config_defaults(fm_config *c) {
   c->ft_lr = 0.003f;
   c->local_steps = 200;
   c->ft_prox = 0;
-  c->user_trust = 1;
   snprintf(c->ft_history, sizeof c->ft_history, "auto");
   snprintf(c->delimiter, sizeof c->delimiter, "tab");
   c->min_rating = 1;

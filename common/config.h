@@ -72,7 +72,6 @@ typedef struct fm_config {
   char attr[4];                 /* on | off: on adds the attribute term */
   uint32_t ease;                /* lambda of the EASE term (common/model.h); 0 = off */
   char trans[4];                /* on | off: on adds the transition term */
-  char user_term[4];            /* on | off: on adds the user term (the shared user table, read directly) */
   char user_ids[4];             /* on | off: on gives each user its global-id token (the shared user table) */
   /* inner loop (platforms) */
   uint32_t inner_steps;
@@ -89,7 +88,6 @@ typedef struct fm_config {
   uint32_t ft_steps;            /* fine-tune steps on the support split */
   float ft_lr;
   float ft_prox;                /* lambda of the fine-tune's prior centred on its start (0 = none) */
-  float user_trust;             /* eval: the user term's rho times this (--user-trust) */
   uint32_t local_steps;         /* steps of the local-only baseline (from scratch) */
   char ft_history[8];           /* auto | full: history used to score after training on the support (worker/adapt.h) */
   char config_file[CFG_PATH_MAX];

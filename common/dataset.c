@@ -378,8 +378,6 @@ static void time_drop(dataset_t *d);
 static void ease_drop(dataset_t *d);
 static void trans_drop(dataset_t *d);
 
-static void ut_drop(dataset_t *d);
-
 void dataset_free(dataset_t *d) {
   if (!d) return;
   free(d->utok_ptr);
@@ -402,7 +400,6 @@ void dataset_free(dataset_t *d) {
   time_drop(d);
   ease_drop(d);
   trans_drop(d);
-  ut_drop(d);
   memset(d, 0, sizeof *d);
 }
 
@@ -691,59 +688,6 @@ oom:
   trans_drop(d);
   return fm_fail(err, "out of memory for the transition term (%u users, %u items, %zu pairs)", nu,
                  ni, np);
-}
-
-/* --- the user term's input ------------------------------------------------------ */
-
-static void ut_drop(dataset_t *d) {
-  free(d->ut_tok);
-  free(d->ut_ptr);
-  free(d->ut_user);
-  d->ut_tok = d->ut_ptr = d->ut_user = NULL;
-  d->ut_on = d->ut_kcap = 0;
-}
-
-int dataset_user_term(dataset_t *d, uint32_t on, const uint32_t *gid, uint32_t kcap, fm_err *err) {
-  ut_drop(d);
-  if (!on) return 0;
-  const uint32_t nu = d->n_users, ni = d->n_items;
-  if (nu && !gid)
-    return fm_fail(err, "the user term (--user-term on): the shard has no global user ids "
-                   "(user_gid), so its users cannot be matched across platforms");
-  size_t n = 0;
-  d->ut_tok = malloc(((size_t)nu + 1) * sizeof *d->ut_tok);
-  d->ut_ptr = calloc((size_t)ni + 1, sizeof *d->ut_ptr);
-  uint32_t *last = malloc(((size_t)ni + 1) * sizeof *last); /* the last user counted per item */
-  if (!d->ut_tok || !d->ut_ptr || !last) goto oom;
-  for (uint32_t i = 0; i < ni; i++) last[i] = UINT32_MAX;
-  for (uint32_t u = 0; u < nu; u++) {
-    d->ut_tok[u] = dataset_user_id_token(gid[u]);
-    const uint32_t a = d->hist_ptr[u], c = dataset_kcapped(d->hist_ptr[u + 1] - a, kcap);
-    for (uint32_t k = a; k < a + c; k++)
-      if (last[d->hist[k]] != u) last[d->hist[k]] = u, d->ut_ptr[d->hist[k] + 1]++, n++;
-  }
-  for (uint32_t i = 0; i < ni; i++) d->ut_ptr[i + 1] += d->ut_ptr[i];
-  d->ut_user = malloc((n + 1) * sizeof *d->ut_user);
-  if (!d->ut_user) goto oom;
-  uint32_t *next = last; /* reused: now the fill positions */
-  uint32_t *mark = malloc(((size_t)ni + 1) * sizeof *mark);
-  if (!mark) goto oom;
-  memcpy(next, d->ut_ptr, (size_t)ni * sizeof *next);
-  for (uint32_t i = 0; i < ni; i++) mark[i] = UINT32_MAX;
-  for (uint32_t u = 0; u < nu; u++) { /* users in ascending order: each list is sorted */
-    const uint32_t a = d->hist_ptr[u], c = dataset_kcapped(d->hist_ptr[u + 1] - a, kcap);
-    for (uint32_t k = a; k < a + c; k++)
-      if (mark[d->hist[k]] != u) mark[d->hist[k]] = u, d->ut_user[next[d->hist[k]]++] = u;
-  }
-  free(mark);
-  free(last);
-  d->ut_on = 1;
-  d->ut_kcap = kcap;
-  return 0;
-oom:
-  free(last);
-  ut_drop(d);
-  return fm_fail(err, "out of memory for the user term (%u users, %u items, %zu entries)", nu, ni, n);
 }
 
 /* --- the time term's input ------------------------------------------------------ */

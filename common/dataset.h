@@ -95,16 +95,6 @@ typedef struct dataset {
   float *trans_cnt;            /* T[a][b] > 0 */
   float *trans_row;            /* (n_items) sum_b T[a][b] (counts: exact below 2^24) */
   float trans_scale;           /* the term's scores times this have mean square 1 (dataset_trans) */
-  /* The user term's input (dataset_user_term; 0 and NULL until then): each
-   * user's global-id token (its row of the shared user table is that
-   * token's row of the model's hashed table E), and for each item the users
-   * whose first kcap hist items hold it, each once. Platform data: never
-   * sent (what is sent is the table's rows, in the sum of the deltas). */
-  uint32_t ut_on;              /* 0: none */
-  uint32_t ut_kcap;
-  uint32_t *ut_tok;            /* (n_users) dataset_user_id_token(gid) */
-  uint32_t *ut_ptr;            /* (n_items+1) CSR over items */
-  uint32_t *ut_user;           /* the users of each item, ascending */
 } dataset_t;
 
 #define DATASET_NO_SLOT UINT32_MAX
@@ -167,12 +157,6 @@ void dataset_ease_sum(const dataset_t *d, const uint32_t *items, uint32_t n, flo
  * with a history, each scored from its last hist item. Deterministic. on = 0
  * frees it. */
 int dataset_trans(dataset_t *d, uint32_t on, uint32_t kcap, fm_err *err);
-/* The user term's input (see dataset_t ut_*; model.h, user_term): gid (n_users)
- * the users' global ids (a shard's user_gid), the users of each item over the
- * first kcap items of their hist (0 = all). Replaces an earlier one; on = 0
- * only drops it. Returns 0, or -1 with err (no gid, out of memory; the
- * dataset is then left without the term). */
-int dataset_user_term(dataset_t *d, uint32_t on, const uint32_t *gid, uint32_t kcap, fm_err *err);
 
 /* The time term's input (common/model.h, time_lags > 0): interaction times
  * in bins of bin_s seconds; per item and bin the count of the interactions

@@ -26,7 +26,6 @@
 #include "common/model.h"
 #include "common/spectral.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -171,14 +170,13 @@ int model_cfg_validate(const model_cfg_t *cfg, fm_err *err) {
                    MODEL_MAX_EASE_LAMBDA);
   if (cfg->trans > 1) return fm_fail(err, "model trans = %u: expected 0 or 1", cfg->trans);
   if (cfg->user_ids > 1) return fm_fail(err, "model user_ids = %u: expected 0 or 1", cfg->user_ids);
-  if (cfg->user_term > 1) return fm_fail(err, "model user_term = %u: expected 0 or 1", cfg->user_term);
   if (cfg->user_ids && cfg->no_towers)
     return fm_fail(err, "model user_ids with no_towers: the users' global-id tokens are read by the "
                    "user tower only; turn the towers on");
   if (cfg->no_towers && !cfg->pop_prior && !cfg->spectral && !cfg->time_lags && !cfg->attr &&
-      !cfg->ease && !cfg->trans && !cfg->user_term)
+      !cfg->ease && !cfg->trans)
     return fm_fail(err, "a model without towers needs another term to score with (pop_prior, "
-                   "spectral, time_lags, attr, ease, trans or user_term)");
+                   "spectral, time_lags, attr, ease or trans)");
   if (cfg->time_lags && cfg->time_bin_s == 0)
     return fm_fail(err, "model time_bin_s = 0 with time_lags %u: expected a bin width > 0", cfg->time_lags);
   /* theta is passed to cblas (saxpy, nrm2) as one vector: its length must be an int. */
@@ -208,7 +206,6 @@ void model_views(const model_cfg_t *cfg, model_view_t *v) {
       [MODEL_ATTR] = {"alpha", 0, cfg->attr ? 1 : 0, 1},
       [MODEL_EASE] = {"eta", 0, cfg->ease ? 1 : 0, 1},
       [MODEL_TRANS] = {"kappa", 0, cfg->trans ? 1 : 0, 1},
-      [MODEL_USER] = {"rho", 0, cfg->user_term ? 1 : 0, 1},
   };
   size_t off = 0;
   for (int k = 0; k < MODEL_N_VIEWS; k++) {
@@ -287,7 +284,6 @@ void model_shared_init(float *theta, const model_cfg_t *cfg, uint64_t seed) {
       case MODEL_WI2:
       case MODEL_WU2: fill_normal(p, n, sqrt(1.0 / fan_in), &r); break;
       case MODEL_POP: if (n) p[0] = 1.0f; break; /* start from the popularity ranking */
-      case MODEL_USER: if (n) p[0] = 1.0f; break; /* on from the start: the table's rows learn through it */
       case MODEL_SPEC: /* the rank-r co-occurrence: gamma_k = 1 (with a basis, P_0 = 1) */
         for (size_t q = 0; q < n; q++) p[q] = cfg->spectral_basis && q ? 0.0f : 1.0f;
         break;
@@ -311,7 +307,6 @@ int model_dataset_inputs(const model_cfg_t *cfg, dataset_t *d, const shard_t *s,
   if (cfg->ease && dataset_ease(d, cfg->ease, kcap, err)) return -1;
   if (cfg->trans && dataset_trans(d, 1, kcap, err)) return -1;
   if (cfg->attr && dataset_attr(d, s, err)) return -1;
-  if (cfg->user_term && dataset_user_term(d, 1, s->user_gid, kcap, err)) return -1;
   if (cfg->user_ids && dataset_user_id_tokens(d, s, err)) return -1;
   return 0;
 }
@@ -361,7 +356,6 @@ typedef struct params {
   float *alpha; /* (1) alpha, or NULL without attr */
   float *eta;   /* (1) eta, or NULL without ease */
   float *kappa; /* (1) kappa, or NULL without trans */
-  float *rho;   /* (1) rho, or NULL without user_term */
 } params_t;
 
 /* Read-only use of theta goes through the same struct; nothing writes through
@@ -378,8 +372,7 @@ static params_t params_of(const model_cfg_t *cfg, const float *theta) {
                     cfg->time_lags ? t + v[MODEL_TIME].offset : NULL,
                     cfg->attr ? t + v[MODEL_ATTR].offset : NULL,
                     cfg->ease ? t + v[MODEL_EASE].offset : NULL,
-                    cfg->trans ? t + v[MODEL_TRANS].offset : NULL,
-                    cfg->user_term ? t + v[MODEL_USER].offset : NULL};
+                    cfg->trans ? t + v[MODEL_TRANS].offset : NULL};
 }
 
 /* --- batch workspace ------------------------------------------------------------ */
@@ -442,14 +435,6 @@ typedef struct ws {
    * user's own items. */
   uint32_t PL;
   float *pc;
-  /* With user_term (training): the rows' table rows uu (bmax, D), the
-   * columns' sums over their users us (C, D) and counts un (C), the term's
-   * scores ut (bmax, C) (the row's own user left out of a column it is in:
-   * uin (bmax, C) = 1), and the gradients du (bmax, D), dus (C, D). */
-  uint32_t UZ;
-  float *uu, *us, *ut, *du, *dus;
-  uint32_t *un;
-  uint8_t *uin;
 } ws_t;
 
 static void *alloc_n(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -467,7 +452,6 @@ static void ws_free(ws_t *w) {
   free(w->ee); free(w->ey); free(w->eh);
   free(w->tt); free(w->td);
   free(w->pc);
-  free(w->uu); free(w->us); free(w->ut); free(w->du); free(w->dus); free(w->un); free(w->uin);
   memset(w, 0, sizeof *w);
 }
 
@@ -532,17 +516,6 @@ static int ws_init(ws_t *w, const model_cfg_t *cfg, const dataset_t *ds, uint32_
     w->tt = alloc_n((size_t)bmax * C, sizeof(float));
     w->td = calloc((size_t)n_items + 1, sizeof(float));
     ok = ok && w->tt && w->td;
-  }
-  w->UZ = cfg->user_term && nmax > 0; /* training rows only (inference: model_user_scores) */
-  if (w->UZ) {
-    w->uu = alloc_n((size_t)bmax * D, sizeof(float));
-    w->us = alloc_n(C * D, sizeof(float));
-    w->un = alloc_n(C, sizeof(uint32_t));
-    w->ut = alloc_n((size_t)bmax * C, sizeof(float));
-    w->uin = alloc_n((size_t)bmax * C, sizeof(uint8_t));
-    w->du = alloc_n((size_t)bmax * D, sizeof(float));
-    w->dus = alloc_n(C * D, sizeof(float));
-    ok = ok && w->uu && w->us && w->un && w->ut && w->uin && w->du && w->dus;
   }
   w->PL = cfg->pop_prior && ds->pop_loo && nmax > 0; /* training rows only */
   if (w->PL) {
@@ -838,94 +811,6 @@ static void ws_pop_train(ws_t *w, const dataset_t *ds, const uint32_t *users, ui
   }
 }
 
-static double dot_fd(const float *x, const float *y, size_t n);
-
-/* The user term (model.h) of the rows against the columns: u_u the row's
- * table row (the row of E its global-id token falls in), m_i = sum_{v in
- * S_i} u_v / sqrt(|S_i|) over the item's users S_i (dataset ut_*), the row's
- * own user left out of a column it is in (as a query item's users never
- * include the user at evaluation, where the user's own items are not ranked).
- * Sums in double. */
-static inline uint32_t ut_row(const dataset_t *ds, uint32_t H, uint32_t user) { return ds->ut_tok[user] % H; }
-
-static void ws_user_train(ws_t *w, const params_t *p, const dataset_t *ds, const uint32_t *users,
-                          uint32_t B, uint32_t C) {
-  const uint32_t D = w->D, H = w->H;
-  for (uint32_t b = 0; b < B; b++)
-    memcpy(w->uu + (size_t)b * D, p->E + (size_t)ut_row(ds, H, users[b]) * D, D * sizeof(float));
-  double acc[MODEL_MAX_DIM];
-  for (uint32_t j = 0; j < C; j++) {
-    const uint32_t it = w->slot_item[j];
-    memset(acc, 0, D * sizeof *acc);
-    for (uint32_t q = ds->ut_ptr[it]; q < ds->ut_ptr[it + 1]; q++) {
-      const float *e = p->E + (size_t)ut_row(ds, H, ds->ut_user[q]) * D;
-      for (uint32_t d = 0; d < D; d++) acc[d] += e[d];
-    }
-    for (uint32_t d = 0; d < D; d++) w->us[(size_t)j * D + d] = (float)acc[d];
-    w->un[j] = ds->ut_ptr[it + 1] - ds->ut_ptr[it];
-  }
-  memset(w->uin, 0, (size_t)B * C);
-  for (uint32_t b = 0; b < B; b++) {
-    const uint32_t u = users[b], a = ds->hist_ptr[u];
-    const uint32_t n = dataset_kcapped(ds->hist_ptr[u + 1] - a, ds->ut_kcap);
-    for (uint32_t k = a; k < a + n; k++) {
-      const uint32_t s = w->slot_of[ds->hist[k]];
-      if (s < C) w->uin[(size_t)b * C + s] = 1;
-    }
-  }
-  for (uint32_t b = 0; b < B; b++) {
-    const float *ub = w->uu + (size_t)b * D;
-    const double self = dot_fd(ub, ub, D);
-    for (uint32_t j = 0; j < C; j++) {
-      const uint32_t in = w->uin[(size_t)b * C + j], n = w->un[j] - in;
-      w->ut[(size_t)b * C + j] =
-          n ? (float)((dot_fd(ub, w->us + (size_t)j * D, D) - (in ? self : 0.0)) / sqrt((double)n)) : 0.0f;
-    }
-  }
-}
-
-/* The user term's gradient into the table's rows of gE (recorded in tE), G =
- * d loss / d logits (B, C): a row's own u_u directly and through the sums
- * of the columns it is in, every other user's u_v through the sums. */
-static void ws_user_backward(ws_t *w, const dataset_t *ds, const uint32_t *users, uint32_t B,
-                             uint32_t C, float rho, float *gE, layer_rowset_t *tE) {
-  const uint32_t D = w->D, H = w->H;
-  memset(w->du, 0, (size_t)B * D * sizeof(float));
-  memset(w->dus, 0, (size_t)C * D * sizeof(float));
-  for (uint32_t b = 0; b < B; b++) {
-    const float *ub = w->uu + (size_t)b * D;
-    float *db = w->du + (size_t)b * D;
-    for (uint32_t j = 0; j < C; j++) {
-      const float g = w->P[(size_t)b * C + j];
-      const uint32_t in = w->uin[(size_t)b * C + j], n = w->un[j] - in;
-      if (g == 0.0f || !n) continue;
-      const float f = (float)(rho * g / sqrt((double)n)), two = in ? 2.0f : 0.0f;
-      const float *sj = w->us + (size_t)j * D;
-      float *dj = w->dus + (size_t)j * D;
-      for (uint32_t d = 0; d < D; d++) {
-        db[d] += f * (sj[d] - two * ub[d]);
-        dj[d] += f * ub[d];
-      }
-    }
-  }
-  for (uint32_t b = 0; b < B; b++) {
-    const uint32_t row = ut_row(ds, H, users[b]);
-    float *e = gE + (size_t)row * D;
-    for (uint32_t d = 0; d < D; d++) e[d] += w->du[(size_t)b * D + d];
-    if (tE) layer_rowset_add(tE, row);
-  }
-  for (uint32_t j = 0; j < C; j++) {
-    const uint32_t it = w->slot_item[j];
-    const float *dj = w->dus + (size_t)j * D;
-    for (uint32_t q = ds->ut_ptr[it]; q < ds->ut_ptr[it + 1]; q++) {
-      const uint32_t row = ut_row(ds, H, ds->ut_user[q]);
-      float *e = gE + (size_t)row * D;
-      for (uint32_t d = 0; d < D; d++) e[d] += dj[d];
-      if (tE) layer_rowset_add(tE, row);
-    }
-  }
-}
-
 /* w->gam from p's gamma view (call before user_scoring). */
 static void ws_gamma(ws_t *w, const params_t *p) {
   if (w->R) gamma_from(w->R, w->M, w->phi, p->gam, w->gam);
@@ -1016,20 +901,18 @@ static double dot_fd(const float *x, const float *y, size_t n) {
   return s;
 }
 
-/* With attr, ease, trans and / or user_term the rows' logits start from
- * alpha (w_i . a_u) + eta e_ui + kappa t_ui + rho u_u . m_i. */
+/* With attr, ease and / or trans the rows' logits start from alpha (w_i .
+ * a_u) + eta e_ui + kappa t_ui. */
 static double rows(step_ctx_t *c, uint32_t b0, uint32_t b1) {
   const ws_t *w = c->w;
   const size_t k0 = (size_t)b0 * c->C, k1 = (size_t)b1 * c->C;
-  const int seeded = w->A > 0 || w->EZ || w->TZ || w->PL || w->UZ;
+  const int seeded = w->A > 0 || w->EZ || w->TZ || w->PL;
   if (seeded) {
     const float al = w->A ? *c->p->alpha : 0.0f, et = w->EZ ? *c->p->eta : 0.0f;
     const float ka = w->TZ ? *c->p->kappa : 0.0f, be = w->PL ? *c->p->pop : 0.0f;
-    const float rh = w->UZ ? *c->p->rho : 0.0f;
     for (size_t k = k0; k < k1; k++)
       w->P[k] = (w->A ? al * w->aa[k] : 0.0f) + (w->EZ ? et * w->ee[k] : 0.0f) +
-                (w->TZ ? ka * w->tt[k] : 0.0f) + (w->PL ? be * w->pc[k] : 0.0f) +
-                (w->UZ ? rh * w->ut[k] : 0.0f);
+                (w->TZ ? ka * w->tt[k] : 0.0f) + (w->PL ? be * w->pc[k] : 0.0f);
   }
   return layer_ssmc_forward_rows(w->ppos, w->P, c->U, c->V, w->cpos, w->cnt, (int)b0, (int)b1,
                                  (int)c->C, (int)c->Cn, (int)c->Ds, seeded);
@@ -1127,7 +1010,6 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   if (w->EZ) ws_ease_train(w, ds, users, B, C);
   if (w->TZ) ws_trans_train(w, ds, users, pos, B, C);
   if (w->PL) ws_pop_train(w, ds, users, B, C);
-  if (w->UZ) ws_user_train(w, &p, ds, users, B, C);
   /* Two threads only for batches big enough to pay for the hand-offs (three
    * a step): a scheduling choice, the result is the same either way. */
   par = par && (uint64_t)B * C * (Hd + D) >= g_par_min_work;
@@ -1171,10 +1053,6 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
   if (w->A) *c.q.alpha += (float)dot_fd(w->P, w->aa, (size_t)B * C);
   if (w->EZ) *c.q.eta += (float)dot_fd(w->P, w->ee, (size_t)B * C);
   if (w->TZ) *c.q.kappa += (float)dot_fd(w->P, w->tt, (size_t)B * C);
-  if (w->UZ) { /* rho's, and the table's rows (towers or not) */
-    *c.q.rho += (float)dot_fd(w->P, w->ut, (size_t)B * C);
-    ws_user_backward(w, ds, users, B, C, *p.rho, c.q.E, tE);
-  }
   const double gpl = w->PL ? dot_fd(w->P, w->pc, (size_t)B * C) : 0.0; /* beta's, through pc */
   if (w->NT) {
     if (Ds > D) task_user_backward(&c); /* the extra coordinates only */
@@ -1212,7 +1090,7 @@ static double ws_loss_grad(ws_t *w, const model_cfg_t *cfg, const float *theta,
 static int ds_fits(const model_cfg_t *cfg, const dataset_t *ds) {
   if (ds->spec_r != cfg->spectral || ds->time_lags != cfg->time_lags) return 0;
   if (ds->ease_lambda != cfg->ease || (cfg->attr && !ds->attr_ptr)) return 0;
-  if (ds->trans_on != cfg->trans || ds->ut_on != cfg->user_term) return 0;
+  if (ds->trans_on != cfg->trans) return 0;
   return !cfg->time_lags || (ds->time_T > 0 && ds->time_bin == (int64_t)cfg->time_bin_s);
 }
 
@@ -1385,40 +1263,6 @@ int model_trans_scores(const model_cfg_t *cfg, const float *theta, const dataset
     for (uint32_t q = ds->trans_ptr[l]; q < ds->trans_ptr[l + 1]; q++)
       o[ds->trans_dst[q]] += g * ds->trans_cnt[q];
   }
-  return 0;
-}
-
-int model_user_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
-                      const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err) {
-  if (!cfg->user_term || !n) return 0;
-  if (!ds->ut_on) return fm_fail(err, "the model has the user term but the dataset not its input");
-  const uint32_t D = cfg->dim, H = cfg->n_buckets, ni = ds->n_items;
-  const params_t p = params_of(cfg, theta);
-  const float rho = *p.rho;
-  if (rho == 0.0f || ni == 0) return 0;
-  float *M = malloc((size_t)ni * D * sizeof *M), *Uq = malloc((size_t)n * D * sizeof *Uq);
-  double *acc = malloc((size_t)D * sizeof *acc);
-  if (!M || !Uq || !acc) {
-    free(M), free(Uq), free(acc);
-    return fm_fail(err, "out of memory for the user term's scores (%u items, dim %u)", ni, D);
-  }
-  for (uint32_t i = 0; i < ni; i++) { /* m_i, in the order ws_user_train sums */
-    memset(acc, 0, D * sizeof *acc);
-    const uint32_t c = ds->ut_ptr[i + 1] - ds->ut_ptr[i];
-    for (uint32_t q = ds->ut_ptr[i]; q < ds->ut_ptr[i + 1]; q++) {
-      const float *e = p.E + (size_t)ut_row(ds, H, ds->ut_user[q]) * D;
-      for (uint32_t d = 0; d < D; d++) acc[d] += e[d];
-    }
-    const double sc = c ? 1.0 / sqrt((double)c) : 0.0;
-    for (uint32_t d = 0; d < D; d++) M[(size_t)i * D + d] = (float)(acc[d] * sc);
-  }
-  for (uint32_t r = 0; r < n; r++) {
-    const float *e = p.E + (size_t)ut_row(ds, H, users[r]) * D;
-    for (uint32_t d = 0; d < D; d++) Uq[(size_t)r * D + d] = rho * e[d];
-  }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)ni, (int)D, 1.0f, Uq, (int)D, M,
-              (int)D, 1.0f, S, (int)ld);
-  free(M), free(Uq), free(acc);
   return 0;
 }
 

@@ -138,8 +138,6 @@ typedef struct model_cfg {
                        * (shard user_gid; dataset_user_id_tokens): the rows of E it hashes
                        * to are a hashed shared user table, trained by every platform the
                        * user is on (docs/ARCHITECTURE.md, "The shared user table"); 0: none */
-  uint32_t user_term; /* 1: add the user term rho u_u . m_i (see above); 0: none. The
-                       * dataset needs dataset_user_term(ds, 1, gid, kcap) first. */
 } model_cfg_t;
 
 #define MODEL_MAX_EASE_LAMBDA 1000000u
@@ -154,7 +152,7 @@ typedef struct model_view {
 
 enum { MODEL_E, MODEL_WI1, MODEL_BI1, MODEL_WI2, MODEL_BI2,
        MODEL_WU1, MODEL_BU1, MODEL_WU2, MODEL_BU2, MODEL_POP, MODEL_SPEC, MODEL_TIME,
-       MODEL_ATTR, MODEL_EASE, MODEL_TRANS, MODEL_USER, MODEL_N_VIEWS };
+       MODEL_ATTR, MODEL_EASE, MODEL_TRANS, MODEL_N_VIEWS };
 
 /* Checks the settings (dims > 0, sizes that fit) with a message naming the value. */
 int model_cfg_validate(const model_cfg_t *cfg, fm_err *err);
@@ -223,11 +221,6 @@ int model_ease_scores(const model_cfg_t *cfg, const float *theta, const dataset_
  * n, and every item i. Nothing without trans. */
 int model_trans_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
                        const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err);
-
-/* The user term (user_term): S[r * ld + i] += rho u_u . m_i for users[r], r <
- * n, and every item i (nothing left out). Nothing without user_term. */
-int model_user_scores(const model_cfg_t *cfg, const float *theta, const dataset_t *ds,
-                      const uint32_t *users, uint32_t n, float *S, size_t ld, fm_err *err);
 
 /* --- training ------------------------------------------------------------ */
 

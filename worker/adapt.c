@@ -8,8 +8,8 @@
 
 #include "common/rng.h"
 
-/* Scores with the attribute, EASE, transition and / or user terms: the vectors' product,
- * then model_attr_scores, model_ease_scores, model_trans_scores and model_user_scores. */
+/* Scores with the attribute, EASE and / or transition terms: the vectors' product, then
+ * model_attr_scores, model_ease_scores and model_trans_scores. */
 typedef struct attr_ctx {
   const model_cfg_t *mc;
   const float *theta, *U, *V;
@@ -25,8 +25,7 @@ static int attr_block(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *
   const uint32_t *users = c->ds->eval_user + first;
   return model_attr_scores(c->mc, c->theta, c->ds, users, n, S, ni, err) ||
          model_ease_scores(c->mc, c->theta, c->ds, users, n, S, ni, err) ||
-         model_trans_scores(c->mc, c->theta, c->ds, users, n, S, ni, err) ||
-         model_user_scores(c->mc, c->theta, c->ds, users, n, S, ni, err);
+         model_trans_scores(c->mc, c->theta, c->ds, users, n, S, ni, err);
 }
 
 int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
@@ -44,7 +43,7 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
   model_user_vectors(mc, theta, local, ds, ds->eval_user, ds->n_eval, U);
   model_item_vectors(mc, theta, local, ds, V);
   int rc;
-  if ((mc->attr && ds->n_attr) || mc->ease || mc->trans || mc->user_term) { /* the terms beside the product (model.h) */
+  if ((mc->attr && ds->n_attr) || mc->ease || mc->trans) { /* the terms beside the product (model.h) */
     attr_ctx_t c = {mc, theta, U, V, (uint32_t)D, ds};
     rc = metrics_rank_scores(out, per_user, ds, attr_block, &c, NULL, 0, err);
   } else {

@@ -36,8 +36,7 @@ model_cfg_t worker_model_cfg(const fm_config *c) {
                        .attr = !strcmp(c->attr, "on"),
                        .ease = c->ease,
                        .trans = !strcmp(c->trans, "on"),
-                       .user_ids = !strcmp(c->user_ids, "on"),
-                       .user_term = !strcmp(c->user_term, "on")};
+                       .user_ids = !strcmp(c->user_ids, "on")};
 }
 
 train_cfg_t worker_ft_cfg(const fm_config *c) {

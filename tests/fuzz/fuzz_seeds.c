@@ -335,12 +335,12 @@ static void seed_resumable(const char *name, model_cfg_t mc, const char *outer, 
 }
 
 static void seeds_checkpoint(void) {
-  seed_resumable("resumable-sgd", (model_cfg_t){2, 2, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "sgd", 0);
-  seed_resumable("resumable-adam", (model_cfg_t){2, 3, 8, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "adam", 1);
-  seed_checkpoint("tiny", (model_cfg_t){2, 2, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "");
-  seed_checkpoint("small", (model_cfg_t){2, 3, 8, 0, 1, 2, 0, 0, 0, 0, 200, 0, 0, 0, 0}, "algo = reptile\nrounds = 3\n");
-  seed_checkpoint("test-msg", (model_cfg_t){8, 16, 64, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "a = 1\n");
-  seed_checkpoint("smooth-filter", (model_cfg_t){2, 3, 8, 0, 1, 4, 0, 0, 0, 0, 0, 0, 2, 0, 0}, "algo = reptile\nspectral-basis = 2\n");
+  seed_resumable("resumable-sgd", (model_cfg_t){2, 2, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "sgd", 0);
+  seed_resumable("resumable-adam", (model_cfg_t){2, 3, 8, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0}, "adam", 1);
+  seed_checkpoint("tiny", (model_cfg_t){2, 2, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "");
+  seed_checkpoint("small", (model_cfg_t){2, 3, 8, 0, 1, 2, 0, 0, 0, 0, 200, 0, 0, 0}, "algo = reptile\nrounds = 3\n");
+  seed_checkpoint("test-msg", (model_cfg_t){8, 16, 64, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "a = 1\n");
+  seed_checkpoint("smooth-filter", (model_cfg_t){2, 3, 8, 0, 1, 4, 0, 0, 0, 0, 0, 0, 2, 0}, "algo = reptile\nspectral-basis = 2\n");
 }
 
 /* --- shards (test_shard.c fixture) -------------------------------------------- */

@@ -16,7 +16,7 @@
  * fields without time_lags / time_bin_s and one view fewer. lags != 0 claims
  * a time term that the file's views lack. */
 static int read_old_format(const char *path, uint32_t lags, fm_err *err) {
-  model_cfg_t mc = {4, 6, 16, 3, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  model_cfg_t mc = {4, 6, 16, 3, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0};
   model_view_t v[MODEL_N_VIEWS];
   model_views(&mc, v);
   size_t n = model_n_shared(&mc);
@@ -64,7 +64,7 @@ static checkpoint_t make(uint32_t round, float base, float *theta, float *m, flo
   ck.round = round;
   snprintf(ck.algo, sizeof ck.algo, "reptile");
   ck.seed = 99;
-  ck.model = (model_cfg_t){4, 6, 16, 3, 1, 2, 3, 86400, 1, 1, 200, 1, 0, 0, 0};
+  ck.model = (model_cfg_t){4, 6, 16, 3, 1, 2, 3, 86400, 1, 1, 200, 1, 0, 0};
   ck.n_theta = model_n_shared(&ck.model);
   for (size_t i = 0; i < ck.n_theta; i++) {
     theta[i] = base + (float)i * 0.001f;
@@ -101,7 +101,7 @@ int main(void) {
   char path[256], prev[300];
   snprintf(path, sizeof path, "%s/checkpoint.fmck", dir);
   snprintf(prev, sizeof prev, "%s.prev", path);
-  model_cfg_t mc = {4, 6, 16, 3, 1, 2, 3, 86400, 1, 1, 200, 1, 0, 0, 0};
+  model_cfg_t mc = {4, 6, 16, 3, 1, 2, 3, 86400, 1, 1, 200, 1, 0, 0};
   size_t n = model_n_shared(&mc);
   float *t1 = malloc(n * 4), *m1 = malloc(n * 4), *v1 = malloc(n * 4);
   float *t2 = malloc(n * 4), *m2 = malloc(n * 4), *v2 = malloc(n * 4);
@@ -186,7 +186,7 @@ int main(void) {
     checkpoint_t sb;
     memset(&sb, 0, sizeof sb);
     snprintf(sb.algo, sizeof sb.algo, "reptile");
-    sb.model = (model_cfg_t){4, 6, 16, 3, 1, 8, 0, 0, 1, 0, 0, 0, 3, 0, 0};
+    sb.model = (model_cfg_t){4, 6, 16, 3, 1, 8, 0, 0, 1, 0, 0, 0, 3, 0};
     sb.n_theta = model_n_shared(&sb.model);
     model_cfg_t per_rank = sb.model;
     per_rank.spectral_basis = 0;

@@ -86,7 +86,6 @@ static void free_dataset(dataset_t *d) {
   dataset_time(d, 0, 0, 0, NULL);
   dataset_ease(d, 0, 0, NULL);
   dataset_trans(d, 0, 0, NULL);
-  dataset_user_term(d, 0, NULL, 0, NULL);
 }
 
 /* The EASE term's settings of the variants that have it: a small lambda so
@@ -96,10 +95,6 @@ static void free_dataset(dataset_t *d) {
 /* The transition term's: the first 3 items of each user (users 0, 3 and 5
  * have 4: their last pair is left out). */
 #define TRANS_KCAP 3
-/* The user term's: the users' global ids (their rows of E: the buckets of
- * their "uid" tokens) and the first 3 items of each user. */
-#define UT_KCAP 3
-static const uint32_t UT_GID[NU] = {100, 101, 102, 103, 104, 105};
 
 static void fill_normal(float *x, size_t n, double std, rng_t *r) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(r));
@@ -368,34 +363,6 @@ static double ref_trans(const ref_t *r, uint32_t u, uint32_t target, uint32_t i)
   return view(r, MODEL_TRANS)[0] * r->ds->trans_scale * ref_trans_raw(r->ds, u, target, i, TRANS_KCAP);
 }
 
-/* The user term: rho u_u . sum_{v in S_i} u_v / sqrt(|S_i|), S_i the users with i
- * among their first UT_KCAP history items, u left out when training (target
- * given). */
-static const float *ref_urow(const ref_t *r, uint32_t u) {
-  return view(r, MODEL_E) + (size_t)(dataset_user_id_token(UT_GID[u]) % CFG.n_buckets) * CFG.dim;
-}
-
-static double ref_uterm(const ref_t *r, uint32_t u, uint32_t target, uint32_t i) {
-  if (!CFG.user_term) return 0.0;
-  const dataset_t *ds = r->ds;
-  double s[32] = {0};
-  uint32_t n = 0;
-  for (uint32_t v = 0; v < NU; v++) {
-    int has = 0;
-    for (uint32_t k = ds->hist_ptr[v]; k < ds->hist_ptr[v + 1] && k < ds->hist_ptr[v] + UT_KCAP; k++)
-      has |= ds->hist[k] == i;
-    if (!has || (target != UINT32_MAX && v == u)) continue;
-    const float *e = ref_urow(r, v);
-    for (uint32_t d = 0; d < CFG.dim; d++) s[d] += e[d];
-    n++;
-  }
-  if (!n) return 0.0;
-  const float *e = ref_urow(r, u);
-  double dt = 0;
-  for (uint32_t d = 0; d < CFG.dim; d++) dt += e[d] * s[d];
-  return view(r, MODEL_USER)[0] * dt / sqrt((double)n);
-}
-
 static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *pos, uint32_t B,
                        const uint32_t *neg, uint32_t N) {
   double loss = 0, w[16], v[16];
@@ -404,16 +371,14 @@ static double ref_loss(const ref_t *r, const uint32_t *users, const uint32_t *po
     ref_item(r, pos[b], v);
     double sp = dot(w, v) + ref_pop_row(r, users[b], pos[b]) + ref_spec(r, users[b], pos[b], pos[b]) +
                 ref_time(r, users[b], pos[b], pos[b]) + ref_attr(r, users[b], pos[b], pos[b]) +
-                ref_ease(r, users[b], pos[b], pos[b]) + ref_trans(r, users[b], pos[b], pos[b]) +
-                ref_uterm(r, users[b], pos[b], pos[b]),
+                ref_ease(r, users[b], pos[b], pos[b]) + ref_trans(r, users[b], pos[b], pos[b]),
            sum = exp(sp);
     for (uint32_t n = 0; n < N; n++) {
       if (neg[n] == pos[b]) continue;
       ref_item(r, neg[n], v);
       sum += exp(dot(w, v) + ref_pop_row(r, users[b], neg[n]) + ref_spec(r, users[b], pos[b], neg[n]) +
                  ref_time(r, users[b], pos[b], neg[n]) + ref_attr(r, users[b], pos[b], neg[n]) +
-                 ref_ease(r, users[b], pos[b], neg[n]) + ref_trans(r, users[b], pos[b], neg[n]) +
-                 ref_uterm(r, users[b], pos[b], neg[n]));
+                 ref_ease(r, users[b], pos[b], neg[n]) + ref_trans(r, users[b], pos[b], neg[n]));
     }
     loss += log(sum) - sp;
   }
@@ -446,7 +411,7 @@ static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
   rng_t r;
   rng_seed(&r, seed, 1000, 0);
   const size_t ntau = CFG.time_lags ? 2 * CFG.time_lags + 1 : 0,
-               na = CFG.attr + !!CFG.ease + CFG.trans + CFG.user_term; /* the scalar weights, the last views */
+               na = CFG.attr + !!CFG.ease + CFG.trans; /* the scalar weights, the last views */
   fill_normal(theta, g_ns - n_gamma_view() - ntau - na, 0.4, &r);
   CHECK_OK(model_local_init(l, &CFG, NU, NI, seed, 0, NULL));
   fill_normal(l->user_id, NU * CFG.dim, 0.4, &r);
@@ -460,7 +425,6 @@ static void wide_params(float *theta, model_local_t *l, uint64_t seed) {
   if (CFG.attr) theta[v[MODEL_ATTR].offset] = 1.3f; /* alpha, a weight the size of the others' */
   if (CFG.ease) theta[v[MODEL_EASE].offset] = 0.9f;
   if (CFG.trans) theta[v[MODEL_TRANS].offset] = 1.1f;
-  if (CFG.user_term) theta[v[MODEL_USER].offset] = 0.8f;
 }
 
 static void test_layout(void) {
@@ -470,7 +434,7 @@ static void test_layout(void) {
   const uint32_t D = CFG.dim, Hd = CFG.hidden;
   size_t expect = (size_t)CFG.n_buckets * D + Hd * D + Hd + D * Hd + D + Hd * 3 * D + Hd +
                   D * Hd + D + CFG.pop_prior + n_gamma_view() +
-                  (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0) + CFG.attr + !!CFG.ease + CFG.trans + CFG.user_term;
+                  (CFG.time_lags ? 2 * CFG.time_lags + 1 : 0) + CFG.attr + !!CFG.ease + CFG.trans;
   CHECK_EQ_INT(g_ns, expect);
   CHECK_EQ_INT(v[MODEL_E].offset, 0);
   CHECK_EQ_INT(v[MODEL_WU1].rows, Hd);
@@ -530,7 +494,7 @@ static void test_layout(void) {
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "time_bin_s") != NULL);
   bad = CFG;
   bad.no_towers = 1;
-  bad.pop_prior = bad.spectral = bad.spectral_basis = bad.time_lags = bad.attr = bad.ease = bad.trans = bad.user_term = 0;
+  bad.pop_prior = bad.spectral = bad.spectral_basis = bad.time_lags = bad.attr = bad.ease = bad.trans = 0;
   CHECK(model_cfg_validate(&bad, &err) < 0 && strstr(err.msg, "without towers") != NULL);
   bad.attr = 1;
   CHECK_OK(model_cfg_validate(&bad, &err));
@@ -679,18 +643,6 @@ static void test_forward(void) {
     CHECK(SA[0 * (NI + 2) + 4] > 0.5f);
     CHECK_NEAR(ms * g_ds.trans_scale * g_ds.trans_scale / (NI * nh), 1.0, 1e-4);
   }
-  /* user term: model_user_scores adds ref_uterm (nothing left out) likewise */
-  for (uint32_t k = 0; k < NU * (NI + 2); k++) SA[k] = 0.5f;
-  CHECK_OK(model_user_scores(&CFG, theta, &g_ds, all, NU, SA, NI + 2, &err));
-  uint32_t moved = 0;
-  for (uint32_t u = 0; u < NU; u++) {
-    for (uint32_t i = 0; i < NI; i++) {
-      CHECK_NEAR(SA[u * (NI + 2) + i] - 0.5, ref_uterm(&r, u, UINT32_MAX, i), 1e-5);
-      moved += SA[u * (NI + 2) + i] != 0.5f;
-    }
-    CHECK(SA[u * (NI + 2) + NI] == 0.5f && SA[u * (NI + 2) + NI + 1] == 0.5f);
-  }
-  if (CFG.user_term) CHECK(moved > NU * NI / 2); /* every item but 8's... has users */
   for (uint32_t i = 0; i < NI; i++) {
     ref_item(&r, i, v);
     for (uint32_t d = 0; d < D; d++) CHECK_NEAR(V[i * Ds + d], v[d], 1e-5 * (1 + fabs(v[d])));
@@ -727,7 +679,6 @@ static void test_forward(void) {
     diff += ref_attr(&r, u, i, j) - ref_attr(&r, u, i, i); /* added beside the vectors */
     diff += ref_ease(&r, u, i, j) - ref_ease(&r, u, i, i);
     diff += ref_trans(&r, u, i, j) - ref_trans(&r, u, i, i);
-    diff += ref_uterm(&r, u, i, j) - ref_uterm(&r, u, i, i);
     CHECK_NEAR(l1, log1p(exp(diff)), 1e-5 * (1 + l1));
   }
   model_local_free(&l);
@@ -851,8 +802,7 @@ static void test_gradients(const uint32_t *neg, uint32_t n_neg, int where) {
     if (v[k].rows != 0 && v[k].cols != 0) /* beta is an empty view without the prior */
       gc_block(&c, v[k].name, theta + v[k].offset, g + v[k].offset,
                (size_t)v[k].rows * v[k].cols,
-               k == MODEL_BI2 || (CFG.no_towers && k < MODEL_POP && !(k == MODEL_E && CFG.user_term)));
-  /* without towers: zero (but E's user rows with the user term) */
+               k == MODEL_BI2 || (CFG.no_towers && k < MODEL_POP)); /* without towers: zero */
   gc_block(&c, "P", l.user_id, gP, NU * D, CFG.no_towers);
   gc_block(&c, "Q", l.item_id, gQ, NI * D, CFG.no_towers);
   if (!where || CFG.no_towers) {
@@ -879,13 +829,12 @@ static void test_gradients(const uint32_t *neg, uint32_t n_neg, int where) {
    * item 0's hash token (57); nothing on user 1's own token (31) or unused rows. */
   const uint32_t hit[] = {30, 32, 33, 34, 40, 41, 57, 1, 4, 20, 21, 22};
   const uint32_t miss[] = {31, 35, 10, 63};
-  const size_t n_miss = CFG.user_term ? 0 : sizeof miss / sizeof *miss; /* the user rows fall anywhere */
   for (size_t k = 0; k < sizeof hit / sizeof *hit; k++) {
     double s = 0;
     for (uint32_t d = 0; d < D; d++) s += fabs(g[hit[k] * D + d]);
     CHECK(s > 0);
   }
-  for (size_t k = 0; k < n_miss; k++)
+  for (size_t k = 0; k < sizeof miss / sizeof *miss; k++)
     for (uint32_t d = 0; d < D; d++) CHECK(g[miss[k] * D + d] == 0.0f);
   model_local_free(&l);
   free(theta);
@@ -1092,8 +1041,8 @@ static void test_trainer_grad(void) {
       CHECK_NEAR(g[i], ref[i] + (touched ? 0.5 * theta[i] : 0.0), 1e-6);
     }
   }
-  if (CFG.no_towers && !CFG.user_term) CHECK(n_touched == 0); /* E is not used without the towers */
-  else CHECK(n_touched > 0 && n_touched < CFG.n_buckets); /* (the user term reads the users' rows) */
+  if (CFG.no_towers) CHECK(n_touched == 0); /* E is not used without the towers */
+  else CHECK(n_touched > 0 && n_touched < CFG.n_buckets);
   for (size_t i = n_emb; i < g_ns; i++) CHECK(g[i] == ref[i]);
   trainer_free(t);
   free(keep);
@@ -1373,23 +1322,21 @@ int main(void) {
   /* then the popularity prior leaving the row's own user out (pop_loo),
    * with every term and alone */
   /* then a smooth co-occurrence filter (spectral_basis 2) with every term */
-  /* then the user term with every term, and alone without towers */
-  for (uint32_t variant = 0; variant < 18; variant++) {
+  for (uint32_t variant = 0; variant < 16; variant++) {
     uint32_t prior = variant & 1, spec = variant & 2 ? 3 : 0, lags = variant >= 4 ? 2 : 0;
     if (variant >= 5) prior = 1, spec = 3;
-    if (variant == 8 || variant == 10 || variant == 11 || variant == 17) prior = spec = lags = 0;
-    CFG.no_towers = variant == 6 || variant == 8 || variant == 10 || variant == 11 || variant == 17; /* the other terms alone */
-    CFG.attr = (variant >= 7 && variant <= 9) || variant == 12 || variant == 13 || variant == 15 || variant == 16;
-    CFG.ease = (variant >= 9 && variant != 11 && variant != 14 && variant != 17) ? EASE_LAMBDA : 0;
-    CFG.trans = variant >= 11 && variant != 14 && variant != 17;
-    CFG.user_term = variant >= 16;
+    if (variant == 8 || variant == 10 || variant == 11) prior = spec = lags = 0;
+    CFG.no_towers = variant == 6 || variant == 8 || variant == 10 || variant == 11; /* the other terms alone */
+    CFG.attr = (variant >= 7 && variant <= 9) || variant == 12 || variant == 13 || variant == 15;
+    CFG.ease = (variant >= 9 && variant != 11 && variant != 14) ? EASE_LAMBDA : 0;
+    CFG.trans = variant >= 11 && variant != 14;
     g_ds.pop_loo = variant >= 13;
     if (variant == 14) prior = 1, spec = lags = 0;
     CFG.spectral_basis = variant == 15 ? 2 : 0;
-    printf(" pop_prior %u%s, spectral %u%s, time lags %u%s%s%s%s%s\n", prior,
+    printf(" pop_prior %u%s, spectral %u%s, time lags %u%s%s%s%s\n", prior,
            g_ds.pop_loo ? " (own user left out)" : "", spec, CFG.spectral_basis ? " (smooth filter)" : "", lags,
            CFG.no_towers ? ", no towers" : "", CFG.attr ? ", attributes" : "",
-           CFG.ease ? ", EASE" : "", CFG.trans ? ", transitions" : "", CFG.user_term ? ", user term" : "");
+           CFG.ease ? ", EASE" : "", CFG.trans ? ", transitions" : "");
     CFG.pop_prior = prior;
     CFG.spectral = spec;
     CFG.time_lags = lags;
@@ -1398,7 +1345,6 @@ int main(void) {
     CHECK_OK(dataset_time(&g_ds, TIME_BIN, lags, TIME_KCAP, NULL));
     CHECK_OK(dataset_ease(&g_ds, CFG.ease, EASE_KCAP, NULL));
     CHECK_OK(dataset_trans(&g_ds, CFG.trans, TRANS_KCAP, NULL));
-    CHECK_OK(dataset_user_term(&g_ds, CFG.user_term, UT_GID, UT_KCAP, NULL));
     if (CFG.trans) CHECK(g_ds.trans_scale > 0.0f);
     if (lags) CHECK_EQ_INT(g_ds.time_T, 5);
     if (CFG.ease) CHECK(g_ds.ease_scale > 0.0f);

@@ -232,7 +232,7 @@ static void test_fixed(void) {
 }
 
 static void test_checkpoint(void) {
-  model_cfg_t mc = {8, 16, 64, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  model_cfg_t mc = {8, 16, 64, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   size_t n = model_n_shared(&mc);
   checkpoint_t ck;
   memset(&ck, 0, sizeof ck);
