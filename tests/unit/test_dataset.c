@@ -275,16 +275,22 @@ static void test_ease_limit(void) {
  * ones it had; the same person on another platform (another local index)
  * gets the same token, another person another one; a shard without global
  * ids is refused and the dataset is left as it was. */
+/* the fixture shard with these 4 global ids, its split and test dataset */
+static void gid_fixture(shard_t *s, split_t *sp, dataset_t *d, const uint32_t gid[4]) {
+  fm_err err = {{0}};
+  make_shard(s);
+  memcpy(s->user_gid, gid, 4 * sizeof *gid);
+  CHECK_OK(split_temporal(sp, s, 1, 1, NULL));
+  CHECK_OK(dataset_build(d, s, sp, SPLIT_TEST, &err));
+}
+
 static void test_user_id_tokens(void) {
   shard_t s, t;
-  make_shard(&s);
-  const uint32_t gid[] = {40, 7, 1234567, 8};
-  memcpy(s.user_gid, gid, sizeof gid);
-  split_t sp;
-  CHECK_OK(split_temporal(&sp, &s, 1, 1, NULL));
-  dataset_t d;
+  split_t sp, tp;
+  dataset_t d, e;
   fm_err err = {{0}};
-  CHECK_OK(dataset_build(&d, &s, &sp, SPLIT_TEST, &err));
+  const uint32_t gid[] = {40, 7, 1234567, 8};
+  gid_fixture(&s, &sp, &d, gid);
   uint32_t before_ptr[5], before[16];
   memcpy(before_ptr, d.utok_ptr, sizeof before_ptr);
   CHECK(before_ptr[4] <= 16);
@@ -302,13 +308,8 @@ static void test_user_id_tokens(void) {
   CHECK(dataset_user_id_token(7) != dataset_user_id_token(8));
   CHECK(dataset_user_id_token(7) != fm_hash_feature("uact", "7")); /* its own field */
   /* another platform: user 7 is its local user 2 */
-  make_shard(&t);
   const uint32_t gid2[] = {90, 91, 7, 92};
-  memcpy(t.user_gid, gid2, sizeof gid2);
-  split_t tp;
-  CHECK_OK(split_temporal(&tp, &t, 1, 1, NULL));
-  dataset_t e;
-  CHECK_OK(dataset_build(&e, &t, &tp, SPLIT_TEST, &err));
+  gid_fixture(&t, &tp, &e, gid2);
   CHECK_OK(dataset_user_id_tokens(&e, &t, &err));
   CHECK_EQ_INT(e.utok[e.utok_ptr[3] - 1], d.utok[d.utok_ptr[2] - 1]);
   dataset_free(&e);
