@@ -9,7 +9,7 @@
 #          FT_PLAN="K:STEPS:LR ..."     fine-tune of every +ft method per K
 #          LOCAL_PLAN="K:STEPS:LR ..."  the local-only baseline per K
 #          FEDMETA_FLAGS (extra flags for train and eval)  FEDMETA_BENCH_OUT=out/bench-p1
-#          TRAIN_FLAGS (flags for train only: the model's shape, e.g. --user-ids on)
+#          TRAIN_FLAGS (flags for train only: the model's shape, e.g. "--user-ids on --secagg on")
 # The default plans were chosen on the VALIDATION industries sports and home
 # (bench/p1_synthetic_val.sh with the default --pop-loo on, 2026-12-01: the best
 # reptile+ft and local-only settings per K of

@@ -74,8 +74,12 @@ static void print_model(const char *path, const checkpoint_t *ck) {
       ss += (double)x[i] * x[i];
       if (fabs((double)x[i]) > mx) mx = fabs((double)x[i]);
     }
-    printf("  %-6s %u x %u: rms %.4g, max |x| %.4g%s\n", v[k].name, v[k].rows, v[k].cols, sqrt(ss / (double)n), mx,
-           m->no_towers ? " (unused: towers off)" : "");
+    /* digest: FNV-1a over the view's bytes, to tell two models' views apart */
+    uint32_t h = 2166136261u;
+    const unsigned char *b = (const unsigned char *)x;
+    for (size_t i = 0; i < n * sizeof *x; i++) h = (h ^ b[i]) * 16777619u;
+    printf("  %-6s %u x %u: rms %.4g, max |x| %.4g, digest %08x%s\n", v[k].name, v[k].rows, v[k].cols,
+           sqrt(ss / (double)n), mx, h, m->no_towers ? " (unused: towers off)" : "");
   }
   float *start = malloc(ck->n_theta * sizeof *start + 1); /* the starting theta: its terms need no seed */
   if (start) model_shared_init(start, m, ck->seed);

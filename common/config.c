@@ -88,7 +88,7 @@ static const opt OPTS[] = {
   {"spectral-basis", T_U32, F(spectral_basis), 0, 16, NULL, CFG_TRAIN, 1, "M: the co-occurrence filter gamma is a smooth function of the eigenvalue's rank, M meta-learned coefficients of Legendre polynomials in the log rank (at most --spectral), instead of one free weight per rank (0)"},
   {"towers", T_CHOICE, F(towers), 0, 0, "on|off", CFG_TRAIN, 1, "off: score with the other terms alone (--pop-prior, --spectral, --time-lags, --attr, --ease, --trans), their meta-learned filters, without the two towers"},
   {"attr", T_CHOICE, F(attr), 0, 0, "on|off", CFG_TRAIN, 1, "on: add an attribute term, the idf-weighted similarity of an item's attributes (brand, category path, genre...) to the user's history's, weighted by a meta-learned alpha"},
-  {"user-ids", T_CHOICE, F(user_ids), 0, 0, "on|off", CFG_TRAIN, 1, "on: a hashed shared user table: each user's global id (the same person on every platform) is one more of its hashed feature tokens, so what the user did on the other platforms reaches a platform through the meta-model (needs the towers)"},
+  {"user-ids", T_CHOICE, F(user_ids), 0, 0, "on|off", CFG_TRAIN, 1, "on: a hashed shared user table: each user's global id (the same person on every platform) is one more of its hashed feature tokens, so what the user did on the other platforms reaches a platform through the meta-model (needs the towers, and --secagg on so that the coordinator cannot tell which users a platform has)"},
   {"trans", T_CHOICE, F(trans), 0, 0, "on|off", CFG_TRAIN, 1, "on: add a transition term, how often each item came right after the user's last item among the platform's own users, weighted by a meta-learned kappa"},
   {"ease", T_U32, F(ease), 0, 1000000, NULL, CFG_TRAIN, 1, "lambda: add an EASE term, the platform's own item-item ridge regression (Steck 2019, L2 penalty lambda) of the user's history, weighted by a meta-learned eta (0 = off)"},
   {"time-bin-days", T_U32, F(time_bin_days), 1, 36500, NULL, CFG_TRAIN, 1, "width of the time term's bins, days"},
@@ -474,6 +474,11 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
     if (c->secagg_neighbours % 2)
       return fm_fail(err, "--secagg-neighbours %u: must be even (a Harary graph), or 0 for everyone", c->secagg_neighbours);
   }
+  if ((cmd & CFG_TRAIN) && !strcmp(c->user_ids, "on") && strcmp(c->secagg, "on") && strcmp(c->algo, "central") &&
+      strcmp(c->algo, "local"))
+    return fm_fail(err, "--user-ids on needs --secagg on: without it the coordinator sees each platform's delta, so "
+                        "which users' rows of the shared table (which people) it touched (--algo central and local, "
+                        "which send no delta of a platform's own, are exempt)");
   if ((cmd & CFG_TRAIN) && c->dp_noise > 0 && (strcmp(c->aggregate, "mean") || !strcmp(c->algo, "local")))
     return fm_fail(err, "--dp-noise works with --aggregate mean and a federated --algo (the noise calibrates a sum)");
   if ((cmd & CFG_TRAIN) && (c->dp_sample_rate > 0 || c->dp_target_epsilon > 0) && !(c->dp_noise > 0))

@@ -76,6 +76,9 @@ int dataset_user_id_tokens(dataset_t *d, const shard_t *s, fm_err *err) {
   if (d->n_users && !s->user_gid)
     return fm_fail(err, "user id tokens (--user-ids on): the shard has no global user ids "
                    "(user_gid), so its users cannot be matched across platforms");
+  if (d->utok_ptr[d->n_users] > UINT32_MAX - d->n_users)
+    return fm_fail(err, "user id tokens: %u users with %u tokens, over 2^32 with one more each", d->n_users,
+                   d->utok_ptr[d->n_users]);
   uint32_t *ptr = calloc((size_t)d->n_users + 1, sizeof *ptr);
   uint32_t *tok = calloc((size_t)d->utok_ptr[d->n_users] + d->n_users + 1, sizeof *tok);
   if (!ptr || !tok) {

@@ -168,15 +168,25 @@ code=0; run 3 train $SMALL --rounds 1 --spectral-basis 3 --out "$TMP/sb0" > "$TM
 # --user-ids: the users' global-id tokens (a hashed shared user table in E) change
 # what is learned; inspect names the table; eval reads the setting from the model;
 # without the towers that read them it is refused
-run 3 train $SMALL --rounds 2 --inner-steps 5 --user-ids on --eval-every 0 --seed 5 --out "$TMP/uid"
-run 3 train $SMALL --rounds 2 --inner-steps 5 --eval-every 0 --seed 5 --out "$TMP/nouid"
+# (with secure aggregation, which it needs: the coordinator must not see whose rows a
+# platform touched)
+run 3 train $SMALL --rounds 2 --inner-steps 5 --user-ids on --secagg on --eval-every 0 --seed 5 --out "$TMP/uid"
+run 3 train $SMALL --rounds 2 --inner-steps 5 --secagg on --eval-every 0 --seed 5 --out "$TMP/nouid"
 "$BIN" inspect "$TMP/uid/meta-model.pb" > "$TMP/inspect-uid.txt"
+"$BIN" inspect "$TMP/nouid/meta-model.pb" > "$TMP/inspect-nouid.txt"
 grep -q "shared user table" "$TMP/inspect-uid.txt" || { cat "$TMP/inspect-uid.txt"; fail "inspect of a --user-ids on model"; }
-cmp -s "$TMP/uid/meta-model.pb" "$TMP/nouid/meta-model.pb" && fail "--user-ids on trained the same meta-model as off"
+# the parameters differ (their digests), not only the settings stored beside them
+e_uid=$(awk '$1 == "E" { print $NF }' "$TMP/inspect-uid.txt")
+e_nouid=$(awk '$1 == "E" { print $NF }' "$TMP/inspect-nouid.txt")
+[ -n "$e_uid" ] && [ -n "$e_nouid" ] && [ "$e_uid" != "$e_nouid" ] ||
+  { cat "$TMP/inspect-uid.txt" "$TMP/inspect-nouid.txt"; fail "--user-ids on trained the same table E as off"; }
+code=0; run 3 train $SMALL --rounds 1 --user-ids on --out "$TMP/uid1" > "$TMP/uid1.txt" 2>&1 || code=$?
+[ $code != 0 ] && grep -q "user-ids on needs --secagg on" "$TMP/uid1.txt" ||
+  { cat "$TMP/uid1.txt"; fail "--user-ids on without --secagg: exit $code"; }
 "$BIN" eval $SMALL --model "$TMP/uid/meta-model.pb" --kshot 2 --ft-steps 5 --local-steps 5 --boot 0 --verbose 0 > "$TMP/ev-uid.txt" ||
   { cat "$TMP/ev-uid.txt"; fail "eval of a --user-ids on model"; }
 grep -q "^reptile+ft " "$TMP/ev-uid.txt" || { cat "$TMP/ev-uid.txt"; fail "eval of a --user-ids on model: no reptile+ft row"; }
-code=0; run 3 train $SMALL --rounds 1 --user-ids on --towers off --pop-prior on --out "$TMP/uid0" > "$TMP/uid0.txt" 2>&1 || code=$?
+code=0; run 3 train $SMALL --rounds 1 --user-ids on --secagg on --towers off --pop-prior on --out "$TMP/uid0" > "$TMP/uid0.txt" 2>&1 || code=$?
 [ $code != 0 ] && grep -q "user_ids with no_towers" "$TMP/uid0.txt" ||
   { cat "$TMP/uid0.txt"; fail "--user-ids on --towers off: exit $code"; }
 

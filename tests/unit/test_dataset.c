@@ -326,6 +326,22 @@ static void test_user_id_tokens(void) {
   dataset_free(&d);
   split_free(&sp);
   shard_free(&s);
+  /* the path training and fedmeta eval take: model_dataset_inputs adds the
+   * token exactly when the model has user_ids */
+  model_cfg_t mc;
+  memset(&mc, 0, sizeof mc);
+  for (uint32_t on = 0; on < 2; on++) {
+    mc.user_ids = on;
+    gid_fixture(&s, &sp, &d, gid);
+    uint32_t n0 = d.utok_ptr[4];
+    CHECK_OK(model_dataset_inputs(&mc, &d, &s, 0, 0, &err));
+    CHECK_EQ_INT(d.utok_ptr[4], n0 + (on ? 4 : 0));
+    for (uint32_t u = 0; u < 4; u++)
+      CHECK_EQ_INT(d.utok[d.utok_ptr[u + 1] - 1] == dataset_user_id_token(gid[u]), (int)on);
+    dataset_free(&d);
+    split_free(&sp);
+    shard_free(&s);
+  }
 }
 
 int main(void) {
