@@ -380,7 +380,7 @@ int main(int argc, char **argv) {
       cp[TOWERS][k][rep] = cpu_s() - c0;
 
       t0 = now_s(), c0 = cpu_s();
-      if (adapt_score(&m, NULL, &mc, theta, &local, &ds, &err)) {
+      if (adapt_score(&m, NULL, NULL, &mc, theta, &local, &ds, &err)) {
         fprintf(stderr, "eval_bench: %s\n", err.msg);
         return 1;
       }

@@ -25,6 +25,13 @@ bucket of each of the user's items, bucket and sign from a hash keyed by a
 secret of the platform's own (so the table names no item, and two platforms'
 items only add noise to each other's inner products).
 
+On top of fedmeta's own model: with TOPN_DIR=DIR and PREPARED=out/ciao (the
+`fedmeta prepare` folder, for its users.tsv, items.tsv and manifest.txt), each
+DIR/top-cC-kK.tsv written by `fedmeta eval --platform cC --kshot K --write-topn
+FILE --topn 100` is scored as it is (its NDCG@10 should be the eval's, a check
+that the two splits agree) and reranked by z(model score) + w z(elsewhere)
+within the model's top N: what the users' other platforms would add to the model.
+
   usage: bench/user_elsewhere.py [ciao rating_with_timestamp.tsv] [categories] [Ks]
     default ../shared/data/ciao/derived/rating_with_timestamp.tsv, "8,24"
     (the validation categories), "1,5,10". The categories named and 3 and 6
@@ -126,7 +133,28 @@ def main():
             return len(mine & theirs) / math.sqrt(len(mine) * len(theirs)) if mine and theirs else 0.0
     print(f"# {len(rows)} interactions after cleaning; similarity from categories other than {sorted(left_out)}"
           f"; {'a sketch of ' + str(d) + ' columns' if d else 'exact item sets'}")
-    print("category,K,users,popularity,pop+elsewhere(best w),w,pop+itemknn,pop+itemknn+elsewhere(best w),w")
+    topn_dir, prepared = os.environ.get("TOPN_DIR"), os.environ.get("PREPARED")
+    raw_user, raw_item, platform_of = {}, {}, {}
+    if topn_dir:
+        if not prepared:
+            sys.exit("TOPN_DIR needs PREPARED=the fedmeta prepare folder (its users.tsv, items.tsv, manifest.txt)")
+        with open(os.path.join(prepared, "users.tsv")) as f:
+            for line in f:
+                if not line.startswith("#"):
+                    g, r = line.split()
+                    raw_user[int(g)] = int(r)
+        with open(os.path.join(prepared, "items.tsv")) as f:
+            for line in f:
+                if not line.startswith("#"):
+                    pl, li, r = line.split()
+                    raw_item[(int(pl), int(li))] = int(r)
+        with open(os.path.join(prepared, "manifest.txt")) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 6 and p[0].isdigit():
+                    platform_of[p[1]] = int(p[0])
+    print("category,K,users,popularity,pop+elsewhere(best w),w,pop+itemknn,pop+itemknn+elsewhere(best w),w"
+          + (",model top-N users,model,model+elsewhere(best w),w" if topn_dir else ""))
     for cat in cats:
         hist = defaultdict(list)
         for t, n, u, i, c in rows:
@@ -179,12 +207,33 @@ def main():
                 for w in weights:
                     res[("pop", w)].append(ndcg10({i: sp[i] + w * se[i] for i in cand}, q))
                     res[("pop+knn", w)].append(ndcg10({i: sp[i] + 0.5 * sk[i] + w * se[i] for i in cand}, q))
+            extra = ""
+            path = os.path.join(topn_dir, f"top-c{cat}-k{k}.tsv") if topn_dir else None
+            if path and os.path.exists(path):
+                pl = platform_of[f"c{cat}"]
+                lists = defaultdict(list)
+                with open(path) as f:
+                    for line in f:
+                        if not line.startswith("#"):
+                            g, _, li, sc = line.split()
+                            lists[raw_user[int(g)]].append((raw_item[(pl, int(li))], float(sc)))
+                for u, lst in lists.items():
+                    q = qry.get(u)
+                    if not q:
+                        continue
+                    sm = zscore({i: sc for i, sc in lst})
+                    se = zscore({i: sum(similarity(u, v) for v in users_of.get(i, ()) if v != u) for i, _ in lst})
+                    for w in weights:
+                        res[("model", w)].append(ndcg10({i: sm[i] + w * se[i] for i, _ in lst}, q))
+                bm = max(weights, key=lambda w: sum(res[("model", w)]) / len(res[("model", w)]))
+                mm = {w: sum(res[("model", w)]) / len(res[("model", w)]) for w in weights}
+                extra = f",{len(res[('model', 0.0)])},{mm[0.0]:.4f},{mm[bm]:.4f},{bm}"
             mean = {key: sum(v) / len(v) for key, v in res.items()}
             bp = max(weights, key=lambda w: mean[("pop", w)])
             bk = max(weights, key=lambda w: mean[("pop+knn", w)])
             n_users = len(res[("pop", 0.0)])
             print(f"c{cat},{k},{n_users},{mean[('pop', 0.0)]:.4f},{mean[('pop', bp)]:.4f},{bp},"
-                  f"{mean[('pop+knn', 0.0)]:.4f},{mean[('pop+knn', bk)]:.4f},{bk}", flush=True)
+                  f"{mean[('pop+knn', 0.0)]:.4f},{mean[('pop+knn', bk)]:.4f},{bk}{extra}", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@
 #include "common/checkpoint.h"
 #include "common/config.h"
 #include "common/dataset.h"
+#include "common/fileio.h"
 #include "common/market.h"
 #include "common/metrics.h"
 #include "common/source.h"
@@ -123,6 +124,26 @@ static int blas_threads(void) {
   return threads;
 }
 
+/* --write-topn: the adapted model's best items per query user (config.c says
+ * the format) into a, opened before the adaptation (a bad path fails at once),
+ * then committed. */
+static int write_topn(fm_atomic *a, const adapt_topn_t *t, const dataset_t *ds, const shard_t *sh,
+                      const fm_config *c, const char *algo, fm_err *err) {
+  fprintf(a->f, "# fedmeta eval: %s+ft on %s, K = %u, %u fine-tune steps, seed %llu; the best %u items per query user\n"
+               "# user\trank\titem\tscore (user: global id, users.tsv%s; item: index in the platform, items.tsv)\n",
+          algo, c->platform, c->kshot, c->ft_steps, (unsigned long long)c->seed, t->n,
+          sh->user_gid ? "" : " (none here: the user's index)");
+  for (uint32_t u = 0; u < ds->n_eval; u++) {
+    uint32_t lu = ds->eval_user[u], id = sh->user_gid ? sh->user_gid[lu] : lu;
+    for (uint32_t r = 0; r < t->n; r++) {
+      uint32_t i = t->item[(size_t)u * t->n + r];
+      if (i == UINT32_MAX) break;
+      fprintf(a->f, "%u\t%u\t%u\t%.9g\n", id, r + 1, i, t->score[(size_t)u * t->n + r]);
+    }
+  }
+  return fm_atomic_commit(a, err);
+}
+
 static int cmd_eval(int argc, char **argv) {
   fm_config c;
   int r = cli_parse(&c, CFG_EVAL, argc, argv, 0);
@@ -136,6 +157,8 @@ static int cmd_eval(int argc, char **argv) {
   dataset_t ds = {0};
   metrics_user_t *pu_model = NULL, *pu_pop = NULL, *pu_loc = NULL;
   float *phi_model = NULL, *phi_loc = NULL, *start_loc = NULL;
+  adapt_topn_t topn = {0, NULL, NULL};
+  fm_atomic topf = {NULL, NULL, NULL};
   int code = EXIT_RUNTIME;
   memset(&src, 0, sizeof src);
   memset(&ck, 0, sizeof ck);
@@ -197,10 +220,21 @@ static int cmd_eval(int argc, char **argv) {
       goto fail;
     }
   }
-  if (adapt_eval(&mm, pu_model, phi_model, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history),
+  if (c.write_topn[0]) {
+    if (fm_atomic_open(&topf, c.write_topn, &err)) goto fail;
+    topn.n = c.topn;
+    topn.item = malloc((size_t)ne * c.topn * sizeof *topn.item);
+    topn.score = malloc((size_t)ne * c.topn * sizeof *topn.score);
+    if (!topn.item || !topn.score) {
+      fm_fail(&err, "out of memory for --topn %u of %u users", c.topn, ds.n_eval);
+      goto fail;
+    }
+  }
+  if (adapt_eval(&mm, pu_model, phi_model, c.write_topn[0] ? &topn : NULL, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history),
                  c.seed, (uint32_t)p, &err) ||
       metrics_rank_popularity(&pop, pu_pop, &ds, &err))
     goto fail;
+  if (c.write_topn[0] && write_topn(&topf, &topn, &ds, &sh, &c, ck.algo, &err)) goto fail;
   int has_local = c.local_steps > 0;
   if (has_local && adapt_local_only(&loc, pu_loc, phi_loc, &ck.model, &ft, &ds, c.local_steps,
                                     adapt_hist_mode(c.ft_history), c.seed, (uint32_t)p, &err))
@@ -261,6 +295,8 @@ fail:
   if (code != EXIT_OK) fprintf(stderr, "fedmeta eval: %s\n", err.msg);
   free(pu_model), free(pu_pop), free(pu_loc);
   free(phi_model), free(phi_loc), free(start_loc);
+  free(topn.item), free(topn.score);
+  fm_atomic_abort(&topf); /* committed: nothing left to do */
   dataset_free(&ds);
   split_free(&sp);
   shard_free(&sh);

@@ -112,6 +112,8 @@ static const opt OPTS[] = {
   {"pop-loo", T_CHOICE, F(eval_pop_loo), 0, 0, "model|on|off", CFG_EVAL, 1, "--pop-loo of the fine-tune and local-only (see `fedmeta train --help`); model: the setting the meta-model was trained with, from its settings (off for a model whose settings do not name it: it predates the option)"},
   {"pop-loo", T_CHOICE, F(pop_loo), 0, 0, "on|off", CFG_TRAIN, 1, "on: a training example's popularity input (--pop-prior) leaves out its own user's interactions, as a query's does at inference (a K-shot support's counts are small, and its own interaction inflates its target's), and the towers' item popularity rank token, which cannot leave it out, is off (with --pop-prior on: without it the token is the model's only popularity input and stays); off: the counts include them"},
   {"ft-prox", T_F32, F(ft_prox), 0, 10000, NULL, TE, 1, "lambda: the fine-tune (and local-only) adds a prior (lambda / 2) |theta - theta0|^2 centred on its start theta0, the meta-model (local-only: its hand-set start); 0 = none"},
+  {"write-topn", T_STR, F(write_topn), 0, 0, NULL, CFG_EVAL, 0, "FILE: write the adapted meta-model's best --topn items for each query user, tab-separated: user (its global id, users.tsv; else its index), rank, item (its index in the platform, items.tsv), score; the user's known items never among them; written to FILE.tmp and renamed"},
+  {"topn", T_U32, F(topn), 1, 10000, NULL, CFG_EVAL, 0, "N: items per user of --write-topn"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
   {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
   {"config", T_STR, F(config_file), 0, 0, NULL, ALL | CFG_PREPARE | CFG_BASELINES, 0, "read settings from FILE (key = value); flags override"},
@@ -197,6 +199,7 @@ void config_defaults(fm_config *c) {
   c->ft_lr = 0.003f;
   c->local_steps = 200;
   c->ft_prox = 0;
+  c->topn = 20;
   snprintf(c->ft_history, sizeof c->ft_history, "auto");
   snprintf(c->delimiter, sizeof c->delimiter, "tab");
   c->min_rating = 1;

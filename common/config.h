@@ -88,6 +88,8 @@ typedef struct fm_config {
   uint32_t ft_steps;            /* fine-tune steps on the support split */
   float ft_lr;
   float ft_prox;                /* lambda of the fine-tune's prior centred on its start (0 = none) */
+  char write_topn[CFG_PATH_MAX]; /* eval: the adapted model's top-N file ("" = none) */
+  uint32_t topn;                /* eval: its N */
   uint32_t local_steps;         /* steps of the local-only baseline (from scratch) */
   char ft_history[8];           /* auto | full: history used to score after training on the support (worker/adapt.h) */
   char config_file[CFG_PATH_MAX];

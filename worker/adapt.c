@@ -1,6 +1,7 @@
 /* worker/adapt.c: few-shot adaptation and full-ranking evaluation (see adapt.h). */
 #include "worker/adapt.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,41 @@ static int attr_block(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *
          model_trans_scores(c->mc, c->theta, c->ds, users, n, S, ni, err);
 }
 
-int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
+/* topn (adapt.h) in blocks of users: each row's scores, its exclusions at
+ * -INFINITY, then the n best by insertion (a candidate enters only above the
+ * current n-th, so a row costs about one pass). */
+static int topn_fill(adapt_topn_t *t, attr_ctx_t *c, fm_err *err) {
+  const dataset_t *ds = c->ds;
+  const uint32_t ni = ds->n_items, n = t->n, B = 64;
+  float *S = malloc(sizeof(float) * B * (ni ? ni : 1));
+  if (!S) return fm_fail(err, "out of memory for %u x %u scores", B, ni);
+  int rc = 0;
+  for (uint32_t first = 0; !rc && first < ds->n_eval; first += B) {
+    uint32_t nb = ds->n_eval - first < B ? ds->n_eval - first : B;
+    rc = attr_block(S, first, nb, c, err);
+    for (uint32_t r = 0; !rc && r < nb; r++) {
+      const uint32_t u = first + r;
+      float *row = S + (size_t)r * ni, *bs = t->score + (size_t)u * n;
+      uint32_t *bi = t->item + (size_t)u * n, have = 0;
+      for (uint32_t j = ds->excl_ptr[u]; j < ds->excl_ptr[u + 1]; j++) row[ds->excl[j]] = -INFINITY;
+      for (uint32_t i = 0; i < ni; i++) {
+        float y = row[i];
+        if (y == -INFINITY || y != y || (have == n && !(y > bs[n - 1]))) continue;
+        uint32_t k = have < n ? have++ : n - 1; /* the slot it takes, then moves up */
+        while (k > 0 && y > bs[k - 1]) {
+          bs[k] = bs[k - 1], bi[k] = bi[k - 1];
+          k--;
+        }
+        bs[k] = y, bi[k] = i;
+      }
+      for (uint32_t k = have; k < n; k++) bs[k] = -INFINITY, bi[k] = UINT32_MAX;
+    }
+  }
+  free(S);
+  return rc;
+}
+
+int adapt_score(metrics_t *out, metrics_user_t *per_user, adapt_topn_t *topn, const model_cfg_t *mc,
                 const float *theta, const model_local_t *local, const dataset_t *ds, fm_err *err) {
   memset(out, 0, sizeof *out);
   if (ds->n_eval == 0) return 0;
@@ -49,6 +84,10 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
   } else {
     rc = metrics_rank_dot(out, per_user, U, V, (uint32_t)D, ds, err);
   }
+  if (!rc && topn && topn->n) {
+    attr_ctx_t c = {mc, theta, U, V, (uint32_t)D, ds};
+    rc = topn_fill(topn, &c, err);
+  }
   free(U);
   free(V);
   return rc;
@@ -67,7 +106,8 @@ int adapt_support_has_history(const dataset_t *ds) {
 
 /* Fine-tunes a copy of theta0 on the support and scores it. theta0 (the caller's)
  * is also the centre of the fine-tune's prior (--ft-prox). */
-static int adapt_from(metrics_t *out, metrics_user_t *per_user, float *phi_out, const model_cfg_t *mc,
+static int adapt_from(metrics_t *out, metrics_user_t *per_user, float *phi_out, adapt_topn_t *topn,
+                      const model_cfg_t *mc,
                       const train_cfg_t *tc, const float *theta0, const dataset_t *ds, uint32_t steps,
                       int hist_mode, uint64_t seed, uint32_t platform, fm_err *err) {
   size_t d = model_n_shared(mc);
@@ -90,7 +130,7 @@ static int adapt_from(metrics_t *out, metrics_user_t *per_user, float *phi_out, 
     if (!empty) rc = fm_fail(err, "out of memory for %u empty histories", ds->n_users);
     view.hist_ptr = empty;
   }
-  if (!rc) rc = adapt_score(out, per_user, mc, phi, &local, &view, err);
+  if (!rc) rc = adapt_score(out, per_user, topn, mc, phi, &local, &view, err);
   if (!rc && phi_out) memcpy(phi_out, phi, sizeof(float) * d);
   free(empty);
   trainer_free(tr);
@@ -99,10 +139,10 @@ static int adapt_from(metrics_t *out, metrics_user_t *per_user, float *phi_out, 
   return rc;
 }
 
-int adapt_eval(metrics_t *out, metrics_user_t *per_user, float *phi, const model_cfg_t *mc,
+int adapt_eval(metrics_t *out, metrics_user_t *per_user, float *phi, adapt_topn_t *topn, const model_cfg_t *mc,
                const train_cfg_t *tc, const float *theta, const dataset_t *ds, uint32_t steps,
                int hist_mode, uint64_t seed, uint32_t platform, fm_err *err) {
-  return adapt_from(out, per_user, phi, mc, tc, theta, ds, steps, hist_mode, seed, platform, err);
+  return adapt_from(out, per_user, phi, topn, mc, tc, theta, ds, steps, hist_mode, seed, platform, err);
 }
 
 int adapt_local_only(metrics_t *out, metrics_user_t *per_user, float *phi, const model_cfg_t *mc,
@@ -113,7 +153,7 @@ int adapt_local_only(metrics_t *out, metrics_user_t *per_user, float *phi, const
   if (!init) return fm_fail(err, "out of memory for a model (%zu floats)", d);
   /* A fresh initialisation that depends on the platform, not on any training. */
   model_shared_init(init, mc, seed ^ (0x10ca1ULL + platform * 0x9e3779b97f4a7c15ULL));
-  int rc = adapt_from(out, per_user, phi, mc, tc, init, ds, steps, hist_mode, seed, platform, err);
+  int rc = adapt_from(out, per_user, phi, NULL, mc, tc, init, ds, steps, hist_mode, seed, platform, err);
   free(init);
   return rc;
 }

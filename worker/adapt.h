@@ -35,11 +35,25 @@ int adapt_hist_mode(const char *name);
  * than its target), 0 if none does (e.g. every user has one support item). */
 int adapt_support_has_history(const dataset_t *ds);
 
+/* The n best items of each evaluation user (ds->eval_user order), best first:
+ * item[u * n + r] and score[u * n + r] for rank r; the user's excluded items
+ * (ds->excl: what is known of it) are never among them; ties go to the lower
+ * item index; with fewer than n candidates the rest are UINT32_MAX / -INFINITY.
+ * Scores as one-thread sgemm and the terms give them (the metrics rank on
+ * canonical scores, which may differ in the last bit). The caller allocates
+ * ds->n_eval * n of each. */
+typedef struct adapt_topn {
+  uint32_t n;
+  uint32_t *item;
+  float *score;
+} adapt_topn_t;
+
 /* Copies theta, adapts for `steps` steps on ds (TRAIN = support) with fresh
  * local embeddings, evaluates on ds's evaluation users (history: hist_mode,
  * above). theta is not changed. per_user (ds->n_eval) may be NULL; phi
- * (model_n_shared floats), when not NULL, receives the adapted theta. */
-int adapt_eval(metrics_t *out, metrics_user_t *per_user, float *phi, const model_cfg_t *mc,
+ * (model_n_shared floats), when not NULL, receives the adapted theta; topn,
+ * when not NULL, the adapted model's best items per user. */
+int adapt_eval(metrics_t *out, metrics_user_t *per_user, float *phi, adapt_topn_t *topn, const model_cfg_t *mc,
                const train_cfg_t *tc, const float *theta, const dataset_t *ds, uint32_t steps,
                int hist_mode, uint64_t seed, uint32_t platform, fm_err *err);
 
@@ -49,8 +63,8 @@ int adapt_local_only(metrics_t *out, metrics_user_t *per_user, float *phi, const
                      const train_cfg_t *tc, const dataset_t *ds, uint32_t steps, int hist_mode,
                      uint64_t seed, uint32_t platform, fm_err *err);
 
-/* Full-ranking evaluation of theta + local as they are. */
-int adapt_score(metrics_t *out, metrics_user_t *per_user, const model_cfg_t *mc,
+/* Full-ranking evaluation of theta + local as they are; topn as in adapt_eval. */
+int adapt_score(metrics_t *out, metrics_user_t *per_user, adapt_topn_t *topn, const model_cfg_t *mc,
                 const float *theta, const model_local_t *local, const dataset_t *ds, fm_err *err);
 
 #endif

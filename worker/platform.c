@@ -271,6 +271,6 @@ int platform_train_round(platform_t *p, const fm_config *c, const model_cfg_t *m
 int platform_eval(platform_t *p, const model_cfg_t *mc, const char *algo, const float *theta,
                   metrics_t *model_m, metrics_t *pop_m, fm_err *err) {
   const float *th = (strcmp(algo, "local") == 0 && p->phi) ? p->phi : theta;
-  if (adapt_score(model_m, NULL, mc, th, &p->local, &p->ds, err)) return -1;
+  if (adapt_score(model_m, NULL, NULL, mc, th, &p->local, &p->ds, err)) return -1;
   return metrics_rank_popularity(pop_m, NULL, &p->ds, err);
 }

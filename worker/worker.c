@@ -70,7 +70,7 @@ static int send_eval(chan_t *ch, platform_t *p, const fm_config *c, const model_
     if (strcmp(plan->rs.algo, "local") == 0) {
       /* No meta-model exists without federation: the model is local-only. */
       if (adapt_local_only(&em.model, NULL, NULL, mc, &ft, &p->ds, c->local_steps, hm, seed, p->id, err)) return -1;
-    } else if (adapt_eval(&em.model, NULL, NULL, mc, &ft, theta, &p->ds, plan->rs.ft_steps, hm, seed, p->id, err)) {
+    } else if (adapt_eval(&em.model, NULL, NULL, NULL, mc, &ft, theta, &p->ds, plan->rs.ft_steps, hm, seed, p->id, err)) {
       return -1;
     }
     if (metrics_rank_popularity(&em.popularity, NULL, &p->ds, err)) return -1;

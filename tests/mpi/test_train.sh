@@ -108,6 +108,24 @@ grep -q '"platform":"' "$TMP/eval.txt" || fail "fedmeta eval printed no result"
 grep -q '^paired .* vs local-only: .*\[' "$TMP/eval.txt" || fail "fedmeta eval printed no paired interval"
 grep -q '"vs_popularity":{"rel":' "$TMP/eval.txt" && grep -q '"vs_local_only":{"rel":' "$TMP/eval.txt" ||
   fail "fedmeta eval's JSON line has no paired intervals"
+# --write-topn: the adapted model's best items per query user, one line per (user,
+# rank), ranks 1..N in order, as many users as the table says, the same file twice;
+# a folder that does not exist is an error and leaves no file
+"$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 --boot 0 --topn 7 \
+  --write-topn "$TMP/top.tsv" > "$TMP/eval-top.txt" || fail "eval --write-topn"
+"$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 --boot 0 --topn 7 \
+  --write-topn "$TMP/top2.tsv" > /dev/null || fail "eval --write-topn (again)"
+cmp -s "$TMP/top.tsv" "$TMP/top2.tsv" || fail "eval --write-topn: two runs differ"
+[ ! -e "$TMP/top.tsv.tmp" ] || fail "eval --write-topn left its temporary file"
+users=$(awk '$1 ~ /\+ft$/ { print $NF }' "$TMP/eval-top.txt")
+awk -F'\t' -v n="$users" '/^#/ { next }
+  NF != 4 || $2 != (($1 == last) ? r + 1 : 1) || $2 > 7 { bad = 1 }
+  { if ($1 != last) u++; last = $1; r = $2 }
+  END { exit bad || u != n || n < 1 }' "$TMP/top.tsv" || { head "$TMP/top.tsv"; fail "eval --write-topn: bad file ($users users)"; }
+code=0; "$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 0 --local-steps 0 --boot 0 \
+  --write-topn "$TMP/no/such/top.tsv" > "$TMP/top-bad.txt" 2>&1 || code=$?
+[ $code != 0 ] && grep -q "no/such/top.tsv" "$TMP/top-bad.txt" && [ ! -e "$TMP/no" ] ||
+  { cat "$TMP/top-bad.txt"; fail "eval --write-topn into a missing folder: exit $code"; }
 # a sparse new industry: --heldout-users 7 evaluates 7 users, the same 7 for a
 # given seed (same output), others for another seed
 all=$(grep -o '"users":[0-9]*' "$TMP/eval.txt" | cut -d: -f2)

@@ -10,6 +10,7 @@
  * adapt_eval must match exactly the view the rule names, and the two views
  * must differ (so the check can fail). Also adapt_support_has_history on a
  * hand-built support with a repeated item. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,7 @@ static void by_hand(metrics_user_t *pu, metrics_t *m, float *phi_out, const floa
   uint32_t *empty = calloc((size_t)ds->n_users + 1, sizeof *empty);
   CHECK(empty != NULL);
   if (!full) view.hist_ptr = empty;
-  CHECK_OK(adapt_score(m, pu, &MC, phi, &local, &view, &err));
+  CHECK_OK(adapt_score(m, pu, NULL, &MC, phi, &local, &view, &err));
   if (phi_out) memcpy(phi_out, phi, d * sizeof *phi);
   free(empty);
   trainer_free(tr);
@@ -60,6 +61,48 @@ static int same_users(const metrics_user_t *a, const metrics_user_t *b, uint32_t
   for (uint32_t i = 0; i < n; i++)
     if (a[i].ndcg10 != b[i].ndcg10 || a[i].recall20 != b[i].recall20 || a[i].mrr != b[i].mrr) return 0;
   return 1;
+}
+
+/* adapt_topn: the best items it hands back are the ranking the metrics
+ * scored (NDCG@10 and HR@10 recomputed from its first 10 equal the per-user
+ * metrics of the same call), best first, none of the user's excluded items,
+ * each item once; the same call twice gives the same lists. */
+static void check_topn(const train_cfg_t *tc, const float *theta, const dataset_t *ds, uint32_t steps, uint64_t seed,
+                       uint32_t platform) {
+  fm_err err = {{0}};
+  const uint32_t n = ds->n_eval, N = 25;
+  metrics_user_t *pu = malloc(n * sizeof *pu);
+  adapt_topn_t t = {N, malloc((size_t)n * N * sizeof *t.item), malloc((size_t)n * N * sizeof *t.score)};
+  adapt_topn_t t2 = {N, malloc((size_t)n * N * sizeof *t.item), malloc((size_t)n * N * sizeof *t.score)};
+  CHECK(pu && t.item && t.score && t2.item && t2.score);
+  metrics_t m;
+  CHECK_OK(adapt_eval(&m, pu, NULL, &t, &MC, tc, theta, ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
+  CHECK_OK(adapt_eval(&m, NULL, NULL, &t2, &MC, tc, theta, ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
+  CHECK(!memcmp(t.item, t2.item, (size_t)n * N * sizeof *t.item));
+  uint32_t users = 0, hits = 0;
+  for (uint32_t u = 0; u < n; u++) {
+    const uint32_t *it = t.item + (size_t)u * N;
+    const float *sc = t.score + (size_t)u * N;
+    for (uint32_t r = 0; r < N; r++) {
+      CHECK(it[r] < ds->n_items);
+      if (r) CHECK(sc[r] <= sc[r - 1]);
+      for (uint32_t q = 0; q < r; q++) CHECK(it[q] != it[r]);
+      for (uint32_t j = ds->excl_ptr[u]; j < ds->excl_ptr[u + 1]; j++) CHECK(ds->excl[j] != it[r]);
+    }
+    const uint32_t nt = ds->truth_ptr[u + 1] - ds->truth_ptr[u];
+    if (!nt) continue;
+    double dcg = 0, idcg = 0;
+    int hr = 0;
+    for (uint32_t r = 0; r < 10; r++)
+      for (uint32_t j = ds->truth_ptr[u]; j < ds->truth_ptr[u + 1]; j++)
+        if (ds->truth[j] == it[r]) dcg += 1.0 / log2(r + 2.0), hr = 1;
+    for (uint32_t r = 0; r < (nt < 10 ? nt : 10); r++) idcg += 1.0 / log2(r + 2.0);
+    CHECK_NEAR(dcg / idcg, pu[u].ndcg10, 1e-6);
+    CHECK_NEAR((double)hr, pu[u].hr10, 0);
+    users++, hits += hr;
+  }
+  CHECK(users > 20 && hits > 0); /* something was compared */
+  free(pu), free(t.item), free(t.score), free(t2.item), free(t2.score);
 }
 
 static void test_rule(uint32_t k) {
@@ -114,18 +157,19 @@ static void test_rule(uint32_t k) {
   by_hand(full, &mf, phi_hand, theta, &ds, steps, 1, seed, platform);
   by_hand(none, &mn, NULL, theta, &ds, steps, 0, seed, platform);
   CHECK(!same_users(full, none, n)); /* the two views differ: the check below can fail */
-  CHECK_OK(adapt_eval(&mg, got, phi_got, &MC, &tc, theta, &ds, steps, ADAPT_HIST_AUTO, seed, platform, &err));
+  CHECK_OK(adapt_eval(&mg, got, phi_got, NULL, &MC, &tc, theta, &ds, steps, ADAPT_HIST_AUTO, seed, platform, &err));
   CHECK(same_users(got, k == 1 ? none : full, n));
   /* the adapted theta it hands back is the one it scored, not theta */
   CHECK(memcmp(phi_got, phi_hand, d * sizeof *phi_got) == 0);
   CHECK(memcmp(phi_got, theta, d * sizeof *phi_got) != 0);
   CHECK_NEAR(mg.ndcg10, k == 1 ? mn.ndcg10 : mf.ndcg10, 0);
-  CHECK_OK(adapt_eval(&mg, got, NULL, &MC, &tc, theta, &ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
+  CHECK_OK(adapt_eval(&mg, got, NULL, NULL, &MC, &tc, theta, &ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
   CHECK(same_users(got, full, n));
+  check_topn(&tc, theta, &ds, steps, seed, platform);
 
   /* without fine-tuning the meta-model is scored as it was meta-trained: with history */
   by_hand(full, &mf, NULL, theta, &ds, 0, 1, seed, platform);
-  CHECK_OK(adapt_eval(&mg, got, NULL, &MC, &tc, theta, &ds, 0, ADAPT_HIST_AUTO, seed, platform, &err));
+  CHECK_OK(adapt_eval(&mg, got, NULL, NULL, &MC, &tc, theta, &ds, 0, ADAPT_HIST_AUTO, seed, platform, &err));
   CHECK(same_users(got, full, n));
 
   /* local-only is trained on the support alone: the same rule */
