@@ -7,6 +7,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "common/checkpoint.h"
 #include "common/config.h"
 #include "common/model.h"
 
@@ -29,7 +30,15 @@ int train_job(const fm_config *c, MPI_Comm comm, const int *hosts);
  * results, and the seed. */
 uint64_t train_job_id(const fm_config *c);
 
+/* One OpenBLAS thread unless OPENBLAS_NUM_THREADS says otherwise; returns the
+ * count. cli/fedmeta.c. */
+int cli_blas_threads(void);
+/* The --pop-loo an adaptation of ck uses ("on" or "off" into out): the flag's,
+ * or with "model" the setting ck was trained with. cli/fedmeta.c. */
+int cli_pop_loo(const fm_config *c, const checkpoint_t *ck, char out[8], fm_err *err);
+
 int cmd_prepare(int argc, char **argv);   /* cli/prepare.c */
+int cmd_recommend(int argc, char **argv); /* cli/recommend.c */
 int cmd_baselines(int argc, char **argv); /* cli/baselines.c */
 int cmd_keygen(int argc, char **argv);    /* cli/keygen.c */
 int cmd_coordinator(int argc, char **argv); /* cli/pilot.c */

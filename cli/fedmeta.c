@@ -42,6 +42,8 @@ static void usage(FILE *f) {
           "  mpirun -n N fedmeta train [options]        train a meta-model (N >= 2: rank 0 coordinates,\n"
           "                                             ranks 1..N-1 host the platforms)\n"
           "  fedmeta eval --model FILE --platform NAME  adapt a meta-model to an industry and score it\n"
+          "  fedmeta recommend --model FILE --platform NAME --out FILE   deploy: adapt to all a platform\n"
+          "                                             knows, write each user's best new items\n"
           "  fedmeta prepare --format F --input PATH --out DIR   import a published data set\n"
           "  fedmeta baselines --data DIR --heldout NAMES        popularity, ItemKNN, EASE (protocol P1)\n"
           "  fedmeta keygen --out NAME.key               a party's secret key (prints its public line)\n"
@@ -112,11 +114,22 @@ static void print_metrics_row(const char *method, const metrics_t *m) {
   printf("%-18s %9.4f %10.4f %8.4f %8.4f %7u\n", method, m->ndcg10, m->recall20, m->hr10, m->mrr, m->n_users);
 }
 
+/* --pop-loo model: the setting the meta-model was trained with (its inputs
+ * must be the ones it learned on: the setting also turns a token off). */
+int cli_pop_loo(const fm_config *c, const checkpoint_t *ck, char out[8], fm_err *err) {
+  const int from_model = !strcmp(c->eval_pop_loo, "model");
+  snprintf(out, 8, "%s", from_model ? "off" : c->eval_pop_loo);
+  if (from_model && ck->config) config_text_get(ck->config, "pop-loo", out, 8);
+  if (strcmp(out, "on") && strcmp(out, "off"))
+    return fm_fail(err, "%s: the model's settings say pop-loo = '%s', expected on or off", c->model_path, out);
+  return 0;
+}
+
 /* One OpenBLAS thread unless OPENBLAS_NUM_THREADS says otherwise, so that
  * ranks x threads stays within the cores. Results do not depend on it: the
  * inner step and the ranking call sgemm on one thread (tests/unit/test_model.c,
  * test_metrics.c). */
-static int blas_threads(void) {
+int cli_blas_threads(void) {
   const char *env = getenv("OPENBLAS_NUM_THREADS");
   int threads = env ? atoi(env) : 1;
   if (threads < 1) threads = 1;
@@ -148,7 +161,7 @@ static int cmd_eval(int argc, char **argv) {
   fm_config c;
   int r = cli_parse(&c, CFG_EVAL, argc, argv, 0);
   if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
-  blas_threads();
+  cli_blas_threads();
   fm_err err = {{0}};
   checkpoint_t ck;
   source_t src;
@@ -182,16 +195,9 @@ static int cmd_eval(int argc, char **argv) {
     goto fail;
   }
   if (checkpoint_read(&ck, c.model_path, &err)) goto fail;
-  /* --pop-loo model: the setting the meta-model was trained with (its inputs
-   * must be the ones it learned on: the setting also turns a token off) */
   char pop_loo[8];
   const int from_model = !strcmp(c.eval_pop_loo, "model");
-  snprintf(pop_loo, sizeof pop_loo, "%s", from_model ? "off" : c.eval_pop_loo);
-  if (from_model && ck.config) config_text_get(ck.config, "pop-loo", pop_loo, sizeof pop_loo);
-  if (strcmp(pop_loo, "on") && strcmp(pop_loo, "off")) {
-    fm_fail(&err, "%s: the model's settings say pop-loo = '%s', expected on or off", c.model_path, pop_loo);
-    goto fail;
-  }
+  if (cli_pop_loo(&c, &ck, pop_loo, &err)) goto fail;
   if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
       split_keep_users(&sp, &sh, c.heldout_users, c.seed, &err) || dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
       model_dataset_inputs(&ck.model, &ds, &sh, c.kshot, !strcmp(pop_loo, "on"), &err))
@@ -222,13 +228,7 @@ static int cmd_eval(int argc, char **argv) {
   }
   if (c.write_topn[0]) {
     if (fm_atomic_open(&topf, c.write_topn, &err)) goto fail;
-    topn.n = c.topn;
-    topn.item = malloc((size_t)ne * c.topn * sizeof *topn.item);
-    topn.score = malloc((size_t)ne * c.topn * sizeof *topn.score);
-    if (!topn.item || !topn.score) {
-      fm_fail(&err, "out of memory for --topn %u of %u users", c.topn, ds.n_eval);
-      goto fail;
-    }
+    if (adapt_topn_alloc(&topn, ds.n_eval, c.topn, &err)) goto fail;
   }
   if (adapt_eval(&mm, pu_model, phi_model, c.write_topn[0] ? &topn : NULL, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history),
                  c.seed, (uint32_t)p, &err) ||
@@ -295,7 +295,7 @@ fail:
   if (code != EXIT_OK) fprintf(stderr, "fedmeta eval: %s\n", err.msg);
   free(pu_model), free(pu_pop), free(pu_loc);
   free(phi_model), free(phi_loc), free(start_loc);
-  free(topn.item), free(topn.score);
+  adapt_topn_free(&topn);
   fm_atomic_abort(&topf); /* committed: nothing left to do */
   dataset_free(&ds);
   split_free(&sp);
@@ -328,9 +328,9 @@ int train_job(const fm_config *c, MPI_Comm comm, const int *hosts) {
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   wire_use_comm(comm);
-  /* One OpenBLAS thread per rank unless the user says otherwise (blas_threads). */
+  /* One OpenBLAS thread per rank unless the user says otherwise (cli_blas_threads). */
   const char *env = getenv("OPENBLAS_NUM_THREADS");
-  int threads = blas_threads();
+  int threads = cli_blas_threads();
   if (rank == 0 && c->verbose > 0)
     printf("fedmeta train: %d MPI ranks, %d OpenBLAS thread%s per rank%s\n", size, threads,
            threads == 1 ? "" : "s", env ? " (OPENBLAS_NUM_THREADS)" : "");
@@ -361,12 +361,13 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "baselines")) return cmd_baselines(argc, argv);
   if (!strcmp(argv[1], "keygen")) return cmd_keygen(argc, argv);
   if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc, argv);
+  if (!strcmp(argv[1], "recommend")) return cmd_recommend(argc, argv);
   if (!strcmp(argv[1], "coordinator")) return cmd_coordinator(argc, argv);
   if (!strcmp(argv[1], "join")) return cmd_join(argc, argv);
   if (!strcmp(argv[1], "--version")) {
     printf("fedmeta 0.1.0 (bulk crypto: %s)\n", bulk_engine());
     return EXIT_OK;
   }
-  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, prepare, baselines, keygen, inspect, coordinator, join; see fedmeta --help)\n", argv[1]);
+  fprintf(stderr, "fedmeta: unknown command '%s' (commands: synth, train, eval, recommend, prepare, baselines, keygen, inspect, coordinator, join; see fedmeta --help)\n", argv[1]);
   return EXIT_USAGE;
 }

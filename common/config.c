@@ -30,25 +30,25 @@ typedef struct opt {
 
 static const opt OPTS[] = {
   /* data */
-  {"synthetic", T_FLAG, F(synthetic), 0, 1, NULL, TE, 0, "use the embedded synthetic market (default)"},
-  {"data", T_STR, F(data), 0, 0, NULL, TE | CFG_JOIN, 0, "prepared data folder (manifest + shards) instead of --synthetic"},
-  {"market-seed", T_U64, F(market_seed), 0, 1.8e19, NULL, ALL, 1, "seed of the synthetic market"},
-  {"industries", T_U32, F(industries), 2, 1024, NULL, ALL, 1, "industries in the synthetic market (beyond 16: a long tail of niche variants)"},
-  {"users", T_U32, F(users), 50, 5000000, NULL, ALL, 1, "user population of the synthetic market"},
-  {"scale", T_F64, F(scale), 0.05, 100, NULL, ALL, 1, "size multiplier of the synthetic catalogues"},
+  {"synthetic", T_FLAG, F(synthetic), 0, 1, NULL, TE | CFG_RECOMMEND, 0, "use the embedded synthetic market (default)"},
+  {"data", T_STR, F(data), 0, 0, NULL, TE | CFG_JOIN | CFG_RECOMMEND, 0, "prepared data folder (manifest + shards) instead of --synthetic"},
+  {"market-seed", T_U64, F(market_seed), 0, 1.8e19, NULL, ALL | CFG_RECOMMEND, 1, "seed of the synthetic market"},
+  {"industries", T_U32, F(industries), 2, 1024, NULL, ALL | CFG_RECOMMEND, 1, "industries in the synthetic market (beyond 16: a long tail of niche variants)"},
+  {"users", T_U32, F(users), 50, 5000000, NULL, ALL | CFG_RECOMMEND, 1, "user population of the synthetic market"},
+  {"scale", T_F64, F(scale), 0.05, 100, NULL, ALL | CFG_RECOMMEND, 1, "size multiplier of the synthetic catalogues"},
   {"heldout", T_STR, F(heldout), 0, 0, NULL, CFG_TRAIN, 1, "held-out industries, comma-separated (default: the market's)"},
   {"kshot", T_U32, F(kshot), 1, 1000, NULL, TE, 1, "K: support interactions per held-out user"},
   {"heldout-users", T_U32, F(heldout_users), 0, 5000000, NULL, TE | CFG_BASELINES, 0, "a sparse new industry: keep N of a held-out industry's users with K+1 interactions, chosen by --seed (0 = all)"},
-  {"platform", T_STR, F(platform), 0, 0, NULL, CFG_EVAL, 0, "eval: the industry to adapt to"},
-  {"model", T_STR, F(model_path), 0, 0, NULL, CFG_EVAL, 0, "eval: meta-model file (meta-model.pb)"},
+  {"platform", T_STR, F(platform), 0, 0, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "eval: the industry to adapt to"},
+  {"model", T_STR, F(model_path), 0, 0, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "eval: meta-model file (meta-model.pb)"},
   /* job */
   {"algo", T_CHOICE, F(algo), 0, 0, "reptile|fedavg|fomaml|local|central", CFG_TRAIN, 1, "federated algorithm (central: pooled data, the privacy-free reference)"},
-  {"seed", T_U64, F(seed), 0, 1.8e19, NULL, TE, 1, "training seed"},
+  {"seed", T_U64, F(seed), 0, 1.8e19, NULL, TE | CFG_RECOMMEND, 1, "training seed"},
   {"rounds", T_U32, F(rounds), 1, 1000000, NULL, CFG_TRAIN, 1, "federated rounds"},
   {"out", T_STR, F(out), 0, 0, NULL, CFG_SYNTH | CFG_TRAIN | CFG_JOIN, 0, "output folder (a party of a pilot: its platforms' private state)"},
   {"eval-every", T_U32, F(eval_every), 0, 1000000, NULL, CFG_TRAIN, 0, "evaluate every n rounds (0 = only at the end)"},
   {"round-timeout", T_F64, F(round_timeout), 0.1, 86400, NULL, CFG_TRAIN, 0, "seconds to wait for a round's messages"},
-  {"verbose", T_U32, F(verbose), 0, 3, NULL, ALL | CFG_JOIN, 0, "log level 0..3"},
+  {"verbose", T_U32, F(verbose), 0, 3, NULL, ALL | CFG_JOIN | CFG_RECOMMEND, 0, "log level 0..3"},
   {"min-platforms", T_U32, F(min_platforms), 1, 1000000, NULL, CFG_TRAIN, 0, "a round goes on at its deadline when at least this many deltas arrived"},
   {"checkpoint-every", T_U32, F(checkpoint_every), 0, 1000000, NULL, CFG_TRAIN, 0, "write OUT/checkpoint.fmck every n rounds (0 = never)"},
   {"resume", T_STR, F(resume), 0, 0, NULL, CFG_TRAIN, 0, "continue the run in DIR from its checkpoint (reads DIR/config.txt first; flags override)"},
@@ -94,12 +94,12 @@ static const opt OPTS[] = {
   {"time-bin-days", T_U32, F(time_bin_days), 1, 36500, NULL, CFG_TRAIN, 1, "width of the time term's bins, days"},
   /* inner */
   {"inner-steps", T_U32, F(inner_steps), 1, 100000, NULL, CFG_TRAIN, 1, "k: inner steps per round"},
-  {"inner-opt", T_CHOICE, F(inner_opt), 0, 0, "sgd|adam", TE, 1, "inner optimiser"},
+  {"inner-opt", T_CHOICE, F(inner_opt), 0, 0, "sgd|adam", TE | CFG_RECOMMEND, 1, "inner optimiser"},
   {"inner-lr", T_F32, F(inner_lr), 1e-7, 10, NULL, CFG_TRAIN, 1, "inner learning rate (shared parameters)"},
-  {"local-lr", T_F32, F(local_lr), 0, 10, NULL, TE, 1, "learning rate of local ID embeddings"},
-  {"l2", T_F32, F(l2), 0, 1, NULL, TE, 1, "L2 penalty on touched embedding rows"},
-  {"batch", T_U32, F(batch), 1, 65536, NULL, TE, 1, "B: examples per step"},
-  {"negatives", T_U32, F(n_neg), 1, 65536, NULL, TE, 1, "N: sampled negatives per step"},
+  {"local-lr", T_F32, F(local_lr), 0, 10, NULL, TE | CFG_RECOMMEND, 1, "learning rate of local ID embeddings"},
+  {"l2", T_F32, F(l2), 0, 1, NULL, TE | CFG_RECOMMEND, 1, "L2 penalty on touched embedding rows"},
+  {"batch", T_U32, F(batch), 1, 65536, NULL, TE | CFG_RECOMMEND, 1, "B: examples per step"},
+  {"negatives", T_U32, F(n_neg), 1, 65536, NULL, TE | CFG_RECOMMEND, 1, "N: sampled negatives per step"},
   /* outer */
   {"outer-opt", T_CHOICE, F(outer_opt), 0, 0, "sgd|momentum|adam", CFG_TRAIN, 1, "outer optimiser (coordinator)"},
   {"outer-lr", T_F32, F(outer_lr), 1e-6, 10, NULL, CFG_TRAIN, 1, "epsilon: outer step size (fedavg uses 1)"},
@@ -107,16 +107,17 @@ static const opt OPTS[] = {
   {"clip", T_F32, F(clip), 1e-6, 1e6, NULL, CFG_TRAIN, 1, "L2 bound C on a platform's delta"},
   {"per-round", T_U32, F(per_round), 0, 1000000, NULL, CFG_TRAIN, 1, "platforms sampled per round (0 = all)"},
   /* evaluation */
-  {"ft-steps", T_U32, F(ft_steps), 0, 1000000, NULL, TE, 1, "fine-tune steps on the support split"},
-  {"ft-lr", T_F32, F(ft_lr), 1e-7, 10, NULL, TE, 1, "fine-tune learning rate"},
-  {"pop-loo", T_CHOICE, F(eval_pop_loo), 0, 0, "model|on|off", CFG_EVAL, 1, "--pop-loo of the fine-tune and local-only (see `fedmeta train --help`); model: the setting the meta-model was trained with, from its settings (off for a model whose settings do not name it: it predates the option)"},
+  {"ft-steps", T_U32, F(ft_steps), 0, 1000000, NULL, TE | CFG_RECOMMEND, 1, "fine-tune steps on the support split"},
+  {"ft-lr", T_F32, F(ft_lr), 1e-7, 10, NULL, TE | CFG_RECOMMEND, 1, "fine-tune learning rate"},
+  {"pop-loo", T_CHOICE, F(eval_pop_loo), 0, 0, "model|on|off", CFG_EVAL | CFG_RECOMMEND, 1, "--pop-loo of the fine-tune and local-only (see `fedmeta train --help`); model: the setting the meta-model was trained with, from its settings (off for a model whose settings do not name it: it predates the option)"},
   {"pop-loo", T_CHOICE, F(pop_loo), 0, 0, "on|off", CFG_TRAIN, 1, "on: a training example's popularity input (--pop-prior) leaves out its own user's interactions, as a query's does at inference (a K-shot support's counts are small, and its own interaction inflates its target's), and the towers' item popularity rank token, which cannot leave it out, is off (with --pop-prior on: without it the token is the model's only popularity input and stays); off: the counts include them"},
-  {"ft-prox", T_F32, F(ft_prox), 0, 10000, NULL, TE, 1, "lambda: the fine-tune (and local-only) adds a prior (lambda / 2) |theta - theta0|^2 centred on its start theta0, the meta-model (local-only: its hand-set start); 0 = none"},
+  {"ft-prox", T_F32, F(ft_prox), 0, 10000, NULL, TE | CFG_RECOMMEND, 1, "lambda: the fine-tune (and local-only) adds a prior (lambda / 2) |theta - theta0|^2 centred on its start theta0, the meta-model (local-only: its hand-set start); 0 = none"},
   {"write-topn", T_STR, F(write_topn), 0, 0, NULL, CFG_EVAL, 0, "FILE: write the adapted meta-model's best --topn items for each query user, tab-separated: user (its global id, users.tsv; else its index), rank, item (its index in the platform, items.tsv), score; the user's known items never among them; written to FILE.tmp and renamed"},
-  {"topn", T_U32, F(topn), 1, 10000, NULL, CFG_EVAL, 0, "N: items per user of --write-topn"},
+  {"out", T_STR, F(write_topn), 0, 0, NULL, CFG_RECOMMEND, 0, "FILE (required): the recommendations, tab-separated: user (its raw id, users.tsv of fedmeta prepare; else its global id or index), rank, item (its raw id, items.tsv; else its index in the platform), score; written to FILE.tmp and renamed"},
+  {"topn", T_U32, F(topn), 1, 10000, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "N: items per user of --write-topn (eval) and of fedmeta recommend"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
-  {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
-  {"config", T_STR, F(config_file), 0, 0, NULL, ALL | CFG_PREPARE | CFG_BASELINES, 0, "read settings from FILE (key = value); flags override"},
+  {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE | CFG_RECOMMEND, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
+  {"config", T_STR, F(config_file), 0, 0, NULL, ALL | CFG_PREPARE | CFG_BASELINES | CFG_RECOMMEND, 0, "read settings from FILE (key = value); flags override"},
   /* prepare */
   {"format", T_CHOICE, F(format), 0, 0, "ciao|amazon|movielens|csv", CFG_PREPARE, 1, "format of the published data set"},
   {"input", T_STR, F(input), 0, 0, NULL, CFG_PREPARE, 1, "the data set: a file (ciao, csv) or a folder (amazon, movielens)"},
@@ -488,9 +489,13 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
     return fm_fail(err, "--dp-sample-rate / --dp-target-epsilon need --dp-noise > 0");
   if ((cmd & CFG_TRAIN) && c->dp_noise > 0 && c->per_round)
     return fm_fail(err, "--dp-noise with --per-round: the accountant assumes Poisson sampling; use --dp-sample-rate");
-  if (cmd & CFG_EVAL) {
+  if (cmd & (CFG_EVAL | CFG_RECOMMEND)) {
     if (!c->model_path[0]) return fm_fail(err, "--model FILE is required (a meta-model.pb written by fedmeta train)");
   }
+  if ((cmd & CFG_RECOMMEND) && !c->write_topn[0])
+    return fm_fail(err, "--out FILE is required (where the recommendations go)");
+  if ((cmd & CFG_RECOMMEND) && !c->platform[0])
+    return fm_fail(err, "--platform NAME is required (the platform to recommend for)");
   if (c->hist_len > 0 && c->dim * 3ull * c->hidden > (1ull << 31))
     return fm_fail(err, "--dim %u with --hidden %u gives a layer too large", c->dim, c->hidden);
   return 0;

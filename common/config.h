@@ -88,7 +88,7 @@ typedef struct fm_config {
   uint32_t ft_steps;            /* fine-tune steps on the support split */
   float ft_lr;
   float ft_prox;                /* lambda of the fine-tune's prior centred on its start (0 = none) */
-  char write_topn[CFG_PATH_MAX]; /* eval: the adapted model's top-N file ("" = none) */
+  char write_topn[CFG_PATH_MAX]; /* eval --write-topn, recommend --out: the top-N file ("" = none) */
   uint32_t topn;                /* eval: its N */
   uint32_t local_steps;         /* steps of the local-only baseline (from scratch) */
   char ft_history[8];           /* auto | full: history used to score after training on the support (worker/adapt.h) */
@@ -119,7 +119,7 @@ typedef struct fm_config {
  * CFG_TRAIN one); CFG_JOIN: the settings a party of a pilot gives `fedmeta join`
  * (the rest comes from the coordinator). */
 enum { CFG_SYNTH = 1, CFG_TRAIN = 2, CFG_EVAL = 4, CFG_PREPARE = 8, CFG_BASELINES = 16, CFG_KEYGEN = 32,
-       CFG_COORD = 64, CFG_JOIN = 128 };
+       CFG_COORD = 64, CFG_JOIN = 128, CFG_RECOMMEND = 256 };
 
 void config_defaults(fm_config *c);
 

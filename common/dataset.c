@@ -376,6 +376,29 @@ oom:
                  ni, nx);
 }
 
+int dataset_serve_users(dataset_t *d, fm_err *err) {
+  const uint32_t nu = d->n_users, nh = d->hist_ptr[nu];
+  uint32_t *eu = calloc((size_t)nu + 1, sizeof *eu), *tp = calloc((size_t)nu + 1, sizeof *tp);
+  uint32_t *tr = calloc(1, sizeof *tr), *xp = calloc((size_t)nu + 1, sizeof *xp);
+  uint32_t *x = calloc((size_t)nh + 1, sizeof *x);
+  free(d->eval_user), free(d->truth_ptr), free(d->truth), free(d->excl_ptr), free(d->excl);
+  d->eval_user = eu, d->truth_ptr = tp, d->truth = tr, d->excl_ptr = xp, d->excl = x;
+  d->n_eval = 0;
+  if (!eu || !tp || !tr || !xp || !x)
+    return fm_fail(err, "out of memory for the %u users to serve (%u known interactions)", nu, nh);
+  uint32_t ne = 0, nx = 0;
+  for (uint32_t u = 0; u < nu; u++) {
+    uint32_t b = d->hist_ptr[u], e = d->hist_ptr[u + 1];
+    if (b == e) continue;
+    memcpy(x + nx, d->hist + b, (size_t)(e - b) * sizeof *x);
+    nx += sort_unique(x + nx, e - b);
+    eu[ne++] = u;
+    xp[ne] = nx; /* truth_ptr stays 0: nothing to find */
+  }
+  d->n_eval = ne;
+  return 0;
+}
+
 static void spectral_drop(dataset_t *d);
 static void time_drop(dataset_t *d);
 static void ease_drop(dataset_t *d);

@@ -158,6 +158,13 @@ void dataset_ease_sum(const dataset_t *d, const uint32_t *items, uint32_t n, flo
  * frees it. */
 int dataset_trans(dataset_t *d, uint32_t on, uint32_t kcap, fm_err *err);
 
+/* Serving (fedmeta recommend): every user with a history becomes an
+ * evaluation user with nothing to find, its history's distinct items
+ * excluded, so a ranking of ds->eval_user gives each user new items only.
+ * Replaces the evaluation target dataset_build made. Returns 0, or -1 with
+ * err (out of memory; the dataset then has no evaluation users). */
+int dataset_serve_users(dataset_t *d, fm_err *err);
+
 /* The time term's input (common/model.h, time_lags > 0): interaction times
  * in bins of bin_s seconds; per item and bin the count of the interactions
  * the platform knows (hist; for training, the other folds' users' first kcap,

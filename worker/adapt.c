@@ -29,6 +29,22 @@ static int attr_block(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *
          model_trans_scores(c->mc, c->theta, c->ds, users, n, S, ni, err);
 }
 
+int adapt_topn_alloc(adapt_topn_t *t, uint32_t n_users, uint32_t n, fm_err *err) {
+  const size_t cells = (size_t)(n_users ? n_users : 1) * n;
+  t->n = n;
+  t->item = malloc(cells * sizeof *t->item);
+  t->score = malloc(cells * sizeof *t->score);
+  if (t->item && t->score) return 0;
+  adapt_topn_free(t);
+  return fm_fail(err, "out of memory for the best %u items of %u users", n, n_users);
+}
+
+void adapt_topn_free(adapt_topn_t *t) {
+  free(t->item);
+  free(t->score);
+  memset(t, 0, sizeof *t);
+}
+
 /* topn (adapt.h) in blocks of users: each row's scores, its exclusions at
  * -INFINITY, then the n best by insertion (a candidate enters only above the
  * current n-th, so a row costs about one pass). */

@@ -48,6 +48,10 @@ typedef struct adapt_topn {
   float *score;
 } adapt_topn_t;
 
+/* Room for n items of each of n_users users (adapt_topn_free frees it). */
+int adapt_topn_alloc(adapt_topn_t *t, uint32_t n_users, uint32_t n, fm_err *err);
+void adapt_topn_free(adapt_topn_t *t);
+
 /* Copies theta, adapts for `steps` steps on ds (TRAIN = support) with fresh
  * local embeddings, evaluates on ds's evaluation users (history: hist_mode,
  * above). theta is not changed. per_user (ds->n_eval) may be NULL; phi

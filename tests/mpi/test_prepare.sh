@@ -4,6 +4,16 @@
 # gives exit 1 and leaves --out untouched; usage errors give exit 2.
 source "$(dirname "$0")/common.sh"
 
+expect() { # expect CODE PATTERN command...
+  local code=$1 pat=$2; shift 2
+  set +e
+  "$@" > "$TMP/o" 2> "$TMP/e"
+  local got=$?
+  set -e
+  [ "$got" = "$code" ] || { cat "$TMP/e"; fail "exit $got, expected $code: $*"; }
+  grep -q -- "$pat" "$TMP/e" || { cat "$TMP/e"; fail "stderr lacks '$pat': $*"; }
+}
+
 # 120 users x 3 industries x 10 interactions, items skewed towards low ids;
 # deterministic (an LCG in awk), with a header, a rating-0 row and a
 # malformed row.
@@ -29,6 +39,29 @@ run 3 train --data "$TMP/data" --heldout garden --rounds 2 --inner-steps 3 --dim
   || fail "training on the prepared folder failed"
 [ -s "$TMP/run/meta-model.pb" ] || fail "no meta-model"
 
+# fedmeta recommend: garden adapts the model to all it knows and gets each user's
+# best new items under the published ids (users.tsv, items.tsv): 120 users, ranks
+# 1..5 in order, never an item the user had; the same file twice; usage errors exit 2,
+# an unwritable --out exits 1 before any work and leaves nothing
+"$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb" --topn 5 --ft-steps 3 \
+  --verbose 0 --out "$TMP/rec.tsv" > "$TMP/rec.txt" || { cat "$TMP/rec.txt"; fail "recommend failed"; }
+"$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb" --topn 5 --ft-steps 3 \
+  --verbose 0 --out "$TMP/rec2.tsv" > /dev/null || fail "recommend failed (again)"
+cmp -s "$TMP/rec.tsv" "$TMP/rec2.tsv" || fail "recommend: two runs differ"
+[ ! -e "$TMP/rec.tsv.tmp" ] || fail "recommend left its temporary file"
+awk -F'\t' 'FNR == NR { split($0, f, ";"); if (f[3] == "garden") had[f[1] "|" f[2]] = 1; next }
+  /^#/ { next }
+  NF != 4 || $1 !~ /^user[0-9]+$/ || $3 !~ /^garden-[0-9]+$/ || ((($1 "|" $3) in had)) { bad = 1 }
+  $2 != (($1 == last) ? r + 1 : 1) || $2 > 5 { bad = 1 }
+  { if ($1 != last) u++; last = $1; r = $2 }
+  END { exit bad || u != 120 }' "$TMP/f.csv" "$TMP/rec.tsv" || { head "$TMP/rec.tsv"; fail "recommend: bad file"; }
+expect 2 "--out FILE is required" "$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb"
+expect 2 "no platform called 'lawn'" "$BIN" recommend --data "$TMP/data" --platform lawn --model "$TMP/run/meta-model.pb" \
+  --out "$TMP/rec3.tsv"
+expect 1 "no/such" "$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb" \
+  --out "$TMP/no/such/rec.tsv"
+[ ! -e "$TMP/rec3.tsv" ] && [ ! -e "$TMP/no" ] || fail "recommend wrote after an error"
+
 # users elsewhere: every user of the fixture is on all three industries;
 # a second one where users 4..6 of books (1..6) and games (4..9) overlap
 for n in books games garden; do
@@ -44,15 +77,6 @@ grep -q '"name":"books","users":6,[^}]*"users_elsewhere":3}' "$TMP/ov.txt" \
   && grep -q '"name":"games","users":6,[^}]*"users_elsewhere":3}' "$TMP/ov.txt" \
   || fail "users elsewhere: expected 3 of 6 on books and on games: $(tail -1 "$TMP/ov.txt")"
 
-expect() { # expect CODE PATTERN command...
-  local code=$1 pat=$2; shift 2
-  set +e
-  "$@" > "$TMP/o" 2> "$TMP/e"
-  local got=$?
-  set -e
-  [ "$got" = "$code" ] || { cat "$TMP/e"; fail "exit $got, expected $code: $*"; }
-  grep -q -- "$pat" "$TMP/e" || { cat "$TMP/e"; fail "stderr lacks '$pat': $*"; }
-}
 # --strict: the malformed row is an error with file:line, and nothing is written
 expect 1 "f.csv:3603:" "$BIN" prepare $COLS --strict --out "$TMP/strict"
 [ ! -e "$TMP/strict" ] || fail "--strict failure created the output folder"

@@ -344,7 +344,33 @@ static void test_user_id_tokens(void) {
   }
 }
 
+/* dataset_serve_users (fedmeta recommend): with every interaction TRAIN, the
+ * users with a history are the evaluation users, each excluding its own
+ * distinct items, none with anything to find; a user with no interaction is
+ * left out. */
+static void test_serve_users(void) {
+  shard_t s;
+  make_shard(&s);
+  split_t sp = {calloc(12, 1), 12, 0, 0}; /* all SPLIT_TRAIN */
+  CHECK(sp.tag != NULL);
+  dataset_t d;
+  fm_err err = {{0}};
+  CHECK_OK(dataset_build(&d, &s, &sp, SPLIT_TEST, &err));
+  CHECK_EQ_INT(d.n_eval, 0); /* nothing held out */
+  CHECK_OK(dataset_serve_users(&d, &err));
+  CHECK_EQ_INT(d.n_eval, 3);
+  expect_u32(d.eval_user, 3, LIST(0, 1, 2), "served users");
+  expect_u32(d.excl + d.excl_ptr[0], d.excl_ptr[1] - d.excl_ptr[0], LIST(0, 1, 2, 3), "user 0's known items");
+  expect_u32(d.excl + d.excl_ptr[1], d.excl_ptr[2] - d.excl_ptr[1], LIST(4, 5), "user 1's known items");
+  expect_u32(d.excl + d.excl_ptr[2], d.excl_ptr[3] - d.excl_ptr[2], LIST(1, 5), "user 2's known items");
+  for (uint32_t k = 0; k <= 3; k++) CHECK_EQ_INT(d.truth_ptr[k], 0);
+  dataset_free(&d);
+  split_free(&sp);
+  shard_free(&s);
+}
+
 int main(void) {
+  test_serve_users();
   test_user_id_tokens();
   test_ease_limit();
   test_bands();
