@@ -37,9 +37,10 @@ static void raw_ids_free(raw_ids_t *r) {
 }
 
 /* Splits buf (len bytes, made NUL-terminated in place) into lines and calls
- * take(fields, n) with the tab-separated fields of each line that is not a
- * comment; a line with the wrong number of fields is an error naming it. */
-static int each_line(const char *path, uint8_t *buf, size_t len, uint32_t want,
+ * take(fields) with the tab-separated fields of each line that is not a
+ * comment; a line with another number of fields than want, or that take
+ * refuses, is an error naming the file, the line and what was expected. */
+static int each_line(const char *path, uint8_t *buf, size_t len, uint32_t want, const char *what,
                      int (*take)(char **f, void *ctx), void *ctx, fm_err *err) {
   buf[len] = 0; /* the callers made room for it */
   char *s = (char *)buf;
@@ -57,7 +58,7 @@ static int each_line(const char *path, uint8_t *buf, size_t len, uint32_t want,
         t = tab + 1;
       }
       if (n != want) return fm_fail(err, "%s:%u: expected %u tab-separated fields, got %u", path, line, want, n);
-      if (take(f, ctx)) return fm_fail(err, "%s:%u: expected numeric ids in range, got '%s'", path, line, f[0]);
+      if (take(f, ctx)) return fm_fail(err, "%s:%u: expected %s", path, line, what);
     }
     if (!e) break;
     s = e + 1;
@@ -95,8 +96,8 @@ static int take_item(char **f, void *vctx) {
 
 /* Reads dir/name (made NUL-terminated in *buf) through each_line; a file that
  * is absent is no error: 1 is returned and nothing read. */
-static int read_table(const char *dir, const char *name, uint32_t want, int (*take)(char **f, void *ctx), void *ctx,
-                      uint8_t **buf, fm_err *err) {
+static int read_table(const char *dir, const char *name, uint32_t want, const char *what,
+                      int (*take)(char **f, void *ctx), void *ctx, uint8_t **buf, fm_err *err) {
   char path[1100];
   size_t len;
   snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -107,7 +108,7 @@ static int read_table(const char *dir, const char *name, uint32_t want, int (*ta
   uint8_t *b = realloc(*buf, len + 1);
   if (!b) return fm_fail(err, "out of memory for %s", path);
   *buf = b;
-  return each_line(path, b, len, want, take, ctx, err);
+  return each_line(path, b, len, want, what, take, ctx, err);
 }
 
 /* Loads dir/users.tsv (the global ids below n_gid, the platform's largest
@@ -120,8 +121,10 @@ static int raw_ids_load(raw_ids_t *r, const char *dir, uint32_t platform, uint32
   r->user = calloc(n_gid ? n_gid : 1, sizeof *r->user);
   r->item = calloc(n_items ? n_items : 1, sizeof *r->item);
   if (!r->user || !r->item) return fm_fail(err, "out of memory for %u user and %u item ids", n_gid, n_items);
-  if (read_table(dir, "users.tsv", 2, take_user, &c, &r->buf_u, err) < 0 ||
-      read_table(dir, "items.tsv", 3, take_item, &c, &r->buf_i, err) < 0)
+  if (read_table(dir, "users.tsv", 2, "a global user id (a number), a tab, the raw id", take_user, &c, &r->buf_u,
+                 err) < 0 ||
+      read_table(dir, "items.tsv", 3, "a platform number, the item's number in it (below its item count), the raw id",
+                 take_item, &c, &r->buf_i, err) < 0)
     return -1;
   return 0;
 }

@@ -61,6 +61,11 @@ expect 2 "no platform called 'lawn'" "$BIN" recommend --data "$TMP/data" --platf
 expect 1 "no/such" "$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb" \
   --out "$TMP/no/such/rec.tsv"
 [ ! -e "$TMP/rec3.tsv" ] && [ ! -e "$TMP/no" ] || fail "recommend wrote after an error"
+cp -r "$TMP/data" "$TMP/data-bad"
+sed -i '3s/.*/2\tnot-a-number\tx/' "$TMP/data-bad/items.tsv"
+expect 1 "items.tsv:3: expected a platform number, the item's number" "$BIN" recommend --data "$TMP/data-bad" --platform garden \
+  --model "$TMP/run/meta-model.pb" --out "$TMP/rec4.tsv"
+[ ! -e "$TMP/rec4.tsv" ] || fail "recommend wrote after a bad items.tsv"
 
 # users elsewhere: every user of the fixture is on all three industries;
 # a second one where users 4..6 of books (1..6) and games (4..9) overlap
