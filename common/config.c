@@ -39,8 +39,8 @@ static const opt OPTS[] = {
   {"heldout", T_STR, F(heldout), 0, 0, NULL, CFG_TRAIN, 1, "held-out industries, comma-separated (default: the market's)"},
   {"kshot", T_U32, F(kshot), 1, 1000, NULL, TE, 1, "K: support interactions per held-out user"},
   {"heldout-users", T_U32, F(heldout_users), 0, 5000000, NULL, TE | CFG_BASELINES, 0, "a sparse new industry: keep N of a held-out industry's users with K+1 interactions, chosen by --seed (0 = all)"},
-  {"platform", T_STR, F(platform), 0, 0, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "eval: the industry to adapt to"},
-  {"model", T_STR, F(model_path), 0, 0, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "eval: meta-model file (meta-model.pb)"},
+  {"platform", T_STR, F(platform), 0, 0, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "eval, recommend: the industry (platform) to adapt to"},
+  {"model", T_STR, F(model_path), 0, 0, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "eval, recommend: meta-model file (meta-model.pb)"},
   /* job */
   {"algo", T_CHOICE, F(algo), 0, 0, "reptile|fedavg|fomaml|local|central", CFG_TRAIN, 1, "federated algorithm (central: pooled data, the privacy-free reference)"},
   {"seed", T_U64, F(seed), 0, 1.8e19, NULL, TE | CFG_RECOMMEND, 1, "training seed"},
