@@ -6,10 +6,12 @@
 
 #include <mpi.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/checkpoint.h"
 #include "common/config.h"
 #include "common/model.h"
+#include "worker/adapt.h"
 
 /* Defaults, then --config and the flags of subcommand cmd (CFG_*), then the
  * cross-field checks. Returns 0, 1 if --help was printed, -1 after printing
@@ -36,6 +38,14 @@ int cli_blas_threads(void);
 /* The --pop-loo an adaptation of ck uses ("on" or "off" into out): the flag's,
  * or with "model" the setting ck was trained with. cli/fedmeta.c. */
 int cli_pop_loo(const fm_config *c, const checkpoint_t *ck, char out[8], fm_err *err);
+
+/* The lines "user  rank  item  score" of t (ds->eval_user order, best first),
+ * the user as user_ids[global id] and the item as item_ids[index] where those
+ * are given and not NULL (the published ids), else as numbers: the global id
+ * (the user's index without one) and the platform's item index. Returns the
+ * lines written. cli/fedmeta.c. */
+uint64_t cli_write_topn_rows(FILE *f, const adapt_topn_t *t, const dataset_t *ds, const shard_t *sh,
+                             char *const *user_ids, uint32_t n_user_ids, char *const *item_ids, uint32_t n_item_ids);
 
 int cmd_prepare(int argc, char **argv);   /* cli/prepare.c */
 int cmd_recommend(int argc, char **argv); /* cli/recommend.c */

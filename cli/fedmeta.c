@@ -137,6 +137,26 @@ int cli_blas_threads(void) {
   return threads;
 }
 
+uint64_t cli_write_topn_rows(FILE *f, const adapt_topn_t *t, const dataset_t *ds, const shard_t *sh,
+                             char *const *user_ids, uint32_t n_user_ids, char *const *item_ids, uint32_t n_item_ids) {
+  uint64_t lines = 0;
+  for (uint32_t k = 0; k < ds->n_eval; k++) {
+    const uint32_t u = ds->eval_user[k], g = sh->user_gid ? sh->user_gid[u] : u;
+    const char *ru = g < n_user_ids ? user_ids[g] : NULL;
+    for (uint32_t r = 0; r < t->n; r++) {
+      const uint32_t i = t->item[(size_t)k * t->n + r];
+      if (i == UINT32_MAX) break;
+      const char *ri = i < n_item_ids ? item_ids[i] : NULL;
+      if (ru) fprintf(f, "%s\t%u\t", ru, r + 1);
+      else fprintf(f, "%u\t%u\t", g, r + 1);
+      if (ri) fprintf(f, "%s\t%.9g\n", ri, t->score[(size_t)k * t->n + r]);
+      else fprintf(f, "%u\t%.9g\n", i, t->score[(size_t)k * t->n + r]);
+      lines++;
+    }
+  }
+  return lines;
+}
+
 /* --write-topn: the adapted model's best items per query user (config.c says
  * the format) into a, opened before the adaptation (a bad path fails at once),
  * then committed. */
@@ -146,14 +166,7 @@ static int write_topn(fm_atomic *a, const adapt_topn_t *t, const dataset_t *ds, 
                "# user\trank\titem\tscore (user: global id, users.tsv%s; item: index in the platform, items.tsv)\n",
           algo, c->platform, c->kshot, c->ft_steps, (unsigned long long)c->seed, t->n,
           sh->user_gid ? "" : " (none here: the user's index)");
-  for (uint32_t u = 0; u < ds->n_eval; u++) {
-    uint32_t lu = ds->eval_user[u], id = sh->user_gid ? sh->user_gid[lu] : lu;
-    for (uint32_t r = 0; r < t->n; r++) {
-      uint32_t i = t->item[(size_t)u * t->n + r];
-      if (i == UINT32_MAX) break;
-      fprintf(a->f, "%u\t%u\t%u\t%.9g\n", id, r + 1, i, t->score[(size_t)u * t->n + r]);
-    }
-  }
+  cli_write_topn_rows(a->f, t, ds, sh, NULL, 0, NULL, 0);
   return fm_atomic_commit(a, err);
 }
 

@@ -20,9 +20,9 @@
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
-/* Raw ids from a prepared folder: one string per key, "" where the file has
+/* Raw ids from a prepared folder: one string per key, NULL where the file has
  * none. A file that is absent is no error (the synthetic market, a folder
- * written by fedmeta synth): the ids stay empty and the numbers are written. */
+ * written by fedmeta synth): the ids stay NULL and the numbers are written. */
 typedef struct raw_ids {
   char **user; /* (n_gid) by global user id */
   uint32_t n_user;
@@ -183,21 +183,7 @@ int cmd_recommend(int argc, char **argv) {
           "# fedmeta recommend: %s, %s (round %u, %s), fine-tuned %u steps at %g on its %u interactions; "
           "the best %u new items per user\n# user\trank\titem\tscore\n",
           c.platform, c.model_path, ck.round, ck.algo, c.ft_steps, c.ft_lr, sh.n_inter, c.topn);
-  uint64_t lines = 0;
-  for (uint32_t k = 0; k < ds.n_eval; k++) {
-    const uint32_t u = ds.eval_user[k], g = sh.user_gid ? sh.user_gid[u] : u;
-    const char *ru = ids.user && g < ids.n_user ? ids.user[g] : NULL;
-    for (uint32_t rk = 0; rk < topn.n; rk++) {
-      const uint32_t i = topn.item[(size_t)k * topn.n + rk];
-      if (i == UINT32_MAX) break;
-      const char *ri = ids.item && i < ids.n_item ? ids.item[i] : NULL;
-      if (ru) fprintf(out.f, "%s\t", ru);
-      else fprintf(out.f, "%u\t", g);
-      if (ri) fprintf(out.f, "%u\t%s\t%.9g\n", rk + 1, ri, topn.score[(size_t)k * topn.n + rk]);
-      else fprintf(out.f, "%u\t%u\t%.9g\n", rk + 1, i, topn.score[(size_t)k * topn.n + rk]);
-      lines++;
-    }
-  }
+  uint64_t lines = cli_write_topn_rows(out.f, &topn, &ds, &sh, ids.user, ids.n_user, ids.item, ids.n_item);
   if (fm_atomic_commit(&out, &err)) goto fail;
   printf("%s: %u users, %u items, %u fine-tune steps; wrote %llu recommendations to %s\n", c.platform, ds.n_eval,
          ds.n_items, c.ft_steps, (unsigned long long)lines, c.write_topn);

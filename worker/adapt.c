@@ -93,8 +93,10 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, adapt_topn_t *topn, co
   }
   model_user_vectors(mc, theta, local, ds, ds->eval_user, ds->n_eval, U);
   model_item_vectors(mc, theta, local, ds, V);
-  int rc;
-  if ((mc->attr && ds->n_attr) || mc->ease || mc->trans) { /* the terms beside the product (model.h) */
+  int rc = 0;
+  if (ds->truth_ptr[ds->n_eval] == 0) { /* nothing held out (serving): no metrics to rank for */
+    if (per_user) memset(per_user, 0, ds->n_eval * sizeof *per_user);
+  } else if ((mc->attr && ds->n_attr) || mc->ease || mc->trans) { /* the terms beside the product (model.h) */
     attr_ctx_t c = {mc, theta, U, V, (uint32_t)D, ds};
     rc = metrics_rank_scores(out, per_user, ds, attr_block, &c, NULL, 0, err);
   } else {

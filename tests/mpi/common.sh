@@ -13,3 +13,12 @@ run() { # run NRANKS fedmeta-args...
   timeout 300 "$MPIEXEC" -n "$n" --oversubscribe --bind-to none --mca mpi_yield_when_idle 1 "$BIN" "$@"
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+expect() { # expect CODE PATTERN command...: exit CODE and PATTERN on stderr
+  local code=$1 pat=$2; shift 2
+  set +e
+  "$@" > "$TMP/expect.out" 2> "$TMP/expect.err"
+  local got=$?
+  set -e
+  [ "$got" = "$code" ] || { cat "$TMP/expect.err"; fail "exit $got, expected $code: $*"; }
+  grep -q -- "$pat" "$TMP/expect.err" || { cat "$TMP/expect.err"; fail "stderr lacks '$pat': $*"; }
+}

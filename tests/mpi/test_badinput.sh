@@ -3,15 +3,6 @@
 # non-zero exit, never a crash or a hang.
 source "$(dirname "$0")/common.sh"
 
-expect() { # expect CODE PATTERN command...
-  local code=$1 pat=$2; shift 2
-  set +e
-  "$@" > "$TMP/out" 2> "$TMP/err"
-  local got=$?
-  set -e
-  [ "$got" = "$code" ] || { cat "$TMP/err"; fail "exit $got, expected $code: $*"; }
-  grep -q -- "$pat" "$TMP/err" || { cat "$TMP/err"; fail "stderr lacks '$pat': $*"; }
-}
 expect 2 "unknown command" "$BIN" frobnicate
 expect 2 "unknown option '--bogus'" "$BIN" synth --bogus
 expect 2 "out of range" "$BIN" synth --industries 1 --out "$TMP/x"

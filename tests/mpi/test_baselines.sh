@@ -59,15 +59,6 @@ grep -q "ease-pooled  not asked for" "$TMP/t2.txt" || fail "--no-pooled not repo
   fail "--heldout-users 9: users column $(awk -F, 'NR > 1 { print $4 }' "$TMP/u9.csv" | paste -sd' ')"
 
 # bad input: one line on stderr, exit 2 for usage, 1 for data
-expect() { # expect CODE PATTERN command...
-  local code=$1 pat=$2; shift 2
-  set +e
-  "$@" > "$TMP/out.txt" 2> "$TMP/err"
-  local got=$?
-  set -e
-  [ "$got" = "$code" ] || { cat "$TMP/err"; fail "exit $got, expected $code: $*"; }
-  grep -q -- "$pat" "$TMP/err" || { cat "$TMP/err"; fail "stderr lacks '$pat': $*"; }
-}
 expect 2 "--data DIR is required" "$BIN" baselines --heldout home
 expect 2 "--heldout NAMES is required" "$BIN" baselines --data "$TMP/m"
 expect 2 "no industry called 'nosuch'" "$BIN" baselines --data "$TMP/m" --heldout nosuch

@@ -4,16 +4,6 @@
 # gives exit 1 and leaves --out untouched; usage errors give exit 2.
 source "$(dirname "$0")/common.sh"
 
-expect() { # expect CODE PATTERN command...
-  local code=$1 pat=$2; shift 2
-  set +e
-  "$@" > "$TMP/o" 2> "$TMP/e"
-  local got=$?
-  set -e
-  [ "$got" = "$code" ] || { cat "$TMP/e"; fail "exit $got, expected $code: $*"; }
-  grep -q -- "$pat" "$TMP/e" || { cat "$TMP/e"; fail "stderr lacks '$pat': $*"; }
-}
-
 # 120 users x 3 industries x 10 interactions, items skewed towards low ids;
 # deterministic (an LCG in awk), with a header, a rating-0 row and a
 # malformed row.

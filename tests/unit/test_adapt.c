@@ -72,9 +72,10 @@ static void check_topn(const train_cfg_t *tc, const float *theta, const dataset_
   fm_err err = {{0}};
   const uint32_t n = ds->n_eval, N = 25;
   metrics_user_t *pu = malloc(n * sizeof *pu);
-  adapt_topn_t t = {N, malloc((size_t)n * N * sizeof *t.item), malloc((size_t)n * N * sizeof *t.score)};
-  adapt_topn_t t2 = {N, malloc((size_t)n * N * sizeof *t.item), malloc((size_t)n * N * sizeof *t.score)};
-  CHECK(pu && t.item && t.score && t2.item && t2.score);
+  adapt_topn_t t, t2;
+  CHECK(pu != NULL);
+  CHECK_OK(adapt_topn_alloc(&t, n, N, &err));
+  CHECK_OK(adapt_topn_alloc(&t2, n, N, &err));
   metrics_t m;
   CHECK_OK(adapt_eval(&m, pu, NULL, &t, &MC, tc, theta, ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
   CHECK_OK(adapt_eval(&m, NULL, NULL, &t2, &MC, tc, theta, ds, steps, ADAPT_HIST_FULL, seed, platform, &err));
@@ -102,7 +103,9 @@ static void check_topn(const train_cfg_t *tc, const float *theta, const dataset_
     users++, hits += hr;
   }
   CHECK(users > 20 && hits > 0); /* something was compared */
-  free(pu), free(t.item), free(t.score), free(t2.item), free(t2.score);
+  free(pu);
+  adapt_topn_free(&t);
+  adapt_topn_free(&t2);
 }
 
 static void test_rule(uint32_t k) {
