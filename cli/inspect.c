@@ -54,6 +54,16 @@ static void print_model(const char *path, const checkpoint_t *ck) {
   printf("%s: %s, round %u, seed %llu; %zu shared parameters\n", path, ck->algo[0] ? ck->algo : "?", ck->round,
          (unsigned long long)ck->seed, ck->n_theta);
   printf("  shape: dim %u, hidden %u, buckets %u, history %u items\n", m->dim, m->hidden, m->n_buckets, m->hist_len);
+  /* the settings' comment lines: what was done to the model since (e.g. a fine-tune by fedmeta recommend) */
+  for (const char *l = ck->config; l && *l;) {
+    const char *e = strchr(l, '\n');
+    int n = e ? (int)(e - l) : (int)strlen(l);
+    if (*l == '#') {
+      int skip = 1 + (n > 1 && l[1] == ' '); /* "# " */
+      printf("  note: %.*s\n", n - skip, l + skip);
+    }
+    l = e ? e + 1 : NULL;
+  }
   printf("  terms: towers %s", m->no_towers ? "off" : "on");
   if (m->pop_prior) printf(", popularity");
   if (m->spectral) printf(", co-occurrence (rank %u%s)", m->spectral, m->spectral_basis ? ", smooth filter" : "");

@@ -3,7 +3,9 @@
  * support; no split) and writes each user's best N items it has not
  * interacted with, under the raw ids of the published data when the prepared
  * folder has them (users.tsv, items.tsv of fedmeta prepare). It reads one
- * shard and the meta-model, runs on one process, and sends nothing. */
+ * shard and the meta-model, runs on one process, and sends nothing. With
+ * --save-model it also keeps the fine-tuned model, so that a later run can
+ * serve from it with --ft-steps 0 (the same recommendations, no fine-tune). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,8 @@ int cmd_recommend(int argc, char **argv) {
   raw_ids_t ids = {0};
   adapt_topn_t topn = {0, NULL, NULL};
   fm_atomic out = {NULL, NULL, NULL};
+  float *phi = NULL;  /* the fine-tuned model (--save-model) */
+  char *phi_cfg = NULL; /* its settings: the meta-model's, and how it was fine-tuned */
   int code = EXIT_RUNTIME;
   memset(&src, 0, sizeof src);
   memset(&ck, 0, sizeof ck);
@@ -172,11 +176,20 @@ int cmd_recommend(int argc, char **argv) {
     if (sh.user_gid[u] >= n_gid) n_gid = sh.user_gid[u] + 1;
   if (c.data[0] && raw_ids_load(&ids, c.data, (uint32_t)p, n_gid, sh.n_items, &err)) goto fail;
   if (fm_atomic_open(&out, c.write_topn, &err)) goto fail; /* a bad path fails before the work */
+  if (c.save_model[0]) { /* the same for the model's path, probed and let go */
+    fm_atomic probe = {NULL, NULL, NULL};
+    if (fm_atomic_open(&probe, c.save_model, &err)) goto fail;
+    fm_atomic_abort(&probe);
+    if (!(phi = malloc(ck.n_theta * sizeof *phi + 1))) {
+      fm_fail(&err, "out of memory for a copy of the model (%zu floats)", ck.n_theta);
+      goto fail;
+    }
+  }
   c.dim = ck.model.dim, c.hidden = ck.model.hidden, c.hist_len = ck.model.hist_len;
   train_cfg_t ft = worker_ft_cfg(&c);
   metrics_t m;
   if (adapt_topn_alloc(&topn, ds.n_eval, c.topn, &err)) goto fail;
-  if (adapt_eval(&m, NULL, NULL, &topn, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history),
+  if (adapt_eval(&m, NULL, phi, &topn, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history),
                  c.seed, (uint32_t)p, &err))
     goto fail;
   fprintf(out.f,
@@ -185,12 +198,29 @@ int cmd_recommend(int argc, char **argv) {
           c.platform, c.model_path, ck.round, ck.algo, c.ft_steps, c.ft_lr, sh.n_inter, c.topn);
   uint64_t lines = cli_write_topn_rows(out.f, &topn, &ds, &sh, ids.user, ids.n_user, ids.item, ids.n_item);
   if (fm_atomic_commit(&out, &err)) goto fail;
+  if (phi) {
+    /* The meta-model's file with the fine-tuned theta: its settings are kept
+     * (eval and recommend read --pop-loo from them) and the fine-tune noted. */
+    const char *cfg0 = ck.config ? ck.config : "";
+    size_t cap = strlen(cfg0) + strlen(c.platform) + 200;
+    if (!(phi_cfg = malloc(cap))) {
+      fm_fail(&err, "out of memory");
+      goto fail;
+    }
+    snprintf(phi_cfg, cap, "%s%s# fine-tuned by fedmeta recommend on platform %s: %u steps at %g, %u interactions\n",
+             cfg0, *cfg0 && cfg0[strlen(cfg0) - 1] != '\n' ? "\n" : "", c.platform, c.ft_steps, c.ft_lr, sh.n_inter);
+    checkpoint_t fine = ck;
+    fine.theta = phi, fine.config = phi_cfg;
+    if (checkpoint_write(c.save_model, &fine, &err)) goto fail;
+    printf("%s: the fine-tuned model is in %s (serve from it with --ft-steps 0)\n", c.platform, c.save_model);
+  }
   printf("%s: %u users, %u items, %u fine-tune steps; wrote %llu recommendations to %s\n", c.platform, ds.n_eval,
          ds.n_items, c.ft_steps, (unsigned long long)lines, c.write_topn);
   code = EXIT_OK;
 fail:
   if (code != EXIT_OK) fprintf(stderr, "fedmeta recommend: %s\n", err.msg);
   fm_atomic_abort(&out);
+  free(phi), free(phi_cfg);
   adapt_topn_free(&topn);
   raw_ids_free(&ids);
   dataset_free(&ds);

@@ -114,6 +114,7 @@ static const opt OPTS[] = {
   {"ft-prox", T_F32, F(ft_prox), 0, 10000, NULL, TE | CFG_RECOMMEND, 1, "lambda: the fine-tune (and local-only) adds a prior (lambda / 2) |theta - theta0|^2 centred on its start theta0, the meta-model (local-only: its hand-set start); 0 = none"},
   {"write-topn", T_STR, F(write_topn), 0, 0, NULL, CFG_EVAL, 0, "FILE: write the adapted meta-model's best --topn items for each query user, tab-separated: user (its global id, users.tsv; else its index), rank, item (its index in the platform, items.tsv), score; the user's known items never among them; written to FILE.tmp and renamed"},
   {"out", T_STR, F(write_topn), 0, 0, NULL, CFG_RECOMMEND, 0, "FILE (required): the recommendations, tab-separated: user (its raw id, users.tsv of fedmeta prepare; else its global id or index), rank, item (its raw id, items.tsv; else its index in the platform), score; written to FILE.tmp and renamed"},
+  {"save-model", T_STR, F(save_model), 0, 0, NULL, CFG_RECOMMEND, 0, "FILE: also write the fine-tuned model, in the meta-model's format (written to FILE.tmp and renamed): serve from it later with --model FILE --ft-steps 0 (the same recommendations, no fine-tune), or score it with fedmeta eval; refused with --local-lr > 0 (the platform's ID embeddings are not part of such a file)"},
   {"topn", T_U32, F(topn), 1, 10000, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "N: items per user of --write-topn (eval) and of fedmeta recommend"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
   {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE | CFG_RECOMMEND, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
@@ -496,6 +497,9 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
     return fm_fail(err, "--out FILE is required (where the recommendations go)");
   if ((cmd & CFG_RECOMMEND) && !c->platform[0])
     return fm_fail(err, "--platform NAME is required (the platform to recommend for)");
+  if ((cmd & CFG_RECOMMEND) && c->save_model[0] && c->local_lr > 0)
+    return fm_fail(err, "--save-model with --local-lr %g: a model file holds the shared parameters only, not the "
+                   "platform's ID embeddings the fine-tune would train; use --local-lr 0", c->local_lr);
   if (c->hist_len > 0 && c->dim * 3ull * c->hidden > (1ull << 31))
     return fm_fail(err, "--dim %u with --hidden %u gives a layer too large", c->dim, c->hidden);
   return 0;

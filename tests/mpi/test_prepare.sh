@@ -45,6 +45,25 @@ awk -F'\t' 'FNR == NR { split($0, f, ";"); if (f[3] == "garden") had[f[1] "|" f[
   $2 != (($1 == last) ? r + 1 : 1) || $2 > 5 { bad = 1 }
   { if ($1 != last) u++; last = $1; r = $2 }
   END { exit bad || u != 120 }' "$TMP/f.csv" "$TMP/rec.tsv" || { head "$TMP/rec.tsv"; fail "recommend: bad file"; }
+# --save-model keeps the fine-tuned model: served from it with no fine-tune it gives
+# the same recommendations (the meta-model does not: a mutation saving it fails here);
+# inspect shows the fine-tune; refused with --local-lr > 0
+# (exit 2) and, when its path cannot be written, before any work (exit 1)
+"$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb" --topn 5 --ft-steps 3 \
+  --verbose 0 --out "$TMP/rec5.tsv" --save-model "$TMP/garden.pb" > /dev/null || fail "recommend --save-model failed"
+cmp -s "$TMP/rec.tsv" "$TMP/rec5.tsv" || fail "recommend: --save-model changed the recommendations"
+[ ! -e "$TMP/garden.pb.tmp" ] || fail "recommend left the model's temporary file"
+"$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/garden.pb" --topn 5 --ft-steps 0 \
+  --verbose 0 --out "$TMP/rec6.tsv" > /dev/null || fail "recommend from the saved model failed"
+cmp -s <(grep -v '^#' "$TMP/rec.tsv") <(grep -v '^#' "$TMP/rec6.tsv") ||
+  fail "recommend: the saved model, served without a fine-tune, recommends otherwise"
+"$BIN" inspect "$TMP/garden.pb" | grep -q "fine-tuned by fedmeta recommend on platform garden" ||
+  fail "inspect: the saved model does not say how it was fine-tuned"
+expect 2 "a model file holds the shared parameters only" "$BIN" recommend --data "$TMP/data" --platform garden \
+  --model "$TMP/run/meta-model.pb" --out "$TMP/rec7.tsv" --save-model "$TMP/g2.pb" --local-lr 0.1
+expect 1 "no/such" "$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb" \
+  --out "$TMP/rec7.tsv" --save-model "$TMP/no/such/g.pb"
+[ ! -e "$TMP/rec7.tsv" ] && [ ! -e "$TMP/g2.pb" ] || fail "recommend wrote after a --save-model error"
 expect 2 "--out FILE is required" "$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb"
 expect 2 "no platform called 'lawn'" "$BIN" recommend --data "$TMP/data" --platform lawn --model "$TMP/run/meta-model.pb" \
   --out "$TMP/rec3.tsv"
