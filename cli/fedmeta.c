@@ -170,6 +170,31 @@ static int write_topn(fm_atomic *a, const adapt_topn_t *t, const dataset_t *ds, 
   return fm_atomic_commit(a, err);
 }
 
+/* --model-list FILE: one model path per line; blank lines and lines starting
+ * with # skipped. *paths (malloc'd) points into *buf (malloc'd). */
+static int read_model_list(const char *file, char ***paths, uint32_t *n, uint8_t **buf, fm_err *err) {
+  size_t len;
+  if (fm_read_file(file, buf, &len, (size_t)1 << 26, err)) return -1;
+  uint8_t *b = realloc(*buf, len + 1);
+  if (!b) return fm_fail(err, "out of memory for %s", file);
+  *buf = b;
+  b[len] = 0;
+  size_t cap = 1;
+  for (size_t i = 0; i < len; i++) cap += b[i] == '\n';
+  if (!(*paths = malloc(cap * sizeof **paths))) return fm_fail(err, "out of memory for %s", file);
+  *n = 0;
+  for (char *s = (char *)b; s && *s;) {
+    char *e = strchr(s, '\n');
+    if (e) *e = 0;
+    size_t l = strlen(s);
+    if (l && s[l - 1] == '\r') s[--l] = 0;
+    if (l && *s != '#') (*paths)[(*n)++] = s;
+    s = e ? e + 1 : NULL;
+  }
+  if (!*n) return fm_fail(err, "%s: no model path in it (one meta-model file per line)", file);
+  return 0;
+}
+
 static int cmd_eval(int argc, char **argv) {
   fm_config c;
   int r = cli_parse(&c, CFG_EVAL, argc, argv, 0);
@@ -185,6 +210,9 @@ static int cmd_eval(int argc, char **argv) {
   float *phi_model = NULL, *phi_loc = NULL, *start_loc = NULL;
   adapt_topn_t topn = {0, NULL, NULL};
   fm_atomic topf = {NULL, NULL, NULL};
+  char **paths = NULL; /* the models: --model, or --model-list's lines (pointing into listbuf) */
+  uint32_t n_paths = 0;
+  uint8_t *listbuf = NULL;
   int code = EXIT_RUNTIME;
   memset(&src, 0, sizeof src);
   memset(&ck, 0, sizeof ck);
@@ -207,7 +235,15 @@ static int cmd_eval(int argc, char **argv) {
     code = EXIT_USAGE;
     goto fail;
   }
-  if (checkpoint_read(&ck, c.model_path, &err)) goto fail;
+  /* the models to score: --model, or every path of --model-list */
+  if (c.model_list[0]) {
+    if (read_model_list(c.model_list, &paths, &n_paths, &listbuf, &err)) goto fail;
+  } else {
+    static char *one[1];
+    one[0] = c.model_path;
+    paths = one, n_paths = 1;
+  }
+  if (checkpoint_read(&ck, paths[0], &err)) goto fail;
   char pop_loo[8];
   const int from_model = !strcmp(c.eval_pop_loo, "model");
   if (cli_pop_loo(&c, &ck, pop_loo, &err)) goto fail;
@@ -243,69 +279,96 @@ static int cmd_eval(int argc, char **argv) {
     if (fm_atomic_open(&topf, c.write_topn, &err)) goto fail;
     if (adapt_topn_alloc(&topn, ds.n_eval, c.topn, &err)) goto fail;
   }
-  if (adapt_eval(&mm, pu_model, phi_model, c.write_topn[0] ? &topn : NULL, &ck.model, &ft, ck.theta, &ds, c.ft_steps, adapt_hist_mode(c.ft_history),
-                 c.seed, (uint32_t)p, &err) ||
-      metrics_rank_popularity(&pop, pu_pop, &ds, &err))
-    goto fail;
-  if (c.write_topn[0] && write_topn(&topf, &topn, &ds, &sh, &c, ck.algo, &err)) goto fail;
+  /* the baselines depend on the industry and the model's shape only: once */
+  if (metrics_rank_popularity(&pop, pu_pop, &ds, &err)) goto fail;
   int has_local = c.local_steps > 0;
   if (has_local && adapt_local_only(&loc, pu_loc, phi_loc, &ck.model, &ft, &ds, c.local_steps,
                                     adapt_hist_mode(c.ft_history), c.seed, (uint32_t)p, &err))
     goto fail;
-  printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps, "
-         "pop-loo %s%s\n", c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps, pop_loo,
-         from_model ? " (the model's)" : "");
-  printf("%-18s %9s %10s %8s %8s %7s\n", "method", "NDCG@10", "Recall@20", "HR@10", "MRR", "users");
-  print_metrics_row("popularity", &pop);
-  if (has_local) print_metrics_row("local-only", &loc);
-  char name[40];
-  snprintf(name, sizeof name, "%s+ft", ck.algo);
-  print_metrics_row(name, &mm);
-  /* user-level bootstrap 95% intervals (protocol P1: with a few hundred users a
-   * difference of 10 % can be noise), and paired ones of the model's relative
-   * difference: every resample takes the same users for both methods */
-  double rel_pop[3] = {NAN, NAN, NAN}, rel_loc[3] = {NAN, NAN, NAN};
-  if (c.boot) {
-    /* the methods in table order; the model against each baseline it follows */
-    const struct { const char *name; const metrics_user_t *pu; double *rel; } row[3] = {
-        {"popularity", pu_pop, rel_pop}, {"local-only", has_local ? pu_loc : NULL, rel_loc}, {name, pu_model, NULL}};
-    printf("NDCG@10 95%% intervals over %u user-level bootstrap resamples (seed %llu; paired: the same users\n"
-           "for both methods in every resample):\n", c.boot,
-           (unsigned long long)c.seed);
-    for (int k = 0; k < 3; k++) {
-      double lo, hi;
-      if (!row[k].pu) continue;
-      metrics_bootstrap_ndcg(&lo, &hi, row[k].pu, ds.n_eval, c.boot, c.seed);
-      printf("interval %-18s [%.4f, %.4f]\n", row[k].name, lo, hi);
+  for (uint32_t m = 0; m < n_paths; m++) {
+    if (m > 0) { /* the next model: the inputs built for the first must be its inputs too */
+      checkpoint_t next;
+      char next_loo[8];
+      if (checkpoint_read(&next, paths[m], &err)) goto fail;
+      if (memcmp(&next.model, &ck.model, sizeof ck.model) || next.n_theta != ck.n_theta ||
+          cli_pop_loo(&c, &next, next_loo, &err) || strcmp(next_loo, pop_loo)) {
+        checkpoint_free(&next);
+        fm_fail(&err, "%s: %s: another shape, terms or pop-loo than %s (the models of a list share them: the "
+                "industry's inputs are built once)", c.model_list, paths[m], paths[0]);
+        goto fail;
+      }
+      checkpoint_free(&ck);
+      ck = next;
     }
-    for (int k = 0; k < 2; k++) {
-      if (!row[k].pu) continue;
-      double *rel = row[k].rel;
-      metrics_bootstrap_rel(&rel[0], &rel[1], &rel[2], pu_model, row[k].pu, ds.n_eval, c.boot, c.seed);
-      printf("paired   %s vs %s: %+.1f %% [%+.1f %%, %+.1f %%]\n", name, row[k].name, 100 * rel[0], 100 * rel[1],
-             100 * rel[2]);
+    if (adapt_eval(&mm, pu_model, phi_model, c.write_topn[0] ? &topn : NULL, &ck.model, &ft, ck.theta, &ds,
+                   c.ft_steps, adapt_hist_mode(c.ft_history), c.seed, (uint32_t)p, &err))
+      goto fail;
+    if (c.write_topn[0] && write_topn(&topf, &topn, &ds, &sh, &c, ck.algo, &err)) goto fail;
+    if (m == 0) {
+      printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps, "
+             "pop-loo %s%s\n", c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps, pop_loo,
+             from_model ? " (the model's)" : "");
+      printf("%-18s %9s %10s %8s %8s %7s\n", "method", "NDCG@10", "Recall@20", "HR@10", "MRR", "users");
+      print_metrics_row("popularity", &pop);
+      if (has_local) print_metrics_row("local-only", &loc);
     }
+    char name[40];
+    snprintf(name, sizeof name, "%s+ft", ck.algo);
+    if (c.model_list[0]) printf("model %s\n", paths[m]);
+    print_metrics_row(name, &mm);
+    /* user-level bootstrap 95% intervals (protocol P1: with a few hundred users a
+     * difference of 10 % can be noise), and paired ones of the model's relative
+     * difference: every resample takes the same users for both methods */
+    double rel_pop[3] = {NAN, NAN, NAN}, rel_loc[3] = {NAN, NAN, NAN};
+    if (c.boot) {
+      /* the methods in table order; the model against each baseline it follows */
+      const struct { const char *name; const metrics_user_t *pu; double *rel; } row[3] = {
+          {"popularity", pu_pop, rel_pop}, {"local-only", has_local ? pu_loc : NULL, rel_loc}, {name, pu_model, NULL}};
+      printf("NDCG@10 95%% intervals over %u user-level bootstrap resamples (seed %llu; paired: the same users\n"
+             "for both methods in every resample):\n", c.boot,
+             (unsigned long long)c.seed);
+      for (int k = 0; k < 3; k++) {
+        double lo, hi;
+        if (!row[k].pu) continue;
+        metrics_bootstrap_ndcg(&lo, &hi, row[k].pu, ds.n_eval, c.boot, c.seed);
+        printf("interval %-18s [%.4f, %.4f]\n", row[k].name, lo, hi);
+      }
+      for (int k = 0; k < 2; k++) {
+        if (!row[k].pu) continue;
+        double *rel = row[k].rel;
+        metrics_bootstrap_rel(&rel[0], &rel[1], &rel[2], pu_model, row[k].pu, ds.n_eval, c.boot, c.seed);
+        printf("paired   %s vs %s: %+.1f %% [%+.1f %%, %+.1f %%]\n", name, row[k].name, 100 * rel[0], 100 * rel[1],
+               100 * rel[2]);
+      }
+    }
+    if (show_terms) { /* each beside its start: the meta-model's, local-only's hand-set one */
+      printf("term weights after adaptation (start in brackets):\n%s (%u fine-tune steps)\n", name, c.ft_steps);
+      inspect_print_terms(&ck.model, phi_model, ck.theta);
+      if (has_local && m == 0) {
+        model_shared_init(start_loc, &ck.model, c.seed); /* the terms' start does not depend on the seed */
+        printf("local-only (%u steps)\n", c.local_steps);
+        inspect_print_terms(&ck.model, phi_loc, start_loc);
+      }
+    }
+    printf("{\"platform\":\"%s\",\"k\":%u,\"ft_steps\":%u,\"model\":{\"ndcg10\":%.6f,\"recall20\":%.6f},"
+           "\"popularity\":{\"ndcg10\":%.6f,\"recall20\":%.6f},\"users\":%u",
+           c.platform, c.kshot, c.ft_steps, mm.ndcg10, mm.recall20, pop.ndcg10, pop.recall20, mm.n_users);
+    if (c.boot && !isnan(rel_pop[0]))
+      printf(",\"vs_popularity\":{\"rel\":%.6f,\"lo\":%.6f,\"hi\":%.6f}", rel_pop[0], rel_pop[1], rel_pop[2]);
+    if (c.boot && has_local && !isnan(rel_loc[0]))
+      printf(",\"vs_local_only\":{\"rel\":%.6f,\"lo\":%.6f,\"hi\":%.6f}", rel_loc[0], rel_loc[1], rel_loc[2]);
+    if (c.model_list[0]) {
+      printf(",\"model_file\":\"");
+      for (const char *q = paths[m]; *q; q++) printf(*q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
+      printf("\"");
+    }
+    printf("}\n");
   }
-  if (show_terms) { /* each beside its start: the meta-model's, local-only's hand-set one */
-    printf("term weights after adaptation (start in brackets):\n%s (%u fine-tune steps)\n", name, c.ft_steps);
-    inspect_print_terms(&ck.model, phi_model, ck.theta);
-    if (has_local) {
-      model_shared_init(start_loc, &ck.model, c.seed); /* the terms' start does not depend on the seed */
-      printf("local-only (%u steps)\n", c.local_steps);
-      inspect_print_terms(&ck.model, phi_loc, start_loc);
-    }
-  }
-  printf("{\"platform\":\"%s\",\"k\":%u,\"ft_steps\":%u,\"model\":{\"ndcg10\":%.6f,\"recall20\":%.6f},"
-         "\"popularity\":{\"ndcg10\":%.6f,\"recall20\":%.6f},\"users\":%u",
-         c.platform, c.kshot, c.ft_steps, mm.ndcg10, mm.recall20, pop.ndcg10, pop.recall20, mm.n_users);
-  if (c.boot && !isnan(rel_pop[0]))
-    printf(",\"vs_popularity\":{\"rel\":%.6f,\"lo\":%.6f,\"hi\":%.6f}", rel_pop[0], rel_pop[1], rel_pop[2]);
-  if (c.boot && has_local && !isnan(rel_loc[0]))
-    printf(",\"vs_local_only\":{\"rel\":%.6f,\"lo\":%.6f,\"hi\":%.6f}", rel_loc[0], rel_loc[1], rel_loc[2]);
-  printf("}\n");
   code = EXIT_OK;
 fail:
   if (code != EXIT_OK) fprintf(stderr, "fedmeta eval: %s\n", err.msg);
+  if (c.model_list[0]) free(paths);
+  free(listbuf);
   free(pu_model), free(pu_pop), free(pu_loc);
   free(phi_model), free(phi_loc), free(start_loc);
   adapt_topn_free(&topn);

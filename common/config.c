@@ -41,6 +41,7 @@ static const opt OPTS[] = {
   {"heldout-users", T_U32, F(heldout_users), 0, 5000000, NULL, TE | CFG_BASELINES, 0, "a sparse new industry: keep N of a held-out industry's users with K+1 interactions, chosen by --seed (0 = all)"},
   {"platform", T_STR, F(platform), 0, 0, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "eval, recommend: the industry (platform) to adapt to"},
   {"model", T_STR, F(model_path), 0, 0, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "eval, recommend: meta-model file (meta-model.pb)"},
+  {"model-list", T_STR, F(model_list), 0, 0, NULL, CFG_EVAL, 0, "eval, instead of --model: FILE names several meta-model files, one per line (# comments), of the same shape, terms and pop-loo; each is adapted and scored in turn on the same industry, whose inputs are built once: one table row and one JSON line (with \"model_file\") each; popularity and local-only once"},
   /* job */
   {"algo", T_CHOICE, F(algo), 0, 0, "reptile|fedavg|fomaml|local|central", CFG_TRAIN, 1, "federated algorithm (central: pooled data, the privacy-free reference)"},
   {"seed", T_U64, F(seed), 0, 1.8e19, NULL, TE | CFG_RECOMMEND, 1, "training seed"},
@@ -491,7 +492,11 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
   if ((cmd & CFG_TRAIN) && c->dp_noise > 0 && c->per_round)
     return fm_fail(err, "--dp-noise with --per-round: the accountant assumes Poisson sampling; use --dp-sample-rate");
   if (cmd & (CFG_EVAL | CFG_RECOMMEND)) {
-    if (!c->model_path[0]) return fm_fail(err, "--model FILE is required (a meta-model.pb written by fedmeta train)");
+    if (c->model_path[0] && c->model_list[0]) return fm_fail(err, "--model and --model-list: give one of them");
+    if (!c->model_path[0] && !c->model_list[0])
+      return fm_fail(err, "--model FILE is required (a meta-model.pb written by fedmeta train)");
+    if (c->model_list[0] && c->write_topn[0])
+      return fm_fail(err, "--write-topn with --model-list: the top-N file is one model's; use --model");
   }
   if ((cmd & CFG_RECOMMEND) && !c->write_topn[0])
     return fm_fail(err, "--out FILE is required (where the recommendations go)");

@@ -90,6 +90,7 @@ typedef struct fm_config {
   float ft_prox;                /* lambda of the fine-tune's prior centred on its start (0 = none) */
   char write_topn[CFG_PATH_MAX]; /* eval --write-topn, recommend --out: the top-N file ("" = none) */
   uint32_t topn;                /* eval: its N */
+  char model_list[CFG_PATH_MAX]; /* eval: a file naming several models to score ("" = --model alone) */
   char save_model[CFG_PATH_MAX]; /* recommend: where the fine-tuned model goes ("" = nowhere) */
   uint32_t local_steps;         /* steps of the local-only baseline (from scratch) */
   char ft_history[8];           /* auto | full: history used to score after training on the support (worker/adapt.h) */

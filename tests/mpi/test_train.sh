@@ -126,6 +126,32 @@ code=0; "$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 0 --local-s
   --write-topn "$TMP/no/such/top.tsv" > "$TMP/top-bad.txt" 2>&1 || code=$?
 [ $code != 0 ] && grep -q "no/such/top.tsv" "$TMP/top-bad.txt" && [ ! -e "$TMP/no" ] ||
   { cat "$TMP/top-bad.txt"; fail "eval --write-topn into a missing folder: exit $code"; }
+# --model-list: several models scored on one industry, its inputs built once; each
+# model's JSON line is the one --model gives (a fine-tuned copy from recommend
+# --save-model tells the models apart), popularity and local-only printed once;
+# a model of another shape or pop-loo is refused by name
+plat=$(grep -o '"platform":"[^"]*"' "$TMP/eval.txt" | cut -d'"' -f4)
+"$BIN" recommend $MARKET --batch 64 --negatives 64 --verbose 0 --platform "$plat" --model "$TMP/a/meta-model.pb" --ft-steps 3 --topn 3 \
+  --out "$TMP/rec.tsv" --save-model "$TMP/a-ft.pb" > /dev/null || fail "recommend --save-model on the market"
+printf '%s\n# a comment\n\n%s\n' "$TMP/a/meta-model.pb" "$TMP/a-ft.pb" > "$TMP/list.txt"
+"$BIN" eval --model-list "$TMP/list.txt" $SMALL --ft-steps 2 --local-steps 2 --boot 0 > "$TMP/eval-list.txt" ||
+  fail "eval --model-list"
+for m in "$TMP/a/meta-model.pb" "$TMP/a-ft.pb"; do
+  want=$("$BIN" eval --model "$m" $SMALL --ft-steps 2 --local-steps 2 --boot 0 | grep '^{')
+  got=$(grep -F "\"model_file\":\"$m\"" "$TMP/eval-list.txt" | sed 's/,"model_file":"[^"]*"//')
+  [ -n "$want" ] && [ "$want" = "$got" ] || fail "eval --model-list: $m gives $got, --model gives $want"
+done
+[ "$(grep -c '^local-only' "$TMP/eval-list.txt")" = 1 ] && [ "$(grep -c '^{' "$TMP/eval-list.txt")" = 2 ] ||
+  fail "eval --model-list: expected one local-only row and two JSON lines"
+! grep -q '"model_file"' "$TMP/eval.txt" || fail "eval --model names the file in its JSON line"
+printf '%s\n%s\n' "$TMP/a/meta-model.pb" "$TMP/np/meta-model.pb" > "$TMP/list-bad.txt"
+expect 1 "np/meta-model.pb: another shape, terms or pop-loo" "$BIN" eval --model-list "$TMP/list-bad.txt" $SMALL
+printf '%s\n%s\n' "$TMP/a/meta-model.pb" "$TMP/pl/meta-model.pb" > "$TMP/list-bad.txt"
+expect 1 "pl/meta-model.pb: another shape, terms or pop-loo" "$BIN" eval --model-list "$TMP/list-bad.txt" $SMALL
+printf '# nothing\n\n' > "$TMP/list-empty.txt"
+expect 1 "no model path in it" "$BIN" eval --model-list "$TMP/list-empty.txt" $SMALL
+expect 2 "give one of them" "$BIN" eval --model-list "$TMP/list.txt" --model "$TMP/a/meta-model.pb" $SMALL
+expect 2 "the top-N file is one model's" "$BIN" eval --model-list "$TMP/list.txt" --write-topn "$TMP/t.tsv" $SMALL
 # a sparse new industry: --heldout-users 7 evaluates 7 users, the same 7 for a
 # given seed (same output), others for another seed
 all=$(grep -o '"users":[0-9]*' "$TMP/eval.txt" | cut -d: -f2)
