@@ -20,11 +20,16 @@ is scored on, so an upper bound, not a method) and the one grid point best on
 the mean over all cells; writes every point's scores to OUT (CSV).
 
   usage: bench/oracle_start.py BIN DATA MODEL PLATFORMS KS OUT [extra eval flags...]
+         bench/oracle_start.py --transfer CHOOSE.csv SCORE.csv
+    the second form: the grid point best on CHOOSE's cells (mean of its ratios to the
+    model as it is, each cell counting the same), over all K and per K, and what it
+    gives on SCORE's cells (two outputs of the first form, the same grid): does a
+    start chosen by the metric on some industries carry over to others?
     e.g. bench/oracle_start.py build/fedmeta out/ciao out/or/ciao-start/meta-model.pb
            c8,c24 1,5,10 out/or/ciao-oracle.csv
   env: GAMMA="0 0.25 0.5 1 2 4"  TAU_A="0 0.25 0.5 1 2 4"  TAU_W="0.5 1 2 4"
        KAPPA="-0.5 -0.1 0 0.1 0.5 1"  ALPHA="0 0.1 0.3 1 3"  ETA="0 0.3 1 3 10"
-       JOBS=2 (evaluations run side by side)
+       JOBS=2 (evaluations run side by side)  BATCH=64 (models per fedmeta eval --model-list)
 Validation industries only: choosing anything on a test industry's answers is
 what P1 forbids; the point here is the ceiling, and it is measured where
 settings may be chosen."""
@@ -59,7 +64,26 @@ def floats(name, default):
     return [float(x) for x in os.environ.get(name, default).split()]
 
 
+def transfer(choose, score):
+    import csv
+    tr = list(csv.DictReader(open(choose)))
+    va = list(csv.DictReader(open(score)))
+    by_point = {r["point"]: r for r in va}
+    ks = sorted({int(c.split("@")[1]) for c in tr[0] if "@" in c})
+    for k in [None] + ks:
+        tc = [c for c in tr[0] if "@" in c and (k is None or c.endswith("@%d" % k))]
+        vc = [c for c in va[0] if "@" in c and (k is None or c.endswith("@%d" % k))]
+        best = max(tr[1:], key=lambda r: sum(float(r[c]) / float(tr[0][c]) for c in tc))
+        gain = sum(float(best[c]) / float(tr[0][c]) for c in tc) / len(tc) - 1
+        v = by_point[best["point"]]
+        print("K = %-3s chosen: %-40s %+5.1f %% there; on the others: %s" % (
+            "all" if k is None else k, best["point"], 100 * gain,
+            " ".join("%s %+.1f %%" % (c, 100 * (float(v[c]) / float(va[0][c]) - 1)) for c in vc)))
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--transfer":
+        return transfer(sys.argv[2], sys.argv[3])
     if len(sys.argv) < 7:
         sys.exit(__doc__)
     bin_, data, model, plats, ks, out = sys.argv[1:7]
@@ -104,33 +128,51 @@ def main():
         open(path, "wb").write(b)
         return path
 
-    def score(path, p, k):
-        r = subprocess.run([bin_, "eval", "--data", data, "--model", path, "--platform", p, "--kshot", str(k),
+    def score(paths, p, k, lst):
+        """NDCG@10 of each model in paths on (p, k): one fedmeta eval --model-list (file lst)."""
+        with open(lst, "w") as f:
+            f.write("\n".join(paths) + "\n")
+        r = subprocess.run([bin_, "eval", "--data", data, "--model-list", lst, "--platform", p, "--kshot", str(k),
                             "--ft-steps", "0", "--local-steps", "0", "--boot", "0", "--seed", "1",
                             "--verbose", "0"] + extra, capture_output=True, text=True)
+        os.remove(lst)
         if r.returncode:
             sys.exit("oracle_start: eval failed: %s" % r.stderr.strip())
-        line = [x for x in r.stdout.splitlines() if x.startswith("{")][-1]
-        return json.loads(line)["model"]["ndcg10"]
+        got = {}
+        for line in r.stdout.splitlines():
+            if line.startswith("{"):
+                d = json.loads(line)
+                got[d.get("model_file", paths[0])] = d["model"]["ndcg10"]
+        return [got[x] for x in paths]
 
     cells = [(p, k) for p in plats for k in ks]
     grid = list(itertools.product(*[vals for _, vals in axes]))
     print("oracle_start: %d grid points x %d cells (axes: %s)" % (len(grid), len(cells),
           ", ".join(label for label, _ in axes)), flush=True)
     jobs = int(os.environ.get("JOBS", "2"))
+    batch = int(os.environ.get("BATCH", "64"))
+    scores = [[None] * len(cells) for _ in grid]
     as_is = {}
     with ThreadPoolExecutor(jobs) as ex:
-        futs = {c: ex.submit(score, model, *c) for c in cells}
-        as_is = {c: f.result() for c, f in futs.items()}
-        rows = []
-        for idx, point in enumerate(grid):
-            path = write_point(idx, point)
-            futs = [ex.submit(score, path, *c) for c in cells]
-            rows.append((point, [f.result() for f in futs]))
-            os.remove(path)
-            if idx % 50 == 49:
-                print("  %d / %d points" % (idx + 1, len(grid)), flush=True)
+        for b0 in range(0, len(grid), batch):
+            idx = range(b0, min(b0 + batch, len(grid)))
+            paths = [write_point(i, grid[i]) for i in idx]
+            if b0 == 0:  # the model as it is, first in the first batch
+                paths.insert(0, model)
+            futs = [(ci, ex.submit(score, paths, c[0], c[1], os.path.join(tmpdir, "b%d-%d.list" % (b0, ci))))
+                    for ci, c in enumerate(cells)]
+            for ci, f in futs:
+                res = f.result()
+                if b0 == 0:
+                    as_is[cells[ci]] = res.pop(0)
+                for i, x in zip(idx, res):
+                    scores[i][ci] = x
+            for x in paths:
+                if x != model:
+                    os.remove(x)
+            print("  %d / %d points" % (idx[-1] + 1, len(grid)), flush=True)
     os.rmdir(tmpdir)
+    rows = list(zip(grid, scores))
 
     def label(point):
         parts = []
