@@ -46,10 +46,8 @@ def fields(b):
             sys.exit("ckview: unsupported wire type %d" % t)
 
 
-def main():
-    if not (len(sys.argv) == 2 or (len(sys.argv) >= 5 and len(sys.argv) % 2 == 1)):
-        sys.exit(__doc__)
-    b = bytearray(open(sys.argv[1], "rb").read())
+def views_of(b, path):
+    """{view name: (offset, floats)} and the byte offset of theta in the file's bytes b."""
     views, theta = {}, None
     for f, v, at in fields(bytes(b)):
         if f == 9:  # ViewInfo: name 1, offset 2, rows 3, cols 4
@@ -58,7 +56,15 @@ def main():
         elif f == 10:
             theta = at
     if theta is None or not views:
-        sys.exit("ckview: %s: no theta or views (not a meta-model file?)" % sys.argv[1])
+        sys.exit("ckview: %s: no theta or views (not a meta-model file?)" % path)
+    return views, theta
+
+
+def main():
+    if not (len(sys.argv) == 2 or (len(sys.argv) >= 5 and len(sys.argv) % 2 == 1)):
+        sys.exit(__doc__)
+    b = bytearray(open(sys.argv[1], "rb").read())
+    views, theta = views_of(b, sys.argv[1])
     if len(sys.argv) == 2:
         for name in ("beta", "gamma", "tau", "alpha", "eta", "kappa"):
             o, n = views.get(name, (0, 0))

@@ -44,20 +44,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ckview import fields  # noqa: E402
-
-
-def views_of(b):
-    views, theta = {}, None
-    for f, v, at in fields(bytes(b)):
-        if f == 9:  # ViewInfo: name 1, offset 2, rows 3, cols 4
-            d = {g: w for g, w, _ in fields(v)}
-            views[d.get(1, b"").decode()] = (d.get(2, 0), d.get(3, 0) * d.get(4, 0))
-        elif f == 10:
-            theta = at
-    if theta is None or not views:
-        sys.exit("oracle_start: not a meta-model file (no theta or views)")
-    return views, theta
+from ckview import views_of  # noqa: E402
 
 
 def floats(name, default):
@@ -90,7 +77,7 @@ def main():
     extra = sys.argv[7:]
     plats, ks = plats.split(","), [int(k) for k in ks.split(",")]
     base = bytearray(open(model, "rb").read())
-    views, theta = views_of(base)
+    views, theta = views_of(base, model)
     have = {n for n, (o, c) in views.items() if c}
     axes = []  # (label, values, setter)
     if "gamma" in have:
