@@ -79,6 +79,10 @@ def main():
     base = bytearray(open(model, "rb").read())
     views, theta = views_of(base, model)
     have = {n for n, (o, c) in views.items() if c}
+    if "beta" not in have or "gamma_c" in have:
+        sys.exit("oracle_start: %s: needs the popularity term (beta) and a free co-occurrence filter "
+                 "(not --spectral-basis); the towers must be off (--towers off) for the weights to be the whole "
+                 "score" % model)
     axes = []  # (label, values, setter)
     if "gamma" in have:
         axes.append(("gamma", floats("GAMMA", "0 0.25 0.5 1 2 4")))

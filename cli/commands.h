@@ -37,7 +37,7 @@ uint64_t train_job_id(const fm_config *c);
 int cli_blas_threads(void);
 /* The --pop-loo an adaptation of ck uses ("on" or "off" into out): the flag's,
  * or with "model" the setting ck was trained with. cli/fedmeta.c. */
-int cli_pop_loo(const fm_config *c, const checkpoint_t *ck, char out[8], fm_err *err);
+int cli_pop_loo(const fm_config *c, const checkpoint_t *ck, const char *path, char out[8], fm_err *err);
 
 /* The lines "user  rank  item  score" of t (ds->eval_user order, best first),
  * the user as user_ids[global id] and the item as item_ids[index] where those

@@ -116,12 +116,12 @@ static void print_metrics_row(const char *method, const metrics_t *m) {
 
 /* --pop-loo model: the setting the meta-model was trained with (its inputs
  * must be the ones it learned on: the setting also turns a token off). */
-int cli_pop_loo(const fm_config *c, const checkpoint_t *ck, char out[8], fm_err *err) {
+int cli_pop_loo(const fm_config *c, const checkpoint_t *ck, const char *path, char out[8], fm_err *err) {
   const int from_model = !strcmp(c->eval_pop_loo, "model");
   snprintf(out, 8, "%s", from_model ? "off" : c->eval_pop_loo);
   if (from_model && ck->config) config_text_get(ck->config, "pop-loo", out, 8);
   if (strcmp(out, "on") && strcmp(out, "off"))
-    return fm_fail(err, "%s: the model's settings say pop-loo = '%s', expected on or off", c->model_path, out);
+    return fm_fail(err, "%s: the model's settings say pop-loo = '%s', expected on or off", path, out);
   return 0;
 }
 
@@ -246,7 +246,7 @@ static int cmd_eval(int argc, char **argv) {
   if (checkpoint_read(&ck, paths[0], &err)) goto fail;
   char pop_loo[8];
   const int from_model = !strcmp(c.eval_pop_loo, "model");
-  if (cli_pop_loo(&c, &ck, pop_loo, &err)) goto fail;
+  if (cli_pop_loo(&c, &ck, paths[0], pop_loo, &err)) goto fail;
   if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
       split_keep_users(&sp, &sh, c.heldout_users, c.seed, &err) || dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
       model_dataset_inputs(&ck.model, &ds, &sh, c.kshot, !strcmp(pop_loo, "on"), &err))
@@ -290,8 +290,11 @@ static int cmd_eval(int argc, char **argv) {
       checkpoint_t next;
       char next_loo[8];
       if (checkpoint_read(&next, paths[m], &err)) goto fail;
-      if (memcmp(&next.model, &ck.model, sizeof ck.model) || next.n_theta != ck.n_theta ||
-          cli_pop_loo(&c, &next, next_loo, &err) || strcmp(next_loo, pop_loo)) {
+      if (cli_pop_loo(&c, &next, paths[m], next_loo, &err)) {
+        checkpoint_free(&next);
+        goto fail;
+      }
+      if (memcmp(&next.model, &ck.model, sizeof ck.model) || next.n_theta != ck.n_theta || strcmp(next_loo, pop_loo)) {
         checkpoint_free(&next);
         fm_fail(&err, "%s: %s: another shape, terms or pop-loo than %s (the models of a list share them: the "
                 "industry's inputs are built once)", c.model_list, paths[m], paths[0]);

@@ -159,7 +159,7 @@ int cmd_recommend(int argc, char **argv) {
     goto fail;
   }
   char pop_loo[8];
-  if (checkpoint_read(&ck, c.model_path, &err) || cli_pop_loo(&c, &ck, pop_loo, &err)) goto fail;
+  if (checkpoint_read(&ck, c.model_path, &err) || cli_pop_loo(&c, &ck, c.model_path, pop_loo, &err)) goto fail;
   /* everything the platform knows is support: every interaction TRAIN */
   if (source_load(&src, (uint32_t)p, &sh, &err)) goto fail;
   sp.tag = calloc((size_t)sh.n_inter + 1, 1); /* SPLIT_TRAIN = 0 */
@@ -196,24 +196,29 @@ int cmd_recommend(int argc, char **argv) {
           "# fedmeta recommend: %s, %s (round %u, %s), fine-tuned %u steps at %g on its %u interactions; "
           "the best %u new items per user\n# user\trank\titem\tscore\n",
           c.platform, c.model_path, ck.round, ck.algo, c.ft_steps, c.ft_lr, sh.n_inter, c.topn);
-  uint64_t lines = cli_write_topn_rows(out.f, &topn, &ds, &sh, ids.user, ids.n_user, ids.item, ids.n_item);
-  if (fm_atomic_commit(&out, &err)) goto fail;
   if (phi) {
-    /* The meta-model's file with the fine-tuned theta: its settings are kept
-     * (eval and recommend read --pop-loo from them) and the fine-tune noted. */
+    /* The meta-model's file with the fine-tuned theta: its settings are kept,
+     * the fine-tune noted, and the pop-loo it used set (eval and recommend read
+     * it from there: the last line wins). Written before the recommendations,
+     * so that they are never newer than a model that failed to be written. */
     const char *cfg0 = ck.config ? ck.config : "";
     size_t cap = strlen(cfg0) + strlen(c.platform) + 200;
     if (!(phi_cfg = malloc(cap))) {
       fm_fail(&err, "out of memory");
       goto fail;
     }
-    snprintf(phi_cfg, cap, "%s%s# fine-tuned by fedmeta recommend on platform %s: %u steps at %g, %u interactions\n",
-             cfg0, *cfg0 && cfg0[strlen(cfg0) - 1] != '\n' ? "\n" : "", c.platform, c.ft_steps, c.ft_lr, sh.n_inter);
+    snprintf(phi_cfg, cap,
+             "%s%s# fine-tuned by fedmeta recommend on platform %s: %u steps at %g, %u interactions, seed %llu\n"
+             "pop-loo = %s\n",
+             cfg0, *cfg0 && cfg0[strlen(cfg0) - 1] != '\n' ? "\n" : "", c.platform, c.ft_steps, c.ft_lr, sh.n_inter,
+             (unsigned long long)c.seed, pop_loo);
     checkpoint_t fine = ck;
     fine.theta = phi, fine.config = phi_cfg;
     if (checkpoint_write(c.save_model, &fine, &err)) goto fail;
     printf("%s: the fine-tuned model is in %s (serve from it with --ft-steps 0)\n", c.platform, c.save_model);
   }
+  uint64_t lines = cli_write_topn_rows(out.f, &topn, &ds, &sh, ids.user, ids.n_user, ids.item, ids.n_item);
+  if (fm_atomic_commit(&out, &err)) goto fail;
   printf("%s: %u users, %u items, %u fine-tune steps; wrote %llu recommendations to %s\n", c.platform, ds.n_eval,
          ds.n_items, c.ft_steps, (unsigned long long)lines, c.write_topn);
   code = EXIT_OK;

@@ -502,6 +502,8 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
     return fm_fail(err, "--out FILE is required (where the recommendations go)");
   if ((cmd & CFG_RECOMMEND) && !c->platform[0])
     return fm_fail(err, "--platform NAME is required (the platform to recommend for)");
+  if ((cmd & CFG_RECOMMEND) && c->save_model[0] && !strcmp(c->save_model, c->write_topn))
+    return fm_fail(err, "--save-model and --out are the same file (%s)", c->save_model);
   if ((cmd & CFG_RECOMMEND) && c->save_model[0] && c->local_lr > 0)
     return fm_fail(err, "--save-model with --local-lr %g: a model file holds the shared parameters only, not the "
                    "platform's ID embeddings the fine-tune would train; use --local-lr 0", c->local_lr);

@@ -57,8 +57,17 @@ cmp -s "$TMP/rec.tsv" "$TMP/rec5.tsv" || fail "recommend: --save-model changed t
   --verbose 0 --out "$TMP/rec6.tsv" > /dev/null || fail "recommend from the saved model failed"
 cmp -s <(grep -v '^#' "$TMP/rec.tsv") <(grep -v '^#' "$TMP/rec6.tsv") ||
   fail "recommend: the saved model, served without a fine-tune, recommends otherwise"
-"$BIN" inspect "$TMP/garden.pb" | grep -q "fine-tuned by fedmeta recommend on platform garden" ||
+"$BIN" inspect "$TMP/garden.pb" | grep -q "^  note: fine-tuned by fedmeta recommend on platform garden" ||
   fail "inspect: the saved model does not say how it was fine-tuned"
+# the pop-loo the fine-tune used is recorded: served with the default (--pop-loo model), the same lists
+"$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb" --topn 5 --ft-steps 3 \
+  --pop-loo off --verbose 0 --out "$TMP/rec8.tsv" --save-model "$TMP/garden-off.pb" > /dev/null || fail "recommend --pop-loo off"
+"$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/garden-off.pb" --topn 5 --ft-steps 0 \
+  --verbose 0 --out "$TMP/rec9.tsv" > /dev/null || fail "recommend from the --pop-loo off model"
+cmp -s <(grep -v '^#' "$TMP/rec8.tsv") <(grep -v '^#' "$TMP/rec9.tsv") ||
+  fail "recommend: the saved model forgot the pop-loo its fine-tune used"
+expect 2 "are the same file" "$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb" \
+  --out "$TMP/same.tsv" --save-model "$TMP/same.tsv"
 expect 2 "a model file holds the shared parameters only" "$BIN" recommend --data "$TMP/data" --platform garden \
   --model "$TMP/run/meta-model.pb" --out "$TMP/rec7.tsv" --save-model "$TMP/g2.pb" --local-lr 0.1
 expect 1 "no/such" "$BIN" recommend --data "$TMP/data" --platform garden --model "$TMP/run/meta-model.pb" \
