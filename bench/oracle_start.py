@@ -83,7 +83,7 @@ def main():
         sys.exit("oracle_start: %s: needs the popularity term (beta) and a free co-occurrence filter "
                  "(not --spectral-basis); the towers must be off (--towers off) for the weights to be the whole "
                  "score" % model)
-    axes = []  # (label, values, setter)
+    axes = []  # (label, values)
     if "gamma" in have:
         axes.append(("gamma", floats("GAMMA", "0 0.25 0.5 1 2 4")))
     if "tau" in have:
@@ -107,8 +107,7 @@ def main():
             o, c = views[name]
             for q in range(c):
                 struct.pack_into("<f", b, theta + 4 * (o + q), vals[q] if len(vals) > 1 else vals[0])
-        if "beta" in have:
-            put("beta", [1.0])
+        put("beta", [1.0])
         for (label, _), v in zip(axes, point):
             if label == "tau":
                 a, w = v
@@ -133,7 +132,7 @@ def main():
         for line in r.stdout.splitlines():
             if line.startswith("{"):
                 d = json.loads(line)
-                got[d.get("model_file", paths[0])] = d["model"]["ndcg10"]
+                got[d["model_file"]] = d["model"]["ndcg10"]
         return [got[x] for x in paths]
 
     cells = [(p, k) for p in plats for k in ks]

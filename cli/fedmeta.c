@@ -210,8 +210,9 @@ static int cmd_eval(int argc, char **argv) {
   float *phi_model = NULL, *phi_loc = NULL, *start_loc = NULL;
   adapt_topn_t topn = {0, NULL, NULL};
   fm_atomic topf = {NULL, NULL, NULL};
-  char **paths = NULL; /* the models: --model, or --model-list's lines (pointing into listbuf) */
-  uint32_t n_paths = 0;
+  char *one_path[1] = {c.model_path};
+  char **paths = one_path; /* the models: --model, or --model-list's lines (pointing into listbuf) */
+  uint32_t n_paths = 1;
   uint8_t *listbuf = NULL;
   int code = EXIT_RUNTIME;
   memset(&src, 0, sizeof src);
@@ -236,13 +237,7 @@ static int cmd_eval(int argc, char **argv) {
     goto fail;
   }
   /* the models to score: --model, or every path of --model-list */
-  if (c.model_list[0]) {
-    if (read_model_list(c.model_list, &paths, &n_paths, &listbuf, &err)) goto fail;
-  } else {
-    static char *one[1];
-    one[0] = c.model_path;
-    paths = one, n_paths = 1;
-  }
+  if (c.model_list[0] && read_model_list(c.model_list, &paths, &n_paths, &listbuf, &err)) goto fail;
   if (checkpoint_read(&ck, paths[0], &err)) goto fail;
   char pop_loo[8];
   const int from_model = !strcmp(c.eval_pop_loo, "model");
@@ -285,6 +280,12 @@ static int cmd_eval(int argc, char **argv) {
   if (has_local && adapt_local_only(&loc, pu_loc, phi_loc, &ck.model, &ft, &ds, c.local_steps,
                                     adapt_hist_mode(c.ft_history), c.seed, (uint32_t)p, &err))
     goto fail;
+  printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps, "
+         "pop-loo %s%s\n", c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps, pop_loo,
+         from_model ? " (the model's)" : "");
+  printf("%-18s %9s %10s %8s %8s %7s\n", "method", "NDCG@10", "Recall@20", "HR@10", "MRR", "users");
+  print_metrics_row("popularity", &pop);
+  if (has_local) print_metrics_row("local-only", &loc);
   for (uint32_t m = 0; m < n_paths; m++) {
     if (m > 0) { /* the next model: the inputs built for the first must be its inputs too */
       checkpoint_t next;
@@ -307,14 +308,6 @@ static int cmd_eval(int argc, char **argv) {
                    c.ft_steps, adapt_hist_mode(c.ft_history), c.seed, (uint32_t)p, &err))
       goto fail;
     if (c.write_topn[0] && write_topn(&topf, &topn, &ds, &sh, &c, ck.algo, &err)) goto fail;
-    if (m == 0) {
-      printf("%s: K = %u support interactions per user, %u query users, %u items, %u fine-tune steps, "
-             "pop-loo %s%s\n", c.platform, c.kshot, ds.n_eval, ds.n_items, c.ft_steps, pop_loo,
-             from_model ? " (the model's)" : "");
-      printf("%-18s %9s %10s %8s %8s %7s\n", "method", "NDCG@10", "Recall@20", "HR@10", "MRR", "users");
-      print_metrics_row("popularity", &pop);
-      if (has_local) print_metrics_row("local-only", &loc);
-    }
     char name[40];
     snprintf(name, sizeof name, "%s+ft", ck.algo);
     if (c.model_list[0]) printf("model %s\n", paths[m]);
@@ -370,7 +363,7 @@ static int cmd_eval(int argc, char **argv) {
   code = EXIT_OK;
 fail:
   if (code != EXIT_OK) fprintf(stderr, "fedmeta eval: %s\n", err.msg);
-  if (c.model_list[0]) free(paths);
+  if (paths != one_path) free(paths);
   free(listbuf);
   free(pu_model), free(pu_pop), free(pu_loc);
   free(phi_model), free(phi_loc), free(start_loc);
