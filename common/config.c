@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "common/search.h"
 
 typedef enum { T_STR, T_U32, T_U64, T_F32, T_F64, T_FLAG, T_CHOICE } opt_type;
 
@@ -118,6 +119,9 @@ static const opt OPTS[] = {
   {"save-model", T_STR, F(save_model), 0, 0, NULL, CFG_RECOMMEND, 0, "FILE: also write the fine-tuned model, in the meta-model's format (written to FILE.tmp and renamed): serve from it later with --model FILE --ft-steps 0 (the same recommendations, no fine-tune), or score it with fedmeta eval; refused with --local-lr > 0 (the platform's ID embeddings are not part of such a file)"},
   {"topn", T_U32, F(topn), 1, 10000, NULL, CFG_EVAL | CFG_RECOMMEND, 0, "N: items per user of --write-topn (eval) and of fedmeta recommend"},
   {"local-steps", T_U32, F(local_steps), 0, 1000000, NULL, TE, 1, "steps of the local-only baseline"},
+  {"search-k", T_STR, F(search_k), 0, 0, NULL, CFG_TRAIN, 0, "after the rounds, search a start per K (comma-separated, e.g. 1,5): every training platform scores candidate term weights on a K-shot split of its own data, NDCG@10 with no fine-tune; the mean over all their scored users (the sums securely aggregated with --secagg on) picks the best, written to OUT/meta-model-k<K>.pb (needs --towers off; docs/ARCHITECTURE.md); \"\" = no search"},
+  {"search-grid", T_STR, F(search_grid), 0, 0, NULL, CFG_TRAIN, 0, "the search's candidates relative to beta = 1, e.g. \"gamma=0,0.5,1,2 kappa=0,0.05 alpha=0,4,8 eta=0,0.15 tau=0:1,1:4\" (tau: height:width); \"\" = a default axis for every term the model has (common/search.h); the meta-model as trained is always a candidate"},
+  {"search-users", T_U32, F(search_users), 0, 5000000, NULL, CFG_TRAIN, 0, "users of each training platform's K-shot split the search scores, chosen by --seed (0 = all)"},
   {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE | CFG_RECOMMEND, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
   {"config", T_STR, F(config_file), 0, 0, NULL, ALL | CFG_PREPARE | CFG_BASELINES | CFG_RECOMMEND, 0, "read settings from FILE (key = value); flags override"},
   /* prepare */
@@ -204,6 +208,7 @@ void config_defaults(fm_config *c) {
   c->ft_prox = 0;
   c->topn = 20;
   snprintf(c->ft_history, sizeof c->ft_history, "auto");
+  c->search_users = 2000;
   snprintf(c->delimiter, sizeof c->delimiter, "tab");
   c->min_rating = 1;
   c->kcore = 5;
@@ -491,6 +496,22 @@ int config_check(const fm_config *c, int cmd, fm_err *err) {
     return fm_fail(err, "--dp-sample-rate / --dp-target-epsilon need --dp-noise > 0");
   if ((cmd & CFG_TRAIN) && c->dp_noise > 0 && c->per_round)
     return fm_fail(err, "--dp-noise with --per-round: the accountant assumes Poisson sampling; use --dp-sample-rate");
+  if ((cmd & CFG_TRAIN) && c->search_k[0]) {
+    uint32_t ks[SEARCH_MAX_K], nk;
+    if (search_ks_parse(c->search_k, ks, &nk, err)) return -1;
+    if (!strcmp(c->algo, "local")) return fm_fail(err, "--search-k with --algo local: there is no meta-model to start from");
+    if (strcmp(c->aggregate, "mean"))
+      return fm_fail(err, "--search-k with --aggregate %s: the search's scores are sums and user counts, whose ratio "
+                          "is the mean over users; use --aggregate mean", c->aggregate);
+    if (c->dp_noise > 0)
+      return fm_fail(err, "--search-k with --dp-noise: the search's scores are one more release that the privacy "
+                          "accountant does not count yet; search without DP or not at all");
+    if (!strcmp(c->towers, "on"))
+      return fm_fail(err, "--search-k needs --towers off: the candidates set the term weights, which are the whole "
+                          "score only without the towers");
+    if (!strcmp(c->pop_prior, "off"))
+      return fm_fail(err, "--search-k needs --pop-prior on: the candidates' term weights are relative to beta");
+  }
   if (cmd & (CFG_EVAL | CFG_RECOMMEND)) {
     if (c->model_path[0] && c->model_list[0]) return fm_fail(err, "--model and --model-list: give one of them");
     if (!c->model_path[0] && !c->model_list[0])

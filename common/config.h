@@ -94,6 +94,10 @@ typedef struct fm_config {
   char save_model[CFG_PATH_MAX]; /* recommend: where the fine-tuned model goes ("" = nowhere) */
   uint32_t local_steps;         /* steps of the local-only baseline (from scratch) */
   char ft_history[8];           /* auto | full: history used to score after training on the support (worker/adapt.h) */
+  /* the federated start search after the rounds (common/search.h) */
+  char search_k[64];            /* K values to search a start for, comma-separated ("" = no search) */
+  char search_grid[512];        /* the candidates' grid ("" = a default axis per term the model has) */
+  uint32_t search_users;        /* users of each training platform's K-shot split scored (0 = all) */
   char config_file[CFG_PATH_MAX];
   /* prepare (importers) */
   char format[16];              /* ciao | amazon | movielens | csv */

@@ -95,6 +95,12 @@ int msg_plan_pack(wire_buf *out, const plan_t *p, const float *theta, size_t d, 
   m.theta.len = theta ? d * sizeof(float) : 0;
   m.eval_split = p->final;
   m.fixed_scale = p->scale;
+  m.candidates.data = (uint8_t *)p->cand;
+  m.candidates.len = p->cand ? p->n_cand_floats * sizeof(float) : 0;
+  m.n_search_k = p->n_search_k;
+  m.search_k = (uint32_t *)p->search_k;
+  m.search_users = p->search_users;
+  m.search_norm = p->search_norm;
   size_t n = fedmeta__round_plan__get_packed_size(&m);
   int rc = grow(out, n, err);
   if (!rc) out->len = fedmeta__round_plan__pack(&m, out->data);
@@ -107,9 +113,12 @@ void msg_plan_free(plan_t *p) {
   if (!p) return;
   free(p->part_platform);
   free(p->part_weight);
+  free(p->cand);
   p->part_platform = NULL;
   p->part_weight = NULL;
+  p->cand = NULL;
   p->n_part = 0;
+  p->n_cand_floats = 0;
 }
 
 int msg_plan_unpack(plan_t *p, float *theta_out, size_t d, const uint8_t *buf, size_t len, fm_err *err) {
@@ -122,7 +131,7 @@ int msg_plan_unpack(plan_t *p, float *theta_out, size_t d, const uint8_t *buf, s
   p->stage = (int)m->stage;
   p->scale = m->fixed_scale;
   p->final = m->eval_split != 0;
-  if (p->stage < MSG_STAGE_TRAIN || p->stage > MSG_STAGE_STOP) {
+  if (p->stage < MSG_STAGE_TRAIN || p->stage > MSG_STAGE_SEARCH) {
     rc = fm_fail(err, "RoundPlan: unknown stage %d", p->stage);
     goto done;
   }
@@ -171,6 +180,29 @@ int msg_plan_unpack(plan_t *p, float *theta_out, size_t d, const uint8_t *buf, s
   for (uint32_t i = 0; i < p->n_part; i++) {
     p->part_platform[i] = m->participants[i]->platform;
     p->part_weight[i] = m->participants[i]->weight;
+  }
+  if (p->stage == MSG_STAGE_SEARCH) {
+    size_t nk = m->n_search_k, nb = m->candidates.len;
+    if (nk == 0 || nk > sizeof p->search_k / sizeof p->search_k[0] || nb == 0 || nb % sizeof(float)) {
+      rc = fm_fail(err, "RoundPlan: a search plan needs 1 to %zu K values and whole candidates (%zu K, %zu bytes)",
+                   sizeof p->search_k / sizeof p->search_k[0], nk, nb);
+      goto done;
+    }
+    p->n_search_k = (uint32_t)nk;
+    for (size_t i = 0; i < nk; i++) p->search_k[i] = m->search_k[i];
+    p->search_users = m->search_users;
+    p->search_norm = m->search_norm;
+    if (p->search_norm == 0) {
+      rc = fm_fail(err, "RoundPlan: a search plan needs a positive search_norm");
+      goto done;
+    }
+    p->n_cand_floats = nb / sizeof(float);
+    p->cand = malloc(nb);
+    if (!p->cand) {
+      rc = fm_fail(err, "out of memory");
+      goto done;
+    }
+    memcpy(p->cand, m->candidates.data, nb);
   }
 done:
   fedmeta__round_plan__free_unpacked(m, &big_allocator);

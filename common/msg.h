@@ -23,7 +23,7 @@ typedef struct round_settings {
   uint64_t dp_test_seed;  /* nonzero: seeded, reproducible noise (no privacy) */
 } round_settings_t;
 
-enum { MSG_STAGE_TRAIN = 1, MSG_STAGE_EVAL = 2, MSG_STAGE_STOP = 3 };
+enum { MSG_STAGE_TRAIN = 1, MSG_STAGE_EVAL = 2, MSG_STAGE_STOP = 3, MSG_STAGE_SEARCH = 4 };
 
 typedef struct plan {
   uint64_t job;
@@ -35,6 +35,14 @@ typedef struct plan {
   double *part_weight;     /* (n_part) */
   double scale;            /* fixed-point scale */
   int final;               /* last evaluation: also run the local-only baseline */
+  /* MSG_STAGE_SEARCH (common/search.h): the candidate tails one after another
+   * (n_cand_floats = candidates x the tail's length, which the receiver knows) */
+  float *cand;
+  size_t n_cand_floats;
+  uint32_t search_k[8];
+  uint32_t n_search_k;
+  uint32_t search_users;
+  uint32_t search_norm;    /* U: sums and counts are sent divided by it (worker.c compute_scores) */
 } plan_t;
 
 /* Packs plan + theta (d floats, may be NULL for STOP) into out (grown as needed). */

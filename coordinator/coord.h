@@ -92,6 +92,9 @@ int coord_save_checkpoint(coord_t *co, uint32_t r, int complete);
 int coord_resume(coord_t *co, uint32_t *next, int *complete);
 /* OUT/metrics.jsonl for appending, keeping the lines of rounds before next. */
 int coord_jsonl_open(coord_t *co, uint32_t next);
+/* A meta-model file at path: theta (d floats) with the run's settings, and
+ * note (NULL: none) as a '#' line after them. */
+int coord_write_model(coord_t *co, uint32_t rounds, const float *theta, const char *path, const char *note);
 /* meta-model.pb, heldout.csv and the summary table after the last round. */
 int coord_write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es);
 

@@ -215,17 +215,33 @@ int coord_jsonl_open(coord_t *co, uint32_t next) {
   return 0;
 }
 
+int coord_write_model(coord_t *co, uint32_t rounds, const float *theta, const char *path, const char *note) {
+  char *cfgtext = coord_config_text(co->c, 1);
+  if (!cfgtext) return fm_fail(&co->err, "out of memory");
+  if (note) { /* a '#' line after the settings (fedmeta inspect shows it) */
+    size_t n = strlen(cfgtext), k = strlen(note);
+    char *t = realloc(cfgtext, n + k + 4);
+    if (!t) {
+      free(cfgtext);
+      return fm_fail(&co->err, "out of memory");
+    }
+    cfgtext = t;
+    snprintf(cfgtext + n, k + 4, "# %s\n", note);
+  }
+  checkpoint_t ck = checkpoint_of(co, rounds, cfgtext);
+  ck.theta = (float *)theta;
+  int rc = checkpoint_write(path, &ck, &co->err);
+  free(cfgtext);
+  return rc;
+}
+
 int coord_write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es) {
   const fm_config *c = co->c;
   char path[CFG_PATH_MAX + 64];
   /* meta-model.pb */
-  char *cfgtext = coord_config_text(c, 1);
-  if (!cfgtext) return fm_fail(&co->err, "out of memory");
-  checkpoint_t ck = checkpoint_of(co, rounds, cfgtext);
   snprintf(path, sizeof path, "%s/meta-model.pb", c->out);
-  int rc = checkpoint_write(path, &ck, &co->err);
-  free(cfgtext);
-  if (rc) return -1;
+  if (coord_write_model(co, rounds, co->theta, path, NULL)) return -1;
+  int rc;
 
   /* heldout.csv: one row per held-out platform and method */
   char *csv = NULL;

@@ -34,6 +34,7 @@
 #include "common/msg.h"
 #include "common/prof.h"
 #include "common/rng.h"
+#include "common/search.h"
 #include "common/source.h"
 #include "common/wire.h"
 #include "coordinator/aggregate.h"
@@ -123,10 +124,15 @@ static int hear_hellos(coord_t *co) {
 
 /* Participants of round r: all training platforms, or --per-round of them
  * drawn from the coordinator's seeded stream; returned in ascending order. */
-static uint32_t choose(coord_t *co, uint32_t r, uint32_t *part) {
+static uint32_t training_platforms(const coord_t *co, uint32_t *part) {
   uint32_t m = 0;
   for (uint32_t p = 0; p < co->np; p++)
     if (!co->p[p].heldout && co->p[p].n_train > 0) part[m++] = p; /* nothing to train on: never takes part */
+  return m;
+}
+
+static uint32_t choose(coord_t *co, uint32_t r, uint32_t *part) {
+  uint32_t m = training_platforms(co, part);
   if (co->dp && co->dp_q < 1) { /* Poisson sampling: each platform with probability q */
     rng_t rng;
     rng_seed(&rng, co->c->seed, RNG_ROUND, r);
@@ -167,16 +173,22 @@ static int robust_mode(const fm_config *c) { return strcmp(c->aggregate, "mean")
 /* fedavg and central (one pooled platform) weight by examples and step with epsilon = 1. */
 static int fedavg_like(const fm_config *c) { return !strcmp(c->algo, "fedavg") || !strcmp(c->algo, "central"); }
 
-static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weight, round_stats_t *st) {
+/* One round: a training round (search NULL), or the start search's round
+ * (search: its candidates and K values; every training platform takes part,
+ * sends its scores as a delta, and co->mean holds their weighted mean after;
+ * theta does not move). */
+static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weight, round_stats_t *st,
+                           const plan_t *search) {
   const fm_config *c = co->c;
-  uint32_t m = choose(co, r, part);
+  uint32_t m = search ? training_platforms(co, part) : choose(co, r, part);
   int robust = robust_mode(c);
   double total = 0;
   for (uint32_t i = 0; i < m; i++) total += (double)co->p[part[i]].n_train;
   /* Robust statistics compare the deltas themselves: every platform sends its
    * clipped delta unweighted. */
   for (uint32_t i = 0; i < m; i++)
-    weight[i] = co->dp ? co->dp_w : robust ? 1.0 : fedavg_like(c) ? (double)co->p[part[i]].n_train / total : 1.0 / m;
+    weight[i] = search ? 1.0 / m /* the scores' mean: sums over counts */
+                : co->dp ? co->dp_w : robust ? 1.0 : fedavg_like(c) ? (double)co->p[part[i]].n_train / total : 1.0 / m;
   memset(st, 0, sizeof *st);
   if (co->dp && m < co->dp_nmin) {
     /* too few sampled for the noise to carry its variance: no update this round */
@@ -188,7 +200,15 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
   memset(&plan, 0, sizeof plan);
   plan.job = co->job;
   plan.round = r;
-  plan.stage = MSG_STAGE_TRAIN;
+  plan.stage = search ? MSG_STAGE_SEARCH : MSG_STAGE_TRAIN;
+  if (search) {
+    plan.cand = search->cand;
+    plan.n_cand_floats = search->n_cand_floats;
+    memcpy(plan.search_k, search->search_k, sizeof plan.search_k);
+    plan.n_search_k = search->n_search_k;
+    plan.search_users = search->search_users;
+    plan.search_norm = search->search_norm;
+  }
   plan.rs = settings_of(c);
   plan.rs.dp_sigma = co->dp_sigma;
   plan.rs.dp_test_seed = c->dp_test_seed;
@@ -249,7 +269,9 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     sa_coord_free(sa);
     return fm_fail(&co->err, "out of memory");
   }
-  double deadline = wire_now() + c->round_timeout, wsum = 0;
+  /* scoring every candidate on a whole split takes longer than a round, as an evaluation does */
+  double timeout = search ? 4 * c->round_timeout : c->round_timeout;
+  double deadline = wire_now() + timeout, wsum = 0;
   int local = strcmp(c->algo, "local") == 0;
   uint32_t answered = 0; /* aggregated, or from a participant but rejected */
   while (answered < expect) {
@@ -401,11 +423,11 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
                    "round %u: %u of %u platforms sent an acceptable delta within %.0f s (%u rejected), "
                    "--min-platforms is %u; missing: %s (raise --round-timeout, or resume with --resume %s once "
                    "they are back)",
-                   r, st->got, m, c->round_timeout, st->rejected, need, st->dropped_names[0] ? st->dropped_names : "none",
+                   r, st->got, m, timeout, st->rejected, need, st->dropped_names[0] ? st->dropped_names : "none",
                    c->out);
   if (st->dropped && c->verbose)
     fprintf(stderr, "fedmeta: round %u: going on without %u platform(s) that missed the %.0f s deadline: %s\n", r,
-            st->dropped, c->round_timeout, st->dropped_names);
+            st->dropped, timeout, st->dropped_names);
 
   /* aggregate and step */
   tp = prof_now();
@@ -443,6 +465,7 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     }
     if (sq < 0) sq = sumsq(co->mean, co->d);
     st->delta_norm = sqrt(sq);
+    if (search) return 0; /* the scores are the result: no step */
     float lr = fedavg_like(c)
                    ? 1.0f
                    : outer_lr_at(c->outer_lr, strcmp(c->schedule, "linear") == 0, r, c->rounds);
@@ -512,6 +535,114 @@ static int run_eval(coord_t *co, uint32_t r, int final, eval_sum_t *es) {
     es->valid_pop_ndcg /= es->valid_users;
   }
   return 0;
+}
+
+/* The federated start search after the rounds (common/search.h): one round in
+ * which every training platform scores the candidates; the best per K, by the
+ * platforms' weighted mean NDCG@10 (ties: the lower candidate, the meta-model
+ * as trained first), is written to OUT/meta-model-k<K>.pb, every candidate's
+ * mean to OUT/search.csv. r: the round number it runs as (after the last). */
+static int run_search(coord_t *co, uint32_t r, uint32_t *part, double *weight) {
+  const fm_config *c = co->c;
+  search_grid_t g;
+  plan_t req;
+  memset(&req, 0, sizeof req);
+  if (search_ks_parse(c->search_k, req.search_k, &req.n_search_k, &co->err) ||
+      search_grid_parse(&g, c->search_grid, &co->mc, &co->err))
+    return -1;
+  const size_t nt = search_tail_len(&co->mc), off = search_tail_offset(&co->mc);
+  const size_t L = ((size_t)g.n_cand + 1) * req.n_search_k; /* worker.c compute_scores */
+  if (L > co->d)
+    return fm_fail(&co->err, "--search-k: %zu scores (candidates x K values) do not fit a delta of %zu words", L, co->d);
+  float *cand = malloc(sizeof(float) * g.n_cand * nt), *th = malloc(sizeof(float) * co->d);
+  char *csv = NULL;
+  size_t csvlen = 0;
+  int rc = -1;
+  if (!cand || !th) {
+    fm_fail(&co->err, "out of memory");
+    goto done;
+  }
+  if (search_candidates(&g, &co->mc, co->theta, cand, &co->err)) goto done;
+  req.cand = cand;
+  req.n_cand_floats = g.n_cand * nt;
+  req.search_users = c->search_users;
+  /* U: no platform scores more users than it has, nor more than --search-users */
+  for (uint32_t p = 0; p < co->np; p++)
+    if (!co->p[p].heldout && co->p[p].n_users > req.search_norm) req.search_norm = co->p[p].n_users;
+  if (c->search_users && c->search_users < req.search_norm) req.search_norm = c->search_users;
+  if (req.search_norm == 0) req.search_norm = 1;
+  if (c->verbose) {
+    char users[32];
+    snprintf(users, sizeof users, c->search_users ? "up to %u" : "all", c->search_users);
+    printf("fedmeta train: start search: %u candidates, K = %s, scored on %s users of each training platform (no "
+           "fine-tune)\n", g.n_cand, c->search_k, users);
+    fflush(stdout);
+  }
+  round_stats_t st;
+  double t0 = wire_now();
+  if (run_train_round(co, r, part, weight, &st, &req)) goto done;
+  if (st.abandoned || st.skipped || st.got == 0) {
+    fm_fail(&co->err, "the start search could not be completed (%u platform(s) answered%s): no meta-model-k*.pb "
+                      "written", st.got, st.abandoned ? ", the secure sum was abandoned" : "");
+    goto done;
+  }
+  /* co->mean[k n_cand + c]: the weighted mean of the platforms' NDCG sums, co->mean[n_cand nk + k] of their
+   * user counts, in the same units (worker.c compute_scores): their ratio is the mean over all those users */
+  const uint32_t nk = req.n_search_k;
+  for (uint32_t k = 0; k < nk; k++)
+    if (!(co->mean[(size_t)g.n_cand * nk + k] > 0)) {
+      fm_fail(&co->err, "the start search at K = %u: no training platform has a user with more than %u interactions",
+              req.search_k[k], req.search_k[k]);
+      goto done;
+    }
+  for (uint32_t k = 0; k < nk; k++) {
+    const double n = co->mean[(size_t)g.n_cand * nk + k];
+    for (uint32_t i = 0; i < g.n_cand; i++) co->mean[(size_t)k * g.n_cand + i] = (float)(co->mean[(size_t)k * g.n_cand + i] / n);
+  }
+  FILE *f = open_memstream(&csv, &csvlen);
+  if (!f) {
+    fm_fail(&co->err, "out of memory");
+    goto done;
+  }
+  fprintf(f, "k,candidate,weights,ndcg10\n");
+  char label[256];
+  for (uint32_t k = 0; k < req.n_search_k; k++)
+    for (uint32_t i = 0; i < g.n_cand; i++) {
+      search_label(&g, i, label, sizeof label);
+      fprintf(f, "%u,%u,%s,%.6f\n", req.search_k[k], i, label, co->mean[(size_t)k * g.n_cand + i]);
+    }
+  fclose(f);
+  char path[CFG_PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/search.csv", c->out);
+  if (fm_write_atomic(path, csv, csvlen, &co->err)) goto done;
+  if (c->verbose)
+    printf("fedmeta train: start search over %u training platforms in %.1f s (mean NDCG@10, no fine-tune):\n", st.got,
+           wire_now() - t0);
+  for (uint32_t k = 0; k < req.n_search_k; k++) {
+    const float *sc = co->mean + (size_t)k * g.n_cand;
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < g.n_cand; i++)
+      if (sc[i] > sc[best]) best = i;
+    search_label(&g, best, label, sizeof label);
+    char note[512];
+    snprintf(note, sizeof note,
+             "start search: K = %u, candidate %u of %u (%s), mean NDCG@10 %.4f over %u training platforms "
+             "against %.4f as trained (--search-users %u)",
+             req.search_k[k], best, g.n_cand, label, sc[best], st.got, sc[0], c->search_users);
+    memcpy(th, co->theta, sizeof(float) * co->d);
+    memcpy(th + off, cand + (size_t)best * nt, sizeof(float) * nt);
+    snprintf(path, sizeof path, "%s/meta-model-k%u.pb", c->out, req.search_k[k]);
+    if (coord_write_model(co, r - 1, th, path, note)) goto done;
+    if (c->verbose)
+      printf("  K = %-3u %.4f (as trained %.4f): %s -> %s\n", req.search_k[k], sc[best], sc[0],
+             label, path);
+  }
+  rc = 0;
+done:
+  free(csv);
+  free(cand);
+  free(th);
+  return rc;
 }
 
 int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
@@ -586,6 +717,10 @@ int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
     fm_fail(&co.err, "every platform is held out: nothing to train on (check --heldout)");
     goto stop;
   }
+  if (c->search_k[0]) { /* the search's grid is checked now, not after the rounds */
+    search_grid_t g;
+    if (search_grid_parse(&g, c->search_grid, &co.mc, &co.err)) goto stop;
+  }
   if (fm_mkdir_p(c->out, &co.err)) {
     fm_wrap(&co.err, "--out");
     goto stop;
@@ -647,7 +782,7 @@ int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
   for (uint32_t r = next; r <= c->rounds; r++) {
     double t0 = wire_now();
     round_stats_t st;
-    if (run_train_round(&co, r, part, weight, &st)) goto stop;
+    if (run_train_round(&co, r, part, weight, &st, NULL)) goto stop;
     double round_s = wire_now() - t0;
     prof_mark();
     int final = r == c->rounds;
@@ -680,6 +815,7 @@ int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
   if (coord_write_outputs(&co, last, &es)) goto stop;
   /* the last checkpoint marks the run complete (a relaunch stops at once) */
   if (c->checkpoint_every && coord_save_checkpoint(&co, last, 1)) goto stop;
+  if (c->search_k[0] && run_search(&co, last + 1, part, weight)) goto stop;
   rc = 0;
 
 stop:

@@ -15,11 +15,13 @@
 #include "common/fixed.h"
 #include "common/msg.h"
 #include "common/prof.h"
+#include "common/search.h"
 #include "common/source.h"
 #include "common/wire.h"
 #include "worker/adapt.h"
 #include "worker/localstate.h"
 #include "worker/platform.h"
+#include "worker/search.h"
 #include "worker/secagg_worker.h"
 
 model_cfg_t worker_model_cfg(const fm_config *c) {
@@ -205,6 +207,65 @@ static int dense_deltas(void) {
   return v;
 }
 
+/* A search plan's contribution of one hosted participant (common/search.h),
+ * the first L words of a delta: per K (index k) and candidate c the sum of its
+ * query users' NDCG@10, then per K the number of those users, all divided by
+ * the plan's U (>= any platform's users: each word in [0, 1]) and multiplied by
+ * weight x 0.999 clip / sqrt(L), so that the vector is inside the clipping
+ * bound whatever the scores. The coordinator's weighted mean of these, sums
+ * over counts, is the mean NDCG@10 over every platform's query users. */
+static int compute_scores(train_ctx_t *x, const sa_party_t *party, int keep, delta_msg_t *dm, uint32_t **fixed,
+                          fm_err *err) {
+  const plan_t *plan = x->plan;
+  platform_t *pl = party->pl;
+  platform_scratch_t *s = x->scratch;
+  const size_t nt = search_tail_len(x->mc);
+  if (plan->n_cand_floats == 0 || plan->n_cand_floats % nt)
+    return fm_fail(err, "search plan: %zu candidate floats, not a multiple of the model's %zu term weights",
+                   plan->n_cand_floats, nt);
+  const uint32_t n_cand = (uint32_t)(plan->n_cand_floats / nt), nk = plan->n_search_k;
+  const size_t L = ((size_t)n_cand + 1) * nk;
+  if (L > x->d) return fm_fail(err, "search plan: %zu scores do not fit a delta of %zu words", L, x->d);
+  double t0 = wire_now();
+  s->rows_valid = 0; /* every word is rewritten below */
+  memset(s->delta, 0, sizeof(float) * x->d);
+  prof_trace(x->rank, "searching", (long)pl->id, 0, 0);
+  uint32_t n_users[8] = {0};
+  if (search_score(s->delta, n_users, pl, x->c, x->mc, x->theta, plan, n_cand, err)) return -1;
+  const double f = plan->part_weight[party->slot] * 0.999 * plan->rs.clip / sqrt((double)L) / plan->search_norm;
+  double sq = 0;
+  for (uint32_t k = 0; k < nk; k++) {
+    if (n_users[k] > plan->search_norm)
+      return fm_fail(err, "search plan: %u query users at K = %u, more than the plan's bound %u", n_users[k],
+                     plan->search_k[k], plan->search_norm);
+    for (uint32_t cand = 0; cand < n_cand; cand++) { /* mean -> sum: one rounding, the same on every rank */
+      float *v = &s->delta[(size_t)k * n_cand + cand];
+      *v = (float)((double)*v * n_users[k] * f);
+    }
+    s->delta[(size_t)n_cand * nk + k] = (float)(n_users[k] * f);
+  }
+  for (size_t i = 0; i < L; i++) sq += (double)s->delta[i] * s->delta[i];
+  fixed_encode(s->fixed, s->delta, x->d, plan->scale);
+  memset(dm, 0, sizeof *dm);
+  dm->job = x->job;
+  dm->round = plan->round;
+  dm->platform = pl->id;
+  dm->n_examples = pl->n_train;
+  dm->norm = (float)sqrt(sq);
+  dm->seconds = wire_now() - t0;
+  dm->fixed = s->fixed;
+  dm->n_fixed = x->d;
+  if (keep && !dense_deltas()) { /* one run: the scores */
+    s->runs[0] = 0;
+    s->runs[1] = (uint32_t)L;
+    dm->runs = s->runs;
+    dm->n_runs = 2;
+    dm->n_fixed = L;
+  }
+  *fixed = s->fixed;
+  return 0;
+}
+
 /* Trains one hosted participant: its Delta message fields and fixed-point words.
  * keep: the caller does not write the words, and the delta may leave in sparse
  * form (see sa_compute_fn). */
@@ -212,6 +273,7 @@ static int compute_delta(void *vctx, const sa_party_t *party, int keep, delta_ms
                          fm_err *err) {
   train_ctx_t *x = vctx;
   const plan_t *plan = x->plan;
+  if (plan->stage == MSG_STAGE_SEARCH) return compute_scores(x, party, keep, dm, fixed, err);
   const inject_t *inj = x->inj;
   platform_t *pl = party->pl;
   uint32_t pid = pl->id;
@@ -373,9 +435,11 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
     scratch.theta_gen++; /* theta may have changed: no platform's phi is a copy of it */
     if (urc) {
       if (plan.stage == MSG_STAGE_STOP) break;
+      /* an authentic plan this rank cannot follow: the coordinator would wait
+       * for it until the deadline; end the job with the cause */
       fprintf(stderr, "fedmeta: rank %d: %s\n", rank, err.msg);
-      rc = 1;
-      break;
+      fflush(stderr);
+      wire_abort(1);
     }
     last_round = plan.round;
     if (plan.round == 2 && plan.stage == MSG_STAGE_TRAIN) prof_reset(); /* round 1 warms up */
@@ -396,7 +460,7 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
       break;
     }
     int failed = 0;
-    if (plan.stage == MSG_STAGE_TRAIN) {
+    if (plan.stage == MSG_STAGE_TRAIN || plan.stage == MSG_STAGE_SEARCH) {
       /* the participants this rank hosts, with their slots in the plan */
       uint32_t n_par = 0;
       for (uint32_t i = 0; i < plan.n_part; i++) {
@@ -416,9 +480,10 @@ int worker_run(const fm_config *c, uint64_t job, int rank, int size, const int *
         else if (worker_post_delta(&ch, plan.round, &sp, &err)) failed = 1;
         free(zero);
       }
-      int save = localstate_needed(c) && c->checkpoint_every && plan.round % c->checkpoint_every == 0;
+      const int training = plan.stage == MSG_STAGE_TRAIN;
+      int save = training && localstate_needed(c) && c->checkpoint_every && plan.round % c->checkpoint_every == 0;
       train_ctx_t tx = {c, &mc, &plan, theta, &scratch, &inj, job, rank, d, save};
-      if (resume_pending && localstate_needed(c) && plan.round > 1) {
+      if (training && resume_pending && localstate_needed(c) && plan.round > 1) {
         /* --resume: the hosted platforms' private state as of the checkpoint */
         for (uint32_t j = 0; j < n_host && !failed; j++)
           if (!plat[j].heldout && localstate_load(c, &plat[j], &mc, &plan.rs, d, plan.round - 1, &err)) failed = 1;
