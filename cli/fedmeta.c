@@ -246,6 +246,7 @@ static int cmd_eval(int argc, char **argv) {
       split_keep_users(&sp, &sh, c.heldout_users, c.seed, &err) || dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
       model_dataset_inputs(&ck.model, &ds, &sh, c.kshot, !strcmp(pop_loo, "on"), &err))
     goto fail;
+  dataset_sample_eval(&ds, c.query_users, c.seed, (uint32_t)p);
   /* The model's shape comes from the file, not from the flags. */
   c.dim = ck.model.dim;
   c.hidden = ck.model.hidden;

@@ -399,6 +399,43 @@ int dataset_serve_users(dataset_t *d, fm_err *err) {
   return 0;
 }
 
+void dataset_sample_eval(dataset_t *d, uint32_t n, uint64_t seed, uint32_t platform) {
+  if (n == 0 || n >= d->n_eval) return;
+  /* the first n of a seeded random order of the evaluated users, kept in their order */
+  uint32_t *idx = malloc(sizeof *idx * d->n_eval);
+  uint8_t *keep = calloc(d->n_eval, 1);
+  if (!idx || !keep) { /* cannot sample: every user stays (the figures are exact, only slower) */
+    free(idx);
+    free(keep);
+    return;
+  }
+  for (uint32_t i = 0; i < d->n_eval; i++) idx[i] = i;
+  rng_t rng;
+  rng_seed(&rng, seed, RNG_QUERY, platform);
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t j = i + rng_below(&rng, d->n_eval - i), t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
+    keep[idx[i]] = 1;
+  }
+  uint32_t m = 0, nt = 0, nx = 0;
+  for (uint32_t e = 0; e < d->n_eval; e++) {
+    if (!keep[e]) continue;
+    uint32_t tb = d->truth_ptr[e], te = d->truth_ptr[e + 1], xb = d->excl_ptr[e], xe = d->excl_ptr[e + 1];
+    d->eval_user[m] = d->eval_user[e];
+    memmove(d->truth + nt, d->truth + tb, sizeof *d->truth * (te - tb));
+    memmove(d->excl + nx, d->excl + xb, sizeof *d->excl * (xe - xb));
+    nt += te - tb;
+    nx += xe - xb;
+    m++;
+    d->truth_ptr[m] = nt; /* entry e + 1 >= m is read before it is written over */
+    d->excl_ptr[m] = nx;
+  }
+  d->n_eval = m;
+  free(idx);
+  free(keep);
+}
+
 static void spectral_drop(dataset_t *d);
 static void time_drop(dataset_t *d);
 static void ease_drop(dataset_t *d);

@@ -99,6 +99,12 @@ typedef struct dataset {
 
 #define DATASET_NO_SLOT UINT32_MAX
 
+/* Keeps n of the evaluated users (0, or n >= n_eval: all), the first n of a
+ * random order drawn from (seed, platform), in their order; nothing else
+ * changes (the inputs stay those of every user): a quicker, sampled figure of
+ * the same model on the same data (the start search, eval --query-users). */
+void dataset_sample_eval(dataset_t *d, uint32_t n, uint64_t seed, uint32_t platform);
+
 /* How many of a user's first n interactions a held-out K-shot support would
  * show with kcap = K (0 = no cap): the rule every training input (the folds'
  * spectra and time counts, X of the EASE term, the transitions, each

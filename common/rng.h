@@ -21,6 +21,7 @@ enum {
   RNG_SPLIT = 6,       /* data splits */
   RNG_ROUND = 7,       /* coordinator: choice of participants */
   RNG_SPECTRAL = 8,    /* start block of the co-occurrence eigen-solver (common/spectral.c) */
+  RNG_QUERY = 9,       /* a sample of the evaluated users (dataset_sample_eval) */
 };
 
 void rng_seed(rng_t *r, uint64_t seed, uint64_t purpose, uint64_t id);

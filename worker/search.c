@@ -22,9 +22,9 @@ int search_score(float *out, uint32_t *n_users, platform_t *p, const fm_config *
     const uint32_t K = plan->search_k[k];
     split_t sp = {0};
     dataset_t ds = {0};
-    rc = split_kshot(&sp, &p->shard, K, err) || split_keep_users(&sp, &p->shard, plan->search_users, c->seed, err) ||
-         dataset_build(&ds, &p->shard, &sp, SPLIT_TEST, err) ||
+    rc = split_kshot(&sp, &p->shard, K, err) || dataset_build(&ds, &p->shard, &sp, SPLIT_TEST, err) ||
          model_dataset_inputs(mc, &ds, &p->shard, K, pop_loo, err);
+    if (!rc) dataset_sample_eval(&ds, plan->search_users, c->seed, p->id); /* the inputs stay every user's */
     n_users[k] = rc ? 0 : ds.n_eval;
     for (uint32_t cand = 0; cand < n_cand && !rc; cand++) {
       if (ds.n_eval == 0) { /* too few interactions per user at this K: the platform adds nothing here */

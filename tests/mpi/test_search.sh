@@ -9,7 +9,7 @@ source "$(dirname "$0")/common.sh"
 
 F="$SMALL --towers off --spectral 8 --trans on --rounds 3 --inner-steps 5 --seed 5"
 GRID="gamma=0,1 kappa=0,0.5,2"
-run 3 train $F --search-k 1,2 --search-grid "$GRID" --out "$TMP/a"
+run 3 train $F --search-k 1,2 --search-grid "$GRID" --search-users 40 --out "$TMP/a"
 for f in meta-model.pb search.csv meta-model-k1.pb meta-model-k2.pb; do
   [ -s "$TMP/a/$f" ] || fail "missing $f"
 done
@@ -21,7 +21,7 @@ grep -q '^2,0,as trained,' "$TMP/a/search.csv" && grep -q '^2,6,gamma=1 kappa=2,
 # market's first six industries without home, the held-out one).
 mean_eval() { # mean_eval MODEL K
   for p in beauty books electronics fashion food; do
-    "$BIN" eval $MARKET --model "$1" --platform $p --kshot "$2" --heldout-users 2000 --seed 5 --ft-steps 0 \
+    "$BIN" eval $MARKET --model "$1" --platform $p --kshot "$2" --query-users 40 --seed 5 --ft-steps 0 \
       --local-steps 0 --boot 0 --verbose 0 | grep '^{'
   done | sed 's/.*"model":{"ndcg10":\([0-9.]*\).*"users":\([0-9]*\).*/\1 \2/' |
     awk '{ s += $1 * $2; n += $2 } END { if (n > 0) printf "%.6f\n", s / n }'
@@ -39,7 +39,7 @@ near "$chosen" "$(row 2 "$best")" || fail "search: candidate $best scores $(row 
 [ "$best" != 0 ] || fail "the test means little: the meta-model as trained was the best start at K = 2"
 
 # the same bytes under secure aggregation, and with another number of worker ranks
-run 4 train $F --search-k 1,2 --search-grid "$GRID" --secagg on --out "$TMP/b"
+run 4 train $F --search-k 1,2 --search-grid "$GRID" --search-users 40 --secagg on --out "$TMP/b"
 for f in search.csv meta-model-k1.pb meta-model-k2.pb; do
   cmp "$TMP/a/$f" "$TMP/b/$f" || fail "$f differs with --secagg on and 3 worker ranks"
 done

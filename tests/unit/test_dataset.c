@@ -369,7 +369,75 @@ static void test_serve_users(void) {
   shard_free(&s);
 }
 
+/* dataset_sample_eval: a seeded subset of the evaluated users, each with its
+ * own truth and exclusions, in the original order; nested in n; 0 keeps all. */
+static void eval_fixture(dataset_t *d) {
+  memset(d, 0, sizeof *d);
+  const uint32_t n = 7;
+  d->n_eval = n;
+  d->eval_user = malloc(sizeof(uint32_t) * n);
+  d->truth_ptr = malloc(sizeof(uint32_t) * (n + 1));
+  d->excl_ptr = malloc(sizeof(uint32_t) * (n + 1));
+  d->truth = malloc(sizeof(uint32_t) * 64);
+  d->excl = malloc(sizeof(uint32_t) * 64);
+  CHECK(d->eval_user && d->truth_ptr && d->excl_ptr && d->truth && d->excl);
+  d->truth_ptr[0] = d->excl_ptr[0] = 0;
+  for (uint32_t e = 0; e < n; e++) { /* user 10 + 2e; e + 1 truth items 100 e + j; 2 - e % 3 exclusions 1000 e + j */
+    d->eval_user[e] = 10 + 2 * e;
+    uint32_t t = d->truth_ptr[e], x = d->excl_ptr[e];
+    for (uint32_t j = 0; j < e + 1; j++) d->truth[t++] = 100 * e + j;
+    for (uint32_t j = 0; j < 2 - e % 3; j++) d->excl[x++] = 1000 * e + j;
+    d->truth_ptr[e + 1] = t;
+    d->excl_ptr[e + 1] = x;
+  }
+}
+
+static void check_sampled(const dataset_t *d, uint32_t want) {
+  CHECK_EQ_INT(d->n_eval, want);
+  for (uint32_t m = 0; m < d->n_eval; m++) {
+    uint32_t e = (d->eval_user[m] - 10) / 2;
+    if (m) CHECK(d->eval_user[m] > d->eval_user[m - 1]);
+    CHECK_EQ_INT(d->truth_ptr[m + 1] - d->truth_ptr[m], e + 1);
+    for (uint32_t j = 0; j < e + 1; j++) CHECK_EQ_INT(d->truth[d->truth_ptr[m] + j], 100 * e + j);
+    CHECK_EQ_INT(d->excl_ptr[m + 1] - d->excl_ptr[m], 2 - e % 3);
+    for (uint32_t j = 0; j < 2 - e % 3; j++) CHECK_EQ_INT(d->excl[d->excl_ptr[m] + j], 1000 * e + j);
+  }
+}
+
+static void test_sample_eval(void) {
+  dataset_t a, b, c;
+  eval_fixture(&a);
+  dataset_sample_eval(&a, 0, 1, 0);
+  check_sampled(&a, 7);
+  dataset_sample_eval(&a, 9, 1, 0);
+  check_sampled(&a, 7);
+  dataset_sample_eval(&a, 3, 1, 0);
+  check_sampled(&a, 3);
+  eval_fixture(&b);
+  dataset_sample_eval(&b, 5, 1, 0);
+  check_sampled(&b, 5);
+  for (uint32_t m = 0, k = 0; m < a.n_eval; m++) { /* nested: the 3 are among the 5 */
+    while (k < b.n_eval && b.eval_user[k] != a.eval_user[m]) k++;
+    CHECK(k < b.n_eval);
+  }
+  eval_fixture(&c); /* another platform (or seed): another draw */
+  dataset_sample_eval(&c, 3, 1, 1);
+  check_sampled(&c, 3);
+  int differ = 0;
+  for (int trial = 2; trial < 10 && !differ; trial++) {
+    dataset_free(&c);
+    eval_fixture(&c);
+    dataset_sample_eval(&c, 3, (uint64_t)trial, 0);
+    differ = memcmp(c.eval_user, a.eval_user, 3 * sizeof(uint32_t)) != 0;
+  }
+  CHECK(differ);
+  dataset_free(&a);
+  dataset_free(&b);
+  dataset_free(&c);
+}
+
 int main(void) {
+  test_sample_eval();
   test_serve_users();
   test_user_id_tokens();
   test_ease_limit();
