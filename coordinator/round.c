@@ -755,6 +755,8 @@ int coord_run(const fm_config *c, uint64_t job, int size, const int *hosts) {
   if (co.dp && next > 1 && dp_acct_step(&co.acct, co.dp_q, c->dp_noise, next - 1, &co.err)) goto stop;
   if (complete) {
     if (c->verbose) printf("fedmeta train: the run in %s is already complete (%u rounds)\n", c->out, c->rounds);
+    /* --resume with --search-k: the search of the finished meta-model (again, or for other K) */
+    if (c->search_k[0] && run_search(&co, next, part, weight)) goto stop;
     rc = 0;
     goto stop;
   }

@@ -43,6 +43,12 @@ run 4 train $F --search-k 1,2 --search-grid "$GRID" --search-users 40 --secagg o
 for f in search.csv meta-model-k1.pb meta-model-k2.pb; do
   cmp "$TMP/a/$f" "$TMP/b/$f" || fail "$f differs with --secagg on and 3 worker ranks"
 done
+# --resume of the finished run searches its meta-model again: the same start
+cp "$TMP/a/meta-model-k2.pb" "$TMP/k2.pb"
+rm "$TMP/a/meta-model-k1.pb" "$TMP/a/meta-model-k2.pb"
+run 3 train --resume "$TMP/a" --search-k 2 --search-grid "$GRID" --search-users 40 > /dev/null
+cmp "$TMP/k2.pb" "$TMP/a/meta-model-k2.pb" || fail "--resume of a finished run: another start at K = 2"
+[ ! -e "$TMP/a/meta-model-k1.pb" ] || fail "--resume --search-k 2 wrote a K = 1 start"
 # the default grid: an axis per term the model has (gamma and kappa here: 4 x 4 points)
 run 3 train $F --rounds 1 --search-k 2 --out "$TMP/c"
 [ "$(wc -l < "$TMP/c/search.csv")" = 18 ] || fail "the default grid: expected 1 + 17 lines in search.csv"
