@@ -58,7 +58,7 @@ for held in $heldout; do
     for cat in ${held//,/ }; do
       for k in $ks; do
         grep -q "^$cat,$k,$seed,reptile+search," "$rows" && continue
-        plan=$(for e in $local_plan; do [ "${e%%:*}" = "$k" ] && echo "${e#*:}"; done)
+        plan=$(for e in $local_plan; do [ "${e%%:*}" != "$k" ] || echo "${e#*:}"; done)
         printf '%s\n%s\n' "$m/meta-model-k$k.pb" "$m/meta-model.pb" > "$m/models.txt"
         "$bin" eval --data "$data" --model-list "$m/models.txt" --platform "$cat" --kshot "$k" --seed "$seed" \
           --ft-steps 0 --local-steps "${plan%%:*}" --ft-lr "${plan##*:}" --boot "${BOOT:-1000}" $neg \
