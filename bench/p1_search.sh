@@ -10,8 +10,9 @@
 #   train  reptile at the data set's validated P1 settings (the `--pop-loo on` runs
 #          of docs/BENCHMARKS.md: Amazon inner-lr 0.03, 20 steps, outer step 1; Ciao
 #          0.001, 10, 0.5; 50 rounds; the same model and negatives), then the start
-#          search at every K on the training categories (the default grid,
-#          SEARCH_USERS query users of each); the held-out categories take no part
+#          search at every K on the training categories (the default grid, scored
+#          on SEARCH_USERS query users of each, then the SEARCH_REFINE best on every
+#          query user); the held-out categories take no part
 #   eval   on each held-out category and K, with --model-list: the searched start
 #          (meta-model-k<K>.pb) and the trained meta-model as it is, both with no
 #          fine-tune (the search chose the start for that: the plan is fixed by the
@@ -21,7 +22,7 @@
 #   usage: bench/p1_search.sh amazon|ciao [bin] [data] [seeds]
 #     bin build/fedmeta   data out/amazon or out/ciao (fedmeta prepare)   seeds "1 2 3"
 #   env: OUT=out/bench-p1-search-<data set>  HELDOUT (amazon default "toys beauty sports")
-#        SEARCH_USERS=1000  BOOT=1000  MPIRUN="cluster/mpirun.sh 3"
+#        SEARCH_USERS=500  SEARCH_REFINE=10  BOOT=1000  MPIRUN="cluster/mpirun.sh 3"
 # Rows: $OUT/rows.csv (category, K, seed, method, NDCG@10, Recall@20, users, paired
 # interval against local-only, the chosen weights); $OUT/summary.csv (mean, std, n).
 set -euo pipefail
@@ -53,7 +54,7 @@ for held in $heldout; do
     m="$out/$(echo "$held" | tr , -)-$seed"
     [ -s "$m/search.csv" ] || $mpirun_cmd "$bin" train --data "$data" --heldout "$held" --algo reptile --seed "$seed" \
       --rounds 50 --inner-lr "$ilr" --inner-steps "$ist" --outer-lr "$olr" --eval-every 0 --ft-steps 0 --local-steps 0 \
-      --search-k "$(echo $ks | tr ' ' ,)" --search-users "${SEARCH_USERS:-1000}" $flags $neg --out "$m" < /dev/null > "$m.log" 2>&1 ||
+      --search-k "$(echo $ks | tr ' ' ,)" --search-users "${SEARCH_USERS:-500}" --search-refine "${SEARCH_REFINE:-10}" $flags $neg --out "$m" < /dev/null > "$m.log" 2>&1 ||
       { echo "train $held seed $seed failed: $m.log" >&2; exit 1; }
     for cat in ${held//,/ }; do
       for k in $ks; do

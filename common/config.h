@@ -98,6 +98,7 @@ typedef struct fm_config {
   char search_k[64];            /* K values to search a start for, comma-separated ("" = no search) */
   char search_grid[512];        /* the candidates' grid ("" = a default axis per term the model has) */
   uint32_t search_users;        /* query users of each training platform's K-shot split scored (0 = all) */
+  uint32_t search_refine;       /* T > 0: a second pass scores each K's T best on every query user */
   uint32_t query_users;         /* eval: score this many of the query users, chosen by --seed (0 = all) */
   char config_file[CFG_PATH_MAX];
   /* prepare (importers) */

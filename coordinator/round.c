@@ -537,11 +537,49 @@ static int run_eval(coord_t *co, uint32_t r, int final, eval_sum_t *es) {
   return 0;
 }
 
-/* The federated start search after the rounds (common/search.h): one round in
- * which every training platform scores the candidates; the best per K, by the
- * platforms' weighted mean NDCG@10 (ties: the lower candidate, the meta-model
- * as trained first), is written to OUT/meta-model-k<K>.pb, every candidate's
- * mean to OUT/search.csv. r: the round number it runs as (after the last). */
+/* One round of the start search: every training platform scores the n
+ * candidate tails cand (nt floats each) at the K values of req on `users` of
+ * its query users (0: all). mean[k n + i]: the mean NDCG@10 over all the
+ * platforms' scored users. Returns 0, or -1 (co->err) if it could not be done. */
+static int search_round(coord_t *co, uint32_t r, uint32_t *part, double *weight, plan_t *req, const float *cand,
+                        uint32_t n, size_t nt, uint32_t users, double *mean, uint32_t *got) {
+  const uint32_t nk = req->n_search_k;
+  const size_t L = ((size_t)n + 1) * nk; /* worker.c compute_scores */
+  if (L > co->d)
+    return fm_fail(&co->err, "--search-k: %zu scores (candidates x K values) do not fit a delta of %zu words", L, co->d);
+  req->cand = (float *)cand;
+  req->n_cand_floats = (size_t)n * nt;
+  req->search_users = users;
+  /* U: no platform scores more users than it has, nor more than it is asked to */
+  req->search_norm = 1;
+  for (uint32_t p = 0; p < co->np; p++)
+    if (!co->p[p].heldout && co->p[p].n_users > req->search_norm) req->search_norm = co->p[p].n_users;
+  if (users && users < req->search_norm) req->search_norm = users;
+  round_stats_t st;
+  if (run_train_round(co, r, part, weight, &st, req)) return -1;
+  if (st.abandoned || st.skipped || st.got == 0)
+    return fm_fail(&co->err, "the start search could not be completed (%u platform(s) answered%s): no "
+                             "meta-model-k*.pb written", st.got, st.abandoned ? ", the secure sum was abandoned" : "");
+  /* co->mean[k n + i]: the weighted mean of the platforms' NDCG sums, co->mean[n nk + k] of their user counts,
+   * in the same units (worker.c compute_scores): their ratio is the mean over all those users */
+  for (uint32_t k = 0; k < nk; k++) {
+    const double cnt = co->mean[(size_t)n * nk + k];
+    if (!(cnt > 0))
+      return fm_fail(&co->err, "the start search at K = %u: no training platform has a user with more than %u "
+                               "interactions", req->search_k[k], req->search_k[k]);
+    for (uint32_t i = 0; i < n; i++) mean[(size_t)k * n + i] = co->mean[(size_t)k * n + i] / cnt;
+  }
+  *got = st.got;
+  return 0;
+}
+
+/* The federated start search after the rounds (common/search.h). Pass 1:
+ * every candidate on --search-users of each platform's query users. Pass 2
+ * (--search-refine T > 0), one more round: the meta-model as trained and the
+ * T best of pass 1 at each K, on every query user. The best per K of the last
+ * pass (ties: the lower candidate, the meta-model as trained first) is written
+ * to OUT/meta-model-k<K>.pb, every score of both passes to OUT/search.csv. r:
+ * the round number of pass 1 (after the last training round). */
 static int run_search(coord_t *co, uint32_t r, uint32_t *part, double *weight) {
   const fm_config *c = co->c;
   search_grid_t g;
@@ -550,98 +588,118 @@ static int run_search(coord_t *co, uint32_t r, uint32_t *part, double *weight) {
   if (search_ks_parse(c->search_k, req.search_k, &req.n_search_k, &co->err) ||
       search_grid_parse(&g, c->search_grid, &co->mc, &co->err))
     return -1;
+  const uint32_t nk = req.n_search_k, C = g.n_cand;
   const size_t nt = search_tail_len(&co->mc), off = search_tail_offset(&co->mc);
-  const size_t L = ((size_t)g.n_cand + 1) * req.n_search_k; /* worker.c compute_scores */
-  if (L > co->d)
-    return fm_fail(&co->err, "--search-k: %zu scores (candidates x K values) do not fit a delta of %zu words", L, co->d);
-  float *cand = malloc(sizeof(float) * g.n_cand * nt), *th = malloc(sizeof(float) * co->d);
+  float *cand = malloc(sizeof(float) * C * nt), *cand2 = malloc(sizeof(float) * C * nt), *th = malloc(sizeof(float) * co->d);
+  double *mean1 = malloc(sizeof(double) * C * nk), *mean2 = malloc(sizeof(double) * C * nk);
+  uint32_t *idx2 = malloc(sizeof(uint32_t) * C), n2 = 0, got = 0;
+  uint8_t *in2 = calloc(C, 1);
   char *csv = NULL;
   size_t csvlen = 0;
   int rc = -1;
-  if (!cand || !th) {
+  if (!cand || !cand2 || !th || !mean1 || !mean2 || !idx2 || !in2) {
     fm_fail(&co->err, "out of memory");
     goto done;
   }
   if (search_candidates(&g, &co->mc, co->theta, cand, &co->err)) goto done;
-  req.cand = cand;
-  req.n_cand_floats = g.n_cand * nt;
-  req.search_users = c->search_users;
-  /* U: no platform scores more users than it has, nor more than --search-users */
-  for (uint32_t p = 0; p < co->np; p++)
-    if (!co->p[p].heldout && co->p[p].n_users > req.search_norm) req.search_norm = co->p[p].n_users;
-  if (c->search_users && c->search_users < req.search_norm) req.search_norm = c->search_users;
-  if (req.search_norm == 0) req.search_norm = 1;
+  char users[32];
+  snprintf(users, sizeof users, c->search_users ? "up to %u" : "all", c->search_users);
   if (c->verbose) {
-    char users[32];
-    snprintf(users, sizeof users, c->search_users ? "up to %u" : "all", c->search_users);
-    printf("fedmeta train: start search: %u candidates, K = %s, scored on %s users of each training platform (no "
-           "fine-tune)\n", g.n_cand, c->search_k, users);
+    printf("fedmeta train: start search: %u candidates, K = %s, scored on %s query users of each training platform "
+           "(no fine-tune)\n", C, c->search_k, users);
     fflush(stdout);
   }
-  round_stats_t st;
   double t0 = wire_now();
-  if (run_train_round(co, r, part, weight, &st, &req)) goto done;
-  if (st.abandoned || st.skipped || st.got == 0) {
-    fm_fail(&co->err, "the start search could not be completed (%u platform(s) answered%s): no meta-model-k*.pb "
-                      "written", st.got, st.abandoned ? ", the secure sum was abandoned" : "");
-    goto done;
-  }
-  /* co->mean[k n_cand + c]: the weighted mean of the platforms' NDCG sums, co->mean[n_cand nk + k] of their
-   * user counts, in the same units (worker.c compute_scores): their ratio is the mean over all those users */
-  const uint32_t nk = req.n_search_k;
-  for (uint32_t k = 0; k < nk; k++)
-    if (!(co->mean[(size_t)g.n_cand * nk + k] > 0)) {
-      fm_fail(&co->err, "the start search at K = %u: no training platform has a user with more than %u interactions",
-              req.search_k[k], req.search_k[k]);
-      goto done;
+  if (search_round(co, r, part, weight, &req, cand, C, nt, c->search_users, mean1, &got)) goto done;
+  /* the pass whose scores choose: the first, or the refinement of its best */
+  const double *fin = mean1;
+  const uint32_t *fidx = NULL; /* pass 2: grid index of each of its candidates */
+  uint32_t nf = C;
+  if (c->search_refine > 0) {
+    in2[0] = 1; /* the meta-model as trained */
+    for (uint32_t k = 0; k < nk; k++) {
+      const double *m = mean1 + (size_t)k * C;
+      uint8_t *mine = calloc(C, 1);
+      if (!mine) {
+        fm_fail(&co->err, "out of memory");
+        goto done;
+      }
+      for (uint32_t t = 0; t < c->search_refine && t + 1 < C; t++) {
+        uint32_t best = 0;
+        for (uint32_t i = 1; i < C; i++)
+          if (!mine[i] && (best == 0 || m[i] > m[best])) best = i;
+        mine[best] = 1;
+        in2[best] = 1;
+      }
+      free(mine);
     }
-  for (uint32_t k = 0; k < nk; k++) {
-    const double n = co->mean[(size_t)g.n_cand * nk + k];
-    for (uint32_t i = 0; i < g.n_cand; i++) co->mean[(size_t)k * g.n_cand + i] = (float)(co->mean[(size_t)k * g.n_cand + i] / n);
+    for (uint32_t i = 0; i < C; i++)
+      if (in2[i]) {
+        memcpy(cand2 + (size_t)n2 * nt, cand + (size_t)i * nt, sizeof(float) * nt);
+        idx2[n2++] = i;
+      }
+    if (c->verbose) {
+      printf("fedmeta train: start search, refinement: the meta-model and the %u best of each K (%u candidates) on "
+             "every query user\n", c->search_refine, n2);
+      fflush(stdout);
+    }
+    if (search_round(co, r + 1, part, weight, &req, cand2, n2, nt, 0, mean2, &got)) goto done;
+    fin = mean2, fidx = idx2, nf = n2;
   }
   FILE *f = open_memstream(&csv, &csvlen);
   if (!f) {
     fm_fail(&co->err, "out of memory");
     goto done;
   }
-  fprintf(f, "k,candidate,weights,ndcg10\n");
+  fprintf(f, "k,candidate,weights,pass,query_users,ndcg10\n");
   char label[256];
-  for (uint32_t k = 0; k < req.n_search_k; k++)
-    for (uint32_t i = 0; i < g.n_cand; i++) {
+  for (uint32_t k = 0; k < nk; k++) {
+    for (uint32_t i = 0; i < C; i++) {
       search_label(&g, i, label, sizeof label);
-      fprintf(f, "%u,%u,%s,%.6f\n", req.search_k[k], i, label, co->mean[(size_t)k * g.n_cand + i]);
+      fprintf(f, "%u,%u,%s,1,%s,%.6f\n", req.search_k[k], i, label, users, mean1[(size_t)k * C + i]);
     }
+    for (uint32_t j = 0; fidx && j < nf; j++) {
+      search_label(&g, fidx[j], label, sizeof label);
+      fprintf(f, "%u,%u,%s,2,all,%.6f\n", req.search_k[k], fidx[j], label, fin[(size_t)k * nf + j]);
+    }
+  }
   fclose(f);
   char path[CFG_PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/search.csv", c->out);
   if (fm_write_atomic(path, csv, csvlen, &co->err)) goto done;
   if (c->verbose)
-    printf("fedmeta train: start search over %u training platforms in %.1f s (mean NDCG@10, no fine-tune):\n", st.got,
+    printf("fedmeta train: start search over %u training platforms in %.1f s (mean NDCG@10, no fine-tune):\n", got,
            wire_now() - t0);
-  for (uint32_t k = 0; k < req.n_search_k; k++) {
-    const float *sc = co->mean + (size_t)k * g.n_cand;
-    uint32_t best = 0;
-    for (uint32_t i = 1; i < g.n_cand; i++)
-      if (sc[i] > sc[best]) best = i;
-    search_label(&g, best, label, sizeof label);
+  for (uint32_t k = 0; k < nk; k++) {
+    const double *sc = fin + (size_t)k * nf;
+    uint32_t best = 0; /* ties: the lower candidate */
+    for (uint32_t j = 1; j < nf; j++)
+      if (sc[j] > sc[best]) best = j;
+    const uint32_t gi = fidx ? fidx[best] : best;
+    search_label(&g, gi, label, sizeof label);
     char note[512];
     snprintf(note, sizeof note,
              "start search: K = %u, candidate %u of %u (%s), mean NDCG@10 %.4f over %u training platforms "
-             "against %.4f as trained (--search-users %u)",
-             req.search_k[k], best, g.n_cand, label, sc[best], st.got, sc[0], c->search_users);
+             "against %.4f as trained (%s query users each%s)",
+             req.search_k[k], gi, C, label, sc[best], got, sc[0], fidx ? "all" : users,
+             fidx ? ", the refinement of the first pass's best" : "");
     memcpy(th, co->theta, sizeof(float) * co->d);
-    memcpy(th + off, cand + (size_t)best * nt, sizeof(float) * nt);
+    memcpy(th + off, cand + (size_t)gi * nt, sizeof(float) * nt);
     snprintf(path, sizeof path, "%s/meta-model-k%u.pb", c->out, req.search_k[k]);
     if (coord_write_model(co, r - 1, th, path, note)) goto done;
     if (c->verbose)
-      printf("  K = %-3u %.4f (as trained %.4f): %s -> %s\n", req.search_k[k], sc[best], sc[0],
-             label, path);
+      printf("  K = %-3u %.4f (as trained %.4f): %s -> %s\n", req.search_k[k], sc[best], sc[0], label, path);
   }
   rc = 0;
 done:
   free(csv);
   free(cand);
+  free(cand2);
   free(th);
+  free(mean1);
+  free(mean2);
+  free(idx2);
+  free(in2);
   return rc;
 }
 

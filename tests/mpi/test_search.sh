@@ -14,24 +14,25 @@ for f in meta-model.pb search.csv meta-model-k1.pb meta-model-k2.pb; do
   [ -s "$TMP/a/$f" ] || fail "missing $f"
 done
 [ "$(wc -l < "$TMP/a/search.csv")" = 15 ] || { cat "$TMP/a/search.csv"; fail "search.csv: expected 1 + 2 x 7 lines"; }
-grep -q '^2,0,as trained,' "$TMP/a/search.csv" && grep -q '^2,6,gamma=1 kappa=2,' "$TMP/a/search.csv" ||
+grep -q '^2,0,as trained,1,up to 40,' "$TMP/a/search.csv" && grep -q '^2,6,gamma=1 kappa=2,1,' "$TMP/a/search.csv" ||
   { cat "$TMP/a/search.csv"; fail "search.csv: candidates not labelled as expected"; }
 
 # The user-weighted mean of eval's NDCG@10 over the training platforms (the
 # market's first six industries without home, the held-out one).
-mean_eval() { # mean_eval MODEL K
+mean_eval() { # mean_eval MODEL K [QUERY_USERS]
   for p in beauty books electronics fashion food; do
-    "$BIN" eval $MARKET --model "$1" --platform $p --kshot "$2" --query-users 40 --seed 5 --ft-steps 0 \
+    "$BIN" eval $MARKET --model "$1" --platform $p --kshot "$2" --query-users "${3:-40}" --seed 5 --ft-steps 0 \
       --local-steps 0 --boot 0 --verbose 0 | grep '^{'
   done | sed 's/.*"model":{"ndcg10":\([0-9.]*\).*"users":\([0-9]*\).*/\1 \2/' |
     awk '{ s += $1 * $2; n += $2 } END { if (n > 0) printf "%.6f\n", s / n }'
 }
 near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d < 2e-6 && d > -2e-6) }'; }
-row() { awk -F, -v k="$1" -v c="$2" '$1 == k && $2 == c { print $4 }' "$TMP/a/search.csv"; }
+row() { # row K CANDIDATE [PASS [DIR]]: its mean NDCG@10 in search.csv
+  awk -F, -v k="$1" -v c="$2" -v p="${3:-1}" '$1 == k && $2 == c && $4 == p { print $6 }' "${4:-$TMP/a}/search.csv"; }
 as_is=$(mean_eval "$TMP/a/meta-model.pb" 2)
 near "$as_is" "$(row 2 0)" || fail "search: the meta-model as trained scores $(row 2 0) at K = 2, eval gives $as_is"
 # the best row (the first of equals) is the start written for K = 2, and eval agrees with its figure
-best=$(awk -F, '$1 == 2 && (b == "" || $4 > b) { b = $4; c = $2 } END { print c }' "$TMP/a/search.csv")
+best=$(awk -F, '$1 == 2 && (b == "" || $6 > b) { b = $6; c = $2 } END { print c }' "$TMP/a/search.csv")
 "$BIN" inspect "$TMP/a/meta-model-k2.pb" | grep -q "note: start search: K = 2, candidate $best of 7" ||
   { "$BIN" inspect "$TMP/a/meta-model-k2.pb" | head -5; fail "meta-model-k2.pb is not candidate $best"; }
 chosen=$(mean_eval "$TMP/a/meta-model-k2.pb" 2)
@@ -43,6 +44,19 @@ run 4 train $F --search-k 1,2 --search-grid "$GRID" --search-users 40 --secagg o
 for f in search.csv meta-model-k1.pb meta-model-k2.pb; do
   cmp "$TMP/a/$f" "$TMP/b/$f" || fail "$f differs with --secagg on and 3 worker ranks"
 done
+# --search-refine 2: a second pass scores the meta-model and each K's 2 best of the
+# first on every query user (eval without --query-users agrees) and chooses among them
+run 3 train $F --search-k 1,2 --search-grid "$GRID" --search-users 40 --search-refine 2 --out "$TMP/r"
+cmp "$TMP/a/meta-model.pb" "$TMP/r/meta-model.pb" || fail "--search-refine changed the trained meta-model"
+want=$( (echo 0; for k in 1 2; do
+  awk -F, -v k=$k '$1 == k && $4 == 1 && $2 != 0 { print $6, $2 }' "$TMP/r/search.csv" | sort -k1,1gr -k2,2n | head -2 |
+    cut -d' ' -f2; done) | sort -nu | tr '\n' ' ')
+got=$(awk -F, '$1 == 2 && $4 == 2 { print $2 }' "$TMP/r/search.csv" | tr '\n' ' ')
+[ "$want" = "$got" ] || { cat "$TMP/r/search.csv"; fail "--search-refine 2: pass 2 scored '$got', expected '$want'"; }
+near "$(mean_eval "$TMP/r/meta-model.pb" 2 0)" "$(row 2 0 2 "$TMP/r")" || fail "--search-refine: pass 2 is not on every user"
+best2=$(awk -F, '$1 == 2 && $4 == 2 && (b == "" || $6 > b) { b = $6; c = $2 } END { print c }' "$TMP/r/search.csv")
+"$BIN" inspect "$TMP/r/meta-model-k2.pb" | grep -q "candidate $best2 of 7 .*refinement" ||
+  fail "--search-refine: meta-model-k2.pb is not pass 2's best ($best2)"
 # --resume of the finished run searches its meta-model again: the same start
 cp "$TMP/a/meta-model-k2.pb" "$TMP/k2.pb"
 rm "$TMP/a/meta-model-k1.pb" "$TMP/a/meta-model-k2.pb"
