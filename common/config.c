@@ -122,7 +122,7 @@ static const opt OPTS[] = {
   {"search-k", T_STR, F(search_k), 0, 0, NULL, CFG_TRAIN, 0, "after the rounds, search a start per K (comma-separated, e.g. 1,5): every training platform scores candidate term weights on a K-shot split of its own data, NDCG@10 with no fine-tune; the mean over all their scored users (the sums securely aggregated with --secagg on) picks the best, written to OUT/meta-model-k<K>.pb (needs --towers off; docs/ARCHITECTURE.md); \"\" = no search"},
   {"search-grid", T_STR, F(search_grid), 0, 0, NULL, CFG_TRAIN, 0, "the search's candidates relative to beta = 1, e.g. \"gamma=0,0.5,1,2 kappa=0,0.05 alpha=0,4,8 eta=0,0.15 tau=0:1,1:4\" (tau: height:width); \"\" = a default axis for every term the model has (common/search.h); the meta-model as trained is always a candidate"},
   {"search-users", T_U32, F(search_users), 0, 5000000, NULL, CFG_TRAIN, 0, "query users of each training platform's K-shot split the search scores, chosen by --seed (0 = all; the inputs are built from every user's support either way)"},
-  {"search-refine", T_U32, F(search_refine), 0, 256, NULL, CFG_TRAIN, 0, "T > 0: the search's second pass (one more round) scores the meta-model and each K's T best candidates of the first on every query user, and chooses among them: a sample of users chooses with noise, every user costs C times less this way (0 = one pass)"},
+  {"search-refine", T_U32, F(search_refine), 0, 256, NULL, CFG_TRAIN, 0, "T > 0: the search's second pass (one more round) scores the meta-model and each K's T best candidates of the first on every query user, and chooses among them: a sample of users chooses with noise, and this costs far less than every candidate on every user (0 = one pass; none either when the first pass saw every user)"},
   {"query-users", T_U32, F(query_users), 0, 5000000, NULL, CFG_EVAL, 0, "score only this many of the query users, chosen by --seed (0 = all): a quicker, sampled figure; unlike --heldout-users the industry keeps every user's support for its inputs"},
   {"ft-history", T_CHOICE, F(ft_history), 0, 0, "auto|full", TE | CFG_RECOMMEND, 1, "history of a user scored after training on the support: auto = none when no support example had one (K = 1), as in the training; full = always the support (docs/BENCHMARKS.md)"},
   {"config", T_STR, F(config_file), 0, 0, NULL, ALL | CFG_PREPARE | CFG_BASELINES | CFG_RECOMMEND, 0, "read settings from FILE (key = value); flags override"},
@@ -210,7 +210,8 @@ void config_defaults(fm_config *c) {
   c->ft_prox = 0;
   c->topn = 20;
   snprintf(c->ft_history, sizeof c->ft_history, "auto");
-  c->search_users = 2000;
+  c->search_users = 500;
+  c->search_refine = 10;
   snprintf(c->delimiter, sizeof c->delimiter, "tab");
   c->min_rating = 1;
   c->kcore = 5;

@@ -615,7 +615,10 @@ static int run_search(coord_t *co, uint32_t r, uint32_t *part, double *weight) {
   const double *fin = mean1;
   const uint32_t *fidx = NULL; /* pass 2: grid index of each of its candidates */
   uint32_t nf = C;
-  if (c->search_refine > 0) {
+  uint32_t most = 0; /* a platform's users: the first pass saw every query user if none has more than the sample */
+  for (uint32_t p = 0; p < co->np; p++)
+    if (!co->p[p].heldout && co->p[p].n_users > most) most = co->p[p].n_users;
+  if (c->search_refine > 0 && c->search_users > 0 && most > c->search_users) {
     in2[0] = 1; /* the meta-model as trained */
     for (uint32_t k = 0; k < nk; k++) {
       const double *m = mean1 + (size_t)k * C;

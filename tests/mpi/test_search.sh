@@ -9,7 +9,7 @@ source "$(dirname "$0")/common.sh"
 
 F="$SMALL --towers off --spectral 8 --trans on --rounds 3 --inner-steps 5 --seed 5"
 GRID="gamma=0,1 kappa=0,0.5,2"
-run 3 train $F --search-k 1,2 --search-grid "$GRID" --search-users 40 --out "$TMP/a"
+run 3 train $F --search-k 1,2 --search-grid "$GRID" --search-users 40 --search-refine 0 --out "$TMP/a"
 for f in meta-model.pb search.csv meta-model-k1.pb meta-model-k2.pb; do
   [ -s "$TMP/a/$f" ] || fail "missing $f"
 done
@@ -40,7 +40,7 @@ near "$chosen" "$(row 2 "$best")" || fail "search: candidate $best scores $(row 
 [ "$best" != 0 ] || fail "the test means little: the meta-model as trained was the best start at K = 2"
 
 # the same bytes under secure aggregation, and with another number of worker ranks
-run 4 train $F --search-k 1,2 --search-grid "$GRID" --search-users 40 --secagg on --out "$TMP/b"
+run 4 train $F --search-k 1,2 --search-grid "$GRID" --search-users 40 --search-refine 0 --secagg on --out "$TMP/b"
 for f in search.csv meta-model-k1.pb meta-model-k2.pb; do
   cmp "$TMP/a/$f" "$TMP/b/$f" || fail "$f differs with --secagg on and 3 worker ranks"
 done
