@@ -241,7 +241,6 @@ int coord_write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es) {
   /* meta-model.pb */
   snprintf(path, sizeof path, "%s/meta-model.pb", c->out);
   if (coord_write_model(co, rounds, co->theta, path, NULL)) return -1;
-  int rc;
 
   /* heldout.csv: one row per held-out platform and method */
   char *csv = NULL;
@@ -266,7 +265,7 @@ int coord_write_outputs(coord_t *co, uint32_t rounds, const eval_sum_t *es) {
   }
   fclose(f);
   snprintf(path, sizeof path, "%s/heldout.csv", c->out);
-  rc = fm_write_atomic(path, csv, csvlen, &co->err);
+  int rc = fm_write_atomic(path, csv, csvlen, &co->err);
   if (!rc && c->verbose) {
     printf("\nheld-out industries (protocol P1, K = %u support interactions per user, "
            "full ranking):\n",

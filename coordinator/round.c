@@ -196,19 +196,12 @@ static int run_train_round(coord_t *co, uint32_t r, uint32_t *part, double *weig
     return 0;
   }
 
-  plan_t plan;
-  memset(&plan, 0, sizeof plan);
+  plan_t plan; /* a search round: its candidates, K values and bounds come with the template */
+  if (search) plan = *search;
+  else memset(&plan, 0, sizeof plan);
   plan.job = co->job;
   plan.round = r;
   plan.stage = search ? MSG_STAGE_SEARCH : MSG_STAGE_TRAIN;
-  if (search) {
-    plan.cand = search->cand;
-    plan.n_cand_floats = search->n_cand_floats;
-    memcpy(plan.search_k, search->search_k, sizeof plan.search_k);
-    plan.n_search_k = search->n_search_k;
-    plan.search_users = search->search_users;
-    plan.search_norm = search->search_norm;
-  }
   plan.rs = settings_of(c);
   plan.rs.dp_sigma = co->dp_sigma;
   plan.rs.dp_test_seed = c->dp_test_seed;
@@ -539,10 +532,10 @@ static int run_eval(coord_t *co, uint32_t r, int final, eval_sum_t *es) {
 
 /* One round of the start search: every training platform scores the n
  * candidate tails cand (nt floats each) at the K values of req on `users` of
- * its query users (0: all). mean[k n + i]: the mean NDCG@10 over all the
+ * its query users (0: all); most: the most users a training platform has. mean[k n + i]: the mean NDCG@10 over all the
  * platforms' scored users. Returns 0, or -1 (co->err) if it could not be done. */
 static int search_round(coord_t *co, uint32_t r, uint32_t *part, double *weight, plan_t *req, const float *cand,
-                        uint32_t n, size_t nt, uint32_t users, double *mean, uint32_t *got) {
+                        uint32_t n, size_t nt, uint32_t users, uint32_t most, double *mean, uint32_t *got) {
   const uint32_t nk = req->n_search_k;
   const size_t L = ((size_t)n + 1) * nk; /* worker.c compute_scores */
   if (L > co->d)
@@ -551,10 +544,7 @@ static int search_round(coord_t *co, uint32_t r, uint32_t *part, double *weight,
   req->n_cand_floats = (size_t)n * nt;
   req->search_users = users;
   /* U: no platform scores more users than it has, nor more than it is asked to */
-  req->search_norm = 1;
-  for (uint32_t p = 0; p < co->np; p++)
-    if (!co->p[p].heldout && co->p[p].n_users > req->search_norm) req->search_norm = co->p[p].n_users;
-  if (users && users < req->search_norm) req->search_norm = users;
+  req->search_norm = users && users < most ? users : most > 0 ? most : 1;
   round_stats_t st;
   if (run_train_round(co, r, part, weight, &st, req)) return -1;
   if (st.abandoned || st.skipped || st.got == 0)
@@ -593,11 +583,11 @@ static int run_search(coord_t *co, uint32_t r, uint32_t *part, double *weight) {
   float *cand = malloc(sizeof(float) * C * nt), *cand2 = malloc(sizeof(float) * C * nt), *th = malloc(sizeof(float) * co->d);
   double *mean1 = malloc(sizeof(double) * C * nk), *mean2 = malloc(sizeof(double) * C * nk);
   uint32_t *idx2 = malloc(sizeof(uint32_t) * C), n2 = 0, got = 0;
-  uint8_t *in2 = calloc(C, 1);
+  uint8_t *in2 = calloc(C, 1), *mine = malloc(C); /* in the second pass; among one K's best */
   char *csv = NULL;
   size_t csvlen = 0;
   int rc = -1;
-  if (!cand || !cand2 || !th || !mean1 || !mean2 || !idx2 || !in2) {
+  if (!cand || !cand2 || !th || !mean1 || !mean2 || !idx2 || !in2 || !mine) {
     fm_fail(&co->err, "out of memory");
     goto done;
   }
@@ -609,24 +599,21 @@ static int run_search(coord_t *co, uint32_t r, uint32_t *part, double *weight) {
            "(no fine-tune)\n", C, c->search_k, users);
     fflush(stdout);
   }
+  uint32_t most = 0; /* the most users a training platform has (>= its query users) */
+  for (uint32_t p = 0; p < co->np; p++)
+    if (!co->p[p].heldout && co->p[p].n_users > most) most = co->p[p].n_users;
   double t0 = wire_now();
-  if (search_round(co, r, part, weight, &req, cand, C, nt, c->search_users, mean1, &got)) goto done;
+  if (search_round(co, r, part, weight, &req, cand, C, nt, c->search_users, most, mean1, &got)) goto done;
   /* the pass whose scores choose: the first, or the refinement of its best */
   const double *fin = mean1;
   const uint32_t *fidx = NULL; /* pass 2: grid index of each of its candidates */
   uint32_t nf = C;
-  uint32_t most = 0; /* a platform's users: the first pass saw every query user if none has more than the sample */
-  for (uint32_t p = 0; p < co->np; p++)
-    if (!co->p[p].heldout && co->p[p].n_users > most) most = co->p[p].n_users;
+  /* no second pass when the first saw every query user */
   if (c->search_refine > 0 && c->search_users > 0 && most > c->search_users) {
     in2[0] = 1; /* the meta-model as trained */
     for (uint32_t k = 0; k < nk; k++) {
       const double *m = mean1 + (size_t)k * C;
-      uint8_t *mine = calloc(C, 1);
-      if (!mine) {
-        fm_fail(&co->err, "out of memory");
-        goto done;
-      }
+      memset(mine, 0, C);
       for (uint32_t t = 0; t < c->search_refine && t + 1 < C; t++) {
         uint32_t best = 0;
         for (uint32_t i = 1; i < C; i++)
@@ -634,7 +621,6 @@ static int run_search(coord_t *co, uint32_t r, uint32_t *part, double *weight) {
         mine[best] = 1;
         in2[best] = 1;
       }
-      free(mine);
     }
     for (uint32_t i = 0; i < C; i++)
       if (in2[i]) {
@@ -646,7 +632,7 @@ static int run_search(coord_t *co, uint32_t r, uint32_t *part, double *weight) {
              "every query user\n", c->search_refine, n2);
       fflush(stdout);
     }
-    if (search_round(co, r + 1, part, weight, &req, cand2, n2, nt, 0, mean2, &got)) goto done;
+    if (search_round(co, r + 1, part, weight, &req, cand2, n2, nt, 0, most, mean2, &got)) goto done;
     fin = mean2, fidx = idx2, nf = n2;
   }
   FILE *f = open_memstream(&csv, &csvlen);
@@ -703,6 +689,7 @@ done:
   free(mean2);
   free(idx2);
   free(in2);
+  free(mine);
   return rc;
 }
 
