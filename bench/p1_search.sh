@@ -22,6 +22,8 @@
 #   usage: bench/p1_search.sh amazon|ciao [bin] [data] [seeds]
 #     bin build/fedmeta   data out/amazon or out/ciao (fedmeta prepare)   seeds "1 2 3"
 #   env: OUT=out/bench-p1-search-<data set>  HELDOUT (amazon default "toys beauty sports")
+#        KS (amazon default "5", ciao "1 5 10"; Amazon's local-only plan at K = 1 is
+#        400 x 0.01 as at 5, the validated plans there all scoring as popularity)
 #        SEARCH_USERS=500  SEARCH_REFINE=10  BOOT=1000  MPIRUN="cluster/mpirun.sh 3"
 # Rows: $OUT/rows.csv (category, K, seed, method, NDCG@10, Recall@20, users, paired
 # interval against local-only, the chosen weights); $OUT/summary.csv (mean, std, n).
@@ -36,10 +38,10 @@ mpirun_cmd=${MPIRUN:-$here/../cluster/mpirun.sh 3}
 export OPENBLAS_NUM_THREADS=1
 case $set_name in
   amazon)
-    heldout=${HELDOUT:-toys beauty sports} ks="5" local_plan="5:400:0.01" reptile="0.03 20 1"
+    heldout=${HELDOUT:-toys beauty sports} ks=${KS:-5} local_plan="1:400:0.01 5:400:0.01" reptile="0.03 20 1"
     flags="--towers off --attr on --spectral 128 --ease 200 --trans on --pop-loo on" neg="--negatives 128" ;;
   ciao)
-    heldout=${HELDOUT:-c3,c6} ks="1 5 10" local_plan="1:100:0.003 5:1:0.001 10:50:0.003" reptile="0.001 10 0.5"
+    heldout=${HELDOUT:-c3,c6} ks=${KS:-1 5 10} local_plan="1:100:0.003 5:1:0.001 10:50:0.003" reptile="0.001 10 0.5"
     flags="--towers off --spectral 32 --time-lags 8 --time-bin-days 90 --trans on --pop-loo on" neg="" ;;
   *) echo "bench/p1_search.sh: the data set is amazon or ciao, not '$set_name'" >&2; exit 2 ;;
 esac

@@ -170,9 +170,11 @@ static int write_topn(fm_atomic *a, const adapt_topn_t *t, const dataset_t *ds, 
   return fm_atomic_commit(a, err);
 }
 
-/* --model-list FILE: one model path per line; blank lines and lines starting
- * with # skipped. *paths (malloc'd) points into *buf (malloc'd). */
-static int read_model_list(const char *file, char ***paths, uint32_t *n, uint8_t **buf, fm_err *err) {
+/* --model-list FILE: one model path per line, blanks around it trimmed; blank
+ * lines and lines starting with # skipped. *paths and *lines (malloc'd; the
+ * paths point into *buf, malloc'd) hold each path and its line number. */
+static int read_model_list(const char *file, char ***paths, uint32_t **lines, uint32_t *n, uint8_t **buf,
+                           fm_err *err) {
   size_t len;
   if (fm_read_file(file, buf, &len, (size_t)1 << 26, err)) return -1;
   uint8_t *b = realloc(*buf, len + 1);
@@ -181,17 +183,39 @@ static int read_model_list(const char *file, char ***paths, uint32_t *n, uint8_t
   b[len] = 0;
   size_t cap = 1;
   for (size_t i = 0; i < len; i++) cap += b[i] == '\n';
-  if (!(*paths = malloc(cap * sizeof **paths))) return fm_fail(err, "out of memory for %s", file);
+  *paths = malloc(cap * sizeof **paths), *lines = malloc(cap * sizeof **lines);
+  if (!*paths || !*lines) return fm_fail(err, "out of memory for %s", file);
   *n = 0;
+  uint32_t line = 0;
   for (char *s = (char *)b; s && *s;) {
     char *e = strchr(s, '\n');
+    line++;
     if (e) *e = 0;
+    while (*s == ' ' || *s == '\t') s++;
     size_t l = strlen(s);
-    if (l && s[l - 1] == '\r') s[--l] = 0;
-    if (l && *s != '#') (*paths)[(*n)++] = s;
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\r')) s[--l] = 0;
+    if (l && *s != '#') (*paths)[*n] = s, (*lines)[(*n)++] = line;
     s = e ? e + 1 : NULL;
   }
   if (!*n) return fm_fail(err, "%s: no model path in it (one meta-model file per line)", file);
+  return 0;
+}
+
+/* A model of --model-list other than the first: read, its pop-loo resolved, and
+ * refused unless it shares the first's shape, terms and pop-loo (the industry's
+ * inputs are built once, for the first). Errors name the list's line. */
+static int read_listed_model(checkpoint_t *ck, const checkpoint_t *first, const char *first_loo, const fm_config *c,
+                             const char *path, uint32_t line, fm_err *err) {
+  char loo[8];
+  if (checkpoint_read(ck, path, err) || cli_pop_loo(c, ck, path, loo, err)) {
+    checkpoint_free(ck);
+    return fm_wrap(err, "%s:%u", c->model_list, line);
+  }
+  if (memcmp(&ck->model, &first->model, sizeof ck->model) || ck->n_theta != first->n_theta || strcmp(loo, first_loo)) {
+    checkpoint_free(ck);
+    return fm_fail(err, "%s:%u: %s: another shape, terms or pop-loo than the list's first model (the models of a "
+                   "list share them: the industry's inputs are built once)", c->model_list, line, path);
+  }
   return 0;
 }
 
@@ -212,7 +236,7 @@ static int cmd_eval(int argc, char **argv) {
   fm_atomic topf = {NULL, NULL, NULL};
   char *one_path[1] = {c.model_path};
   char **paths = one_path; /* the models: --model, or --model-list's lines (pointing into listbuf) */
-  uint32_t n_paths = 1;
+  uint32_t n_paths = 1, *path_lines = NULL;
   uint8_t *listbuf = NULL;
   int code = EXIT_RUNTIME;
   memset(&src, 0, sizeof src);
@@ -237,11 +261,16 @@ static int cmd_eval(int argc, char **argv) {
     goto fail;
   }
   /* the models to score: --model, or every path of --model-list */
-  if (c.model_list[0] && read_model_list(c.model_list, &paths, &n_paths, &listbuf, &err)) goto fail;
+  if (c.model_list[0] && read_model_list(c.model_list, &paths, &path_lines, &n_paths, &listbuf, &err)) goto fail;
   if (checkpoint_read(&ck, paths[0], &err)) goto fail;
   char pop_loo[8];
   const int from_model = !strcmp(c.eval_pop_loo, "model");
   if (cli_pop_loo(&c, &ck, paths[0], pop_loo, &err)) goto fail;
+  for (uint32_t m = 1; m < n_paths; m++) { /* every model checked before any work: a bad line N loses nothing */
+    checkpoint_t other;
+    if (read_listed_model(&other, &ck, pop_loo, &c, paths[m], path_lines[m], &err)) goto fail;
+    checkpoint_free(&other);
+  }
   if (source_load(&src, (uint32_t)p, &sh, &err) || split_kshot(&sp, &sh, c.kshot, &err) ||
       split_keep_users(&sp, &sh, c.heldout_users, c.seed, &err) || dataset_build(&ds, &sh, &sp, SPLIT_TEST, &err) ||
       model_dataset_inputs(&ck.model, &ds, &sh, c.kshot, !strcmp(pop_loo, "on"), &err))
@@ -288,20 +317,9 @@ static int cmd_eval(int argc, char **argv) {
   print_metrics_row("popularity", &pop);
   if (has_local) print_metrics_row("local-only", &loc);
   for (uint32_t m = 0; m < n_paths; m++) {
-    if (m > 0) { /* the next model: the inputs built for the first must be its inputs too */
+    if (m > 0) { /* the next model (checked above; read again, one in memory at a time) */
       checkpoint_t next;
-      char next_loo[8];
-      if (checkpoint_read(&next, paths[m], &err)) goto fail;
-      if (cli_pop_loo(&c, &next, paths[m], next_loo, &err)) {
-        checkpoint_free(&next);
-        goto fail;
-      }
-      if (memcmp(&next.model, &ck.model, sizeof ck.model) || next.n_theta != ck.n_theta || strcmp(next_loo, pop_loo)) {
-        checkpoint_free(&next);
-        fm_fail(&err, "%s: %s: another shape, terms or pop-loo than %s (the models of a list share them: the "
-                "industry's inputs are built once)", c.model_list, paths[m], paths[0]);
-        goto fail;
-      }
+      if (read_listed_model(&next, &ck, pop_loo, &c, paths[m], path_lines[m], &err)) goto fail;
       checkpoint_free(&ck);
       ck = next;
     }
@@ -365,6 +383,7 @@ static int cmd_eval(int argc, char **argv) {
 fail:
   if (code != EXIT_OK) fprintf(stderr, "fedmeta eval: %s\n", err.msg);
   if (paths != one_path) free(paths);
+  free(path_lines);
   free(listbuf);
   free(pu_model), free(pu_pop), free(pu_loc);
   free(phi_model), free(phi_loc), free(start_loc);

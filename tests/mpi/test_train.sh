@@ -145,9 +145,16 @@ done
   fail "eval --model-list: expected one local-only row and two JSON lines"
 ! grep -q '"model_file"' "$TMP/eval.txt" || fail "eval --model names the file in its JSON line"
 printf '%s\n%s\n' "$TMP/a/meta-model.pb" "$TMP/np/meta-model.pb" > "$TMP/list-bad.txt"
-expect 1 "np/meta-model.pb: another shape, terms or pop-loo" "$BIN" eval --model-list "$TMP/list-bad.txt" $SMALL
+expect 1 "list-bad.txt:2: .*np/meta-model.pb: another shape, terms or pop-loo" "$BIN" eval --model-list "$TMP/list-bad.txt" $SMALL
 printf '%s\n%s\n' "$TMP/a/meta-model.pb" "$TMP/pl/meta-model.pb" > "$TMP/list-bad.txt"
 expect 1 "pl/meta-model.pb: another shape, terms or pop-loo" "$BIN" eval --model-list "$TMP/list-bad.txt" $SMALL
+# every listed model is checked before any is scored: a bad third line prints no
+# result; blanks around a path are trimmed
+printf '  %s\t\n%s \n\n%s\n' "$TMP/a/meta-model.pb" "$TMP/a-ft.pb" "$TMP/no-such.pb" > "$TMP/list-bad.txt"
+code=0; "$BIN" eval --model-list "$TMP/list-bad.txt" $SMALL --ft-steps 2 --local-steps 2 --boot 0 > "$TMP/eval-bad.txt" \
+  2> "$TMP/eval-bad.err" || code=$?
+[ $code = 1 ] && grep -q "list-bad.txt:4: .*no-such.pb" "$TMP/eval-bad.err" && ! grep -q '^{' "$TMP/eval-bad.txt" ||
+  { cat "$TMP/eval-bad.txt" "$TMP/eval-bad.err"; fail "eval --model-list with a missing model on line 4: exit $code"; }
 printf '# nothing\n\n' > "$TMP/list-empty.txt"
 expect 1 "no model path in it" "$BIN" eval --model-list "$TMP/list-empty.txt" $SMALL
 expect 2 "give one of them" "$BIN" eval --model-list "$TMP/list.txt" --model "$TMP/a/meta-model.pb" $SMALL
