@@ -37,6 +37,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -143,25 +144,27 @@ def main():
     batch = int(os.environ.get("BATCH", "64"))
     scores = [[None] * len(cells) for _ in grid]
     as_is = {}
-    with ThreadPoolExecutor(jobs) as ex:
-        for b0 in range(0, len(grid), batch):
-            idx = range(b0, min(b0 + batch, len(grid)))
-            paths = [write_point(i, grid[i]) for i in idx]
-            if b0 == 0:  # the model as it is, first in the first batch
-                paths.insert(0, model)
-            futs = [(ci, ex.submit(score, paths, c[0], c[1], os.path.join(tmpdir, "b%d-%d.list" % (b0, ci))))
-                    for ci, c in enumerate(cells)]
-            for ci, f in futs:
-                res = f.result()
-                if b0 == 0:
-                    as_is[cells[ci]] = res.pop(0)
-                for i, x in zip(idx, res):
-                    scores[i][ci] = x
-            for x in paths:
-                if x != model:
-                    os.remove(x)
-            print("  %d / %d points" % (idx[-1] + 1, len(grid)), flush=True)
-    os.rmdir(tmpdir)
+    try:  # the copies live in tmpdir until scored; it goes whatever happens
+        with ThreadPoolExecutor(jobs) as ex:
+            for b0 in range(0, len(grid), batch):
+                idx = range(b0, min(b0 + batch, len(grid)))
+                paths = [write_point(i, grid[i]) for i in idx]
+                if b0 == 0:  # the model as it is, first in the first batch
+                    paths.insert(0, model)
+                futs = [(ci, ex.submit(score, paths, c[0], c[1], os.path.join(tmpdir, "b%d-%d.list" % (b0, ci))))
+                        for ci, c in enumerate(cells)]
+                for ci, f in futs:
+                    res = f.result()
+                    if b0 == 0:
+                        as_is[cells[ci]] = res.pop(0)
+                    for i, x in zip(idx, res):
+                        scores[i][ci] = x
+                for x in paths:
+                    if x != model:
+                        os.remove(x)
+                print("  %d / %d points" % (idx[-1] + 1, len(grid)), flush=True)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
     rows = list(zip(grid, scores))
 
     def label(point):
