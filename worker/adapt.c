@@ -16,6 +16,7 @@ typedef struct attr_ctx {
   const float *theta, *U, *V;
   uint32_t D;
   const dataset_t *ds;
+  adapt_topn_t *topn; /* attr_block_topn: also the best items of each row scored */
 } attr_ctx_t;
 
 static int attr_block(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *err) {
@@ -45,36 +46,46 @@ void adapt_topn_free(adapt_topn_t *t) {
   memset(t, 0, sizeof *t);
 }
 
-/* topn (adapt.h) in blocks of users: each row's scores, its exclusions at
- * -INFINITY, then the n best by insertion (a candidate enters only above the
- * current n-th, so a row costs about one pass). */
-static int topn_fill(adapt_topn_t *t, attr_ctx_t *c, fm_err *err) {
+/* Evaluation user u's n best items (topn, adapt.h) from its scored row: its
+ * exclusions set to -INFINITY (the ranking does the same, so a row can be
+ * ranked afterwards), then the best by insertion (a candidate enters only above
+ * the current n-th, so a row costs about one pass). */
+static void topn_row(adapt_topn_t *t, const dataset_t *ds, uint32_t u, float *row) {
+  const uint32_t ni = ds->n_items, n = t->n;
+  float *bs = t->score + (size_t)u * n;
+  uint32_t *bi = t->item + (size_t)u * n, have = 0;
+  for (uint32_t j = ds->excl_ptr[u]; j < ds->excl_ptr[u + 1]; j++) row[ds->excl[j]] = -INFINITY;
+  for (uint32_t i = 0; i < ni; i++) {
+    float y = row[i];
+    if (y == -INFINITY || y != y || (have == n && !(y > bs[n - 1]))) continue;
+    uint32_t k = have < n ? have++ : n - 1; /* the slot it takes, then moves up */
+    while (k > 0 && y > bs[k - 1]) {
+      bs[k] = bs[k - 1], bi[k] = bi[k - 1];
+      k--;
+    }
+    bs[k] = y, bi[k] = i;
+  }
+  for (uint32_t k = have; k < n; k++) bs[k] = -INFINITY, bi[k] = UINT32_MAX;
+}
+
+/* attr_block, and each scored row's best items into c->topn: the ranking for
+ * the metrics and the top-N file share one scoring pass. */
+static int attr_block_topn(float *S, uint32_t first, uint32_t n, void *vctx, fm_err *err) {
+  const attr_ctx_t *c = vctx;
+  if (attr_block(S, first, n, vctx, err)) return -1;
+  for (uint32_t r = 0; r < n; r++) topn_row(c->topn, c->ds, first + r, S + (size_t)r * c->ds->n_items);
+  return 0;
+}
+
+/* topn alone (no metrics to rank: serving, or the dot path), in blocks of users. */
+static int topn_fill(attr_ctx_t *c, fm_err *err) {
   const dataset_t *ds = c->ds;
-  const uint32_t ni = ds->n_items, n = t->n, B = 64;
+  const uint32_t ni = ds->n_items, B = 64;
   float *S = malloc(sizeof(float) * B * (ni ? ni : 1));
   if (!S) return fm_fail(err, "out of memory for %u x %u scores", B, ni);
   int rc = 0;
-  for (uint32_t first = 0; !rc && first < ds->n_eval; first += B) {
-    uint32_t nb = ds->n_eval - first < B ? ds->n_eval - first : B;
-    rc = attr_block(S, first, nb, c, err);
-    for (uint32_t r = 0; !rc && r < nb; r++) {
-      const uint32_t u = first + r;
-      float *row = S + (size_t)r * ni, *bs = t->score + (size_t)u * n;
-      uint32_t *bi = t->item + (size_t)u * n, have = 0;
-      for (uint32_t j = ds->excl_ptr[u]; j < ds->excl_ptr[u + 1]; j++) row[ds->excl[j]] = -INFINITY;
-      for (uint32_t i = 0; i < ni; i++) {
-        float y = row[i];
-        if (y == -INFINITY || y != y || (have == n && !(y > bs[n - 1]))) continue;
-        uint32_t k = have < n ? have++ : n - 1; /* the slot it takes, then moves up */
-        while (k > 0 && y > bs[k - 1]) {
-          bs[k] = bs[k - 1], bi[k] = bi[k - 1];
-          k--;
-        }
-        bs[k] = y, bi[k] = i;
-      }
-      for (uint32_t k = have; k < n; k++) bs[k] = -INFINITY, bi[k] = UINT32_MAX;
-    }
-  }
+  for (uint32_t first = 0; !rc && first < ds->n_eval; first += B)
+    rc = attr_block_topn(S, first, ds->n_eval - first < B ? ds->n_eval - first : B, c, err);
   free(S);
   return rc;
 }
@@ -93,19 +104,17 @@ int adapt_score(metrics_t *out, metrics_user_t *per_user, adapt_topn_t *topn, co
   }
   model_user_vectors(mc, theta, local, ds, ds->eval_user, ds->n_eval, U);
   model_item_vectors(mc, theta, local, ds, V);
-  int rc = 0;
+  int rc = 0, topn_done = 0;
+  attr_ctx_t c = {mc, theta, U, V, (uint32_t)D, ds, topn && topn->n ? topn : NULL};
   if (ds->truth_ptr[ds->n_eval] == 0) { /* nothing held out (serving): no metrics to rank for */
     if (per_user) memset(per_user, 0, ds->n_eval * sizeof *per_user);
   } else if ((mc->attr && ds->n_attr) || mc->ease || mc->trans) { /* the terms beside the product (model.h) */
-    attr_ctx_t c = {mc, theta, U, V, (uint32_t)D, ds};
-    rc = metrics_rank_scores(out, per_user, ds, attr_block, &c, NULL, 0, err);
+    rc = metrics_rank_scores(out, per_user, ds, c.topn ? attr_block_topn : attr_block, &c, NULL, 0, err);
+    topn_done = 1;
   } else {
     rc = metrics_rank_dot(out, per_user, U, V, (uint32_t)D, ds, err);
   }
-  if (!rc && topn && topn->n) {
-    attr_ctx_t c = {mc, theta, U, V, (uint32_t)D, ds};
-    rc = topn_fill(topn, &c, err);
-  }
+  if (!rc && c.topn && !topn_done) rc = topn_fill(&c, err);
   free(U);
   free(V);
   return rc;

@@ -126,6 +126,20 @@ code=0; "$BIN" eval --model "$TMP/a/meta-model.pb" $SMALL --ft-steps 0 --local-s
   --write-topn "$TMP/no/such/top.tsv" > "$TMP/top-bad.txt" 2>&1 || code=$?
 [ $code != 0 ] && grep -q "no/such/top.tsv" "$TMP/top-bad.txt" && [ ! -e "$TMP/no" ] ||
   { cat "$TMP/top-bad.txt"; fail "eval --write-topn into a missing folder: exit $code"; }
+# with the score terms (EASE, transitions) the top-N rows are taken in the metrics'
+# own scoring pass: the metrics are those of an eval without --write-topn, and
+# each user's rows are best first
+"$BIN" eval --model "$TMP/trans-3/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 --boot 0 --topn 5 \
+  --write-topn "$TMP/top-t.tsv" > "$TMP/eval-tt.txt" || fail "eval --write-topn of a --trans model"
+"$BIN" eval --model "$TMP/trans-3/meta-model.pb" $SMALL --ft-steps 5 --local-steps 0 --boot 0 > "$TMP/eval-tn.txt" ||
+  fail "eval of a --trans model"
+cmp -s <(grep '^{' "$TMP/eval-tt.txt") <(grep '^{' "$TMP/eval-tn.txt") ||
+  fail "eval --write-topn changed the metrics of a --trans model"
+users=$(awk '$1 ~ /\+ft$/ { print $NF }' "$TMP/eval-tt.txt")
+awk -F'\t' -v n="$users" '/^#/ { next }
+  NF != 4 || $2 != (($1 == last) ? r + 1 : 1) || ($1 == last && $4 + 0 > s + 0) { bad = 1 }
+  { if ($1 != last) u++; last = $1; r = $2; s = $4 }
+  END { exit bad || u != n || n < 1 }' "$TMP/top-t.tsv" || { head "$TMP/top-t.tsv"; fail "eval --write-topn of a --trans model: bad file"; }
 # --model-list: several models scored on one industry, its inputs built once; each
 # model's JSON line is the one --model gives (a fine-tuned copy from recommend
 # --save-model tells the models apart), popularity and local-only printed once;
