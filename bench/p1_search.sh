@@ -22,6 +22,8 @@
 #   usage: bench/p1_search.sh amazon|ciao [bin] [data] [seeds]
 #     bin build/fedmeta   data out/amazon or out/ciao (fedmeta prepare)   seeds "1 2 3"
 #   env: OUT=out/bench-p1-search-<data set>  HELDOUT (amazon default "toys beauty sports")
+#        SCORE (the held-out categories to score; default all of HELDOUT: for a
+#        validation run hold out test and validation categories, score only the latter)
 #        KS (amazon default "5", ciao "1 5 10"; Amazon's local-only plan at K = 1 is
 #        400 x 0.01 as at 5, the validated plans there all scoring as popularity)
 #        SEARCH_USERS=500  SEARCH_REFINE=10  BOOT=1000  MPIRUN="cluster/mpirun.sh 3"
@@ -58,7 +60,7 @@ for held in $heldout; do
       --rounds 50 --inner-lr "$ilr" --inner-steps "$ist" --outer-lr "$olr" --eval-every 0 --ft-steps 0 --local-steps 0 \
       --search-k "$(echo $ks | tr ' ' ,)" --search-users "${SEARCH_USERS:-500}" --search-refine "${SEARCH_REFINE:-10}" $flags $neg --out "$m" < /dev/null > "$m.log" 2>&1 ||
       { echo "train $held seed $seed failed: $m.log" >&2; exit 1; }
-    for cat in ${held//,/ }; do
+    for cat in ${SCORE:-${held//,/ }}; do
       for k in $ks; do
         grep -q "^$cat,$k,$seed,reptile+search," "$rows" && continue
         plan=$(for e in $local_plan; do [ "${e%%:*}" != "$k" ] || echo "${e#*:}"; done)
